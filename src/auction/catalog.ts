@@ -1,0 +1,112 @@
+// The engine's view of configuration: each campaign with its channels, buyers, compiled field
+// validators and filters, loaded once and kept in memory. Admin writes in this process invalidate it
+// at once; a short TTL makes other processes sharing the database converge within seconds.
+import { timingSafeEqual } from "node:crypto";
+import type { Database } from "../db/client";
+import { findSupplierKey, loadCampaignConfig } from "../db/catalog";
+import { channelHeaders } from "../channels/native";
+import { compileFields, type CompiledFields } from "../leads/validate";
+import { hashSecret, keyIdOf } from "../resources/store";
+import { toCents, type Buyer, type Campaign, type Channel, type Supplier } from "../resources/schemas";
+import { compileFilter, type LeadPredicate } from "./filters";
+
+export interface ChannelPlan {
+  id: string;
+  config: Channel;
+  buyer: Buyer;
+  filters: { field: string; holds: LeadPredicate }[];
+  pingHeaders: Record<string, string>;
+  postHeaders: Record<string, string>;
+  minBidCents: number;
+  fixedPriceCents: number | null;
+}
+
+export interface CampaignPlan {
+  campaign: Campaign;
+  fields: CompiledFields;
+  channels: ChannelPlan[];
+}
+
+export interface Clock {
+  /** Wall-clock milliseconds since the epoch. */
+  now(): number;
+}
+
+export const systemClock: Clock = { now: () => Date.now() };
+
+type SupplierKey = NonNullable<Awaited<ReturnType<typeof findSupplierKey>>>;
+
+interface Cached<T> {
+  value: T;
+  expiresAt: number;
+}
+
+function planChannel(config: Channel, buyer: Buyer): ChannelPlan {
+  return {
+    id: config.id,
+    config,
+    buyer,
+    filters: config.filters.map((f) => ({ field: f.field, holds: compileFilter(f) })),
+    pingHeaders: config.ping ? channelHeaders(config, "ping") : {},
+    postHeaders: channelHeaders(config, "post"),
+    minBidCents: toCents(config.min_bid),
+    fixedPriceCents: config.fixed_price === undefined ? null : toCents(config.fixed_price),
+  };
+}
+
+export class Catalog {
+  private campaigns = new Map<string, Cached<Promise<CampaignPlan | undefined>>>();
+  private supplierKeys = new Map<string, Cached<Promise<SupplierKey | undefined>>>();
+
+  constructor(
+    private readonly database: Database,
+    private readonly ttlMs: number,
+    private readonly clock: Clock = systemClock,
+  ) {}
+
+  campaign(id: string): Promise<CampaignPlan | undefined> {
+    return this.cached(this.campaigns, id, async () => {
+      const loaded = await loadCampaignConfig(this.database.db, id);
+      if (!loaded) return undefined;
+      const campaign = loaded.campaign as Campaign;
+      return {
+        campaign,
+        fields: compileFields(campaign.fields),
+        channels: loaded.channels.map((row) => planChannel(row.channel as Channel, row.buyer as Buyer)),
+      };
+    });
+  }
+
+  /**
+   * The supplier an API key belongs to, if the key is live. The key names its row (a public id);
+   * the secret part is checked by comparing SHA-256 hashes in constant time.
+   */
+  async supplierForKey(apiKey: string): Promise<Supplier | undefined> {
+    const keyId = keyIdOf(apiKey);
+    if (!keyId) return undefined;
+    const key = await this.cached(this.supplierKeys, keyId, () => findSupplierKey(this.database.db, keyId));
+    if (!key) return undefined;
+    const presented = Buffer.from(hashSecret(apiKey));
+    const stored = Buffer.from(key.keyHash);
+    if (presented.length !== stored.length || !timingSafeEqual(presented, stored)) return undefined;
+    if (key.revokedAt || (key.expiresAt && key.expiresAt.getTime() <= this.clock.now())) return undefined;
+    return key.supplier as Supplier;
+  }
+
+  invalidate(): void {
+    this.campaigns.clear();
+    this.supplierKeys.clear();
+  }
+
+  private cached<T>(map: Map<string, Cached<Promise<T>>>, key: string, load: () => Promise<T>): Promise<T> {
+    const now = this.clock.now();
+    const hit = map.get(key);
+    if (hit && hit.expiresAt > now) return hit.value;
+    const value = load();
+    map.set(key, { value, expiresAt: now + this.ttlMs });
+    // A failed load is not cached: the next lead tries again.
+    value.catch(() => map.delete(key));
+    if (map.size > 10_000) map.delete(map.keys().next().value as string);
+    return value;
+  }
+}

@@ -1,0 +1,21 @@
+// Step 5: order the bids. Price descending, then priority ascending (1 before 2), then a weighted
+// random draw among exact ties: a channel of weight 3 comes first three times as often as one of
+// weight 1 (Efraimidis–Spirakis keys, u^(1/w)), so ties share traffic by weight.
+export interface RankableBid {
+  channelId: string;
+  priceCents: number;
+  priority: number;
+  weight: number;
+}
+
+export function rankBids<B extends RankableBid>(bids: readonly B[], random: () => number = Math.random): B[] {
+  const keyed = bids.map((bid) => ({ bid, draw: Math.pow(random(), 1 / bid.weight) }));
+  keyed.sort(
+    (a, b) =>
+      b.bid.priceCents - a.bid.priceCents ||
+      a.bid.priority - b.bid.priority ||
+      b.draw - a.draw ||
+      (a.bid.channelId < b.bid.channelId ? -1 : a.bid.channelId > b.bid.channelId ? 1 : 0),
+  );
+  return keyed.map((k) => k.bid);
+}

@@ -1,0 +1,206 @@
+// Steps 4–6 of SPEC.md for one lead, in exclusive mode: ping every eligible channel in parallel
+// under the deadline, rank the bids, post to the best one and fall back down the ranking.
+// Everything a buyer can do wrong comes back as an attempt with an outcome and a reason.
+import type { AttemptRow } from "../db/leads";
+import { buildPing, buildPost, readPingResponse, readPostResponse, type PostOutcome } from "../channels/native";
+import type { BuyerTransport } from "../channels/transport";
+import { toCents } from "../resources/schemas";
+import type { CampaignPlan, ChannelPlan } from "./catalog";
+import type { Eligibility } from "./eligibility";
+import { rankBids } from "./rank";
+
+export interface AuctionLead {
+  id: string;
+  supplierId: string;
+  test: boolean;
+  data: Record<string, unknown>;
+  /** Wall-clock epoch ms at intake, and the same instant on the monotonic clock. */
+  receivedAt: number;
+  receivedMono: number;
+}
+
+export interface AuctionDeps {
+  transport: BuyerTransport;
+  newId(): string;
+  random(): number;
+  maxBodyBytes: number;
+}
+
+export interface Bid {
+  channel: ChannelPlan;
+  channelId: string;
+  priceCents: number;
+  priority: number;
+  weight: number;
+  pingRef: string | null;
+}
+
+export interface AuctionResult {
+  status: "sold" | "unsold" | "error";
+  reason: string | null;
+  revenueCents: number;
+  soldTo: ChannelPlan | null;
+  redirectUrl: string | null;
+  attempts: AttemptRow[];
+  excluded: { channel_id: string; reason: string }[];
+  /** Milliseconds spent waiting on buyers (ping phase plus posts); the rest of a lead's time is Gavel's. */
+  buyerWaitMs: number;
+}
+
+/** Time kept free after the ping phase so that at least one post fits before the deadline. */
+export function postReserveMs(plan: CampaignPlan): number {
+  const a = plan.campaign.auction;
+  return a.post_reserve_ms ?? Math.min(500, Math.floor(a.timeout_ms / 2));
+}
+
+/** The lowest acceptable price: the campaign floor, and never below a fixed payout owed to the supplier. */
+export function floorCents(plan: CampaignPlan, payoutFixedCents: number | null): number {
+  return Math.max(toCents(plan.campaign.auction.floor), payoutFixedCents ?? 0);
+}
+
+async function pingChannels(
+  deps: AuctionDeps,
+  plan: CampaignPlan,
+  lead: AuctionLead,
+  channels: ChannelPlan[],
+  pingsEndMono: number,
+  floor: number,
+  attempts: AttemptRow[],
+): Promise<Bid[]> {
+  const publicData: Record<string, unknown> = {};
+  for (const name of plan.fields.publicFields) if (lead.data[name] !== undefined) publicData[name] = lead.data[name];
+  const campaignTimeout = plan.campaign.auction.ping_timeout_ms;
+  const answers = await Promise.all(
+    channels.map(async (channel) => {
+      const startedAt = Date.now();
+      const budget = Math.min(channel.config.ping?.timeout_ms ?? campaignTimeout, pingsEndMono - performance.now());
+      const channelFloor = Math.max(channel.minBidCents, floor);
+      const request = buildPing(
+        channel.config,
+        channel.pingHeaders,
+        { pingId: deps.newId(), leadId: lead.id, campaign: plan.campaign.id, test: lead.test, publicData },
+        Math.max(0, budget),
+        deps.maxBodyBytes,
+      );
+      const response = await deps.transport.send(request);
+      const outcome = readPingResponse(response, channelFloor);
+      attempts.push({
+        kind: "ping",
+        channelId: channel.id,
+        startedAt: new Date(startedAt),
+        durationMs: response.durationMs,
+        httpStatus: response.kind === "response" || response.kind === "too_large" ? response.status : null,
+        outcome: outcome.outcome,
+        priceCents: outcome.priceCents,
+        reason: outcome.reason,
+        pingRef: outcome.pingRef,
+      });
+      return outcome.outcome === "bid" ? { channel, priceCents: outcome.priceCents, pingRef: outcome.pingRef } : null;
+    }),
+  );
+  return answers
+    .filter((a): a is NonNullable<typeof a> => a !== null)
+    .map((a) => ({ ...a, channelId: a.channel.id, priority: a.channel.config.priority, weight: a.channel.config.weight }));
+}
+
+const isOutcomeUnknown = (post: PostOutcome) => post.outcome === "unknown" || post.outcome === "invalid_response";
+
+export async function runAuction(
+  deps: AuctionDeps,
+  plan: CampaignPlan,
+  lead: AuctionLead,
+  eligibility: Eligibility,
+  payoutFixedCents: number | null,
+): Promise<AuctionResult> {
+  const auction = plan.campaign.auction;
+  const deadlineMono = lead.receivedMono + auction.timeout_ms;
+  const attempts: AttemptRow[] = [];
+  const excluded = [...eligibility.excluded];
+  const floor = floorCents(plan, payoutFixedCents);
+
+  // Step 4: direct_post channels join at their fixed price; ping_post channels are pinged.
+  const bids: Bid[] = [];
+  const toPing: ChannelPlan[] = [];
+  for (const channel of eligibility.eligible) {
+    if (channel.config.type === "ping_post") {
+      toPing.push(channel);
+      continue;
+    }
+    const price = channel.fixedPriceCents ?? 0;
+    if (price < Math.max(floor, channel.minBidCents)) excluded.push({ channel_id: channel.id, reason: "below_floor" });
+    else bids.push({ channel, channelId: channel.id, priceCents: price, priority: channel.config.priority, weight: channel.config.weight, pingRef: null });
+  }
+  const pingStart = performance.now();
+  if (toPing.length) {
+    const pingsEndMono = deadlineMono - postReserveMs(plan);
+    bids.push(...(await pingChannels(deps, plan, lead, toPing, pingsEndMono, floor, attempts)));
+  }
+  let buyerWaitMs = performance.now() - pingStart;
+
+  // Steps 5 and 6: rank, then post down the ranking until a buyer accepts or time runs out.
+  const ranking = rankBids(bids, deps.random);
+  for (const bid of ranking) {
+    const left = deadlineMono - performance.now();
+    if (left <= 0) {
+      return { status: "unsold", reason: "deadline", revenueCents: 0, soldTo: null, redirectUrl: null, attempts, excluded, buyerWaitMs };
+    }
+    const channel = bid.channel;
+    const startedAt = Date.now();
+    const request = buildPost(
+      channel.config,
+      channel.postHeaders,
+      {
+        leadId: lead.id,
+        channelId: channel.id,
+        pingRef: bid.pingRef,
+        campaign: plan.campaign.id,
+        test: lead.test,
+        priceCents: bid.priceCents,
+        data: lead.data,
+      },
+      Math.min(channel.config.post.timeout_ms ?? auction.post_timeout_ms, left),
+      deps.maxBodyBytes,
+    );
+    const response = await deps.transport.send(request);
+    buyerWaitMs += response.durationMs;
+    const post = readPostResponse(response, bid.priceCents);
+    attempts.push({
+      kind: "post",
+      channelId: channel.id,
+      startedAt: new Date(startedAt),
+      durationMs: response.durationMs,
+      httpStatus: response.kind === "response" || response.kind === "too_large" ? response.status : null,
+      outcome: post.outcome,
+      priceCents: post.outcome === "accepted" ? post.priceCents : bid.priceCents,
+      reason: post.reason,
+      pingRef: bid.pingRef,
+    });
+    if (post.outcome === "accepted") {
+      return {
+        status: "sold",
+        reason: null,
+        revenueCents: post.priceCents,
+        soldTo: channel,
+        redirectUrl: post.redirectUrl,
+        attempts,
+        excluded,
+        buyerWaitMs,
+      };
+    }
+    // The buyer may have taken the lead: offering it to anyone else could sell it twice.
+    if (isOutcomeUnknown(post) && auction.on_post_timeout === "stop") {
+      return {
+        status: "error",
+        reason: "post_outcome_unknown",
+        revenueCents: 0,
+        soldTo: null,
+        redirectUrl: null,
+        attempts,
+        excluded,
+        buyerWaitMs,
+      };
+    }
+  }
+  const reason = ranking.length === 0 ? (eligibility.eligible.length === 0 ? "no_eligible_channels" : "no_bids") : "all_rejected";
+  return { status: "unsold", reason, revenueCents: 0, soldTo: null, redirectUrl: null, attempts, excluded, buyerWaitMs };
+}

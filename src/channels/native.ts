@@ -1,0 +1,171 @@
+// Gavel's native buyer protocol (SPEC.md "Native buyer protocol"): how a ping and a post are
+// written, and how a buyer's answer becomes an outcome. Every buyer fault is an outcome with a
+// reason code here, never an exception.
+import type { Channel } from "../resources/schemas";
+import type { BuyerRequest, BuyerResponse } from "./transport";
+
+export type PingOutcome =
+  | { outcome: "bid"; priceCents: number; pingRef: string | null; reason: null }
+  | { outcome: "no_bid" | "below_floor" | "timeout" | "error" | "invalid_response"; priceCents: number | null; pingRef: null; reason: string | null };
+
+export type PostOutcome =
+  | { outcome: "accepted"; priceCents: number; reason: string | null; redirectUrl: string | null }
+  | { outcome: "rejected" | "error"; priceCents: null; reason: string | null; redirectUrl: null }
+  /** The buyer may or may not have taken the lead: a timeout after sending, a cut connection, an unreadable 2xx. */
+  | { outcome: "unknown" | "invalid_response"; priceCents: null; reason: string; redirectUrl: null };
+
+const MAX_REASON = 200;
+
+function excerpt(text: string): string {
+  const flat = text.replace(/\s+/g, " ").trim();
+  return flat.length > 80 ? `${flat.slice(0, 80)}…` : flat;
+}
+
+function reasonText(value: unknown): string | null {
+  if (value === undefined || value === null || value === "") return null;
+  const s = typeof value === "string" ? value : JSON.stringify(value);
+  return s.slice(0, MAX_REASON);
+}
+
+/** Buyer prices arrive as JSON numbers or numeric strings; anything else is not a price. */
+export function parsePrice(value: unknown): number | undefined {
+  const n = typeof value === "number" ? value : typeof value === "string" && value.trim() !== "" ? Number(value) : NaN;
+  if (!Number.isFinite(n) || n < 0) return undefined;
+  return Math.round(n * 100);
+}
+
+export function channelHeaders(channel: Channel, endpoint: "ping" | "post"): Record<string, string> {
+  const headers: Record<string, string> = {
+    "content-type": "application/json",
+    accept: "application/json",
+    "user-agent": "Gavel/0.1",
+    ...(channel[endpoint]?.headers ?? {}),
+  };
+  const auth = channel.auth;
+  if (auth?.type === "basic") headers.authorization = `Basic ${Buffer.from(`${auth.username}:${auth.password}`).toString("base64")}`;
+  if (auth?.type === "bearer") headers.authorization = `Bearer ${auth.token}`;
+  if (auth?.type === "header") headers[auth.name] = auth.value;
+  return headers;
+}
+
+export interface PingInput {
+  pingId: string;
+  leadId: string;
+  campaign: string;
+  test: boolean;
+  publicData: Record<string, unknown>;
+}
+
+export function buildPing(channel: Channel, headers: Record<string, string>, input: PingInput, timeoutMs: number, maxBodyBytes: number): BuyerRequest {
+  return {
+    url: channel.ping!.url,
+    method: "POST",
+    headers: input.test ? { ...headers, "x-gavel-test": "1" } : headers,
+    body: JSON.stringify({ ping_id: input.pingId, lead_id: input.leadId, campaign: input.campaign, test: input.test, data: input.publicData }),
+    timeoutMs,
+    maxBodyBytes,
+  };
+}
+
+export interface PostInput {
+  leadId: string;
+  channelId: string;
+  pingRef: string | null;
+  campaign: string;
+  test: boolean;
+  priceCents: number;
+  data: Record<string, unknown>;
+}
+
+/** Stable for (lead, channel): a retried or repeated post is recognisably the same sale. */
+export const postIdempotencyKey = (leadId: string, channelId: string) => `${leadId}:${channelId}`;
+
+export function buildPost(channel: Channel, headers: Record<string, string>, input: PostInput, timeoutMs: number, maxBodyBytes: number): BuyerRequest {
+  const withKey: Record<string, string> = { ...headers, "idempotency-key": postIdempotencyKey(input.leadId, input.channelId) };
+  if (input.test) withKey["x-gavel-test"] = "1";
+  return {
+    url: channel.post.url,
+    method: "POST",
+    headers: withKey,
+    body: JSON.stringify({
+      lead_id: input.leadId,
+      ping_ref: input.pingRef,
+      campaign: input.campaign,
+      test: input.test,
+      price: input.priceCents / 100,
+      data: input.data,
+    }),
+    timeoutMs,
+    maxBodyBytes,
+    retryConnectFailure: true,
+  };
+}
+
+function parseJson(body: string): { ok: true; value: unknown } | { ok: false } {
+  try {
+    return { ok: true, value: JSON.parse(body) };
+  } catch {
+    return { ok: false };
+  }
+}
+
+const noBid = (outcome: Exclude<PingOutcome["outcome"], "bid">, reason: string | null, priceCents: number | null = null): PingOutcome => ({
+  outcome,
+  priceCents,
+  pingRef: null,
+  reason,
+});
+
+/** Reads a ping answer. `floorCents` is the higher of the channel's min_bid and the campaign floor. */
+export function readPingResponse(response: BuyerResponse, floorCents: number): PingOutcome {
+  switch (response.kind) {
+    case "timeout":
+      return noBid("timeout", "ping_timeout");
+    case "too_large":
+      return noBid("error", "body_too_large");
+    case "connection_error":
+      return noBid("error", `connection:${response.code}`);
+  }
+  if (response.status === 204) return noBid("no_bid", null);
+  if (response.status < 200 || response.status >= 300) return noBid("error", `http_${response.status}`);
+  const parsed = parseJson(response.body);
+  if (!parsed.ok || !parsed.value || typeof parsed.value !== "object" || Array.isArray(parsed.value))
+    return noBid("invalid_response", `unparseable_body: ${excerpt(response.body)}`);
+  const body = parsed.value as Record<string, unknown>;
+  const reason = reasonText(body.reason ?? body.message);
+  if (body.bid === undefined || body.bid === null || body.bid === 0 || body.bid === "0") return noBid("no_bid", reason);
+  const cents = parsePrice(body.bid);
+  if (cents === undefined) return noBid("invalid_response", `bad_bid: ${excerpt(JSON.stringify(body.bid))}`);
+  if (cents === 0) return noBid("no_bid", reason);
+  if (cents < floorCents) return noBid("below_floor", `bid ${cents / 100} < floor ${floorCents / 100}`, cents);
+  const ref = body.ping_ref ?? body.ping_id;
+  return { outcome: "bid", priceCents: cents, pingRef: ref === undefined || ref === null ? null : String(ref), reason: null };
+}
+
+/**
+ * Reads a post answer. A price without `price` sells at the bid; a lower price is the buyer's final
+ * word; a higher one is capped at the bid.
+ */
+export function readPostResponse(response: BuyerResponse, bidCents: number): PostOutcome {
+  const unknown = (reason: string): PostOutcome => ({ outcome: "unknown", priceCents: null, reason, redirectUrl: null });
+  const refused = (outcome: "rejected" | "error", reason: string | null): PostOutcome => ({ outcome, priceCents: null, reason, redirectUrl: null });
+  switch (response.kind) {
+    case "timeout":
+      return unknown("post_timeout");
+    case "connection_error":
+      return response.sent ? unknown(`connection_lost:${response.code}`) : refused("error", `connection:${response.code}`);
+    case "too_large":
+      return response.status >= 200 && response.status < 300 ? unknown("body_too_large") : refused("error", "body_too_large");
+  }
+  if (response.status < 200 || response.status >= 300) return refused("error", `http_${response.status}`);
+  const parsed = parseJson(response.body);
+  const body = parsed.ok && parsed.value && typeof parsed.value === "object" ? (parsed.value as Record<string, unknown>) : null;
+  if (!body || typeof body.accepted !== "boolean")
+    return { outcome: "invalid_response", priceCents: null, reason: `unparseable_body: ${excerpt(response.body)}`, redirectUrl: null };
+  const reason = reasonText(body.reason ?? body.message);
+  if (!body.accepted) return refused("rejected", reason);
+  const answered = body.price === undefined || body.price === null ? undefined : parsePrice(body.price);
+  const price = answered === undefined ? bidCents : Math.min(answered, bidCents);
+  const redirect = typeof body.redirect_url === "string" ? body.redirect_url : null;
+  return { outcome: "accepted", priceCents: price, reason, redirectUrl: redirect };
+}

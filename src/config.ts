@@ -1,0 +1,34 @@
+// The environment, validated once. A bad value stops the process with one readable line.
+import { z } from "zod";
+
+const intFrom = (fallback: number, min: number, max: number) =>
+  z.coerce.number().int().min(min).max(max).default(fallback);
+
+export const Config = z.object({
+  PORT: intFrom(3000, 0, 65535),
+  HOST: z.string().default("0.0.0.0"),
+  DATABASE_URL: z.string().regex(/^postgres(ql)?:\/\//, "must be a postgres:// URL").optional(),
+  GAVEL_DATA_DIR: z.string().default("./.gavel"),
+  ADMIN_TOKEN: z.string().min(16, "must be at least 16 characters").optional(),
+  LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+  /** Auctions one process runs at once; past it leads get 503 + Retry-After before any ping. */
+  GAVEL_MAX_AUCTIONS: intFrom(256, 1, 100_000),
+  /** How long cached configuration lives before this process re-reads it (other processes' writes). */
+  GAVEL_CONFIG_TTL_MS: intFrom(5000, 0, 600_000),
+  GAVEL_MAX_LEAD_BYTES: intFrom(64 * 1024, 1024, 16 * 1024 * 1024),
+  GAVEL_MAX_BUYER_BODY_BYTES: intFrom(64 * 1024, 1024, 16 * 1024 * 1024),
+  GAVEL_DB_POOL: intFrom(20, 1, 500),
+  /** Seconds SIGTERM waits for running auctions before closing anyway. */
+  GAVEL_DRAIN_SECONDS: intFrom(15, 0, 600),
+});
+export type Config = z.infer<typeof Config>;
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const cleaned = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ""));
+  const parsed = Config.safeParse(cleaned);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`);
+    throw new Error(`Invalid environment: ${lines.join("; ")}`);
+  }
+  return parsed.data;
+}

@@ -1,0 +1,267 @@
+// Lead persistence on the hot path. Each function is ONE statement (data-modifying CTEs), so a lead
+// costs one round trip before its first ping and one after its auction, and each statement is
+// atomic on its own: no explicit transaction, no half-written lead.
+import { sql, type SQL } from "drizzle-orm";
+import type { Database } from "./client";
+
+export interface LeadEvent {
+  status: string;
+  at: Date;
+  reason?: string | null;
+}
+
+export interface NewLead {
+  id: string;
+  campaignId: string;
+  supplierId: string;
+  test: boolean;
+  data: Record<string, unknown>;
+  receivedAt: Date;
+  deadlineAt: Date;
+}
+
+export interface DedupClaim {
+  keys: string[];
+  /** Keys last claimed at or before this instant have left the lookback window. */
+  cutoff: Date;
+}
+
+const ts = (d: Date) => sql`${d.toISOString()}::timestamptz`;
+const json = (v: unknown) => sql`${JSON.stringify(v)}::jsonb`;
+
+/**
+ * Records the lead before the first ping and claims its dedup keys in the same statement. A key is
+ * claimed when it is new or its last claim has left the lookback window; the unique key makes two
+ * identical leads arriving at once take turns, and the second finds the key taken. A lead that
+ * fails to claim every key is a duplicate.
+ */
+export async function insertLeadForAuction(
+  database: Database,
+  lead: NewLead,
+  dedup: DedupClaim,
+  idempotency?: { supplierId: string; key: string },
+): Promise<"auctioning" | "duplicate"> {
+  // The running idempotency key is bound to its lead at once, so an interrupted auction can be settled.
+  const bind = idempotency
+    ? sql`, idem as (update idempotency_keys set lead_id = ${lead.id} where supplier_id = ${idempotency.supplierId} and key = ${idempotency.key})`
+    : sql``;
+  const query = dedup.keys.length
+    ? sql`
+    with claim as (
+      insert into dedup_keys (campaign_id, key_hash, lead_id, seen_at)
+      values ${sql.join(
+        dedup.keys.map((key) => sql`(${lead.campaignId}, ${key}, ${lead.id}, ${ts(lead.receivedAt)})`),
+        sql`, `,
+      )}
+      on conflict (campaign_id, key_hash) do update
+        set lead_id = excluded.lead_id, seen_at = excluded.seen_at
+        where dedup_keys.seen_at <= ${ts(dedup.cutoff)}
+      returning 1
+    ), lead as (
+      insert into leads (id, campaign_id, supplier_id, status, reason, test, data, received_at, deadline_at, decided_at)
+      select ${lead.id}, ${lead.campaignId}, ${lead.supplierId},
+             case when fresh then 'auctioning' else 'duplicate' end,
+             case when fresh then null else 'dedup' end,
+             ${lead.test}, ${json(lead.data)}, ${ts(lead.receivedAt)}, ${ts(lead.deadlineAt)},
+             case when fresh then null else ${ts(lead.receivedAt)} end
+      from (select (select count(*) from claim) = ${dedup.keys.length} as fresh) verdict
+      returning id, status, reason
+    ), events as (
+      insert into lead_events (lead_id, status, at, reason)
+      select lead.id, e.status, ${ts(lead.receivedAt)}, e.reason
+      from lead, lateral (values (1, 'received', null::text), (2, lead.status, lead.reason)) e(n, status, reason)
+      order by e.n
+    )${bind}
+    select status from lead`
+    : sql`
+    with lead as (
+      insert into leads (id, campaign_id, supplier_id, status, test, data, received_at, deadline_at)
+      values (${lead.id}, ${lead.campaignId}, ${lead.supplierId}, 'auctioning', ${lead.test}, ${json(lead.data)},
+              ${ts(lead.receivedAt)}, ${ts(lead.deadlineAt)})
+      returning id
+    ), events as (
+      insert into lead_events (lead_id, status, at)
+      select lead.id, e.status, ${ts(lead.receivedAt)} from lead, (values (1, 'received'), (2, 'auctioning')) e(n, status)
+      order by e.n
+    )${bind}
+    select 'auctioning' as status`;
+  const [row] = await database.rows<{ status: "auctioning" | "duplicate" }>(query);
+  return row.status;
+}
+
+export interface IdempotentResponse {
+  supplierId: string;
+  key: string;
+  status: number;
+  body: unknown;
+}
+
+/** A lead that failed validation: recorded as `rejected` with its errors, in one statement. */
+export async function insertRejectedLead(
+  database: Database,
+  lead: Omit<NewLead, "deadlineAt">,
+  reason: string,
+  idempotent?: IdempotentResponse,
+): Promise<void> {
+  await database.rows(sql`
+    with lead as (
+      insert into leads (id, campaign_id, supplier_id, status, reason, test, data, received_at, decided_at)
+      values (${lead.id}, ${lead.campaignId}, ${lead.supplierId}, 'rejected', ${reason}, ${lead.test}, ${json(lead.data)},
+              ${ts(lead.receivedAt)}, ${ts(lead.receivedAt)})
+      returning id
+    ), events as (
+      insert into lead_events (lead_id, status, at, reason)
+      select lead.id, e.status, ${ts(lead.receivedAt)}, e.reason
+      from lead, (values (1, 'received', null), (2, 'rejected', ${reason})) e(n, status, reason) order by e.n
+    )${idempotencyDone(idempotent, lead.id)}
+    select 1`);
+}
+
+function idempotencyDone(idempotent: IdempotentResponse | undefined, leadId: string): SQL {
+  if (!idempotent) return sql``;
+  return sql`, idem as (
+      update idempotency_keys set state = 'done', lead_id = ${leadId}, response_status = ${idempotent.status},
+             response = ${json(idempotent.body)}
+      where supplier_id = ${idempotent.supplierId} and key = ${idempotent.key}
+    )`;
+}
+
+export interface AttemptRow {
+  kind: "ping" | "post";
+  channelId: string;
+  startedAt: Date;
+  durationMs: number;
+  httpStatus: number | null;
+  outcome: string;
+  priceCents: number | null;
+  reason: string | null;
+  pingRef: string | null;
+}
+
+export interface LeadOutcome {
+  leadId: string;
+  status: "sold" | "unsold" | "error" | "duplicate";
+  reason: string | null;
+  decidedAt: Date;
+  priceCents: number;
+  revenueCents: number;
+  soldTo: number;
+  excluded: { channel_id: string; reason: string }[];
+  overheadMs: number | null;
+  attempts: AttemptRow[];
+  events: LeadEvent[];
+  idempotent?: IdempotentResponse;
+}
+
+/**
+ * Writes the end of an auction in one statement: the lead's outcome, every attempt (one multi-row
+ * insert), the status events and the idempotent response. The sale is committed before the supplier
+ * hears `sold`.
+ */
+export async function finishLead(database: Database, outcome: LeadOutcome): Promise<void> {
+  const attempts = outcome.attempts.length
+    ? sql`, attempts_in as (
+      insert into attempts (lead_id, kind, channel_id, started_at, duration_ms, http_status, outcome, price_cents, reason, ping_ref)
+      values ${sql.join(
+        outcome.attempts.map(
+          (a) =>
+            sql`(${outcome.leadId}, ${a.kind}, ${a.channelId}, ${ts(a.startedAt)}, ${a.durationMs}, ${a.httpStatus}::int,
+                 ${a.outcome}, ${a.priceCents}::int, ${a.reason}, ${a.pingRef})`,
+        ),
+        sql`, `,
+      )}
+    )`
+    : sql``;
+  const events = outcome.events.length
+    ? sql`, events_in as (
+      insert into lead_events (lead_id, status, at, reason)
+      values ${sql.join(
+        outcome.events.map((e) => sql`(${outcome.leadId}, ${e.status}, ${ts(e.at)}, ${e.reason ?? null})`),
+        sql`, `,
+      )}
+    )`
+    : sql``;
+  await database.rows(sql`
+    with lead_out as (
+      update leads set status = ${outcome.status}, reason = ${outcome.reason}, decided_at = ${ts(outcome.decidedAt)},
+             price_cents = ${outcome.priceCents}, revenue_cents = ${outcome.revenueCents}, sold_to = ${outcome.soldTo},
+             excluded = ${json(outcome.excluded)}, overhead_ms = ${outcome.overheadMs}::int
+      where id = ${outcome.leadId}
+      returning id
+    )${attempts}${events}${idempotencyDone(outcome.idempotent, outcome.leadId)}
+    select 1`);
+}
+
+export type IdempotencyClaim =
+  | { kind: "claimed" }
+  | { kind: "running"; leadId: string | null }
+  | { kind: "mismatch" }
+  | { kind: "replay"; status: number; body: unknown };
+
+/** Claims an Idempotency-Key for one supplier, or says why the request cannot run again. */
+export async function claimIdempotencyKey(
+  database: Database,
+  supplierId: string,
+  key: string,
+  requestHash: string,
+): Promise<IdempotencyClaim> {
+  const [row] = await database.rows<{
+    inserted: boolean;
+    request_hash: string;
+    state: string;
+    lead_id: string | null;
+    response_status: number | null;
+    response: unknown;
+  }>(sql`
+    with claim as (
+      insert into idempotency_keys (supplier_id, key, request_hash, state)
+      values (${supplierId}, ${key}, ${requestHash}, 'running')
+      on conflict (supplier_id, key) do nothing
+      returning true as inserted, request_hash, state, lead_id, response_status, response
+    )
+    select * from claim
+    union all
+    select false, request_hash, state, lead_id, response_status, response from idempotency_keys
+    where supplier_id = ${supplierId} and key = ${key} and not exists (select 1 from claim)`);
+  if (!row) return { kind: "running", leadId: null };
+  if (row.inserted) return { kind: "claimed" };
+  if (row.request_hash !== requestHash) return { kind: "mismatch" };
+  if (row.state === "running") return { kind: "running", leadId: row.lead_id };
+  return { kind: "replay", status: row.response_status ?? 200, body: row.response };
+}
+
+/** Gives a key back when its request ended before any lead was recorded (e.g. 404, 403, 503). */
+export async function releaseIdempotencyKey(database: Database, supplierId: string, key: string): Promise<void> {
+  await database.rows(sql`delete from idempotency_keys where supplier_id = ${supplierId} and key = ${key} and state = 'running'`);
+}
+
+/** Stores the answer an Idempotency-Key replays, for leads that ended without an auction. */
+export async function storeIdempotentResponse(database: Database, idempotent: IdempotentResponse, leadId: string): Promise<void> {
+  await database.rows(sql`
+    update idempotency_keys set state = 'done', lead_id = ${leadId}, response_status = ${idempotent.status},
+           response = ${json(idempotent.body)}
+    where supplier_id = ${idempotent.supplierId} and key = ${idempotent.key}`);
+}
+
+/**
+ * Leads left in `auctioning` by a process that died: settled as `error` (reason `interrupted`) so
+ * they are visible, never re-auctioned (a post may already have reached a buyer), and their
+ * idempotency keys replay that answer instead of answering 409 forever.
+ */
+export async function settleInterruptedLeads(database: Database, olderThan: Date): Promise<number> {
+  const rows = await database.rows<{ id: string }>(sql`
+    with stuck as (
+      update leads set status = 'error', reason = 'interrupted', decided_at = now()
+      where status = 'auctioning' and deadline_at < ${ts(olderThan)}
+      returning id
+    ), events as (
+      insert into lead_events (lead_id, status, at, reason) select id, 'error', now(), 'interrupted' from stuck
+    ), idem as (
+      update idempotency_keys k set state = 'done', response_status = 200,
+        response = jsonb_build_object('lead_id', stuck.id, 'status', 'error', 'price', 0, 'sold_to', 0,
+                                      'trace_url', '/v1/leads/' || stuck.id)
+      from stuck where k.lead_id = stuck.id and k.state = 'running'
+    )
+    select id from stuck`);
+  return rows.length;
+}

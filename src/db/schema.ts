@@ -1,0 +1,196 @@
+// The single source of truth for Gavel's tables. Migrations in drizzle/ are generated from this
+// file by `npm run db:generate` and committed; they run unchanged on PGlite and PostgreSQL.
+import { sql } from "drizzle-orm";
+import {
+  bigint,
+  boolean,
+  check,
+  index,
+  integer,
+  jsonb,
+  pgTable,
+  primaryKey,
+  text,
+  timestamp,
+  uniqueIndex,
+} from "drizzle-orm/pg-core";
+
+const createdAt = () => timestamp({ withTimezone: true }).notNull().defaultNow();
+const updatedAt = () => timestamp({ withTimezone: true }).notNull().defaultNow();
+
+// Configuration resources keep their validated document in `config`; the columns beside it are the
+// ones queries filter or join on. The document is validated by the zod schemas in src/config/.
+export const campaigns = pgTable("campaigns", {
+  id: text().primaryKey(),
+  status: text().notNull(),
+  config: jsonb().notNull(),
+  createdAt: createdAt(),
+  updatedAt: updatedAt(),
+});
+
+export const buyers = pgTable("buyers", {
+  id: text().primaryKey(),
+  status: text().notNull(),
+  config: jsonb().notNull(),
+  createdAt: createdAt(),
+  updatedAt: updatedAt(),
+});
+
+export const channels = pgTable(
+  "channels",
+  {
+    id: text().primaryKey(),
+    buyerId: text()
+      .notNull()
+      .references(() => buyers.id),
+    campaignId: text()
+      .notNull()
+      .references(() => campaigns.id),
+    status: text().notNull(),
+    config: jsonb().notNull(),
+    createdAt: createdAt(),
+    updatedAt: updatedAt(),
+  },
+  (t) => [index().on(t.campaignId), index().on(t.buyerId)],
+);
+
+export const suppliers = pgTable("suppliers", {
+  id: text().primaryKey(),
+  status: text().notNull(),
+  config: jsonb().notNull(),
+  createdAt: createdAt(),
+  updatedAt: updatedAt(),
+});
+
+// Supplier API keys are shown once and stored only as a SHA-256 hash: the key is 32 random bytes,
+// so a fast hash is enough (there is nothing to brute-force), and lookups stay one index probe.
+export const supplierKeys = pgTable(
+  "supplier_keys",
+  {
+    id: text().primaryKey(),
+    supplierId: text()
+      .notNull()
+      .references(() => suppliers.id),
+    keyHash: text().notNull(),
+    prefix: text().notNull(),
+    createdAt: createdAt(),
+    expiresAt: timestamp({ withTimezone: true }),
+    revokedAt: timestamp({ withTimezone: true }),
+  },
+  (t) => [uniqueIndex().on(t.keyHash), index().on(t.supplierId)],
+);
+
+export const operatorTokens = pgTable(
+  "operator_tokens",
+  {
+    id: text().primaryKey(),
+    name: text().notNull(),
+    role: text().notNull(),
+    tokenHash: text().notNull(),
+    createdAt: createdAt(),
+    revokedAt: timestamp({ withTimezone: true }),
+  },
+  (t) => [uniqueIndex().on(t.tokenHash), check("operator_tokens_role", sql`${t.role} in ('admin', 'analyst')`)],
+);
+
+export const leads = pgTable(
+  "leads",
+  {
+    // UUIDv7: time-ordered, so the primary key doubles as the listing order and the page cursor.
+    id: text().primaryKey(),
+    campaignId: text()
+      .notNull()
+      .references(() => campaigns.id),
+    supplierId: text()
+      .notNull()
+      .references(() => suppliers.id),
+    status: text().notNull(),
+    reason: text(),
+    test: boolean().notNull().default(false),
+    data: jsonb().notNull(),
+    receivedAt: timestamp({ withTimezone: true }).notNull(),
+    decidedAt: timestamp({ withTimezone: true }),
+    deadlineAt: timestamp({ withTimezone: true }),
+    // Money is integer cents: never a floating-point sum.
+    priceCents: integer().notNull().default(0),
+    revenueCents: integer().notNull().default(0),
+    soldTo: integer().notNull().default(0),
+    excluded: jsonb().notNull().default(sql`'[]'::jsonb`),
+    overheadMs: integer(),
+  },
+  (t) => [
+    index().on(t.campaignId, t.id),
+    index().on(t.status, t.id),
+    index().on(t.receivedAt),
+    check(
+      "leads_status",
+      sql`${t.status} in ('received', 'rejected', 'duplicate', 'auctioning', 'sold', 'unsold', 'error', 'returned')`,
+    ),
+  ],
+);
+
+export const leadEvents = pgTable(
+  "lead_events",
+  {
+    id: bigint({ mode: "number" }).primaryKey().generatedAlwaysAsIdentity(),
+    leadId: text()
+      .notNull()
+      .references(() => leads.id),
+    status: text().notNull(),
+    at: timestamp({ withTimezone: true }).notNull(),
+    reason: text(),
+  },
+  (t) => [index().on(t.leadId)],
+);
+
+export const attempts = pgTable(
+  "attempts",
+  {
+    id: bigint({ mode: "number" }).primaryKey().generatedAlwaysAsIdentity(),
+    leadId: text()
+      .notNull()
+      .references(() => leads.id),
+    kind: text().notNull(),
+    channelId: text().notNull(),
+    startedAt: timestamp({ withTimezone: true }).notNull(),
+    durationMs: integer().notNull(),
+    httpStatus: integer(),
+    outcome: text().notNull(),
+    priceCents: integer(),
+    reason: text(),
+    pingRef: text(),
+  },
+  (t) => [
+    index().on(t.leadId),
+    index().on(t.channelId, t.startedAt),
+    check("attempts_kind", sql`${t.kind} in ('ping', 'post')`),
+  ],
+);
+
+// One row per (campaign, dedup key). A lead claims its keys with INSERT … ON CONFLICT, which the
+// unique primary key serialises: two identical leads at the same instant cannot both claim.
+export const dedupKeys = pgTable(
+  "dedup_keys",
+  {
+    campaignId: text().notNull(),
+    keyHash: text().notNull(),
+    leadId: text().notNull(),
+    seenAt: timestamp({ withTimezone: true }).notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.campaignId, t.keyHash] })],
+);
+
+export const idempotencyKeys = pgTable(
+  "idempotency_keys",
+  {
+    supplierId: text().notNull(),
+    key: text().notNull(),
+    requestHash: text().notNull(),
+    leadId: text(),
+    state: text().notNull(),
+    responseStatus: integer(),
+    response: jsonb(),
+    createdAt: createdAt(),
+  },
+  (t) => [primaryKey({ columns: [t.supplierId, t.key] }), check("idempotency_state", sql`${t.state} in ('running', 'done')`)],
+);

@@ -1,0 +1,45 @@
+// Reads of leads for operators and analysts: the full trace of one lead, and paged listings.
+import { and, asc, desc, eq, gte, lt, lte, type SQL } from "drizzle-orm";
+import type { Db } from "./client";
+import { attempts, leadEvents, leads } from "./schema";
+
+export async function findLead(db: Db, id: string) {
+  const [lead] = await db.select().from(leads).where(eq(leads.id, id));
+  if (!lead) return undefined;
+  const [history, tried] = await Promise.all([
+    db.select().from(leadEvents).where(eq(leadEvents.leadId, id)).orderBy(asc(leadEvents.id)),
+    db.select().from(attempts).where(eq(attempts.leadId, id)).orderBy(asc(attempts.startedAt), asc(attempts.id)),
+  ]);
+  return { lead, history, attempts: tried };
+}
+
+export interface LeadQuery {
+  campaign?: string;
+  status?: string;
+  supplier?: string;
+  test?: boolean;
+  from?: Date;
+  to?: Date;
+  cursor?: string;
+  limit: number;
+}
+
+/** Newest first; the cursor is the last lead id of the previous page (ids are time-ordered). */
+export async function listLeads(db: Db, q: LeadQuery) {
+  const where: SQL[] = [];
+  if (q.campaign) where.push(eq(leads.campaignId, q.campaign));
+  if (q.status) where.push(eq(leads.status, q.status));
+  if (q.supplier) where.push(eq(leads.supplierId, q.supplier));
+  if (q.test !== undefined) where.push(eq(leads.test, q.test));
+  if (q.from) where.push(gte(leads.receivedAt, q.from));
+  if (q.to) where.push(lte(leads.receivedAt, q.to));
+  if (q.cursor) where.push(lt(leads.id, q.cursor));
+  const rows = await db
+    .select()
+    .from(leads)
+    .where(and(...where))
+    .orderBy(desc(leads.id))
+    .limit(q.limit + 1);
+  const page = rows.slice(0, q.limit);
+  return { rows: page, nextCursor: rows.length > q.limit ? page[page.length - 1].id : null };
+}

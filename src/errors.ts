@@ -1,0 +1,53 @@
+// Domain errors carry a code; http/problem.ts maps every code to one problem+json answer.
+// Expected auction outcomes (no bid, timeout, reject…) are values, never these.
+import type { z } from "zod";
+
+export type ErrorCode =
+  | "bad_request"
+  | "unauthorized"
+  | "forbidden"
+  | "not_found"
+  | "conflict"
+  | "validation"
+  | "payload_too_large"
+  | "idempotency_mismatch"
+  | "idempotency_in_progress"
+  | "overloaded"
+  | "campaign_inactive";
+
+export interface FieldError {
+  path: string;
+  message: string;
+}
+
+export class GavelError extends Error {
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    readonly extra: { errors?: FieldError[]; lead_id?: string; retryAfter?: number } = {},
+  ) {
+    super(message);
+  }
+}
+
+/** `fields[2].type`, `data.email`: the spelling every field error uses. */
+export function formatPath(path: ReadonlyArray<PropertyKey>, prefix = ""): string {
+  let out = prefix;
+  for (const part of path) {
+    if (typeof part === "number") out += `[${part}]`;
+    else out += out ? `.${String(part)}` : String(part);
+  }
+  return out || "$";
+}
+
+export function fieldErrorsOf(error: z.ZodError, prefix = ""): FieldError[] {
+  return error.issues.flatMap((issue) =>
+    issue.code === "unrecognized_keys"
+      ? issue.keys.map((key) => ({ path: formatPath([...issue.path, key], prefix), message: "is not a known field" }))
+      : [{ path: formatPath(issue.path, prefix), message: issue.message }],
+  );
+}
+
+export function invalid(error: z.ZodError, title = "The request body is invalid", prefix = ""): GavelError {
+  return new GavelError("validation", title, { errors: fieldErrorsOf(error, prefix) });
+}

@@ -1,0 +1,60 @@
+// The one place errors become HTTP answers: application/problem+json (RFC 9457) with `type`,
+// `title`, `status`, `detail` and, for field errors, `errors[]`.
+import type { Context } from "hono";
+import { HTTPException } from "hono/http-exception";
+import type { ContentfulStatusCode } from "hono/utils/http-status";
+import { GavelError, type ErrorCode } from "../errors";
+
+const statusOf: Record<ErrorCode, ContentfulStatusCode> = {
+  bad_request: 400,
+  unauthorized: 401,
+  forbidden: 403,
+  campaign_inactive: 403,
+  not_found: 404,
+  conflict: 409,
+  idempotency_in_progress: 409,
+  payload_too_large: 413,
+  validation: 422,
+  idempotency_mismatch: 422,
+  overloaded: 503,
+};
+
+const titleOf: Record<ErrorCode, string> = {
+  bad_request: "Bad request",
+  unauthorized: "Unauthorized",
+  forbidden: "Forbidden",
+  campaign_inactive: "Campaign not active",
+  not_found: "Not found",
+  conflict: "Conflict",
+  idempotency_in_progress: "Request still running",
+  payload_too_large: "Payload too large",
+  validation: "Validation failed",
+  idempotency_mismatch: "Idempotency key reused",
+  overloaded: "Overloaded",
+};
+
+export function problem(c: Context, code: ErrorCode, detail: string, extra: Record<string, unknown> = {}): Response {
+  const status = statusOf[code];
+  return c.body(JSON.stringify({ type: `urn:gavel:problem:${code}`, title: titleOf[code], status, detail, ...extra }), status, {
+    "content-type": "application/problem+json",
+  });
+}
+
+export function onError(error: Error, c: Context): Response {
+  if (error instanceof GavelError) {
+    const { errors, lead_id, retryAfter } = error.extra;
+    if (retryAfter !== undefined) c.header("Retry-After", String(retryAfter));
+    if (error.code === "unauthorized") c.header("WWW-Authenticate", 'Bearer realm="gavel"');
+    return problem(c, error.code, error.message, { ...(errors && { errors }), ...(lead_id && { lead_id }) });
+  }
+  if (error instanceof HTTPException && error.status < 500) {
+    return problem(c, error.status === 401 ? "unauthorized" : "bad_request", error.message);
+  }
+  const logger = c.get("logger" as never) as { error(o: object, m: string): void } | undefined;
+  logger?.error({ err: error }, "unhandled error");
+  return c.body(
+    JSON.stringify({ type: "urn:gavel:problem:internal", title: "Internal error", status: 500, detail: "Something went wrong; it has been logged." }),
+    500,
+    { "content-type": "application/problem+json" },
+  );
+}

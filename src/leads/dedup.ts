@@ -1,0 +1,21 @@
+// Step 2: a lead's dedup keys. Each key is a hash of normalised values, so raw PII never sits in the
+// dedup table. With match "any" every configured field is its own key; with "all" the fields form
+// one key. An empty field never matches anything.
+import { createHash } from "node:crypto";
+
+export interface DedupRule {
+  fields: readonly string[];
+  match: "any" | "all";
+}
+
+const hash = (text: string) => createHash("sha256").update(text).digest("base64url");
+
+export function dedupKeys(rule: DedupRule, data: Record<string, unknown>): string[] {
+  const present = rule.fields.filter((f) => data[f] !== undefined && data[f] !== null && String(data[f]) !== "");
+  if (rule.match === "all") {
+    if (present.length === 0 || present.length !== rule.fields.length) return [];
+    return [hash(rule.fields.map((f) => `${f}=${String(data[f]).toLowerCase()}`).join("\u0000"))];
+  }
+  // Sorted, so concurrent leads claim shared keys in one order and cannot deadlock each other.
+  return [...new Set(present.map((f) => hash(`${f}=${String(data[f]).toLowerCase()}`)))].sort();
+}

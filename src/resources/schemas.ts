@@ -1,0 +1,231 @@
+// The shapes an operator writes for campaigns, buyers, channels and suppliers (SPEC.md spelling).
+// These zod schemas are the one definition: the API validates with them, the engine reads their
+// output types, and every default lives here.
+import { z } from "zod";
+
+export const slug = z
+  .string()
+  .min(1)
+  .max(64)
+  .regex(/^[a-z0-9][a-z0-9_-]*$/, "must be a slug: lower-case letters, digits, '-' and '_'");
+
+/** Money in the API: a decimal with at most 2 places. Stored as integer cents. */
+export const money = z
+  .number()
+  .nonnegative()
+  .refine((v) => Math.abs(v * 100 - Math.round(v * 100)) < 1e-6, "must have at most 2 decimal places");
+
+export const toCents = (amount: number): number => Math.round(amount * 100);
+export const fromCents = (cents: number): number => cents / 100;
+
+const timezone = z.string().refine((tz) => {
+  try {
+    new Intl.DateTimeFormat("en-US", { timeZone: tz });
+    return true;
+  } catch {
+    return false;
+  }
+}, "must be an IANA time zone such as America/Chicago");
+
+const status = z.enum(["active", "paused", "archived"]);
+
+export const fieldTypes = ["string", "integer", "number", "boolean", "enum", "date", "email", "phone", "zip", "state"] as const;
+
+export const FieldSpec = z
+  .object({
+    name: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, "must be an identifier (letters, digits, '_')"),
+    type: z.enum(fieldTypes),
+    required: z.boolean().default(false),
+    pii: z.boolean().default(false),
+    min: z.number().optional(),
+    max: z.number().optional(),
+    pattern: z
+      .string()
+      .refine((p) => {
+        try {
+          new RegExp(p);
+          return true;
+        } catch {
+          return false;
+        }
+      }, "must be a valid regular expression")
+      .optional(),
+    values: z.array(z.string()).min(1).optional(),
+  })
+  .strict()
+  .superRefine((f, ctx) => {
+    if (f.type === "enum" && !f.values) ctx.addIssue({ code: "custom", path: ["values"], message: "an enum field needs values" });
+    if (f.type !== "enum" && f.values) ctx.addIssue({ code: "custom", path: ["values"], message: "values only apply to enum fields" });
+    if (f.min !== undefined && f.max !== undefined && f.min > f.max)
+      ctx.addIssue({ code: "custom", path: ["min"], message: "min must not exceed max" });
+  });
+export type FieldSpec = z.infer<typeof FieldSpec>;
+
+export const Payout = z.discriminatedUnion("type", [
+  z.object({ type: z.literal("revshare"), percent: z.number().min(0).max(100) }).strict(),
+  z.object({ type: z.literal("fixed"), amount: money }).strict(),
+]);
+export type Payout = z.infer<typeof Payout>;
+
+export const Auction = z
+  .object({
+    mode: z.literal("exclusive", { message: "only exclusive mode is supported so far" }).default("exclusive"),
+    max_sells: z.literal(1, { message: "exclusive mode sells a lead once" }).default(1),
+    timeout_ms: z.number().int().min(50).max(60_000).default(2000),
+    ping_timeout_ms: z.number().int().min(10).max(60_000).default(800),
+    post_timeout_ms: z.number().int().min(10).max(60_000).default(1500),
+    /** Time kept free after the ping phase so the post can still happen before the deadline. */
+    post_reserve_ms: z.number().int().min(0).max(60_000).optional(),
+    floor: money.default(0),
+    on_post_timeout: z.enum(["stop", "next"]).default("stop"),
+  })
+  .strict()
+  .superRefine((a, ctx) => {
+    if (a.post_reserve_ms !== undefined && a.post_reserve_ms >= a.timeout_ms)
+      ctx.addIssue({ code: "custom", path: ["post_reserve_ms"], message: "must be less than timeout_ms" });
+  });
+export type Auction = z.infer<typeof Auction>;
+
+export const Dedup = z
+  .object({
+    fields: z.array(z.string()).default([]),
+    match: z.enum(["any", "all"]).default("any"),
+    lookback_days: z.number().min(0).max(3650).default(30),
+  })
+  .strict();
+
+export const Campaign = z
+  .object({
+    id: slug,
+    name: z.string().min(1).max(200),
+    status: status.default("active"),
+    timezone: timezone.default("UTC"),
+    fields: z.array(FieldSpec).min(1),
+    auction: Auction.default(Auction.parse({})),
+    dedup: Dedup.default(Dedup.parse({})),
+    payout: Payout.default({ type: "revshare", percent: 100 }),
+  })
+  .strict()
+  .superRefine((c, ctx) => {
+    const names = new Set<string>();
+    c.fields.forEach((f, i) => {
+      if (names.has(f.name)) ctx.addIssue({ code: "custom", path: ["fields", i, "name"], message: `duplicate field '${f.name}'` });
+      names.add(f.name);
+    });
+    c.dedup.fields.forEach((name, i) => {
+      if (!names.has(name))
+        ctx.addIssue({ code: "custom", path: ["dedup", "fields", i], message: `'${name}' is not a field of this campaign` });
+    });
+  });
+export type Campaign = z.infer<typeof Campaign>;
+
+export const Buyer = z
+  .object({
+    id: slug,
+    name: z.string().min(1).max(200),
+    status: status.default("active"),
+    timezone: timezone.default("UTC"),
+  })
+  .strict();
+export type Buyer = z.infer<typeof Buyer>;
+
+const httpUrl = z.url({ protocol: /^https?$/, message: "must be an http(s) URL" });
+const headerName = z.string().regex(/^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/, "must be a valid HTTP header name");
+
+const Endpoint = z
+  .object({
+    url: httpUrl,
+    format: z.literal("json", { message: "only the json format is supported so far" }).default("json"),
+    timeout_ms: z.number().int().min(10).max(60_000).optional(),
+    headers: z.record(headerName, z.string()).default({}),
+    body: z.null().default(null),
+  })
+  .strict();
+
+export const filterOps = ["eq", "neq", "in", "nin", "gt", "gte", "lt", "lte", "between", "prefix", "exists"] as const;
+
+const scalar = z.union([z.string(), z.number(), z.boolean()]);
+export const Filter = z
+  .object({ field: z.string().min(1), op: z.enum(filterOps), value: z.unknown() })
+  .strict()
+  .superRefine((f, ctx) => {
+    const need = (ok: boolean, message: string) => {
+      if (!ok) ctx.addIssue({ code: "custom", path: ["value"], message });
+    };
+    switch (f.op) {
+      case "eq":
+      case "neq":
+        return need(scalar.safeParse(f.value).success, "must be a string, number or boolean");
+      case "in":
+      case "nin":
+        return need(z.array(scalar).min(1).safeParse(f.value).success, "must be a non-empty list");
+      case "gt":
+      case "gte":
+      case "lt":
+      case "lte":
+        return need(z.union([z.number(), z.string()]).safeParse(f.value).success, "must be a number (or a date string)");
+      case "between":
+        return need(
+          z.tuple([z.union([z.number(), z.string()]), z.union([z.number(), z.string()])]).safeParse(f.value).success,
+          "must be a pair [low, high]",
+        );
+      case "prefix":
+        return need(
+          z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]).safeParse(f.value).success,
+          "must be a prefix or a list of prefixes",
+        );
+      case "exists":
+        return need(typeof f.value === "boolean", "must be true or false");
+    }
+  });
+export type Filter = z.infer<typeof Filter>;
+
+export const ChannelAuth = z.discriminatedUnion("type", [
+  z.object({ type: z.literal("basic"), username: z.string(), password: z.string() }).strict(),
+  z.object({ type: z.literal("bearer"), token: z.string().min(1) }).strict(),
+  z.object({ type: z.literal("header"), name: headerName, value: z.string() }).strict(),
+]);
+
+export const Channel = z
+  .object({
+    id: slug,
+    name: z.string().max(200).optional(),
+    buyer_id: slug,
+    campaign_id: slug,
+    type: z.enum(["ping_post", "direct_post"]),
+    status: status.default("active"),
+    ping: Endpoint.optional(),
+    post: Endpoint,
+    fixed_price: money.optional(),
+    filters: z.array(Filter).default([]),
+    /** Suppliers whose leads this channel takes; null or absent takes every supplier. */
+    suppliers: z.array(slug).nullable().default(null),
+    priority: z.number().int().min(0).max(1_000_000).default(1),
+    weight: z.number().positive().max(1_000_000).default(1),
+    min_bid: money.default(0),
+    max_concurrency: z.number().int().positive().optional(),
+    auth: ChannelAuth.optional(),
+    secret_headers: z.array(headerName).default([]),
+  })
+  .strict()
+  .superRefine((ch, ctx) => {
+    if (ch.type === "ping_post" && !ch.ping)
+      ctx.addIssue({ code: "custom", path: ["ping"], message: "a ping_post channel needs a ping endpoint" });
+    if (ch.type === "direct_post" && ch.fixed_price === undefined)
+      ctx.addIssue({ code: "custom", path: ["fixed_price"], message: "a direct_post channel needs a fixed_price" });
+    if (ch.type === "direct_post" && ch.ping)
+      ctx.addIssue({ code: "custom", path: ["ping"], message: "a direct_post channel is not pinged" });
+  });
+export type Channel = z.infer<typeof Channel>;
+
+export const Supplier = z
+  .object({
+    id: slug,
+    name: z.string().min(1).max(200),
+    status: status.default("active"),
+    /** Campaigns this supplier may send to; null means all. */
+    campaigns: z.array(slug).nullable().default(null),
+    payout: Payout.optional(),
+  })
+  .strict();
+export type Supplier = z.infer<typeof Supplier>;

@@ -1,0 +1,276 @@
+// Create, read, list, replace, patch and archive the four configuration resources. Each keeps its
+// validated document in a jsonb column; the document, not the row, is what the API returns.
+import { createHash, randomBytes } from "node:crypto";
+import { and, asc, eq, gt, inArray, ne, type SQL } from "drizzle-orm";
+import type { z } from "zod";
+import type { Db } from "../db/client";
+import { buyers, campaigns, channels, supplierKeys, suppliers } from "../db/schema";
+import { GavelError, invalid, type FieldError } from "../errors";
+import { Buyer, Campaign, Channel, Supplier } from "./schemas";
+
+export type ResourceKind = "campaigns" | "buyers" | "channels" | "suppliers";
+
+const tables = { campaigns, buyers, channels, suppliers } as const;
+const schemas: Record<ResourceKind, z.ZodType<{ id: string; status: string }>> = {
+  campaigns: Campaign,
+  buyers: Buyer,
+  channels: Channel,
+  suppliers: Supplier,
+};
+const singular: Record<ResourceKind, string> = {
+  campaigns: "campaign",
+  buyers: "buyer",
+  channels: "channel",
+  suppliers: "supplier",
+};
+
+export const SECRET_MASK = "***";
+type Doc = Record<string, unknown> & { id: string; status: string };
+
+/** Where a resource keeps write-only values: each is shown as "***" and kept when "***" is sent back. */
+function secretPaths(kind: ResourceKind, doc: Doc): string[][] {
+  if (kind !== "channels") return [];
+  const paths: string[][] = [];
+  const auth = doc.auth as { type?: string } | undefined;
+  if (auth?.type === "basic") paths.push(["auth", "password"]);
+  if (auth?.type === "bearer") paths.push(["auth", "token"]);
+  if (auth?.type === "header") paths.push(["auth", "value"]);
+  const secretHeaders = new Set(((doc.secret_headers as string[] | undefined) ?? []).map((h) => h.toLowerCase()));
+  for (const endpoint of ["ping", "post"]) {
+    const headers = (doc[endpoint] as { headers?: Record<string, string> } | undefined)?.headers ?? {};
+    for (const name of Object.keys(headers)) if (secretHeaders.has(name.toLowerCase())) paths.push([endpoint, "headers", name]);
+  }
+  return paths;
+}
+
+function getPath(doc: unknown, path: string[]): unknown {
+  return path.reduce<unknown>((node, key) => (node && typeof node === "object" ? (node as Record<string, unknown>)[key] : undefined), doc);
+}
+
+function setPath(doc: unknown, path: string[], value: unknown): void {
+  const parent = getPath(doc, path.slice(0, -1));
+  if (parent && typeof parent === "object") (parent as Record<string, unknown>)[path[path.length - 1]] = value;
+}
+
+export function maskSecrets(kind: ResourceKind, doc: Doc): Doc {
+  const paths = secretPaths(kind, doc);
+  if (paths.length === 0) return doc;
+  const copy = structuredClone(doc);
+  for (const path of paths) if (getPath(copy, path) !== undefined) setPath(copy, path, SECRET_MASK);
+  return copy;
+}
+
+/** A "***" sent back in place of a secret means "keep the stored one". */
+function restoreSecrets(kind: ResourceKind, incoming: Doc, stored: Doc | null): FieldError[] {
+  const errors: FieldError[] = [];
+  for (const path of secretPaths(kind, incoming)) {
+    if (getPath(incoming, path) !== SECRET_MASK) continue;
+    const kept = stored ? getPath(stored, path) : undefined;
+    if (typeof kept === "string") setPath(incoming, path, kept);
+    else errors.push({ path: path.join("."), message: "is write-only: send the secret itself" });
+  }
+  return errors;
+}
+
+const READ_ONLY_FIELDS = ["created_at", "updated_at", "api_key"];
+
+function withoutReadOnly(body: unknown): unknown {
+  if (!body || typeof body !== "object" || Array.isArray(body)) return body;
+  const copy = { ...(body as Record<string, unknown>) };
+  for (const key of READ_ONLY_FIELDS) delete copy[key];
+  return copy;
+}
+
+function validate(kind: ResourceKind, body: unknown, stored: Doc | null): Doc {
+  const parsed = schemas[kind].safeParse(withoutReadOnly(body));
+  if (!parsed.success) throw invalid(parsed.error, `The ${singular[kind]} is invalid`);
+  const doc = parsed.data as Doc;
+  const secretErrors = restoreSecrets(kind, doc, stored);
+  if (secretErrors.length) throw new GavelError("validation", `The ${singular[kind]} is invalid`, { errors: secretErrors });
+  return doc;
+}
+
+/** References must point at resources that exist, so a lead never meets a dangling channel. */
+async function checkReferences(db: Db, kind: ResourceKind, doc: Doc): Promise<void> {
+  const errors: FieldError[] = [];
+  if (kind === "channels") {
+    const [buyer] = await db.select({ id: buyers.id }).from(buyers).where(eq(buyers.id, doc.buyer_id as string));
+    if (!buyer) errors.push({ path: "buyer_id", message: `no buyer '${doc.buyer_id}'` });
+    const [campaign] = await db.select({ id: campaigns.id }).from(campaigns).where(eq(campaigns.id, doc.campaign_id as string));
+    if (!campaign) errors.push({ path: "campaign_id", message: `no campaign '${doc.campaign_id}'` });
+  }
+  if (kind === "suppliers" && Array.isArray(doc.campaigns) && doc.campaigns.length) {
+    const ids = doc.campaigns as string[];
+    const found = new Set((await db.select({ id: campaigns.id }).from(campaigns).where(inArray(campaigns.id, ids))).map((r) => r.id));
+    ids.forEach((id, i) => {
+      if (!found.has(id)) errors.push({ path: `campaigns[${i}]`, message: `no campaign '${id}'` });
+    });
+  }
+  if (errors.length) throw new GavelError("validation", `The ${singular[kind]} refers to something that does not exist`, { errors });
+}
+
+function columnsOf(kind: ResourceKind, doc: Doc): Record<string, unknown> {
+  const base = { id: doc.id, status: doc.status, config: doc };
+  return kind === "channels" ? { ...base, buyerId: doc.buyer_id, campaignId: doc.campaign_id } : base;
+}
+
+interface Row {
+  config: unknown;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+function present(kind: ResourceKind, row: Row): Doc {
+  // jsonb stores keys sorted; a pass through the schema gives them back in the documented order.
+  const ordered = schemas[kind].safeParse(row.config);
+  const doc = maskSecrets(kind, (ordered.success ? ordered.data : row.config) as Doc);
+  return { ...doc, created_at: row.createdAt.toISOString(), updated_at: row.updatedAt.toISOString() };
+}
+
+async function loadStored(db: Db, kind: ResourceKind, id: string): Promise<Row | undefined> {
+  const table = tables[kind];
+  const [row] = await db
+    .select({ config: table.config, createdAt: table.createdAt, updatedAt: table.updatedAt })
+    .from(table)
+    .where(eq(table.id, id));
+  return row;
+}
+
+function notFound(kind: ResourceKind, id: string): GavelError {
+  return new GavelError("not_found", `No ${singular[kind]} '${id}'`);
+}
+
+export async function createResource(db: Db, kind: ResourceKind, body: unknown): Promise<Doc> {
+  const doc = validate(kind, body, null);
+  await checkReferences(db, kind, doc);
+  const table = tables[kind];
+  const [row] = await db
+    .insert(table)
+    .values(columnsOf(kind, doc) as never)
+    .onConflictDoNothing()
+    .returning({ config: table.config, createdAt: table.createdAt, updatedAt: table.updatedAt });
+  if (!row) throw new GavelError("conflict", `The ${singular[kind]} id '${doc.id}' is taken`);
+  return present(kind, row);
+}
+
+export async function getResource(db: Db, kind: ResourceKind, id: string): Promise<Doc> {
+  const row = await loadStored(db, kind, id);
+  if (!row) throw notFound(kind, id);
+  return present(kind, row);
+}
+
+export interface ListOptions {
+  limit: number;
+  cursor?: string;
+  status?: string;
+  campaignId?: string;
+  buyerId?: string;
+}
+
+export async function listResources(
+  db: Db,
+  kind: ResourceKind,
+  options: ListOptions,
+): Promise<{ items: Doc[]; next_cursor: string | null }> {
+  const table = tables[kind];
+  const where: SQL[] = [];
+  // Archived resources stay readable by id and with ?status=archived, but leave the default list.
+  where.push(options.status ? eq(table.status, options.status) : ne(table.status, "archived"));
+  if (options.cursor) where.push(gt(table.id, options.cursor));
+  if (kind === "channels" && options.campaignId) where.push(eq(channels.campaignId, options.campaignId));
+  if (kind === "channels" && options.buyerId) where.push(eq(channels.buyerId, options.buyerId));
+  const rows = await db
+    .select({ id: table.id, config: table.config, createdAt: table.createdAt, updatedAt: table.updatedAt })
+    .from(table)
+    .where(and(...where))
+    .orderBy(asc(table.id))
+    .limit(options.limit + 1);
+  const page = rows.slice(0, options.limit);
+  return {
+    items: page.map((row) => present(kind, row)),
+    next_cursor: rows.length > options.limit ? page[page.length - 1].id : null,
+  };
+}
+
+async function writeStored(db: Db, kind: ResourceKind, id: string, doc: Doc): Promise<Doc> {
+  if (doc.id !== id) throw new GavelError("validation", "The id cannot change", { errors: [{ path: "id", message: `must be '${id}'` }] });
+  await checkReferences(db, kind, doc);
+  const table = tables[kind];
+  const [row] = await db
+    .update(table)
+    .set({ ...columnsOf(kind, doc), updatedAt: new Date() } as never)
+    .where(eq(table.id, id))
+    .returning({ config: table.config, createdAt: table.createdAt, updatedAt: table.updatedAt });
+  if (!row) throw notFound(kind, id);
+  return present(kind, row);
+}
+
+export async function replaceResource(db: Db, kind: ResourceKind, id: string, body: unknown): Promise<Doc> {
+  const stored = await loadStored(db, kind, id);
+  if (!stored) throw notFound(kind, id);
+  const withId = body && typeof body === "object" && !Array.isArray(body) ? { id, ...(body as object) } : body;
+  return writeStored(db, kind, id, validate(kind, withId, stored.config as Doc));
+}
+
+/** JSON Merge Patch (RFC 7386): objects merge, null deletes, anything else replaces. */
+export function mergePatch(target: unknown, patch: unknown): unknown {
+  if (!patch || typeof patch !== "object" || Array.isArray(patch)) return patch;
+  const out: Record<string, unknown> =
+    target && typeof target === "object" && !Array.isArray(target) ? { ...(target as Record<string, unknown>) } : {};
+  for (const [key, value] of Object.entries(patch)) {
+    if (value === null) delete out[key];
+    else out[key] = mergePatch(out[key], value);
+  }
+  return out;
+}
+
+export async function patchResource(db: Db, kind: ResourceKind, id: string, patch: unknown): Promise<Doc> {
+  if (!patch || typeof patch !== "object" || Array.isArray(patch))
+    throw new GavelError("bad_request", "A PATCH body must be a JSON object (merge patch)");
+  const stored = await loadStored(db, kind, id);
+  if (!stored) throw notFound(kind, id);
+  const merged = mergePatch(stored.config, withoutReadOnly(patch));
+  return writeStored(db, kind, id, validate(kind, merged, stored.config as Doc));
+}
+
+/** DELETE archives: leads and attempts keep pointing at the resource, and its history stays readable. */
+export async function archiveResource(db: Db, kind: ResourceKind, id: string): Promise<Doc> {
+  const stored = await loadStored(db, kind, id);
+  if (!stored) throw notFound(kind, id);
+  return writeStored(db, kind, id, { ...(stored.config as Doc), status: "archived" });
+}
+
+// --- supplier keys -------------------------------------------------------------------------
+
+export const hashSecret = (secret: string): string => createHash("sha256").update(secret).digest("hex");
+
+/** Supplier API keys read `gvl_<key id>_<secret>`: the id finds the row, the secret is only ever hashed. */
+export function newApiKey(): { keyId: string; apiKey: string } {
+  const keyId = randomBytes(8).toString("hex");
+  return { keyId, apiKey: `gvl_${keyId}_${randomBytes(32).toString("base64url")}` };
+}
+
+export function keyIdOf(apiKey: string): string | undefined {
+  return /^gvl_([0-9a-f]{16})_[A-Za-z0-9_-]{43}$/.exec(apiKey)?.[1];
+}
+
+export async function createSupplier(db: Db, body: unknown): Promise<Doc & { api_key: string }> {
+  const doc = validate("suppliers", body, null);
+  await checkReferences(db, "suppliers", doc);
+  const { keyId, apiKey } = newApiKey();
+  return db.transaction(async (tx) => {
+    const [row] = await tx
+      .insert(suppliers)
+      .values(columnsOf("suppliers", doc) as never)
+      .onConflictDoNothing()
+      .returning({ config: suppliers.config, createdAt: suppliers.createdAt, updatedAt: suppliers.updatedAt });
+    if (!row) throw new GavelError("conflict", `The supplier id '${doc.id}' is taken`);
+    await tx.insert(supplierKeys).values({
+      id: keyId,
+      supplierId: doc.id,
+      keyHash: hashSecret(apiKey),
+      prefix: apiKey.slice(0, 24),
+    });
+    return { ...present("suppliers", row), api_key: apiKey };
+  });
+}

@@ -1,0 +1,117 @@
+// Wires real dependencies into a running Gavel: open and migrate the database, build the app, serve
+// it, and drain on shutdown. Used by main.ts, the demo and the integration tests alike.
+import { randomBytes } from "node:crypto";
+import type { AddressInfo } from "node:net";
+import { serve, type ServerType } from "@hono/node-server";
+import pino, { type Logger } from "pino";
+import { createApp } from "./app";
+import { Catalog, systemClock, type Clock } from "./auction/catalog";
+import { AuctionGate } from "./auction/gate";
+import { createBuyerTransport, type BuyerTransport } from "./channels/transport";
+import type { Config } from "./config";
+import { migrateDatabase, openDatabase, type Database, type DatabaseTarget } from "./db/client";
+import { settleInterruptedLeads } from "./db/leads";
+import { uuidv7 } from "./ids";
+
+export interface Gavel {
+  url: string;
+  port: number;
+  database: Database;
+  adminToken: string;
+  logger: Logger;
+  /** Stops accepting, waits for running auctions (bounded), closes pools and the database. */
+  close(): Promise<void>;
+}
+
+export interface StartOptions {
+  config: Config;
+  /** Overrides the database choice of `config` (tests pass an in-memory PGlite). */
+  target?: DatabaseTarget;
+  logger?: Logger;
+  clock?: Clock;
+  transport?: BuyerTransport;
+  random?: () => number;
+}
+
+export function databaseTarget(config: Config): DatabaseTarget {
+  return config.DATABASE_URL ? { url: config.DATABASE_URL, poolSize: config.GAVEL_DB_POOL } : { dataDir: config.GAVEL_DATA_DIR };
+}
+
+export function createLogger(level: string): Logger {
+  return pino({
+    level,
+    // Lead data never goes to the log: these paths are redacted wherever they appear.
+    redact: { paths: ["data", "*.data", "headers.authorization", "*.headers.authorization", "api_key", "token"], censor: "[redacted]" },
+  });
+}
+
+export async function startGavel(options: StartOptions): Promise<Gavel> {
+  const { config } = options;
+  const logger = options.logger ?? createLogger(config.LOG_LEVEL);
+  const target = options.target ?? databaseTarget(config);
+  const database = await openDatabase(target);
+  await migrateDatabase(target, database);
+  const clock = options.clock ?? systemClock;
+  const catalog = new Catalog(database, config.GAVEL_CONFIG_TTL_MS, clock);
+  const transport = options.transport ?? createBuyerTransport();
+  const gate = new AuctionGate(config.GAVEL_MAX_AUCTIONS);
+  let ready = true;
+
+  const adminToken = config.ADMIN_TOKEN ?? `gvl_admin_${randomBytes(24).toString("base64url")}`;
+  if (!config.ADMIN_TOKEN) logger.warn({ admin_token: adminToken }, "ADMIN_TOKEN is not set: generated one for this process only");
+
+  const app = createApp({
+    database,
+    catalog,
+    transport,
+    gate,
+    clock,
+    logger,
+    newId: () => uuidv7(clock.now()),
+    random: options.random ?? Math.random,
+    adminToken,
+    maxLeadBytes: config.GAVEL_MAX_LEAD_BYTES,
+    maxBuyerBodyBytes: config.GAVEL_MAX_BUYER_BODY_BYTES,
+    isReady: () => ready,
+  });
+
+  // Leads a dead process left mid-auction are settled, never re-auctioned.
+  const settle = () =>
+    settleInterruptedLeads(database, new Date(clock.now() - 60_000))
+      .then((n) => n && logger.warn({ leads: n }, "settled interrupted auctions as error"))
+      .catch((err) => logger.error({ err }, "settling interrupted auctions failed"));
+  await settle();
+  const sweeper = setInterval(settle, 30_000);
+  sweeper.unref();
+
+  const server: ServerType = await new Promise((resolve) => {
+    const s = serve({ fetch: app.fetch, port: config.PORT, hostname: config.HOST }, () => resolve(s));
+  });
+  const port = (server.address() as AddressInfo).port;
+  const host = config.HOST === "0.0.0.0" || config.HOST === "::" ? "127.0.0.1" : config.HOST;
+  logger.info({ port, database: database.kind }, "gavel listening");
+
+  let closing: Promise<void> | undefined;
+  return {
+    url: `http://${host}:${port}`,
+    port,
+    database,
+    adminToken,
+    logger,
+    close() {
+      closing ??= (async () => {
+        ready = false;
+        clearInterval(sweeper);
+        const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
+        (server as { closeIdleConnections?: () => void }).closeIdleConnections?.();
+        const drained = await gate.drained(config.GAVEL_DRAIN_SECONDS * 1000);
+        if (!drained) logger.warn({ in_flight: gate.inFlight }, "drain timed out; closing with auctions still running");
+        (server as { closeAllConnections?: () => void }).closeAllConnections?.();
+        await stopped;
+        await transport.close();
+        await database.close();
+      })();
+      return closing;
+    },
+  };
+}

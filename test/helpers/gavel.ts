@@ -1,0 +1,104 @@
+// A real Gavel for integration tests: fresh database, served on a loopback port, silent logs, and
+// small helpers to configure it through its own API as an operator would.
+import pino from "pino";
+import { loadConfig } from "../../src/config";
+import { startGavel, type Gavel } from "../../src/server";
+import { freshDatabase } from "./db";
+
+export const ADMIN = "test-admin-token-0123456789";
+
+export interface TestGavel {
+  gavel: Gavel;
+  url: string;
+  admin(method: string, path: string, body?: unknown, token?: string): Promise<{ status: number; body: any; headers: Headers }>;
+  lead(apiKey: string, body: unknown, headers?: Record<string, string>): Promise<{ status: number; body: any; headers: Headers; ms: number }>;
+  /** Creates (or reuses) a campaign, buyer, channels and a supplier; returns the supplier's API key. */
+  setup(options: SetupOptions): Promise<string>;
+  close(): Promise<void>;
+}
+
+export interface SetupOptions {
+  campaign?: Record<string, unknown>;
+  channels: Record<string, unknown>[];
+  supplier?: Record<string, unknown>;
+}
+
+export const standardFields = [
+  { name: "zip", type: "zip", required: true },
+  { name: "state", type: "state", required: true },
+  { name: "age", type: "integer", min: 18, max: 120 },
+  { name: "coverage", type: "enum", values: ["auto", "home"] },
+  { name: "email", type: "email", required: true, pii: true },
+  { name: "phone", type: "phone", required: true, pii: true },
+];
+
+let counter = 0;
+/** A valid lead for the standard fields; each call is a different consumer unless told otherwise. */
+export function consumer(overrides: Record<string, unknown> = {}): Record<string, unknown> {
+  counter++;
+  return {
+    zip: "75001",
+    state: "TX",
+    age: 30,
+    coverage: "auto",
+    email: `person${counter}.${process.pid}.${Date.now()}@example.com`,
+    phone: `+1512555${String(counter % 10000).padStart(4, "0")}`,
+    ...overrides,
+  };
+}
+
+export async function startTestGavel(env: Record<string, string> = {}): Promise<TestGavel> {
+  const db = await freshDatabase();
+  const config = loadConfig({ PORT: "0", HOST: "127.0.0.1", ADMIN_TOKEN: ADMIN, LOG_LEVEL: "silent", ...env });
+  const gavel = await startGavel({ config, target: db.target, logger: pino({ level: "silent" }) });
+
+  async function call(method: string, path: string, body: unknown, headers: Record<string, string>) {
+    const started = performance.now();
+    const res = await fetch(gavel.url + path, {
+      method,
+      headers: { "content-type": "application/json", ...headers },
+      body: body === undefined ? undefined : typeof body === "string" ? body : JSON.stringify(body),
+    });
+    const text = await res.text();
+    let parsed: unknown = text;
+    try {
+      parsed = text ? JSON.parse(text) : null;
+    } catch {}
+    return { status: res.status, body: parsed as any, headers: res.headers, ms: performance.now() - started };
+  }
+
+  const admin: TestGavel["admin"] = (method, path, body, token = ADMIN) =>
+    call(method, path, body, token ? { authorization: `Bearer ${token}` } : {});
+
+  async function ensure(path: string, body: Record<string, unknown>) {
+    const res = await admin("POST", path, body);
+    if (res.status !== 201 && res.status !== 409) throw new Error(`${path}: ${res.status} ${JSON.stringify(res.body)}`);
+    return res.body;
+  }
+
+  return {
+    gavel,
+    url: gavel.url,
+    admin,
+    lead: (apiKey, body, headers = {}) => call("POST", "/v1/leads", body, { authorization: `Bearer ${apiKey}`, ...headers }),
+    async setup(options) {
+      const campaign = { id: "auto-insurance", name: "Auto insurance", fields: standardFields, ...options.campaign };
+      await ensure("/v1/campaigns", campaign);
+      for (const channel of options.channels) {
+        await ensure("/v1/buyers", { id: (channel.buyer_id as string) ?? "acme", name: "Buyer" });
+        await ensure("/v1/channels", { buyer_id: "acme", campaign_id: campaign.id, ...channel });
+      }
+      const supplier = await ensure("/v1/suppliers", { id: `sup-${++counter}`, name: "Supplier", ...options.supplier });
+      return supplier.api_key as string;
+    },
+    async close() {
+      await gavel.close();
+      await db.drop();
+    },
+  };
+}
+
+/** A ping_post channel pointing at a loopback buyer. */
+export function pingPost(id: string, buyer: { pingUrl: string; postUrl: string }, extra: Record<string, unknown> = {}) {
+  return { id, type: "ping_post", ping: { url: buyer.pingUrl }, post: { url: buyer.postUrl }, ...extra };
+}
