@@ -106,6 +106,9 @@ export async function startGavel(options: StartOptions): Promise<Gavel> {
         (server as { closeIdleConnections?: () => void }).closeIdleConnections?.();
         const drained = await gate.drained(config.GAVEL_DRAIN_SECONDS * 1000);
         if (!drained) logger.warn({ in_flight: gate.inFlight }, "drain timed out; closing with auctions still running");
+        // Answers of the last auctions are still being written: give them a moment, then cut
+        // whatever keep-alive connections remain.
+        await Promise.race([stopped, new Promise((resolve) => setTimeout(resolve, 1000).unref())]);
         (server as { closeAllConnections?: () => void }).closeAllConnections?.();
         await stopped;
         await transport.close();

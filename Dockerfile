@@ -1,0 +1,12 @@
+# Gavel's container image, used by docker-compose.yml.
+FROM node:20-bookworm-slim
+WORKDIR /app
+ENV NODE_ENV=production
+COPY package.json package-lock.json ./
+RUN npm ci --no-audit --no-fund
+COPY tsconfig.json drizzle.config.ts ./
+COPY drizzle ./drizzle
+COPY src ./src
+EXPOSE 3000
+USER node
+CMD ["npx", "tsx", "src/main.ts"]

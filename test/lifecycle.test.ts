@@ -1,0 +1,57 @@
+import { sql } from "drizzle-orm";
+import { afterAll, describe, expect, it } from "vitest";
+import { migrateDatabase, openDatabase } from "../src/db/client";
+import { settleInterruptedLeads } from "../src/db/leads";
+import { startBuyer, type TestBuyer } from "./helpers/buyers";
+import { freshDatabase } from "./helpers/db";
+import { consumer, pingPost, startTestGavel } from "./helpers/gavel";
+
+describe("process lifecycle", () => {
+  const buyers: TestBuyer[] = [];
+  afterAll(async () => {
+    await Promise.all(buyers.map((b) => b.close()));
+  });
+
+  it("lets running auctions finish on shutdown, then stops accepting", async () => {
+    const g = await startTestGavel();
+    const slow = await startBuyer({ ping: () => ({ json: { bid: 9 }, delayMs: 300 }) });
+    buyers.push(slow);
+    const key = await g.setup({ campaign: { id: "drain" }, channels: [pingPost("slow", slow)] });
+    const inFlight = g.lead(key, { campaign: "drain", data: consumer() });
+    await new Promise((r) => setTimeout(r, 100));
+    const closing = g.gavel.close();
+    const answer = await inFlight;
+    expect(answer.status).toBe(200);
+    expect(answer.body.status).toBe("sold");
+    await closing;
+    await expect(fetch(`${g.url}/healthz`)).rejects.toThrow();
+    await g.close();
+  });
+
+  it("settles leads a dead process left mid-auction as error, and replays that to their idempotency key", async () => {
+    const db = await freshDatabase();
+    const database = await openDatabase(db.target);
+    try {
+      await migrateDatabase(db.target, database);
+      const rows = (q: ReturnType<typeof sql>) => database.rows<any>(q);
+      await rows(sql`insert into campaigns (id, status, config) values ('c', 'active', '{}')`);
+      await rows(sql`insert into suppliers (id, status, config) values ('s', 'active', '{}')`);
+      await rows(sql`insert into leads (id, campaign_id, supplier_id, status, data, received_at, deadline_at)
+                     values ('old', 'c', 's', 'auctioning', '{}', now() - interval '10 minutes', now() - interval '10 minutes'),
+                            ('fresh', 'c', 's', 'auctioning', '{}', now(), now() + interval '2 seconds')`);
+      await rows(sql`insert into idempotency_keys (supplier_id, key, request_hash, lead_id, state) values ('s', 'k', 'h', 'old', 'running')`);
+      expect(await settleInterruptedLeads(database, new Date(Date.now() - 60_000))).toBe(1);
+      const leads = await rows(sql`select id, status, reason from leads order by id`);
+      expect(leads).toEqual([
+        { id: "fresh", status: "auctioning", reason: null },
+        { id: "old", status: "error", reason: "interrupted" },
+      ]);
+      const [key] = await rows(sql`select state, response from idempotency_keys`);
+      expect(key.state).toBe("done");
+      expect(key.response).toMatchObject({ lead_id: "old", status: "error" });
+    } finally {
+      await database.close();
+      await db.drop();
+    }
+  });
+});
