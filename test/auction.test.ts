@@ -1,22 +1,13 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startBuyer, type TestBuyer } from "./helpers/buyers";
-import { consumer, pingPost, startTestGavel, type TestGavel } from "./helpers/gavel";
+import { describe, expect, it } from "vitest";
+import { consumer, pingPost, useTestGavel } from "./helpers/gavel";
 
 describe("the auction", () => {
-  let g: TestGavel;
-  const buyers: TestBuyer[] = [];
-  beforeAll(async () => {
-    g = await startTestGavel();
-  });
-  afterAll(async () => {
-    await Promise.all(buyers.map((b) => b.close()));
-    await g?.close();
-  });
+  const fixture = useTestGavel();
 
   it("sells to the highest bidder and pays the supplier its revenue share", async () => {
-    const low = await startBuyer({ ping: () => ({ json: { bid: 4.5, ping_ref: "low-1" } }) });
-    const high = await startBuyer({ ping: () => ({ json: { bid: 12.5, ping_ref: "high-1" } }) });
-    buyers.push(low, high);
+    const g = fixture.g;
+    const low = await fixture.buyer({ ping: () => ({ json: { bid: 4.5, ping_ref: "low-1" } }) });
+    const high = await fixture.buyer({ ping: () => ({ json: { bid: 12.5, ping_ref: "high-1" } }) });
     const key = await g.setup({
       campaign: { id: "sale", payout: { type: "revshare", percent: 70 } },
       channels: [pingPost("low", low), pingPost("high", high)],

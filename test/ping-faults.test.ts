@@ -1,29 +1,19 @@
 // Everything a buyer can do wrong during the ping phase (SPEC.md "The auction" step 4 and "Native
 // buyer protocol"), against a real Gavel and real loopback buyers: each fault is a recorded outcome
 // with its reason, never a reason to miss the supplier's deadline.
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startBuyer, type Behaviour, type TestBuyer } from "./helpers/buyers";
-import { consumer, pingPost, startTestGavel, type TestGavel } from "./helpers/gavel";
+import { beforeAll, describe, expect, it } from "vitest";
+import type { Behaviour } from "./helpers/buyers";
+import { consumer, pingPost, useTestGavel, type TestGavel } from "./helpers/gavel";
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 describe("ping faults", () => {
+  const fixture = useTestGavel();
+  const buyer = fixture.buyer;
   let g: TestGavel;
-  const buyers: TestBuyer[] = [];
-
-  beforeAll(async () => {
-    g = await startTestGavel();
+  beforeAll(() => {
+    g = fixture.g;
   });
-  afterAll(async () => {
-    await Promise.all(buyers.map((b) => b.close()));
-    await g?.close();
-  });
-
-  async function buyer(behaviour: { ping?: Behaviour; post?: Behaviour }): Promise<TestBuyer> {
-    const b = await startBuyer(behaviour);
-    buyers.push(b);
-    return b;
-  }
 
   /**
    * g.setup, plus a check that every channel really is the one this test describes: the helper

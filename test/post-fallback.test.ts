@@ -2,27 +2,17 @@
 // back down the ranking, what each post answer means for the sale, and how the ranking treats
 // direct_post channels, priorities, weights and fixed payouts.
 import diagnosticsChannel from "node:diagnostics_channel";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startBuyer, type Behaviour, type TestBuyer } from "./helpers/buyers";
-import { consumer, pingPost, startTestGavel, type TestGavel } from "./helpers/gavel";
+import { beforeAll, describe, expect, it } from "vitest";
+import { startBuyer, type Behaviour } from "./helpers/buyers";
+import { consumer, pingPost, useTestGavel, type TestGavel } from "./helpers/gavel";
 
 describe("posting and fallback", () => {
+  const fixture = useTestGavel();
+  const buyer = fixture.buyer;
   let g: TestGavel;
-  const buyers: TestBuyer[] = [];
-
-  beforeAll(async () => {
-    g = await startTestGavel();
+  beforeAll(() => {
+    g = fixture.g;
   });
-  afterAll(async () => {
-    await Promise.all(buyers.map((b) => b.close()));
-    await g?.close();
-  });
-
-  async function buyer(behaviour: { ping?: Behaviour; post?: Behaviour }): Promise<TestBuyer> {
-    const b = await startBuyer(behaviour);
-    buyers.push(b);
-    return b;
-  }
   const bidding = (bid: number, ref = `ref-${bid}`): Behaviour => () => ({ json: { bid, ping_ref: ref } });
   const trace = async (leadId: string) => {
     const res = await g.admin("GET", `/v1/leads/${leadId}`);

@@ -1,8 +1,10 @@
 // A real Gavel for integration tests: fresh database, served on a loopback port, silent logs, and
 // small helpers to configure it through its own API as an operator would.
 import pino from "pino";
+import { afterAll, beforeAll } from "vitest";
 import { loadConfig } from "../../src/config";
 import { startGavel, type Gavel } from "../../src/server";
+import { startBuyer, type Behaviour, type TestBuyer } from "./buyers";
 import { freshDatabase } from "./db";
 
 export const ADMIN = "test-admin-token-0123456789";
@@ -86,7 +88,14 @@ export async function startTestGavel(env: Record<string, string> = {}): Promise<
       await ensure("/v1/campaigns", campaign);
       for (const channel of options.channels) {
         await ensure("/v1/buyers", { id: (channel.buyer_id as string) ?? "acme", name: "Buyer" });
-        await ensure("/v1/channels", { buyer_id: "acme", campaign_id: campaign.id, ...channel });
+        const wanted = { buyer_id: "acme", campaign_id: campaign.id, ...channel } as Record<string, any>;
+        const got = await ensure("/v1/channels", wanted);
+        // A taken id is reused only when it is the same channel; anything else is a test bug.
+        if (got.type === "urn:gavel:problem:conflict") {
+          const existing = (await admin("GET", `/v1/channels/${wanted.id}`)).body;
+          if (existing.campaign_id !== wanted.campaign_id || existing.post?.url !== wanted.post?.url)
+            throw new Error(`channel id '${wanted.id}' is already used by another test's channel`);
+        }
       }
       const supplier = await ensure("/v1/suppliers", { id: `sup-${++counter}`, name: "Supplier", ...options.supplier });
       return supplier.api_key as string;
@@ -101,4 +110,31 @@ export async function startTestGavel(env: Record<string, string> = {}): Promise<
 /** A ping_post channel pointing at a loopback buyer. */
 export function pingPost(id: string, buyer: { pingUrl: string; postUrl: string }, extra: Record<string, unknown> = {}) {
   return { id, type: "ping_post", ping: { url: buyer.pingUrl }, post: { url: buyer.postUrl }, ...extra };
+}
+
+/**
+ * The usual fixture of an integration test file: one Gavel for the file, and loopback buyers that
+ * are all closed after the last test.
+ */
+export function useTestGavel(env: Record<string, string> = {}) {
+  let gavel: TestGavel | undefined;
+  const buyers: TestBuyer[] = [];
+  beforeAll(async () => {
+    gavel = await startTestGavel(env);
+  });
+  afterAll(async () => {
+    await Promise.all(buyers.map((b) => b.close()));
+    await gavel?.close();
+  });
+  return {
+    get g(): TestGavel {
+      if (!gavel) throw new Error("the test Gavel has not started");
+      return gavel;
+    },
+    async buyer(behaviour: { ping?: Behaviour; post?: Behaviour }): Promise<TestBuyer> {
+      const b = await startBuyer(behaviour);
+      buyers.push(b);
+      return b;
+    },
+  };
 }
