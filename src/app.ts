@@ -11,6 +11,7 @@ import { ping, type Database } from "./db/client";
 import { problem, onError } from "./http/problem";
 import { leadRoutes } from "./http/leads";
 import { resourceRoutes } from "./http/resources";
+import { suppressionRoutes } from "./http/suppressions";
 
 export interface AppDeps {
   database: Database;
@@ -51,6 +52,7 @@ export function createApp(deps: AppDeps): Hono {
   });
 
   app.route("/", resourceRoutes({ db: deps.database.db, catalog: deps.catalog, clock: deps.clock, adminToken: deps.adminToken }));
+  app.route("/", suppressionRoutes({ db: deps.database.db, adminToken: deps.adminToken }));
   app.route(
     "/",
     leadRoutes({
