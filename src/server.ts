@@ -88,7 +88,7 @@ export async function startGavel(options: StartOptions): Promise<Gavel> {
       settleInterruptedLeads(database, new Date(clock.now() - 60_000))
         .then((n) => n && logger.warn({ leads: n }, "settled interrupted auctions as error"))
         .catch((err) => logger.error({ err }, "settling interrupted auctions failed")),
-      deleteEndedUsage(database, clock.now() - 35 * 86_400_000).catch((err) => logger.error({ err }, "removing old cap usage failed")),
+      deleteEndedUsage(database, clock.now() - 35 * 86_400_000, clock.now()).catch((err) => logger.error({ err }, "removing old cap usage failed")),
     ]);
   await settle();
   const sweeper = setInterval(settle, 30_000);

@@ -1,7 +1,9 @@
 // Channel and buyer caps against a real Gavel and loopback buyers, on a clock the test sets: what
 // is reserved before a post, what is given back after it, what a read-back shows, and when a
 // period starts again.
+import { sql } from "drizzle-orm";
 import { beforeAll, describe, expect, it } from "vitest";
+import { deleteEndedUsage } from "../src/db/caps";
 import type { Behaviour } from "./helpers/buyers";
 import { consumer, pingPost, testClock, useTestGavel, type TestGavel } from "./helpers/gavel";
 
@@ -182,5 +184,26 @@ describe("caps", () => {
     const put = await g.admin("PUT", "/v1/channels/cap-config-b", created.body);
     expect(put.status).toBe(200);
     expect(put.body.caps).toEqual(created.body.caps);
+  });
+
+  it("sweeps usage of periods that ended long ago, and pacing windows an hour after they end", async () => {
+    const db = g.gavel.database;
+    await db.rows(sql`
+      insert into cap_usage (scope, owner_id, period, period_start, resets_at, leads) values
+        ('channel', 'sweep', 'day', '2026-01-01T00:00:00Z', '2026-01-02T00:00:00Z', 3),
+        ('channel', 'sweep', 'day', '2026-05-31T00:00:00Z', '2026-06-01T00:00:00Z', 3),
+        ('channel', 'sweep', 'pace', '2026-06-01T13:00:00Z', '2026-06-01T13:01:00Z', 1),
+        ('channel', 'sweep', 'pace', '2026-06-01T14:30:00Z', '2026-06-01T14:31:00Z', 1),
+        ('channel', 'sweep', 'total', '1970-01-01T00:00:00Z', null, 9)`);
+    const now = clock.now();
+    await deleteEndedUsage(db, now - 35 * 86_400_000, now);
+    const left = await db.rows<{ period: string; start: string }>(
+      sql`select period, to_char(period_start at time zone 'UTC', 'MM-DD HH24:MI') as start from cap_usage where owner_id = 'sweep' order by period, period_start`,
+    );
+    expect(left).toEqual([
+      { period: "day", start: "05-31 00:00" },
+      { period: "pace", start: "06-01 14:30" },
+      { period: "total", start: "01-01 00:00" },
+    ]);
   });
 });

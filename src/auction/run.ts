@@ -5,7 +5,7 @@ import type { AttemptRow } from "../db/leads";
 import { buildPing, buildPost, readPingResponse, readPostResponse, type PostOutcome } from "../channels/native";
 import type { BuyerTransport } from "../channels/transport";
 import { toCents } from "../resources/schemas";
-import type { CapLedger } from "./caps";
+import type { CapHold, CapLedger } from "./caps";
 import type { CampaignPlan, ChannelPlan } from "./catalog";
 import type { Eligibility } from "./eligibility";
 import type { ChannelLimiter } from "./limiter";
@@ -166,7 +166,7 @@ export async function runAuction(
       continue;
     }
     let post: PostOutcome;
-    let hold;
+    let hold: CapHold;
     try {
       // Reserve the caps before posting, so two processes cannot both sell the last lead of the
       // day; a bid that no longer fits is skipped with the cap's reason.

@@ -226,7 +226,12 @@ export async function liveUsage(database: Database, now: number): Promise<UsageR
   }));
 }
 
-/** Rows of periods that ended before `before` are history nobody reads: removed by the sweeper. */
-export async function deleteEndedUsage(database: Database, before: number): Promise<void> {
-  await database.rows(sql`delete from cap_usage where resets_at < ${ts(before)}`);
+/**
+ * Rows of periods that ended before `before` are history nobody reads: removed by the sweeper.
+ * Pacing windows are minutes long and numerous, so they go an hour after they end.
+ */
+export async function deleteEndedUsage(database: Database, before: number, now: number): Promise<void> {
+  await database.rows(sql`
+    delete from cap_usage
+    where resets_at < ${ts(before)} or (period = 'pace' and resets_at < ${ts(now - 3_600_000)})`);
 }
