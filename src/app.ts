@@ -3,18 +3,23 @@
 import { Hono } from "hono";
 import type { Logger } from "pino";
 import type { Catalog, Clock } from "./auction/catalog";
+import type { CapLedger } from "./auction/caps";
 import type { AuctionGate } from "./auction/gate";
+import type { ChannelLimiter } from "./auction/limiter";
 import type { BuyerTransport } from "./channels/transport";
 import { ping, type Database } from "./db/client";
 import { problem, onError } from "./http/problem";
 import { leadRoutes } from "./http/leads";
 import { resourceRoutes } from "./http/resources";
+import { suppressionRoutes } from "./http/suppressions";
 
 export interface AppDeps {
   database: Database;
   catalog: Catalog;
   transport: BuyerTransport;
   gate: AuctionGate;
+  limiter: ChannelLimiter;
+  caps: CapLedger;
   clock: Clock;
   logger: Logger;
   newId(): string;
@@ -46,7 +51,8 @@ export function createApp(deps: AppDeps): Hono {
     }
   });
 
-  app.route("/", resourceRoutes({ db: deps.database.db, catalog: deps.catalog, adminToken: deps.adminToken }));
+  app.route("/", resourceRoutes({ db: deps.database.db, catalog: deps.catalog, clock: deps.clock, adminToken: deps.adminToken }));
+  app.route("/", suppressionRoutes({ db: deps.database.db, adminToken: deps.adminToken }));
   app.route(
     "/",
     leadRoutes({

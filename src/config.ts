@@ -15,6 +15,8 @@ export const Config = z.object({
   GAVEL_MAX_AUCTIONS: intFrom(256, 1, 100_000),
   /** How long cached configuration lives before this process re-reads it (other processes' writes). */
   GAVEL_CONFIG_TTL_MS: intFrom(5000, 0, 600_000),
+  /** How often a process re-reads cap usage for eligibility (reservations are exact regardless). */
+  GAVEL_USAGE_REFRESH_MS: intFrom(1000, 0, 600_000),
   GAVEL_MAX_LEAD_BYTES: intFrom(64 * 1024, 1024, 16 * 1024 * 1024),
   GAVEL_MAX_BUYER_BODY_BYTES: intFrom(64 * 1024, 1024, 16 * 1024 * 1024),
   GAVEL_DB_POOL: intFrom(20, 1, 500),

@@ -13,7 +13,8 @@ export type ErrorCode =
   | "idempotency_mismatch"
   | "idempotency_in_progress"
   | "overloaded"
-  | "campaign_inactive";
+  | "campaign_inactive"
+  | "supplier_cap";
 
 export interface FieldError {
   path: string;
@@ -24,7 +25,7 @@ export class GavelError extends Error {
   constructor(
     readonly code: ErrorCode,
     message: string,
-    readonly extra: { errors?: FieldError[]; lead_id?: string; retryAfter?: number } = {},
+    readonly extra: { errors?: FieldError[]; lead_id?: string; retryAfter?: number; reason?: string } = {},
   ) {
     super(message);
   }

@@ -6,10 +6,13 @@ import { serve, type ServerType } from "@hono/node-server";
 import pino, { type Logger } from "pino";
 import { createApp } from "./app";
 import { Catalog, systemClock, type Clock } from "./auction/catalog";
+import { CapLedger, UsageView } from "./auction/caps";
 import { AuctionGate } from "./auction/gate";
+import { ChannelLimiter } from "./auction/limiter";
 import { createBuyerTransport, type BuyerTransport } from "./channels/transport";
 import type { Config } from "./config";
 import { migrateDatabase, openDatabase, type Database, type DatabaseTarget } from "./db/client";
+import { deleteEndedUsage } from "./db/caps";
 import { settleInterruptedLeads } from "./db/leads";
 import { uuidv7 } from "./ids";
 
@@ -55,6 +58,7 @@ export async function startGavel(options: StartOptions): Promise<Gavel> {
   const catalog = new Catalog(database, config.GAVEL_CONFIG_TTL_MS, clock);
   const transport = options.transport ?? createBuyerTransport();
   const gate = new AuctionGate(config.GAVEL_MAX_AUCTIONS);
+  const caps = new CapLedger(database, new UsageView(database, clock, config.GAVEL_USAGE_REFRESH_MS, logger));
   let ready = true;
 
   const adminToken = config.ADMIN_TOKEN ?? `gvl_admin_${randomBytes(24).toString("base64url")}`;
@@ -65,6 +69,8 @@ export async function startGavel(options: StartOptions): Promise<Gavel> {
     catalog,
     transport,
     gate,
+    limiter: new ChannelLimiter(),
+    caps,
     clock,
     logger,
     newId: () => uuidv7(clock.now()),
@@ -75,11 +81,15 @@ export async function startGavel(options: StartOptions): Promise<Gavel> {
     isReady: () => ready,
   });
 
-  // Leads a dead process left mid-auction are settled, never re-auctioned.
+  // Leads a dead process left mid-auction are settled, never re-auctioned; cap usage of periods
+  // that ended long ago is removed.
   const settle = () =>
-    settleInterruptedLeads(database, new Date(clock.now() - 60_000))
-      .then((n) => n && logger.warn({ leads: n }, "settled interrupted auctions as error"))
-      .catch((err) => logger.error({ err }, "settling interrupted auctions failed"));
+    Promise.all([
+      settleInterruptedLeads(database, new Date(clock.now() - 60_000))
+        .then((n) => n && logger.warn({ leads: n }, "settled interrupted auctions as error"))
+        .catch((err) => logger.error({ err }, "settling interrupted auctions failed")),
+      deleteEndedUsage(database, clock.now() - 35 * 86_400_000, clock.now()).catch((err) => logger.error({ err }, "removing old cap usage failed")),
+    ]);
   await settle();
   const sweeper = setInterval(settle, 30_000);
   sweeper.unref();

@@ -8,7 +8,9 @@ import { channelHeaders } from "../channels/native";
 import { compileFields, type CompiledFields } from "../leads/validate";
 import { hashSecret, keyIdOf } from "../resources/store";
 import { toCents, type Buyer, type Campaign, type Channel, type Supplier } from "../resources/schemas";
+import { buyerDedupPlan, capRules, paceRule, type BuyerDedupPlan, type CapRule } from "./caps";
 import { compileFilter, type LeadPredicate } from "./filters";
+import { compileSchedule, type CompiledSchedule } from "./schedule";
 
 export interface ChannelPlan {
   id: string;
@@ -19,12 +21,22 @@ export interface ChannelPlan {
   postHeaders: Record<string, string>;
   minBidCents: number;
   fixedPriceCents: number | null;
+  /** The channel's time zone, else its campaign's. */
+  zone: string;
+  schedule: CompiledSchedule | null;
+  /** The channel's caps, then its buyer's, then its pacing: everything a sale must fit. */
+  capRules: CapRule[];
+  buyerId: string;
+  buyerDedup: BuyerDedupPlan | null;
+  maxConcurrency: number | null;
 }
 
 export interface CampaignPlan {
   campaign: Campaign;
   fields: CompiledFields;
   channels: ChannelPlan[];
+  /** Whether any channel has a cap or pacing: only then is the usage view consulted. */
+  hasCaps: boolean;
 }
 
 export interface Clock {
@@ -41,7 +53,8 @@ interface Cached<T> {
   expiresAt: number;
 }
 
-function planChannel(config: Channel, buyer: Buyer): ChannelPlan {
+function planChannel(config: Channel, buyer: Buyer, campaign: Campaign): ChannelPlan {
+  const zone = config.timezone ?? campaign.timezone;
   return {
     id: config.id,
     config,
@@ -51,6 +64,16 @@ function planChannel(config: Channel, buyer: Buyer): ChannelPlan {
     postHeaders: channelHeaders(config, "post"),
     minBidCents: toCents(config.min_bid),
     fixedPriceCents: config.fixed_price === undefined ? null : toCents(config.fixed_price),
+    zone,
+    schedule: config.schedule ? compileSchedule(config.schedule).schedule : null,
+    capRules: [
+      ...capRules("channel", config.id, config.caps ?? [], zone, "cap"),
+      ...capRules("buyer", buyer.id, buyer.caps ?? [], buyer.timezone, "buyer_cap"),
+      ...(config.pacing ? [paceRule(config.id, config.pacing.leads_per_minute)] : []),
+    ],
+    buyerId: buyer.id,
+    buyerDedup: buyerDedupPlan(buyer.dedup),
+    maxConcurrency: config.max_concurrency ?? null,
   };
 }
 
@@ -69,11 +92,8 @@ export class Catalog {
       const loaded = await loadCampaignConfig(this.database.db, id);
       if (!loaded) return undefined;
       const campaign = loaded.campaign as Campaign;
-      return {
-        campaign,
-        fields: compileFields(campaign.fields),
-        channels: loaded.channels.map((row) => planChannel(row.channel as Channel, row.buyer as Buyer)),
-      };
+      const channels = loaded.channels.map((row) => planChannel(row.channel as Channel, row.buyer as Buyer, campaign));
+      return { campaign, fields: compileFields(campaign.fields), channels, hasCaps: channels.some((c) => c.capRules.length > 0) };
     });
   }
 

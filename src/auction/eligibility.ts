@@ -1,7 +1,12 @@
 // Step 3: which channels may bid on this lead. Each rule returns null (keep) or a machine-readable
-// exclusion reason that lands in the lead's trace. Schedules, caps and concurrency limits are later
-// rules in this same list.
+// exclusion reason that lands in the lead's trace; a channel's first failing rule is its reason.
+// Rules read only the lead, the channel and a snapshot of this process's state (cap usage, requests
+// in flight): they decide nothing that needs to be exact. What must be exact (caps, pacing, the
+// buyer's dedup window) is enforced again, atomically in the database, right before the post.
+import type { Usage, UsageKey } from "../db/caps";
 import type { ChannelPlan } from "./catalog";
+import { firstFull } from "./caps";
+import { isOpen } from "./schedule";
 
 export interface LeadFacts {
   supplierId: string;
@@ -9,9 +14,17 @@ export interface LeadFacts {
   test: boolean;
   /** Wall-clock time the lead was received (epoch ms). */
   receivedAt: number;
+  /** Buyers that already received this consumer within their dedup window. */
+  seenBuyers?: ReadonlySet<string>;
 }
 
-export type EligibilityRule = (channel: ChannelPlan, lead: LeadFacts) => string | null;
+/** What a rule may know about the process beyond the lead and channel. */
+export interface EligibilityWorld {
+  usage(key: UsageKey): Usage;
+  inFlight(channelId: string): number;
+}
+
+export type EligibilityRule = (channel: ChannelPlan, lead: LeadFacts, world: EligibilityWorld) => string | null;
 
 const channelActive: EligibilityRule = (channel) =>
   channel.config.status === "active" ? null : channel.config.status === "paused" ? "paused" : "archived";
@@ -26,21 +39,55 @@ const filtersHold: EligibilityRule = (channel, lead) => {
   return null;
 };
 
-export const defaultRules: readonly EligibilityRule[] = [channelActive, buyerActive, supplierAllowed, filtersHold];
+const insideSchedule: EligibilityRule = (channel, lead) =>
+  channel.schedule && !isOpen(channel.schedule, channel.zone, lead.receivedAt) ? "schedule" : null;
+
+const newToBuyer: EligibilityRule = (channel, lead) => (lead.seenBuyers?.has(channel.buyerId) ? "buyer_duplicate" : null);
+
+/**
+ * Caps of the channel and its buyer, then pacing. The price is not known before the ping, so a
+ * spend cap excludes only when not even the lowest acceptable price would fit. Test leads never count.
+ */
+const underCaps: EligibilityRule = (channel, lead, world) => {
+  if (lead.test || channel.capRules.length === 0) return null;
+  const lowest = channel.fixedPriceCents ?? Math.max(channel.minBidCents, 1);
+  return firstFull(channel.capRules, lead.receivedAt, lowest, (key) => world.usage(key));
+};
+
+const underConcurrency: EligibilityRule = (channel, _lead, world) =>
+  channel.maxConcurrency !== null && world.inFlight(channel.id) >= channel.maxConcurrency ? "throttled" : null;
+
+export const defaultRules: readonly EligibilityRule[] = [
+  channelActive,
+  buyerActive,
+  supplierAllowed,
+  filtersHold,
+  insideSchedule,
+  newToBuyer,
+  underCaps,
+  underConcurrency,
+];
 
 export interface Eligibility {
   eligible: ChannelPlan[];
   excluded: { channel_id: string; reason: string }[];
 }
 
+const idleWorld: EligibilityWorld = { usage: () => ({ leads: 0, spendCents: 0 }), inFlight: () => 0 };
+
 /** Applies the rules in order; a channel's first failing rule is its reason. */
-export function selectChannels(channels: readonly ChannelPlan[], lead: LeadFacts, rules = defaultRules): Eligibility {
+export function selectChannels(
+  channels: readonly ChannelPlan[],
+  lead: LeadFacts,
+  world: EligibilityWorld = idleWorld,
+  rules = defaultRules,
+): Eligibility {
   const eligible: ChannelPlan[] = [];
   const excluded: Eligibility["excluded"] = [];
   for (const channel of channels) {
     let reason: string | null = null;
     for (const rule of rules) {
-      reason = rule(channel, lead);
+      reason = rule(channel, lead, world);
       if (reason) break;
     }
     if (reason) excluded.push({ channel_id: channel.id, reason });

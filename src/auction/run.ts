@@ -5,8 +5,10 @@ import type { AttemptRow } from "../db/leads";
 import { buildPing, buildPost, readPingResponse, readPostResponse, type PostOutcome } from "../channels/native";
 import type { BuyerTransport } from "../channels/transport";
 import { toCents } from "../resources/schemas";
+import type { CapHold, CapLedger } from "./caps";
 import type { CampaignPlan, ChannelPlan } from "./catalog";
 import type { Eligibility } from "./eligibility";
+import type { ChannelLimiter } from "./limiter";
 import { rankBids } from "./rank";
 
 export interface AuctionLead {
@@ -24,6 +26,10 @@ export interface AuctionDeps {
   newId(): string;
   random(): number;
   maxBodyBytes: number;
+  /** Requests in flight per channel in this process (max_concurrency). */
+  limiter: ChannelLimiter;
+  /** Exact cap reservations before each post. */
+  caps: CapLedger;
 }
 
 export interface Bid {
@@ -66,12 +72,19 @@ async function pingChannels(
   pingsEndMono: number,
   floor: number,
   attempts: AttemptRow[],
+  excluded: AuctionResult["excluded"],
 ): Promise<Bid[]> {
   const publicData: Record<string, unknown> = {};
   for (const name of plan.fields.publicFields) if (lead.data[name] !== undefined) publicData[name] = lead.data[name];
   const campaignTimeout = plan.campaign.auction.ping_timeout_ms;
+  // A channel at its max_concurrency is left out now rather than queued behind its other leads.
+  const admitted = channels.filter((channel) => {
+    if (deps.limiter.tryAcquire(channel.id, channel.maxConcurrency)) return true;
+    excluded.push({ channel_id: channel.id, reason: "throttled" });
+    return false;
+  });
   const answers = await Promise.all(
-    channels.map(async (channel) => {
+    admitted.map(async (channel) => {
       const startedAt = Date.now();
       const budget = Math.min(channel.config.ping?.timeout_ms ?? campaignTimeout, pingsEndMono - performance.now());
       const channelFloor = Math.max(channel.minBidCents, floor);
@@ -82,7 +95,12 @@ async function pingChannels(
         Math.max(0, budget),
         deps.maxBodyBytes,
       );
-      const response = await deps.transport.send(request);
+      let response;
+      try {
+        response = await deps.transport.send(request);
+      } finally {
+        deps.limiter.release(channel.id);
+      }
       const outcome = readPingResponse(response, channelFloor);
       attempts.push({
         kind: "ping",
@@ -133,49 +151,71 @@ export async function runAuction(
   const pingStart = performance.now();
   if (toPing.length) {
     const pingsEndMono = deadlineMono - postReserveMs(plan);
-    bids.push(...(await pingChannels(deps, plan, lead, toPing, pingsEndMono, floor, attempts)));
+    bids.push(...(await pingChannels(deps, plan, lead, toPing, pingsEndMono, floor, attempts, excluded)));
   }
   let buyerWaitMs = performance.now() - pingStart;
 
   // Steps 5 and 6: rank, then post down the ranking until a buyer accepts or time runs out.
   const ranking = rankBids(bids, deps.random);
+  const deadline = (): AuctionResult => ({ status: "unsold", reason: "deadline", revenueCents: 0, soldTo: null, redirectUrl: null, attempts, excluded, buyerWaitMs });
   for (const bid of ranking) {
-    const left = deadlineMono - performance.now();
-    if (left <= 0) {
-      return { status: "unsold", reason: "deadline", revenueCents: 0, soldTo: null, redirectUrl: null, attempts, excluded, buyerWaitMs };
-    }
+    if (deadlineMono - performance.now() <= 0) return deadline();
     const channel = bid.channel;
-    const startedAt = Date.now();
-    const request = buildPost(
-      channel.config,
-      channel.postHeaders,
-      {
-        leadId: lead.id,
+    if (!deps.limiter.tryAcquire(channel.id, channel.maxConcurrency)) {
+      excluded.push({ channel_id: channel.id, reason: "throttled" });
+      continue;
+    }
+    let post: PostOutcome;
+    let hold: CapHold;
+    try {
+      // Reserve the caps before posting, so two processes cannot both sell the last lead of the
+      // day; a bid that no longer fits is skipped with the cap's reason.
+      const reservation = await deps.caps.reserveCap(channel, lead, bid.priceCents);
+      if (!reservation.ok) {
+        excluded.push({ channel_id: channel.id, reason: reservation.reason });
+        continue;
+      }
+      hold = reservation.hold;
+      const left = deadlineMono - performance.now();
+      if (left <= 0) {
+        await deps.caps.releaseCap(hold);
+        return deadline();
+      }
+      const startedAt = Date.now();
+      const request = buildPost(
+        channel.config,
+        channel.postHeaders,
+        {
+          leadId: lead.id,
+          channelId: channel.id,
+          pingRef: bid.pingRef,
+          campaign: plan.campaign.id,
+          test: lead.test,
+          priceCents: bid.priceCents,
+          data: lead.data,
+        },
+        Math.min(channel.config.post.timeout_ms ?? auction.post_timeout_ms, left),
+        deps.maxBodyBytes,
+      );
+      const response = await deps.transport.send(request);
+      buyerWaitMs += response.durationMs;
+      post = readPostResponse(response, bid.priceCents);
+      attempts.push({
+        kind: "post",
         channelId: channel.id,
+        startedAt: new Date(startedAt),
+        durationMs: response.durationMs,
+        httpStatus: response.kind === "response" || response.kind === "too_large" ? response.status : null,
+        outcome: post.outcome,
+        priceCents: post.outcome === "accepted" ? post.priceCents : bid.priceCents,
+        reason: post.reason,
         pingRef: bid.pingRef,
-        campaign: plan.campaign.id,
-        test: lead.test,
-        priceCents: bid.priceCents,
-        data: lead.data,
-      },
-      Math.min(channel.config.post.timeout_ms ?? auction.post_timeout_ms, left),
-      deps.maxBodyBytes,
-    );
-    const response = await deps.transport.send(request);
-    buyerWaitMs += response.durationMs;
-    const post = readPostResponse(response, bid.priceCents);
-    attempts.push({
-      kind: "post",
-      channelId: channel.id,
-      startedAt: new Date(startedAt),
-      durationMs: response.durationMs,
-      httpStatus: response.kind === "response" || response.kind === "too_large" ? response.status : null,
-      outcome: post.outcome,
-      priceCents: post.outcome === "accepted" ? post.priceCents : bid.priceCents,
-      reason: post.reason,
-      pingRef: bid.pingRef,
-    });
+      });
+    } finally {
+      deps.limiter.release(channel.id);
+    }
     if (post.outcome === "accepted") {
+      if (post.priceCents < bid.priceCents) await deps.caps.settleCap(hold, bid.priceCents, post.priceCents);
       return {
         status: "sold",
         reason: null,
@@ -187,19 +227,24 @@ export async function runAuction(
         buyerWaitMs,
       };
     }
-    // The buyer may have taken the lead: offering it to anyone else could sell it twice.
-    if (isOutcomeUnknown(post) && auction.on_post_timeout === "stop") {
-      return {
-        status: "error",
-        reason: "post_outcome_unknown",
-        revenueCents: 0,
-        soldTo: null,
-        redirectUrl: null,
-        attempts,
-        excluded,
-        buyerWaitMs,
-      };
+    // The buyer may have taken the lead: its reservation stays, and offering the lead to anyone
+    // else could sell it twice.
+    if (isOutcomeUnknown(post)) {
+      if (auction.on_post_timeout === "stop")
+        return {
+          status: "error",
+          reason: "post_outcome_unknown",
+          revenueCents: 0,
+          soldTo: null,
+          redirectUrl: null,
+          attempts,
+          excluded,
+          buyerWaitMs,
+        };
+      continue;
     }
+    // Rejected or errored: the sale did not happen, so the caps it reserved are free again.
+    await deps.caps.releaseCap(hold);
   }
   const reason = ranking.length === 0 ? (eligibility.eligible.length === 0 ? "no_eligible_channels" : "no_bids") : "all_rejected";
   return { status: "unsold", reason, revenueCents: 0, soldTo: null, redirectUrl: null, attempts, excluded, buyerWaitMs };

@@ -3,6 +3,7 @@
 import { createHash } from "node:crypto";
 import type { Logger } from "pino";
 import { z } from "zod";
+import { isCapViolation, readUsage } from "../db/caps";
 import type { Database } from "../db/client";
 import {
   claimIdempotencyKey,
@@ -14,10 +15,12 @@ import {
   type IdempotentResponse,
 } from "../db/leads";
 import { GavelError, invalid } from "../errors";
-import { dedupKeys } from "../leads/dedup";
+import { dedupKeys, supplierDedupKeys } from "../leads/dedup";
+import { leadContacts } from "../leads/suppression";
 import { fromCents, toCents, type Payout, type Supplier } from "../resources/schemas";
+import { capRules, claimOf, fullCap } from "./caps";
 import type { Catalog, CampaignPlan, Clock } from "./catalog";
-import { selectChannels } from "./eligibility";
+import { selectChannels, type EligibilityWorld } from "./eligibility";
 import type { AuctionGate } from "./gate";
 import { runAuction, type AuctionDeps, type AuctionResult } from "./run";
 
@@ -39,10 +42,12 @@ export const LeadSubmission = z
 
 export interface LeadAnswer {
   lead_id: string;
-  status: "sold" | "unsold" | "duplicate" | "error";
+  status: "sold" | "unsold" | "duplicate" | "rejected" | "error";
   price: number;
   sold_to: number;
   trace_url: string;
+  /** Why a lead was rejected without an auction (`suppressed`). */
+  reason?: string;
 }
 
 export interface SellResult {
@@ -59,8 +64,8 @@ export function payoutCents(rule: Payout, revenueCents: number): number {
   return rule.type === "fixed" ? toCents(rule.amount) : Math.floor((revenueCents * rule.percent) / 100);
 }
 
-function answer(leadId: string, status: LeadAnswer["status"], priceCents: number, soldTo: number): LeadAnswer {
-  return { lead_id: leadId, status, price: fromCents(priceCents), sold_to: soldTo, trace_url: `/v1/leads/${leadId}` };
+function answer(leadId: string, status: LeadAnswer["status"], priceCents: number, soldTo: number, reason?: string): LeadAnswer {
+  return { lead_id: leadId, status, price: fromCents(priceCents), sold_to: soldTo, trace_url: `/v1/leads/${leadId}`, ...(reason && { reason }) };
 }
 
 export async function sellLead(
@@ -95,8 +100,9 @@ export async function sellLead(
     try {
       return await sellValidated(deps, plan, supplier, submission, received, idempotent);
     } catch (error) {
-      // Nothing was recorded under this key: give it back so the supplier can retry.
-      if (idempotent && !(error instanceof GavelError && error.extra.lead_id))
+      // Nothing was recorded under this key, or the answer was "try later": give the key back so
+      // the supplier can retry.
+      if (idempotent && !(error instanceof GavelError && error.extra.lead_id && error.code !== "supplier_cap"))
         await releaseIdempotencyKey(deps.database, supplier.id, idempotent.key).catch(() => {});
       throw error;
     }
@@ -132,34 +138,74 @@ async function sellValidated(
   }
   const data = checked.data;
 
-  // Step 2: record the lead and claim its dedup keys in one statement. Test leads skip dedup so
-  // they never block a real consumer.
-  const keys = submission.test ? [] : dedupKeys(campaign.dedup, data);
-  const status = await insertLeadForAuction(
-    deps.database,
-    {
-      id: leadId,
-      campaignId: campaign.id,
-      supplierId: supplier.id,
-      test: submission.test,
-      data,
-      receivedAt,
-      deadlineAt: new Date(received.at + campaign.auction.timeout_ms),
-    },
-    { keys, cutoff: new Date(received.at - campaign.dedup.lookback_days * DAY_MS) },
-    idempotent,
-  );
-  if (status === "duplicate") {
-    const body = answer(leadId, "duplicate", 0, 0);
+  // Step 2: record the lead in one statement that also checks the suppression list, claims its
+  // dedup keys, reserves its supplier's caps and learns which buyers already have this consumer.
+  // Test leads skip dedup and caps so they never block a real consumer or use up a cap.
+  const test = submission.test;
+  const at = received.at;
+  const newLead = {
+    id: leadId,
+    campaignId: campaign.id,
+    supplierId: supplier.id,
+    test,
+    data,
+    receivedAt,
+    deadlineAt: new Date(at + campaign.auction.timeout_ms),
+  };
+  const supplierWindowMs = (campaign.dedup.supplier_window_minutes ?? 0) * 60_000;
+  const supplierRules = test ? [] : capRules("supplier", supplier.id, supplier.caps ?? [], supplier.timezone ?? "UTC", "cap");
+  if (supplierRules.length || plan.hasCaps) await deps.caps.view.fresh();
+  // Plainly over its cap by this process's view: refused without trying.
+  const plainlyFull = fullCap(supplierRules, at, 0, (k) => deps.caps.view.get(k));
+  if (plainlyFull) return refuseOverCap(deps, newLead, plainlyFull);
+  const buyerLookups = test ? [] : buyersWithDedup(plan, data, at);
+  let verdict;
+  try {
+    verdict = await insertLeadForAuction(
+      deps.database,
+      newLead,
+      {
+        dedup: { keys: test ? [] : dedupKeys(campaign.dedup, data), cutoff: new Date(at - campaign.dedup.lookback_days * DAY_MS) },
+        resubmit:
+          test || supplierWindowMs === 0
+            ? undefined
+            : { keys: supplierDedupKeys(supplier.id, campaign.dedup, data), cutoff: new Date(at - supplierWindowMs) },
+        suppression: leadContacts(plan.fields.contactFields, data),
+        supplierCaps: supplierRules.map((rule) => claimOf(rule, at, 0)),
+        buyerLookups,
+      },
+      idempotent,
+    );
+  } catch (error) {
+    // A supplier cap had no room: the statement recorded nothing. Find which cap, and record the refusal.
+    if (!isCapViolation(error)) throw error;
+    const claims = supplierRules.map((rule) => claimOf(rule, at, 0));
+    const usage = await readUsage(deps.database.db, claims);
+    deps.caps.view.update(usage);
+    const full = fullCap(supplierRules, at, 0, (k) => deps.caps.view.get(k)) ?? { reason: `cap:${supplierRules[0].period}:leads`, claim: claims[0] };
+    return refuseOverCap(deps, newLead, full);
+  }
+  if (verdict.status !== "auctioning") {
+    const status = verdict.status;
+    const body = answer(leadId, status, 0, 0, status === "rejected" ? (verdict.reason ?? undefined) : undefined);
     if (idempotent) await storeIdempotentResponse(deps.database, { ...idempotent, body }, leadId);
-    deps.logger.info({ lead_id: leadId, campaign: campaign.id, supplier: supplier.id, status }, "lead");
+    deps.logger.info({ lead_id: leadId, campaign: campaign.id, supplier: supplier.id, status, reason: verdict.reason }, "lead");
     return { httpStatus: 200, body, replayed: false };
   }
 
   // Steps 3–6.
   const payoutRule = supplier.payout ?? campaign.payout;
-  const lead = { id: leadId, supplierId: supplier.id, test: submission.test, data, receivedAt: received.at, receivedMono: received.mono };
-  const eligibility = selectChannels(plan.channels, lead);
+  const lead = {
+    id: leadId,
+    supplierId: supplier.id,
+    test,
+    data,
+    receivedAt: at,
+    receivedMono: received.mono,
+    seenBuyers: new Set(verdict.seenBuyers),
+  };
+  const world: EligibilityWorld = { usage: (key) => deps.caps.view.get(key), inFlight: (id) => deps.limiter.count(id) };
+  const eligibility = selectChannels(plan.channels, lead, world);
   const result = await runAuction(deps, plan, lead, eligibility, payoutRule.type === "fixed" ? toCents(payoutRule.amount) : null);
 
   // Step 7: persist everything in one statement, then answer.
@@ -184,6 +230,33 @@ async function sellValidated(
   });
   logSummary(deps.logger, leadId, campaign.id, supplier.id, result, payout, elapsed, overheadMs);
   return { httpStatus: 200, body, replayed: false };
+}
+
+/** Each buyer with a dedup window among the campaign's channels, with this consumer's keys for it. */
+function buyersWithDedup(plan: CampaignPlan, data: Record<string, unknown>, at: number) {
+  const lookups = new Map<string, { buyerId: string; keys: string[]; cutoff: Date }>();
+  for (const channel of plan.channels) {
+    if (!channel.buyerDedup || lookups.has(channel.buyerId)) continue;
+    const keys = dedupKeys(channel.buyerDedup.rule, data);
+    if (keys.length) lookups.set(channel.buyerId, { buyerId: channel.buyerId, keys, cutoff: new Date(at - channel.buyerDedup.lookbackMs) });
+  }
+  return [...lookups.values()];
+}
+
+/**
+ * A supplier over its cap: the lead is recorded as `rejected` with the cap's reason and the
+ * supplier is answered 429 with Retry-After until the cap resets; its Idempotency-Key is given
+ * back, so the same request may be sent again then.
+ */
+async function refuseOverCap(
+  deps: SellDeps,
+  lead: Parameters<typeof insertRejectedLead>[1],
+  full: { reason: string; claim: { resetsAt: number | null } },
+): Promise<never> {
+  await insertRejectedLead(deps.database, lead, full.reason);
+  deps.logger.info({ lead_id: lead.id, campaign: lead.campaignId, supplier: lead.supplierId, status: "rejected", reason: full.reason }, "lead");
+  const retryAfter = full.claim.resetsAt === null ? undefined : Math.max(1, Math.ceil((full.claim.resetsAt - deps.clock.now()) / 1000));
+  throw new GavelError("supplier_cap", `This supplier is over its cap (${full.reason})`, { lead_id: lead.id, retryAfter, reason: full.reason });
 }
 
 function logSummary(

@@ -2,6 +2,7 @@
 // costs one round trip before its first ping and one after its auction, and each statement is
 // atomic on its own: no explicit transaction, no half-written lead.
 import { sql, type SQL } from "drizzle-orm";
+import { reserveCte, type CapClaim } from "./caps";
 import type { Database } from "./client";
 
 export interface LeadEvent {
@@ -26,67 +27,116 @@ export interface DedupClaim {
   cutoff: Date;
 }
 
+/** Everything decided about a lead in the statement that records it. */
+export interface IntakeChecks {
+  /** The campaign's dedup keys. */
+  dedup: DedupClaim;
+  /** The supplier's resubmission window: keys scoped to the supplier, with their own cutoff. */
+  resubmit?: DedupClaim;
+  /** Hashed contacts of the lead; any on the suppression list rejects it. */
+  suppression?: { kind: string; hash: string }[];
+  /** The supplier's caps, reserved only when the lead goes to auction. */
+  supplierCaps?: CapClaim[];
+  /** Buyers with a dedup window: the consumer's keys for each, to learn who already has it. */
+  buyerLookups?: { buyerId: string; keys: string[]; cutoff: Date }[];
+}
+
+export interface IntakeVerdict {
+  status: "auctioning" | "duplicate" | "rejected";
+  /** `dedup`, `resubmitted`, `suppressed`, or null for an auction. */
+  reason: string | null;
+  /** Buyers that already received this consumer within their dedup window. */
+  seenBuyers: string[];
+}
+
 const ts = (d: Date) => sql`${d.toISOString()}::timestamptz`;
 const json = (v: unknown) => sql`${JSON.stringify(v)}::jsonb`;
 
+function claimCte(name: string, campaignId: string, leadId: string, seenAt: Date, claim: DedupClaim): SQL {
+  return sql`${sql.raw(name)} as (
+      insert into dedup_keys (campaign_id, key_hash, lead_id, seen_at)
+      select v.campaign_id, v.key_hash, v.lead_id, v.seen_at
+      from (values ${sql.join(
+        claim.keys.map((key) => sql`(${campaignId}, ${key}, ${leadId}, ${ts(seenAt)})`),
+        sql`, `,
+      )}) as v(campaign_id, key_hash, lead_id, seen_at)
+      where not (select hit from suppressed)
+      on conflict (campaign_id, key_hash) do update
+        set lead_id = excluded.lead_id, seen_at = excluded.seen_at
+        where dedup_keys.seen_at <= ${ts(claim.cutoff)}
+      returning 1
+    )`;
+}
+
 /**
- * Records the lead before the first ping and claims its dedup keys in the same statement. A key is
- * claimed when it is new or its last claim has left the lookback window; the unique key makes two
- * identical leads arriving at once take turns, and the second finds the key taken. A lead that
- * fails to claim every key is a duplicate.
+ * Records the lead before the first ping, in ONE statement that also decides its fate:
+ * - a lead whose email or phone is on the suppression list is `rejected` (reason `suppressed`);
+ * - it claims its dedup keys (and its supplier-scoped resubmission keys): a key is claimed when it is
+ *   new or its last claim has left the window; the unique key makes two identical leads arriving at
+ *   once take turns, and a lead that fails to claim every key is a `duplicate`;
+ * - a lead going to auction reserves its supplier's caps; a cap without room fails the whole
+ *   statement (a CHECK constraint), so nothing is recorded and the caller records the refusal;
+ * - it reads which buyers already received this consumer within their own dedup windows.
  */
 export async function insertLeadForAuction(
   database: Database,
   lead: NewLead,
-  dedup: DedupClaim,
+  checks: IntakeChecks,
   idempotency?: { supplierId: string; key: string },
-): Promise<"auctioning" | "duplicate"> {
-  // The running idempotency key is bound to its lead at once, so an interrupted auction can be settled.
-  const bind = idempotency
-    ? sql`, idem as (update idempotency_keys set lead_id = ${lead.id} where supplier_id = ${idempotency.supplierId} and key = ${idempotency.key})`
-    : sql``;
-  const query = dedup.keys.length
-    ? sql`
-    with claim as (
-      insert into dedup_keys (campaign_id, key_hash, lead_id, seen_at)
-      values ${sql.join(
-        dedup.keys.map((key) => sql`(${lead.campaignId}, ${key}, ${lead.id}, ${ts(lead.receivedAt)})`),
+): Promise<IntakeVerdict> {
+  const ctes: SQL[] = [];
+  const suppression = checks.suppression ?? [];
+  ctes.push(
+    suppression.length
+      ? sql`suppressed as (
+      select count(*) > 0 as hit from suppressions
+      where (kind, value_hash) in (${sql.join(
+        suppression.map((e) => sql`(${e.kind}, ${e.hash})`),
         sql`, `,
-      )}
-      on conflict (campaign_id, key_hash) do update
-        set lead_id = excluded.lead_id, seen_at = excluded.seen_at
-        where dedup_keys.seen_at <= ${ts(dedup.cutoff)}
-      returning 1
-    ), lead as (
+      )}))`
+      : sql`suppressed as (select false as hit)`,
+  );
+  const dedupCount = checks.dedup.keys.length;
+  const resubmitCount = checks.resubmit?.keys.length ?? 0;
+  if (dedupCount) ctes.push(claimCte("claim", lead.campaignId, lead.id, lead.receivedAt, checks.dedup));
+  if (resubmitCount) ctes.push(claimCte("resubmit", lead.campaignId, lead.id, lead.receivedAt, checks.resubmit!));
+  ctes.push(sql`verdict as (
+      select case when (select hit from suppressed) then 'suppressed'
+                  ${dedupCount ? sql`when (select count(*) from claim) < ${dedupCount} then 'dedup'` : sql``}
+                  ${resubmitCount ? sql`when (select count(*) from resubmit) < ${resubmitCount} then 'resubmitted'` : sql``}
+             end as reason
+    )`);
+  if (checks.supplierCaps?.length) ctes.push(sql`supplier_cap as (${reserveCte(checks.supplierCaps, sql`(select reason from verdict) is null`)})`);
+  ctes.push(sql`lead as (
       insert into leads (id, campaign_id, supplier_id, status, reason, test, data, received_at, deadline_at, decided_at)
       select ${lead.id}, ${lead.campaignId}, ${lead.supplierId},
-             case when fresh then 'auctioning' else 'duplicate' end,
-             case when fresh then null else 'dedup' end,
-             ${lead.test}, ${json(lead.data)}, ${ts(lead.receivedAt)}, ${ts(lead.deadlineAt)},
-             case when fresh then null else ${ts(lead.receivedAt)} end
-      from (select (select count(*) from claim) = ${dedup.keys.length} as fresh) verdict
+             case when reason is null then 'auctioning' when reason = 'suppressed' then 'rejected' else 'duplicate' end,
+             reason, ${lead.test}, ${json(lead.data)}, ${ts(lead.receivedAt)}, ${ts(lead.deadlineAt)},
+             case when reason is null then null else ${ts(lead.receivedAt)} end
+      from verdict
       returning id, status, reason
-    ), events as (
+    )`);
+  ctes.push(sql`events as (
       insert into lead_events (lead_id, status, at, reason)
       select lead.id, e.status, ${ts(lead.receivedAt)}, e.reason
       from lead, lateral (values (1, 'received', null::text), (2, lead.status, lead.reason)) e(n, status, reason)
       order by e.n
-    )${bind}
-    select status from lead`
-    : sql`
-    with lead as (
-      insert into leads (id, campaign_id, supplier_id, status, test, data, received_at, deadline_at)
-      values (${lead.id}, ${lead.campaignId}, ${lead.supplierId}, 'auctioning', ${lead.test}, ${json(lead.data)},
-              ${ts(lead.receivedAt)}, ${ts(lead.deadlineAt)})
-      returning id
-    ), events as (
-      insert into lead_events (lead_id, status, at)
-      select lead.id, e.status, ${ts(lead.receivedAt)} from lead, (values (1, 'received'), (2, 'auctioning')) e(n, status)
-      order by e.n
-    )${bind}
-    select 'auctioning' as status`;
-  const [row] = await database.rows<{ status: "auctioning" | "duplicate" }>(query);
-  return row.status;
+    )`);
+  // The running idempotency key is bound to its lead at once, so an interrupted auction can be settled.
+  if (idempotency)
+    ctes.push(sql`idem as (update idempotency_keys set lead_id = ${lead.id} where supplier_id = ${idempotency.supplierId} and key = ${idempotency.key})`);
+  const lookups = (checks.buyerLookups ?? []).flatMap((b) => b.keys.map((key) => sql`(${b.buyerId}, ${key}, ${ts(b.cutoff)})`));
+  const seen = lookups.length
+    ? sql`(select coalesce(json_agg(distinct s.buyer_id), '[]'::json)
+         from buyer_dedup_keys b
+         join (values ${sql.join(lookups, sql`, `)}) as s(buyer_id, key_hash, cutoff)
+           on b.buyer_id = s.buyer_id and b.key_hash = s.key_hash and b.seen_at > s.cutoff)`
+    : sql`'[]'::json`;
+  const [row] = await database.rows<{ status: IntakeVerdict["status"]; reason: string | null; seen_buyers: string[] | string }>(sql`
+    with ${sql.join(ctes, sql`, `)}
+    select lead.status, lead.reason, ${seen} as seen_buyers from lead`);
+  const seenBuyers = typeof row.seen_buyers === "string" ? (JSON.parse(row.seen_buyers) as string[]) : row.seen_buyers;
+  return { status: row.status, reason: row.reason, seenBuyers };
 }
 
 export interface IdempotentResponse {

@@ -194,3 +194,55 @@ export const idempotencyKeys = pgTable(
   },
   (t) => [primaryKey({ columns: [t.supplierId, t.key] }), check("idempotency_state", sql`${t.state} in ('running', 'done')`)],
 );
+
+// Cap usage: one row per (owner, period instance). A reservation adds to it in one conditional
+// upsert; the limits travel with the row so these CHECK constraints refuse, inside the database,
+// any update that would take usage past a cap. Several processes sharing the database therefore
+// cannot sell past a cap together: concurrent reservations of one row queue on its row lock and
+// each is checked against the value the previous one committed.
+export const capUsage = pgTable(
+  "cap_usage",
+  {
+    /** `channel`, `buyer` or `supplier`. */
+    scope: text().notNull(),
+    ownerId: text().notNull(),
+    /** `hour`, `day`, `week`, `month`, `total`, or `pace` for a pacing window. */
+    period: text().notNull(),
+    periodStart: timestamp({ withTimezone: true }).notNull(),
+    resetsAt: timestamp({ withTimezone: true }),
+    leads: integer().notNull().default(0),
+    spendCents: bigint({ mode: "number" }).notNull().default(0),
+    leadsLimit: integer(),
+    spendLimitCents: bigint({ mode: "number" }),
+  },
+  (t) => [
+    primaryKey({ columns: [t.scope, t.ownerId, t.period, t.periodStart] }),
+    index().on(t.resetsAt),
+    check("cap_usage_leads", sql`${t.leadsLimit} is null or ${t.leads} <= ${t.leadsLimit}`),
+    check("cap_usage_spend", sql`${t.spendLimitCents} is null or ${t.spendCents} <= ${t.spendLimitCents}`),
+  ],
+);
+
+// Per-buyer dedup: which consumers (hashed keys) a buyer has received, across campaigns. Claimed
+// before the post in the same statement as the cap reservation.
+export const buyerDedupKeys = pgTable(
+  "buyer_dedup_keys",
+  {
+    buyerId: text().notNull(),
+    keyHash: text().notNull(),
+    leadId: text().notNull(),
+    seenAt: timestamp({ withTimezone: true }).notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.buyerId, t.keyHash] })],
+);
+
+// Do-not-sell list: SHA-256 of the normalised email or phone, never the value itself.
+export const suppressions = pgTable(
+  "suppressions",
+  {
+    kind: text().notNull(),
+    valueHash: text().notNull(),
+    createdAt: createdAt(),
+  },
+  (t) => [primaryKey({ columns: [t.kind, t.valueHash] }), check("suppressions_kind", sql`${t.kind} in ('email', 'phone')`)],
+);

@@ -17,6 +17,7 @@ const statusOf: Record<ErrorCode, ContentfulStatusCode> = {
   validation: 422,
   idempotency_mismatch: 422,
   overloaded: 503,
+  supplier_cap: 429,
 };
 
 const titleOf: Record<ErrorCode, string> = {
@@ -31,6 +32,7 @@ const titleOf: Record<ErrorCode, string> = {
   validation: "Validation failed",
   idempotency_mismatch: "Idempotency key reused",
   overloaded: "Overloaded",
+  supplier_cap: "Supplier cap reached",
 };
 
 export function problem(c: Context, code: ErrorCode, detail: string, extra: Record<string, unknown> = {}): Response {
@@ -42,10 +44,10 @@ export function problem(c: Context, code: ErrorCode, detail: string, extra: Reco
 
 export function onError(error: Error, c: Context): Response {
   if (error instanceof GavelError) {
-    const { errors, lead_id, retryAfter } = error.extra;
+    const { errors, lead_id, retryAfter, reason } = error.extra;
     if (retryAfter !== undefined) c.header("Retry-After", String(retryAfter));
     if (error.code === "unauthorized") c.header("WWW-Authenticate", 'Bearer realm="gavel"');
-    return problem(c, error.code, error.message, { ...(errors && { errors }), ...(lead_id && { lead_id }) });
+    return problem(c, error.code, error.message, { ...(errors && { errors }), ...(lead_id && { lead_id }), ...(reason && { reason }) });
   }
   if (error instanceof HTTPException && error.status < 500) {
     return problem(c, error.status === 401 ? "unauthorized" : "bad_request", error.message);

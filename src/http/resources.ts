@@ -2,7 +2,7 @@
 // store verb and map the result; every write invalidates the engine's cached configuration.
 import { randomBytes } from "node:crypto";
 import { Hono } from "hono";
-import type { Catalog } from "../auction/catalog";
+import type { Catalog, Clock } from "../auction/catalog";
 import type { Db } from "../db/client";
 import { insertOperatorToken, revokeOperatorToken } from "../db/tokens";
 import { GavelError, invalid } from "../errors";
@@ -17,6 +17,7 @@ import {
   replaceResource,
   type ResourceKind,
 } from "../resources/store";
+import { withCapUsage } from "../resources/usage";
 import { requireOperator } from "./auth";
 import { jsonBody, pageLimit } from "./body";
 import { z } from "zod";
@@ -24,6 +25,7 @@ import { z } from "zod";
 export interface ResourceRouteDeps {
   db: Db;
   catalog: Catalog;
+  clock: Clock;
   adminToken?: string;
 }
 
@@ -39,30 +41,33 @@ export function resourceRoutes(deps: ResourceRouteDeps): Hono {
   };
 
   for (const kind of KINDS) {
-    app.get(`/v1/${kind}`, read, async (c) =>
-      c.json(
-        await listResources(deps.db, kind, {
-          limit: pageLimit(c.req.query("limit")),
-          cursor: c.req.query("cursor"),
-          status: c.req.query("status"),
-          campaignId: c.req.query("campaign_id"),
-          buyerId: c.req.query("buyer_id"),
-        }),
-      ),
-    );
+    // Caps read back with their current usage.
+    const shown = async <D extends { id: string }>(doc: D): Promise<D> => (await withCapUsage(deps.db, kind, [doc], deps.clock.now()))[0];
+    app.get(`/v1/${kind}`, read, async (c) => {
+      const page = await listResources(deps.db, kind, {
+        limit: pageLimit(c.req.query("limit")),
+        cursor: c.req.query("cursor"),
+        status: c.req.query("status"),
+        campaignId: c.req.query("campaign_id"),
+        buyerId: c.req.query("buyer_id"),
+      });
+      return c.json({ ...page, items: await withCapUsage(deps.db, kind, page.items, deps.clock.now()) });
+    });
     app.post(`/v1/${kind}`, write, async (c) => {
       const body = await jsonBody(c);
       const created = kind === "suppliers" ? await createSupplier(deps.db, body) : await createResource(deps.db, kind, body);
-      return c.json(changed(created), 201);
+      return c.json(await shown(changed(created)), 201);
     });
-    app.get(`/v1/${kind}/:id`, read, async (c) => c.json(await getResource(deps.db, kind, c.req.param("id"))));
+    app.get(`/v1/${kind}/:id`, read, async (c) => c.json(await shown(await getResource(deps.db, kind, c.req.param("id")))));
     app.put(`/v1/${kind}/:id`, write, async (c) =>
-      c.json(changed(await replaceResource(deps.db, kind, c.req.param("id"), await jsonBody(c)))),
+      c.json(await shown(changed(await replaceResource(deps.db, kind, c.req.param("id"), await jsonBody(c))))),
     );
     app.patch(`/v1/${kind}/:id`, write, async (c) =>
-      c.json(changed(await patchResource(deps.db, kind, c.req.param("id"), await jsonBody(c)))),
+      c.json(await shown(changed(await patchResource(deps.db, kind, c.req.param("id"), await jsonBody(c))))),
     );
-    app.delete(`/v1/${kind}/:id`, write, async (c) => c.json(changed(await archiveResource(deps.db, kind, c.req.param("id")))));
+    app.delete(`/v1/${kind}/:id`, write, async (c) =>
+      c.json(await shown(changed(await archiveResource(deps.db, kind, c.req.param("id"))))),
+    );
   }
 
   const NewToken = z.object({ name: z.string().min(1).max(200), role: z.enum(["admin", "analyst"]) }).strict();

@@ -19,3 +19,10 @@ export function dedupKeys(rule: DedupRule, data: Record<string, unknown>): strin
   // Sorted, so concurrent leads claim shared keys in one order and cannot deadlock each other.
   return [...new Set(present.map((f) => hash(`${f}=${String(data[f]).toLowerCase()}`)))].sort();
 }
+
+/** Keys for the supplier's resubmission window: the campaign's keys, scoped to one supplier. */
+export function supplierDedupKeys(supplierId: string, rule: DedupRule, data: Record<string, unknown>): string[] {
+  return dedupKeys(rule, data)
+    .map((key) => hash(`supplier=${supplierId}\u0000${key}`))
+    .sort();
+}

@@ -13,11 +13,25 @@ export interface CompiledFields {
   validate(data: Record<string, unknown>): { ok: true; data: Record<string, unknown> } | { ok: false; errors: FieldError[] };
   /** Declared fields not marked pii: the only ones a ping may carry. */
   publicFields: readonly string[];
+  /** Declared email and phone fields: what a lead is matched against the suppression list by. */
+  contactFields: readonly { name: string; kind: "email" | "phone" }[];
 }
 
 const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
 const ZIP = /^(\d{5})(?:-?\d{4})?$/;
 const DATE = /^(\d{4})-(\d{2})-(\d{2})$/;
+
+/** Email as Gavel stores and compares it: trimmed and lower-cased; undefined when it is not one. */
+export function normaliseEmail(value: string): string | undefined {
+  const s = value.trim().toLowerCase();
+  return EMAIL.test(s) && s.length <= 254 ? s : undefined;
+}
+
+/** Phone as Gavel stores and compares it: E.164, US by default; undefined when it is not one. */
+export function normalisePhone(value: string): string | undefined {
+  const phone = parsePhoneNumberFromString(value, "US");
+  return phone?.isValid() ? phone.number : undefined;
+}
 
 const ok = (value: unknown) => ({ ok: true as const, value });
 const fail = (message: string) => ({ ok: false as const, message });
@@ -82,15 +96,14 @@ function baseCheck(spec: FieldSpec): Check {
       };
     case "email":
       return (v) => {
-        if (typeof v !== "string") return fail("must be an email address");
-        const s = v.trim().toLowerCase();
-        return EMAIL.test(s) && s.length <= 254 ? ok(s) : fail("must be an email address");
+        const email = typeof v === "string" ? normaliseEmail(v) : undefined;
+        return email ? ok(email) : fail("must be an email address");
       };
     case "phone":
       return (v) => {
         if (typeof v !== "string" && typeof v !== "number") return fail("must be a phone number");
-        const phone = parsePhoneNumberFromString(String(v), "US");
-        return phone?.isValid() ? ok(phone.number) : fail("must be a valid phone number");
+        const phone = normalisePhone(String(v));
+        return phone ? ok(phone) : fail("must be a valid phone number");
       };
     case "zip":
       return (v) => {
@@ -123,6 +136,7 @@ export function compileFields(fields: readonly FieldSpec[]): CompiledFields {
   const declared = new Set(fields.map((f) => f.name));
   return {
     publicFields: fields.filter((f) => !f.pii).map((f) => f.name),
+    contactFields: fields.flatMap((f) => (f.type === "email" || f.type === "phone" ? [{ name: f.name, kind: f.type }] : [])),
     validate(data) {
       const clean: Record<string, unknown> = {};
       const errors: FieldError[] = [];

@@ -2,6 +2,8 @@
 // These zod schemas are the one definition: the API validates with them, the engine reads their
 // output types, and every default lives here.
 import { z } from "zod";
+import { capPeriods } from "../auction/periods";
+import { compileSchedule } from "../auction/schedule";
 
 export const slug = z
   .string()
@@ -28,6 +30,59 @@ const timezone = z.string().refine((tz) => {
 }, "must be an IANA time zone such as America/Chicago");
 
 const status = z.enum(["active", "paused", "archived"]);
+
+/** One cap per period: `{ "period": "day", "leads": 100 }`, `{ "period": "month", "spend": 5000 }`, or both. */
+export const Cap = z
+  .object({
+    period: z.enum(capPeriods),
+    leads: z.number().int().min(0).max(1_000_000_000).optional(),
+    spend: money.max(1_000_000_000).optional(),
+  })
+  .strict()
+  .refine((c) => c.leads !== undefined || c.spend !== undefined, { message: "a cap needs leads, spend or both" });
+export type Cap = z.infer<typeof Cap>;
+
+const caps = z
+  .array(Cap)
+  .max(5)
+  .default([])
+  .superRefine((list, ctx) => {
+    const seen = new Set<string>();
+    list.forEach((cap, i) => {
+      if (seen.has(cap.period))
+        ctx.addIssue({ code: "custom", path: [i, "period"], message: `'${cap.period}' appears twice: give one cap per period, with leads and spend together` });
+      seen.add(cap.period);
+    });
+  });
+
+/** Per-buyer dedup: the buyer never receives the same consumer twice within lookback_days, across campaigns. */
+export const BuyerDedup = z
+  .object({
+    fields: z.array(z.string().min(1)).min(1),
+    match: z.enum(["any", "all"]).default("any"),
+    lookback_days: z.number().min(0).max(3650).default(30),
+  })
+  .strict();
+
+export const Schedule = z
+  .object({
+    hours: z.record(z.string(), z.union([z.string(), z.array(z.string()).min(1)])).optional(),
+    blackout: z.array(z.string()).max(1000).default([]),
+  })
+  .strict()
+  .superRefine((s, ctx) => {
+    if (s.hours && Object.keys(s.hours).length === 0)
+      ctx.addIssue({ code: "custom", path: ["hours"], message: "give at least one day, or leave hours out to be open all day" });
+    for (const issue of compileSchedule(s).issues) ctx.addIssue({ code: "custom", path: issue.path, message: issue.message });
+  });
+export type Schedule = z.infer<typeof Schedule>;
+
+export const Pacing = z
+  .object({
+    /** At most this many leads per minute (fractions allowed: 0.2 is one lead per five minutes). */
+    leads_per_minute: z.number().positive().max(100_000),
+  })
+  .strict();
 
 export const fieldTypes = ["string", "integer", "number", "boolean", "enum", "date", "email", "phone", "zip", "state"] as const;
 
@@ -91,6 +146,8 @@ export const Dedup = z
     fields: z.array(z.string()).default([]),
     match: z.enum(["any", "all"]).default("any"),
     lookback_days: z.number().min(0).max(3650).default(30),
+    /** The same supplier sending the same consumer again within this many minutes is a duplicate. */
+    supplier_window_minutes: z.number().min(0).max(10_080).default(0),
   })
   .strict();
 
@@ -125,6 +182,9 @@ export const Buyer = z
     name: z.string().min(1).max(200),
     status: status.default("active"),
     timezone: timezone.default("UTC"),
+    /** Caps across all of the buyer's channels, in the buyer's time zone. */
+    caps,
+    dedup: BuyerDedup.optional(),
   })
   .strict();
 export type Buyer = z.infer<typeof Buyer>;
@@ -203,7 +263,13 @@ export const Channel = z
     priority: z.number().int().min(0).max(1_000_000).default(1),
     weight: z.number().positive().max(1_000_000).default(1),
     min_bid: money.default(0),
-    max_concurrency: z.number().int().positive().optional(),
+    /** Time zone of the schedule and caps; absent: the campaign's. */
+    timezone: timezone.optional(),
+    schedule: Schedule.optional(),
+    caps,
+    pacing: Pacing.optional(),
+    /** Pings and posts in flight to this channel at once, per Gavel process; more are `throttled`. */
+    max_concurrency: z.number().int().positive().max(100_000).optional(),
     auth: ChannelAuth.optional(),
     secret_headers: z.array(headerName).default([]),
   })
@@ -226,6 +292,13 @@ export const Supplier = z
     /** Campaigns this supplier may send to; null means all. */
     campaigns: z.array(slug).nullable().default(null),
     payout: Payout.optional(),
+    timezone: timezone.default("UTC"),
+    /** Leads this supplier may send per period (leads only); over it a lead is refused before the auction. */
+    caps: caps.superRefine((list, ctx) => {
+      list.forEach((cap, i) => {
+        if (cap.spend !== undefined) ctx.addIssue({ code: "custom", path: [i, "spend"], message: "a supplier cap counts leads only" });
+      });
+    }),
   })
   .strict();
 export type Supplier = z.infer<typeof Supplier>;

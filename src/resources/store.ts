@@ -74,10 +74,17 @@ function restoreSecrets(kind: ResourceKind, incoming: Doc, stored: Doc | null): 
 
 const READ_ONLY_FIELDS = ["created_at", "updated_at", "api_key"];
 
+/** Fields a read-back adds (timestamps, cap usage) may be sent back unchanged in a PUT or PATCH. */
 function withoutReadOnly(body: unknown): unknown {
   if (!body || typeof body !== "object" || Array.isArray(body)) return body;
   const copy = { ...(body as Record<string, unknown>) };
   for (const key of READ_ONLY_FIELDS) delete copy[key];
+  if (Array.isArray(copy.caps))
+    copy.caps = copy.caps.map((cap) => {
+      if (!cap || typeof cap !== "object" || Array.isArray(cap)) return cap;
+      const { used: _used, resets_at: _resets, ...rest } = cap as Record<string, unknown>;
+      return rest;
+    });
   return copy;
 }
 

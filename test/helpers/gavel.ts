@@ -2,9 +2,11 @@
 // small helpers to configure it through its own API as an operator would.
 import pino from "pino";
 import { afterAll, beforeAll } from "vitest";
+import type { Clock } from "../../src/auction/catalog";
 import { loadConfig } from "../../src/config";
 import { startGavel, type Gavel } from "../../src/server";
 import { startBuyer, type Behaviour, type TestBuyer } from "./buyers";
+import type { DatabaseTarget } from "../../src/db/client";
 import { freshDatabase } from "./db";
 
 export const ADMIN = "test-admin-token-0123456789";
@@ -12,6 +14,8 @@ export const ADMIN = "test-admin-token-0123456789";
 export interface TestGavel {
   gavel: Gavel;
   url: string;
+  /** Where its database is: another Gavel process may share it. */
+  target: DatabaseTarget;
   admin(method: string, path: string, body?: unknown, token?: string): Promise<{ status: number; body: any; headers: Headers }>;
   lead(apiKey: string, body: unknown, headers?: Record<string, string>): Promise<{ status: number; body: any; headers: Headers; ms: number }>;
   /** Creates (or reuses) a campaign, buyer, channels and a supplier; returns the supplier's API key. */
@@ -49,10 +53,35 @@ export function consumer(overrides: Record<string, unknown> = {}): Record<string
   };
 }
 
-export async function startTestGavel(env: Record<string, string> = {}): Promise<TestGavel> {
-  const db = await freshDatabase();
+/** A clock a test sets by hand: Gavel reads wall-clock time (cap periods, schedules) only from it. */
+export interface TestClock extends Clock {
+  set(iso: string): void;
+  advance(ms: number): void;
+}
+
+export function testClock(iso: string): TestClock {
+  let now = Date.parse(iso);
+  return {
+    now: () => now,
+    set: (to) => {
+      now = Date.parse(to);
+    },
+    advance: (ms) => {
+      now += ms;
+    },
+  };
+}
+
+export interface TestGavelOptions {
+  clock?: Clock;
+  /** Share another Gavel's database instead of a fresh one (it must outlive this one). */
+  target?: DatabaseTarget;
+}
+
+export async function startTestGavel(env: Record<string, string> = {}, options: TestGavelOptions = {}): Promise<TestGavel> {
+  const db = options.target ? { target: options.target, drop: async () => {} } : await freshDatabase();
   const config = loadConfig({ PORT: "0", HOST: "127.0.0.1", ADMIN_TOKEN: ADMIN, LOG_LEVEL: "silent", ...env });
-  const gavel = await startGavel({ config, target: db.target, logger: pino({ level: "silent" }) });
+  const gavel = await startGavel({ config, target: db.target, logger: pino({ level: "silent" }), clock: options.clock });
 
   async function call(method: string, path: string, body: unknown, headers: Record<string, string>) {
     const started = performance.now();
@@ -81,6 +110,7 @@ export async function startTestGavel(env: Record<string, string> = {}): Promise<
   return {
     gavel,
     url: gavel.url,
+    target: db.target,
     admin,
     lead: (apiKey, body, headers = {}) => call("POST", "/v1/leads", body, { authorization: `Bearer ${apiKey}`, ...headers }),
     async setup(options) {
@@ -116,11 +146,11 @@ export function pingPost(id: string, buyer: { pingUrl: string; postUrl: string }
  * The usual fixture of an integration test file: one Gavel for the file, and loopback buyers that
  * are all closed after the last test.
  */
-export function useTestGavel(env: Record<string, string> = {}) {
+export function useTestGavel(env: Record<string, string> = {}, options: TestGavelOptions = {}) {
   let gavel: TestGavel | undefined;
   const buyers: TestBuyer[] = [];
   beforeAll(async () => {
-    gavel = await startTestGavel(env);
+    gavel = await startTestGavel(env, options);
   });
   afterAll(async () => {
     await Promise.all(buyers.map((b) => b.close()));

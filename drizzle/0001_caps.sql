@@ -1,0 +1,32 @@
+CREATE TABLE "buyer_dedup_keys" (
+	"buyer_id" text NOT NULL,
+	"key_hash" text NOT NULL,
+	"lead_id" text NOT NULL,
+	"seen_at" timestamp with time zone NOT NULL,
+	CONSTRAINT "buyer_dedup_keys_buyer_id_key_hash_pk" PRIMARY KEY("buyer_id","key_hash")
+);
+--> statement-breakpoint
+CREATE TABLE "cap_usage" (
+	"scope" text NOT NULL,
+	"owner_id" text NOT NULL,
+	"period" text NOT NULL,
+	"period_start" timestamp with time zone NOT NULL,
+	"resets_at" timestamp with time zone,
+	"leads" integer DEFAULT 0 NOT NULL,
+	"spend_cents" bigint DEFAULT 0 NOT NULL,
+	"leads_limit" integer,
+	"spend_limit_cents" bigint,
+	CONSTRAINT "cap_usage_scope_owner_id_period_period_start_pk" PRIMARY KEY("scope","owner_id","period","period_start"),
+	CONSTRAINT "cap_usage_leads" CHECK ("cap_usage"."leads_limit" is null or "cap_usage"."leads" <= "cap_usage"."leads_limit"),
+	CONSTRAINT "cap_usage_spend" CHECK ("cap_usage"."spend_limit_cents" is null or "cap_usage"."spend_cents" <= "cap_usage"."spend_limit_cents")
+);
+--> statement-breakpoint
+CREATE TABLE "suppressions" (
+	"kind" text NOT NULL,
+	"value_hash" text NOT NULL,
+	"created_at" timestamp with time zone DEFAULT now() NOT NULL,
+	CONSTRAINT "suppressions_kind_value_hash_pk" PRIMARY KEY("kind","value_hash"),
+	CONSTRAINT "suppressions_kind" CHECK ("suppressions"."kind" in ('email', 'phone'))
+);
+--> statement-breakpoint
+CREATE INDEX "cap_usage_resets_at_index" ON "cap_usage" USING btree ("resets_at");

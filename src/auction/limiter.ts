@@ -1,0 +1,24 @@
+// max_concurrency (SPEC.md step 3): pings and posts in flight to one channel at once, in this
+// process. A request past the limit is not queued — a queued ping would only eat the deadline —
+// the channel is left out with reason `throttled` instead.
+export class ChannelLimiter {
+  private inFlight = new Map<string, number>();
+
+  count(channelId: string): number {
+    return this.inFlight.get(channelId) ?? 0;
+  }
+
+  /** Takes a slot when the channel has one free (no limit: always); every true needs a release. */
+  tryAcquire(channelId: string, limit: number | null): boolean {
+    const now = this.count(channelId);
+    if (limit !== null && now >= limit) return false;
+    this.inFlight.set(channelId, now + 1);
+    return true;
+  }
+
+  release(channelId: string): void {
+    const now = this.count(channelId);
+    if (now <= 1) this.inFlight.delete(channelId);
+    else this.inFlight.set(channelId, now - 1);
+  }
+}

@@ -1,0 +1,237 @@
+// Cap usage in the database. A reservation is ONE statement: an upsert of every row it touches, in
+// a fixed order, whose CHECK constraints refuse any row that would pass its limit. A statement is
+// atomic, so a reservation that does not fit one cap changes no cap at all, and concurrent
+// reservations of a row (from any process) queue on its row lock and are each checked against the
+// value the previous one committed: caps hold exactly, not approximately.
+import { and, eq, or, sql, type SQL } from "drizzle-orm";
+import type { Database, Db } from "./client";
+import { capUsage } from "./schema";
+
+export type CapScope = "channel" | "buyer" | "supplier";
+
+export interface UsageKey {
+  scope: CapScope;
+  ownerId: string;
+  /** A cap period, or `pace` for a pacing window. */
+  period: string;
+  /** Epoch ms at which the period began. */
+  periodStart: number;
+}
+
+export interface CapClaim extends UsageKey {
+  resetsAt: number | null;
+  leads: number;
+  spendCents: number;
+  leadsLimit: number | null;
+  spendLimitCents: number | null;
+}
+
+export interface Usage {
+  leads: number;
+  spendCents: number;
+}
+
+export interface UsageRow extends UsageKey, Usage {}
+
+export const usageKey = (k: UsageKey): string => `${k.scope}|${k.ownerId}|${k.period}|${k.periodStart}`;
+
+const ts = (ms: number) => sql`${new Date(ms).toISOString()}::timestamptz`;
+const tsOrNull = (ms: number | null) => (ms === null ? sql`null::timestamptz` : ts(ms));
+
+/** Rows always locked in one order, so two reservations can never wait on each other in a circle. */
+export function lockOrder<K extends UsageKey>(claims: readonly K[]): K[] {
+  return [...claims].sort((a, b) => (usageKey(a) < usageKey(b) ? -1 : usageKey(a) > usageKey(b) ? 1 : 0));
+}
+
+/** The SQL state of a failed statement, through any driver's wrapping. */
+export function sqlState(error: unknown): string | undefined {
+  let e = error as { code?: unknown; cause?: unknown } | undefined;
+  for (let depth = 0; e && depth < 4; depth++) {
+    if (typeof e.code === "string" && /^[0-9A-Z]{5}$/.test(e.code)) return e.code;
+    e = e.cause as typeof e;
+  }
+  return undefined;
+}
+
+/** A CHECK constraint refused the statement: here, a cap that would have been passed. */
+export const isCapViolation = (error: unknown) => sqlState(error) === "23514";
+
+/**
+ * The conditional upsert of `claims`, for use as a CTE. `when` (SQL boolean) gates it: rows are
+ * reserved only if it holds. Rows are written in lock order.
+ */
+export function reserveCte(claims: readonly CapClaim[], when: SQL = sql`true`): SQL {
+  const rows = lockOrder(claims).map(
+    (c, i) =>
+      sql`(${i}::int, ${c.scope}, ${c.ownerId}, ${c.period}, ${ts(c.periodStart)}, ${tsOrNull(c.resetsAt)}, ${c.leads}::int,
+           ${c.spendCents}::bigint, ${c.leadsLimit}::int, ${c.spendLimitCents}::bigint)`,
+  );
+  return sql`
+    insert into cap_usage (scope, owner_id, period, period_start, resets_at, leads, spend_cents, leads_limit, spend_limit_cents)
+    select scope, owner_id, period, period_start, resets_at, leads, spend_cents, leads_limit, spend_limit_cents
+    from (values ${sql.join(rows, sql`, `)})
+      as v(ord, scope, owner_id, period, period_start, resets_at, leads, spend_cents, leads_limit, spend_limit_cents)
+    where ${when}
+    order by ord
+    on conflict (scope, owner_id, period, period_start) do update
+      set leads = cap_usage.leads + excluded.leads, spend_cents = cap_usage.spend_cents + excluded.spend_cents,
+          leads_limit = excluded.leads_limit, spend_limit_cents = excluded.spend_limit_cents
+    returning scope, owner_id, period, leads, spend_cents::float8 as spend_cents`;
+}
+
+interface ReturnedRow {
+  scope: CapScope;
+  owner_id: string;
+  period: string;
+  leads: number;
+  spend_cents: number;
+}
+
+/** Matches the rows a statement returned to the keys that were sent (period starts are not read back). */
+function backToKeys(keys: readonly UsageKey[], rows: readonly ReturnedRow[]): UsageRow[] {
+  const out: UsageRow[] = [];
+  for (const row of rows) {
+    const key = keys.find((k) => k.scope === row.scope && k.ownerId === row.owner_id && k.period === row.period);
+    if (key) out.push({ ...key, leads: Number(row.leads), spendCents: Number(row.spend_cents) });
+  }
+  return out;
+}
+
+export interface BuyerClaim {
+  buyerId: string;
+  keys: string[];
+  leadId: string;
+  seenAt: number;
+  /** A key last claimed at or before this instant has left the buyer's dedup window. */
+  cutoff: number;
+}
+
+export type Reservation =
+  | { kind: "reserved"; usage: UsageRow[] }
+  /** A cap (or pacing window) has no room: nothing was reserved or claimed. */
+  | { kind: "cap_full" }
+  /** The buyer already has this consumer within its dedup window: nothing was reserved. */
+  | { kind: "buyer_duplicate" };
+
+/**
+ * Before a post: claims the consumer for the buyer (per-buyer dedup) and reserves every cap of the
+ * channel and its buyer, all or nothing, in one statement. Caps are reserved only when the claim
+ * succeeded; a cap that does not fit aborts the whole statement, claim included.
+ */
+export async function reserve(database: Database, claims: readonly CapClaim[], buyer?: BuyerClaim): Promise<Reservation> {
+  const claim = buyer?.keys.length
+    ? sql`claim as (
+      insert into buyer_dedup_keys (buyer_id, key_hash, lead_id, seen_at)
+      values ${sql.join(
+        [...buyer.keys].sort().map((k) => sql`(${buyer.buyerId}, ${k}, ${buyer.leadId}, ${ts(buyer.seenAt)})`),
+        sql`, `,
+      )}
+      on conflict (buyer_id, key_hash) do update set lead_id = excluded.lead_id, seen_at = excluded.seen_at
+        where buyer_dedup_keys.seen_at <= ${ts(buyer.cutoff)}
+      returning 1
+    )`
+    : null;
+  const wanted = buyer?.keys.length ?? 0;
+  const caps = claims.length ? sql`reserve as (${reserveCte(claims, claim ? sql`(select count(*) from claim) = ${wanted}` : sql`true`)})` : null;
+  const ctes = [claim, caps].filter((c): c is SQL => c !== null);
+  if (ctes.length === 0) return { kind: "reserved", usage: [] };
+  const claimed = claim ? sql`(select count(*)::int from claim)` : sql`${wanted}::int`;
+  const query = caps
+    ? sql`with ${sql.join(ctes, sql`, `)}
+      select c.claimed, r.scope, r.owner_id, r.period, r.leads, r.spend_cents
+      from (select ${claimed} as claimed) c left join reserve r on true`
+    : sql`with ${sql.join(ctes, sql`, `)} select ${claimed} as claimed, null as scope`;
+  try {
+    const rows = await database.rows<ReturnedRow & { claimed: number }>(query);
+    if (Number(rows[0]?.claimed ?? 0) < wanted) return { kind: "buyer_duplicate" };
+    return { kind: "reserved", usage: backToKeys(claims, rows.filter((r) => r.scope !== null)) };
+  } catch (error) {
+    if (isCapViolation(error)) return { kind: "cap_full" };
+    throw error;
+  }
+}
+
+/**
+ * Gives back a reservation (the buyer rejected or errored), or the unspent part of one (the buyer
+ * accepted at a lower price): subtracts `leads`/`spendCents` of each claim, and with `buyer` also
+ * gives back the consumer's claim for that buyer. Rows are locked in the reservation's order.
+ */
+export async function release(
+  database: Database,
+  claims: readonly CapClaim[],
+  buyer?: { buyerId: string; leadId: string },
+): Promise<UsageRow[]> {
+  const unclaim = buyer
+    ? sql`unclaim as (delete from buyer_dedup_keys where buyer_id = ${buyer.buyerId} and lead_id = ${buyer.leadId} returning 1)`
+    : sql`unclaim as (select 1 where false)`;
+  if (claims.length === 0) {
+    if (buyer) await database.rows(sql`with ${unclaim} select count(*) from unclaim`);
+    return [];
+  }
+  const rows = lockOrder(claims).map(
+    (c, i) => sql`(${i}::int, ${c.scope}, ${c.ownerId}, ${c.period}, ${ts(c.periodStart)}, ${c.leads}::int, ${c.spendCents}::bigint)`,
+  );
+  const released = await database.rows<ReturnedRow>(sql`
+    with ${unclaim}, locked as (
+      select u.scope, u.owner_id, u.period, u.period_start, v.leads, v.spend_cents
+      from cap_usage u
+      join (values ${sql.join(rows, sql`, `)}) as v(ord, scope, owner_id, period, period_start, leads, spend_cents)
+        on u.scope = v.scope and u.owner_id = v.owner_id and u.period = v.period and u.period_start = v.period_start
+      where (select count(*) from unclaim) >= 0
+      order by v.ord
+      for update of u
+    )
+    update cap_usage u
+    set leads = greatest(0, u.leads - l.leads), spend_cents = greatest(0, u.spend_cents - l.spend_cents)
+    from locked l
+    where u.scope = l.scope and u.owner_id = l.owner_id and u.period = l.period and u.period_start = l.period_start
+    returning u.scope, u.owner_id, u.period, u.leads, u.spend_cents::float8 as spend_cents`);
+  return backToKeys(claims, released);
+}
+
+/** Current usage of the given period instances (absent rows mean nothing used yet). */
+export async function readUsage(db: Db, keys: readonly UsageKey[]): Promise<UsageRow[]> {
+  if (keys.length === 0) return [];
+  const rows = await db
+    .select({ scope: capUsage.scope, owner_id: capUsage.ownerId, period: capUsage.period, leads: capUsage.leads, spend_cents: capUsage.spendCents })
+    .from(capUsage)
+    .where(
+      or(
+        ...keys.map((k) =>
+          and(
+            eq(capUsage.scope, k.scope),
+            eq(capUsage.ownerId, k.ownerId),
+            eq(capUsage.period, k.period),
+            eq(capUsage.periodStart, new Date(k.periodStart)),
+          ),
+        ),
+      ),
+    );
+  return backToKeys(keys, rows as ReturnedRow[]);
+}
+
+/** Every row of a period that has not ended at `now`: what a process's view of usage is refreshed from. */
+export async function liveUsage(database: Database, now: number): Promise<UsageRow[]> {
+  const rows = await database.rows<ReturnedRow & { start_ms: number }>(sql`
+    select scope, owner_id, period, round(extract(epoch from period_start) * 1000)::float8 as start_ms, leads,
+           spend_cents::float8 as spend_cents
+    from cap_usage where resets_at is null or resets_at > ${ts(now)}`);
+  return rows.map((r) => ({
+    scope: r.scope,
+    ownerId: r.owner_id,
+    period: r.period,
+    periodStart: Number(r.start_ms),
+    leads: Number(r.leads),
+    spendCents: Number(r.spend_cents),
+  }));
+}
+
+/**
+ * Rows of periods that ended before `before` are history nobody reads: removed by the sweeper.
+ * Pacing windows are minutes long and numerous, so they go an hour after they end.
+ */
+export async function deleteEndedUsage(database: Database, before: number, now: number): Promise<void> {
+  await database.rows(sql`
+    delete from cap_usage
+    where resets_at < ${ts(before)} or (period = 'pace' and resets_at < ${ts(now - 3_600_000)})`);
+}
