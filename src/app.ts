@@ -1,14 +1,21 @@
 // Builds the HTTP app from explicit dependencies; no globals, no side effects. main.ts wires the
 // real ones; tests build their own and call app.request() or serve it on a loopback port.
+//
+// Every route is one declaration (http/route.ts) in one of the lists below: it is mounted behind
+// its declared access level and described in /openapi.json from the same declaration.
 import { Hono } from "hono";
 import type { Logger } from "pino";
 import type { Catalog, Clock } from "./auction/catalog";
 import type { AuctionGate } from "./auction/gate";
 import type { BuyerTransport } from "./channels/transport";
-import { ping, type Database } from "./db/client";
-import { problem, onError } from "./http/problem";
+import type { Database } from "./db/client";
+import { authenticator } from "./http/auth";
 import { leadRoutes } from "./http/leads";
+import { operatorRoutes } from "./http/operator";
+import { problem, onError } from "./http/problem";
 import { resourceRoutes } from "./http/resources";
+import { mountRoutes, type AnyRoute } from "./http/route";
+import { systemRoutes } from "./http/system";
 
 export interface AppDeps {
   database: Database;
@@ -26,6 +33,26 @@ export interface AppDeps {
   isReady(): boolean;
 }
 
+export const API_INFO = {
+  title: "Gavel",
+  version: "0.1.0",
+  description:
+    "Self-hosted ping-post lead auction server. Suppliers sell leads with an API key; operators configure campaigns, buyers, channels and suppliers with an admin token (analyst tokens are read-only). Errors are application/problem+json.",
+  tagOrder: ["Leads", "Campaigns", "Buyers", "Channels", "Suppliers", "Tokens", "Audit", "Config as code", "System"],
+};
+
+/** Every route of the app, in one list: what is mounted and what /openapi.json describes. */
+export function appRoutes(deps: AppDeps): AnyRoute[] {
+  const routes: AnyRoute[] = [];
+  routes.push(
+    ...systemRoutes({ database: deps.database, gate: deps.gate, isReady: deps.isReady, info: API_INFO }, () => routes),
+    ...leadRoutes({ ...deps, maxBodyBytes: deps.maxBuyerBodyBytes }),
+    ...resourceRoutes({ db: deps.database.db, catalog: deps.catalog, clock: deps.clock }),
+    ...operatorRoutes({ db: deps.database.db }),
+  );
+  return routes;
+}
+
 export function createApp(deps: AppDeps): Hono {
   const app = new Hono();
   app.onError(onError);
@@ -34,25 +61,6 @@ export function createApp(deps: AppDeps): Hono {
     c.set("logger" as never, deps.logger as never);
     await next();
   });
-
-  app.get("/healthz", (c) => c.json({ status: "ok" }));
-  app.get("/readyz", async (c) => {
-    if (!deps.isReady()) return c.json({ status: "draining" }, 503);
-    try {
-      await ping(deps.database);
-      return c.json({ status: "ready", database: deps.database.kind, auctions_in_flight: deps.gate.inFlight });
-    } catch {
-      return c.json({ status: "database_unreachable" }, 503);
-    }
-  });
-
-  app.route("/", resourceRoutes({ db: deps.database.db, catalog: deps.catalog, adminToken: deps.adminToken }));
-  app.route(
-    "/",
-    leadRoutes({
-      ...deps,
-      maxBodyBytes: deps.maxBuyerBodyBytes,
-    }),
-  );
+  mountRoutes(app, appRoutes(deps), authenticator({ db: deps.database.db, catalog: deps.catalog, adminToken: deps.adminToken }));
   return app;
 }

@@ -3,7 +3,29 @@
 import type { Context } from "hono";
 import { HTTPException } from "hono/http-exception";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
+import { z } from "zod";
 import { GavelError, type ErrorCode } from "../errors";
+
+export const FieldErrorSchema = z
+  .object({
+    path: z.string().meta({ description: "`data.email`, `fields[2].type`, `channels[0].ping.url`" }),
+    message: z.string(),
+    line: z.number().int().optional().meta({ description: "1-based line in a configuration file" }),
+    col: z.number().int().optional().meta({ description: "1-based column in a configuration file" }),
+  })
+  .meta({ id: "FieldError" });
+
+/** The shape of every error answer (RFC 9457), as the OpenAPI document describes it. */
+export const Problem = z
+  .object({
+    type: z.string().meta({ description: "`urn:gavel:problem:<code>`" }),
+    title: z.string(),
+    status: z.number().int(),
+    detail: z.string(),
+    errors: z.array(FieldErrorSchema).optional(),
+    lead_id: z.string().optional(),
+  })
+  .meta({ id: "Problem" });
 
 const statusOf: Record<ErrorCode, ContentfulStatusCode> = {
   bad_request: 400,

@@ -58,13 +58,15 @@ export const FieldSpec = z
     if (f.type !== "enum" && f.values) ctx.addIssue({ code: "custom", path: ["values"], message: "values only apply to enum fields" });
     if (f.min !== undefined && f.max !== undefined && f.min > f.max)
       ctx.addIssue({ code: "custom", path: ["min"], message: "min must not exceed max" });
-  });
+  })
+  .meta({ id: "FieldSpec" });
 export type FieldSpec = z.infer<typeof FieldSpec>;
 
 export const Payout = z.discriminatedUnion("type", [
   z.object({ type: z.literal("revshare"), percent: z.number().min(0).max(100) }).strict(),
   z.object({ type: z.literal("fixed"), amount: money }).strict(),
-]);
+])
+  .meta({ id: "Payout" });
 export type Payout = z.infer<typeof Payout>;
 
 export const Auction = z
@@ -116,7 +118,8 @@ export const Campaign = z
       if (!names.has(name))
         ctx.addIssue({ code: "custom", path: ["dedup", "fields", i], message: `'${name}' is not a field of this campaign` });
     });
-  });
+  })
+  .meta({ id: "Campaign" });
 export type Campaign = z.infer<typeof Campaign>;
 
 export const Buyer = z
@@ -126,7 +129,8 @@ export const Buyer = z
     status: status.default("active"),
     timezone: timezone.default("UTC"),
   })
-  .strict();
+  .strict()
+  .meta({ id: "Buyer" });
 export type Buyer = z.infer<typeof Buyer>;
 
 const httpUrl = z.url({ protocol: /^https?$/, message: "must be an http(s) URL" });
@@ -140,7 +144,8 @@ const Endpoint = z
     headers: z.record(headerName, z.string()).default({}),
     body: z.null().default(null),
   })
-  .strict();
+  .strict()
+  .meta({ id: "Endpoint" });
 
 export const filterOps = ["eq", "neq", "in", "nin", "gt", "gte", "lt", "lte", "between", "prefix", "exists"] as const;
 
@@ -177,14 +182,16 @@ export const Filter = z
       case "exists":
         return need(typeof f.value === "boolean", "must be true or false");
     }
-  });
+  })
+  .meta({ id: "Filter" });
 export type Filter = z.infer<typeof Filter>;
 
 export const ChannelAuth = z.discriminatedUnion("type", [
   z.object({ type: z.literal("basic"), username: z.string(), password: z.string() }).strict(),
   z.object({ type: z.literal("bearer"), token: z.string().min(1) }).strict(),
   z.object({ type: z.literal("header"), name: headerName, value: z.string() }).strict(),
-]);
+])
+  .meta({ id: "ChannelAuth" });
 
 export const Channel = z
   .object({
@@ -215,7 +222,8 @@ export const Channel = z
       ctx.addIssue({ code: "custom", path: ["fixed_price"], message: "a direct_post channel needs a fixed_price" });
     if (ch.type === "direct_post" && ch.ping)
       ctx.addIssue({ code: "custom", path: ["ping"], message: "a direct_post channel is not pinged" });
-  });
+  })
+  .meta({ id: "Channel" });
 export type Channel = z.infer<typeof Channel>;
 
 export const Supplier = z
@@ -227,5 +235,6 @@ export const Supplier = z
     campaigns: z.array(slug).nullable().default(null),
     payout: Payout.optional(),
   })
-  .strict();
+  .strict()
+  .meta({ id: "Supplier" });
 export type Supplier = z.infer<typeof Supplier>;
