@@ -7,6 +7,7 @@ import { Hono } from "hono";
 import type { Logger } from "pino";
 import type { Catalog, Clock } from "./auction/catalog";
 import type { AuctionGate } from "./auction/gate";
+import { SupplierRateLimiter } from "./auction/rate-limit";
 import type { BuyerTransport } from "./channels/transport";
 import type { Database } from "./db/client";
 import { authenticator } from "./http/auth";
@@ -46,7 +47,7 @@ export function appRoutes(deps: AppDeps): AnyRoute[] {
   const routes: AnyRoute[] = [];
   routes.push(
     ...systemRoutes({ database: deps.database, gate: deps.gate, isReady: deps.isReady, info: API_INFO }, () => routes),
-    ...leadRoutes({ ...deps, maxBodyBytes: deps.maxBuyerBodyBytes }),
+    ...leadRoutes({ ...deps, maxBodyBytes: deps.maxBuyerBodyBytes, rateLimiter: new SupplierRateLimiter(deps.clock) }),
     ...resourceRoutes({ db: deps.database.db, catalog: deps.catalog, clock: deps.clock }),
     ...operatorRoutes({ db: deps.database.db }),
   );

@@ -13,6 +13,7 @@ export type ErrorCode =
   | "idempotency_mismatch"
   | "idempotency_in_progress"
   | "overloaded"
+  | "rate_limited"
   | "campaign_inactive";
 
 export interface FieldError {

@@ -68,7 +68,7 @@ describe("audit log", () => {
     expect((await entries("?resource=buyers/aud-same")).map((e) => e.action)).toEqual(["create"]);
   });
 
-  it("records token operations without the token", async () => {
+  it("records token and supplier key operations without their secrets", async () => {
     const token = await t.g.admin("POST", "/v1/tokens", { name: "temp", role: "analyst" });
     await t.g.admin("DELETE", `/v1/tokens/${token.body.id}`);
     const tokenLog = await entries(`?resource=tokens/${token.body.id}`);
@@ -79,6 +79,15 @@ describe("audit log", () => {
     ]);
     expect(JSON.stringify(tokenLog)).not.toContain(token.body.token);
 
+    const supplier = await t.g.admin("POST", "/v1/suppliers", { id: "aud-sup", name: "Supplier" });
+    const rotated = await t.g.admin("POST", "/v1/suppliers/aud-sup/keys", {});
+    await t.g.admin("DELETE", `/v1/suppliers/aud-sup/keys/${rotated.body.id}`);
+    const supplierLog = await entries("?resource=suppliers/aud-sup");
+    expect(supplierLog.map((e) => e.action)).toEqual(["key.revoke", "key.create", "key.create", "create"]);
+    expect(supplierLog[0].resource).toBe(`suppliers/aud-sup/keys/${rotated.body.id}`);
+    const text = JSON.stringify(supplierLog);
+    expect(text).not.toContain(supplier.body.api_key);
+    expect(text).not.toContain(rotated.body.api_key);
   });
 
   it("pages newest first and filters by resource kind, actor and time", async () => {

@@ -47,6 +47,8 @@ describe("OpenAPI document and API reference", () => {
       "PATCH /v1/channels/{id}",
       "POST /v1/tokens",
       "DELETE /v1/tokens/{id}",
+      "POST /v1/suppliers/{id}/keys",
+      "DELETE /v1/suppliers/{id}/keys/{key_id}",
       "GET /v1/audit",
       "GET /openapi.json",
       "GET /docs",
@@ -67,6 +69,7 @@ describe("OpenAPI document and API reference", () => {
         else expect(op.responses["401"], where).toBeDefined();
         if (op["x-gavel-role"] === "admin") expect(op.responses["403"], where).toBeDefined();
       }
+    expect(doc.paths["/v1/leads"].post.responses["429"].headers["Retry-After"]).toBeDefined();
   });
 
   it("describes bodies with the zod schemas that validate them", async () => {
@@ -81,6 +84,7 @@ describe("OpenAPI document and API reference", () => {
     // Output form: what a read returns, defaults filled in, with timestamps.
     const read = schemas[doc.paths["/v1/channels/{id}"].get.responses["200"].content["application/json"].schema.$ref.split("/").pop()];
     expect(read.required).toEqual(expect.arrayContaining(["status", "filters", "priority", "created_at", "updated_at"]));
+    expect(schemas.Supplier.properties.rate_limit).toBeDefined();
     const listQuery = doc.paths["/v1/leads"].get.parameters.map((p: any) => p.name);
     expect(listQuery).toEqual(expect.arrayContaining(["campaign", "status", "test", "from", "to", "cursor", "limit"]));
   });

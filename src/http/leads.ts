@@ -1,7 +1,9 @@
 // Lead intake (suppliers) and lead reads (operators).
 import { bodyLimit } from "hono/body-limit";
+import type { MiddlewareHandler } from "hono";
 import { z } from "zod";
 import type { Catalog } from "../auction/catalog";
+import type { SupplierRateLimiter } from "../auction/rate-limit";
 import { LeadSubmission, sellLead, type SellDeps } from "../auction/sell";
 import { findLead, listLeads } from "../db/trace";
 import { GavelError } from "../errors";
@@ -12,6 +14,7 @@ import { route, type AnyRoute } from "./route";
 
 export interface LeadRouteDeps extends SellDeps {
   maxLeadBytes: number;
+  rateLimiter: SupplierRateLimiter;
 }
 
 const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
@@ -91,6 +94,19 @@ const LeadQuery = z
   })
   .strict();
 
+/** Per-supplier token bucket (in this process): 429 + Retry-After before the body is even read. */
+function rateLimit(limiter: SupplierRateLimiter): MiddlewareHandler {
+  return async (c, next) => {
+    const supplier = supplierOf(c);
+    const admission = limiter.take(supplier.id, supplier.rate_limit);
+    if (!admission.ok)
+      throw new GavelError("rate_limited", `Supplier '${supplier.id}' is over its rate limit of ${supplier.rate_limit?.per_second}/s`, {
+        retryAfter: admission.retryAfterSeconds,
+      });
+    await next();
+  };
+}
+
 export function leadRoutes(deps: LeadRouteDeps): AnyRoute[] {
   return [
     route({
@@ -100,7 +116,7 @@ export function leadRoutes(deps: LeadRouteDeps): AnyRoute[] {
       operationId: "sellLead",
       summary: "Sell a lead",
       description:
-        "Runs the whole auction and answers within the campaign's `auction.timeout_ms`. Optional `Idempotency-Key` header (scoped to the supplier): the same key and body replays the stored answer. `\"test\": true` runs a test auction: buyers see `\"test\": true` and `X-Gavel-Test: 1`, and the lead counts toward no caps or revenue figures.",
+        "Runs the whole auction and answers within the campaign's `auction.timeout_ms`. Optional `Idempotency-Key` header (scoped to the supplier): the same key and body replays the stored answer. `\"test\": true` runs a test auction: buyers see `\"test\": true` and `X-Gavel-Test: 1`, and the lead counts toward no caps or revenue figures. Suppliers with a `rate_limit` get 429 + Retry-After past it (enforced per Gavel process).",
       tags: ["Leads"],
       documentedBody: { content: { "application/json": LeadSubmission } },
       responses: {
@@ -108,6 +124,11 @@ export function leadRoutes(deps: LeadRouteDeps): AnyRoute[] {
         403: { description: "Supplier not allowed on the campaign, or a paused supplier or campaign", schema: undefined, contentType: "application/problem+json" },
         409: { description: "Same Idempotency-Key while the first request still runs", contentType: "application/problem+json" },
         413: { description: "Body over GAVEL_MAX_LEAD_BYTES", contentType: "application/problem+json" },
+        429: {
+          description: "Over the supplier's rate limit (a token bucket per Gavel process)",
+          contentType: "application/problem+json",
+          headers: { "Retry-After": { description: "Seconds until a lead is admitted again", schema: { type: "integer" } } },
+        },
         503: {
           description: "The process is at its bound of concurrent auctions (answered before any ping)",
           contentType: "application/problem+json",
@@ -115,6 +136,7 @@ export function leadRoutes(deps: LeadRouteDeps): AnyRoute[] {
         },
       },
       use: [
+        rateLimit(deps.rateLimiter),
         bodyLimit({
           maxSize: deps.maxLeadBytes,
           onError: () => {

@@ -38,6 +38,7 @@ const statusOf: Record<ErrorCode, ContentfulStatusCode> = {
   payload_too_large: 413,
   validation: 422,
   idempotency_mismatch: 422,
+  rate_limited: 429,
   overloaded: 503,
 };
 
@@ -52,6 +53,7 @@ const titleOf: Record<ErrorCode, string> = {
   payload_too_large: "Payload too large",
   validation: "Validation failed",
   idempotency_mismatch: "Idempotency key reused",
+  rate_limited: "Too many requests",
   overloaded: "Overloaded",
 };
 

@@ -1,4 +1,4 @@
-// Configuration over HTTP: campaigns, buyers, channels and suppliers. Handlers
+// Configuration over HTTP: campaigns, buyers, channels and suppliers, and supplier keys. Handlers
 // validate, call one store verb and map the result; every write invalidates the engine's cached
 // configuration and is audited (by the store, in the write's own transaction).
 import { z } from "zod";
@@ -9,9 +9,12 @@ import {
   archiveResource,
   createResource,
   getResource,
+  issueSupplierKey,
   listResources,
+  listSupplierKeys,
   patchResource,
   replaceResource,
+  revokeSupplierKey,
   type ResourceKind,
 } from "../resources/store";
 import { operatorOf } from "./auth";
@@ -41,6 +44,30 @@ const ListQuery = z
   })
   .strict();
 const ChannelListQuery = ListQuery.extend({ campaign_id: z.string().optional(), buyer_id: z.string().optional() }).strict();
+
+const SupplierKey = z
+  .object({
+    id: z.string(),
+    prefix: z.string().meta({ description: "The key's first characters, to recognise it" }),
+    status: z.enum(["active", "expired", "revoked"]),
+    created_at: z.string(),
+    expires_at: z.string().nullable(),
+    revoked_at: z.string().nullable(),
+  })
+  .meta({ id: "SupplierKey" });
+
+const NewKey = z
+  .object({
+    expires_at: z.iso
+      .datetime({ offset: true })
+      .optional()
+      .meta({ description: "When the new key stops working (default: never)" }),
+    previous_keys_expire_at: z.iso
+      .datetime({ offset: true })
+      .optional()
+      .meta({ description: "Rotation: the supplier's other live keys stop working at this time (default: they stay valid until revoked)" }),
+  })
+  .strict();
 
 export function resourceRoutes(deps: ResourceRouteDeps): AnyRoute[] {
   const changed = <T>(value: T): T => {
@@ -141,5 +168,57 @@ export function resourceRoutes(deps: ResourceRouteDeps): AnyRoute[] {
     );
   }
 
+  routes.push(
+    route({
+      method: "get",
+      path: "/v1/suppliers/{id}/keys",
+      access: "analyst",
+      operationId: "listSupplierKeys",
+      summary: "A supplier's API keys (never their secrets)",
+      tags: ["Suppliers"],
+      responses: { 200: { description: "Every key, oldest first", schema: z.object({ items: z.array(SupplierKey) }) } },
+      handler: async (c, { params }) => c.json({ items: await listSupplierKeys(deps.db, params.id, deps.clock.now()) }),
+    }),
+    route({
+      method: "post",
+      path: "/v1/suppliers/{id}/keys",
+      access: "admin",
+      operationId: "issueSupplierKey",
+      summary: "Issue a new API key (rotation)",
+      description:
+        "The key is in `api_key`, shown this once. The supplier's other keys stay valid until revoked, or until `previous_keys_expire_at` when given, so the supplier can switch without a gap.",
+      tags: ["Suppliers"],
+      body: NewKey,
+      responses: {
+        201: { description: "The new key", schema: SupplierKey.safeExtend({ api_key: z.string() }) },
+        409: { description: "The supplier is archived", contentType: "application/problem+json" },
+      },
+      async handler(c, { params, body }) {
+        const key = await issueSupplierKey(
+          deps.db,
+          params.id,
+          {
+            expiresAt: body.expires_at ? new Date(body.expires_at) : undefined,
+            previousKeysExpireAt: body.previous_keys_expire_at ? new Date(body.previous_keys_expire_at) : undefined,
+          },
+          operatorOf(c).actor,
+          deps.clock.now(),
+        );
+        return c.json(changed(key), 201);
+      },
+    }),
+    route({
+      method: "delete",
+      path: "/v1/suppliers/{id}/keys/{key_id}",
+      access: "admin",
+      operationId: "revokeSupplierKey",
+      summary: "Revoke an API key",
+      description: "Takes effect at once in the process that answers; other processes sharing the database drop it within GAVEL_CONFIG_TTL_MS.",
+      tags: ["Suppliers"],
+      responses: { 200: { description: "The revoked key", schema: SupplierKey } },
+      handler: async (c, { params }) =>
+        c.json(changed(await revokeSupplierKey(deps.db, params.id, params.key_id, operatorOf(c).actor, deps.clock.now()))),
+    }),
+  );
   return routes;
 }

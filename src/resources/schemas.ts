@@ -226,6 +226,19 @@ export const Channel = z
   .meta({ id: "Channel" });
 export type Channel = z.infer<typeof Channel>;
 
+/**
+ * A token bucket per supplier: `burst` leads at once, refilled at `per_second`. Enforced in each
+ * process's memory, so N processes behind a load balancer admit up to N times the rate.
+ */
+export const RateLimit = z
+  .object({
+    per_second: z.number().positive().max(1_000_000),
+    burst: z.number().int().min(1).max(1_000_000),
+  })
+  .strict()
+  .meta({ id: "RateLimit" });
+export type RateLimit = z.infer<typeof RateLimit>;
+
 export const Supplier = z
   .object({
     id: slug,
@@ -234,6 +247,7 @@ export const Supplier = z
     /** Campaigns this supplier may send to; null means all. */
     campaigns: z.array(slug).nullable().default(null),
     payout: Payout.optional(),
+    rate_limit: RateLimit.optional(),
   })
   .strict()
   .meta({ id: "Supplier" });

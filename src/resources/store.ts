@@ -3,7 +3,7 @@
 // write records an audit entry (actor, action, field-level diff with secrets masked) in the same
 // transaction, so a change and its record commit together or not at all.
 import { createHash, randomBytes } from "node:crypto";
-import { and, asc, eq, gt, inArray, ne, type SQL } from "drizzle-orm";
+import { and, asc, eq, gt, inArray, isNull, ne, or, type SQL } from "drizzle-orm";
 import type { z } from "zod";
 import { recordAudit, type Actor } from "../db/audit";
 import type { Db } from "../db/client";
@@ -289,7 +289,28 @@ export function keyIdOf(apiKey: string): string | undefined {
   return /^gvl_([0-9a-f]{16})_[A-Za-z0-9_-]{43}$/.exec(apiKey)?.[1];
 }
 
+export interface SupplierKeyView {
+  id: string;
+  prefix: string;
+  status: "active" | "expired" | "revoked";
+  created_at: string;
+  expires_at: string | null;
+  revoked_at: string | null;
+}
+
 type KeyRow = typeof supplierKeys.$inferSelect;
+
+function keyView(row: KeyRow, now: number): SupplierKeyView {
+  const status = row.revokedAt ? "revoked" : row.expiresAt && row.expiresAt.getTime() <= now ? "expired" : "active";
+  return {
+    id: row.id,
+    prefix: row.prefix,
+    status,
+    created_at: row.createdAt.toISOString(),
+    expires_at: row.expiresAt?.toISOString() ?? null,
+    revoked_at: row.revokedAt?.toISOString() ?? null,
+  };
+}
 
 /** The audit view of a key: never its secret or hash. */
 const keyAudit = (row: Pick<KeyRow, "id" | "prefix" | "expiresAt" | "revokedAt">) => ({
@@ -331,5 +352,73 @@ export async function createSupplier(db: Db, body: unknown, actor: Actor, issueK
     if (!issueKey) return present("suppliers", row);
     const { apiKey } = await insertKey(tx, doc.id, null, actor);
     return { ...present("suppliers", row), api_key: apiKey };
+  });
+}
+
+export async function listSupplierKeys(db: Db, supplierId: string, now: number): Promise<SupplierKeyView[]> {
+  if (!(await loadStored(db, "suppliers", supplierId))) throw notFound("suppliers", supplierId);
+  const rows = await db.select().from(supplierKeys).where(eq(supplierKeys.supplierId, supplierId)).orderBy(asc(supplierKeys.createdAt));
+  return rows.map((row) => keyView(row, now));
+}
+
+/**
+ * Rotation: a new key for the supplier. The keys it already has stay valid — until they are
+ * revoked, or until `previousKeysExpireAt` when that is given — so the supplier can switch over
+ * without a gap.
+ */
+export async function issueSupplierKey(
+  db: Db,
+  supplierId: string,
+  options: { expiresAt?: Date; previousKeysExpireAt?: Date },
+  actor: Actor,
+  now: number,
+): Promise<SupplierKeyView & { api_key: string }> {
+  const stored = await loadStored(db, "suppliers", supplierId);
+  if (!stored) throw notFound("suppliers", supplierId);
+  if ((stored.config as Doc).status === "archived") throw new GavelError("conflict", `Supplier '${supplierId}' is archived`);
+  return db.transaction(async (tx) => {
+    const cutoff = options.previousKeysExpireAt;
+    if (cutoff) {
+      // Keys that would outlive the cutoff now end at it; keys already ending sooner keep their end.
+      const previous = await tx
+        .select()
+        .from(supplierKeys)
+        .where(
+          and(
+            eq(supplierKeys.supplierId, supplierId),
+            isNull(supplierKeys.revokedAt),
+            or(isNull(supplierKeys.expiresAt), gt(supplierKeys.expiresAt, cutoff)),
+          ),
+        );
+      for (const key of previous) {
+        await tx.update(supplierKeys).set({ expiresAt: cutoff }).where(eq(supplierKeys.id, key.id));
+        await recordAudit(tx, actor, {
+          resource: `suppliers/${supplierId}/keys/${key.id}`,
+          action: "key.expire",
+          diff: diffDocs(keyAudit(key), keyAudit({ ...key, expiresAt: cutoff })),
+        });
+      }
+    }
+    const { row, apiKey } = await insertKey(tx, supplierId, options.expiresAt ?? null, actor);
+    return { ...keyView(row, now), api_key: apiKey };
+  });
+}
+
+/** Revokes one key at once (this process drops its cached keys; others within GAVEL_CONFIG_TTL_MS). */
+export async function revokeSupplierKey(db: Db, supplierId: string, keyId: string, actor: Actor, now: number): Promise<SupplierKeyView> {
+  return db.transaction(async (tx) => {
+    const [key] = await tx
+      .select()
+      .from(supplierKeys)
+      .where(and(eq(supplierKeys.id, keyId), eq(supplierKeys.supplierId, supplierId)));
+    if (!key) throw new GavelError("not_found", `Supplier '${supplierId}' has no key '${keyId}'`);
+    if (key.revokedAt) return keyView(key, now);
+    const [row] = await tx.update(supplierKeys).set({ revokedAt: new Date(now) }).where(eq(supplierKeys.id, keyId)).returning();
+    await recordAudit(tx, actor, {
+      resource: `suppliers/${supplierId}/keys/${keyId}`,
+      action: "key.revoke",
+      diff: diffDocs(keyAudit(key), keyAudit(row)),
+    });
+    return keyView(row, now);
   });
 }
