@@ -11,6 +11,7 @@ import { SupplierRateLimiter } from "./auction/rate-limit";
 import type { BuyerTransport } from "./channels/transport";
 import type { Database } from "./db/client";
 import { authenticator } from "./http/auth";
+import { explainRoutes } from "./http/explain";
 import { leadRoutes } from "./http/leads";
 import { operatorRoutes } from "./http/operator";
 import { problem, onError } from "./http/problem";
@@ -49,6 +50,7 @@ export function appRoutes(deps: AppDeps): AnyRoute[] {
     ...systemRoutes({ database: deps.database, gate: deps.gate, isReady: deps.isReady, info: API_INFO }, () => routes),
     ...leadRoutes({ ...deps, maxBodyBytes: deps.maxBuyerBodyBytes, rateLimiter: new SupplierRateLimiter(deps.clock) }),
     ...resourceRoutes({ db: deps.database.db, catalog: deps.catalog, clock: deps.clock }),
+    ...explainRoutes({ database: deps.database, catalog: deps.catalog, clock: deps.clock }),
     ...operatorRoutes({ db: deps.database.db }),
   );
   return routes;

@@ -45,6 +45,7 @@ describe("OpenAPI document and API reference", () => {
       "GET /v1/leads/{id}",
       "GET /v1/leads",
       "PATCH /v1/channels/{id}",
+      "POST /v1/campaigns/{id}/explain",
       "POST /v1/tokens",
       "DELETE /v1/tokens/{id}",
       "POST /v1/suppliers/{id}/keys",
