@@ -11,6 +11,7 @@ import { SupplierRateLimiter } from "./auction/rate-limit";
 import type { BuyerTransport } from "./channels/transport";
 import type { Database } from "./db/client";
 import { authenticator } from "./http/auth";
+import { configRoutes } from "./http/config";
 import { explainRoutes } from "./http/explain";
 import { leadRoutes } from "./http/leads";
 import { operatorRoutes } from "./http/operator";
@@ -31,6 +32,8 @@ export interface AppDeps {
   adminToken?: string;
   maxLeadBytes: number;
   maxBuyerBodyBytes: number;
+  /** Where `${ENV}` references of an applied configuration file are resolved (default: process.env). */
+  env?: Record<string, string | undefined>;
   /** False while shutting down, so load balancers stop sending work. */
   isReady(): boolean;
 }
@@ -52,6 +55,7 @@ export function appRoutes(deps: AppDeps): AnyRoute[] {
     ...resourceRoutes({ db: deps.database.db, catalog: deps.catalog, clock: deps.clock }),
     ...explainRoutes({ database: deps.database, catalog: deps.catalog, clock: deps.clock }),
     ...operatorRoutes({ db: deps.database.db }),
+    ...configRoutes({ db: deps.database.db, catalog: deps.catalog, clock: deps.clock, env: deps.env ?? process.env }),
   );
   return routes;
 }

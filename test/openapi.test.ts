@@ -51,6 +51,7 @@ describe("OpenAPI document and API reference", () => {
       "POST /v1/suppliers/{id}/keys",
       "DELETE /v1/suppliers/{id}/keys/{key_id}",
       "GET /v1/audit",
+      "POST /v1/config/apply",
       "GET /openapi.json",
       "GET /docs",
       "GET /healthz",
