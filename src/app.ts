@@ -1,17 +1,27 @@
 // Builds the HTTP app from explicit dependencies; no globals, no side effects. main.ts wires the
 // real ones; tests build their own and call app.request() or serve it on a loopback port.
+//
+// Every route is one declaration (http/route.ts) in one of the lists below: it is mounted behind
+// its declared access level and described in /openapi.json from the same declaration.
 import { Hono } from "hono";
 import type { Logger } from "pino";
 import type { Catalog, Clock } from "./auction/catalog";
 import type { CapLedger } from "./auction/caps";
 import type { AuctionGate } from "./auction/gate";
 import type { ChannelLimiter } from "./auction/limiter";
+import { SupplierRateLimiter } from "./auction/rate-limit";
 import type { BuyerTransport } from "./channels/transport";
-import { ping, type Database } from "./db/client";
-import { problem, onError } from "./http/problem";
+import type { Database } from "./db/client";
+import { authenticator } from "./http/auth";
+import { configRoutes } from "./http/config";
+import { explainRoutes } from "./http/explain";
 import { leadRoutes } from "./http/leads";
+import { operatorRoutes } from "./http/operator";
+import { problem, onError } from "./http/problem";
 import { resourceRoutes } from "./http/resources";
 import { suppressionRoutes } from "./http/suppressions";
+import { mountRoutes, type AnyRoute } from "./http/route";
+import { systemRoutes } from "./http/system";
 
 export interface AppDeps {
   database: Database;
@@ -27,8 +37,38 @@ export interface AppDeps {
   adminToken?: string;
   maxLeadBytes: number;
   maxBuyerBodyBytes: number;
+  /** Where `${ENV}` references of an applied configuration file are resolved (default: process.env). */
+  env?: Record<string, string | undefined>;
   /** False while shutting down, so load balancers stop sending work. */
   isReady(): boolean;
+}
+
+export const API_INFO = {
+  title: "Gavel",
+  version: "0.1.0",
+  description:
+    "Self-hosted ping-post lead auction server. Suppliers sell leads with an API key; operators configure campaigns, buyers, channels and suppliers with an admin token (analyst tokens are read-only). Errors are application/problem+json.",
+  tagOrder: ["Leads", "Campaigns", "Buyers", "Channels", "Suppliers", "Tokens", "Suppression", "Audit", "Config as code", "System"],
+};
+
+/** Every route of the app, in one list: what is mounted and what /openapi.json describes. */
+export function appRoutes(deps: AppDeps): AnyRoute[] {
+  const routes: AnyRoute[] = [];
+  routes.push(
+    ...systemRoutes({ database: deps.database, gate: deps.gate, isReady: deps.isReady, info: API_INFO }, () => routes),
+    ...leadRoutes({ ...deps, maxBodyBytes: deps.maxBuyerBodyBytes, rateLimiter: new SupplierRateLimiter(deps.clock) }),
+    ...resourceRoutes({ db: deps.database.db, catalog: deps.catalog, clock: deps.clock }),
+    ...explainRoutes({
+      database: deps.database,
+      catalog: deps.catalog,
+      clock: deps.clock,
+      world: { usage: (key) => deps.caps.view.get(key), inFlight: (id) => deps.limiter.count(id) },
+    }),
+    ...operatorRoutes({ db: deps.database.db }),
+    ...suppressionRoutes({ db: deps.database.db }),
+    ...configRoutes({ db: deps.database.db, catalog: deps.catalog, clock: deps.clock, env: deps.env ?? process.env }),
+  );
+  return routes;
 }
 
 export function createApp(deps: AppDeps): Hono {
@@ -39,26 +79,6 @@ export function createApp(deps: AppDeps): Hono {
     c.set("logger" as never, deps.logger as never);
     await next();
   });
-
-  app.get("/healthz", (c) => c.json({ status: "ok" }));
-  app.get("/readyz", async (c) => {
-    if (!deps.isReady()) return c.json({ status: "draining" }, 503);
-    try {
-      await ping(deps.database);
-      return c.json({ status: "ready", database: deps.database.kind, auctions_in_flight: deps.gate.inFlight });
-    } catch {
-      return c.json({ status: "database_unreachable" }, 503);
-    }
-  });
-
-  app.route("/", resourceRoutes({ db: deps.database.db, catalog: deps.catalog, clock: deps.clock, adminToken: deps.adminToken }));
-  app.route("/", suppressionRoutes({ db: deps.database.db, adminToken: deps.adminToken }));
-  app.route(
-    "/",
-    leadRoutes({
-      ...deps,
-      maxBodyBytes: deps.maxBuyerBodyBytes,
-    }),
-  );
+  mountRoutes(app, appRoutes(deps), authenticator({ db: deps.database.db, catalog: deps.catalog, adminToken: deps.adminToken }));
   return app;
 }

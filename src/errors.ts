@@ -14,11 +14,15 @@ export type ErrorCode =
   | "idempotency_in_progress"
   | "overloaded"
   | "campaign_inactive"
+  | "rate_limited"
   | "supplier_cap";
 
 export interface FieldError {
   path: string;
   message: string;
+  /** Where in a configuration file the error is (1-based), when the input was a file. */
+  line?: number;
+  col?: number;
 }
 
 export class GavelError extends Error {
@@ -41,12 +45,17 @@ export function formatPath(path: ReadonlyArray<PropertyKey>, prefix = ""): strin
   return out || "$";
 }
 
-export function fieldErrorsOf(error: z.ZodError, prefix = ""): FieldError[] {
+/** Every issue of a zod error as a raw path (one per unknown key), for callers that locate them. */
+export function issuesOf(error: z.ZodError): { path: PropertyKey[]; message: string }[] {
   return error.issues.flatMap((issue) =>
     issue.code === "unrecognized_keys"
-      ? issue.keys.map((key) => ({ path: formatPath([...issue.path, key], prefix), message: "is not a known field" }))
-      : [{ path: formatPath(issue.path, prefix), message: issue.message }],
+      ? issue.keys.map((key) => ({ path: [...issue.path, key], message: "is not a known field" }))
+      : [{ path: issue.path, message: issue.message }],
   );
+}
+
+export function fieldErrorsOf(error: z.ZodError, prefix = ""): FieldError[] {
+  return issuesOf(error).map((issue) => ({ path: formatPath(issue.path, prefix), message: issue.message }));
 }
 
 export function invalid(error: z.ZodError, title = "The request body is invalid", prefix = ""): GavelError {

@@ -3,6 +3,7 @@
 import { randomBytes } from "node:crypto";
 import type { AddressInfo } from "node:net";
 import { serve, type ServerType } from "@hono/node-server";
+import type { Hono } from "hono";
 import pino, { type Logger } from "pino";
 import { createApp } from "./app";
 import { Catalog, systemClock, type Clock } from "./auction/catalog";
@@ -22,6 +23,8 @@ export interface Gavel {
   database: Database;
   adminToken: string;
   logger: Logger;
+  /** The mounted app (tests enumerate `app.routes`). */
+  app: Hono;
   /** Stops accepting, waits for running auctions (bounded), closes pools and the database. */
   close(): Promise<void>;
 }
@@ -108,6 +111,7 @@ export async function startGavel(options: StartOptions): Promise<Gavel> {
     database,
     adminToken,
     logger,
+    app,
     close() {
       closing ??= (async () => {
         ready = false;

@@ -3,13 +3,19 @@
 // Rules read only the lead, the channel and a snapshot of this process's state (cap usage, requests
 // in flight): they decide nothing that needs to be exact. What must be exact (caps, pacing, the
 // buyer's dedup window) is enforced again, atomically in the database, right before the post.
+//
+// The auction needs one reason per excluded channel and stops at the first; explain
+// (`explainChannels`) wants every reason. A rule that can fail in several ways at once (filters)
+// carries an `all` variant listing each; a plain rule is its own single-reason variant. So the hot
+// path stays a loop of cheap early-exit checks, and explain costs only explain.
 import type { Usage, UsageKey } from "../db/caps";
 import type { ChannelPlan } from "./catalog";
 import { firstFull } from "./caps";
 import { isOpen } from "./schedule";
 
 export interface LeadFacts {
-  supplierId: string;
+  /** Absent only in explain without a supplier: supplier allow-lists are then not checked. */
+  supplierId?: string;
   data: Record<string, unknown>;
   test: boolean;
   /** Wall-clock time the lead was received (epoch ms). */
@@ -24,7 +30,10 @@ export interface EligibilityWorld {
   inFlight(channelId: string): number;
 }
 
-export type EligibilityRule = (channel: ChannelPlan, lead: LeadFacts, world: EligibilityWorld) => string | null;
+export type EligibilityRule = ((channel: ChannelPlan, lead: LeadFacts, world: EligibilityWorld) => string | null) & {
+  /** Every reason this rule excludes the channel for (explain); defaults to the single one. */
+  all?: (channel: ChannelPlan, lead: LeadFacts, world: EligibilityWorld) => string[];
+};
 
 const channelActive: EligibilityRule = (channel) =>
   channel.config.status === "active" ? null : channel.config.status === "paused" ? "paused" : "archived";
@@ -32,12 +41,15 @@ const channelActive: EligibilityRule = (channel) =>
 const buyerActive: EligibilityRule = (channel) => (channel.buyer.status === "active" ? null : `buyer_${channel.buyer.status}`);
 
 const supplierAllowed: EligibilityRule = (channel, lead) =>
-  channel.config.suppliers === null || channel.config.suppliers.includes(lead.supplierId) ? null : "supplier";
+  lead.supplierId === undefined || channel.config.suppliers === null || channel.config.suppliers.includes(lead.supplierId)
+    ? null
+    : "supplier";
 
 const filtersHold: EligibilityRule = (channel, lead) => {
   for (const filter of channel.filters) if (!filter.holds(lead.data)) return `filtered:${filter.field}`;
   return null;
 };
+filtersHold.all = (channel, lead) => channel.filters.filter((f) => !f.holds(lead.data)).map((f) => `filtered:${f.field}`);
 
 const insideSchedule: EligibilityRule = (channel, lead) =>
   channel.schedule && !isOpen(channel.schedule, channel.zone, lead.receivedAt) ? "schedule" : null;
@@ -73,7 +85,7 @@ export interface Eligibility {
   excluded: { channel_id: string; reason: string }[];
 }
 
-const idleWorld: EligibilityWorld = { usage: () => ({ leads: 0, spendCents: 0 }), inFlight: () => 0 };
+export const idleWorld: EligibilityWorld = { usage: () => ({ leads: 0, spendCents: 0 }), inFlight: () => 0 };
 
 /** Applies the rules in order; a channel's first failing rule is its reason. */
 export function selectChannels(
@@ -94,4 +106,21 @@ export function selectChannels(
     else eligible.push(channel);
   }
   return { eligible, excluded };
+}
+
+/** Every reason each channel is excluded for, in rule order (explain; not the auction's hot path). */
+export function explainChannels(
+  channels: readonly ChannelPlan[],
+  lead: LeadFacts,
+  world: EligibilityWorld = idleWorld,
+  rules = defaultRules,
+): { channel: ChannelPlan; reasons: string[] }[] {
+  return channels.map((channel) => ({
+    channel,
+    reasons: rules.flatMap((rule) => {
+      if (rule.all) return rule.all(channel, lead, world);
+      const reason = rule(channel, lead, world);
+      return reason ? [reason] : [];
+    }),
+  }));
 }

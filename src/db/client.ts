@@ -1,6 +1,7 @@
 // Opens Gavel's database: PostgreSQL through postgres.js when a URL is given, otherwise an embedded
 // PGlite in a local folder (or in memory). Both speak the same SQL and run the same migrations.
-import { mkdirSync } from "node:fs";
+import { mkdirSync, openSync, readFileSync, unlinkSync, writeSync, closeSync } from "node:fs";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { PGlite } from "@electric-sql/pglite";
 import { sql, type SQL } from "drizzle-orm";
@@ -26,18 +27,70 @@ export const migrationsFolder = fileURLToPath(new URL("../../drizzle", import.me
 
 export type DatabaseTarget = { url: string; poolSize?: number } | { dataDir: string } | { memory: true };
 
+/**
+ * The embedded database is one process's: two processes writing one PGlite folder would corrupt
+ * it, and PGlite itself does not check. A lock file holding the owner's pid makes a second opener
+ * (say `gavel apply` while the server runs) fail with a clear message; a stale file left by a dead
+ * process is taken over.
+ */
+function lockDataDir(dataDir: string): () => void {
+  const path = join(dataDir, "gavel.lock");
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      const fd = openSync(path, "wx");
+      writeSync(fd, String(process.pid));
+      closeSync(fd);
+      return () => {
+        try {
+          unlinkSync(path);
+        } catch {}
+      };
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
+      const pid = Number(readFileSync(path, "utf8").trim());
+      let alive = false;
+      try {
+        alive = Number.isInteger(pid) && pid > 0 && (process.kill(pid, 0), true);
+      } catch (e) {
+        alive = (e as NodeJS.ErrnoException).code === "EPERM";
+      }
+      if (alive)
+        throw new Error(
+          `The embedded database in ${dataDir} is open in process ${pid}. Stop that process first, or use the HTTP API (POST /v1/config/apply) of the running server.`,
+        );
+      unlinkSync(path); // stale: its process is gone
+    }
+  }
+  throw new Error(`Could not lock ${path}`);
+}
+
 export async function openDatabase(target: DatabaseTarget): Promise<Database> {
   if ("url" in target) return openPostgres(target.url, target.poolSize ?? 20);
-  const client =
-    "dataDir" in target ? (mkdirSync(target.dataDir, { recursive: true }), new PGlite(target.dataDir)) : new PGlite();
-  await client.waitReady;
-  const db = drizzlePglite(client, { schema, casing: "snake_case" }) as unknown as Db;
-  return {
-    db,
-    kind: "pglite",
-    rows: async <T>(query: SQL) => ((await db.execute(query)) as unknown as { rows: T[] }).rows,
-    close: () => client.close(),
-  };
+  let unlock = () => {};
+  if ("dataDir" in target) {
+    mkdirSync(target.dataDir, { recursive: true });
+    unlock = lockDataDir(target.dataDir);
+  }
+  try {
+    const client = "dataDir" in target ? new PGlite(target.dataDir) : new PGlite();
+    await client.waitReady;
+    const db = drizzlePglite(client, { schema, casing: "snake_case" }) as unknown as Db;
+    return {
+      db,
+      kind: "pglite",
+      rows: async <T>(query: SQL) => ((await db.execute(query)) as unknown as { rows: T[] }).rows,
+      close: async () => {
+        try {
+          await client.close();
+        } finally {
+          unlock();
+        }
+      },
+    };
+  } catch (error) {
+    unlock();
+    throw error;
+  }
 }
 
 async function openPostgres(url: string, poolSize: number): Promise<Database> {

@@ -315,3 +315,19 @@ export async function settleInterruptedLeads(database: Database, olderThan: Date
     select id from stuck`);
   return rows.length;
 }
+
+/**
+ * Explain's dedup verdict, without claiming anything: the leads holding any of these keys within
+ * the lookback window (a key last claimed after `cutoff`). Any hit makes a lead a duplicate.
+ */
+export async function findDedupHolders(database: Database, campaignId: string, keys: string[], cutoff: Date): Promise<string[]> {
+  if (keys.length === 0) return [];
+  const rows = await database.rows<{ lead_id: string }>(sql`
+    select distinct lead_id from dedup_keys
+    where campaign_id = ${campaignId} and seen_at > ${ts(cutoff)}
+      and key_hash in (${sql.join(
+        keys.map((k) => sql`${k}`),
+        sql`, `,
+      )})`);
+  return rows.map((r) => r.lead_id);
+}

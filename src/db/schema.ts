@@ -246,3 +246,23 @@ export const suppressions = pgTable(
   },
   (t) => [primaryKey({ columns: [t.kind, t.valueHash] }), check("suppressions_kind", sql`${t.kind} in ('email', 'phone')`)],
 );
+
+// Who changed what configuration, when: one row per change (API write, config apply, token or key
+// operation), with a field-level diff whose secret values are already masked.
+export const auditLog = pgTable(
+  "audit_log",
+  {
+    id: bigint({ mode: "number" }).primaryKey().generatedAlwaysAsIdentity(),
+    at: timestamp({ withTimezone: true }).notNull().defaultNow(),
+    /** `token:<id>`, `env:ADMIN_TOKEN` or `cli:<os user>`. */
+    actor: text().notNull(),
+    actorName: text(),
+    /** `api`, `apply` (config as code over HTTP) or `cli`. */
+    via: text().notNull(),
+    /** `<kind>/<id>`, e.g. `channels/acme-tx`, `tokens/tok_…`, `suppliers/pub-1/keys/<key id>`. */
+    resource: text().notNull(),
+    action: text().notNull(),
+    diff: jsonb().notNull(),
+  },
+  (t) => [index().on(t.resource, t.id), index().on(t.at)],
+);

@@ -1,18 +1,22 @@
 // Who is calling: operators (admin or analyst tokens) on configuration and reads, suppliers (API
-// keys) on lead intake. Middleware as small named functions taking options.
+// keys) on lead intake. Every route declares its access level (route.ts); `authenticator` turns
+// that level into one small middleware.
 import { createHash, timingSafeEqual } from "node:crypto";
 import type { Context, MiddlewareHandler } from "hono";
 import type { Catalog } from "../auction/catalog";
+import type { Actor } from "../db/audit";
 import type { Db } from "../db/client";
 import { findOperatorToken } from "../db/tokens";
 import { GavelError } from "../errors";
 import type { Supplier } from "../resources/schemas";
+import type { Role } from "../resources/tokens";
+import type { Access } from "./route";
 
-export type Role = "admin" | "analyst";
+export type { Role };
 
-export interface AuthVariables {
+export interface Operator {
   role: Role;
-  supplier: Supplier;
+  actor: Actor;
 }
 
 function bearer(c: Context): string | undefined {
@@ -28,28 +32,63 @@ function sameSecret(a: string, b: string): boolean {
   return timingSafeEqual(sha256(a), sha256(b));
 }
 
-export function requireOperator(options: { db: Db; adminToken?: string; role: Role }): MiddlewareHandler {
+const pass: MiddlewareHandler = async (_c, next) => {
+  await next();
+};
+
+export interface AuthDeps {
+  db: Db;
+  catalog: Catalog;
+  adminToken?: string;
+}
+
+export function authenticator(deps: AuthDeps): (access: Access) => MiddlewareHandler {
+  const analyst = requireOperator(deps, "analyst");
+  const admin = requireOperator(deps, "admin");
+  const supplier = requireSupplier(deps);
+  return (access) => ({ public: pass, supplier, analyst, admin })[access];
+}
+
+function requireOperator(deps: AuthDeps, needs: Role): MiddlewareHandler {
   return async (c, next) => {
     const token = bearer(c);
     if (!token) throw new GavelError("unauthorized", "Send an operator token as 'Authorization: Bearer <token>'");
-    let role: Role | undefined;
-    if (options.adminToken && sameSecret(token, options.adminToken)) role = "admin";
-    else role = (await findOperatorToken(options.db, sha256(token).toString("hex")))?.role;
-    if (!role) throw new GavelError("unauthorized", "The operator token is not valid");
-    if (options.role === "admin" && role !== "admin") throw new GavelError("forbidden", "This needs an admin token; analyst tokens are read-only");
-    c.set("role" as never, role as never);
+    let operator: Operator | undefined;
+    if (deps.adminToken && sameSecret(token, deps.adminToken))
+      operator = { role: "admin", actor: { id: "env:ADMIN_TOKEN", name: "ADMIN_TOKEN", via: "api" } };
+    else {
+      const row = await findOperatorToken(deps.db, sha256(token).toString("hex"));
+      if (row) operator = { role: row.role, actor: { id: `token:${row.id}`, name: row.name, via: "api" } };
+    }
+    if (!operator) throw new GavelError("unauthorized", "The operator token is not valid");
+    if (needs === "admin" && operator.role !== "admin") throw new GavelError("forbidden", "This needs an admin token; analyst tokens are read-only");
+    c.set("operator" as never, operator as never);
     await next();
   };
 }
 
-export function requireSupplier(options: { catalog: Catalog }): MiddlewareHandler {
+function requireSupplier(deps: AuthDeps): MiddlewareHandler {
   return async (c, next) => {
     const key = bearer(c);
     if (!key) throw new GavelError("unauthorized", "Send the supplier API key as 'Authorization: Bearer <key>'");
-    const supplier = await options.catalog.supplierForKey(key);
+    const supplier = await deps.catalog.supplierForKey(key);
     if (!supplier || supplier.status === "archived") throw new GavelError("unauthorized", "The API key is not valid");
     if (supplier.status !== "active") throw new GavelError("forbidden", `Supplier '${supplier.id}' is ${supplier.status}`);
     c.set("supplier" as never, supplier as never);
     await next();
   };
+}
+
+/** The operator an `analyst` or `admin` route was called by. */
+export function operatorOf(c: Context): Operator {
+  const operator = c.get("operator" as never) as Operator | undefined;
+  if (!operator) throw new Error("operatorOf: the route is not behind operator authentication");
+  return operator;
+}
+
+/** The supplier a `supplier` route was called by. */
+export function supplierOf(c: Context): Supplier {
+  const supplier = c.get("supplier" as never) as Supplier | undefined;
+  if (!supplier) throw new Error("supplierOf: the route is not behind supplier authentication");
+  return supplier;
 }

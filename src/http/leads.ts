@@ -1,131 +1,246 @@
 // Lead intake (suppliers) and lead reads (operators).
-import { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
+import type { MiddlewareHandler } from "hono";
 import { z } from "zod";
 import type { Catalog } from "../auction/catalog";
-import { sellLead, type SellDeps } from "../auction/sell";
+import type { SupplierRateLimiter } from "../auction/rate-limit";
+import { LeadSubmission, sellLead, type SellDeps } from "../auction/sell";
 import { findLead, listLeads } from "../db/trace";
-import { GavelError, invalid } from "../errors";
-import { fromCents, type Supplier } from "../resources/schemas";
-import { requireOperator, requireSupplier, type Role } from "./auth";
+import { GavelError } from "../errors";
+import { fromCents } from "../resources/schemas";
+import { operatorOf, supplierOf } from "./auth";
 import { jsonBody, pageLimit } from "./body";
+import { route, type AnyRoute } from "./route";
 
 export interface LeadRouteDeps extends SellDeps {
-  adminToken?: string;
   maxLeadBytes: number;
+  rateLimiter: SupplierRateLimiter;
 }
 
 const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
 
-export function leadRoutes(deps: LeadRouteDeps): Hono {
-  const app = new Hono();
-  const read = requireOperator({ db: deps.database.db, adminToken: deps.adminToken, role: "analyst" });
+const leadStatus = z.enum(["received", "rejected", "duplicate", "auctioning", "sold", "unsold", "error", "returned"]);
 
-  app.post(
-    "/v1/leads",
-    bodyLimit({
-      maxSize: deps.maxLeadBytes,
-      onError: () => {
-        throw new GavelError("payload_too_large", `The lead body is over the limit of ${deps.maxLeadBytes} bytes`);
+const LeadAnswer = z
+  .object({
+    lead_id: z.string(),
+    status: z.enum(["sold", "unsold", "duplicate", "error"]),
+    price: z.number().meta({ description: "The supplier's payout (0 unless sold)" }),
+    sold_to: z.number().int(),
+    trace_url: z.string(),
+  })
+  .meta({ id: "LeadAnswer" });
+
+const Exclusion = z.object({ channel_id: z.string(), reason: z.string() });
+
+const LeadSummary = z
+  .object({
+    id: z.string(),
+    campaign: z.string(),
+    supplier: z.string(),
+    status: leadStatus,
+    reason: z.string().nullable(),
+    test: z.boolean(),
+    received_at: z.string(),
+    decided_at: z.string().nullable(),
+    price: z.number().meta({ description: "Paid to the supplier" }),
+    revenue: z.number().meta({ description: "Paid by the buyer" }),
+    sold_to: z.number().int(),
+    data: z.record(z.string(), z.unknown()).meta({ description: "Normalised lead data; pii fields read \"***\" for analysts" }),
+  })
+  .meta({ id: "LeadSummary" });
+
+const LeadTrace = LeadSummary.extend({
+  overhead_ms: z.number().nullable(),
+  history: z.array(z.object({ status: z.string(), at: z.string(), reason: z.string().nullable() })),
+  excluded: z.array(Exclusion),
+  attempts: z.array(
+    z.object({
+      kind: z.enum(["ping", "post"]),
+      channel_id: z.string(),
+      started_at: z.string(),
+      duration_ms: z.number(),
+      http_status: z.number().int().nullable(),
+      outcome: z.string(),
+      price: z.number().nullable(),
+      reason: z.string().nullable(),
+      ping_ref: z.string().nullable(),
+    }),
+  ),
+}).meta({ id: "LeadTrace" });
+
+const LeadPage = z.object({ items: z.array(LeadSummary.extend({ trace_url: z.string() })), next_cursor: z.string().nullable() });
+
+const LeadQuery = z
+  .object({
+    campaign: z.string().optional(),
+    status: leadStatus.optional(),
+    supplier: z.string().optional(),
+    test: z
+      .enum(["true", "false"])
+      .transform((v) => v === "true")
+      .optional()
+      .meta({ description: "`true`: only test leads; `false`: only real ones" }),
+    from: z.iso
+      .datetime({ offset: true })
+      .transform((v) => new Date(v))
+      .optional(),
+    to: z.iso
+      .datetime({ offset: true })
+      .transform((v) => new Date(v))
+      .optional(),
+    cursor: z.string().optional(),
+    limit: z.string().optional().meta({ description: "1 to 500, default 50" }),
+  })
+  .strict();
+
+/** Per-supplier token bucket (in this process): 429 + Retry-After before the body is even read. */
+function rateLimit(limiter: SupplierRateLimiter): MiddlewareHandler {
+  return async (c, next) => {
+    const supplier = supplierOf(c);
+    const admission = limiter.take(supplier.id, supplier.rate_limit);
+    if (!admission.ok)
+      throw new GavelError("rate_limited", `Supplier '${supplier.id}' is over its rate limit of ${supplier.rate_limit?.per_second}/s`, {
+        retryAfter: admission.retryAfterSeconds,
+      });
+    await next();
+  };
+}
+
+export function leadRoutes(deps: LeadRouteDeps): AnyRoute[] {
+  return [
+    route({
+      method: "post",
+      path: "/v1/leads",
+      access: "supplier",
+      operationId: "sellLead",
+      summary: "Sell a lead",
+      description:
+        "Runs the whole auction and answers within the campaign's `auction.timeout_ms`. Optional `Idempotency-Key` header (scoped to the supplier): the same key and body replays the stored answer. `\"test\": true` runs a test auction: buyers see `\"test\": true` and `X-Gavel-Test: 1`, and the lead counts toward no caps or revenue figures. Suppliers with a `rate_limit` get 429 + Retry-After past it (enforced per Gavel process).",
+      tags: ["Leads"],
+      documentedBody: { content: { "application/json": LeadSubmission } },
+      responses: {
+        200: { description: "The auction's outcome (sold, unsold, duplicate or error)", schema: LeadAnswer },
+        403: { description: "Supplier not allowed on the campaign, or a paused supplier or campaign", schema: undefined, contentType: "application/problem+json" },
+        409: { description: "Same Idempotency-Key while the first request still runs", contentType: "application/problem+json" },
+        413: { description: "Body over GAVEL_MAX_LEAD_BYTES", contentType: "application/problem+json" },
+        429: {
+          description: "Over the supplier's rate limit (a token bucket per Gavel process)",
+          contentType: "application/problem+json",
+          headers: { "Retry-After": { description: "Seconds until a lead is admitted again", schema: { type: "integer" } } },
+        },
+        503: {
+          description: "The process is at its bound of concurrent auctions (answered before any ping)",
+          contentType: "application/problem+json",
+          headers: { "Retry-After": { description: "Seconds", schema: { type: "integer" } } },
+        },
+      },
+      use: [
+        rateLimit(deps.rateLimiter),
+        bodyLimit({
+          maxSize: deps.maxLeadBytes,
+          onError: () => {
+            throw new GavelError("payload_too_large", `The lead body is over the limit of ${deps.maxLeadBytes} bytes`);
+          },
+        }),
+      ],
+      async handler(c) {
+        // The deadline counts from here: everything Gavel does, including queueing, spends it.
+        const received = { at: deps.clock.now(), mono: performance.now() };
+        const key = c.req.header("idempotency-key");
+        if (key !== undefined && !IDEMPOTENCY_KEY.test(key))
+          throw new GavelError("validation", "Bad Idempotency-Key header", {
+            errors: [{ path: "headers.idempotency-key", message: "must be 1 to 255 visible ASCII characters" }],
+          });
+        const body = await jsonBody(c);
+        const result = await sellLead(deps, supplierOf(c), body, received, key);
+        if (result.replayed) c.header("Idempotent-Replayed", "true");
+        const contentType = result.httpStatus >= 400 ? "application/problem+json" : "application/json";
+        const payload =
+          result.httpStatus >= 400
+            ? { type: "urn:gavel:problem:validation", title: "Validation failed", detail: "The lead has invalid fields", ...(result.body as object) }
+            : result.body;
+        return c.body(JSON.stringify(payload), result.httpStatus as 200, { "content-type": contentType });
       },
     }),
-    requireSupplier({ catalog: deps.catalog }),
-    async (c) => {
-      // The deadline counts from here: everything Gavel does, including queueing, spends it.
-      const received = { at: deps.clock.now(), mono: performance.now() };
-      const key = c.req.header("idempotency-key");
-      if (key !== undefined && !IDEMPOTENCY_KEY.test(key))
-        throw new GavelError("validation", "Bad Idempotency-Key header", {
-          errors: [{ path: "headers.idempotency-key", message: "must be 1 to 255 visible ASCII characters" }],
+
+    route({
+      method: "get",
+      path: "/v1/leads/{id}",
+      access: "analyst",
+      operationId: "getLead",
+      summary: "A lead's trace: history, exclusions and every ping and post",
+      tags: ["Leads"],
+      responses: { 200: { description: "The lead", schema: LeadTrace } },
+      async handler(c, { params }) {
+        const found = await findLead(deps.database.db, params.id);
+        if (!found) throw new GavelError("not_found", `No lead '${params.id}'`);
+        const { role } = operatorOf(c);
+        const { lead, history, attempts } = found;
+        return c.json({
+          id: lead.id,
+          campaign: lead.campaignId,
+          supplier: lead.supplierId,
+          status: lead.status,
+          reason: lead.reason,
+          test: lead.test,
+          received_at: lead.receivedAt.toISOString(),
+          decided_at: lead.decidedAt?.toISOString() ?? null,
+          price: fromCents(lead.priceCents),
+          revenue: fromCents(lead.revenueCents),
+          sold_to: lead.soldTo,
+          overhead_ms: lead.overheadMs,
+          data: role === "admin" ? lead.data : await maskPii(deps.catalog, lead.campaignId, lead.data as Record<string, unknown>),
+          history: history.map((e) => ({ status: e.status, at: e.at.toISOString(), reason: e.reason })),
+          excluded: lead.excluded,
+          attempts: attempts.map((a) => ({
+            kind: a.kind,
+            channel_id: a.channelId,
+            started_at: a.startedAt.toISOString(),
+            duration_ms: a.durationMs,
+            http_status: a.httpStatus,
+            outcome: a.outcome,
+            price: a.priceCents === null ? null : fromCents(a.priceCents),
+            reason: a.reason,
+            ping_ref: a.pingRef,
+          })),
         });
-      const body = await jsonBody(c);
-      const supplier = c.get("supplier" as never) as Supplier;
-      const result = await sellLead(deps, supplier, body, received, key);
-      if (result.replayed) c.header("Idempotent-Replayed", "true");
-      const contentType = result.httpStatus >= 400 ? "application/problem+json" : "application/json";
-      const payload =
-        result.httpStatus >= 400
-          ? { type: "urn:gavel:problem:validation", title: "Validation failed", detail: "The lead has invalid fields", ...(result.body as object) }
-          : result.body;
-      return c.body(JSON.stringify(payload), result.httpStatus as 200, { "content-type": contentType });
-    },
-  );
+      },
+    }),
 
-  app.get("/v1/leads/:id", read, async (c) => {
-    const found = await findLead(deps.database.db, c.req.param("id"));
-    if (!found) throw new GavelError("not_found", `No lead '${c.req.param("id")}'`);
-    const role = c.get("role" as never) as Role;
-    const { lead, history, attempts } = found;
-    return c.json({
-      id: lead.id,
-      campaign: lead.campaignId,
-      supplier: lead.supplierId,
-      status: lead.status,
-      reason: lead.reason,
-      test: lead.test,
-      received_at: lead.receivedAt.toISOString(),
-      decided_at: lead.decidedAt?.toISOString() ?? null,
-      price: fromCents(lead.priceCents),
-      revenue: fromCents(lead.revenueCents),
-      sold_to: lead.soldTo,
-      overhead_ms: lead.overheadMs,
-      data: role === "admin" ? lead.data : await maskPii(deps.catalog, lead.campaignId, lead.data as Record<string, unknown>),
-      history: history.map((e) => ({ status: e.status, at: e.at.toISOString(), reason: e.reason })),
-      excluded: lead.excluded,
-      attempts: attempts.map((a) => ({
-        kind: a.kind,
-        channel_id: a.channelId,
-        started_at: a.startedAt.toISOString(),
-        duration_ms: a.durationMs,
-        http_status: a.httpStatus,
-        outcome: a.outcome,
-        price: a.priceCents === null ? null : fromCents(a.priceCents),
-        reason: a.reason,
-        ping_ref: a.pingRef,
-      })),
-    });
-  });
-
-  const LeadQuery = z
-    .object({
-      campaign: z.string().optional(),
-      status: z.enum(["received", "rejected", "duplicate", "auctioning", "sold", "unsold", "error", "returned"]).optional(),
-      supplier: z.string().optional(),
-      test: z.enum(["true", "false"]).transform((v) => v === "true").optional(),
-      from: z.iso.datetime({ offset: true }).transform((v) => new Date(v)).optional(),
-      to: z.iso.datetime({ offset: true }).transform((v) => new Date(v)).optional(),
-      cursor: z.string().optional(),
-      limit: z.string().optional(),
-    })
-    .strict();
-
-  app.get("/v1/leads", read, async (c) => {
-    const parsed = LeadQuery.safeParse(c.req.query());
-    if (!parsed.success) throw invalid(parsed.error, "Bad query parameters");
-    const q = parsed.data;
-    const role = c.get("role" as never) as Role;
-    const page = await listLeads(deps.database.db, { ...q, limit: pageLimit(q.limit) });
-    const items = await Promise.all(
-      page.rows.map(async (lead) => ({
-        id: lead.id,
-        campaign: lead.campaignId,
-        supplier: lead.supplierId,
-        status: lead.status,
-        reason: lead.reason,
-        test: lead.test,
-        received_at: lead.receivedAt.toISOString(),
-        decided_at: lead.decidedAt?.toISOString() ?? null,
-        price: fromCents(lead.priceCents),
-        revenue: fromCents(lead.revenueCents),
-        sold_to: lead.soldTo,
-        data: role === "admin" ? lead.data : await maskPii(deps.catalog, lead.campaignId, lead.data as Record<string, unknown>),
-        trace_url: `/v1/leads/${lead.id}`,
-      })),
-    );
-    return c.json({ items, next_cursor: page.nextCursor });
-  });
-
-  return app;
+    route({
+      method: "get",
+      path: "/v1/leads",
+      access: "analyst",
+      operationId: "listLeads",
+      summary: "Leads, newest first, paged",
+      tags: ["Leads"],
+      query: LeadQuery,
+      responses: { 200: { description: "A page of leads", schema: LeadPage } },
+      async handler(c, { query }) {
+        const { role } = operatorOf(c);
+        const page = await listLeads(deps.database.db, { ...query, limit: pageLimit(query.limit) });
+        const items = await Promise.all(
+          page.rows.map(async (lead) => ({
+            id: lead.id,
+            campaign: lead.campaignId,
+            supplier: lead.supplierId,
+            status: lead.status,
+            reason: lead.reason,
+            test: lead.test,
+            received_at: lead.receivedAt.toISOString(),
+            decided_at: lead.decidedAt?.toISOString() ?? null,
+            price: fromCents(lead.priceCents),
+            revenue: fromCents(lead.revenueCents),
+            sold_to: lead.soldTo,
+            data: role === "admin" ? lead.data : await maskPii(deps.catalog, lead.campaignId, lead.data as Record<string, unknown>),
+            trace_url: `/v1/leads/${lead.id}`,
+          })),
+        );
+        return c.json({ items, next_cursor: page.nextCursor });
+      },
+    }),
+  ];
 }
 
 /** Analysts see declared non-pii fields; pii and undeclared fields read "***". */

@@ -3,7 +3,29 @@
 import type { Context } from "hono";
 import { HTTPException } from "hono/http-exception";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
+import { z } from "zod";
 import { GavelError, type ErrorCode } from "../errors";
+
+export const FieldErrorSchema = z
+  .object({
+    path: z.string().meta({ description: "`data.email`, `fields[2].type`, `channels[0].ping.url`" }),
+    message: z.string(),
+    line: z.number().int().optional().meta({ description: "1-based line in a configuration file" }),
+    col: z.number().int().optional().meta({ description: "1-based column in a configuration file" }),
+  })
+  .meta({ id: "FieldError" });
+
+/** The shape of every error answer (RFC 9457), as the OpenAPI document describes it. */
+export const Problem = z
+  .object({
+    type: z.string().meta({ description: "`urn:gavel:problem:<code>`" }),
+    title: z.string(),
+    status: z.number().int(),
+    detail: z.string(),
+    errors: z.array(FieldErrorSchema).optional(),
+    lead_id: z.string().optional(),
+  })
+  .meta({ id: "Problem" });
 
 const statusOf: Record<ErrorCode, ContentfulStatusCode> = {
   bad_request: 400,
@@ -16,6 +38,7 @@ const statusOf: Record<ErrorCode, ContentfulStatusCode> = {
   payload_too_large: 413,
   validation: 422,
   idempotency_mismatch: 422,
+  rate_limited: 429,
   overloaded: 503,
   supplier_cap: 429,
 };
@@ -31,6 +54,7 @@ const titleOf: Record<ErrorCode, string> = {
   payload_too_large: "Payload too large",
   validation: "Validation failed",
   idempotency_mismatch: "Idempotency key reused",
+  rate_limited: "Too many requests",
   overloaded: "Overloaded",
   supplier_cap: "Supplier cap reached",
 };

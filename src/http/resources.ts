@@ -1,91 +1,227 @@
-// Configuration over HTTP: campaigns, buyers, channels and suppliers. Handlers validate, call one
-// store verb and map the result; every write invalidates the engine's cached configuration.
-import { randomBytes } from "node:crypto";
-import { Hono } from "hono";
+// Configuration over HTTP: campaigns, buyers, channels and suppliers, and supplier keys. Handlers
+// validate, call one store verb and map the result; every write invalidates the engine's cached
+// configuration and is audited (by the store, in the write's own transaction).
+import { z } from "zod";
 import type { Catalog, Clock } from "../auction/catalog";
 import type { Db } from "../db/client";
-import { insertOperatorToken, revokeOperatorToken } from "../db/tokens";
-import { GavelError, invalid } from "../errors";
+import { Buyer, Campaign, Channel, Supplier } from "../resources/schemas";
 import {
   archiveResource,
   createResource,
-  createSupplier,
   getResource,
-  hashSecret,
+  issueSupplierKey,
   listResources,
+  listSupplierKeys,
   patchResource,
   replaceResource,
+  revokeSupplierKey,
   type ResourceKind,
 } from "../resources/store";
 import { withCapUsage } from "../resources/usage";
-import { requireOperator } from "./auth";
+import { operatorOf } from "./auth";
 import { jsonBody, pageLimit } from "./body";
-import { z } from "zod";
+import { route, type AnyRoute } from "./route";
 
 export interface ResourceRouteDeps {
   db: Db;
   catalog: Catalog;
   clock: Clock;
-  adminToken?: string;
 }
 
-const KINDS: ResourceKind[] = ["campaigns", "buyers", "channels", "suppliers"];
+const timestamps = { created_at: z.string(), updated_at: z.string() };
 
-export function resourceRoutes(deps: ResourceRouteDeps): Hono {
-  const app = new Hono();
-  const read = requireOperator({ db: deps.db, adminToken: deps.adminToken, role: "analyst" });
-  const write = requireOperator({ db: deps.db, adminToken: deps.adminToken, role: "admin" });
+const kinds: { kind: ResourceKind; one: string; schema: z.ZodObject; read: z.ZodObject; tag: string }[] = [
+  { kind: "campaigns", one: "Campaign", schema: Campaign, read: Campaign.safeExtend(timestamps).meta({ id: "CampaignRead" }), tag: "Campaigns" },
+  { kind: "buyers", one: "Buyer", schema: Buyer, read: Buyer.safeExtend(timestamps).meta({ id: "BuyerRead" }), tag: "Buyers" },
+  { kind: "channels", one: "Channel", schema: Channel, read: Channel.safeExtend(timestamps).meta({ id: "ChannelRead" }), tag: "Channels" },
+  { kind: "suppliers", one: "Supplier", schema: Supplier, read: Supplier.safeExtend(timestamps).meta({ id: "SupplierRead" }), tag: "Suppliers" },
+];
+
+const ListQuery = z
+  .object({
+    limit: z.string().optional().meta({ description: "1 to 500, default 50" }),
+    cursor: z.string().optional().meta({ description: "`next_cursor` of the previous page" }),
+    status: z.enum(["active", "paused", "archived"]).optional().meta({ description: "Default: everything but archived" }),
+  })
+  .strict();
+const ChannelListQuery = ListQuery.extend({ campaign_id: z.string().optional(), buyer_id: z.string().optional() }).strict();
+
+const SupplierKey = z
+  .object({
+    id: z.string(),
+    prefix: z.string().meta({ description: "The key's first characters, to recognise it" }),
+    status: z.enum(["active", "expired", "revoked"]),
+    created_at: z.string(),
+    expires_at: z.string().nullable(),
+    revoked_at: z.string().nullable(),
+  })
+  .meta({ id: "SupplierKey" });
+
+const NewKey = z
+  .object({
+    expires_at: z.iso
+      .datetime({ offset: true })
+      .optional()
+      .meta({ description: "When the new key stops working (default: never)" }),
+    previous_keys_expire_at: z.iso
+      .datetime({ offset: true })
+      .optional()
+      .meta({ description: "Rotation: the supplier's other live keys stop working at this time (default: they stay valid until revoked)" }),
+  })
+  .strict();
+
+export function resourceRoutes(deps: ResourceRouteDeps): AnyRoute[] {
   const changed = <T>(value: T): T => {
     deps.catalog.invalidate();
     return value;
   };
-
-  for (const kind of KINDS) {
+  const routes: AnyRoute[] = [];
+  for (const { kind, one, schema, read, tag } of kinds) {
+    const noun = one.toLowerCase();
     // Caps read back with their current usage.
     const shown = async <D extends { id: string }>(doc: D): Promise<D> => (await withCapUsage(deps.db, kind, [doc], deps.clock.now()))[0];
-    app.get(`/v1/${kind}`, read, async (c) => {
-      const page = await listResources(deps.db, kind, {
-        limit: pageLimit(c.req.query("limit")),
-        cursor: c.req.query("cursor"),
-        status: c.req.query("status"),
-        campaignId: c.req.query("campaign_id"),
-        buyerId: c.req.query("buyer_id"),
-      });
-      return c.json({ ...page, items: await withCapUsage(deps.db, kind, page.items, deps.clock.now()) });
-    });
-    app.post(`/v1/${kind}`, write, async (c) => {
-      const body = await jsonBody(c);
-      const created = kind === "suppliers" ? await createSupplier(deps.db, body) : await createResource(deps.db, kind, body);
-      return c.json(await shown(changed(created)), 201);
-    });
-    app.get(`/v1/${kind}/:id`, read, async (c) => c.json(await shown(await getResource(deps.db, kind, c.req.param("id")))));
-    app.put(`/v1/${kind}/:id`, write, async (c) =>
-      c.json(await shown(changed(await replaceResource(deps.db, kind, c.req.param("id"), await jsonBody(c))))),
-    );
-    app.patch(`/v1/${kind}/:id`, write, async (c) =>
-      c.json(await shown(changed(await patchResource(deps.db, kind, c.req.param("id"), await jsonBody(c))))),
-    );
-    app.delete(`/v1/${kind}/:id`, write, async (c) =>
-      c.json(await shown(changed(await archiveResource(deps.db, kind, c.req.param("id"))))),
+    routes.push(
+      route({
+        method: "get",
+        path: `/v1/${kind}`,
+        access: "analyst",
+        operationId: `list${one}s`,
+        summary: `List ${kind}`,
+        tags: [tag],
+        query: kind === "channels" ? ChannelListQuery : ListQuery,
+        responses: { 200: { description: `A page of ${kind}, by id`, schema: z.object({ items: z.array(read), next_cursor: z.string().nullable() }) } },
+        handler: async (c, { query }) => {
+          const page = await listResources(deps.db, kind, {
+            limit: pageLimit(query.limit),
+            cursor: query.cursor,
+            status: query.status,
+            campaignId: (query as { campaign_id?: string }).campaign_id,
+            buyerId: (query as { buyer_id?: string }).buyer_id,
+          });
+          return c.json({ ...page, items: await withCapUsage(deps.db, kind, page.items, deps.clock.now()) });
+        },
+      }),
+      route({
+        method: "post",
+        path: `/v1/${kind}`,
+        access: "admin",
+        operationId: `create${one}`,
+        summary: `Create a ${noun}`,
+        description: kind === "suppliers" ? "Answers with the supplier's first API key in `api_key`, shown this once." : undefined,
+        tags: [tag],
+        documentedBody: { content: { "application/json": schema } },
+        responses: {
+          201: {
+            description: `The ${noun}`,
+            schema: kind === "suppliers" ? read.safeExtend({ api_key: z.string() }) : read,
+          },
+          409: { description: "The id is taken", contentType: "application/problem+json" },
+        },
+        handler: async (c) => c.json(await shown(changed(await createResource(deps.db, kind, await jsonBody(c), operatorOf(c).actor))), 201),
+      }),
+      route({
+        method: "get",
+        path: `/v1/${kind}/{id}`,
+        access: "analyst",
+        operationId: `get${one}`,
+        summary: `Read a ${noun}`,
+        tags: [tag],
+        responses: { 200: { description: `The ${noun}; secrets read "***"`, schema: read } },
+        handler: async (c, { params }) => c.json(await shown(await getResource(deps.db, kind, params.id))),
+      }),
+      route({
+        method: "put",
+        path: `/v1/${kind}/{id}`,
+        access: "admin",
+        operationId: `replace${one}`,
+        summary: `Replace a ${noun}`,
+        description: 'The whole document; a secret sent back as "***" keeps the stored one.',
+        tags: [tag],
+        documentedBody: { content: { "application/json": schema } },
+        responses: { 200: { description: `The ${noun}`, schema: read } },
+        handler: async (c, { params }) =>
+          c.json(await shown(changed(await replaceResource(deps.db, kind, params.id, await jsonBody(c), operatorOf(c).actor)))),
+      }),
+      route({
+        method: "patch",
+        path: `/v1/${kind}/{id}`,
+        access: "admin",
+        operationId: `patch${one}`,
+        summary: `Change part of a ${noun} (JSON merge patch, RFC 7386)`,
+        tags: [tag],
+        documentedBody: {
+          description: "Objects merge, null deletes a field, anything else replaces it; the result is validated whole.",
+          content: { "application/merge-patch+json": z.record(z.string(), z.unknown()), "application/json": z.record(z.string(), z.unknown()) },
+        },
+        responses: { 200: { description: `The ${noun}`, schema: read } },
+        handler: async (c, { params }) =>
+          c.json(await shown(changed(await patchResource(deps.db, kind, params.id, await jsonBody(c), operatorOf(c).actor)))),
+      }),
+      route({
+        method: "delete",
+        path: `/v1/${kind}/{id}`,
+        access: "admin",
+        operationId: `archive${one}`,
+        summary: `Archive a ${noun}`,
+        description: "Archived resources stay readable by id and with `?status=archived`; leads keep pointing at them.",
+        tags: [tag],
+        responses: { 200: { description: `The archived ${noun}`, schema: read } },
+        handler: async (c, { params }) => c.json(await shown(changed(await archiveResource(deps.db, kind, params.id, operatorOf(c).actor)))),
+      }),
     );
   }
 
-  const NewToken = z.object({ name: z.string().min(1).max(200), role: z.enum(["admin", "analyst"]) }).strict();
-  app.post("/v1/tokens", write, async (c) => {
-    const parsed = NewToken.safeParse(await jsonBody(c));
-    if (!parsed.success) throw invalid(parsed.error, "The token request is invalid");
-    const token = `gvl_op_${randomBytes(32).toString("base64url")}`;
-    const row = await insertOperatorToken(deps.db, {
-      id: `tok_${randomBytes(8).toString("hex")}`,
-      name: parsed.data.name,
-      role: parsed.data.role,
-      tokenHash: hashSecret(token),
-    });
-    return c.json({ id: row.id, name: row.name, role: row.role, token, created_at: row.createdAt.toISOString() }, 201);
-  });
-  app.delete("/v1/tokens/:id", write, async (c) => {
-    if (!(await revokeOperatorToken(deps.db, c.req.param("id")))) throw new GavelError("not_found", `No token '${c.req.param("id")}'`);
-    return c.body(null, 204);
-  });
-  return app;
+  routes.push(
+    route({
+      method: "get",
+      path: "/v1/suppliers/{id}/keys",
+      access: "analyst",
+      operationId: "listSupplierKeys",
+      summary: "A supplier's API keys (never their secrets)",
+      tags: ["Suppliers"],
+      responses: { 200: { description: "Every key, oldest first", schema: z.object({ items: z.array(SupplierKey) }) } },
+      handler: async (c, { params }) => c.json({ items: await listSupplierKeys(deps.db, params.id, deps.clock.now()) }),
+    }),
+    route({
+      method: "post",
+      path: "/v1/suppliers/{id}/keys",
+      access: "admin",
+      operationId: "issueSupplierKey",
+      summary: "Issue a new API key (rotation)",
+      description:
+        "The key is in `api_key`, shown this once. The supplier's other keys stay valid until revoked, or until `previous_keys_expire_at` when given, so the supplier can switch without a gap.",
+      tags: ["Suppliers"],
+      body: NewKey,
+      responses: {
+        201: { description: "The new key", schema: SupplierKey.safeExtend({ api_key: z.string() }) },
+        409: { description: "The supplier is archived", contentType: "application/problem+json" },
+      },
+      async handler(c, { params, body }) {
+        const key = await issueSupplierKey(
+          deps.db,
+          params.id,
+          {
+            expiresAt: body.expires_at ? new Date(body.expires_at) : undefined,
+            previousKeysExpireAt: body.previous_keys_expire_at ? new Date(body.previous_keys_expire_at) : undefined,
+          },
+          operatorOf(c).actor,
+          deps.clock.now(),
+        );
+        return c.json(changed(key), 201);
+      },
+    }),
+    route({
+      method: "delete",
+      path: "/v1/suppliers/{id}/keys/{key_id}",
+      access: "admin",
+      operationId: "revokeSupplierKey",
+      summary: "Revoke an API key",
+      description: "Takes effect at once in the process that answers; other processes sharing the database drop it within GAVEL_CONFIG_TTL_MS.",
+      tags: ["Suppliers"],
+      responses: { 200: { description: "The revoked key", schema: SupplierKey } },
+      handler: async (c, { params }) =>
+        c.json(changed(await revokeSupplierKey(deps.db, params.id, params.key_id, operatorOf(c).actor, deps.clock.now()))),
+    }),
+  );
+  return routes;
 }

@@ -1,19 +1,18 @@
 // The do-not-sell list over HTTP: upload (CSV or JSON), delete, count. Values are normalised and
 // hashed before they reach the database; a body with any bad value is refused whole (422 listing
 // every bad value), so a typo never half-applies an upload.
-import { Hono, type Context } from "hono";
+import type { Context } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { z } from "zod";
 import type { Db } from "../db/client";
 import { addSuppressions, countSuppressions, removeSuppressions } from "../db/suppressions";
 import { GavelError, invalid, type FieldError } from "../errors";
 import { parseSuppressionCsv, suppressionEntry, type SuppressionEntry } from "../leads/suppression";
-import { requireOperator } from "./auth";
 import { jsonBody } from "./body";
+import { route, type AnyRoute } from "./route";
 
 export interface SuppressionRouteDeps {
   db: Db;
-  adminToken?: string;
 }
 
 const MAX_UPLOAD_BYTES = 16 * 1024 * 1024;
@@ -50,30 +49,75 @@ async function readEntries(c: Context): Promise<SuppressionEntry[]> {
   return [...unique.values()];
 }
 
-export function suppressionRoutes(deps: SuppressionRouteDeps): Hono {
-  const app = new Hono();
-  const read = requireOperator({ db: deps.db, adminToken: deps.adminToken, role: "analyst" });
-  const write = requireOperator({ db: deps.db, adminToken: deps.adminToken, role: "admin" });
+const SuppressionCounts = z.object({ emails: z.number().int(), phones: z.number().int(), total: z.number().int() });
+const uploadContent = {
+  "application/json": SuppressionList,
+  "text/csv": z.string().meta({ description: "One email or phone per line, or a CSV with an `email` and/or `phone` column" }),
+};
+
+export function suppressionRoutes(deps: SuppressionRouteDeps): AnyRoute[] {
   const limit = bodyLimit({
     maxSize: MAX_UPLOAD_BYTES,
     onError: () => {
       throw new GavelError("payload_too_large", `A suppression upload is limited to ${MAX_UPLOAD_BYTES} bytes; split the file`);
     },
   });
-
-  app.get("/v1/suppressions", read, async (c) => {
-    const counts = await countSuppressions(deps.db);
-    return c.json({ ...counts, total: counts.emails + counts.phones });
-  });
-  app.post("/v1/suppressions", write, limit, async (c) => {
-    const entries = await readEntries(c);
-    const added = await addSuppressions(deps.db, entries);
-    return c.json({ received: entries.length, added, already_listed: entries.length - added });
-  });
-  app.delete("/v1/suppressions", write, limit, async (c) => {
-    const entries = await readEntries(c);
-    const removed = await removeSuppressions(deps.db, entries);
-    return c.json({ received: entries.length, removed, not_listed: entries.length - removed });
-  });
-  return app;
+  return [
+    route({
+      method: "get",
+      path: "/v1/suppressions",
+      access: "analyst",
+      operationId: "countSuppressions",
+      summary: "How many emails and phones are on the do-not-sell list",
+      tags: ["Suppression"],
+      responses: { 200: { description: "Counts", schema: SuppressionCounts } },
+      handler: async (c) => {
+        const counts = await countSuppressions(deps.db);
+        return c.json({ ...counts, total: counts.emails + counts.phones });
+      },
+    }),
+    route({
+      method: "post",
+      path: "/v1/suppressions",
+      access: "admin",
+      operationId: "addSuppressions",
+      summary: "Add emails and phones to the do-not-sell list (CSV or JSON)",
+      description: "Values are normalised and stored only as SHA-256 hashes. A body with any bad value is refused whole (422 listing each).",
+      tags: ["Suppression"],
+      documentedBody: { content: uploadContent },
+      use: [limit],
+      responses: {
+        200: {
+          description: "What was added",
+          schema: z.object({ received: z.number().int(), added: z.number().int(), already_listed: z.number().int() }),
+        },
+      },
+      handler: async (c) => {
+        const entries = await readEntries(c);
+        const added = await addSuppressions(deps.db, entries);
+        return c.json({ received: entries.length, added, already_listed: entries.length - added });
+      },
+    }),
+    route({
+      method: "delete",
+      path: "/v1/suppressions",
+      access: "admin",
+      operationId: "removeSuppressions",
+      summary: "Remove emails and phones from the do-not-sell list (CSV or JSON)",
+      tags: ["Suppression"],
+      documentedBody: { content: uploadContent },
+      use: [limit],
+      responses: {
+        200: {
+          description: "What was removed",
+          schema: z.object({ received: z.number().int(), removed: z.number().int(), not_listed: z.number().int() }),
+        },
+      },
+      handler: async (c) => {
+        const entries = await readEntries(c);
+        const removed = await removeSuppressions(deps.db, entries);
+        return c.json({ received: entries.length, removed, not_listed: entries.length - removed });
+      },
+    }),
+  ];
 }

@@ -10,7 +10,9 @@ type Check = (value: unknown) => { ok: true; value: unknown } | { ok: false; mes
 
 export interface CompiledFields {
   /** Normalises `data`; returns the clean data or every field error, each under `data.<name>`. */
-  validate(data: Record<string, unknown>): { ok: true; data: Record<string, unknown> } | { ok: false; errors: FieldError[] };
+  validate(
+    data: Record<string, unknown>,
+  ): { ok: true; data: Record<string, unknown> } | { ok: false; errors: FieldError[]; /** the fields that did pass */ data: Record<string, unknown> };
   /** Declared fields not marked pii: the only ones a ping may carry. */
   publicFields: readonly string[];
   /** Declared email and phone fields: what a lead is matched against the suppression list by. */
@@ -155,7 +157,7 @@ export function compileFields(fields: readonly FieldSpec[]): CompiledFields {
         if (declared.has(name) || value === undefined || value === null) continue;
         clean[name] = typeof value === "object" ? value : String(value);
       }
-      return errors.length ? { ok: false, errors } : { ok: true, data: clean };
+      return errors.length ? { ok: false, errors, data: clean } : { ok: true, data: clean };
     },
   };
 }

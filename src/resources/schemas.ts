@@ -113,13 +113,15 @@ export const FieldSpec = z
     if (f.type !== "enum" && f.values) ctx.addIssue({ code: "custom", path: ["values"], message: "values only apply to enum fields" });
     if (f.min !== undefined && f.max !== undefined && f.min > f.max)
       ctx.addIssue({ code: "custom", path: ["min"], message: "min must not exceed max" });
-  });
+  })
+  .meta({ id: "FieldSpec" });
 export type FieldSpec = z.infer<typeof FieldSpec>;
 
 export const Payout = z.discriminatedUnion("type", [
   z.object({ type: z.literal("revshare"), percent: z.number().min(0).max(100) }).strict(),
   z.object({ type: z.literal("fixed"), amount: money }).strict(),
-]);
+])
+  .meta({ id: "Payout" });
 export type Payout = z.infer<typeof Payout>;
 
 export const Auction = z
@@ -173,7 +175,8 @@ export const Campaign = z
       if (!names.has(name))
         ctx.addIssue({ code: "custom", path: ["dedup", "fields", i], message: `'${name}' is not a field of this campaign` });
     });
-  });
+  })
+  .meta({ id: "Campaign" });
 export type Campaign = z.infer<typeof Campaign>;
 
 export const Buyer = z
@@ -186,7 +189,8 @@ export const Buyer = z
     caps,
     dedup: BuyerDedup.optional(),
   })
-  .strict();
+  .strict()
+  .meta({ id: "Buyer" });
 export type Buyer = z.infer<typeof Buyer>;
 
 const httpUrl = z.url({ protocol: /^https?$/, message: "must be an http(s) URL" });
@@ -200,7 +204,8 @@ const Endpoint = z
     headers: z.record(headerName, z.string()).default({}),
     body: z.null().default(null),
   })
-  .strict();
+  .strict()
+  .meta({ id: "Endpoint" });
 
 export const filterOps = ["eq", "neq", "in", "nin", "gt", "gte", "lt", "lte", "between", "prefix", "exists"] as const;
 
@@ -237,14 +242,16 @@ export const Filter = z
       case "exists":
         return need(typeof f.value === "boolean", "must be true or false");
     }
-  });
+  })
+  .meta({ id: "Filter" });
 export type Filter = z.infer<typeof Filter>;
 
 export const ChannelAuth = z.discriminatedUnion("type", [
   z.object({ type: z.literal("basic"), username: z.string(), password: z.string() }).strict(),
   z.object({ type: z.literal("bearer"), token: z.string().min(1) }).strict(),
   z.object({ type: z.literal("header"), name: headerName, value: z.string() }).strict(),
-]);
+])
+  .meta({ id: "ChannelAuth" });
 
 export const Channel = z
   .object({
@@ -281,8 +288,22 @@ export const Channel = z
       ctx.addIssue({ code: "custom", path: ["fixed_price"], message: "a direct_post channel needs a fixed_price" });
     if (ch.type === "direct_post" && ch.ping)
       ctx.addIssue({ code: "custom", path: ["ping"], message: "a direct_post channel is not pinged" });
-  });
+  })
+  .meta({ id: "Channel" });
 export type Channel = z.infer<typeof Channel>;
+
+/**
+ * A token bucket per supplier: `burst` leads at once, refilled at `per_second`. Enforced in each
+ * process's memory, so N processes behind a load balancer admit up to N times the rate.
+ */
+export const RateLimit = z
+  .object({
+    per_second: z.number().positive().max(1_000_000),
+    burst: z.number().int().min(1).max(1_000_000),
+  })
+  .strict()
+  .meta({ id: "RateLimit" });
+export type RateLimit = z.infer<typeof RateLimit>;
 
 export const Supplier = z
   .object({
@@ -299,6 +320,8 @@ export const Supplier = z
         if (cap.spend !== undefined) ctx.addIssue({ code: "custom", path: [i, "spend"], message: "a supplier cap counts leads only" });
       });
     }),
+    rate_limit: RateLimit.optional(),
   })
-  .strict();
+  .strict()
+  .meta({ id: "Supplier" });
 export type Supplier = z.infer<typeof Supplier>;

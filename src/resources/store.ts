@@ -1,23 +1,29 @@
 // Create, read, list, replace, patch and archive the four configuration resources. Each keeps its
-// validated document in a jsonb column; the document, not the row, is what the API returns.
+// validated document in a jsonb column; the document, not the row, is what the API returns. Every
+// write records an audit entry (actor, action, field-level diff with secrets masked) in the same
+// transaction, so a change and its record commit together or not at all.
 import { createHash, randomBytes } from "node:crypto";
-import { and, asc, eq, gt, inArray, ne, type SQL } from "drizzle-orm";
+import { and, asc, eq, gt, inArray, isNull, ne, or, type SQL } from "drizzle-orm";
 import type { z } from "zod";
+import { recordAudit, type Actor } from "../db/audit";
 import type { Db } from "../db/client";
 import { buyers, campaigns, channels, supplierKeys, suppliers } from "../db/schema";
 import { GavelError, invalid, type FieldError } from "../errors";
+import { diffDocs, sameJson } from "./diff";
 import { Buyer, Campaign, Channel, Supplier } from "./schemas";
 
 export type ResourceKind = "campaigns" | "buyers" | "channels" | "suppliers";
+export const resourceKinds: readonly ResourceKind[] = ["campaigns", "buyers", "channels", "suppliers"];
 
 const tables = { campaigns, buyers, channels, suppliers } as const;
-const schemas: Record<ResourceKind, z.ZodType<{ id: string; status: string }>> = {
+export const resourceSchemas: Record<ResourceKind, z.ZodType<{ id: string; status: string }>> = {
   campaigns: Campaign,
   buyers: Buyer,
   channels: Channel,
   suppliers: Supplier,
 };
-const singular: Record<ResourceKind, string> = {
+const schemas = resourceSchemas;
+export const singular: Record<ResourceKind, string> = {
   campaigns: "campaign",
   buyers: "buyer",
   channels: "channel",
@@ -25,11 +31,11 @@ const singular: Record<ResourceKind, string> = {
 };
 
 export const SECRET_MASK = "***";
-type Doc = Record<string, unknown> & { id: string; status: string };
+export type Doc = Record<string, unknown> & { id: string; status: string };
 
 /** Where a resource keeps write-only values: each is shown as "***" and kept when "***" is sent back. */
-function secretPaths(kind: ResourceKind, doc: Doc): string[][] {
-  if (kind !== "channels") return [];
+export function secretPaths(kind: ResourceKind, doc: Doc | null): string[][] {
+  if (kind !== "channels" || !doc) return [];
   const paths: string[][] = [];
   const auth = doc.auth as { type?: string } | undefined;
   if (auth?.type === "basic") paths.push(["auth", "password"]);
@@ -43,11 +49,11 @@ function secretPaths(kind: ResourceKind, doc: Doc): string[][] {
   return paths;
 }
 
-function getPath(doc: unknown, path: string[]): unknown {
+export function getPath(doc: unknown, path: string[]): unknown {
   return path.reduce<unknown>((node, key) => (node && typeof node === "object" ? (node as Record<string, unknown>)[key] : undefined), doc);
 }
 
-function setPath(doc: unknown, path: string[], value: unknown): void {
+export function setPath(doc: unknown, path: string[], value: unknown): void {
   const parent = getPath(doc, path.slice(0, -1));
   if (parent && typeof parent === "object") (parent as Record<string, unknown>)[path[path.length - 1]] = value;
 }
@@ -61,7 +67,7 @@ export function maskSecrets(kind: ResourceKind, doc: Doc): Doc {
 }
 
 /** A "***" sent back in place of a secret means "keep the stored one". */
-function restoreSecrets(kind: ResourceKind, incoming: Doc, stored: Doc | null): FieldError[] {
+export function restoreSecrets(kind: ResourceKind, incoming: Doc, stored: Doc | null): FieldError[] {
   const errors: FieldError[] = [];
   for (const path of secretPaths(kind, incoming)) {
     if (getPath(incoming, path) !== SECRET_MASK) continue;
@@ -75,7 +81,7 @@ function restoreSecrets(kind: ResourceKind, incoming: Doc, stored: Doc | null): 
 const READ_ONLY_FIELDS = ["created_at", "updated_at", "api_key"];
 
 /** Fields a read-back adds (timestamps, cap usage) may be sent back unchanged in a PUT or PATCH. */
-function withoutReadOnly(body: unknown): unknown {
+export function withoutReadOnly(body: unknown): unknown {
   if (!body || typeof body !== "object" || Array.isArray(body)) return body;
   const copy = { ...(body as Record<string, unknown>) };
   for (const key of READ_ONLY_FIELDS) delete copy[key];
@@ -116,6 +122,14 @@ async function checkReferences(db: Db, kind: ResourceKind, doc: Doc): Promise<vo
   if (errors.length) throw new GavelError("validation", `The ${singular[kind]} refers to something that does not exist`, { errors });
 }
 
+/** Records one change to a resource; a write that changes nothing records nothing. */
+async function audit(db: Db, actor: Actor, kind: ResourceKind, id: string, action: string, before: Doc | null, after: Doc | null) {
+  const secret = [...secretPaths(kind, before), ...secretPaths(kind, after)].map((p) => p.join("."));
+  const diff = diffDocs(before, after, secret, SECRET_MASK);
+  if (diff.length === 0) return;
+  await recordAudit(db, actor, { resource: `${kind}/${id}`, action, diff });
+}
+
 function columnsOf(kind: ResourceKind, doc: Doc): Record<string, unknown> {
   const base = { id: doc.id, status: doc.status, config: doc };
   return kind === "channels" ? { ...base, buyerId: doc.buyer_id, campaignId: doc.campaign_id } : base;
@@ -134,6 +148,16 @@ function present(kind: ResourceKind, row: Row): Doc {
   return { ...doc, created_at: row.createdAt.toISOString(), updated_at: row.updatedAt.toISOString() };
 }
 
+/** Every stored document of a kind, archived ones included, secrets included: for config export and apply. */
+export async function loadAllStored(db: Db, kind: ResourceKind): Promise<Doc[]> {
+  const table = tables[kind];
+  const rows = await db.select({ config: table.config }).from(table).orderBy(asc(table.id));
+  return rows.map((row) => {
+    const ordered = schemas[kind].safeParse(row.config);
+    return (ordered.success ? ordered.data : row.config) as Doc;
+  });
+}
+
 async function loadStored(db: Db, kind: ResourceKind, id: string): Promise<Row | undefined> {
   const table = tables[kind];
   const [row] = await db
@@ -147,17 +171,21 @@ function notFound(kind: ResourceKind, id: string): GavelError {
   return new GavelError("not_found", `No ${singular[kind]} '${id}'`);
 }
 
-export async function createResource(db: Db, kind: ResourceKind, body: unknown): Promise<Doc> {
+export async function createResource(db: Db, kind: ResourceKind, body: unknown, actor: Actor): Promise<Doc> {
+  if (kind === "suppliers") return createSupplier(db, body, actor);
   const doc = validate(kind, body, null);
   await checkReferences(db, kind, doc);
   const table = tables[kind];
-  const [row] = await db
-    .insert(table)
-    .values(columnsOf(kind, doc) as never)
-    .onConflictDoNothing()
-    .returning({ config: table.config, createdAt: table.createdAt, updatedAt: table.updatedAt });
-  if (!row) throw new GavelError("conflict", `The ${singular[kind]} id '${doc.id}' is taken`);
-  return present(kind, row);
+  return db.transaction(async (tx) => {
+    const [row] = await tx
+      .insert(table)
+      .values(columnsOf(kind, doc) as never)
+      .onConflictDoNothing()
+      .returning({ config: table.config, createdAt: table.createdAt, updatedAt: table.updatedAt });
+    if (!row) throw new GavelError("conflict", `The ${singular[kind]} id '${doc.id}' is taken`);
+    await audit(tx, actor, kind, doc.id, "create", null, doc);
+    return present(kind, row);
+  });
 }
 
 export async function getResource(db: Db, kind: ResourceKind, id: string): Promise<Doc> {
@@ -199,24 +227,31 @@ export async function listResources(
   };
 }
 
-async function writeStored(db: Db, kind: ResourceKind, id: string, doc: Doc): Promise<Doc> {
+/** Writes a new version of a stored resource; a version equal to the stored one is not written. */
+async function writeStored(db: Db, kind: ResourceKind, stored: Row, doc: Doc, actor: Actor, action = "update"): Promise<Doc> {
+  const before = stored.config as Doc;
+  const id = before.id;
   if (doc.id !== id) throw new GavelError("validation", "The id cannot change", { errors: [{ path: "id", message: `must be '${id}'` }] });
+  if (sameJson(before, doc)) return present(kind, stored);
   await checkReferences(db, kind, doc);
   const table = tables[kind];
-  const [row] = await db
-    .update(table)
-    .set({ ...columnsOf(kind, doc), updatedAt: new Date() } as never)
-    .where(eq(table.id, id))
-    .returning({ config: table.config, createdAt: table.createdAt, updatedAt: table.updatedAt });
-  if (!row) throw notFound(kind, id);
-  return present(kind, row);
+  return db.transaction(async (tx) => {
+    const [row] = await tx
+      .update(table)
+      .set({ ...columnsOf(kind, doc), updatedAt: new Date() } as never)
+      .where(eq(table.id, id))
+      .returning({ config: table.config, createdAt: table.createdAt, updatedAt: table.updatedAt });
+    if (!row) throw notFound(kind, id);
+    await audit(tx, actor, kind, id, action, before, doc);
+    return present(kind, row);
+  });
 }
 
-export async function replaceResource(db: Db, kind: ResourceKind, id: string, body: unknown): Promise<Doc> {
+export async function replaceResource(db: Db, kind: ResourceKind, id: string, body: unknown, actor: Actor): Promise<Doc> {
   const stored = await loadStored(db, kind, id);
   if (!stored) throw notFound(kind, id);
   const withId = body && typeof body === "object" && !Array.isArray(body) ? { id, ...(body as object) } : body;
-  return writeStored(db, kind, id, validate(kind, withId, stored.config as Doc));
+  return writeStored(db, kind, stored, validate(kind, withId, stored.config as Doc), actor);
 }
 
 /** JSON Merge Patch (RFC 7386): objects merge, null deletes, anything else replaces. */
@@ -231,20 +266,20 @@ export function mergePatch(target: unknown, patch: unknown): unknown {
   return out;
 }
 
-export async function patchResource(db: Db, kind: ResourceKind, id: string, patch: unknown): Promise<Doc> {
+export async function patchResource(db: Db, kind: ResourceKind, id: string, patch: unknown, actor: Actor): Promise<Doc> {
   if (!patch || typeof patch !== "object" || Array.isArray(patch))
     throw new GavelError("bad_request", "A PATCH body must be a JSON object (merge patch)");
   const stored = await loadStored(db, kind, id);
   if (!stored) throw notFound(kind, id);
   const merged = mergePatch(stored.config, withoutReadOnly(patch));
-  return writeStored(db, kind, id, validate(kind, merged, stored.config as Doc));
+  return writeStored(db, kind, stored, validate(kind, merged, stored.config as Doc), actor);
 }
 
 /** DELETE archives: leads and attempts keep pointing at the resource, and its history stays readable. */
-export async function archiveResource(db: Db, kind: ResourceKind, id: string): Promise<Doc> {
+export async function archiveResource(db: Db, kind: ResourceKind, id: string, actor: Actor): Promise<Doc> {
   const stored = await loadStored(db, kind, id);
   if (!stored) throw notFound(kind, id);
-  return writeStored(db, kind, id, { ...(stored.config as Doc), status: "archived" });
+  return writeStored(db, kind, stored, { ...(stored.config as Doc), status: "archived" }, actor, "archive");
 }
 
 // --- supplier keys -------------------------------------------------------------------------
@@ -261,10 +296,58 @@ export function keyIdOf(apiKey: string): string | undefined {
   return /^gvl_([0-9a-f]{16})_[A-Za-z0-9_-]{43}$/.exec(apiKey)?.[1];
 }
 
-export async function createSupplier(db: Db, body: unknown): Promise<Doc & { api_key: string }> {
+export interface SupplierKeyView {
+  id: string;
+  prefix: string;
+  status: "active" | "expired" | "revoked";
+  created_at: string;
+  expires_at: string | null;
+  revoked_at: string | null;
+}
+
+type KeyRow = typeof supplierKeys.$inferSelect;
+
+function keyView(row: KeyRow, now: number): SupplierKeyView {
+  const status = row.revokedAt ? "revoked" : row.expiresAt && row.expiresAt.getTime() <= now ? "expired" : "active";
+  return {
+    id: row.id,
+    prefix: row.prefix,
+    status,
+    created_at: row.createdAt.toISOString(),
+    expires_at: row.expiresAt?.toISOString() ?? null,
+    revoked_at: row.revokedAt?.toISOString() ?? null,
+  };
+}
+
+/** The audit view of a key: never its secret or hash. */
+const keyAudit = (row: Pick<KeyRow, "id" | "prefix" | "expiresAt" | "revokedAt">) => ({
+  id: row.id,
+  prefix: row.prefix,
+  expires_at: row.expiresAt?.toISOString() ?? null,
+  revoked_at: row.revokedAt?.toISOString() ?? null,
+});
+
+async function insertKey(db: Db, supplierId: string, expiresAt: Date | null, actor: Actor) {
+  const { keyId, apiKey } = newApiKey();
+  const [row] = await db
+    .insert(supplierKeys)
+    .values({ id: keyId, supplierId, keyHash: hashSecret(apiKey), prefix: apiKey.slice(0, 24), expiresAt })
+    .returning();
+  await recordAudit(db, actor, {
+    resource: `suppliers/${supplierId}/keys/${keyId}`,
+    action: "key.create",
+    diff: diffDocs(null, keyAudit(row)),
+  });
+  return { row, apiKey };
+}
+
+/**
+ * Creates a supplier with its first API key (shown once, in `api_key`). Config apply passes
+ * `issueKey: false`: a pipeline should not print secrets, so its suppliers get keys explicitly.
+ */
+export async function createSupplier(db: Db, body: unknown, actor: Actor, issueKey = true): Promise<Doc & { api_key?: string }> {
   const doc = validate("suppliers", body, null);
   await checkReferences(db, "suppliers", doc);
-  const { keyId, apiKey } = newApiKey();
   return db.transaction(async (tx) => {
     const [row] = await tx
       .insert(suppliers)
@@ -272,12 +355,77 @@ export async function createSupplier(db: Db, body: unknown): Promise<Doc & { api
       .onConflictDoNothing()
       .returning({ config: suppliers.config, createdAt: suppliers.createdAt, updatedAt: suppliers.updatedAt });
     if (!row) throw new GavelError("conflict", `The supplier id '${doc.id}' is taken`);
-    await tx.insert(supplierKeys).values({
-      id: keyId,
-      supplierId: doc.id,
-      keyHash: hashSecret(apiKey),
-      prefix: apiKey.slice(0, 24),
-    });
+    await audit(tx, actor, "suppliers", doc.id, "create", null, doc);
+    if (!issueKey) return present("suppliers", row);
+    const { apiKey } = await insertKey(tx, doc.id, null, actor);
     return { ...present("suppliers", row), api_key: apiKey };
+  });
+}
+
+export async function listSupplierKeys(db: Db, supplierId: string, now: number): Promise<SupplierKeyView[]> {
+  if (!(await loadStored(db, "suppliers", supplierId))) throw notFound("suppliers", supplierId);
+  const rows = await db.select().from(supplierKeys).where(eq(supplierKeys.supplierId, supplierId)).orderBy(asc(supplierKeys.createdAt));
+  return rows.map((row) => keyView(row, now));
+}
+
+/**
+ * Rotation: a new key for the supplier. The keys it already has stay valid — until they are
+ * revoked, or until `previousKeysExpireAt` when that is given — so the supplier can switch over
+ * without a gap.
+ */
+export async function issueSupplierKey(
+  db: Db,
+  supplierId: string,
+  options: { expiresAt?: Date; previousKeysExpireAt?: Date },
+  actor: Actor,
+  now: number,
+): Promise<SupplierKeyView & { api_key: string }> {
+  const stored = await loadStored(db, "suppliers", supplierId);
+  if (!stored) throw notFound("suppliers", supplierId);
+  if ((stored.config as Doc).status === "archived") throw new GavelError("conflict", `Supplier '${supplierId}' is archived`);
+  return db.transaction(async (tx) => {
+    const cutoff = options.previousKeysExpireAt;
+    if (cutoff) {
+      // Keys that would outlive the cutoff now end at it; keys already ending sooner keep their end.
+      const previous = await tx
+        .select()
+        .from(supplierKeys)
+        .where(
+          and(
+            eq(supplierKeys.supplierId, supplierId),
+            isNull(supplierKeys.revokedAt),
+            or(isNull(supplierKeys.expiresAt), gt(supplierKeys.expiresAt, cutoff)),
+          ),
+        );
+      for (const key of previous) {
+        await tx.update(supplierKeys).set({ expiresAt: cutoff }).where(eq(supplierKeys.id, key.id));
+        await recordAudit(tx, actor, {
+          resource: `suppliers/${supplierId}/keys/${key.id}`,
+          action: "key.expire",
+          diff: diffDocs(keyAudit(key), keyAudit({ ...key, expiresAt: cutoff })),
+        });
+      }
+    }
+    const { row, apiKey } = await insertKey(tx, supplierId, options.expiresAt ?? null, actor);
+    return { ...keyView(row, now), api_key: apiKey };
+  });
+}
+
+/** Revokes one key at once (this process drops its cached keys; others within GAVEL_CONFIG_TTL_MS). */
+export async function revokeSupplierKey(db: Db, supplierId: string, keyId: string, actor: Actor, now: number): Promise<SupplierKeyView> {
+  return db.transaction(async (tx) => {
+    const [key] = await tx
+      .select()
+      .from(supplierKeys)
+      .where(and(eq(supplierKeys.id, keyId), eq(supplierKeys.supplierId, supplierId)));
+    if (!key) throw new GavelError("not_found", `Supplier '${supplierId}' has no key '${keyId}'`);
+    if (key.revokedAt) return keyView(key, now);
+    const [row] = await tx.update(supplierKeys).set({ revokedAt: new Date(now) }).where(eq(supplierKeys.id, keyId)).returning();
+    await recordAudit(tx, actor, {
+      resource: `suppliers/${supplierId}/keys/${keyId}`,
+      action: "key.revoke",
+      diff: diffDocs(keyAudit(key), keyAudit(row)),
+    });
+    return keyView(row, now);
   });
 }

@@ -1,3 +1,14 @@
+CREATE TABLE "audit_log" (
+	"id" bigint PRIMARY KEY GENERATED ALWAYS AS IDENTITY (sequence name "audit_log_id_seq" INCREMENT BY 1 MINVALUE 1 MAXVALUE 9223372036854775807 START WITH 1 CACHE 1),
+	"at" timestamp with time zone DEFAULT now() NOT NULL,
+	"actor" text NOT NULL,
+	"actor_name" text,
+	"via" text NOT NULL,
+	"resource" text NOT NULL,
+	"action" text NOT NULL,
+	"diff" jsonb NOT NULL
+);
+--> statement-breakpoint
 CREATE TABLE "buyer_dedup_keys" (
 	"buyer_id" text NOT NULL,
 	"key_hash" text NOT NULL,
@@ -29,4 +40,6 @@ CREATE TABLE "suppressions" (
 	CONSTRAINT "suppressions_kind" CHECK ("suppressions"."kind" in ('email', 'phone'))
 );
 --> statement-breakpoint
+CREATE INDEX "audit_log_resource_id_index" ON "audit_log" USING btree ("resource","id");--> statement-breakpoint
+CREATE INDEX "audit_log_at_index" ON "audit_log" USING btree ("at");--> statement-breakpoint
 CREATE INDEX "cap_usage_resets_at_index" ON "cap_usage" USING btree ("resets_at");

@@ -1,0 +1,91 @@
+// Explain: what would happen to this lead if it arrived now (or at `at`) — is it valid, is it a
+// duplicate, and for every channel of the campaign whether it would be pinged, or every reason it
+// would not. Reads only: nobody is pinged and no lead is recorded (dedup keys are looked up, never
+// claimed).
+import type { Database } from "../db/client";
+import { findDedupHolders } from "../db/leads";
+import type { FieldError } from "../errors";
+import { GavelError } from "../errors";
+import { dedupKeys } from "../leads/dedup";
+import { toCents, type Supplier } from "../resources/schemas";
+import type { Catalog } from "./catalog";
+import { explainChannels, type EligibilityWorld } from "./eligibility";
+import { floorCents } from "./run";
+
+const DAY_MS = 86_400_000;
+
+export interface ExplainInput {
+  data: Record<string, unknown>;
+  /** The supplier sending it: checks its campaign access, channels' allow-lists and its payout floor. */
+  supplier?: Supplier;
+  /** When the lead arrives (epoch ms); default now. */
+  at: number;
+  test: boolean;
+}
+
+export interface Explanation {
+  campaign: string;
+  campaign_status: string;
+  valid: boolean;
+  errors: FieldError[];
+  duplicate: boolean;
+  /** Leads whose dedup keys this lead would collide with. */
+  duplicate_of: string[];
+  supplier: { id: string; allowed: boolean } | null;
+  /** `lead_invalid`, `duplicate`, `campaign_paused`, `supplier_not_allowed`: why no channel would be pinged. */
+  blocked_by: string[];
+  channels: { channel_id: string; buyer_id: string; type: string; eligible: boolean; reasons: string[] }[];
+}
+
+export async function explainLead(
+  deps: { database: Database; catalog: Catalog; world?: EligibilityWorld },
+  campaignId: string,
+  input: ExplainInput,
+): Promise<Explanation> {
+  const plan = await deps.catalog.campaign(campaignId);
+  if (!plan || plan.campaign.status === "archived") throw new GavelError("not_found", `No campaign '${campaignId}'`);
+  const campaign = plan.campaign;
+
+  const checked = plan.fields.validate(input.data);
+  const holders = checked.ok && !input.test
+    ? await findDedupHolders(
+        deps.database,
+        campaign.id,
+        dedupKeys(campaign.dedup, checked.data),
+        new Date(input.at - campaign.dedup.lookback_days * DAY_MS),
+      )
+    : [];
+  const supplier = input.supplier;
+  const supplierAllowed = !supplier || supplier.campaigns === null || supplier.campaigns.includes(campaign.id);
+
+  // Lead-level verdicts stop every channel, so each channel lists them first.
+  const blockedBy: string[] = [];
+  if (campaign.status !== "active") blockedBy.push(`campaign_${campaign.status}`);
+  if (!supplierAllowed) blockedBy.push("supplier_not_allowed");
+  if (!checked.ok) blockedBy.push("lead_invalid");
+  if (holders.length) blockedBy.push("duplicate");
+
+  // Channels are judged on the fields that passed validation, as normalised as the auction sees them.
+  const lead = { supplierId: supplier?.id, data: checked.data, test: input.test, receivedAt: input.at };
+  const payout = supplier?.payout ?? campaign.payout;
+  const floor = floorCents(plan, payout.type === "fixed" ? toCents(payout.amount) : null);
+  const channels = explainChannels(plan.channels, lead, deps.world).map(({ channel, reasons }) => {
+    // A direct_post channel whose fixed price is under the floor joins no auction (run.ts step 4).
+    if (channel.config.type === "direct_post" && (channel.fixedPriceCents ?? 0) < Math.max(floor, channel.minBidCents))
+      reasons.push("below_floor");
+    const all = [...blockedBy, ...reasons];
+    return { channel_id: channel.id, buyer_id: channel.config.buyer_id, type: channel.config.type, eligible: all.length === 0, reasons: all };
+  });
+
+  return {
+    campaign: campaign.id,
+    campaign_status: campaign.status,
+    valid: checked.ok,
+    errors: checked.ok ? [] : checked.errors,
+    duplicate: holders.length > 0,
+    duplicate_of: holders,
+    supplier: supplier ? { id: supplier.id, allowed: supplierAllowed } : null,
+    blocked_by: blockedBy,
+    channels,
+  };
+}

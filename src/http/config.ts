@@ -1,0 +1,82 @@
+// Configuration as code over HTTP: the same export and apply as the `gavel` command.
+import { z } from "zod";
+import type { Catalog, Clock } from "../auction/catalog";
+import type { Db } from "../db/client";
+import { GavelError } from "../errors";
+import { applyConfig, exportConfig } from "../resources/apply";
+import { operatorOf } from "./auth";
+import { FieldChangeSchema } from "./operator";
+import { route, type AnyRoute } from "./route";
+
+export interface ConfigRouteDeps {
+  db: Db;
+  catalog: Catalog;
+  clock: Clock;
+  /** Where `${ENV}` references in an applied configuration file are resolved. */
+  env: Record<string, string | undefined>;
+}
+
+const ResourceRef = z.object({ kind: z.enum(["campaigns", "buyers", "channels", "suppliers"]), id: z.string() });
+const ApplyResult = z
+  .object({
+    dry_run: z.boolean(),
+    applied: z.boolean(),
+    changes: z.object({
+      created: z.array(ResourceRef),
+      changed: z.array(ResourceRef.extend({ diff: z.array(FieldChangeSchema) })),
+      archived: z.array(ResourceRef),
+    }),
+    suppliers_without_keys: z.array(z.string()),
+  })
+  .meta({ id: "ApplyResult" });
+
+const ApplyQuery = z
+  .object({
+    dry_run: z
+      .enum(["true", "false"])
+      .transform((v) => v === "true")
+      .optional()
+      .meta({ description: "`true`: compute and return the plan, change nothing" }),
+  })
+  .strict();
+
+export function configRoutes(deps: ConfigRouteDeps): AnyRoute[] {
+  const { db } = deps;
+  return [
+    route({
+      method: "get",
+      path: "/v1/config/export",
+      access: "analyst",
+      operationId: "exportConfig",
+      summary: "The whole configuration as a YAML file (secrets as ${ENV} references)",
+      tags: ["Config as code"],
+      responses: { 200: { description: "The file `gavel apply` takes", contentType: "application/yaml" } },
+      async handler(c) {
+        const { text } = await exportConfig(db);
+        return c.body(text, 200, { "content-type": "application/yaml; charset=utf-8" });
+      },
+    }),
+    route({
+      method: "post",
+      path: "/v1/config/apply",
+      access: "admin",
+      operationId: "applyConfig",
+      summary: "Make the configuration match a file (one transaction)",
+      description:
+        "The body is the file of `GET /v1/config/export` (YAML, or the same as JSON). Creates what is new, replaces what changed, archives what the file no longer lists, in one transaction. `${ENV}` references are resolved from the server's environment. A file with errors is rejected whole: every error has its `path` and `line`/`col`. `?dry_run=true` returns the plan and changes nothing.",
+      tags: ["Config as code"],
+      query: ApplyQuery,
+      documentedBody: { content: { "application/yaml": z.string(), "application/json": z.record(z.string(), z.unknown()) } },
+      responses: { 200: { description: "What changed (or would change)", schema: ApplyResult } },
+      async handler(c, { query }) {
+        const text = await c.req.text();
+        if (text.trim() === "") throw new GavelError("bad_request", "The request body is empty; send the configuration file");
+        const operator = operatorOf(c);
+        const result = await applyConfig(db, text, { dryRun: query.dry_run ?? false, actor: { ...operator.actor, via: "apply" }, env: deps.env });
+        if (result.applied) deps.catalog.invalidate();
+        return c.json(result);
+      },
+    }),
+
+  ];
+}

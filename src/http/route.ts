@@ -1,0 +1,114 @@
+// One declaration per route. A route states its method, path, who may call it, its request and
+// response zod schemas and its handler; `mountRoutes` mounts it on Hono behind the right
+// authentication and validates its query and body with those schemas, and `openApiDocument`
+// (openapi.ts) describes it from the same declaration. A route cannot be mounted without being
+// documented, nor documented without a role.
+import type { Context, Hono, MiddlewareHandler } from "hono";
+import type { z } from "zod";
+import { invalid } from "../errors";
+import { jsonBody } from "./body";
+
+/**
+ * Who may call a route: anyone (`public`), a supplier API key (`supplier`), any operator token
+ * (`analyst`: analysts and admins) or an admin token only (`admin`).
+ */
+export type Access = "public" | "supplier" | "analyst" | "admin";
+export type Method = "get" | "post" | "put" | "patch" | "delete";
+
+export interface ResponseSpec {
+  description: string;
+  /** The JSON body; omit for an empty body. */
+  schema?: z.ZodType;
+  /** Defaults to application/json (application/problem+json for 4xx/5xx). */
+  contentType?: string;
+  headers?: Record<string, { description: string; schema: Record<string, unknown> }>;
+}
+
+type Out<T> = T extends z.ZodType ? z.output<T> : undefined;
+
+export interface RouteInput<Q, B> {
+  params: Record<string, string>;
+  query: Out<Q>;
+  body: Out<B>;
+}
+
+export interface RouteSpec<Q extends z.ZodType | undefined = undefined, B extends z.ZodType | undefined = undefined> {
+  method: Method;
+  /** OpenAPI spelling, `{name}` for parameters: `/v1/campaigns/{id}`. */
+  path: string;
+  access: Access;
+  /**
+   * A non-GET route that changes nothing (explain), so analysts may call it. Any other non-GET
+   * route must be `admin` (or `supplier`): mountRoutes refuses to mount it otherwise.
+   */
+  readOnly?: boolean;
+  operationId: string;
+  summary: string;
+  description?: string;
+  tags: string[];
+  /** Query parameters, validated (422 on error); strings in, so coerce or transform as needed. */
+  query?: Q;
+  /** A JSON body validated with this schema (400 not JSON, 422 invalid) and handed over parsed. */
+  body?: B;
+  /**
+   * A body the handler reads and validates itself with these schemas (resources go through the
+   * store, which validates with the same schemas), documented per content type.
+   */
+  documentedBody?: { content: Record<string, z.ZodType>; description?: string };
+  responses: Record<number, ResponseSpec>;
+  /** Middleware between authentication and the handler: body limits, rate limits. */
+  use?: MiddlewareHandler[];
+  handler(c: Context, input: RouteInput<Q, B>): Response | Promise<Response>;
+}
+
+export type AnyRoute = RouteSpec<any, any>;
+
+/** Declares a route; the identity function exists so TypeScript infers the query and body types. */
+export function route<Q extends z.ZodType | undefined = undefined, B extends z.ZodType | undefined = undefined>(
+  spec: RouteSpec<Q, B>,
+): AnyRoute {
+  return spec as AnyRoute;
+}
+
+/** `/v1/campaigns/{id}` → `/v1/campaigns/:id`. */
+export const honoPath = (path: string) => path.replace(/\{([A-Za-z_][A-Za-z0-9_]*)\}/g, ":$1");
+/** `/v1/campaigns/:id` → `/v1/campaigns/{id}`. */
+export const openApiPath = (path: string) => path.replace(/:([A-Za-z_][A-Za-z0-9_]*)/g, "{$1}");
+
+/** Refuses a route table with a duplicate route, or a write route an analyst could call. */
+export function checkRoutes(routes: readonly AnyRoute[]): void {
+  const seen = new Set<string>();
+  const ids = new Set<string>();
+  for (const r of routes) {
+    const key = `${r.method.toUpperCase()} ${r.path}`;
+    if (seen.has(key)) throw new Error(`route ${key} is declared twice`);
+    if (ids.has(r.operationId)) throw new Error(`operationId ${r.operationId} is used twice`);
+    seen.add(key);
+    ids.add(r.operationId);
+    if (r.method !== "get" && r.access === "analyst" && !r.readOnly)
+      throw new Error(`route ${key} writes but is open to analysts: make it admin, or mark it readOnly if it changes nothing`);
+    if (r.method !== "get" && r.access === "public") throw new Error(`route ${key} writes but is public`);
+  }
+}
+
+export function mountRoutes(app: Hono, routes: readonly AnyRoute[], authenticate: (access: Access) => MiddlewareHandler): void {
+  checkRoutes(routes);
+  for (const r of routes) {
+    const handler = async (c: Context) => {
+      let query: unknown;
+      if (r.query) {
+        const parsed = r.query.safeParse(c.req.query());
+        if (!parsed.success) throw invalid(parsed.error, "Bad query parameters");
+        query = parsed.data;
+      }
+      let body: unknown;
+      if (r.body) {
+        const parsed = r.body.safeParse(await jsonBody(c));
+        if (!parsed.success) throw invalid(parsed.error);
+        body = parsed.data;
+      }
+      return r.handler(c, { params: c.req.param() as Record<string, string>, query, body } as RouteInput<unknown, unknown>);
+    };
+    app.on(r.method.toUpperCase(), honoPath(r.path), authenticate(r.access), ...(r.use ?? []), handler);
+  }
+}

@@ -1,0 +1,196 @@
+// The configuration file of `gavel export` / `gavel apply`: YAML (JSON is YAML too) holding every
+// campaign, buyer, supplier and channel. Secrets never appear in it: they are `${ENV_NAME}`
+// references, resolved from the environment when the file is applied. Reading a file checks all
+// of it with the API's own zod schemas and reports every error at once, each with its field path
+// and, where the parser knows it, its line and column.
+import { isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, stringify, type Document, type Node } from "yaml";
+import { formatPath, issuesOf, type FieldError } from "../errors";
+import { resourceSchemas, secretPaths, setPath, singular, type Doc, type ResourceKind } from "./store";
+
+export const FILE_VERSION = 1;
+
+/** Kinds in the order they are written and created: every reference points upwards. */
+export const fileKinds: readonly ResourceKind[] = ["campaigns", "buyers", "suppliers", "channels"];
+
+export type Bundle = Record<ResourceKind, Doc[]>;
+
+export interface ParsedFile {
+  bundle: Bundle;
+  /** Line and column of a path in the file, for errors found later (e.g. against the database). */
+  locate(path: PropertyKey[]): { line?: number; col?: number };
+}
+
+export type ParseResult = { ok: true; file: ParsedFile } | { ok: false; errors: FieldError[] };
+
+// `${NAME}` is a reference; `$$` is a literal `$` (so `$${NAME}` is the text `${NAME}`), as in
+// docker-compose files. Any other `$` is itself.
+const REFERENCE = /\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g;
+
+function resolveReferences(
+  value: unknown,
+  env: Record<string, string | undefined>,
+  path: PropertyKey[],
+  errors: { path: PropertyKey[]; message: string }[],
+): unknown {
+  if (typeof value === "string")
+    return value.replace(REFERENCE, (match, name: string | undefined) => {
+      if (!name) return "$";
+      const resolved = env[name];
+      if (resolved === undefined) {
+        errors.push({ path, message: `environment variable ${name} is not set` });
+        return match;
+      }
+      return resolved;
+    });
+  if (Array.isArray(value)) return value.map((v, i) => resolveReferences(v, env, [...path, i], errors));
+  if (value && typeof value === "object")
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, resolveReferences(v, env, [...path, k], errors)]));
+  return value;
+}
+
+/** Where a path points in the YAML document: the key for a map entry, the item for a list entry. */
+function locator(doc: Document, lines: LineCounter) {
+  return (path: PropertyKey[]): { line?: number; col?: number } => {
+    let node: unknown = doc.contents;
+    let offset: number | undefined = (node as Node | null)?.range?.[0];
+    for (const segment of path) {
+      if (isMap(node)) {
+        const pair = node.items.find((p) => isPair(p) && isScalar(p.key) && String(p.key.value) === String(segment));
+        if (!pair) break;
+        offset = (pair.key as Node).range?.[0] ?? offset;
+        node = pair.value;
+      } else if (isSeq(node) && typeof segment === "number" && node.items[segment]) {
+        node = node.items[segment];
+        offset = (node as Node).range?.[0] ?? offset;
+      } else break;
+    }
+    if (offset === undefined) return {};
+    const { line, col } = lines.linePos(offset);
+    return { line, col };
+  };
+}
+
+export function parseConfigText(text: string, env: Record<string, string | undefined>): ParseResult {
+  const lines = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: lines, uniqueKeys: true, prettyErrors: true });
+  if (doc.errors.length)
+    return {
+      ok: false,
+      errors: doc.errors.map((e) => ({
+        path: "$",
+        message: e.message.split("\n")[0].replace(/ at line \d+, column \d+:?$/, ""),
+        line: e.linePos?.[0].line,
+        col: e.linePos?.[0].col,
+      })),
+    };
+  const locate = locator(doc, lines);
+  const issues: { path: PropertyKey[]; message: string }[] = [];
+  let root: unknown;
+  try {
+    root = doc.toJS({ maxAliasCount: 1000 });
+  } catch (error) {
+    return { ok: false, errors: [{ path: "$", message: (error as Error).message }] };
+  }
+
+  const bundle = { campaigns: [], buyers: [], channels: [], suppliers: [] } as Bundle;
+  if (!root || typeof root !== "object" || Array.isArray(root)) {
+    issues.push({ path: [], message: "must be a mapping with version, campaigns, buyers, suppliers and channels" });
+  } else {
+    const top = root as Record<string, unknown>;
+    if (top.version !== FILE_VERSION) issues.push({ path: ["version"], message: `must be ${FILE_VERSION}` });
+    for (const key of Object.keys(top))
+      if (key !== "version" && !(fileKinds as string[]).includes(key)) issues.push({ path: [key], message: "is not a known section" });
+    for (const kind of fileKinds) {
+      const list = top[kind];
+      if (list === undefined) {
+        // A missing section would archive every resource of its kind: make that explicit.
+        issues.push({ path: [kind], message: `is missing (write '${kind}: []' to have none)` });
+        continue;
+      }
+      if (list === null) continue; // `channels:` with nothing under it: an empty list
+      if (!Array.isArray(list)) {
+        issues.push({ path: [kind], message: "must be a list" });
+        continue;
+      }
+      const seen = new Map<string, number>();
+      list.forEach((item, i) => {
+        const resolved = resolveReferences(item, env, [kind, i], issues);
+        const id = (resolved as { id?: unknown } | null)?.id;
+        if (typeof id === "string") {
+          if (seen.has(id)) issues.push({ path: [kind, i, "id"], message: `duplicate ${singular[kind]} id '${id}' (also ${kind}[${seen.get(id)}])` });
+          else seen.set(id, i);
+        }
+        const parsed = resourceSchemas[kind].safeParse(resolved);
+        if (!parsed.success) {
+          for (const issue of issuesOf(parsed.error)) issues.push({ path: [kind, i, ...issue.path], message: issue.message });
+          return;
+        }
+        bundle[kind].push(parsed.data as Doc);
+      });
+    }
+    if (issues.length === 0) issues.push(...referenceIssues(bundle));
+  }
+
+  if (issues.length)
+    return { ok: false, errors: issues.map((issue) => ({ path: formatPath(issue.path), message: issue.message, ...locate(issue.path) })) };
+  return { ok: true, file: { bundle, locate } };
+}
+
+/** A file is the whole configuration, so what it refers to must be in it. */
+function referenceIssues(bundle: Bundle): { path: PropertyKey[]; message: string }[] {
+  const issues: { path: PropertyKey[]; message: string }[] = [];
+  const ids = (kind: ResourceKind) => new Set(bundle[kind].map((d) => d.id));
+  const campaigns = ids("campaigns");
+  const buyers = ids("buyers");
+  const suppliers = ids("suppliers");
+  bundle.channels.forEach((ch, i) => {
+    if (!buyers.has(ch.buyer_id as string)) issues.push({ path: ["channels", i, "buyer_id"], message: `no buyer '${ch.buyer_id}' in this file` });
+    if (!campaigns.has(ch.campaign_id as string))
+      issues.push({ path: ["channels", i, "campaign_id"], message: `no campaign '${ch.campaign_id}' in this file` });
+    ((ch.suppliers as string[] | null) ?? []).forEach((id, j) => {
+      if (!suppliers.has(id)) issues.push({ path: ["channels", i, "suppliers", j], message: `no supplier '${id}' in this file` });
+    });
+  });
+  bundle.suppliers.forEach((s, i) => {
+    ((s.campaigns as string[] | null) ?? []).forEach((id, j) => {
+      if (!campaigns.has(id)) issues.push({ path: ["suppliers", i, "campaigns", j], message: `no campaign '${id}' in this file` });
+    });
+  });
+  return issues;
+}
+
+/** `GAVEL_CHANNEL_ACME_TX_AUTH_TOKEN`: the environment variable a secret is exported as. */
+export function secretEnvName(kind: ResourceKind, id: string, path: string[]): string {
+  return ["GAVEL", singular[kind], id, ...path].join("_").toUpperCase().replace(/[^A-Z0-9]+/g, "_");
+}
+
+const escapeDollars = (value: unknown): unknown => {
+  if (typeof value === "string") return value.replace(/\$(?=[{$])/g, "$$$$");
+  if (Array.isArray(value)) return value.map(escapeDollars);
+  if (value && typeof value === "object") return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, escapeDollars(v)]));
+  return value;
+};
+
+/** Writes a bundle as the configuration file; each secret becomes an `${ENV}` reference. */
+export function renderConfigFile(bundle: Bundle, header: string): { text: string; secrets: string[] } {
+  const used = new Set<string>();
+  const out: Record<string, unknown> = { version: FILE_VERSION };
+  for (const kind of fileKinds) {
+    out[kind] = bundle[kind].map((doc) => {
+      const copy = escapeDollars(structuredClone(doc)) as Doc;
+      for (const path of secretPaths(kind, doc)) {
+        let name = secretEnvName(kind, doc.id, path);
+        for (let n = 2; used.has(name); n++) name = `${secretEnvName(kind, doc.id, path)}_${n}`;
+        used.add(name);
+        setPath(copy, path, `\${${name}}`);
+      }
+      return copy;
+    });
+  }
+  const comment = header
+    .split("\n")
+    .map((line) => `# ${line}`.trimEnd())
+    .join("\n");
+  return { text: `${comment}\n${stringify(out, { lineWidth: 0, aliasDuplicateObjects: false })}`, secrets: [...used] };
+}
+

@@ -1,0 +1,104 @@
+// The role matrix, generated from the routes the app really mounts (`app.routes`) and the role each
+// declares in the OpenAPI document: no token → 401 on every route but the public ones; an analyst
+// token → 403 on every write and every admin-only route, and not on the rest; a supplier key opens
+// no operator route and an operator token no supplier route.
+import { describe, expect, it } from "vitest";
+import { openApiPath } from "../src/http/route";
+import { useTestGavel } from "./helpers/gavel";
+
+interface Mounted {
+  method: string;
+  path: string;
+  role: "public" | "supplier" | "analyst" | "admin";
+  /** A non-GET route declared as changing nothing (x-gavel-read-only), which analysts may call. */
+  readOnly: boolean;
+}
+
+describe("roles", () => {
+  const t = useTestGavel();
+
+  async function routes(): Promise<Mounted[]> {
+    const doc: any = await (await fetch(`${t.g.url}/openapi.json`)).json();
+    const seen = new Set<string>();
+    const out: Mounted[] = [];
+    for (const r of t.g.gavel.app.routes) {
+      if (r.method === "ALL") continue;
+      const key = `${r.method} ${r.path}`;
+      if (seen.has(key)) continue;
+      seen.add(key);
+      const op = doc.paths[openApiPath(r.path)]?.[r.method.toLowerCase()];
+      // A mounted route missing from the document fails here (and in openapi.test.ts).
+      expect(op, `${key} is not in /openapi.json`).toBeDefined();
+      out.push({ method: r.method, path: r.path, role: op["x-gavel-role"], readOnly: op["x-gavel-read-only"] === true });
+    }
+    expect(out.length).toBeGreaterThan(30);
+    return out;
+  }
+
+  /** A concrete URL for a route: parameters filled with ids that do not exist. */
+  const urlOf = (path: string) => path.replace(/:([A-Za-z_]+)/g, "nothing-here");
+
+  async function call(r: Mounted, token?: string) {
+    const res = await fetch(`${t.g.url}${urlOf(r.path)}`, {
+      method: r.method,
+      headers: { "content-type": "application/json", ...(token ? { authorization: `Bearer ${token}` } : {}) },
+      body: r.method === "GET" ? undefined : "{}",
+    });
+    await res.arrayBuffer();
+    return res;
+  }
+
+  it("refuses every non-public route without a token (401, with WWW-Authenticate)", async () => {
+    const all = await routes();
+    const failures: string[] = [];
+    for (const r of all.filter((r) => r.role !== "public")) {
+      const res = await call(r);
+      if (res.status !== 401 || !res.headers.get("www-authenticate")) failures.push(`${r.method} ${r.path} → ${res.status}`);
+    }
+    expect(failures).toEqual([]);
+    // …and the public ones answer without one.
+    for (const r of all.filter((r) => r.role === "public" && !r.path.includes(":"))) expect((await call(r)).status, r.path).toBe(200);
+  });
+
+  it("refuses every write and every admin-only route to an analyst token (403), and allows the rest", async () => {
+    const created = await t.g.admin("POST", "/v1/tokens", { name: "matrix analyst", role: "analyst" });
+    expect(created.status).toBe(201);
+    const analyst = created.body.token as string;
+    const all = await routes();
+    const failures: string[] = [];
+    for (const r of all.filter((r) => r.role === "admin" || r.role === "analyst")) {
+      const status = (await call(r, analyst)).status;
+      const expectForbidden = r.role === "admin";
+      if (expectForbidden ? status !== 403 : status === 401 || status === 403) failures.push(`${r.method} ${r.path} → ${status}`);
+    }
+    expect(failures).toEqual([]);
+    // Every route that changes something is admin-only; the only exceptions are declared read-only.
+    const writes = all.filter((r) => r.method !== "GET" && r.role !== "supplier");
+    expect(writes.filter((r) => r.role !== "admin" && !r.readOnly).map((r) => `${r.method} ${r.path}`)).toEqual([]);
+  });
+
+  it("keeps supplier keys and operator tokens apart", async () => {
+    const key = await t.g.setup({ campaign: { id: "roles" }, channels: [] });
+    const all = await routes();
+    for (const r of all.filter((r) => r.role === "admin" || r.role === "analyst")) expect((await call(r, key)).status, r.path).toBe(401);
+    for (const r of all.filter((r) => r.role === "supplier")) expect((await call(r, t.g.gavel.adminToken)).status, r.path).toBe(401);
+  });
+
+  it("creates, lists and revokes operator tokens; a revoked token stops working at once", async () => {
+    const admin = await t.g.admin("POST", "/v1/tokens", { name: "second admin", role: "admin" });
+    expect(admin.status).toBe(201);
+    expect(admin.body).toMatchObject({ name: "second admin", role: "admin", revoked_at: null });
+    expect(admin.body.token).toMatch(/^gvl_op_/);
+    // The new admin can do admin things, including making tokens.
+    const made = await t.g.admin("POST", "/v1/tokens", { name: "made by second", role: "analyst" }, admin.body.token);
+    expect(made.status).toBe(201);
+    const list = await t.g.admin("GET", "/v1/tokens");
+    expect(list.body.items.map((i: any) => i.id)).toEqual(expect.arrayContaining([admin.body.id, made.body.id]));
+    expect(JSON.stringify(list.body)).not.toContain(admin.body.token);
+
+    expect((await t.g.admin("DELETE", `/v1/tokens/${admin.body.id}`)).status).toBe(204);
+    expect((await t.g.admin("GET", "/v1/campaigns", undefined, admin.body.token)).status).toBe(401);
+    expect((await t.g.admin("DELETE", `/v1/tokens/${admin.body.id}`)).status).toBe(404);
+    expect((await t.g.admin("POST", "/v1/tokens", { name: "x", role: "root" })).status).toBe(422);
+  });
+});
