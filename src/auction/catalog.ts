@@ -4,9 +4,9 @@
 import { timingSafeEqual } from "node:crypto";
 import type { Database } from "../db/client";
 import { findSupplierKey, loadCampaignConfig } from "../db/catalog";
-import { channelHeaders } from "../channels/native";
+import { compileChannel, type ChannelIO } from "../channels/channel";
 import { compileFields, type CompiledFields } from "../leads/validate";
-import { hashSecret, keyIdOf } from "../resources/store";
+import { decodeStored, hashSecret, keyIdOf } from "../resources/store";
 import { toCents, type Buyer, type Campaign, type Channel, type Supplier } from "../resources/schemas";
 import { compileFilter, type LeadPredicate } from "./filters";
 
@@ -15,8 +15,8 @@ export interface ChannelPlan {
   config: Channel;
   buyer: Buyer;
   filters: { field: string; holds: LeadPredicate }[];
-  pingHeaders: Record<string, string>;
-  postHeaders: Record<string, string>;
+  /** How to write this channel's pings and posts and read its answers, compiled once. */
+  io: ChannelIO;
   minBidCents: number;
   fixedPriceCents: number | null;
 }
@@ -47,8 +47,7 @@ function planChannel(config: Channel, buyer: Buyer): ChannelPlan {
     config,
     buyer,
     filters: config.filters.map((f) => ({ field: f.field, holds: compileFilter(f) })),
-    pingHeaders: config.ping ? channelHeaders(config, "ping") : {},
-    postHeaders: channelHeaders(config, "post"),
+    io: compileChannel(config),
     minBidCents: toCents(config.min_bid),
     fixedPriceCents: config.fixed_price === undefined ? null : toCents(config.fixed_price),
   };
@@ -72,7 +71,7 @@ export class Catalog {
       return {
         campaign,
         fields: compileFields(campaign.fields),
-        channels: loaded.channels.map((row) => planChannel(row.channel as Channel, row.buyer as Buyer)),
+        channels: loaded.channels.map((row) => planChannel(decodeStored("channels", row.channel) as Channel, row.buyer as Buyer)),
       };
     });
   }

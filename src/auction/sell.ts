@@ -43,6 +43,8 @@ export interface LeadAnswer {
   price: number;
   sold_to: number;
   trace_url: string;
+  /** The buyer's redirect for the consumer, on a sale, when the campaign hands it on. */
+  redirect_url?: string;
 }
 
 export interface SellResult {
@@ -165,6 +167,7 @@ async function sellValidated(
   // Step 7: persist everything in one statement, then answer.
   const payout = result.status === "sold" ? payoutCents(payoutRule, result.revenueCents) : 0;
   const body = answer(leadId, result.status, payout, result.status === "sold" ? 1 : 0);
+  if (result.status === "sold" && result.redirectUrl && campaign.return_redirect_url) body.redirect_url = result.redirectUrl;
   const decidedAt = new Date(deps.clock.now());
   const elapsed = performance.now() - received.mono;
   const overheadMs = Math.max(0, Math.round(elapsed - result.buyerWaitMs));

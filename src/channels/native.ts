@@ -36,20 +36,6 @@ export function parsePrice(value: unknown): number | undefined {
   return Math.round(n * 100);
 }
 
-export function channelHeaders(channel: Channel, endpoint: "ping" | "post"): Record<string, string> {
-  const headers: Record<string, string> = {
-    "content-type": "application/json",
-    accept: "application/json",
-    "user-agent": "Gavel/0.1",
-    ...(channel[endpoint]?.headers ?? {}),
-  };
-  const auth = channel.auth;
-  if (auth?.type === "basic") headers.authorization = `Basic ${Buffer.from(`${auth.username}:${auth.password}`).toString("base64")}`;
-  if (auth?.type === "bearer") headers.authorization = `Bearer ${auth.token}`;
-  if (auth?.type === "header") headers[auth.name] = auth.value;
-  return headers;
-}
-
 export interface PingInput {
   pingId: string;
   leadId: string;

@@ -2,6 +2,7 @@
 // These zod schemas are the one definition: the API validates with them, the engine reads their
 // output types, and every default lives here.
 import { z } from "zod";
+import { channelConfigProblems } from "../channels/check";
 
 export const slug = z
   .string()
@@ -104,6 +105,8 @@ export const Campaign = z
     auction: Auction.default(Auction.parse({})),
     dedup: Dedup.default(Dedup.parse({})),
     payout: Payout.default({ type: "revshare", percent: 100 }),
+    /** Hand the buyer's redirect URL (from its post answer) to the supplier on a sale. */
+    return_redirect_url: z.boolean().default(false),
   })
   .strict()
   .superRefine((c, ctx) => {
@@ -135,10 +138,13 @@ const headerName = z.string().regex(/^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/, "must be a 
 const Endpoint = z
   .object({
     url: httpUrl,
-    format: z.literal("json", { message: "only the json format is supported so far" }).default("json"),
+    method: z.enum(["POST", "GET"]).default("POST"),
+    format: z.enum(["json", "form", "xml"]).default("json"),
     timeout_ms: z.number().int().min(10).max(60_000).optional(),
+    /** Values may be templates (`"{{lead_id}}"`). */
     headers: z.record(headerName, z.string()).default({}),
-    body: z.null().default(null),
+    /** null: the native payload; an object: a template of the buyer's own request. */
+    body: z.record(z.string(), z.unknown()).nullable().default(null),
   })
   .strict();
 
@@ -186,6 +192,53 @@ export const ChannelAuth = z.discriminatedUnion("type", [
   z.object({ type: z.literal("header"), name: headerName, value: z.string() }).strict(),
 ]);
 
+const scalarValue = z.union([z.string(), z.number(), z.boolean()]);
+const ValueRule = z.union([
+  z.string().min(1),
+  z.object({ path: z.string().min(1) }).strict(),
+  z.object({ regex: z.string().min(1), flags: z.string().optional() }).strict(),
+]);
+const Condition = z.union([
+  z.string().min(1),
+  z
+    .object({
+      path: z.string().min(1),
+      equals: scalarValue.optional(),
+      in: z.array(scalarValue).min(1).optional(),
+      matches: z.string().min(1).optional(),
+      exists: z.boolean().optional(),
+    })
+    .strict(),
+  z.object({ regex: z.string().min(1), flags: z.string().optional() }).strict(),
+  z.object({ status: z.array(z.number().int().min(100).max(599)).min(1) }).strict(),
+]);
+const responseFormat = z.enum(["json", "xml", "form", "text"]);
+
+export const PingResponseRules = z
+  .object({
+    format: responseFormat.optional(),
+    bid: ValueRule.optional(),
+    accepted: Condition.optional(),
+    ping_ref: ValueRule.optional(),
+    reason: ValueRule.optional(),
+    expires_at: ValueRule.optional(),
+    ttl_seconds: ValueRule.optional(),
+  })
+  .strict();
+
+export const PostResponseRules = z
+  .object({
+    format: responseFormat.optional(),
+    accepted: Condition,
+    rejected: Condition.optional(),
+    price: ValueRule.optional(),
+    reason: ValueRule.optional(),
+    redirect_url: ValueRule.optional(),
+  })
+  .strict();
+
+const ResponseRules = z.object({ ping: PingResponseRules.optional(), post: PostResponseRules.optional() }).strict();
+
 export const Channel = z
   .object({
     id: slug,
@@ -206,9 +259,11 @@ export const Channel = z
     max_concurrency: z.number().int().positive().optional(),
     auth: ChannelAuth.optional(),
     secret_headers: z.array(headerName).default([]),
+    response: ResponseRules.optional(),
   })
   .strict()
   .superRefine((ch, ctx) => {
+    for (const problem of channelConfigProblems(ch)) ctx.addIssue({ code: "custom", path: problem.path, message: problem.message });
     if (ch.type === "ping_post" && !ch.ping)
       ctx.addIssue({ code: "custom", path: ["ping"], message: "a ping_post channel needs a ping endpoint" });
     if (ch.type === "direct_post" && ch.fixed_price === undefined)

@@ -5,7 +5,8 @@ import { and, asc, eq, gt, inArray, ne, type SQL } from "drizzle-orm";
 import type { z } from "zod";
 import type { Db } from "../db/client";
 import { buyers, campaigns, channels, supplierKeys, suppliers } from "../db/schema";
-import { GavelError, invalid, type FieldError } from "../errors";
+import { fieldProblems } from "../channels/check";
+import { formatPath, GavelError, invalid, type FieldError } from "../errors";
 import { Buyer, Campaign, Channel, Supplier } from "./schemas";
 
 export type ResourceKind = "campaigns" | "buyers" | "channels" | "suppliers";
@@ -96,8 +97,15 @@ async function checkReferences(db: Db, kind: ResourceKind, doc: Doc): Promise<vo
   if (kind === "channels") {
     const [buyer] = await db.select({ id: buyers.id }).from(buyers).where(eq(buyers.id, doc.buyer_id as string));
     if (!buyer) errors.push({ path: "buyer_id", message: `no buyer '${doc.buyer_id}'` });
-    const [campaign] = await db.select({ id: campaigns.id }).from(campaigns).where(eq(campaigns.id, doc.campaign_id as string));
+    const [campaign] = await db
+      .select({ id: campaigns.id, config: campaigns.config })
+      .from(campaigns)
+      .where(eq(campaigns.id, doc.campaign_id as string));
     if (!campaign) errors.push({ path: "campaign_id", message: `no campaign '${doc.campaign_id}'` });
+    // Templates may only name the campaign's fields, and a ping only its non-pii ones.
+    else
+      for (const p of fieldProblems(doc as unknown as Channel, (campaign.config as Campaign).fields))
+        errors.push({ path: formatPath(p.path), message: p.message });
   }
   if (kind === "suppliers" && Array.isArray(doc.campaigns) && doc.campaigns.length) {
     const ids = doc.campaigns as string[];
@@ -106,11 +114,42 @@ async function checkReferences(db: Db, kind: ResourceKind, doc: Doc): Promise<vo
       if (!found.has(id)) errors.push({ path: `campaigns[${i}]`, message: `no campaign '${id}'` });
     });
   }
-  if (errors.length) throw new GavelError("validation", `The ${singular[kind]} refers to something that does not exist`, { errors });
+  if (errors.length) {
+    const dangling = errors.every((e) => /^(buyer_id|campaign_id|campaigns\[)/.test(e.path));
+    throw new GavelError("validation", dangling ? `The ${singular[kind]} refers to something that does not exist` : `The ${singular[kind]} is invalid`, {
+      errors,
+    });
+  }
+}
+
+/**
+ * jsonb keeps no key order, but a template's order is the buyer's: XML elements must come in the
+ * order the operator wrote them. So a channel's body templates are stored as JSON text inside the
+ * document, and decoded on every read.
+ */
+function encodeStored(kind: ResourceKind, doc: Doc): Doc {
+  if (kind !== "channels") return doc;
+  const out = { ...doc };
+  for (const endpoint of ["ping", "post"]) {
+    const cfg = out[endpoint] as { body?: unknown } | undefined;
+    if (cfg && cfg.body && typeof cfg.body === "object") out[endpoint] = { ...cfg, body: JSON.stringify(cfg.body) };
+  }
+  return out;
+}
+
+/** The stored document as the operator wrote it (see encodeStored). */
+export function decodeStored<T>(kind: ResourceKind, config: T): T {
+  if (kind !== "channels" || !config || typeof config !== "object") return config;
+  const out = { ...(config as Record<string, unknown>) };
+  for (const endpoint of ["ping", "post"]) {
+    const cfg = out[endpoint] as { body?: unknown } | undefined;
+    if (cfg && typeof cfg.body === "string") out[endpoint] = { ...cfg, body: JSON.parse(cfg.body) };
+  }
+  return out as T;
 }
 
 function columnsOf(kind: ResourceKind, doc: Doc): Record<string, unknown> {
-  const base = { id: doc.id, status: doc.status, config: doc };
+  const base = { id: doc.id, status: doc.status, config: encodeStored(kind, doc) };
   return kind === "channels" ? { ...base, buyerId: doc.buyer_id, campaignId: doc.campaign_id } : base;
 }
 
@@ -122,8 +161,9 @@ interface Row {
 
 function present(kind: ResourceKind, row: Row): Doc {
   // jsonb stores keys sorted; a pass through the schema gives them back in the documented order.
-  const ordered = schemas[kind].safeParse(row.config);
-  const doc = maskSecrets(kind, (ordered.success ? ordered.data : row.config) as Doc);
+  const config = decodeStored(kind, row.config);
+  const ordered = schemas[kind].safeParse(config);
+  const doc = maskSecrets(kind, (ordered.success ? ordered.data : config) as Doc);
   return { ...doc, created_at: row.createdAt.toISOString(), updated_at: row.updatedAt.toISOString() };
 }
 
@@ -133,7 +173,7 @@ async function loadStored(db: Db, kind: ResourceKind, id: string): Promise<Row |
     .select({ config: table.config, createdAt: table.createdAt, updatedAt: table.updatedAt })
     .from(table)
     .where(eq(table.id, id));
-  return row;
+  return row && { ...row, config: decodeStored(kind, row.config) };
 }
 
 function notFound(kind: ResourceKind, id: string): GavelError {
