@@ -16,6 +16,7 @@ import {
   type PostOutcome,
 } from "./native";
 import { compilePingReader, compilePostReader, NATIVE_PING_RULES, NATIVE_POST_RULES, traceRules, type ReadResult } from "./rules";
+import { signingHeaders } from "./signing";
 import { compileTemplate, renderText, type CompiledTemplate, type Endpoint, type TemplateVars } from "./template";
 import type { BuyerRequest, BuyerResponse } from "./transport";
 
@@ -86,6 +87,13 @@ function compileEndpoint(channel: Channel, endpoint: Endpoint): (vars: TemplateV
   };
 }
 
+/** Signs last, over exactly the bytes that leave: the body, or a GET's query string. */
+function sign(channel: Channel, built: Built): Built {
+  if (!channel.signing) return built;
+  const payload = built.method === "GET" ? new URL(built.url).search.replace(/^\?/, "") : (built.body ?? "");
+  return { ...built, headers: { ...built.headers, ...signingHeaders(channel.signing, payload, Date.now()) } };
+}
+
 export function compileChannel(channel: Channel): ChannelIO {
   const ping = channel.ping ? compileEndpoint(channel, "ping") : undefined;
   const post = compileEndpoint(channel, "post");
@@ -112,7 +120,10 @@ export function compileChannel(channel: Channel): ChannelIO {
         test: input.test,
         data: input.publicData,
       };
-      const built = ping(vars, (headers) => buildNativePing(channel, headers, input, timeoutMs, maxBodyBytes));
+      const built = sign(
+        channel,
+        ping(vars, (headers) => buildNativePing(channel, headers, input, timeoutMs, maxBodyBytes)),
+      );
       const headers = input.test ? { ...built.headers, "x-gavel-test": "1" } : built.headers;
       return { ...built, headers, timeoutMs, maxBodyBytes };
     },
@@ -129,7 +140,10 @@ export function compileChannel(channel: Channel): ChannelIO {
         ping_ref: input.pingRef,
         price: input.priceCents / 100,
       };
-      const built = post(vars, (headers) => buildNativePost(channel, headers, input, timeoutMs, maxBodyBytes));
+      const built = sign(
+        channel,
+        post(vars, (headers) => buildNativePost(channel, headers, input, timeoutMs, maxBodyBytes)),
+      );
       const headers: Record<string, string> = { ...built.headers, "idempotency-key": postIdempotencyKey(input.leadId, input.channelId) };
       if (input.test) headers["x-gavel-test"] = "1";
       return { ...built, headers, timeoutMs, maxBodyBytes, retryConnectFailure: true };
@@ -150,6 +164,7 @@ export function channelSecrets(channel: Channel): string[] {
   const named = new Set(channel.secret_headers.map((h) => h.toLowerCase()));
   for (const cfg of [channel.ping, channel.post])
     for (const [name, value] of Object.entries(cfg?.headers ?? {})) if (named.has(name.toLowerCase())) secrets.push(value);
+  if (channel.signing) secrets.push(channel.signing.secret, ...(channel.signing.previous_secret ? [channel.signing.previous_secret] : []));
   // Longest first, so a secret containing another is masked whole.
   return secrets.filter((s) => s.length >= 4).sort((a, b) => b.length - a.length);
 }

@@ -239,6 +239,9 @@ export const PostResponseRules = z
 
 const ResponseRules = z.object({ ping: PingResponseRules.optional(), post: PostResponseRules.optional() }).strict();
 
+const secret = z.string().min(16, "must be at least 16 characters");
+const Signing = z.object({ secret, previous_secret: secret.optional() }).strict();
+
 export const Channel = z
   .object({
     id: slug,
@@ -260,6 +263,7 @@ export const Channel = z
     auth: ChannelAuth.optional(),
     secret_headers: z.array(headerName).default([]),
     response: ResponseRules.optional(),
+    signing: Signing.optional(),
   })
   .strict()
   .superRefine((ch, ctx) => {

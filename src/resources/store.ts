@@ -36,6 +36,7 @@ function secretPaths(kind: ResourceKind, doc: Doc): string[][] {
   if (auth?.type === "basic") paths.push(["auth", "password"]);
   if (auth?.type === "bearer") paths.push(["auth", "token"]);
   if (auth?.type === "header") paths.push(["auth", "value"]);
+  paths.push(["signing", "secret"], ["signing", "previous_secret"]);
   const secretHeaders = new Set(((doc.secret_headers as string[] | undefined) ?? []).map((h) => h.toLowerCase()));
   for (const endpoint of ["ping", "post"]) {
     const headers = (doc[endpoint] as { headers?: Record<string, string> } | undefined)?.headers ?? {};
@@ -83,12 +84,16 @@ function withoutReadOnly(body: unknown): unknown {
 }
 
 function validate(kind: ResourceKind, body: unknown, stored: Doc | null): Doc {
-  const parsed = schemas[kind].safeParse(withoutReadOnly(body));
+  const input = withoutReadOnly(body);
+  // "***" becomes the stored secret before validation, so a secret's own rules (a signing secret's
+  // length) judge the real value.
+  if (input && typeof input === "object" && !Array.isArray(input)) {
+    const secretErrors = restoreSecrets(kind, input as Doc, stored);
+    if (secretErrors.length) throw new GavelError("validation", `The ${singular[kind]} is invalid`, { errors: secretErrors });
+  }
+  const parsed = schemas[kind].safeParse(input);
   if (!parsed.success) throw invalid(parsed.error, `The ${singular[kind]} is invalid`);
-  const doc = parsed.data as Doc;
-  const secretErrors = restoreSecrets(kind, doc, stored);
-  if (secretErrors.length) throw new GavelError("validation", `The ${singular[kind]} is invalid`, { errors: secretErrors });
-  return doc;
+  return parsed.data as Doc;
 }
 
 /** References must point at resources that exist, so a lead never meets a dangling channel. */
