@@ -5,9 +5,10 @@ import { timingSafeEqual } from "node:crypto";
 import type { Database } from "../db/client";
 import { findSupplierKey, loadCampaignConfig } from "../db/catalog";
 import { compileChannel, type ChannelIO } from "../channels/channel";
+import { HealthRegistry, type ChannelHealth } from "../channels/health";
 import { compileFields, type CompiledFields } from "../leads/validate";
 import { decodeStored, hashSecret, keyIdOf } from "../resources/store";
-import { toCents, type Buyer, type Campaign, type Channel, type Supplier } from "../resources/schemas";
+import { CircuitBreaker, toCents, type Buyer, type Campaign, type Channel, type Supplier } from "../resources/schemas";
 import { compileFilter, type LeadPredicate } from "./filters";
 
 export interface ChannelPlan {
@@ -17,6 +18,8 @@ export interface ChannelPlan {
   filters: { field: string; holds: LeadPredicate }[];
   /** How to write this channel's pings and posts and read its answers, compiled once. */
   io: ChannelIO;
+  /** Its circuit breaker; it outlives reloads of the configuration. */
+  health: ChannelHealth;
   minBidCents: number;
   fixedPriceCents: number | null;
 }
@@ -41,13 +44,15 @@ interface Cached<T> {
   expiresAt: number;
 }
 
-function planChannel(config: Channel, buyer: Buyer): ChannelPlan {
+function planChannel(config: Channel, buyer: Buyer, health: HealthRegistry): ChannelPlan {
   return {
     id: config.id,
     config,
     buyer,
     filters: config.filters.map((f) => ({ field: f.field, holds: compileFilter(f) })),
     io: compileChannel(config),
+    // Documents saved before circuit breakers existed have no settings: they get the defaults.
+    health: health.for(config.id, config.circuit_breaker ?? CircuitBreaker.parse({})),
     minBidCents: toCents(config.min_bid),
     fixedPriceCents: config.fixed_price === undefined ? null : toCents(config.fixed_price),
   };
@@ -56,6 +61,8 @@ function planChannel(config: Channel, buyer: Buyer): ChannelPlan {
 export class Catalog {
   private campaigns = new Map<string, Cached<Promise<CampaignPlan | undefined>>>();
   private supplierKeys = new Map<string, Cached<Promise<SupplierKey | undefined>>>();
+  /** Channel health in this process (see src/channels/health.ts). */
+  readonly health = new HealthRegistry();
 
   constructor(
     private readonly database: Database,
@@ -71,7 +78,7 @@ export class Catalog {
       return {
         campaign,
         fields: compileFields(campaign.fields),
-        channels: loaded.channels.map((row) => planChannel(decodeStored("channels", row.channel) as Channel, row.buyer as Buyer)),
+        channels: loaded.channels.map((row) => planChannel(decodeStored("channels", row.channel) as Channel, row.buyer as Buyer, this.health)),
       };
     });
   }

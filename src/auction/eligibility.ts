@@ -26,7 +26,12 @@ const filtersHold: EligibilityRule = (channel, lead) => {
   return null;
 };
 
-export const defaultRules: readonly EligibilityRule[] = [channelActive, buyerActive, supplierAllowed, filtersHold];
+/** A channel whose circuit is open is skipped; a half-open one lets this lead through as its probe. */
+const circuitClosed: EligibilityRule = (channel, lead) => (channel.health.admit(lead, lead.receivedAt) ? null : "circuit_open");
+
+// circuitClosed stays last: admitting a lead through a half-open circuit claims the one probe, which
+// only a lead that passes every other rule should do.
+export const defaultRules: readonly EligibilityRule[] = [channelActive, buyerActive, supplierAllowed, filtersHold, circuitClosed];
 
 export interface Eligibility {
   eligible: ChannelPlan[];

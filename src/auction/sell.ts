@@ -14,6 +14,7 @@ import {
   type IdempotentResponse,
 } from "../db/leads";
 import { GavelError, invalid } from "../errors";
+import { settleHealth } from "../channels/health";
 import { dedupKeys } from "../leads/dedup";
 import { fromCents, toCents, type Payout, type Supplier } from "../resources/schemas";
 import type { Catalog, CampaignPlan, Clock } from "./catalog";
@@ -163,6 +164,7 @@ async function sellValidated(
   const lead = { id: leadId, supplierId: supplier.id, test: submission.test, data, receivedAt: received.at, receivedMono: received.mono };
   const eligibility = selectChannels(plan.channels, lead);
   const result = await runAuction(deps, plan, lead, eligibility, payoutRule.type === "fixed" ? toCents(payoutRule.amount) : null);
+  settleHealth(eligibility.eligible, result.attempts, lead, leadId, deps.clock.now());
 
   // Step 7: persist everything in one statement, then answer.
   const payout = result.status === "sold" ? payoutCents(payoutRule, result.revenueCents) : 0;

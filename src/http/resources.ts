@@ -3,6 +3,7 @@
 import { randomBytes } from "node:crypto";
 import { Hono } from "hono";
 import type { Catalog } from "../auction/catalog";
+import { CircuitBreaker } from "../resources/schemas";
 import type { Db } from "../db/client";
 import { insertOperatorToken, revokeOperatorToken } from "../db/tokens";
 import { GavelError, invalid } from "../errors";
@@ -55,7 +56,10 @@ export function resourceRoutes(deps: ResourceRouteDeps): Hono {
       const created = kind === "suppliers" ? await createSupplier(deps.db, body) : await createResource(deps.db, kind, body);
       return c.json(changed(created), 201);
     });
-    app.get(`/v1/${kind}/:id`, read, async (c) => c.json(await getResource(deps.db, kind, c.req.param("id"))));
+    app.get(`/v1/${kind}/:id`, read, async (c) => {
+      const doc = await getResource(deps.db, kind, c.req.param("id"));
+      return c.json(kind === "channels" ? { ...doc, health: channelHealth(doc) } : doc);
+    });
     app.put(`/v1/${kind}/:id`, write, async (c) =>
       c.json(changed(await replaceResource(deps.db, kind, c.req.param("id"), await jsonBody(c)))),
     );
@@ -64,6 +68,11 @@ export function resourceRoutes(deps: ResourceRouteDeps): Hono {
     );
     app.delete(`/v1/${kind}/:id`, write, async (c) => c.json(changed(await archiveResource(deps.db, kind, c.req.param("id")))));
   }
+
+  // A channel's circuit breaker, as this process sees it (health is per process).
+  const channelHealth = (doc: Record<string, unknown> & { id: string }) =>
+    deps.catalog.health.view(doc.id, (doc.circuit_breaker as CircuitBreaker | undefined) ?? CircuitBreaker.parse({}), Date.now());
+  app.get("/v1/channels/:id/health", read, async (c) => c.json(channelHealth(await getResource(deps.db, "channels", c.req.param("id")))));
 
   const NewToken = z.object({ name: z.string().min(1).max(200), role: z.enum(["admin", "analyst"]) }).strict();
   app.post("/v1/tokens", write, async (c) => {

@@ -242,6 +242,15 @@ const ResponseRules = z.object({ ping: PingResponseRules.optional(), post: PostR
 const secret = z.string().min(16, "must be at least 16 characters");
 const Signing = z.object({ secret, previous_secret: secret.optional() }).strict();
 
+export const CircuitBreaker = z
+  .object({
+    failures: z.number().int().min(1).max(10_000).default(10),
+    cooldown_ms: z.number().int().min(100).max(86_400_000).default(30_000),
+  })
+  .strict();
+
+export type CircuitBreaker = z.infer<typeof CircuitBreaker>;
+
 export const Channel = z
   .object({
     id: slug,
@@ -264,6 +273,7 @@ export const Channel = z
     secret_headers: z.array(headerName).default([]),
     response: ResponseRules.optional(),
     signing: Signing.optional(),
+    circuit_breaker: CircuitBreaker.default(CircuitBreaker.parse({})),
   })
   .strict()
   .superRefine((ch, ctx) => {

@@ -74,7 +74,7 @@ function restoreSecrets(kind: ResourceKind, incoming: Doc, stored: Doc | null): 
   return errors;
 }
 
-const READ_ONLY_FIELDS = ["created_at", "updated_at", "api_key"];
+const READ_ONLY_FIELDS = ["created_at", "updated_at", "api_key", "health"];
 
 function withoutReadOnly(body: unknown): unknown {
   if (!body || typeof body !== "object" || Array.isArray(body)) return body;
