@@ -46,7 +46,17 @@ export function createApp(deps: AppDeps): Hono {
     }
   });
 
-  app.route("/", resourceRoutes({ db: deps.database.db, catalog: deps.catalog, adminToken: deps.adminToken }));
+  app.route(
+    "/",
+    resourceRoutes({
+      db: deps.database.db,
+      catalog: deps.catalog,
+      adminToken: deps.adminToken,
+      transport: deps.transport,
+      newId: deps.newId,
+      maxBodyBytes: deps.maxBuyerBodyBytes,
+    }),
+  );
   app.route(
     "/",
     leadRoutes({

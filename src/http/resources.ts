@@ -3,6 +3,7 @@
 import { randomBytes } from "node:crypto";
 import { Hono } from "hono";
 import type { Catalog } from "../auction/catalog";
+import { testChannel, type ConsoleDeps } from "../auction/console";
 import { CircuitBreaker } from "../resources/schemas";
 import type { Db } from "../db/client";
 import { insertOperatorToken, revokeOperatorToken } from "../db/tokens";
@@ -22,7 +23,7 @@ import { requireOperator } from "./auth";
 import { jsonBody, pageLimit } from "./body";
 import { z } from "zod";
 
-export interface ResourceRouteDeps {
+export interface ResourceRouteDeps extends ConsoleDeps {
   db: Db;
   catalog: Catalog;
   adminToken?: string;
@@ -73,6 +74,7 @@ export function resourceRoutes(deps: ResourceRouteDeps): Hono {
   const channelHealth = (doc: Record<string, unknown> & { id: string }) =>
     deps.catalog.health.view(doc.id, (doc.circuit_breaker as CircuitBreaker | undefined) ?? CircuitBreaker.parse({}), Date.now());
   app.get("/v1/channels/:id/health", read, async (c) => c.json(channelHealth(await getResource(deps.db, "channels", c.req.param("id")))));
+  app.post("/v1/channels/:id/test", write, async (c) => c.json(await testChannel(deps, c.req.param("id"), await jsonBody(c))));
 
   const NewToken = z.object({ name: z.string().min(1).max(200), role: z.enum(["admin", "analyst"]) }).strict();
   app.post("/v1/tokens", write, async (c) => {
