@@ -106,4 +106,27 @@ describe("channel configuration checks", () => {
     expect(patched.status).toBe(422);
     expect(patched.body.errors).toEqual([{ path: "post.body.Lead.Zip", message: expect.stringMatching(/^unknown field 'zip5'/) }]);
   });
+
+  it("refuses a campaign edit that would strand a channel's template on a missing field", async () => {
+    await g.admin("POST", "/v1/campaigns", { id: "cfg-edit", name: "Edit", fields: standardFields });
+    const created = await g.admin("POST", "/v1/channels", {
+      id: "cfg-edit-acme",
+      ...base,
+      campaign_id: "cfg-edit",
+      ping: { url: base.ping.url, body: { age: "{{data.age}}", zip: "{{data.zip}}" } },
+    });
+    expect(created.status).toBe(201);
+    const withoutAge = standardFields.filter((f) => f.name !== "age");
+    const res = await g.admin("PUT", "/v1/campaigns/cfg-edit", { name: "Edit", fields: withoutAge });
+    expect(res.status).toBe(422);
+    expect(res.body.errors).toEqual([
+      { path: "fields", message: "channel 'cfg-edit-acme' ping.body.age: unknown field 'age' (campaign fields: zip, state, coverage, email, phone)" },
+    ]);
+    const zipPii = standardFields.map((f) => (f.name === "zip" ? { ...f, pii: true } : f));
+    const pii = await g.admin("PUT", "/v1/campaigns/cfg-edit", { name: "Edit", fields: zipPii });
+    expect(pii.body.errors).toEqual([{ path: "fields", message: expect.stringContaining("ping.body.zip: 'zip' is pii") }]);
+    // Once the channel is archived, the campaign may change.
+    await g.admin("DELETE", "/v1/channels/cfg-edit-acme");
+    expect((await g.admin("PUT", "/v1/campaigns/cfg-edit", { name: "Edit", fields: withoutAge })).status).toBe(200);
+  });
 });

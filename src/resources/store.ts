@@ -112,6 +112,17 @@ async function checkReferences(db: Db, kind: ResourceKind, doc: Doc): Promise<vo
       for (const p of fieldProblems(doc as unknown as Channel, (campaign.config as Campaign).fields))
         errors.push({ path: formatPath(p.path), message: p.message });
   }
+  if (kind === "campaigns") {
+    // An edit of the campaign's fields must not strand a channel's template on a field that is gone
+    // (or a ping on one that became pii): the same check a channel gets when it is saved.
+    const rows = await db
+      .select({ id: channels.id, config: channels.config })
+      .from(channels)
+      .where(and(eq(channels.campaignId, doc.id), ne(channels.status, "archived")));
+    for (const row of rows)
+      for (const p of fieldProblems(decodeStored("channels", row.config) as Channel, (doc as unknown as Campaign).fields))
+        errors.push({ path: "fields", message: `channel '${row.id}' ${formatPath(p.path)}: ${p.message}` });
+  }
   if (kind === "suppliers" && Array.isArray(doc.campaigns) && doc.campaigns.length) {
     const ids = doc.campaigns as string[];
     const found = new Set((await db.select({ id: campaigns.id }).from(campaigns).where(inArray(campaigns.id, ids))).map((r) => r.id));
