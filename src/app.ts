@@ -57,7 +57,14 @@ export function appRoutes(deps: AppDeps): AnyRoute[] {
   routes.push(
     ...systemRoutes({ database: deps.database, gate: deps.gate, isReady: deps.isReady, info: API_INFO }, () => routes),
     ...leadRoutes({ ...deps, maxBodyBytes: deps.maxBuyerBodyBytes, rateLimiter: new SupplierRateLimiter(deps.clock) }),
-    ...resourceRoutes({ db: deps.database.db, catalog: deps.catalog, clock: deps.clock }),
+    ...resourceRoutes({
+      db: deps.database.db,
+      catalog: deps.catalog,
+      clock: deps.clock,
+      transport: deps.transport,
+      newId: deps.newId,
+      maxBodyBytes: deps.maxBuyerBodyBytes,
+    }),
     ...explainRoutes({
       database: deps.database,
       catalog: deps.catalog,

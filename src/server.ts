@@ -43,12 +43,31 @@ export function databaseTarget(config: Config): DatabaseTarget {
   return config.DATABASE_URL ? { url: config.DATABASE_URL, poolSize: config.GAVEL_DB_POOL } : { dataDir: config.GAVEL_DATA_DIR };
 }
 
-export function createLogger(level: string): Logger {
-  return pino({
+export function createLogger(level: string, destination?: pino.DestinationStream): Logger {
+  const options: pino.LoggerOptions = {
     level,
-    // Lead data never goes to the log: these paths are redacted wherever they appear.
-    redact: { paths: ["data", "*.data", "headers.authorization", "*.headers.authorization", "api_key", "token"], censor: "[redacted]" },
-  });
+    // Lead data and channel secrets never go to the log: these paths are redacted wherever they appear.
+    redact: {
+      paths: [
+        "data",
+        "*.data",
+        "headers.authorization",
+        "*.headers.authorization",
+        "api_key",
+        "token",
+        "auth.password",
+        "auth.token",
+        "auth.value",
+        "*.auth.password",
+        "*.auth.token",
+        "*.auth.value",
+        "signing",
+        "*.signing",
+      ],
+      censor: "[redacted]",
+    },
+  };
+  return destination ? pino(options, destination) : pino(options);
 }
 
 export async function startGavel(options: StartOptions): Promise<Gavel> {

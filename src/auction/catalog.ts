@@ -4,10 +4,11 @@
 import { timingSafeEqual } from "node:crypto";
 import type { Database } from "../db/client";
 import { findSupplierKey, loadCampaignConfig } from "../db/catalog";
-import { channelHeaders } from "../channels/native";
+import { compileChannel, type ChannelIO } from "../channels/channel";
+import { HealthRegistry, type ChannelHealth } from "../channels/health";
 import { compileFields, type CompiledFields } from "../leads/validate";
-import { hashSecret, keyIdOf } from "../resources/store";
-import { toCents, type Buyer, type Campaign, type Channel, type Supplier } from "../resources/schemas";
+import { decodeStored, hashSecret, keyIdOf } from "../resources/store";
+import { CircuitBreaker, toCents, type Buyer, type Campaign, type Channel, type Supplier } from "../resources/schemas";
 import { buyerDedupPlan, capRules, paceRule, type BuyerDedupPlan, type CapRule } from "./caps";
 import { compileFilter, type LeadPredicate } from "./filters";
 import { compileSchedule, type CompiledSchedule } from "./schedule";
@@ -17,8 +18,10 @@ export interface ChannelPlan {
   config: Channel;
   buyer: Buyer;
   filters: { field: string; holds: LeadPredicate }[];
-  pingHeaders: Record<string, string>;
-  postHeaders: Record<string, string>;
+  /** How to write this channel's pings and posts and read its answers, compiled once. */
+  io: ChannelIO;
+  /** Its circuit breaker; it outlives reloads of the configuration. */
+  health: ChannelHealth;
   minBidCents: number;
   fixedPriceCents: number | null;
   /** The channel's time zone, else its campaign's. */
@@ -53,15 +56,16 @@ interface Cached<T> {
   expiresAt: number;
 }
 
-function planChannel(config: Channel, buyer: Buyer, campaign: Campaign): ChannelPlan {
+function planChannel(config: Channel, buyer: Buyer, campaign: Campaign, health: HealthRegistry): ChannelPlan {
   const zone = config.timezone ?? campaign.timezone;
   return {
     id: config.id,
     config,
     buyer,
     filters: config.filters.map((f) => ({ field: f.field, holds: compileFilter(f) })),
-    pingHeaders: config.ping ? channelHeaders(config, "ping") : {},
-    postHeaders: channelHeaders(config, "post"),
+    io: compileChannel(config),
+    // Documents saved before circuit breakers existed have no settings: they get the defaults.
+    health: health.for(config.id, config.circuit_breaker ?? CircuitBreaker.parse({})),
     minBidCents: toCents(config.min_bid),
     fixedPriceCents: config.fixed_price === undefined ? null : toCents(config.fixed_price),
     zone,
@@ -80,6 +84,8 @@ function planChannel(config: Channel, buyer: Buyer, campaign: Campaign): Channel
 export class Catalog {
   private campaigns = new Map<string, Cached<Promise<CampaignPlan | undefined>>>();
   private supplierKeys = new Map<string, Cached<Promise<SupplierKey | undefined>>>();
+  /** Channel health in this process (see src/channels/health.ts). */
+  readonly health = new HealthRegistry();
 
   constructor(
     private readonly database: Database,
@@ -92,7 +98,9 @@ export class Catalog {
       const loaded = await loadCampaignConfig(this.database.db, id);
       if (!loaded) return undefined;
       const campaign = loaded.campaign as Campaign;
-      const channels = loaded.channels.map((row) => planChannel(row.channel as Channel, row.buyer as Buyer, campaign));
+      const channels = loaded.channels.map((row) =>
+        planChannel(decodeStored("channels", row.channel) as Channel, row.buyer as Buyer, campaign, this.health),
+      );
       return { campaign, fields: compileFields(campaign.fields), channels, hasCaps: channels.some((c) => c.capRules.length > 0) };
     });
   }

@@ -51,6 +51,11 @@ const filtersHold: EligibilityRule = (channel, lead) => {
 };
 filtersHold.all = (channel, lead) => channel.filters.filter((f) => !f.holds(lead.data)).map((f) => `filtered:${f.field}`);
 
+/** A channel whose circuit is open is skipped; a half-open one lets this lead through as its probe. */
+const circuitClosed: EligibilityRule = (channel, lead) => (channel.health.admit(lead, lead.receivedAt) ? null : "circuit_open");
+// Explain must not take the probe slot a real lead would get.
+circuitClosed.all = (channel, lead) => (channel.health.wouldAdmit(lead.receivedAt) ? [] : ["circuit_open"]);
+
 const insideSchedule: EligibilityRule = (channel, lead) =>
   channel.schedule && !isOpen(channel.schedule, channel.zone, lead.receivedAt) ? "schedule" : null;
 
@@ -69,6 +74,8 @@ const underCaps: EligibilityRule = (channel, lead, world) => {
 const underConcurrency: EligibilityRule = (channel, _lead, world) =>
   channel.maxConcurrency !== null && world.inFlight(channel.id) >= channel.maxConcurrency ? "throttled" : null;
 
+// circuitClosed stays last: admitting a lead through a half-open circuit claims the one probe, which
+// only a lead that passes every other rule should do.
 export const defaultRules: readonly EligibilityRule[] = [
   channelActive,
   buyerActive,
@@ -78,6 +85,7 @@ export const defaultRules: readonly EligibilityRule[] = [
   newToBuyer,
   underCaps,
   underConcurrency,
+  circuitClosed,
 ];
 
 export interface Eligibility {

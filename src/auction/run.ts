@@ -2,7 +2,7 @@
 // under the deadline, rank the bids, post to the best one and fall back down the ranking.
 // Everything a buyer can do wrong comes back as an attempt with an outcome and a reason.
 import type { AttemptRow } from "../db/leads";
-import { buildPing, buildPost, readPingResponse, readPostResponse, type PostOutcome } from "../channels/native";
+import type { PostOutcome } from "../channels/native";
 import type { BuyerTransport } from "../channels/transport";
 import { toCents } from "../resources/schemas";
 import type { CapHold, CapLedger } from "./caps";
@@ -39,6 +39,9 @@ export interface Bid {
   priority: number;
   weight: number;
   pingRef: string | null;
+  pingId: string | null;
+  /** Wall-clock epoch ms after which the buyer no longer honours this bid; null: no expiry. */
+  expiresAt: number | null;
 }
 
 export interface AuctionResult {
@@ -88,10 +91,9 @@ async function pingChannels(
       const startedAt = Date.now();
       const budget = Math.min(channel.config.ping?.timeout_ms ?? campaignTimeout, pingsEndMono - performance.now());
       const channelFloor = Math.max(channel.minBidCents, floor);
-      const request = buildPing(
-        channel.config,
-        channel.pingHeaders,
-        { pingId: deps.newId(), leadId: lead.id, campaign: plan.campaign.id, test: lead.test, publicData },
+      const pingId = deps.newId();
+      const request = channel.io.buildPing(
+        { pingId, leadId: lead.id, campaign: plan.campaign.id, test: lead.test, publicData },
         Math.max(0, budget),
         deps.maxBodyBytes,
       );
@@ -101,7 +103,7 @@ async function pingChannels(
       } finally {
         deps.limiter.release(channel.id);
       }
-      const outcome = readPingResponse(response, channelFloor);
+      const outcome = channel.io.readPing(response, channelFloor, wallNow(lead));
       attempts.push({
         kind: "ping",
         channelId: channel.id,
@@ -113,13 +115,18 @@ async function pingChannels(
         reason: outcome.reason,
         pingRef: outcome.pingRef,
       });
-      return outcome.outcome === "bid" ? { channel, priceCents: outcome.priceCents, pingRef: outcome.pingRef } : null;
+      return outcome.outcome === "bid"
+        ? { channel, priceCents: outcome.priceCents, pingRef: outcome.pingRef, pingId, expiresAt: outcome.expiresAt ?? null }
+        : null;
     }),
   );
   return answers
     .filter((a): a is NonNullable<typeof a> => a !== null)
     .map((a) => ({ ...a, channelId: a.channel.id, priority: a.channel.config.priority, weight: a.channel.config.weight }));
 }
+
+/** Wall-clock now on the lead's monotonic clock, so a bid's expiry compares with the same time the auction runs on. */
+const wallNow = (lead: AuctionLead) => lead.receivedAt + (performance.now() - lead.receivedMono);
 
 const isOutcomeUnknown = (post: PostOutcome) => post.outcome === "unknown" || post.outcome === "invalid_response";
 
@@ -146,7 +153,17 @@ export async function runAuction(
     }
     const price = channel.fixedPriceCents ?? 0;
     if (price < Math.max(floor, channel.minBidCents)) excluded.push({ channel_id: channel.id, reason: "below_floor" });
-    else bids.push({ channel, channelId: channel.id, priceCents: price, priority: channel.config.priority, weight: channel.config.weight, pingRef: null });
+    else
+      bids.push({
+        channel,
+        channelId: channel.id,
+        priceCents: price,
+        priority: channel.config.priority,
+        weight: channel.config.weight,
+        pingRef: null,
+        pingId: null,
+        expiresAt: null,
+      });
   }
   const pingStart = performance.now();
   if (toPing.length) {
@@ -161,6 +178,21 @@ export async function runAuction(
   for (const bid of ranking) {
     if (deadlineMono - performance.now() <= 0) return deadline();
     const channel = bid.channel;
+    // The buyer said how long its bid stands: past that, posting would only earn a reject.
+    if (bid.expiresAt !== null && wallNow(lead) >= bid.expiresAt) {
+      attempts.push({
+        kind: "post",
+        channelId: channel.id,
+        startedAt: new Date(Date.now()),
+        durationMs: 0,
+        httpStatus: null,
+        outcome: "skipped",
+        priceCents: bid.priceCents,
+        reason: "bid_expired",
+        pingRef: bid.pingRef,
+      });
+      continue;
+    }
     if (!deps.limiter.tryAcquire(channel.id, channel.maxConcurrency)) {
       excluded.push({ channel_id: channel.id, reason: "throttled" });
       continue;
@@ -182,12 +214,11 @@ export async function runAuction(
         return deadline();
       }
       const startedAt = Date.now();
-      const request = buildPost(
-        channel.config,
-        channel.postHeaders,
+      const request = channel.io.buildPost(
         {
           leadId: lead.id,
           channelId: channel.id,
+          pingId: bid.pingId,
           pingRef: bid.pingRef,
           campaign: plan.campaign.id,
           test: lead.test,
@@ -199,7 +230,7 @@ export async function runAuction(
       );
       const response = await deps.transport.send(request);
       buyerWaitMs += response.durationMs;
-      post = readPostResponse(response, bid.priceCents);
+      post = channel.io.readPost(response, bid.priceCents);
       attempts.push({
         kind: "post",
         channelId: channel.id,

@@ -15,6 +15,7 @@ import {
   type IdempotentResponse,
 } from "../db/leads";
 import { GavelError, invalid } from "../errors";
+import { settleHealth } from "../channels/health";
 import { dedupKeys, supplierDedupKeys } from "../leads/dedup";
 import { leadContacts } from "../leads/suppression";
 import { fromCents, toCents, type Payout, type Supplier } from "../resources/schemas";
@@ -48,6 +49,8 @@ export interface LeadAnswer {
   trace_url: string;
   /** Why a lead was rejected without an auction (`suppressed`). */
   reason?: string;
+  /** The buyer's redirect for the consumer, on a sale, when the campaign hands it on. */
+  redirect_url?: string;
 }
 
 export interface SellResult {
@@ -207,10 +210,12 @@ async function sellValidated(
   const world: EligibilityWorld = { usage: (key) => deps.caps.view.get(key), inFlight: (id) => deps.limiter.count(id) };
   const eligibility = selectChannels(plan.channels, lead, world);
   const result = await runAuction(deps, plan, lead, eligibility, payoutRule.type === "fixed" ? toCents(payoutRule.amount) : null);
+  settleHealth(eligibility.eligible, result.attempts, lead, leadId, deps.clock.now());
 
   // Step 7: persist everything in one statement, then answer.
   const payout = result.status === "sold" ? payoutCents(payoutRule, result.revenueCents) : 0;
   const body = answer(leadId, result.status, payout, result.status === "sold" ? 1 : 0);
+  if (result.status === "sold" && result.redirectUrl && campaign.return_redirect_url) body.redirect_url = result.redirectUrl;
   const decidedAt = new Date(deps.clock.now());
   const elapsed = performance.now() - received.mono;
   const overheadMs = Math.max(0, Math.round(elapsed - result.buyerWaitMs));

@@ -5,7 +5,8 @@ import type { Channel } from "../resources/schemas";
 import type { BuyerRequest, BuyerResponse } from "./transport";
 
 export type PingOutcome =
-  | { outcome: "bid"; priceCents: number; pingRef: string | null; reason: null }
+  /** `expiresAt` (epoch ms): the buyer's bid is good until then; a post after it is skipped. */
+  | { outcome: "bid"; priceCents: number; pingRef: string | null; reason: null; expiresAt?: number | null }
   | { outcome: "no_bid" | "below_floor" | "timeout" | "error" | "invalid_response"; priceCents: number | null; pingRef: null; reason: string | null };
 
 export type PostOutcome =
@@ -16,12 +17,13 @@ export type PostOutcome =
 
 const MAX_REASON = 200;
 
-function excerpt(text: string): string {
+/** The start of a buyer's body, on one line, for a reason in the trace. */
+export function excerpt(text: string): string {
   const flat = text.replace(/\s+/g, " ").trim();
   return flat.length > 80 ? `${flat.slice(0, 80)}…` : flat;
 }
 
-function reasonText(value: unknown): string | null {
+export function reasonText(value: unknown): string | null {
   if (value === undefined || value === null || value === "") return null;
   const s = typeof value === "string" ? value : JSON.stringify(value);
   return s.slice(0, MAX_REASON);
@@ -32,20 +34,6 @@ export function parsePrice(value: unknown): number | undefined {
   const n = typeof value === "number" ? value : typeof value === "string" && value.trim() !== "" ? Number(value) : NaN;
   if (!Number.isFinite(n) || n < 0) return undefined;
   return Math.round(n * 100);
-}
-
-export function channelHeaders(channel: Channel, endpoint: "ping" | "post"): Record<string, string> {
-  const headers: Record<string, string> = {
-    "content-type": "application/json",
-    accept: "application/json",
-    "user-agent": "Gavel/0.1",
-    ...(channel[endpoint]?.headers ?? {}),
-  };
-  const auth = channel.auth;
-  if (auth?.type === "basic") headers.authorization = `Basic ${Buffer.from(`${auth.username}:${auth.password}`).toString("base64")}`;
-  if (auth?.type === "bearer") headers.authorization = `Bearer ${auth.token}`;
-  if (auth?.type === "header") headers[auth.name] = auth.value;
-  return headers;
 }
 
 export interface PingInput {
@@ -70,6 +58,8 @@ export function buildPing(channel: Channel, headers: Record<string, string>, inp
 export interface PostInput {
   leadId: string;
   channelId: string;
+  /** The id of the ping that won the bid (null for a direct post); templates may send it. */
+  pingId?: string | null;
   pingRef: string | null;
   campaign: string;
   test: boolean;
@@ -109,15 +99,15 @@ function parseJson(body: string): { ok: true; value: unknown } | { ok: false } {
   }
 }
 
-const noBid = (outcome: Exclude<PingOutcome["outcome"], "bid">, reason: string | null, priceCents: number | null = null): PingOutcome => ({
+export const noBid = (outcome: Exclude<PingOutcome["outcome"], "bid">, reason: string | null, priceCents: number | null = null): PingOutcome => ({
   outcome,
   priceCents,
   pingRef: null,
   reason,
 });
 
-/** Reads a ping answer. `floorCents` is the higher of the channel's min_bid and the campaign floor. */
-export function readPingResponse(response: BuyerResponse, floorCents: number): PingOutcome {
+/** What a ping answer means before its body is read: a transport fault, HTTP 204 or a non-2xx. */
+export function pingFault(response: BuyerResponse): PingOutcome | null {
   switch (response.kind) {
     case "timeout":
       return noBid("timeout", "ping_timeout");
@@ -128,6 +118,14 @@ export function readPingResponse(response: BuyerResponse, floorCents: number): P
   }
   if (response.status === 204) return noBid("no_bid", null);
   if (response.status < 200 || response.status >= 300) return noBid("error", `http_${response.status}`);
+  return null;
+}
+
+/** Reads a ping answer. `floorCents` is the higher of the channel's min_bid and the campaign floor. */
+export function readPingResponse(response: BuyerResponse, floorCents: number): PingOutcome {
+  const fault = pingFault(response);
+  if (fault) return fault;
+  if (response.kind !== "response") throw new Error("unreachable");
   const parsed = parseJson(response.body);
   if (!parsed.ok || !parsed.value || typeof parsed.value !== "object" || Array.isArray(parsed.value))
     return noBid("invalid_response", `unparseable_body: ${excerpt(response.body)}`);
@@ -142,13 +140,14 @@ export function readPingResponse(response: BuyerResponse, floorCents: number): P
   return { outcome: "bid", priceCents: cents, pingRef: ref === undefined || ref === null ? null : String(ref), reason: null };
 }
 
+const unknown = (reason: string): PostOutcome => ({ outcome: "unknown", priceCents: null, reason, redirectUrl: null });
+export const refused = (outcome: "rejected" | "error", reason: string | null): PostOutcome => ({ outcome, priceCents: null, reason, redirectUrl: null });
+
 /**
- * Reads a post answer. A price without `price` sells at the bid; a lower price is the buyer's final
- * word; a higher one is capped at the bid.
+ * What a post answer means before its status and body are read. A timeout after sending, a cut
+ * connection or an oversized 2xx may mean the buyer took the lead: its outcome is unknown.
  */
-export function readPostResponse(response: BuyerResponse, bidCents: number): PostOutcome {
-  const unknown = (reason: string): PostOutcome => ({ outcome: "unknown", priceCents: null, reason, redirectUrl: null });
-  const refused = (outcome: "rejected" | "error", reason: string | null): PostOutcome => ({ outcome, priceCents: null, reason, redirectUrl: null });
+export function postFault(response: BuyerResponse): PostOutcome | null {
   switch (response.kind) {
     case "timeout":
       return unknown("post_timeout");
@@ -157,6 +156,17 @@ export function readPostResponse(response: BuyerResponse, bidCents: number): Pos
     case "too_large":
       return response.status >= 200 && response.status < 300 ? unknown("body_too_large") : refused("error", "body_too_large");
   }
+  return null;
+}
+
+/**
+ * Reads a post answer. A price without `price` sells at the bid; a lower price is the buyer's final
+ * word; a higher one is capped at the bid.
+ */
+export function readPostResponse(response: BuyerResponse, bidCents: number): PostOutcome {
+  const fault = postFault(response);
+  if (fault) return fault;
+  if (response.kind !== "response") throw new Error("unreachable");
   if (response.status < 200 || response.status >= 300) return refused("error", `http_${response.status}`);
   const parsed = parseJson(response.body);
   const body = parsed.ok && parsed.value && typeof parsed.value === "object" ? (parsed.value as Record<string, unknown>) : null;

@@ -17,7 +17,7 @@ export interface BuyerRequest {
 }
 
 export type BuyerResponse =
-  | { kind: "response"; status: number; contentType: string; body: string; durationMs: number }
+  | { kind: "response"; status: number; contentType: string; headers: Record<string, string>; body: string; durationMs: number }
   | { kind: "timeout"; durationMs: number }
   | { kind: "too_large"; status: number; durationMs: number }
   /** `sent: false` means no request byte left Gavel (refused, unreachable, connect timeout). */
@@ -88,10 +88,13 @@ export function createBuyerTransport(options: TransportOptions = {}): BuyerTrans
         chunks.push(chunk as Buffer);
       }
       const contentType = String(response.headers["content-type"] ?? "");
+      const headers: Record<string, string> = {};
+      for (const [name, value] of Object.entries(response.headers)) if (value !== undefined) headers[name] = Array.isArray(value) ? value.join(", ") : value;
       return {
         kind: "response",
         status: response.statusCode,
         contentType,
+        headers,
         body: Buffer.concat(chunks, size).toString("utf8"),
         durationMs: Math.round(performance.now() - started),
       };

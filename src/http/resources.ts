@@ -1,8 +1,11 @@
-// Configuration over HTTP: campaigns, buyers, channels and suppliers, and supplier keys. Handlers
-// validate, call one store verb and map the result; every write invalidates the engine's cached
-// configuration and is audited (by the store, in the write's own transaction).
+// Configuration over HTTP: campaigns, buyers, channels and suppliers, supplier keys, and a
+// channel's health and test console. Handlers validate, call one store verb and map the result;
+// every write invalidates the engine's cached configuration and is audited (by the store, in the
+// write's own transaction).
 import { z } from "zod";
 import type { Catalog, Clock } from "../auction/catalog";
+import { ChannelTest, testChannel, type ConsoleDeps } from "../auction/console";
+import { CircuitBreaker } from "../resources/schemas";
 import type { Db } from "../db/client";
 import { Buyer, Campaign, Channel, Supplier } from "../resources/schemas";
 import {
@@ -22,7 +25,7 @@ import { operatorOf } from "./auth";
 import { jsonBody, pageLimit } from "./body";
 import { route, type AnyRoute } from "./route";
 
-export interface ResourceRouteDeps {
+export interface ResourceRouteDeps extends ConsoleDeps {
   db: Db;
   catalog: Catalog;
   clock: Clock;
@@ -71,6 +74,9 @@ const NewKey = z
   .strict();
 
 export function resourceRoutes(deps: ResourceRouteDeps): AnyRoute[] {
+  // A channel's circuit breaker, as this process sees it (health is per process).
+  const channelHealth = (doc: Record<string, unknown> & { id: string }) =>
+    deps.catalog.health.view(doc.id, (doc.circuit_breaker as CircuitBreaker | undefined) ?? CircuitBreaker.parse({}), deps.clock.now());
   const changed = <T>(value: T): T => {
     deps.catalog.invalidate();
     return value;
@@ -79,7 +85,10 @@ export function resourceRoutes(deps: ResourceRouteDeps): AnyRoute[] {
   for (const { kind, one, schema, read, tag } of kinds) {
     const noun = one.toLowerCase();
     // Caps read back with their current usage.
-    const shown = async <D extends { id: string }>(doc: D): Promise<D> => (await withCapUsage(deps.db, kind, [doc], deps.clock.now()))[0];
+    const shown = async <D extends { id: string }>(doc: D): Promise<D> => {
+      const [withUsage] = await withCapUsage(deps.db, kind, [doc], deps.clock.now());
+      return kind === "channels" ? { ...withUsage, health: channelHealth(withUsage) } : withUsage;
+    };
     routes.push(
       route({
         method: "get",
@@ -221,6 +230,30 @@ export function resourceRoutes(deps: ResourceRouteDeps): AnyRoute[] {
       responses: { 200: { description: "The revoked key", schema: SupplierKey } },
       handler: async (c, { params }) =>
         c.json(changed(await revokeSupplierKey(deps.db, params.id, params.key_id, operatorOf(c).actor, deps.clock.now()))),
+    }),
+    route({
+      method: "get",
+      path: "/v1/channels/{id}/health",
+      access: "analyst",
+      operationId: "getChannelHealth",
+      summary: "A channel's circuit breaker, as this process sees it",
+      description: "State (`closed`, `open`, `half_open`), consecutive failures and recent transitions. Health is kept per Gavel process.",
+      tags: ["Channels"],
+      responses: { 200: { description: "The channel's health" } },
+      handler: async (c, { params }) => c.json(channelHealth(await getResource(deps.db, "channels", params.id))),
+    }),
+    route({
+      method: "post",
+      path: "/v1/channels/{id}/test",
+      access: "admin",
+      operationId: "testChannel",
+      summary: "Send a real test ping (and optionally a post) to a channel and explain its answer",
+      description:
+        "Returns the exact request sent (secrets masked), the raw response, every rule's parse result and timings. Records no lead and changes no health or cap.",
+      tags: ["Channels"],
+      documentedBody: { content: { "application/json": ChannelTest } },
+      responses: { 200: { description: "What was sent, what came back, and how Gavel read it" } },
+      handler: async (c, { params }) => c.json(await testChannel(deps, params.id, await jsonBody(c))),
     }),
   );
   return routes;

@@ -4,6 +4,7 @@
 import { z } from "zod";
 import { capPeriods } from "../auction/periods";
 import { compileSchedule } from "../auction/schedule";
+import { channelConfigProblems } from "../channels/check";
 
 export const slug = z
   .string()
@@ -163,6 +164,8 @@ export const Campaign = z
     auction: Auction.default(Auction.parse({})),
     dedup: Dedup.default(Dedup.parse({})),
     payout: Payout.default({ type: "revshare", percent: 100 }),
+    /** Hand the buyer's redirect URL (from its post answer) to the supplier on a sale. */
+    return_redirect_url: z.boolean().default(false),
   })
   .strict()
   .superRefine((c, ctx) => {
@@ -199,10 +202,13 @@ const headerName = z.string().regex(/^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/, "must be a 
 const Endpoint = z
   .object({
     url: httpUrl,
-    format: z.literal("json", { message: "only the json format is supported so far" }).default("json"),
+    method: z.enum(["POST", "GET"]).default("POST"),
+    format: z.enum(["json", "form", "xml"]).default("json"),
     timeout_ms: z.number().int().min(10).max(60_000).optional(),
+    /** Values may be templates (`"{{lead_id}}"`). */
     headers: z.record(headerName, z.string()).default({}),
-    body: z.null().default(null),
+    /** null: the native payload; an object: a template of the buyer's own request. */
+    body: z.record(z.string(), z.unknown()).nullable().default(null),
   })
   .strict()
   .meta({ id: "Endpoint" });
@@ -253,6 +259,65 @@ export const ChannelAuth = z.discriminatedUnion("type", [
 ])
   .meta({ id: "ChannelAuth" });
 
+const scalarValue = z.union([z.string(), z.number(), z.boolean()]);
+const ValueRule = z.union([
+  z.string().min(1),
+  z.object({ path: z.string().min(1) }).strict(),
+  z.object({ regex: z.string().min(1), flags: z.string().optional() }).strict(),
+]);
+const Condition = z.union([
+  z.string().min(1),
+  z
+    .object({
+      path: z.string().min(1),
+      equals: scalarValue.optional(),
+      in: z.array(scalarValue).min(1).optional(),
+      matches: z.string().min(1).optional(),
+      exists: z.boolean().optional(),
+    })
+    .strict(),
+  z.object({ regex: z.string().min(1), flags: z.string().optional() }).strict(),
+  z.object({ status: z.array(z.number().int().min(100).max(599)).min(1) }).strict(),
+]);
+const responseFormat = z.enum(["json", "xml", "form", "text"]);
+
+export const PingResponseRules = z
+  .object({
+    format: responseFormat.optional(),
+    bid: ValueRule.optional(),
+    accepted: Condition.optional(),
+    ping_ref: ValueRule.optional(),
+    reason: ValueRule.optional(),
+    expires_at: ValueRule.optional(),
+    ttl_seconds: ValueRule.optional(),
+  })
+  .strict();
+
+export const PostResponseRules = z
+  .object({
+    format: responseFormat.optional(),
+    accepted: Condition,
+    rejected: Condition.optional(),
+    price: ValueRule.optional(),
+    reason: ValueRule.optional(),
+    redirect_url: ValueRule.optional(),
+  })
+  .strict();
+
+const ResponseRules = z.object({ ping: PingResponseRules.optional(), post: PostResponseRules.optional() }).strict();
+
+const secret = z.string().min(16, "must be at least 16 characters");
+const Signing = z.object({ secret, previous_secret: secret.optional() }).strict();
+
+export const CircuitBreaker = z
+  .object({
+    failures: z.number().int().min(1).max(10_000).default(10),
+    cooldown_ms: z.number().int().min(100).max(86_400_000).default(30_000),
+  })
+  .strict();
+
+export type CircuitBreaker = z.infer<typeof CircuitBreaker>;
+
 export const Channel = z
   .object({
     id: slug,
@@ -279,9 +344,13 @@ export const Channel = z
     max_concurrency: z.number().int().positive().max(100_000).optional(),
     auth: ChannelAuth.optional(),
     secret_headers: z.array(headerName).default([]),
+    response: ResponseRules.optional(),
+    signing: Signing.optional(),
+    circuit_breaker: CircuitBreaker.default(CircuitBreaker.parse({})),
   })
   .strict()
   .superRefine((ch, ctx) => {
+    for (const problem of channelConfigProblems(ch)) ctx.addIssue({ code: "custom", path: problem.path, message: problem.message });
     if (ch.type === "ping_post" && !ch.ping)
       ctx.addIssue({ code: "custom", path: ["ping"], message: "a ping_post channel needs a ping endpoint" });
     if (ch.type === "direct_post" && ch.fixed_price === undefined)

@@ -8,7 +8,8 @@ import type { z } from "zod";
 import { recordAudit, type Actor } from "../db/audit";
 import type { Db } from "../db/client";
 import { buyers, campaigns, channels, supplierKeys, suppliers } from "../db/schema";
-import { GavelError, invalid, type FieldError } from "../errors";
+import { fieldProblems } from "../channels/check";
+import { formatPath, GavelError, invalid, type FieldError } from "../errors";
 import { diffDocs, sameJson } from "./diff";
 import { Buyer, Campaign, Channel, Supplier } from "./schemas";
 
@@ -41,6 +42,7 @@ export function secretPaths(kind: ResourceKind, doc: Doc | null): string[][] {
   if (auth?.type === "basic") paths.push(["auth", "password"]);
   if (auth?.type === "bearer") paths.push(["auth", "token"]);
   if (auth?.type === "header") paths.push(["auth", "value"]);
+  paths.push(["signing", "secret"], ["signing", "previous_secret"]);
   const secretHeaders = new Set(((doc.secret_headers as string[] | undefined) ?? []).map((h) => h.toLowerCase()));
   for (const endpoint of ["ping", "post"]) {
     const headers = (doc[endpoint] as { headers?: Record<string, string> } | undefined)?.headers ?? {};
@@ -78,7 +80,7 @@ export function restoreSecrets(kind: ResourceKind, incoming: Doc, stored: Doc | 
   return errors;
 }
 
-const READ_ONLY_FIELDS = ["created_at", "updated_at", "api_key"];
+const READ_ONLY_FIELDS = ["created_at", "updated_at", "api_key", "health"];
 
 /** Fields a read-back adds (timestamps, cap usage) may be sent back unchanged in a PUT or PATCH. */
 export function withoutReadOnly(body: unknown): unknown {
@@ -95,12 +97,16 @@ export function withoutReadOnly(body: unknown): unknown {
 }
 
 function validate(kind: ResourceKind, body: unknown, stored: Doc | null): Doc {
-  const parsed = schemas[kind].safeParse(withoutReadOnly(body));
+  const input = withoutReadOnly(body);
+  // "***" becomes the stored secret before validation, so a secret's own rules (a signing secret's
+  // length) judge the real value.
+  if (input && typeof input === "object" && !Array.isArray(input)) {
+    const secretErrors = restoreSecrets(kind, input as Doc, stored);
+    if (secretErrors.length) throw new GavelError("validation", `The ${singular[kind]} is invalid`, { errors: secretErrors });
+  }
+  const parsed = schemas[kind].safeParse(input);
   if (!parsed.success) throw invalid(parsed.error, `The ${singular[kind]} is invalid`);
-  const doc = parsed.data as Doc;
-  const secretErrors = restoreSecrets(kind, doc, stored);
-  if (secretErrors.length) throw new GavelError("validation", `The ${singular[kind]} is invalid`, { errors: secretErrors });
-  return doc;
+  return parsed.data as Doc;
 }
 
 /** References must point at resources that exist, so a lead never meets a dangling channel. */
@@ -109,8 +115,26 @@ async function checkReferences(db: Db, kind: ResourceKind, doc: Doc): Promise<vo
   if (kind === "channels") {
     const [buyer] = await db.select({ id: buyers.id }).from(buyers).where(eq(buyers.id, doc.buyer_id as string));
     if (!buyer) errors.push({ path: "buyer_id", message: `no buyer '${doc.buyer_id}'` });
-    const [campaign] = await db.select({ id: campaigns.id }).from(campaigns).where(eq(campaigns.id, doc.campaign_id as string));
+    const [campaign] = await db
+      .select({ id: campaigns.id, config: campaigns.config })
+      .from(campaigns)
+      .where(eq(campaigns.id, doc.campaign_id as string));
     if (!campaign) errors.push({ path: "campaign_id", message: `no campaign '${doc.campaign_id}'` });
+    // Templates may only name the campaign's fields, and a ping only its non-pii ones.
+    else
+      for (const p of fieldProblems(doc as unknown as Channel, (campaign.config as Campaign).fields))
+        errors.push({ path: formatPath(p.path), message: p.message });
+  }
+  if (kind === "campaigns") {
+    // An edit of the campaign's fields must not strand a channel's template on a field that is gone
+    // (or a ping on one that became pii): the same check a channel gets when it is saved.
+    const rows = await db
+      .select({ id: channels.id, config: channels.config })
+      .from(channels)
+      .where(and(eq(channels.campaignId, doc.id), ne(channels.status, "archived")));
+    for (const row of rows)
+      for (const p of fieldProblems(decodeStored("channels", row.config) as Channel, (doc as unknown as Campaign).fields))
+        errors.push({ path: "fields", message: `channel '${row.id}' ${formatPath(p.path)}: ${p.message}` });
   }
   if (kind === "suppliers" && Array.isArray(doc.campaigns) && doc.campaigns.length) {
     const ids = doc.campaigns as string[];
@@ -119,7 +143,38 @@ async function checkReferences(db: Db, kind: ResourceKind, doc: Doc): Promise<vo
       if (!found.has(id)) errors.push({ path: `campaigns[${i}]`, message: `no campaign '${id}'` });
     });
   }
-  if (errors.length) throw new GavelError("validation", `The ${singular[kind]} refers to something that does not exist`, { errors });
+  if (errors.length) {
+    const dangling = errors.every((e) => /^(buyer_id|campaign_id|campaigns\[)/.test(e.path));
+    throw new GavelError("validation", dangling ? `The ${singular[kind]} refers to something that does not exist` : `The ${singular[kind]} is invalid`, {
+      errors,
+    });
+  }
+}
+
+/**
+ * jsonb keeps no key order, but a template's order is the buyer's: XML elements must come in the
+ * order the operator wrote them. So a channel's body templates are stored as JSON text inside the
+ * document, and decoded on every read.
+ */
+function encodeStored(kind: ResourceKind, doc: Doc): Doc {
+  if (kind !== "channels") return doc;
+  const out = { ...doc };
+  for (const endpoint of ["ping", "post"]) {
+    const cfg = out[endpoint] as { body?: unknown } | undefined;
+    if (cfg && cfg.body && typeof cfg.body === "object") out[endpoint] = { ...cfg, body: JSON.stringify(cfg.body) };
+  }
+  return out;
+}
+
+/** The stored document as the operator wrote it (see encodeStored). */
+export function decodeStored<T>(kind: ResourceKind, config: T): T {
+  if (kind !== "channels" || !config || typeof config !== "object") return config;
+  const out = { ...(config as Record<string, unknown>) };
+  for (const endpoint of ["ping", "post"]) {
+    const cfg = out[endpoint] as { body?: unknown } | undefined;
+    if (cfg && typeof cfg.body === "string") out[endpoint] = { ...cfg, body: JSON.parse(cfg.body) };
+  }
+  return out as T;
 }
 
 /** Records one change to a resource; a write that changes nothing records nothing. */
@@ -131,7 +186,7 @@ async function audit(db: Db, actor: Actor, kind: ResourceKind, id: string, actio
 }
 
 function columnsOf(kind: ResourceKind, doc: Doc): Record<string, unknown> {
-  const base = { id: doc.id, status: doc.status, config: doc };
+  const base = { id: doc.id, status: doc.status, config: encodeStored(kind, doc) };
   return kind === "channels" ? { ...base, buyerId: doc.buyer_id, campaignId: doc.campaign_id } : base;
 }
 
@@ -143,8 +198,9 @@ interface Row {
 
 function present(kind: ResourceKind, row: Row): Doc {
   // jsonb stores keys sorted; a pass through the schema gives them back in the documented order.
-  const ordered = schemas[kind].safeParse(row.config);
-  const doc = maskSecrets(kind, (ordered.success ? ordered.data : row.config) as Doc);
+  const config = decodeStored(kind, row.config);
+  const ordered = schemas[kind].safeParse(config);
+  const doc = maskSecrets(kind, (ordered.success ? ordered.data : config) as Doc);
   return { ...doc, created_at: row.createdAt.toISOString(), updated_at: row.updatedAt.toISOString() };
 }
 
@@ -164,7 +220,7 @@ async function loadStored(db: Db, kind: ResourceKind, id: string): Promise<Row |
     .select({ config: table.config, createdAt: table.createdAt, updatedAt: table.updatedAt })
     .from(table)
     .where(eq(table.id, id));
-  return row;
+  return row && { ...row, config: decodeStored(kind, row.config) };
 }
 
 function notFound(kind: ResourceKind, id: string): GavelError {

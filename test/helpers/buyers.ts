@@ -6,6 +6,9 @@ import type { AddressInfo, Socket } from "node:net";
 
 export interface Received {
   path: string;
+  method: string;
+  /** The query string's parameters (a GET ping carries its fields here). */
+  query: Record<string, string>;
   headers: IncomingMessage["headers"];
   body: any;
   raw: string;
@@ -13,7 +16,7 @@ export interface Received {
 }
 
 export type Answer =
-  | { status?: number; json?: unknown; text?: string; headers?: Record<string, string>; delayMs?: number }
+  | { status?: number; json?: unknown; text?: string; contentType?: string; headers?: Record<string, string>; delayMs?: number }
   | { hang: true }
   | { trickle: true; everyMs?: number }
   | { reset: true }
@@ -45,7 +48,9 @@ export async function startBuyer(behaviour: { ping?: Behaviour; post?: Behaviour
       try {
         body = JSON.parse(raw);
       } catch {}
-      const received: Received = { path: req.url ?? "", headers: req.headers, body, raw, at: Date.now() };
+      const url = new URL(req.url ?? "/", "http://buyer");
+      const query = Object.fromEntries(url.searchParams);
+      const received: Received = { path: req.url ?? "", method: req.method ?? "", query, headers: req.headers, body, raw, at: Date.now() };
       const isPing = (req.url ?? "").startsWith("/ping");
       (isPing ? pings : posts).push(received);
       const fallback: Behaviour = isPing ? () => ({ json: { bid: 1 } }) : () => ({ json: { accepted: true } });
@@ -81,7 +86,8 @@ export async function startBuyer(behaviour: { ping?: Behaviour; post?: Behaviour
     const send = () => {
       if (res.destroyed) return;
       const body = answer.text ?? (answer.json === undefined ? "" : JSON.stringify(answer.json));
-      res.writeHead(answer.status ?? 200, { "content-type": answer.text ? "text/plain" : "application/json", ...answer.headers });
+      const type = answer.contentType ?? (answer.text !== undefined ? "text/plain" : "application/json");
+      res.writeHead(answer.status ?? 200, { "content-type": type, ...answer.headers });
       res.end(body);
     };
     if (answer.delayMs) later(send, answer.delayMs);

@@ -1,0 +1,170 @@
+// One channel's buyer integration, compiled once from its configuration: how to write its ping
+// and post (native JSON or the buyer's own format through a template; headers, auth, signing) and
+// how to read its answers (native rules or the channel's own). The auction calls these for every
+// lead; nothing here parses configuration per lead.
+import type { Channel } from "../resources/schemas";
+import { CONTENT_TYPES, formPairs, serialize } from "./formats";
+import {
+  buildPing as buildNativePing,
+  buildPost as buildNativePost,
+  postIdempotencyKey,
+  readPingResponse,
+  readPostResponse,
+  type PingInput,
+  type PingOutcome,
+  type PostInput,
+  type PostOutcome,
+} from "./native";
+import { compilePingReader, compilePostReader, NATIVE_PING_RULES, NATIVE_POST_RULES, traceRules, type ReadResult } from "./rules";
+import { signingHeaders } from "./signing";
+import { compileTemplate, renderText, type CompiledTemplate, type Endpoint, type TemplateVars } from "./template";
+import type { BuyerRequest, BuyerResponse } from "./transport";
+
+export interface ChannelIO {
+  buildPing(input: PingInput, timeoutMs: number, maxBodyBytes: number): BuyerRequest;
+  /** `nowMs` (wall clock) turns a `ttl_seconds` answer into an expiry. */
+  readPing(response: BuyerResponse, floorCents: number, nowMs: number): PingOutcome;
+  buildPost(input: PostInput, timeoutMs: number, maxBodyBytes: number): BuyerRequest;
+  readPost(response: BuyerResponse, bidCents: number): PostOutcome;
+  /** The same reads, with what every rule found: for the test console. */
+  explainPing(response: BuyerResponse, floorCents: number, nowMs: number): ReadResult<PingOutcome>;
+  explainPost(response: BuyerResponse, bidCents: number): ReadResult<PostOutcome>;
+}
+
+const ACCEPT: Record<"json" | "form" | "xml", string> = {
+  json: "application/json",
+  form: "application/x-www-form-urlencoded, application/json;q=0.9, */*;q=0.8",
+  xml: "application/xml, text/xml;q=0.9, */*;q=0.8",
+};
+
+type EndpointConfig = NonNullable<Channel["ping"]>;
+
+/** Static headers: defaults for the format, the channel's own (names lower-cased), then auth. */
+function staticHeaders(channel: Channel, cfg: EndpointConfig): Record<string, string> {
+  const headers: Record<string, string> = {
+    ...(cfg.method === "GET" ? {} : { "content-type": cfg.body === null ? "application/json" : CONTENT_TYPES[cfg.format] }),
+    accept: cfg.body === null ? "application/json" : ACCEPT[cfg.format],
+    "user-agent": "Gavel/0.1",
+  };
+  for (const [name, value] of Object.entries(cfg.headers)) if (!value.includes("{{")) headers[name.toLowerCase()] = value;
+  const auth = channel.auth;
+  if (auth?.type === "basic") headers.authorization = `Basic ${Buffer.from(`${auth.username}:${auth.password}`).toString("base64")}`;
+  if (auth?.type === "bearer") headers.authorization = `Bearer ${auth.token}`;
+  if (auth?.type === "header") headers[auth.name.toLowerCase()] = auth.value;
+  return headers;
+}
+
+interface Built {
+  url: string;
+  method: "POST" | "GET";
+  headers: Record<string, string>;
+  body?: string;
+}
+
+/** Compiles one endpoint into a function from a lead's variables to the request's url, headers and body. */
+function compileEndpoint(channel: Channel, endpoint: Endpoint): (vars: TemplateVars, native: (headers: Record<string, string>) => BuyerRequest) => Built {
+  const cfg = channel[endpoint]!;
+  const fixed = staticHeaders(channel, cfg);
+  const dynamic: [string, CompiledTemplate][] = Object.entries(cfg.headers)
+    .filter(([, value]) => value.includes("{{"))
+    .map(([name, value]) => [name.toLowerCase(), compileTemplate(value, endpoint).template]);
+  const body = cfg.body === null ? null : compileTemplate(cfg.body, endpoint).template;
+
+  return (vars, native) => {
+    const headers = dynamic.length ? { ...fixed } : fixed;
+    for (const [name, template] of dynamic) headers[name] = renderText(template, vars);
+    if (body === null) {
+      const request = native(headers);
+      return { url: request.url, method: request.method, headers: request.headers, body: request.body };
+    }
+    const rendered = body.render(vars);
+    if (cfg.method === "GET") {
+      const url = new URL(cfg.url);
+      for (const [key, value] of formPairs(rendered as Record<string, unknown>)) url.searchParams.append(key, value);
+      return { url: url.toString(), method: "GET", headers: { ...headers }, body: undefined };
+    }
+    return { url: cfg.url, method: cfg.method, headers: { ...headers }, body: serialize(cfg.format, rendered) };
+  };
+}
+
+/** Signs last, over exactly the bytes that leave: the body, or a GET's query string. */
+function sign(channel: Channel, built: Built): Built {
+  if (!channel.signing) return built;
+  const payload = built.method === "GET" ? new URL(built.url).search.replace(/^\?/, "") : (built.body ?? "");
+  return { ...built, headers: { ...built.headers, ...signingHeaders(channel.signing, payload, Date.now()) } };
+}
+
+export function compileChannel(channel: Channel): ChannelIO {
+  const ping = channel.ping ? compileEndpoint(channel, "ping") : undefined;
+  const post = compileEndpoint(channel, "post");
+  const fixedPriceCents = channel.fixed_price === undefined ? null : Math.round(channel.fixed_price * 100);
+  const pingRules = channel.response?.ping;
+  const postRules = channel.response?.post;
+  const readPingRules = pingRules && compilePingReader(pingRules, fixedPriceCents);
+  const readPostRules = postRules && compilePostReader(postRules);
+
+  const explainPing: ChannelIO["explainPing"] = readPingRules
+    ? readPingRules
+    : (response, floor) => ({ outcome: readPingResponse(response, floor), rules: traceRules(response, NATIVE_PING_RULES) });
+  const explainPost: ChannelIO["explainPost"] = readPostRules
+    ? readPostRules
+    : (response, bid) => ({ outcome: readPostResponse(response, bid), rules: traceRules(response, NATIVE_POST_RULES) });
+
+  return {
+    buildPing(input, timeoutMs, maxBodyBytes) {
+      if (!ping) throw new Error(`channel ${channel.id} has no ping endpoint`);
+      const vars: TemplateVars = {
+        lead_id: input.leadId,
+        ping_id: input.pingId,
+        campaign: input.campaign,
+        test: input.test,
+        data: input.publicData,
+      };
+      const built = sign(
+        channel,
+        ping(vars, (headers) => buildNativePing(channel, headers, input, timeoutMs, maxBodyBytes)),
+      );
+      const headers = input.test ? { ...built.headers, "x-gavel-test": "1" } : built.headers;
+      return { ...built, headers, timeoutMs, maxBodyBytes };
+    },
+    readPing: readPingRules
+      ? (response, floor, now) => readPingRules(response, floor, now).outcome
+      : (response, floor) => readPingResponse(response, floor),
+    buildPost(input, timeoutMs, maxBodyBytes) {
+      const vars: TemplateVars = {
+        lead_id: input.leadId,
+        ping_id: input.pingId ?? null,
+        campaign: input.campaign,
+        test: input.test,
+        data: input.data,
+        ping_ref: input.pingRef,
+        price: input.priceCents / 100,
+      };
+      const built = sign(
+        channel,
+        post(vars, (headers) => buildNativePost(channel, headers, input, timeoutMs, maxBodyBytes)),
+      );
+      const headers: Record<string, string> = { ...built.headers, "idempotency-key": postIdempotencyKey(input.leadId, input.channelId) };
+      if (input.test) headers["x-gavel-test"] = "1";
+      return { ...built, headers, timeoutMs, maxBodyBytes, retryConnectFailure: true };
+    },
+    readPost: readPostRules ? (response, bid) => readPostRules(response, bid).outcome : (response, bid) => readPostResponse(response, bid),
+    explainPing,
+    explainPost,
+  };
+}
+
+/** Every secret value a channel holds, so that whatever shows a request can mask them. */
+export function channelSecrets(channel: Channel): string[] {
+  const secrets: string[] = [];
+  const auth = channel.auth;
+  if (auth?.type === "basic") secrets.push(auth.password, Buffer.from(`${auth.username}:${auth.password}`).toString("base64"));
+  if (auth?.type === "bearer") secrets.push(auth.token);
+  if (auth?.type === "header") secrets.push(auth.value);
+  const named = new Set(channel.secret_headers.map((h) => h.toLowerCase()));
+  for (const cfg of [channel.ping, channel.post])
+    for (const [name, value] of Object.entries(cfg?.headers ?? {})) if (named.has(name.toLowerCase())) secrets.push(value);
+  if (channel.signing) secrets.push(channel.signing.secret, ...(channel.signing.previous_secret ? [channel.signing.previous_secret] : []));
+  // Longest first, so a secret containing another is masked whole.
+  return secrets.filter((s) => s.length >= 4).sort((a, b) => b.length - a.length);
+}

@@ -1,0 +1,399 @@
+// Response rules (SPEC.md "Channel configuration" → `response`): how a buyer's own answer becomes a
+// bid, a no-bid, an acceptance or a reject. A rule reads one value from the answer:
+//
+//   "$.Result.Price"                       JSONPath over the parsed body (JSON, XML or form)
+//   { "path": "$.price" }                  the same, spelled out
+//   { "regex": "price=([0-9.]+)" }         the raw text; capture group 1, or the whole match
+//
+// and a condition decides yes or no:
+//
+//   "$.accepted"                           a yes/no value (true, "yes", "1" …)
+//   { "path": "$.status", "equals": "ok" } also "in": [...], "matches": "regex", "exists": true|false
+//   { "regex": "^ACCEPTED" }               the raw text matches
+//   { "status": [200, 201] }               the HTTP status is one of these
+//
+// Rules are checked when a channel is saved and compiled once per channel; reading an answer
+// evaluates them and keeps a trace of each, which the test console shows verbatim.
+import { JSONPath } from "jsonpath-plus";
+import { excerpt, noBid, parsePrice, pingFault, postFault, reasonText, refused, type PingOutcome, type PostOutcome } from "./native";
+import { parseBody, responseFormat, type Parsed, type ResponseFormat } from "./formats";
+import type { BuyerResponse } from "./transport";
+
+type Scalar = string | number | boolean;
+export type ValueRule = string | { path: string } | { regex: string; flags?: string };
+export type Condition =
+  | string
+  | { path: string; equals?: Scalar; in?: Scalar[]; matches?: string; exists?: boolean }
+  | { regex: string; flags?: string }
+  | { status: number[] };
+
+export interface PingRules {
+  format?: ResponseFormat;
+  bid?: ValueRule;
+  accepted?: Condition;
+  ping_ref?: ValueRule;
+  reason?: ValueRule;
+  expires_at?: ValueRule;
+  ttl_seconds?: ValueRule;
+}
+
+export interface PostRules {
+  format?: ResponseFormat;
+  accepted: Condition;
+  rejected?: Condition;
+  price?: ValueRule;
+  reason?: ValueRule;
+  redirect_url?: ValueRule;
+}
+
+/** What one rule found in one answer, for the lead's reason and the test console. */
+export interface RuleTrace {
+  rule: string;
+  spec: unknown;
+  matched: boolean;
+  value?: unknown;
+  holds?: boolean;
+  error?: string;
+}
+
+/** One buyer answer, parsed at most once and only if a path rule asks. */
+interface Answer {
+  status: number;
+  text: string;
+  tree(): Parsed;
+}
+
+function answerOf(response: { status: number; contentType: string; body: string }, format?: ResponseFormat): Answer {
+  let parsed: Parsed | undefined;
+  return {
+    status: response.status,
+    text: response.body,
+    tree: () => (parsed ??= parseBody(responseFormat(response.contentType, response.body, format), response.body)),
+  };
+}
+
+// --- checking rules when a channel is saved ----------------------------------------------------
+
+const FLAGS = /^[imsu]*$/;
+
+function regexProblem(source: string, flags = ""): string | null {
+  if (!FLAGS.test(flags)) return `flags may only use i, m, s and u`;
+  try {
+    new RegExp(source, flags);
+    return null;
+  } catch (error) {
+    return `bad regular expression: ${(error as Error).message}`;
+  }
+}
+
+/** jsonpath-plus accepts nearly any string, so the shape is checked here: a clear error beats a rule that never matches. */
+export function jsonPathProblem(path: string): string | null {
+  if (!path.startsWith("$")) return `a JSONPath starts with '$' (got '${path}')`;
+  if (/\.$/.test(path)) return `'${path}' ends with '.'`;
+  const closing: Record<string, string> = { "[": "]", "(": ")" };
+  const stack: string[] = [];
+  let quote: string | null = null;
+  for (const ch of path) {
+    if (quote) {
+      if (ch === quote) quote = null;
+      continue;
+    }
+    if (ch === "'" || ch === '"') quote = ch;
+    else if (ch === "[" || ch === "(") stack.push(closing[ch]);
+    else if (ch === "]" || ch === ")") {
+      if (stack.pop() !== ch) return `unbalanced '${ch}' in '${path}'`;
+    }
+  }
+  if (quote) return `unclosed quote in '${path}'`;
+  if (stack.length) return `unclosed '${stack.length && stack[stack.length - 1] === "]" ? "[" : "("}' in '${path}'`;
+  try {
+    JSONPath({ path: literalAttributes(path), json: { a: [{ b: 1 }] }, wrap: true, eval: "safe" });
+  } catch (error) {
+    return `bad JSONPath '${path}': ${(error as Error).message}`;
+  }
+  return null;
+}
+
+export function valueRuleProblem(rule: ValueRule): string | null {
+  if (typeof rule === "string") return jsonPathProblem(rule);
+  if ("path" in rule) return jsonPathProblem(rule.path);
+  return regexProblem(rule.regex, rule.flags);
+}
+
+export function conditionProblem(rule: Condition): string | null {
+  if (typeof rule === "string") return jsonPathProblem(rule);
+  if ("status" in rule) return null;
+  if ("regex" in rule) return regexProblem(rule.regex, rule.flags);
+  const tests = (["equals", "in", "matches", "exists"] as const).filter((k) => rule[k] !== undefined);
+  if (tests.length > 1) return `use one of equals, in, matches or exists (got ${tests.join(", ")})`;
+  return jsonPathProblem(rule.path) ?? (rule.matches !== undefined ? regexProblem(rule.matches) : null);
+}
+
+// --- compiling and evaluating ------------------------------------------------------------------
+
+type Found = { found: boolean; value?: unknown; error?: string };
+type Extract = (answer: Answer) => Found;
+type Decision = { decided: boolean; holds: boolean; value?: unknown; error?: string };
+type Decide = (answer: Answer) => Decision;
+
+/** XML elements with attributes read as `{ "#text": "12.50", "@_currency": "USD" }`: a value means the text. */
+function scalarOf(value: unknown): unknown {
+  if (value && typeof value === "object" && !Array.isArray(value) && "#text" in value) return (value as Record<string, unknown>)["#text"];
+  return value;
+}
+
+/**
+ * jsonpath-plus reads a segment starting with `@` as a type test (`@string()`), so an XML attribute
+ * (`$.Bid.@_currency`, `$.Bid['@_currency']`) is rewritten with its backtick escape for a literal
+ * name. Filter expressions inside parentheses are JavaScript and are left alone.
+ */
+export function literalAttributes(path: string): string {
+  let out = "";
+  let depth = 0;
+  for (let i = 0; i < path.length; i++) {
+    const ch = path[i];
+    if (ch === "(") depth++;
+    if (ch === ")") depth--;
+    out += ch;
+    if (depth === 0 && path[i + 1] === "@" && (ch === "." || ((ch === "'" || ch === '"') && path[i - 1] === "["))) out += "`";
+  }
+  return out;
+}
+
+function compilePath(source: string): Extract {
+  const path = literalAttributes(source);
+  return (answer) => {
+    const tree = answer.tree();
+    if (!tree.ok) return { found: false, error: tree.error };
+    let hits: unknown[];
+    try {
+      hits = JSONPath({ path, json: tree.value as object, wrap: true, eval: "safe" }) as unknown[];
+    } catch (error) {
+      return { found: false, error: (error as Error).message };
+    }
+    return hits.length ? { found: true, value: scalarOf(hits[0]) } : { found: false };
+  };
+}
+
+function compileRegex(source: string, flags = ""): Extract {
+  const re = new RegExp(source, flags);
+  return (answer) => {
+    const m = re.exec(answer.text);
+    return m ? { found: true, value: m[1] ?? m[0] } : { found: false };
+  };
+}
+
+export function compileValueRule(rule: ValueRule): Extract {
+  if (typeof rule === "string") return compilePath(rule);
+  if ("path" in rule) return compilePath(rule.path);
+  return compileRegex(rule.regex, rule.flags);
+}
+
+const TRUE_WORDS = new Set(["true", "yes", "y", "1", "on"]);
+const yes = (v: unknown) => v === true || v === 1 || (typeof v === "string" && TRUE_WORDS.has(v.trim().toLowerCase()));
+
+/** Buyers' answers are text as often as JSON: values compare as text, ignoring case. */
+const sameText = (a: unknown, b: Scalar) => a !== null && a !== undefined && typeof a !== "object" && String(a).toLowerCase() === String(b).toLowerCase();
+
+export function compileCondition(rule: Condition): Decide {
+  if (typeof rule === "string") {
+    const read = compilePath(rule);
+    return (answer) => {
+      const r = read(answer);
+      return r.found ? { decided: true, holds: yes(r.value), value: r.value } : { decided: false, holds: false, error: r.error };
+    };
+  }
+  if ("status" in rule) {
+    const codes = new Set(rule.status);
+    return (answer) => ({ decided: true, holds: codes.has(answer.status), value: answer.status });
+  }
+  if ("regex" in rule) {
+    const re = new RegExp(rule.regex, rule.flags);
+    return (answer) => {
+      const m = re.exec(answer.text);
+      return { decided: true, holds: m !== null, value: m ? m[0] : null };
+    };
+  }
+  const read = compilePath(rule.path);
+  const { equals, matches, exists } = rule;
+  const inList = rule.in;
+  const pattern = matches === undefined ? undefined : new RegExp(matches);
+  const test = (v: unknown): boolean => {
+    if (equals !== undefined) return sameText(v, equals);
+    if (inList !== undefined) return inList.some((x) => sameText(v, x));
+    if (pattern) return v !== null && v !== undefined && pattern.test(String(v));
+    return yes(v);
+  };
+  return (answer) => {
+    const r = read(answer);
+    if (exists !== undefined) return { decided: true, holds: r.found === exists, value: r.value };
+    if (!r.found) return { decided: false, holds: false, error: r.error };
+    return { decided: true, holds: test(r.value), value: r.value };
+  };
+}
+
+// --- reading a ping answer ---------------------------------------------------------------------
+
+/** An expiry is an ISO date-time or a Unix time (seconds, or milliseconds when that large). */
+function expiryOf(value: unknown): number | undefined {
+  if (value === null || value === undefined || value === "") return undefined;
+  const n = typeof value === "number" ? value : /^\d+(\.\d+)?$/.test(String(value).trim()) ? Number(value) : NaN;
+  if (Number.isFinite(n)) return n > 1e12 ? n : n * 1000;
+  const t = Date.parse(String(value));
+  return Number.isFinite(t) ? t : undefined;
+}
+
+export interface ReadResult<T> {
+  outcome: T;
+  /** Every configured rule and what it found; empty for a transport fault (nothing was read). */
+  rules: RuleTrace[];
+}
+
+export type PingReader = (response: BuyerResponse, floorCents: number, nowMs: number) => ReadResult<PingOutcome>;
+export type PostReader = (response: BuyerResponse, bidCents: number) => ReadResult<PostOutcome>;
+
+const notReadable = (answer: Answer): string => {
+  const tree = answer.tree();
+  return `${tree.ok ? "no_rule_matched" : "unparseable_body"}: ${excerpt(answer.text)}`;
+};
+
+function tracer(rules: RuleTrace[]) {
+  return {
+    value(name: string, spec: unknown, found: Found): Found {
+      rules.push({ rule: name, spec, matched: found.found, ...(found.found && { value: found.value }), ...(found.error && { error: found.error }) });
+      return found;
+    },
+    condition(name: string, spec: unknown, d: Decision): Decision {
+      rules.push({
+        rule: name,
+        spec,
+        matched: d.decided,
+        ...(d.decided && { holds: d.holds }),
+        ...(d.value !== undefined && { value: d.value }),
+        ...(d.error && { error: d.error }),
+      });
+      return d;
+    },
+  };
+}
+
+/**
+ * A ping answer read by rules. The bid comes from `bid`, or, for a buyer that only says yes or no,
+ * from the channel's fixed price when `accepted` holds. An answer in which no rule finds anything
+ * is `invalid_response` with an excerpt of the body.
+ */
+export function compilePingReader(spec: PingRules, fixedPriceCents: number | null): PingReader {
+  const bid = spec.bid === undefined ? undefined : compileValueRule(spec.bid);
+  const accepted = spec.accepted === undefined ? undefined : compileCondition(spec.accepted);
+  const pingRef = spec.ping_ref === undefined ? undefined : compileValueRule(spec.ping_ref);
+  const reasonRule = spec.reason === undefined ? undefined : compileValueRule(spec.reason);
+  const expiresAt = spec.expires_at === undefined ? undefined : compileValueRule(spec.expires_at);
+  const ttl = spec.ttl_seconds === undefined ? undefined : compileValueRule(spec.ttl_seconds);
+  const none: Found = { found: false };
+
+  return (response, floorCents, nowMs) => {
+    const fault = pingFault(response);
+    if (fault || response.kind !== "response") return { outcome: fault!, rules: [] };
+    const answer = answerOf(response, spec.format);
+    const rules: RuleTrace[] = [];
+    const t = tracer(rules);
+    const acc = accepted && t.condition("accepted", spec.accepted, accepted(answer));
+    const price = bid ? t.value("bid", spec.bid, bid(answer)) : none;
+    const ref = pingRef ? t.value("ping_ref", spec.ping_ref, pingRef(answer)) : none;
+    const why = reasonRule ? t.value("reason", spec.reason, reasonRule(answer)) : none;
+    const exp = expiresAt ? t.value("expires_at", spec.expires_at, expiresAt(answer)) : none;
+    const life = ttl ? t.value("ttl_seconds", spec.ttl_seconds, ttl(answer)) : none;
+    const reason = reasonText(why.value);
+
+    if (acc?.decided && !acc.holds) return { outcome: noBid("no_bid", reason), rules };
+    let cents: number | undefined;
+    if (price.found) {
+      const value = price.value;
+      if (value === null || value === undefined || value === 0 || value === "0" || value === "")
+        return { outcome: noBid("no_bid", reason), rules };
+      cents = parsePrice(value);
+      if (cents === undefined) return { outcome: noBid("invalid_response", `bad_bid: ${excerpt(JSON.stringify(value))}`), rules };
+      if (cents === 0) return { outcome: noBid("no_bid", reason), rules };
+    } else if (acc?.holds && fixedPriceCents !== null) {
+      cents = fixedPriceCents;
+    } else if (acc?.holds) {
+      return { outcome: noBid("invalid_response", `no_price: ${excerpt(answer.text)}`), rules };
+    } else {
+      const anything = acc?.decided || ref.found || why.found || exp.found || life.found;
+      return { outcome: anything ? noBid("no_bid", reason) : noBid("invalid_response", notReadable(answer)), rules };
+    }
+    if (cents < floorCents) return { outcome: noBid("below_floor", `bid ${cents / 100} < floor ${floorCents / 100}`, cents), rules };
+    const ttlSeconds = life.found ? Number(life.value) : NaN;
+    const expiry = exp.found ? expiryOf(exp.value) : Number.isFinite(ttlSeconds) ? nowMs + ttlSeconds * 1000 : undefined;
+    const refText = ref.found && ref.value !== null && ref.value !== undefined ? String(ref.value) : null;
+    return { outcome: { outcome: "bid", priceCents: cents, pingRef: refText, reason: null, expiresAt: expiry ?? null }, rules };
+  };
+}
+
+// --- reading a post answer ---------------------------------------------------------------------
+
+/**
+ * A post answer read by rules. `accepted` holding sells; `rejected` holding (or, without a
+ * `rejected` rule, `accepted` found and false) is a reject; anything else is `invalid_response`,
+ * which like a timeout leaves the sale's fate unknown.
+ */
+export function compilePostReader(spec: PostRules): PostReader {
+  const accepted = compileCondition(spec.accepted);
+  const rejected = spec.rejected === undefined ? undefined : compileCondition(spec.rejected);
+  const priceRule = spec.price === undefined ? undefined : compileValueRule(spec.price);
+  const reasonRule = spec.reason === undefined ? undefined : compileValueRule(spec.reason);
+  const redirectRule = spec.redirect_url === undefined ? undefined : compileValueRule(spec.redirect_url);
+  const rejectsByStatus = spec.rejected !== undefined && typeof spec.rejected === "object" && "status" in spec.rejected;
+
+  return (response, bidCents) => {
+    const fault = postFault(response);
+    if (fault || response.kind !== "response") return { outcome: fault!, rules: [] };
+    const answer = answerOf(response, spec.format);
+    const rules: RuleTrace[] = [];
+    const t = tracer(rules);
+    const is2xx = response.status >= 200 && response.status < 300;
+    // A buyer may say "duplicate" with a 409: a status rule for rejects reads non-2xx answers too.
+    if (!is2xx) {
+      if (rejectsByStatus && t.condition("rejected", spec.rejected, rejected!(answer)).holds) return { outcome: refused("rejected", `http_${response.status}`), rules };
+      return { outcome: refused("error", `http_${response.status}`), rules };
+    }
+    const acc = t.condition("accepted", spec.accepted, accepted(answer));
+    const why = reasonRule ? t.value("reason", spec.reason, reasonRule(answer)) : { found: false };
+    const reason = reasonText(why.value);
+    if (acc.holds) {
+      const answered = priceRule ? t.value("price", spec.price, priceRule(answer)) : { found: false };
+      const redirect = redirectRule ? t.value("redirect_url", spec.redirect_url, redirectRule(answer)) : { found: false };
+      const cents = answered.found && answered.value !== null && answered.value !== "" ? parsePrice(answered.value) : undefined;
+      const url = redirect.found && typeof redirect.value === "string" && redirect.value !== "" ? redirect.value : null;
+      return {
+        outcome: { outcome: "accepted", priceCents: cents === undefined ? bidCents : Math.min(cents, bidCents), reason, redirectUrl: url },
+        rules,
+      };
+    }
+    if (rejected) {
+      const rej = t.condition("rejected", spec.rejected, rejected(answer));
+      if (rej.holds) return { outcome: refused("rejected", reason), rules };
+    } else if (acc.decided) {
+      return { outcome: refused("rejected", reason), rules };
+    }
+    return { outcome: { outcome: "invalid_response", priceCents: null, reason: notReadable(answer), redirectUrl: null }, rules };
+  };
+}
+
+/** The native protocol's answers, spelled as rules: what the test console shows for a channel without its own. */
+export const NATIVE_PING_RULES: PingRules = { format: "json", bid: "$.bid", ping_ref: "$.ping_ref", reason: "$.reason" };
+export const NATIVE_POST_RULES: PostRules = { format: "json", accepted: "$.accepted", price: "$.price", reason: "$.reason", redirect_url: "$.redirect_url" };
+
+/** Evaluates rules against an answer only to show what each finds (the native reader decides the outcome). */
+export function traceRules(response: BuyerResponse, spec: PingRules | PostRules): RuleTrace[] {
+  if (response.kind !== "response") return [];
+  const answer = answerOf(response, spec.format);
+  const rules: RuleTrace[] = [];
+  const t = tracer(rules);
+  for (const [name, rule] of Object.entries(spec)) {
+    if (name === "format" || rule === undefined) continue;
+    if (name === "accepted" || name === "rejected") t.condition(name, rule, compileCondition(rule as Condition)(answer));
+    else t.value(name, rule, compileValueRule(rule as ValueRule)(answer));
+  }
+  return rules;
+}

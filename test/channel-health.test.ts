@@ -1,0 +1,104 @@
+// Channel health end to end: a buyer that keeps failing opens its channel's circuit, leads skip it
+// with reason circuit_open, one probe lead goes through after the cool-down, and the circuit closes
+// (or opens again) on what the probe finds. State and history read back through the API.
+import { beforeAll, describe, expect, it } from "vitest";
+import { consumer, pingPost, useTestGavel, type TestGavel } from "./helpers/gavel";
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+describe("channel health (circuit breaker)", () => {
+  const fixture = useTestGavel();
+  const buyer = fixture.buyer;
+  let g: TestGavel;
+  beforeAll(() => {
+    g = fixture.g;
+  });
+  const trace = async (leadId: string) => (await g.admin("GET", `/v1/leads/${leadId}`)).body;
+  const health = async (id: string) => {
+    const res = await g.admin("GET", `/v1/channels/${id}/health`);
+    expect(res.status).toBe(200);
+    return res.body;
+  };
+
+  it("opens after N consecutive failures, skips the channel, probes once after the cool-down, then closes", async () => {
+    let mode: "broken" | "slow-ok" = "broken";
+    const flaky = await buyer({
+      ping: () => (mode === "broken" ? { status: 503, json: { error: "down" } } : { json: { bid: 20 }, delayMs: 400 }),
+    });
+    const steady = await buyer({ ping: () => ({ json: { bid: 5 } }) });
+    const key = await g.setup({
+      campaign: { id: "health", auction: { timeout_ms: 3000, ping_timeout_ms: 2000 } },
+      channels: [pingPost("health-flaky", flaky, { circuit_breaker: { failures: 3, cooldown_ms: 1000 } }), pingPost("health-steady", steady)],
+    });
+
+    expect(await health("health-flaky")).toMatchObject({ state: "closed", consecutive_failures: 0, failure_threshold: 3, cooldown_ms: 1000, history: [] });
+    const failed: string[] = [];
+    for (let i = 0; i < 3; i++) {
+      const res = await g.lead(key, { campaign: "health", data: consumer() });
+      expect(res.body).toMatchObject({ status: "sold", price: 5 });
+      failed.push(res.body.lead_id);
+    }
+    const opened = await health("health-flaky");
+    expect(opened).toMatchObject({ state: "open", consecutive_failures: 3 });
+    expect(opened.opened_at).toEqual(expect.any(String));
+    expect(opened.history).toEqual([{ state: "open", at: expect.any(String), reason: "3 consecutive failures (last: error)", lead_id: failed[2] }]);
+    // The channel read shows the same health.
+    expect((await g.admin("GET", "/v1/channels/health-flaky")).body.health).toMatchObject({ state: "open" });
+
+    // While open: skipped, with the reason in the trace, and never pinged.
+    const skipped = await g.lead(key, { campaign: "health", data: consumer() });
+    expect(skipped.body).toMatchObject({ status: "sold", price: 5 });
+    const t = await trace(skipped.body.lead_id);
+    expect(t.excluded).toContainEqual({ channel_id: "health-flaky", reason: "circuit_open" });
+    expect(t.attempts.filter((a: any) => a.channel_id === "health-flaky")).toEqual([]);
+    expect(flaky.pings).toHaveLength(3);
+
+    // After the cool-down the buyer is back; two leads arrive together: one probes, one is still skipped.
+    mode = "slow-ok";
+    await sleep(1100);
+    const probing = g.lead(key, { campaign: "health", data: consumer() });
+    // The second lead arrives while the probe's ping (400 ms) is still out.
+    while (flaky.pings.length < 4) await sleep(10);
+    const b = await g.lead(key, { campaign: "health", data: consumer() });
+    const a = await probing;
+    expect(flaky.pings).toHaveLength(4);
+    const [ta, tb] = [await trace(a.body.lead_id), await trace(b.body.lead_id)];
+    expect(ta.attempts.find((x: any) => x.kind === "ping" && x.channel_id === "health-flaky")).toMatchObject({ outcome: "bid", price: 20 });
+    expect(a.body).toMatchObject({ status: "sold", price: 20 });
+    expect(tb.excluded).toContainEqual({ channel_id: "health-flaky", reason: "circuit_open" });
+
+    const closed = await health("health-flaky");
+    expect(closed).toMatchObject({ state: "closed", consecutive_failures: 0, opened_at: null });
+    expect(closed.history.map((h: any) => [h.state, h.lead_id])).toEqual([
+      ["open", failed[2]],
+      ["half_open", null],
+      ["closed", a.body.lead_id],
+    ]);
+    const next = await g.lead(key, { campaign: "health", data: consumer() });
+    expect(next.body).toMatchObject({ status: "sold", price: 20 });
+    expect(flaky.pings).toHaveLength(5);
+  });
+
+  it("opens again when the probe fails too, and counts timeouts as failures", async () => {
+    const dead = await buyer({ ping: () => ({ hang: true }) });
+    const key = await g.setup({
+      campaign: { id: "health-dead", auction: { timeout_ms: 1500, ping_timeout_ms: 200 } },
+      channels: [pingPost("health-dead-hang", dead, { circuit_breaker: { failures: 2, cooldown_ms: 500 } })],
+    });
+    for (let i = 0; i < 2; i++) await g.lead(key, { campaign: "health-dead", data: consumer() });
+    expect(await health("health-dead-hang")).toMatchObject({ state: "open" });
+    const skipped = await g.lead(key, { campaign: "health-dead", data: consumer() });
+    // Skipping the dead channel answers at once instead of waiting out its timeout.
+    expect((await trace(skipped.body.lead_id)).excluded).toEqual([{ channel_id: "health-dead-hang", reason: "circuit_open" }]);
+    expect(skipped.body).toMatchObject({ status: "unsold" });
+
+    await sleep(600);
+    const probe = await g.lead(key, { campaign: "health-dead", data: consumer() });
+    expect((await trace(probe.body.lead_id)).attempts).toMatchObject([{ kind: "ping", outcome: "timeout" }]);
+    const reopened = await health("health-dead-hang");
+    expect(reopened.state).toBe("open");
+    expect(reopened.history.map((h: any) => h.state)).toEqual(["open", "half_open", "open"]);
+    expect(reopened.history[2]).toMatchObject({ reason: "probe failed (timeout)", lead_id: probe.body.lead_id });
+    expect(dead.pings).toHaveLength(3);
+  });
+});
