@@ -6,9 +6,11 @@ import type { Catalog, Clock } from "./auction/catalog";
 import type { AuctionGate } from "./auction/gate";
 import type { BuyerTransport } from "./channels/transport";
 import { ping, type Database } from "./db/client";
+import { requireOperator } from "./http/auth";
 import { problem, onError } from "./http/problem";
 import { leadRoutes } from "./http/leads";
 import { resourceRoutes } from "./http/resources";
+import type { Metrics } from "./metrics";
 
 export interface AppDeps {
   database: Database;
@@ -24,6 +26,8 @@ export interface AppDeps {
   maxBuyerBodyBytes: number;
   /** False while shutting down, so load balancers stop sending work. */
   isReady(): boolean;
+  /** Served at GET /metrics when given. */
+  metrics?: Metrics;
 }
 
 export function createApp(deps: AppDeps): Hono {
@@ -45,6 +49,15 @@ export function createApp(deps: AppDeps): Hono {
       return c.json({ status: "database_unreachable" }, 503);
     }
   });
+
+  // Prometheus text. Lead volumes and outcomes are business data, so this is operator-facing (an
+  // analyst token is enough), not public like /healthz: scrape it with `authorization: credentials`.
+  const metrics = deps.metrics;
+  if (metrics) {
+    app.get("/metrics", requireOperator({ db: deps.database.db, adminToken: deps.adminToken, role: "analyst" }), async (c) =>
+      c.body(await metrics.registry.metrics(), 200, { "content-type": metrics.registry.contentType }),
+    );
+  }
 
   app.route("/", resourceRoutes({ db: deps.database.db, catalog: deps.catalog, adminToken: deps.adminToken }));
   app.route(

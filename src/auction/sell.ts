@@ -15,6 +15,7 @@ import {
 } from "../db/leads";
 import { GavelError, invalid } from "../errors";
 import { dedupKeys } from "../leads/dedup";
+import { longestPingMs, type Metrics } from "../metrics";
 import { fromCents, toCents, type Payout, type Supplier } from "../resources/schemas";
 import type { Catalog, CampaignPlan, Clock } from "./catalog";
 import { selectChannels } from "./eligibility";
@@ -27,6 +28,7 @@ export interface SellDeps extends AuctionDeps {
   gate: AuctionGate;
   clock: Clock;
   logger: Logger;
+  metrics?: Metrics;
 }
 
 export const LeadSubmission = z
@@ -80,7 +82,10 @@ export async function sellLead(
   if (plan.campaign.status !== "active") throw new GavelError("campaign_inactive", `Campaign '${plan.campaign.id}' is ${plan.campaign.status}`);
 
   // Admission before anything else costs a buyer or the database a thing.
-  if (!deps.gate.tryEnter()) throw new GavelError("overloaded", "Gavel is at its bound of concurrent auctions", { retryAfter: 1 });
+  if (!deps.gate.tryEnter()) {
+    deps.metrics?.recordOverloaded();
+    throw new GavelError("overloaded", "Gavel is at its bound of concurrent auctions", { retryAfter: 1 });
+  }
   try {
     let idempotent: IdempotentResponse | undefined;
     if (idempotencyKey !== undefined) {
@@ -128,6 +133,7 @@ async function sellValidated(
       "invalid:" + checked.errors.map((e) => e.path.replace(/^data\./, "")).join(","),
       idempotent && { ...idempotent, status: 422, body: problem },
     );
+    deps.metrics?.recordLead("rejected");
     throw error;
   }
   const data = checked.data;
@@ -152,6 +158,7 @@ async function sellValidated(
   if (status === "duplicate") {
     const body = answer(leadId, "duplicate", 0, 0);
     if (idempotent) await storeIdempotentResponse(deps.database, { ...idempotent, body }, leadId);
+    deps.metrics?.recordLead("duplicate");
     deps.logger.info({ lead_id: leadId, campaign: campaign.id, supplier: supplier.id, status }, "lead");
     return { httpStatus: 200, body, replayed: false };
   }
@@ -182,6 +189,9 @@ async function sellValidated(
     events: [{ status: result.status, at: decidedAt, reason: result.status === "sold" ? `channel:${result.soldTo?.id}` : result.reason }],
     idempotent: idempotent && { ...idempotent, body },
   });
+  // The metric, unlike the trace (written by that very statement), includes the final write.
+  const total = performance.now() - received.mono;
+  deps.metrics?.recordLead(result.status, { elapsedMs: total, overheadMs: Math.max(0, total - result.buyerWaitMs), pingPhaseMs: longestPingMs(result.attempts) });
   logSummary(deps.logger, leadId, campaign.id, supplier.id, result, payout, elapsed, overheadMs);
   return { httpStatus: 200, body, replayed: false };
 }
