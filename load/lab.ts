@@ -1,0 +1,229 @@
+// The lab's processes: the buyer simulator, Gavel (its real entry, src/main.ts, on a fresh database)
+// and the baseline, each a child process whose CPU and memory are read from /proc; plus configuring
+// Gavel through its own API, as an operator would.
+import { randomBytes } from "node:crypto";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import postgres from "postgres";
+import type { BaselineSettings } from "./baseline";
+import { freePort, jsonReadyLine, spawnChild, type Child } from "./proc";
+import type { SimSettings } from "./sim";
+
+export interface Sim {
+  child: Child;
+  origin: string;
+  stats(): Promise<Record<string, number>>;
+}
+
+export async function startSim(settings: SimSettings): Promise<Sim> {
+  const { child, ready } = await spawnChild("buyer simulator", {
+    script: "load/sim.ts",
+    env: { SIM_SETTINGS: JSON.stringify(settings) },
+    readyLine: jsonReadyLine,
+  });
+  const origin = `http://127.0.0.1:${(ready as { port: number }).port}`;
+  return { child, origin, stats: async () => (await fetch(`${origin}/stats`)).json() as Promise<Record<string, number>> };
+}
+
+export interface Baseline {
+  child: Child;
+  url: string;
+}
+
+export async function startBaselineServer(settings: BaselineSettings): Promise<Baseline> {
+  const { child, ready } = await spawnChild("baseline", {
+    script: "load/baseline.ts",
+    env: { BASELINE_SETTINGS: JSON.stringify(settings) },
+    readyLine: jsonReadyLine,
+  });
+  return { child, url: `http://127.0.0.1:${(ready as { port: number }).port}` };
+}
+
+// ---- the database ------------------------------------------------------------------------------
+
+export interface BenchDatabase {
+  kind: "pglite" | "postgres";
+  /** What to tell Gavel: GAVEL_DATA_DIR or DATABASE_URL. */
+  env: Record<string, string>;
+  describe: string;
+  /** PostgreSQL backends serving this database now (empty for PGlite, which lives inside Gavel). */
+  backendPids(): Promise<number[]>;
+  drop(): Promise<void>;
+}
+
+const live = new Set<BenchDatabase>();
+
+/** Drops every bench database not dropped yet (on an error or Ctrl-C). */
+export async function dropAllDatabases(): Promise<void> {
+  await Promise.all([...live].map((d) => d.drop().catch(() => {})));
+}
+
+/** A fresh database for one Gavel: a new PostgreSQL database when `url` is given, else a PGlite folder. */
+export async function createBenchDatabase(url: string | undefined): Promise<BenchDatabase> {
+  const database = await create(url);
+  live.add(database);
+  let dropping: Promise<void> | undefined;
+  const drop = database.drop;
+  database.drop = () => {
+    live.delete(database);
+    return (dropping ??= drop());
+  };
+  return database;
+}
+
+async function create(url: string | undefined): Promise<BenchDatabase> {
+  if (!url) {
+    const dir = await mkdtemp(join(tmpdir(), "gavel-bench-"));
+    return {
+      kind: "pglite",
+      env: { GAVEL_DATA_DIR: dir },
+      describe: "embedded PGlite (inside the Gavel process)",
+      backendPids: async () => [],
+      drop: () => rm(dir, { recursive: true, force: true }),
+    };
+  }
+  const name = `gavel_bench_${randomBytes(5).toString("hex")}`;
+  const admin = postgres(url, { max: 1, onnotice: () => {} });
+  await admin.unsafe(`create database ${name}`);
+  const target = new URL(url);
+  target.pathname = `/${name}`;
+  return {
+    kind: "postgres",
+    env: { DATABASE_URL: target.toString() },
+    describe: `PostgreSQL at ${target.host}, fresh database ${name}`,
+    backendPids: async () => (await admin<{ pid: number }[]>`select pid from pg_stat_activity where datname = ${name}`).map((r) => r.pid),
+    async drop() {
+      await admin.unsafe(`drop database if exists ${name} with (force)`).catch(() => {});
+      await admin.end({ timeout: 5 });
+    },
+  };
+}
+
+// ---- Gavel -------------------------------------------------------------------------------------
+
+export interface GavelProcess {
+  child: Child;
+  url: string;
+  adminToken: string;
+  database: BenchDatabase;
+  stop(): Promise<void>;
+}
+
+export async function startGavelProcess(options: { databaseUrl?: string; env?: Record<string, string>; nodeArgs?: string[] }): Promise<GavelProcess> {
+  const database = await createBenchDatabase(options.databaseUrl);
+  const adminToken = `bench-${randomBytes(18).toString("base64url")}`;
+  const port = await freePort();
+  let child: Child | undefined;
+  try {
+    ({ child } = await spawnChild("gavel", {
+      script: "src/main.ts",
+      nodeArgs: options.nodeArgs,
+      env: { PORT: String(port), HOST: "127.0.0.1", ADMIN_TOKEN: adminToken, LOG_LEVEL: "warn", ...database.env, ...options.env },
+    }));
+    const url = `http://127.0.0.1:${port}`;
+    const started = Date.now();
+    for (;;) {
+      if (child.process.exitCode !== null) throw new Error(`gavel exited during start-up: ${child.stderr.slice(-10).join("\n")}`);
+      const ok = await fetch(`${url}/healthz`).then((r) => r.ok, () => false);
+      if (ok) break;
+      if (Date.now() - started > 60_000) throw new Error("gavel did not answer /healthz within 60 s");
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    const running = child;
+    return {
+      child: running,
+      url,
+      adminToken,
+      database,
+      async stop() {
+        await running.stop(20_000);
+        await database.drop();
+      },
+    };
+  } catch (error) {
+    await child?.stop(1000);
+    await database.drop();
+    throw error;
+  }
+}
+
+export const BENCH_CAMPAIGN = "bench";
+
+export const benchFields = [
+  { name: "zip", type: "zip", required: true },
+  { name: "state", type: "state", required: true },
+  { name: "age", type: "integer", min: 18, max: 120 },
+  { name: "coverage", type: "enum", values: ["auto", "home"] },
+  { name: "email", type: "email", required: true, pii: true },
+  { name: "phone", type: "phone", required: true, pii: true },
+];
+export const publicFields = benchFields.filter((f) => !f.pii).map((f) => f.name);
+export const PAYOUT_PERCENT = 70;
+
+export interface AuctionSettings {
+  pingTimeoutMs: number;
+  postTimeoutMs: number;
+  deadlineMs: number;
+}
+
+/** Gavel's default post reserve: what the baseline keeps after its ping phase too. */
+export const postReserveMs = (a: AuctionSettings) => Math.min(500, Math.floor(a.deadlineMs / 2));
+
+/**
+ * Campaign, buyer, one channel per simulated buyer and a supplier, through Gavel's API. Returns
+ * the supplier's API key.
+ */
+export async function configureGavel(gavel: GavelProcess, simOrigin: string, buyers: number, auction: AuctionSettings): Promise<string> {
+  const api = async (path: string, body: unknown) => {
+    const res = await fetch(gavel.url + path, {
+      method: "POST",
+      headers: { authorization: `Bearer ${gavel.adminToken}`, "content-type": "application/json" },
+      body: JSON.stringify(body),
+    });
+    const parsed = (await res.json()) as Record<string, unknown>;
+    if (!res.ok) throw new Error(`POST ${path} → ${res.status}: ${JSON.stringify(parsed)}`);
+    return parsed;
+  };
+  await api("/v1/campaigns", {
+    id: BENCH_CAMPAIGN,
+    name: "Load lab",
+    fields: benchFields,
+    auction: { timeout_ms: auction.deadlineMs, ping_timeout_ms: auction.pingTimeoutMs, post_timeout_ms: auction.postTimeoutMs },
+    dedup: { fields: ["email", "phone"], match: "any", lookback_days: 30 },
+    payout: { type: "revshare", percent: PAYOUT_PERCENT },
+  });
+  await api("/v1/buyers", { id: "sim", name: "Simulated buyers" });
+  for (let i = 0; i < buyers; i++) {
+    await api("/v1/channels", {
+      id: `sim-${i}`,
+      buyer_id: "sim",
+      campaign_id: BENCH_CAMPAIGN,
+      type: "ping_post",
+      ping: { url: `${simOrigin}/b/${i}/ping` },
+      post: { url: `${simOrigin}/b/${i}/post` },
+    });
+  }
+  const supplier = await api("/v1/suppliers", { id: "bench", name: "Load lab supplier", campaigns: [BENCH_CAMPAIGN] });
+  return supplier.api_key as string;
+}
+
+// ---- leads -------------------------------------------------------------------------------------
+
+const AREAS = [512, 214, 469, 713, 281, 832, 210, 737, 972, 817];
+const STATES = ["TX", "CA", "FL", "NY", "OH"];
+
+/** Lead bodies for the bench campaign, every one a different consumer (email and phone). */
+export function leadBodies(): () => string {
+  const tag = randomBytes(3).toString("hex");
+  let n = 0;
+  return () => {
+    n++;
+    // 10 area codes × 800 exchanges × 10 000 lines: unique for 80 million leads.
+    const phone = `+1${AREAS[n % 10]}${200 + (Math.floor(n / 10) % 800)}${String(Math.floor(n / 8000) % 10000).padStart(4, "0")}`;
+    return (
+      `{"campaign":"${BENCH_CAMPAIGN}","data":{"zip":"75001","state":"${STATES[n % 5]}","age":${18 + (n % 60)},` +
+      `"coverage":"auto","email":"lead${n}.${tag}@example.com","phone":"${phone}"}}`
+    );
+  };
+}
