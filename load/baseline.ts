@@ -3,7 +3,8 @@
 // per-request hard deadline Gavel uses, picks the highest bid, posts with fallback under the
 // campaign deadline, and answers — with no authentication, validation, dedup, persistence or
 // logging. Run as its own process by the bench, configured by BASELINE_SETTINGS (JSON); prints
-// `{"ready":true,"port":…}` once listening.
+// `{"ready":true,"port":…}` once listening. PUT /settings replaces the settings but for the
+// simulator's origin (the bench reuses one baseline for every scenario).
 import { randomUUID } from "node:crypto";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import { Pool } from "undici";
@@ -28,7 +29,8 @@ export interface BaselineSettings {
 
 type Reply = { ok: true; status: number; body: string } | { ok: false; timeout: boolean };
 
-export async function startBaseline(settings: BaselineSettings, port = 0) {
+export async function startBaseline(initial: BaselineSettings, port = 0) {
+  let settings = initial;
   const pool = new Pool(settings.simOrigin, { connections: settings.connections, pipelining: 1, keepAliveTimeout: 30_000, keepAliveMaxTimeout: 120_000 });
   const headers = { "content-type": "application/json", accept: "application/json" };
 
@@ -95,6 +97,19 @@ export async function startBaseline(settings: BaselineSettings, port = 0) {
 
   const server = createServer({ keepAliveTimeout: 65_000 }, (req: IncomingMessage, res: ServerResponse) => {
     const started = performance.now();
+    if (req.method === "PUT" && req.url === "/settings") {
+      const chunks: Buffer[] = [];
+      req.on("data", (c: Buffer) => chunks.push(c));
+      req.on("end", () => {
+        try {
+          settings = { ...settings, ...(JSON.parse(Buffer.concat(chunks).toString("utf8")) as Partial<BaselineSettings>), simOrigin: settings.simOrigin };
+          send(res, 200, { ok: true });
+        } catch (error) {
+          send(res, 400, { title: String(error) });
+        }
+      });
+      return;
+    }
     if (req.method !== "POST" || req.url !== "/v1/leads") {
       req.resume();
       return send(res, req.url === "/healthz" ? 200 : 404, { status: req.url === "/healthz" ? "ok" : "not found" });

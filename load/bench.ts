@@ -1,21 +1,22 @@
-// `npm run bench`: Gavel against the ideal fan-out baseline, side by side, in one run. For each
-// scenario it starts the buyer simulator, Gavel (src/main.ts on a fresh database, configured
-// through its API) and the baseline as separate processes, then for each step drives Gavel and
-// then the baseline under identical load, and finally prints one table and writes
-// load/results/<timestamp>.json and .md. `npm run bench -- --help` lists every knob.
+// `npm run bench`: Gavel against the ideal fan-out baseline, side by side, in one run. It starts
+// three processes once — the buyer simulator, Gavel (src/main.ts on a fresh database) and the
+// baseline — and for each scenario reconfigures the simulator and the baseline and gives Gavel a
+// campaign of its own (through Gavel's API, one channel per simulated buyer). For each step it
+// drives Gavel and then the baseline under identical load; at the end it prints one table and
+// writes load/results/<timestamp>.json and .md. `npm run bench -- --help` lists every knob.
 import { execFileSync } from "node:child_process";
 import { mkdir, writeFile } from "node:fs/promises";
 import { cpus, loadavg, totalmem } from "node:os";
 import { isAbsolute, join } from "node:path";
 import { parseScrape } from "./prom";
 import {
-  BENCH_CAMPAIGN,
-  configureGavel,
+  addCampaign,
   dropAllDatabases,
   leadBodies,
   PAYOUT_PERCENT,
   postReserveMs,
   publicFields,
+  setupGavel,
   startBaselineServer,
   startGavelProcess,
   startSim,
@@ -53,79 +54,112 @@ function openRate(step: Step, s1Capacity: number | undefined): number | undefine
   return Math.max(1, Math.round(step.rate.ofS1 * (s1Capacity ?? DEFAULT_S1_CAPACITY)));
 }
 
-async function runScenario(
-  scenario: Scenario,
-  options: BenchOptions,
-  io: BenchIo,
-  state: { s1Capacity?: number; notes: string[]; databaseDescription?: string; profileDir?: string },
-): Promise<ScenarioResult> {
-  const result: ScenarioResult = { id: scenario.id, title: scenario.title, description: describeScenario(scenario), steps: [] };
+interface Lab {
+  sim: Sim;
+  gavel?: GavelProcess;
+  apiKey?: string;
+  baseline?: Baseline;
+}
+
+interface RunState {
+  s1Capacity?: number;
+  notes: string[];
+  profileDir?: string;
+}
+
+function baselineSettings(scenario: Scenario) {
+  return {
+    buyers: scenario.sim.buyers,
+    pingTimeoutMs: scenario.auction.pingTimeoutMs,
+    postTimeoutMs: scenario.auction.postTimeoutMs,
+    deadlineMs: scenario.auction.deadlineMs,
+    postReserveMs: postReserveMs(scenario.auction),
+    // Gavel's buyer transport keeps up to 256 connections per origin.
+    connections: 256,
+    publicFields,
+    payoutPercent: PAYOUT_PERCENT,
+  };
+}
+
+/** Starts the simulator, Gavel and the baseline side by side; stops whatever started if one fails. */
+async function startLab(first: Scenario, options: BenchOptions, state: RunState): Promise<Lab> {
+  const nodeArgs = state.profileDir ? ["--cpu-prof", "--cpu-prof-dir", state.profileDir] : [];
   let sim: Sim | undefined;
   let gavel: GavelProcess | undefined;
-  let baseline: Baseline | undefined;
+  const started = await Promise.allSettled([
+    startSim(first.sim).then((s) => (sim = s)),
+    options.targets.includes("gavel") ? startGavelProcess({ databaseUrl: options.databaseUrl, env: options.gavelEnv, nodeArgs }).then((g) => (gavel = g)) : null,
+  ]);
+  const lab: Lab = { sim: sim! };
+  lab.gavel = gavel;
   try {
-    sim = await startSim(scenario.sim);
-    const body = leadBodies();
-    const probes: Probe[] = [];
-    if (options.targets.includes("gavel")) {
-      // One folder per scenario: node writes a profile per thread (tsx's loader runs in its own);
-      // Gavel's main thread is the big one.
-      const nodeArgs = state.profileDir ? ["--cpu-prof", "--cpu-prof-dir", join(state.profileDir, scenario.id)] : [];
-      gavel = await startGavelProcess({ databaseUrl: options.databaseUrl, env: options.gavelEnv, nodeArgs });
-      state.databaseDescription ??= gavel.database.describe;
-      const apiKey = await configureGavel(gavel, sim.origin, scenario.sim.buyers, scenario.auction);
-      const g = gavel;
-      probes.push({
-        kind: "gavel",
-        target: { url: g.url, headers: { authorization: `Bearer ${apiKey}` }, body },
-        pid: g.child.pid,
-        simPid: sim.child.pid,
-        simStats: sim.stats,
-        scrape: async () => parseScrape(await (await fetch(`${g.url}/metrics`, { headers: { authorization: `Bearer ${g.adminToken}` } })).text()),
-        backendPids: g.database.kind === "postgres" ? () => g.database.backendPids() : undefined,
-      });
-    }
-    if (options.targets.includes("baseline")) {
-      baseline = await startBaselineServer({
-        simOrigin: sim.origin,
-        buyers: scenario.sim.buyers,
-        pingTimeoutMs: scenario.auction.pingTimeoutMs,
-        postTimeoutMs: scenario.auction.postTimeoutMs,
-        deadlineMs: scenario.auction.deadlineMs,
-        postReserveMs: postReserveMs(scenario.auction),
-        connections: 256,
-        publicFields,
-        payoutPercent: PAYOUT_PERCENT,
-      });
-      probes.push({ kind: "baseline", target: { url: baseline.url, headers: {}, body }, pid: baseline.child.pid, simPid: sim.child.pid, simStats: sim.stats });
-    }
-
-    for (const step of scenario.steps) {
-      if (step.mode === "open" && typeof step.rate === "object" && state.s1Capacity === undefined && options.s1Capacity === undefined)
-        state.notes.push(`${scenario.id} ${step.id}: S1 did not run, so the open-loop rate assumes an S1 capacity of ${DEFAULT_S1_CAPACITY} leads/s (set --s1-capacity or --rate)`);
-      const rate = openRate(step, state.s1Capacity ?? options.s1Capacity);
-      const load = describeStep(step, rate);
-      const row: ScenarioResult["steps"][number] = { scenario: scenario.id, step: step.id, load: shortStep(step, rate), ...(rate !== undefined ? { rate } : {}) };
-      for (const probe of probes) {
-        const seconds = probe.kind === "baseline" ? (step.baselineDurationS ?? step.durationS) : step.durationS;
-        io.progress(`${scenario.id} ${step.id} ${probe.kind}: ${load.replace(/, [\d.]+ s/, `, ${seconds} s`)} …`);
-        const m = await measureStep(probe, step, { deadlineMs: scenario.auction.deadlineMs, pingTimeoutMs: scenario.auction.pingTimeoutMs, rate });
-        io.progress(`  ${m.leadsPerS} leads/s, p50 ${m.latencyMs.p50} ms, p99 ${m.latencyMs.p99} ms, ${m.cpuMsPerLead} CPU ms/lead, sim CPU ${m.cpuPct.sim} %`);
-        row[probe.kind] = m;
-        if (m.cpuPct.sim > 85)
-          state.notes.push(`${scenario.id} ${step.id} ${probe.kind}: the buyer simulator used ${m.cpuPct.sim} % of a core — it may have limited this step`);
-      }
-      if (row.gavel && row.baseline) row.ratio = ratioOf(row.gavel, row.baseline);
-      result.steps.push(row);
-    }
-    if (scenario.id === "S1") {
-      const s1 = result.steps[0];
-      state.s1Capacity = s1?.gavel?.leadsPerS ?? s1?.baseline?.leadsPerS;
-    }
-    return result;
-  } finally {
-    await Promise.all([gavel?.stop(), baseline?.child.stop(), sim?.child.stop()].map((p) => p?.catch(() => {})));
+    for (const s of started) if (s.status === "rejected") throw s.reason;
+    const [apiKey, baseline] = await Promise.all([
+      lab.gavel ? setupGavel(lab.gavel) : undefined,
+      options.targets.includes("baseline") ? startBaselineServer({ simOrigin: lab.sim.origin, ...baselineSettings(first) }) : undefined,
+    ]);
+    lab.apiKey = apiKey;
+    lab.baseline = baseline;
+    return lab;
+  } catch (error) {
+    await stopLab(lab);
+    throw error;
   }
+}
+
+async function stopLab(lab: Partial<Lab>): Promise<void> {
+  await Promise.all([lab.gavel?.stop(), lab.baseline?.child.stop(), lab.sim?.child.stop()].map((p) => p?.catch(() => {})));
+}
+
+async function runScenario(scenario: Scenario, lab: Lab, options: BenchOptions, io: BenchIo, state: RunState): Promise<ScenarioResult> {
+  const result: ScenarioResult = { id: scenario.id, title: scenario.title, description: describeScenario(scenario), steps: [] };
+  const campaignId = `bench-${scenario.id.toLowerCase()}`;
+  await lab.sim.configure(scenario.sim);
+  await lab.baseline?.configure(baselineSettings(scenario));
+  if (lab.gavel) await addCampaign(lab.gavel, campaignId, lab.sim.origin, scenario.sim.buyers, scenario.auction);
+  const body = leadBodies(campaignId);
+  const sim = lab.sim;
+  const probes: Probe[] = [];
+  if (lab.gavel) {
+    const g: GavelProcess = lab.gavel;
+    probes.push({
+      kind: "gavel",
+      target: { url: g.url, headers: { authorization: `Bearer ${lab.apiKey}` }, body },
+      pid: g.child.pid,
+      simPid: sim.child.pid,
+      simStats: sim.stats,
+      scrape: async () => parseScrape(await (await fetch(`${g.url}/metrics`, { headers: { authorization: `Bearer ${g.adminToken}` } })).text()),
+      backendPids: g.database.kind === "postgres" ? () => g.database.backendPids() : undefined,
+    });
+  }
+  if (lab.baseline) {
+    const b: Baseline = lab.baseline;
+    probes.push({ kind: "baseline", target: { url: b.url, headers: {}, body }, pid: b.child.pid, simPid: sim.child.pid, simStats: sim.stats });
+  }
+
+  for (const step of scenario.steps) {
+    if (step.mode === "open" && typeof step.rate === "object" && state.s1Capacity === undefined && options.s1Capacity === undefined)
+      state.notes.push(`${scenario.id} ${step.id}: S1 did not run, so the open-loop rate assumes an S1 capacity of ${DEFAULT_S1_CAPACITY} leads/s (set --s1-capacity or --rate)`);
+    const rate = openRate(step, state.s1Capacity ?? options.s1Capacity);
+    const load = describeStep(step, rate);
+    const row: ScenarioResult["steps"][number] = { scenario: scenario.id, step: step.id, load: shortStep(step, rate), ...(rate !== undefined ? { rate } : {}) };
+    for (const probe of probes) {
+      const seconds = probe.kind === "baseline" ? (step.baselineDurationS ?? step.durationS) : step.durationS;
+      io.progress(`${scenario.id} ${step.id} ${probe.kind}: ${load.replace(/, [\d.]+ s/, `, ${seconds} s`)} …`);
+      const m = await measureStep(probe, step, { deadlineMs: scenario.auction.deadlineMs, pingTimeoutMs: scenario.auction.pingTimeoutMs, rate });
+      io.progress(`  ${m.leadsPerS} leads/s, p50 ${m.latencyMs.p50} ms, p99 ${m.latencyMs.p99} ms, ${m.cpuMsPerLead} CPU ms/lead, sim CPU ${m.cpuPct.sim} %`);
+      row[probe.kind] = m;
+      if (m.cpuPct.sim > 85)
+        state.notes.push(`${scenario.id} ${step.id} ${probe.kind}: the buyer simulator used ${m.cpuPct.sim} % of a core — it may have limited this step`);
+    }
+    if (row.gavel && row.baseline) row.ratio = ratioOf(row.gavel, row.baseline);
+    result.steps.push(row);
+  }
+  if (scenario.id === "S1") {
+    const s1 = result.steps[0];
+    state.s1Capacity = s1?.gavel?.leadsPerS ?? s1?.baseline?.leadsPerS;
+  }
+  return result;
 }
 
 export async function runBench(options: BenchOptions, io: BenchIo): Promise<{ result: BenchResult; text: string; files: { json: string; md: string } | null }> {
@@ -134,7 +168,7 @@ export async function runBench(options: BenchOptions, io: BenchIo): Promise<{ re
   const loadavgBefore = loadavg();
   const stamp = started.toISOString().replace(/[:.]/g, "-");
   const outDir = isAbsolute(options.outDir) ? options.outDir : join(repoRoot, options.outDir);
-  const state: { s1Capacity?: number; notes: string[]; databaseDescription?: string; profileDir?: string } = { notes: [] };
+  const state: RunState = { notes: [] };
   if (options.cpuProfile) {
     state.profileDir = join(outDir, `${stamp}-profiles`);
     await mkdir(state.profileDir, { recursive: true });
@@ -146,9 +180,19 @@ export async function runBench(options: BenchOptions, io: BenchIo): Promise<{ re
   // S1 first when it runs: later steps take their open-loop rate from its capacity.
   const ordered = [...options.scenarios].sort((a, b) => (a.id === "S1" ? -1 : b.id === "S1" ? 1 : 0));
   const scenarios: ScenarioResult[] = [];
-  for (const scenario of ordered) {
-    io.progress(describeScenario(scenario));
-    scenarios.push(await runScenario(scenario, options, io, state));
+  const timed: BenchIo = { ...io, progress: (line) => io.progress(`[${((performance.now() - t0) / 1000).toFixed(0).padStart(3)} s] ${line}`) };
+  timed.progress("starting the buyer simulator, Gavel and the baseline …");
+  const lab = await startLab(ordered[0], options, state);
+  let databaseDescription: string | undefined;
+  try {
+    databaseDescription = lab.gavel?.database.describe;
+    for (const scenario of ordered) {
+      timed.progress(describeScenario(scenario));
+      scenarios.push(await runScenario(scenario, lab, options, timed, state));
+    }
+  } finally {
+    timed.progress("stopping the lab's processes …");
+    await stopLab(lab);
   }
 
   const result: BenchResult = {
@@ -163,8 +207,7 @@ export async function runBench(options: BenchOptions, io: BenchIo): Promise<{ re
       loadavgAfter: loadavg(),
     },
     database: options.databaseUrl ? "postgres" : "pglite",
-    databaseDescription:
-      state.databaseDescription ?? (options.databaseUrl ? "PostgreSQL (fresh database per scenario)" : "embedded PGlite (inside the Gavel process)"),
+    databaseDescription: databaseDescription ?? (options.databaseUrl ? "PostgreSQL" : "embedded PGlite (inside the Gavel process)"),
     gitCommit: gitCommit(),
     argv: io.argv ?? [],
     gavelEnv: options.gavelEnv,
@@ -172,11 +215,9 @@ export async function runBench(options: BenchOptions, io: BenchIo): Promise<{ re
     targets: [],
     notes: state.notes,
   };
-  if (result.database === "postgres") result.databaseDescription = result.databaseDescription.replace(/, fresh database \w+$/, ", a fresh database per scenario (dropped after)");
-  else result.databaseDescription += ", a fresh data folder per scenario";
   const first = options.scenarios[0]?.auction;
   result.targets = first ? checkTargets(result, first.deadlineMs, first.pingTimeoutMs) : [];
-  if (state.profileDir) state.notes.push(`Gavel CPU profiles (a folder per scenario; the largest file is the main thread): ${state.profileDir}`);
+  if (state.profileDir) state.notes.push(`Gavel CPU profile of the whole run (the largest file is the main thread): ${state.profileDir}`);
 
   const text = renderText(result);
   let files: { json: string; md: string } | null = null;
@@ -188,8 +229,6 @@ export async function runBench(options: BenchOptions, io: BenchIo): Promise<{ re
   }
   return { result, text, files };
 }
-
-export { BENCH_CAMPAIGN };
 
 // ---- the command line --------------------------------------------------------------------------
 
@@ -217,7 +256,7 @@ async function main(): Promise<void> {
   process.once("SIGINT", () => interrupt("SIGINT"));
   process.once("SIGTERM", () => interrupt("SIGTERM"));
 
-  process.stderr.write(`database: ${options.databaseUrl ? "PostgreSQL (DATABASE_URL), a fresh database per scenario" : "embedded PGlite, a fresh folder per scenario"}\n`);
+  process.stderr.write(`database: ${options.databaseUrl ? "PostgreSQL (DATABASE_URL), a fresh database for this run" : "embedded PGlite, a fresh data folder for this run"}\n`);
   try {
     const { text, files } = await runBench(options, { progress: (line) => process.stderr.write(`${line}\n`), argv });
     process.stdout.write(`\n${text}`);

@@ -14,6 +14,12 @@ export interface Sim {
   child: Child;
   origin: string;
   stats(): Promise<Record<string, number>>;
+  configure(settings: SimSettings): Promise<void>;
+}
+
+async function put(url: string, body: unknown): Promise<void> {
+  const res = await fetch(url, { method: "PUT", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+  if (!res.ok) throw new Error(`PUT ${url} → ${res.status}: ${await res.text()}`);
 }
 
 export async function startSim(settings: SimSettings): Promise<Sim> {
@@ -23,12 +29,18 @@ export async function startSim(settings: SimSettings): Promise<Sim> {
     readyLine: jsonReadyLine,
   });
   const origin = `http://127.0.0.1:${(ready as { port: number }).port}`;
-  return { child, origin, stats: async () => (await fetch(`${origin}/stats`)).json() as Promise<Record<string, number>> };
+  return {
+    child,
+    origin,
+    stats: async () => (await fetch(`${origin}/stats`)).json() as Promise<Record<string, number>>,
+    configure: (next) => put(`${origin}/settings`, next),
+  };
 }
 
 export interface Baseline {
   child: Child;
   url: string;
+  configure(settings: Omit<BaselineSettings, "simOrigin">): Promise<void>;
 }
 
 export async function startBaselineServer(settings: BaselineSettings): Promise<Baseline> {
@@ -37,7 +49,8 @@ export async function startBaselineServer(settings: BaselineSettings): Promise<B
     env: { BASELINE_SETTINGS: JSON.stringify(settings) },
     readyLine: jsonReadyLine,
   });
-  return { child, url: `http://127.0.0.1:${(ready as { port: number }).port}` };
+  const url = `http://127.0.0.1:${(ready as { port: number }).port}`;
+  return { child, url, configure: (next) => put(`${url}/settings`, next) };
 }
 
 // ---- the database ------------------------------------------------------------------------------
@@ -78,7 +91,7 @@ async function create(url: string | undefined): Promise<BenchDatabase> {
     return {
       kind: "pglite",
       env: { GAVEL_DATA_DIR: dir },
-      describe: "embedded PGlite (inside the Gavel process)",
+      describe: `embedded PGlite inside the Gavel process, fresh data folder ${dir} (deleted after)`,
       backendPids: async () => [],
       drop: () => rm(dir, { recursive: true, force: true }),
     };
@@ -91,7 +104,7 @@ async function create(url: string | undefined): Promise<BenchDatabase> {
   return {
     kind: "postgres",
     env: { DATABASE_URL: target.toString() },
-    describe: `PostgreSQL at ${target.host}, fresh database ${name}`,
+    describe: `PostgreSQL at ${target.host}, fresh database ${name} (dropped after)`,
     backendPids: async () => (await admin<{ pid: number }[]>`select pid from pg_stat_activity where datname = ${name}`).map((r) => r.pid),
     async drop() {
       await admin.unsafe(`drop database if exists ${name} with (force)`).catch(() => {});
@@ -119,7 +132,8 @@ export async function startGavelProcess(options: { databaseUrl?: string; env?: R
     ({ child } = await spawnChild("gavel", {
       script: "src/main.ts",
       nodeArgs: options.nodeArgs,
-      env: { PORT: String(port), HOST: "127.0.0.1", ADMIN_TOKEN: adminToken, LOG_LEVEL: "warn", ...database.env, ...options.env },
+      // A short drain: the bench stops Gavel once its steps are measured, and waits for nothing.
+      env: { PORT: String(port), HOST: "127.0.0.1", ADMIN_TOKEN: adminToken, LOG_LEVEL: "warn", GAVEL_DRAIN_SECONDS: "2", ...database.env, ...options.env },
     }));
     const url = `http://127.0.0.1:${port}`;
     const started = Date.now();
@@ -137,7 +151,7 @@ export async function startGavelProcess(options: { databaseUrl?: string; env?: R
       adminToken,
       database,
       async stop() {
-        await running.stop(20_000);
+        await running.stop(10_000);
         await database.drop();
       },
     };
@@ -148,7 +162,6 @@ export async function startGavelProcess(options: { databaseUrl?: string; env?: R
   }
 }
 
-export const BENCH_CAMPAIGN = "bench";
 
 export const benchFields = [
   { name: "zip", type: "zip", required: true },
@@ -170,42 +183,45 @@ export interface AuctionSettings {
 /** Gavel's default post reserve: what the baseline keeps after its ping phase too. */
 export const postReserveMs = (a: AuctionSettings) => Math.min(500, Math.floor(a.deadlineMs / 2));
 
-/**
- * Campaign, buyer, one channel per simulated buyer and a supplier, through Gavel's API. Returns
- * the supplier's API key.
- */
-export async function configureGavel(gavel: GavelProcess, simOrigin: string, buyers: number, auction: AuctionSettings): Promise<string> {
-  const api = async (path: string, body: unknown) => {
-    const res = await fetch(gavel.url + path, {
-      method: "POST",
-      headers: { authorization: `Bearer ${gavel.adminToken}`, "content-type": "application/json" },
-      body: JSON.stringify(body),
-    });
-    const parsed = (await res.json()) as Record<string, unknown>;
-    if (!res.ok) throw new Error(`POST ${path} → ${res.status}: ${JSON.stringify(parsed)}`);
-    return parsed;
-  };
+async function post(gavel: GavelProcess, path: string, body: unknown): Promise<Record<string, unknown>> {
+  const res = await fetch(gavel.url + path, {
+    method: "POST",
+    headers: { authorization: `Bearer ${gavel.adminToken}`, "content-type": "application/json" },
+    body: JSON.stringify(body),
+  });
+  const parsed = (await res.json()) as Record<string, unknown>;
+  if (!res.ok) throw new Error(`POST ${path} → ${res.status}: ${JSON.stringify(parsed)}`);
+  return parsed;
+}
+
+/** The simulated buyer and a supplier for every campaign, through Gavel's API. Returns the API key. */
+export async function setupGavel(gavel: GavelProcess): Promise<string> {
+  await post(gavel, "/v1/buyers", { id: "sim", name: "Simulated buyers" });
+  const supplier = await post(gavel, "/v1/suppliers", { id: "bench", name: "Load lab supplier", campaigns: null });
+  return supplier.api_key as string;
+}
+
+/** A campaign with one channel per simulated buyer (`/b/<i>/ping`, `/b/<i>/post`), through Gavel's API. */
+export async function addCampaign(gavel: GavelProcess, campaignId: string, simOrigin: string, buyers: number, auction: AuctionSettings): Promise<void> {
+  const api = (path: string, body: unknown) => post(gavel, path, body);
   await api("/v1/campaigns", {
-    id: BENCH_CAMPAIGN,
+    id: campaignId,
     name: "Load lab",
     fields: benchFields,
     auction: { timeout_ms: auction.deadlineMs, ping_timeout_ms: auction.pingTimeoutMs, post_timeout_ms: auction.postTimeoutMs },
     dedup: { fields: ["email", "phone"], match: "any", lookback_days: 30 },
     payout: { type: "revshare", percent: PAYOUT_PERCENT },
   });
-  await api("/v1/buyers", { id: "sim", name: "Simulated buyers" });
   for (let i = 0; i < buyers; i++) {
     await api("/v1/channels", {
-      id: `sim-${i}`,
+      id: `${campaignId}-${i}`,
       buyer_id: "sim",
-      campaign_id: BENCH_CAMPAIGN,
+      campaign_id: campaignId,
       type: "ping_post",
       ping: { url: `${simOrigin}/b/${i}/ping` },
       post: { url: `${simOrigin}/b/${i}/post` },
     });
   }
-  const supplier = await api("/v1/suppliers", { id: "bench", name: "Load lab supplier", campaigns: [BENCH_CAMPAIGN] });
-  return supplier.api_key as string;
 }
 
 // ---- leads -------------------------------------------------------------------------------------
@@ -213,8 +229,8 @@ export async function configureGavel(gavel: GavelProcess, simOrigin: string, buy
 const AREAS = [512, 214, 469, 713, 281, 832, 210, 737, 972, 817];
 const STATES = ["TX", "CA", "FL", "NY", "OH"];
 
-/** Lead bodies for the bench campaign, every one a different consumer (email and phone). */
-export function leadBodies(): () => string {
+/** Lead bodies for a bench campaign, every one a different consumer (email and phone). */
+export function leadBodies(campaignId: string): () => string {
   const tag = randomBytes(3).toString("hex");
   let n = 0;
   return () => {
@@ -222,7 +238,7 @@ export function leadBodies(): () => string {
     // 10 area codes × 800 exchanges × 10 000 lines: unique for 80 million leads.
     const phone = `+1${AREAS[n % 10]}${200 + (Math.floor(n / 10) % 800)}${String(Math.floor(n / 8000) % 10000).padStart(4, "0")}`;
     return (
-      `{"campaign":"${BENCH_CAMPAIGN}","data":{"zip":"75001","state":"${STATES[n % 5]}","age":${18 + (n % 60)},` +
+      `{"campaign":"${campaignId}","data":{"zip":"75001","state":"${STATES[n % 5]}","age":${18 + (n % 60)},` +
       `"coverage":"auto","email":"lead${n}.${tag}@example.com","phone":"${phone}"}}`
     );
   };

@@ -169,7 +169,7 @@ export function helpText(): string {
     "npm run bench [-- knobs]\n\n" +
     "Runs Gavel and the ideal fan-out baseline side by side under identical load and prints one table\n" +
     "(Gavel, baseline, Gavel/baseline). PostgreSQL when DATABASE_URL is set (a fresh database per\n" +
-    "scenario, dropped after), embedded PGlite otherwise.\n\n" +
+    "run, dropped after), embedded PGlite otherwise.\n\n" +
     "Knobs (each overrides that setting in every scenario that runs):\n" +
     lines.join("\n") +
     "\n\nExamples:\n" +

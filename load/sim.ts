@@ -1,7 +1,8 @@
 // The buyer simulator: N buyers behind one loopback port, speaking Gavel's native buyer protocol at
 // POST /b/:i/ping and POST /b/:i/post, with keep-alive. Run as its own process by the bench (so its
 // CPU is measured apart), configured by the SIM_SETTINGS environment variable (JSON, see
-// SimSettings); prints `{"ready":true,"port":…}` once listening. GET /stats returns its counters.
+// SimSettings); prints `{"ready":true,"port":…}` once listening. GET /stats returns its counters;
+// PUT /settings replaces the settings (the bench reuses one simulator for every scenario).
 //
 // It is built to stay cheap per request, so that it is never what limits the measurement: no body
 // parsing (the request body is drained, not read), answers written as short preformatted strings,
@@ -74,15 +75,26 @@ export function behaviourOf(settings: SimSettings, index: number): "hang" | "tri
 export interface Simulator {
   port: number;
   stats: SimStats;
+  configure(settings: SimSettings): void;
   close(): Promise<void>;
 }
 
-export async function startSimulator(settings: SimSettings, port = 0): Promise<Simulator> {
+export async function startSimulator(initial: SimSettings, port = 0): Promise<Simulator> {
   const stats: SimStats = { pings: 0, posts: 0, bids: 0, noBids: 0, accepted: 0, rejected: 0, hung: 0, trickled: 0, abandoned: 0, notFound: 0, connections: 0 };
-  const behaviours = Array.from({ length: settings.buyers }, (_, i) => behaviourOf(settings, i));
-  const pingDelay = latencySampler(settings.ping);
-  const postDelay = latencySampler(settings.post);
-  const [bidMin, bidMax] = settings.bid;
+  let settings = initial;
+  let behaviours: ReturnType<typeof behaviourOf>[] = [];
+  let pingDelay = () => 0;
+  let postDelay = () => 0;
+  let bidMin = 0;
+  let bidMax = 0;
+  const configure = (next: SimSettings) => {
+    settings = next;
+    behaviours = Array.from({ length: settings.buyers }, (_, i) => behaviourOf(settings, i));
+    pingDelay = latencySampler(settings.ping);
+    postDelay = latencySampler(settings.post);
+    [bidMin, bidMax] = settings.bid;
+  };
+  configure(initial);
   const timers = new Set<NodeJS.Timeout>();
   const sockets = new Set<Socket>();
   let refs = 0;
@@ -181,6 +193,19 @@ export async function startSimulator(settings: SimSettings, port = 0): Promise<S
   };
 
   const server = createServer({ keepAliveTimeout: 65_000, requestTimeout: 0 }, (req, res) => {
+    if (req.method === "PUT" && req.url === "/settings") {
+      const chunks: Buffer[] = [];
+      req.on("data", (c: Buffer) => chunks.push(c));
+      req.on("end", () => {
+        try {
+          configure({ ...defaultSimSettings, ...JSON.parse(Buffer.concat(chunks).toString("utf8")) });
+          answer(res, JSON.stringify({ ok: true }));
+        } catch (error) {
+          res.writeHead(400).end(String(error));
+        }
+      });
+      return;
+    }
     // Answer once the request body is in, as a real buyer would; the body itself is not needed.
     req.on("end", () => handle(req, res));
     req.resume();
@@ -198,6 +223,7 @@ export async function startSimulator(settings: SimSettings, port = 0): Promise<S
   return {
     port: (server.address() as { port: number }).port,
     stats,
+    configure,
     close() {
       for (const t of timers) clearTimeout(t);
       timers.clear();
