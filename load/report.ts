@@ -112,7 +112,10 @@ export function checkTargets(r: BenchResult, deadlineMs: number, pingTimeoutMs: 
   add(
     "S4",
     "≥ 80 % of S1 peak throughput",
-    s4 && s1g ? `${fmt(s4.leadsPerS)} vs ${fmt(s1g.leadsPerS)} leads/s (${fmt((100 * s4.leadsPerS) / s1g.leadsPerS, 0)} %)` : null,
+    // Unsold answers count as throughput here; the share sold says whether it was useful work.
+    s4 && s1g
+      ? `${fmt(s4.leadsPerS)} vs ${fmt(s1g.leadsPerS)} leads/s (${fmt((100 * s4.leadsPerS) / s1g.leadsPerS, 0)} %); sold ${soldPct(s4)} vs ${soldPct(s1g)}`
+      : null,
     s4 && s1g ? s4.leadsPerS >= 0.8 * s1g.leadsPerS : null,
   );
   add("S4", `p99 ≤ deadline (${deadlineMs} ms)`, s4 ? `p99 ${fmt(s4.latencyMs.p99)} ms` : null, s4 ? s4.latencyMs.p99 <= deadlineMs : null);
@@ -127,6 +130,11 @@ export function checkTargets(r: BenchResult, deadlineMs: number, pingTimeoutMs: 
     growth ? growth.pct <= 10 : null,
   );
   return checks;
+}
+
+function soldPct(m: Measurement): string {
+  const total = Object.values(m.outcomes).reduce((a, b) => a + b, 0);
+  return total ? `${Math.round(((m.outcomes.sold ?? 0) * 100) / total)} %` : "-";
 }
 
 /** RSS at the sample nearest the soak's midpoint (minute 1 of 2) against the last sample. */
