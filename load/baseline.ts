@@ -7,19 +7,22 @@
 // simulator's origin (the bench reuses one baseline for every scenario).
 import { randomUUID } from "node:crypto";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
-import { Pool } from "undici";
+import { Agent } from "undici";
 import { isMain } from "./main-module";
+import { buyerOrigin } from "./sim";
 
 export interface BaselineSettings {
-  /** Origin of the buyer simulator, and how many buyers it has (`/b/0` … `/b/n-1`). */
-  simOrigin: string;
+  /** The buyer simulator's port and loopback addresses (see load/sim.ts). */
+  simPort: number;
+  simHosts: number;
+  /** How many buyers it has (`/b/0` … `/b/n-1`). */
   buyers: number;
   pingTimeoutMs: number;
   postTimeoutMs: number;
   deadlineMs: number;
   /** Time kept after the ping phase for the post, as Gavel computes it. */
   postReserveMs: number;
-  /** Connections to the simulator: Gavel's buyer transport keeps up to 256 per origin. */
+  /** Connections per buyer origin: Gavel's buyer transport keeps up to 256. */
   connections: number;
   /** Fields sent in pings (the non-pii ones); posts carry everything. */
   publicFields: string[];
@@ -31,16 +34,18 @@ type Reply = { ok: true; status: number; body: string } | { ok: false; timeout: 
 
 export async function startBaseline(initial: BaselineSettings, port = 0) {
   let settings = initial;
-  const pool = new Pool(settings.simOrigin, { connections: settings.connections, pipelining: 1, keepAliveTimeout: 30_000, keepAliveMaxTimeout: 120_000 });
+  // One keep-alive pool per origin, as Gavel's transport (an undici Agent).
+  const agent = new Agent({ connections: settings.connections, pipelining: 1, keepAliveTimeout: 30_000, keepAliveMaxTimeout: 120_000 });
   const headers = { "content-type": "application/json", accept: "application/json" };
 
   /** One exchange under one hard deadline covering headers and the whole body, as Gavel's transport. */
-  async function call(path: string, body: string, timeoutMs: number, extra?: Record<string, string>): Promise<Reply> {
+  async function call(buyer: number, path: string, body: string, timeoutMs: number, extra?: Record<string, string>): Promise<Reply> {
     if (timeoutMs <= 0) return { ok: false, timeout: true };
     const controller = new AbortController();
     const timer = setTimeout(() => controller.abort(), timeoutMs);
     try {
-      const res = await pool.request({ path, method: "POST", headers: extra ? { ...headers, ...extra } : headers, body, signal: controller.signal });
+      const origin = buyerOrigin(settings.simPort, settings.simHosts, buyer);
+      const res = await agent.request({ origin, path, method: "POST", headers: extra ? { ...headers, ...extra } : headers, body, signal: controller.signal });
       return { ok: true, status: res.statusCode, body: await res.body.text() };
     } catch {
       return { ok: false, timeout: controller.signal.aborted };
@@ -58,7 +63,7 @@ export async function startBaseline(initial: BaselineSettings, port = 0) {
     const pingBudget = Math.min(settings.pingTimeoutMs, deadline - settings.postReserveMs - performance.now());
     const replies = await Promise.all(
       Array.from({ length: settings.buyers }, (_, i) =>
-        call(`/b/${i}/ping`, JSON.stringify({ ping_id: randomUUID(), lead_id: leadId, campaign: lead.campaign, test: false, data: publicData }), pingBudget).then(
+        call(i, `/b/${i}/ping`, JSON.stringify({ ping_id: randomUUID(), lead_id: leadId, campaign: lead.campaign, test: false, data: publicData }), pingBudget).then(
           (reply) => ({ i, reply }),
         ),
       ),
@@ -76,7 +81,7 @@ export async function startBaseline(initial: BaselineSettings, port = 0) {
       const left = deadline - performance.now();
       if (left <= 0) break;
       const body = JSON.stringify({ lead_id: leadId, ping_ref: bid.ref, campaign: lead.campaign, test: false, price: bid.price / 100, data });
-      const reply = await call(`/b/${bid.i}/post`, body, Math.min(settings.postTimeoutMs, left), { "idempotency-key": `${leadId}:${bid.i}` });
+      const reply = await call(bid.i, `/b/${bid.i}/post`, body, Math.min(settings.postTimeoutMs, left), { "idempotency-key": `${leadId}:${bid.i}` });
       // As Gavel's default `on_post_timeout: "stop"`: an unknown outcome is never offered on.
       if (!reply.ok && reply.timeout) return { lead_id: leadId, status: "error", price: 0, sold_to: 0 };
       if (!reply.ok) continue;
@@ -102,7 +107,7 @@ export async function startBaseline(initial: BaselineSettings, port = 0) {
       req.on("data", (c: Buffer) => chunks.push(c));
       req.on("end", () => {
         try {
-          settings = { ...settings, ...(JSON.parse(Buffer.concat(chunks).toString("utf8")) as Partial<BaselineSettings>), simOrigin: settings.simOrigin };
+          settings = { ...settings, ...(JSON.parse(Buffer.concat(chunks).toString("utf8")) as Partial<BaselineSettings>), simPort: settings.simPort, simHosts: settings.simHosts };
           send(res, 200, { ok: true });
         } catch (error) {
           send(res, 400, { title: String(error) });
@@ -140,7 +145,7 @@ export async function startBaseline(initial: BaselineSettings, port = 0) {
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeAllConnections();
       await closed;
-      await pool.destroy();
+      await agent.destroy();
     },
   };
 }

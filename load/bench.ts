@@ -87,7 +87,7 @@ async function startLab(first: Scenario, options: BenchOptions, state: RunState)
   let sim: Sim | undefined;
   let gavel: GavelProcess | undefined;
   const started = await Promise.allSettled([
-    startSim(first.sim).then((s) => (sim = s)),
+    startSim(first.sim, options.buyerHosts).then((s) => (sim = s)),
     options.targets.includes("gavel") ? startGavelProcess({ databaseUrl: options.databaseUrl, env: options.gavelEnv, nodeArgs }).then((g) => (gavel = g)) : null,
   ]);
   const lab: Lab = { sim: sim! };
@@ -96,7 +96,7 @@ async function startLab(first: Scenario, options: BenchOptions, state: RunState)
     for (const s of started) if (s.status === "rejected") throw s.reason;
     const [apiKey, baseline] = await Promise.all([
       lab.gavel ? setupGavel(lab.gavel) : undefined,
-      options.targets.includes("baseline") ? startBaselineServer({ simOrigin: lab.sim.origin, ...baselineSettings(first) }) : undefined,
+      options.targets.includes("baseline") ? startBaselineServer({ simPort: lab.sim.port, simHosts: lab.sim.hosts, ...baselineSettings(first) }) : undefined,
     ]);
     lab.apiKey = apiKey;
     lab.baseline = baseline;
@@ -116,7 +116,7 @@ async function runScenario(scenario: Scenario, lab: Lab, options: BenchOptions, 
   const campaignId = `bench-${scenario.id.toLowerCase()}`;
   await lab.sim.configure(scenario.sim);
   await lab.baseline?.configure(baselineSettings(scenario));
-  if (lab.gavel) await addCampaign(lab.gavel, campaignId, lab.sim.origin, scenario.sim.buyers, scenario.auction);
+  if (lab.gavel) await addCampaign(lab.gavel, campaignId, lab.sim, scenario.sim.buyers, scenario.auction);
   const body = leadBodies(campaignId);
   const sim = lab.sim;
   const probes: Probe[] = [];
@@ -211,6 +211,7 @@ export async function runBench(options: BenchOptions, io: BenchIo): Promise<{ re
     gitCommit: gitCommit(),
     argv: io.argv ?? [],
     gavelEnv: options.gavelEnv,
+    buyerHosts: options.buyerHosts,
     scenarios,
     targets: [],
     notes: state.notes,

@@ -8,11 +8,16 @@ import { join } from "node:path";
 import postgres from "postgres";
 import type { BaselineSettings } from "./baseline";
 import { freePort, jsonReadyLine, spawnChild, type Child } from "./proc";
-import type { SimSettings } from "./sim";
+import { buyerOrigin, type SimSettings } from "./sim";
 
 export interface Sim {
   child: Child;
+  /** http://127.0.0.1:<port>: /stats, /settings. */
   origin: string;
+  port: number;
+  hosts: number;
+  /** Where buyer i is reached. */
+  buyerOrigin(i: number): string;
   stats(): Promise<Record<string, number>>;
   configure(settings: SimSettings): Promise<void>;
 }
@@ -22,16 +27,20 @@ async function put(url: string, body: unknown): Promise<void> {
   if (!res.ok) throw new Error(`PUT ${url} → ${res.status}: ${await res.text()}`);
 }
 
-export async function startSim(settings: SimSettings): Promise<Sim> {
+export async function startSim(settings: SimSettings, hosts = 1): Promise<Sim> {
   const { child, ready } = await spawnChild("buyer simulator", {
     script: "load/sim.ts",
-    env: { SIM_SETTINGS: JSON.stringify(settings) },
+    env: { SIM_SETTINGS: JSON.stringify(settings), SIM_HOSTS: String(hosts) },
     readyLine: jsonReadyLine,
   });
-  const origin = `http://127.0.0.1:${(ready as { port: number }).port}`;
+  const port = (ready as { port: number }).port;
+  const origin = `http://127.0.0.1:${port}`;
   return {
     child,
     origin,
+    port,
+    hosts,
+    buyerOrigin: (i) => buyerOrigin(port, hosts, i),
     stats: async () => (await fetch(`${origin}/stats`)).json() as Promise<Record<string, number>>,
     configure: (next) => put(`${origin}/settings`, next),
   };
@@ -40,7 +49,7 @@ export async function startSim(settings: SimSettings): Promise<Sim> {
 export interface Baseline {
   child: Child;
   url: string;
-  configure(settings: Omit<BaselineSettings, "simOrigin">): Promise<void>;
+  configure(settings: Omit<BaselineSettings, "simPort" | "simHosts">): Promise<void>;
 }
 
 export async function startBaselineServer(settings: BaselineSettings): Promise<Baseline> {
@@ -202,7 +211,7 @@ export async function setupGavel(gavel: GavelProcess): Promise<string> {
 }
 
 /** A campaign with one channel per simulated buyer (`/b/<i>/ping`, `/b/<i>/post`), through Gavel's API. */
-export async function addCampaign(gavel: GavelProcess, campaignId: string, simOrigin: string, buyers: number, auction: AuctionSettings): Promise<void> {
+export async function addCampaign(gavel: GavelProcess, campaignId: string, sim: Pick<Sim, "buyerOrigin">, buyers: number, auction: AuctionSettings): Promise<void> {
   const api = (path: string, body: unknown) => post(gavel, path, body);
   await api("/v1/campaigns", {
     id: campaignId,
@@ -218,8 +227,8 @@ export async function addCampaign(gavel: GavelProcess, campaignId: string, simOr
       buyer_id: "sim",
       campaign_id: campaignId,
       type: "ping_post",
-      ping: { url: `${simOrigin}/b/${i}/ping` },
-      post: { url: `${simOrigin}/b/${i}/post` },
+      ping: { url: `${sim.buyerOrigin(i)}/b/${i}/ping` },
+      post: { url: `${sim.buyerOrigin(i)}/b/${i}/post` },
     });
   }
 }

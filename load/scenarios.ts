@@ -38,6 +38,8 @@ export interface BenchOptions {
   gavelEnv: Record<string, string>;
   /** Gavel's S1 capacity (leads/s) to use when S1 is not part of the run. */
   s1Capacity?: number;
+  /** Loopback addresses the simulator listens on (1: every buyer shares one origin). */
+  buyerHosts: number;
   outDir: string;
   cpuProfile: boolean;
   /** Write nothing to outDir. */
@@ -150,6 +152,12 @@ export const knobs: Knob[] = [
   { name: "ping-timeout", type: "string", arg: "ms", help: "campaign ping timeout, also the baseline's (default 300)" },
   { name: "post-timeout", type: "string", arg: "ms", help: "campaign post timeout, also the baseline's (default 500)" },
   { name: "deadline", type: "string", arg: "ms", help: "campaign timeout_ms, also the baseline's (default 1000)" },
+  {
+    name: "buyer-hosts",
+    type: "string",
+    arg: "n",
+    help: "simulator also listens on 127.0.0.2 … 127.0.0.n, same port; buyer i at 127.0.0.(1 + i mod n) (default 1: one origin, one shared pool)",
+  },
   { name: "targets", type: "string", arg: "gavel,baseline", help: "servers to measure (default both)" },
   { name: "pglite", type: "boolean", help: "use embedded PGlite even when DATABASE_URL is set" },
   { name: "max-auctions", type: "string", arg: "n", help: "GAVEL_MAX_AUCTIONS for Gavel (default: Gavel's own, 256)" },
@@ -258,6 +266,7 @@ export function parseBenchArgs(argv: string[], env: NodeJS.ProcessEnv = process.
     databaseUrl: v.pglite ? undefined : env.DATABASE_URL || undefined,
     gavelEnv,
     s1Capacity: str("s1-capacity") ? num("s1-capacity", str("s1-capacity")!, 0.1) : undefined,
+    buyerHosts: str("buyer-hosts") ? num("buyer-hosts", str("buyer-hosts")!, 1, 254) : 1,
     outDir: str("out") ?? "load/results",
     cpuProfile: Boolean(v["cpu-prof"]),
     noWrite: Boolean(v["no-write"]),

@@ -8,6 +8,10 @@
 // parsing (the request body is drained, not read), answers written as short preformatted strings,
 // and no timer at all for instant buyers.
 //
+// With SIM_HOSTS=n (the bench's --buyer-hosts) it listens on the same port on 127.0.0.1 … 127.0.0.n
+// as well, and buyer i is reached at 127.0.0.(1 + i mod n): one origin per buyer, as in production,
+// instead of one origin whose connection pool every buyer shares.
+//
 // Which buyers misbehave is fixed by index: buyers 0 … hang-1 never answer (the socket is held until
 // the caller gives up, or cut after `holdMaxMs`), the next `trickle` ones send headers and then one
 // byte of their answer every `trickleEveryMs`.
@@ -72,6 +76,11 @@ export function behaviourOf(settings: SimSettings, index: number): "hang" | "tri
   return "normal";
 }
 
+/** Where buyer `index` is reached when the simulator listens on `hosts` loopback addresses. */
+export function buyerOrigin(port: number, hosts: number, index: number): string {
+  return `http://127.0.0.${1 + (index % Math.max(1, hosts))}:${port}`;
+}
+
 export interface Simulator {
   port: number;
   stats: SimStats;
@@ -79,7 +88,7 @@ export interface Simulator {
   close(): Promise<void>;
 }
 
-export async function startSimulator(initial: SimSettings, port = 0): Promise<Simulator> {
+export async function startSimulator(initial: SimSettings, port = 0, hosts = 1): Promise<Simulator> {
   const stats: SimStats = { pings: 0, posts: 0, bids: 0, noBids: 0, accepted: 0, rejected: 0, hung: 0, trickled: 0, abandoned: 0, notFound: 0, connections: 0 };
   let settings = initial;
   let behaviours: ReturnType<typeof behaviourOf>[] = [];
@@ -192,7 +201,7 @@ export async function startSimulator(initial: SimSettings, port = 0): Promise<Si
     later(isPing ? pingDelay() : postDelay(), () => answer(res, text));
   };
 
-  const server = createServer({ keepAliveTimeout: 65_000, requestTimeout: 0 }, (req, res) => {
+  const onRequest = (req: IncomingMessage, res: ServerResponse) => {
     if (req.method === "PUT" && req.url === "/settings") {
       const chunks: Buffer[] = [];
       req.on("data", (c: Buffer) => chunks.push(c));
@@ -209,27 +218,34 @@ export async function startSimulator(initial: SimSettings, port = 0): Promise<Si
     // Answer once the request body is in, as a real buyer would; the body itself is not needed.
     req.on("end", () => handle(req, res));
     req.resume();
-  });
-  server.on("connection", (socket: Socket) => {
-    socket.setNoDelay(true);
-    stats.connections++;
-    sockets.add(socket);
-    socket.once("close", () => sockets.delete(socket));
-  });
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(port, "127.0.0.1", () => resolve());
-  });
+  };
+  const listen = async (host: string, onPort: number) => {
+    const server = createServer({ keepAliveTimeout: 65_000, requestTimeout: 0 }, onRequest);
+    server.on("connection", (socket: Socket) => {
+      socket.setNoDelay(true);
+      stats.connections++;
+      sockets.add(socket);
+      socket.once("close", () => sockets.delete(socket));
+    });
+    await new Promise<void>((resolve, reject) => {
+      server.once("error", reject);
+      server.listen(onPort, host, () => resolve());
+    });
+    return server;
+  };
+  const servers = [await listen("127.0.0.1", port)];
+  const bound = (servers[0].address() as { port: number }).port;
+  for (let h = 2; h <= hosts; h++) servers.push(await listen(`127.0.0.${h}`, bound));
   return {
-    port: (server.address() as { port: number }).port,
+    port: bound,
     stats,
     configure,
     close() {
       for (const t of timers) clearTimeout(t);
       timers.clear();
-      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      const closed = Promise.all(servers.map((server) => new Promise<void>((resolve) => server.close(() => resolve()))));
       for (const s of sockets) s.destroy();
-      return closed;
+      return closed.then(() => undefined);
     },
   };
 }
@@ -237,7 +253,7 @@ export async function startSimulator(initial: SimSettings, port = 0): Promise<Si
 // As a process: settings from SIM_SETTINGS, one ready line on stdout, stop on SIGTERM/SIGINT.
 if (isMain(import.meta.url)) {
   const settings: SimSettings = { ...defaultSimSettings, ...JSON.parse(process.env.SIM_SETTINGS ?? "{}") };
-  const sim = await startSimulator(settings, Number(process.env.PORT ?? 0));
+  const sim = await startSimulator(settings, Number(process.env.PORT ?? 0), Number(process.env.SIM_HOSTS ?? 1));
   process.stdout.write(JSON.stringify({ ready: true, port: sim.port }) + "\n");
   const stop = () => sim.close().then(() => process.exit(0));
   process.once("SIGTERM", stop);
