@@ -3,7 +3,7 @@
 import { closedLoop, openLoop, type LoadResult, type LoadTarget, type WindowHooks } from "./drive";
 import { percentileSorted } from "./latency";
 import { cpuMs, memoryMb } from "./proc";
-import { countAbove, histogram, parseScrape, quantile, total, type Scrape } from "./prom";
+import { countAbove, histogram, quantile, total, type Scrape } from "./prom";
 import type { Step } from "./scenarios";
 
 export interface Measurement {
