@@ -20,8 +20,9 @@ import { operatorRoutes } from "./http/operator";
 import { problem, onError } from "./http/problem";
 import { resourceRoutes } from "./http/resources";
 import { suppressionRoutes } from "./http/suppressions";
-import { mountRoutes, type AnyRoute } from "./http/route";
+import { mountRoutes, route, type AnyRoute } from "./http/route";
 import { systemRoutes } from "./http/system";
+import type { Metrics } from "./metrics";
 
 export interface AppDeps {
   database: Database;
@@ -41,6 +42,8 @@ export interface AppDeps {
   env?: Record<string, string | undefined>;
   /** False while shutting down, so load balancers stop sending work. */
   isReady(): boolean;
+  /** Served at GET /metrics when given. */
+  metrics?: Metrics;
 }
 
 export const API_INFO = {
@@ -50,6 +53,26 @@ export const API_INFO = {
     "Self-hosted ping-post lead auction server. Suppliers sell leads with an API key; operators configure campaigns, buyers, channels and suppliers with an admin token (analyst tokens are read-only). Errors are application/problem+json.",
   tagOrder: ["Leads", "Campaigns", "Buyers", "Channels", "Suppliers", "Tokens", "Suppression", "Audit", "Config as code", "System"],
 };
+
+/**
+ * Prometheus text. Lead volumes and outcomes are business data, so this is operator-facing (an
+ * analyst token is enough), not public like /healthz: scrape it with `authorization: credentials`.
+ */
+function metricsRoutes(metrics: Metrics | undefined): AnyRoute[] {
+  if (!metrics) return [];
+  return [
+    route({
+      method: "get",
+      path: "/metrics",
+      access: "analyst",
+      operationId: "getMetrics",
+      summary: "Prometheus metrics: leads by status, lead duration, Gavel's own overhead, ping phase",
+      tags: ["System"],
+      responses: { 200: { description: "Prometheus text exposition format", contentType: "text/plain; version=0.0.4" } },
+      handler: async (c) => c.body(await metrics.registry.metrics(), 200, { "content-type": metrics.registry.contentType }),
+    }),
+  ];
+}
 
 /** Every route of the app, in one list: what is mounted and what /openapi.json describes. */
 export function appRoutes(deps: AppDeps): AnyRoute[] {
@@ -73,6 +96,7 @@ export function appRoutes(deps: AppDeps): AnyRoute[] {
     }),
     ...operatorRoutes({ db: deps.database.db }),
     ...suppressionRoutes({ db: deps.database.db }),
+    ...metricsRoutes(deps.metrics),
     ...configRoutes({ db: deps.database.db, catalog: deps.catalog, clock: deps.clock, env: deps.env ?? process.env }),
   );
   return routes;

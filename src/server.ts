@@ -16,6 +16,7 @@ import { migrateDatabase, openDatabase, type Database, type DatabaseTarget } fro
 import { deleteEndedUsage } from "./db/caps";
 import { settleInterruptedLeads } from "./db/leads";
 import { uuidv7 } from "./ids";
+import { createMetrics } from "./metrics";
 
 export interface Gavel {
   url: string;
@@ -101,6 +102,7 @@ export async function startGavel(options: StartOptions): Promise<Gavel> {
     maxLeadBytes: config.GAVEL_MAX_LEAD_BYTES,
     maxBuyerBodyBytes: config.GAVEL_MAX_BUYER_BODY_BYTES,
     isReady: () => ready,
+    metrics: createMetrics({ auctionsInFlight: () => gate.inFlight }),
   });
 
   // Leads a dead process left mid-auction are settled, never re-auctioned; cap usage of periods

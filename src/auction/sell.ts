@@ -18,6 +18,7 @@ import { GavelError, invalid } from "../errors";
 import { settleHealth } from "../channels/health";
 import { dedupKeys, supplierDedupKeys } from "../leads/dedup";
 import { leadContacts } from "../leads/suppression";
+import { longestPingMs, type Metrics } from "../metrics";
 import { fromCents, toCents, type Payout, type Supplier } from "../resources/schemas";
 import { capRules, claimOf, fullCap } from "./caps";
 import type { Catalog, CampaignPlan, Clock } from "./catalog";
@@ -31,6 +32,7 @@ export interface SellDeps extends AuctionDeps {
   gate: AuctionGate;
   clock: Clock;
   logger: Logger;
+  metrics?: Metrics;
 }
 
 export const LeadSubmission = z
@@ -88,7 +90,10 @@ export async function sellLead(
   if (plan.campaign.status !== "active") throw new GavelError("campaign_inactive", `Campaign '${plan.campaign.id}' is ${plan.campaign.status}`);
 
   // Admission before anything else costs a buyer or the database a thing.
-  if (!deps.gate.tryEnter()) throw new GavelError("overloaded", "Gavel is at its bound of concurrent auctions", { retryAfter: 1 });
+  if (!deps.gate.tryEnter()) {
+    deps.metrics?.recordOverloaded();
+    throw new GavelError("overloaded", "Gavel is at its bound of concurrent auctions", { retryAfter: 1 });
+  }
   try {
     let idempotent: IdempotentResponse | undefined;
     if (idempotencyKey !== undefined) {
@@ -137,6 +142,7 @@ async function sellValidated(
       "invalid:" + checked.errors.map((e) => e.path.replace(/^data\./, "")).join(","),
       idempotent && { ...idempotent, status: 422, body: problem },
     );
+    deps.metrics?.recordLead("rejected");
     throw error;
   }
   const data = checked.data;
@@ -192,6 +198,7 @@ async function sellValidated(
     const status = verdict.status;
     const body = answer(leadId, status, 0, 0, status === "rejected" ? (verdict.reason ?? undefined) : undefined);
     if (idempotent) await storeIdempotentResponse(deps.database, { ...idempotent, body }, leadId);
+    deps.metrics?.recordLead(status);
     deps.logger.info({ lead_id: leadId, campaign: campaign.id, supplier: supplier.id, status, reason: verdict.reason }, "lead");
     return { httpStatus: 200, body, replayed: false };
   }
@@ -233,6 +240,9 @@ async function sellValidated(
     events: [{ status: result.status, at: decidedAt, reason: result.status === "sold" ? `channel:${result.soldTo?.id}` : result.reason }],
     idempotent: idempotent && { ...idempotent, body },
   });
+  // The metric, unlike the trace (written by that very statement), includes the final write.
+  const total = performance.now() - received.mono;
+  deps.metrics?.recordLead(result.status, { elapsedMs: total, overheadMs: Math.max(0, total - result.buyerWaitMs), pingPhaseMs: longestPingMs(result.attempts) });
   logSummary(deps.logger, leadId, campaign.id, supplier.id, result, payout, elapsed, overheadMs);
   return { httpStatus: 200, body, replayed: false };
 }
@@ -259,6 +269,7 @@ async function refuseOverCap(
   full: { reason: string; claim: { resetsAt: number | null } },
 ): Promise<never> {
   await insertRejectedLead(deps.database, lead, full.reason);
+  deps.metrics?.recordLead("rejected");
   deps.logger.info({ lead_id: lead.id, campaign: lead.campaignId, supplier: lead.supplierId, status: "rejected", reason: full.reason }, "lead");
   const retryAfter = full.claim.resetsAt === null ? undefined : Math.max(1, Math.ceil((full.claim.resetsAt - deps.clock.now()) / 1000));
   throw new GavelError("supplier_cap", `This supplier is over its cap (${full.reason})`, { lead_id: lead.id, retryAfter, reason: full.reason });
