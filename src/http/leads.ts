@@ -178,19 +178,8 @@ export function leadRoutes(deps: LeadRouteDeps): AnyRoute[] {
         const { role } = operatorOf(c);
         const { lead, history, attempts } = found;
         return c.json({
-          id: lead.id,
-          campaign: lead.campaignId,
-          supplier: lead.supplierId,
-          status: lead.status,
-          reason: lead.reason,
-          test: lead.test,
-          received_at: lead.receivedAt.toISOString(),
-          decided_at: lead.decidedAt?.toISOString() ?? null,
-          price: fromCents(lead.priceCents),
-          revenue: fromCents(lead.revenueCents),
-          sold_to: lead.soldTo,
+          ...(await leadSummary(deps.catalog, lead, role)),
           overhead_ms: lead.overheadMs,
-          data: role === "admin" ? lead.data : await maskPii(deps.catalog, lead.campaignId, lead.data as Record<string, unknown>),
           history: history.map((e) => ({ status: e.status, at: e.at.toISOString(), reason: e.reason })),
           excluded: lead.excluded,
           attempts: attempts.map((a) => ({
@@ -221,26 +210,32 @@ export function leadRoutes(deps: LeadRouteDeps): AnyRoute[] {
         const { role } = operatorOf(c);
         const page = await listLeads(deps.database.db, { ...query, limit: pageLimit(query.limit) });
         const items = await Promise.all(
-          page.rows.map(async (lead) => ({
-            id: lead.id,
-            campaign: lead.campaignId,
-            supplier: lead.supplierId,
-            status: lead.status,
-            reason: lead.reason,
-            test: lead.test,
-            received_at: lead.receivedAt.toISOString(),
-            decided_at: lead.decidedAt?.toISOString() ?? null,
-            price: fromCents(lead.priceCents),
-            revenue: fromCents(lead.revenueCents),
-            sold_to: lead.soldTo,
-            data: role === "admin" ? lead.data : await maskPii(deps.catalog, lead.campaignId, lead.data as Record<string, unknown>),
-            trace_url: `/v1/leads/${lead.id}`,
-          })),
+          page.rows.map(async (lead) => ({ ...(await leadSummary(deps.catalog, lead, role)), trace_url: `/v1/leads/${lead.id}` })),
         );
         return c.json({ items, next_cursor: page.nextCursor });
       },
     }),
   ];
+}
+
+type LeadRow = NonNullable<Awaited<ReturnType<typeof findLead>>>["lead"];
+
+/** What a trace and a listing both say of a lead; analysts see its data with pii masked. */
+async function leadSummary(catalog: Catalog, lead: LeadRow, role: string) {
+  return {
+    id: lead.id,
+    campaign: lead.campaignId,
+    supplier: lead.supplierId,
+    status: lead.status,
+    reason: lead.reason,
+    test: lead.test,
+    received_at: lead.receivedAt.toISOString(),
+    decided_at: lead.decidedAt?.toISOString() ?? null,
+    price: fromCents(lead.priceCents),
+    revenue: fromCents(lead.revenueCents),
+    sold_to: lead.soldTo,
+    data: role === "admin" ? lead.data : await maskPii(catalog, lead.campaignId, lead.data as Record<string, unknown>),
+  };
 }
 
 /** Analysts see declared non-pii fields; pii and undeclared fields read "***". */
