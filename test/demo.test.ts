@@ -42,7 +42,9 @@ describe("npm run demo", () => {
     expect(hanging.timeouts).toBeGreaterThan(0);
     expect(hanging.wins).toBe(0);
     const rejecting = stats((c) => c.profile.rejectRate === 1);
-    expect(rejecting.rejects).toBeGreaterThan(0);
+    // It bids highest, so every bid it makes is posted first and rejected. (On a loaded machine its
+    // pings can all miss the 300 ms timeout; then there is nothing to reject.)
+    expect(rejecting.rejects).toBe(rejecting.bids);
     expect(rejecting.wins).toBe(0);
     expect(summary.channels.reduce((n, c) => n + c.wins, 0)).toBe(summary.counts.sold);
 
