@@ -139,12 +139,13 @@ export class HealthRegistry {
  */
 export function settleHealth(
   admitted: readonly { id: string; health: ChannelHealth }[],
-  attempts: readonly { channelId: string; outcome: string }[],
+  attempts: readonly { channelId: string; outcome: string; reason?: string | null }[],
   owner: object,
   leadId: string,
   now: number,
 ): void {
   const byId = new Map(admitted.map((c) => [c.id, c.health]));
-  for (const a of attempts) byId.get(a.channelId)?.report(a.outcome, now, leadId);
+  // A timeout Gavel caused by stalling is neither a failure nor a sign of life.
+  for (const a of attempts) if (a.reason !== "gavel_stalled") byId.get(a.channelId)?.report(a.outcome, now, leadId);
   for (const c of admitted) c.health.release(owner);
 }
