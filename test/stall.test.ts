@@ -2,6 +2,7 @@
 // still read, and a timeout Gavel caused is no mark against the buyer's health.
 import { spawn } from "node:child_process";
 import { afterAll, describe, expect, it } from "vitest";
+import { AuctionGate } from "../src/auction/gate";
 import { ChannelHealth, settleHealth } from "../src/channels/health";
 import { createBuyerTransport } from "../src/channels/transport";
 import { startBuyer } from "./helpers/buyers";
@@ -53,7 +54,27 @@ describe("a stalled event loop", () => {
     const channel = [{ id: "c", health }];
     settleHealth(channel, [{ channelId: "c", outcome: "timeout", reason: "gavel_stalled" }], {}, "lead-1", 0);
     expect(health.view(0).state).toBe("closed");
-    settleHealth(channel, [{ channelId: "c", outcome: "timeout", reason: "ping_timeout" }], {}, "lead-2", 0);
+    // While Gavel sheds load (answers 503), no timeout counts; errors still do.
+    settleHealth(channel, [{ channelId: "c", outcome: "timeout", reason: "ping_timeout" }], {}, "lead-2", 0, true);
+    settleHealth(channel, [{ channelId: "c", outcome: "unknown", reason: "post_timeout" }], {}, "lead-3", 0, true);
+    expect(health.view(0).state).toBe("closed");
+    settleHealth(channel, [{ channelId: "c", outcome: "timeout", reason: "ping_timeout" }], {}, "lead-4", 0);
     expect(health.view(0).state).toBe("open");
+    const other = new ChannelHealth({ failures: 1, cooldown_ms: 1000 });
+    settleHealth([{ id: "d", health: other }], [{ channelId: "d", outcome: "error", reason: "http_500" }], {}, "lead-5", 0, true);
+    expect(other.view(0).state).toBe("open");
+  });
+
+  it("knows it is shedding load for a second after refusing a lead", () => {
+    let t = 0;
+    const gate = new AuctionGate(1, () => t);
+    expect(gate.tryEnter()).toBe(true);
+    expect(gate.shedding()).toBe(false);
+    expect(gate.tryEnter()).toBe(false);
+    t = 999;
+    expect(gate.shedding()).toBe(true);
+    t = 1000;
+    expect(gate.shedding()).toBe(false);
+    gate.leave();
   });
 });

@@ -5,15 +5,30 @@
 export class AuctionGate {
   private running = 0;
   private idle: (() => void)[] = [];
+  private refusedAt = -Infinity;
 
-  constructor(readonly limit: number) {}
+  constructor(
+    readonly limit: number,
+    private readonly now: () => number = () => performance.now(),
+  ) {}
+
+  /**
+   * Whether a lead was refused in the last `windowMs`: Gavel is shedding load, so its event loop is
+   * saturated and a buyer's timeout says more about Gavel than about the buyer.
+   */
+  shedding(windowMs = 1000): boolean {
+    return this.now() - this.refusedAt < windowMs;
+  }
 
   get inFlight(): number {
     return this.running;
   }
 
   tryEnter(): boolean {
-    if (this.running >= this.limit) return false;
+    if (this.running >= this.limit) {
+      this.refusedAt = this.now();
+      return false;
+    }
     this.running++;
     return true;
   }

@@ -23,10 +23,13 @@ import { fromCents, toCents, type Payout, type Supplier } from "../resources/sch
 import { capRules, claimOf, fullCap } from "./caps";
 import type { Catalog, CampaignPlan, Clock } from "./catalog";
 import { selectChannels, type EligibilityWorld } from "./eligibility";
+import type { AuctionGate } from "./gate";
 import { runAuction, type AuctionDeps, type AuctionResult } from "./run";
 
 export interface SellDeps extends AuctionDeps {
   database: Database;
+  /** Admission control (taken by the lead route); while it sheds load, timeouts are not the buyers' fault. */
+  gate: AuctionGate;
   /** Group commit of the end-of-auction writes. */
   leadWriter: LeadWriter;
   catalog: Catalog;
@@ -207,7 +210,7 @@ async function sellValidated(
   const world: EligibilityWorld = { usage: (key) => deps.caps.view.get(key), inFlight: (id) => deps.limiter.count(id) };
   const eligibility = selectChannels(plan.channels, lead, world);
   const result = await runAuction(deps, plan, lead, eligibility, payoutRule.type === "fixed" ? toCents(payoutRule.amount) : null);
-  settleHealth(eligibility.eligible, result.attempts, lead, leadId, deps.clock.now());
+  settleHealth(eligibility.eligible, result.attempts, lead, leadId, deps.clock.now(), deps.gate.shedding());
 
   // Step 7: persist everything in one statement (grouped with other leads ending now), then answer.
   const payout = result.status === "sold" ? payoutCents(payoutRule, result.revenueCents) : 0;

@@ -15,7 +15,6 @@ import { jsonBody, pageLimit } from "./body";
 import { route, type AnyRoute } from "./route";
 
 export interface LeadRouteDeps extends SellDeps {
-  gate: AuctionGate;
   maxLeadBytes: number;
   rateLimiter: SupplierRateLimiter;
 }
