@@ -65,16 +65,25 @@ describe("a stalled event loop", () => {
     expect(other.view(0).state).toBe("open");
   });
 
-  it("knows it is shedding load for a second after refusing a lead", () => {
+  it("counts itself overloaded for a second after refusing a lead, or while its event loop is saturated", () => {
     let t = 0;
-    const gate = new AuctionGate(1, () => t);
+    let busy = 0.5;
+    const gate = new AuctionGate(1, () => t, () => busy);
     expect(gate.tryEnter()).toBe(true);
-    expect(gate.shedding()).toBe(false);
+    expect(gate.overloaded()).toBe(false);
     expect(gate.tryEnter()).toBe(false);
     t = 999;
-    expect(gate.shedding()).toBe(true);
+    expect(gate.overloaded()).toBe(true);
     t = 1000;
-    expect(gate.shedding()).toBe(false);
+    expect(gate.overloaded()).toBe(false);
+    busy = 0.95;
+    t = 1100; // the utilisation is sampled every 250 ms
+    expect(gate.overloaded()).toBe(false);
+    t = 1250;
+    expect(gate.overloaded()).toBe(true);
+    busy = 0.2;
+    t = 1500;
+    expect(gate.overloaded()).toBe(false);
     gate.leave();
   });
 });

@@ -6,18 +6,33 @@ export class AuctionGate {
   private running = 0;
   private idle: (() => void)[] = [];
   private refusedAt = -Infinity;
+  private sample = { at: -Infinity, elu: performance.eventLoopUtilization(), busy: 0 };
 
   constructor(
     readonly limit: number,
     private readonly now: () => number = () => performance.now(),
+    /** The event loop's utilisation (0–1) since the last call; injectable for tests. */
+    private readonly loopUtilisation: () => number = () => {
+      const elu = performance.eventLoopUtilization(this.sample.elu);
+      this.sample.elu = performance.eventLoopUtilization();
+      return elu.utilization;
+    },
   ) {}
 
   /**
-   * Whether a lead was refused in the last `windowMs`: Gavel is shedding load, so its event loop is
-   * saturated and a buyer's timeout says more about Gavel than about the buyer.
+   * Whether Gavel is overloaded: it refused a lead in the last `windowMs`, or its event loop was
+   * over 90 % busy over the last quarter second or so (a burst right after start-up, before the
+   * gate fills). A buyer's timeout then says more about Gavel than about the buyer.
    */
-  shedding(windowMs = 1000): boolean {
-    return this.now() - this.refusedAt < windowMs;
+  overloaded(windowMs = 1000): boolean {
+    const now = this.now();
+    if (now - this.refusedAt < windowMs) return true;
+    if (now - this.sample.at >= 250) {
+      const busy = this.loopUtilisation();
+      this.sample.at = now;
+      this.sample.busy = busy;
+    }
+    return this.sample.busy > 0.9;
   }
 
   get inFlight(): number {

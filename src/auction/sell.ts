@@ -28,7 +28,7 @@ import { runAuction, type AuctionDeps, type AuctionResult } from "./run";
 
 export interface SellDeps extends AuctionDeps {
   database: Database;
-  /** Admission control (taken by the lead route); while it sheds load, timeouts are not the buyers' fault. */
+  /** Admission control (taken by the lead route); while Gavel is overloaded, timeouts are not the buyers' fault. */
   gate: AuctionGate;
   /** Group commit of the end-of-auction writes. */
   leadWriter: LeadWriter;
@@ -210,7 +210,7 @@ async function sellValidated(
   const world: EligibilityWorld = { usage: (key) => deps.caps.view.get(key), inFlight: (id) => deps.limiter.count(id) };
   const eligibility = selectChannels(plan.channels, lead, world);
   const result = await runAuction(deps, plan, lead, eligibility, payoutRule.type === "fixed" ? toCents(payoutRule.amount) : null);
-  settleHealth(eligibility.eligible, result.attempts, lead, leadId, deps.clock.now(), deps.gate.shedding());
+  settleHealth(eligibility.eligible, result.attempts, lead, leadId, deps.clock.now(), deps.gate.overloaded());
 
   // Step 7: persist everything in one statement (grouped with other leads ending now), then answer.
   const payout = result.status === "sold" ? payoutCents(payoutRule, result.revenueCents) : 0;

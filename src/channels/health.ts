@@ -147,7 +147,7 @@ export function settleHealth(
 ): void {
   const byId = new Map(admitted.map((c) => [c.id, c.health]));
   // A timeout Gavel caused by stalling is neither a failure nor a sign of life; so is any timeout
-  // while Gavel is shedding load (answering 503), its event loop saturated.
+  // while Gavel is overloaded (shedding load with 503, or its event loop saturated).
   for (const a of attempts) {
     if (a.reason === "gavel_stalled" || (gavelOverloaded && (a.outcome === "timeout" || a.outcome === "unknown"))) continue;
     byId.get(a.channelId)?.report(a.outcome, now, leadId);
