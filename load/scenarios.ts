@@ -160,7 +160,7 @@ export const knobs: Knob[] = [
   },
   { name: "targets", type: "string", arg: "gavel,baseline", help: "servers to measure (default both)" },
   { name: "pglite", type: "boolean", help: "use embedded PGlite even when DATABASE_URL is set" },
-  { name: "max-auctions", type: "string", arg: "n", help: "GAVEL_MAX_AUCTIONS for Gavel (default: Gavel's own, 256)" },
+  { name: "max-auctions", type: "string", arg: "n", help: "GAVEL_MAX_AUCTIONS for Gavel (default: Gavel's own, 32 per core)" },
   { name: "gavel-env", type: "string", arg: "K=V[,K=V…]", help: "more environment for the Gavel process" },
   { name: "cpu-prof", type: "boolean", help: "run Gavel with node --cpu-prof; profiles go to the results folder" },
   { name: "out", type: "string", arg: "dir", help: "results folder (default load/results)" },

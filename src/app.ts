@@ -23,9 +23,11 @@ import { suppressionRoutes } from "./http/suppressions";
 import { mountRoutes, route, type AnyRoute } from "./http/route";
 import { systemRoutes } from "./http/system";
 import type { Metrics } from "./metrics";
+import type { LeadWriter } from "./db/lead-writer";
 
 export interface AppDeps {
   database: Database;
+  leadWriter: LeadWriter;
   catalog: Catalog;
   transport: BuyerTransport;
   gate: AuctionGate;

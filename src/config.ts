@@ -1,5 +1,8 @@
 // The environment, validated once. A bad value stops the process with one readable line.
+import { availableParallelism } from "node:os";
 import { z } from "zod";
+
+export const defaultMaxAuctions = (cores = availableParallelism()) => 32 * Math.max(1, cores);
 
 const intFrom = (fallback: number, min: number, max: number) =>
   z.coerce.number().int().min(min).max(max).default(fallback);
@@ -11,8 +14,13 @@ export const Config = z.object({
   GAVEL_DATA_DIR: z.string().default("./.gavel"),
   ADMIN_TOKEN: z.string().min(16, "must be at least 16 characters").optional(),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
-  /** Auctions one process runs at once; past it leads get 503 + Retry-After before any ping. */
-  GAVEL_MAX_AUCTIONS: intFrom(256, 1, 100_000),
+  /**
+   * Auctions one process runs at once; past it leads get 503 + Retry-After before any ping. The
+   * default scales with the cores: an auction costs a few milliseconds of CPU, so past ~32 per core
+   * admitted leads only queue behind each other for the CPU and answer late, while a fast 503 lets
+   * the supplier retry or go elsewhere.
+   */
+  GAVEL_MAX_AUCTIONS: intFrom(defaultMaxAuctions(), 1, 100_000),
   /** How long cached configuration lives before this process re-reads it (other processes' writes). */
   GAVEL_CONFIG_TTL_MS: intFrom(5000, 0, 600_000),
   /** How often a process re-reads cap usage for eligibility (reservations are exact regardless). */

@@ -14,6 +14,7 @@ import { createBuyerTransport, type BuyerTransport } from "./channels/transport"
 import type { Config } from "./config";
 import { migrateDatabase, openDatabase, type Database, type DatabaseTarget } from "./db/client";
 import { deleteEndedUsage } from "./db/caps";
+import { LeadWriter } from "./db/lead-writer";
 import { settleInterruptedLeads } from "./db/leads";
 import { uuidv7 } from "./ids";
 import { createMetrics } from "./metrics";
@@ -89,6 +90,7 @@ export async function startGavel(options: StartOptions): Promise<Gavel> {
 
   const app = createApp({
     database,
+    leadWriter: new LeadWriter(database),
     catalog,
     transport,
     gate,

@@ -5,9 +5,9 @@ import type { Logger } from "pino";
 import { z } from "zod";
 import { isCapViolation, readUsage } from "../db/caps";
 import type { Database } from "../db/client";
+import type { LeadWriter } from "../db/lead-writer";
 import {
   claimIdempotencyKey,
-  finishLead,
   insertLeadForAuction,
   insertRejectedLead,
   releaseIdempotencyKey,
@@ -28,8 +28,11 @@ import { runAuction, type AuctionDeps, type AuctionResult } from "./run";
 
 export interface SellDeps extends AuctionDeps {
   database: Database;
-  catalog: Catalog;
+  /** Admission control (taken by the lead route); while Gavel is overloaded, timeouts are not the buyers' fault. */
   gate: AuctionGate;
+  /** Group commit of the end-of-auction writes. */
+  leadWriter: LeadWriter;
+  catalog: Catalog;
   clock: Clock;
   logger: Logger;
   metrics?: Metrics;
@@ -89,33 +92,23 @@ export async function sellLead(
     throw new GavelError("forbidden", `This supplier may not send leads to campaign '${plan.campaign.id}'`);
   if (plan.campaign.status !== "active") throw new GavelError("campaign_inactive", `Campaign '${plan.campaign.id}' is ${plan.campaign.status}`);
 
-  // Admission before anything else costs a buyer or the database a thing.
-  if (!deps.gate.tryEnter()) {
-    deps.metrics?.recordOverloaded();
-    throw new GavelError("overloaded", "Gavel is at its bound of concurrent auctions", { retryAfter: 1 });
+  let idempotent: IdempotentResponse | undefined;
+  if (idempotencyKey !== undefined) {
+    const requestHash = createHash("sha256").update(JSON.stringify(body)).digest("hex");
+    const claim = await claimIdempotencyKey(deps.database, supplier.id, idempotencyKey, requestHash);
+    if (claim.kind === "mismatch") throw new GavelError("idempotency_mismatch", "This Idempotency-Key was used with a different request body");
+    if (claim.kind === "running") throw new GavelError("idempotency_in_progress", "A request with this Idempotency-Key is still running");
+    if (claim.kind === "replay") return { httpStatus: claim.status, body: claim.body, replayed: true };
+    idempotent = { supplierId: supplier.id, key: idempotencyKey, status: 200, body: null };
   }
   try {
-    let idempotent: IdempotentResponse | undefined;
-    if (idempotencyKey !== undefined) {
-      const requestHash = createHash("sha256").update(JSON.stringify(body)).digest("hex");
-      const claim = await claimIdempotencyKey(deps.database, supplier.id, idempotencyKey, requestHash);
-      if (claim.kind === "mismatch")
-        throw new GavelError("idempotency_mismatch", "This Idempotency-Key was used with a different request body");
-      if (claim.kind === "running") throw new GavelError("idempotency_in_progress", "A request with this Idempotency-Key is still running");
-      if (claim.kind === "replay") return { httpStatus: claim.status, body: claim.body, replayed: true };
-      idempotent = { supplierId: supplier.id, key: idempotencyKey, status: 200, body: null };
-    }
-    try {
-      return await sellValidated(deps, plan, supplier, submission, received, idempotent);
-    } catch (error) {
-      // Nothing was recorded under this key, or the answer was "try later": give the key back so
-      // the supplier can retry.
-      if (idempotent && !(error instanceof GavelError && error.extra.lead_id && error.code !== "supplier_cap"))
-        await releaseIdempotencyKey(deps.database, supplier.id, idempotent.key).catch(() => {});
-      throw error;
-    }
-  } finally {
-    deps.gate.leave();
+    return await sellValidated(deps, plan, supplier, submission, received, idempotent);
+  } catch (error) {
+    // Nothing was recorded under this key, or the answer was "try later": give the key back so
+    // the supplier can retry.
+    if (idempotent && !(error instanceof GavelError && error.extra.lead_id && error.code !== "supplier_cap"))
+      await releaseIdempotencyKey(deps.database, supplier.id, idempotent.key).catch(() => {});
+    throw error;
   }
 }
 
@@ -217,16 +210,16 @@ async function sellValidated(
   const world: EligibilityWorld = { usage: (key) => deps.caps.view.get(key), inFlight: (id) => deps.limiter.count(id) };
   const eligibility = selectChannels(plan.channels, lead, world);
   const result = await runAuction(deps, plan, lead, eligibility, payoutRule.type === "fixed" ? toCents(payoutRule.amount) : null);
-  settleHealth(eligibility.eligible, result.attempts, lead, leadId, deps.clock.now());
+  settleHealth(eligibility.eligible, result.attempts, lead, leadId, deps.clock.now(), deps.gate.overloaded());
 
-  // Step 7: persist everything in one statement, then answer.
+  // Step 7: persist everything in one statement (grouped with other leads ending now), then answer.
   const payout = result.status === "sold" ? payoutCents(payoutRule, result.revenueCents) : 0;
   const body = answer(leadId, result.status, payout, result.status === "sold" ? 1 : 0);
   if (result.status === "sold" && result.redirectUrl && campaign.return_redirect_url) body.redirect_url = result.redirectUrl;
   const decidedAt = new Date(deps.clock.now());
   const elapsed = performance.now() - received.mono;
   const overheadMs = Math.max(0, Math.round(elapsed - result.buyerWaitMs));
-  await finishLead(deps.database, {
+  await deps.leadWriter.finish({
     leadId,
     status: result.status,
     reason: result.reason,

@@ -139,12 +139,18 @@ export class HealthRegistry {
  */
 export function settleHealth(
   admitted: readonly { id: string; health: ChannelHealth }[],
-  attempts: readonly { channelId: string; outcome: string }[],
+  attempts: readonly { channelId: string; outcome: string; reason?: string | null }[],
   owner: object,
   leadId: string,
   now: number,
+  gavelOverloaded = false,
 ): void {
   const byId = new Map(admitted.map((c) => [c.id, c.health]));
-  for (const a of attempts) byId.get(a.channelId)?.report(a.outcome, now, leadId);
+  // A timeout Gavel caused by stalling is neither a failure nor a sign of life; so is any timeout
+  // while Gavel is overloaded (shedding load with 503, or its event loop saturated).
+  for (const a of attempts) {
+    if (a.reason === "gavel_stalled" || (gavelOverloaded && (a.outcome === "timeout" || a.outcome === "unknown"))) continue;
+    byId.get(a.channelId)?.report(a.outcome, now, leadId);
+  }
   for (const c of admitted) c.health.release(owner);
 }

@@ -99,6 +99,9 @@ function parseJson(body: string): { ok: true; value: unknown } | { ok: false } {
   }
 }
 
+/** A ping timeout that was Gavel's own doing (its event loop stalled): no mark against the buyer's health. */
+export const GAVEL_STALLED = "gavel_stalled";
+
 export const noBid = (outcome: Exclude<PingOutcome["outcome"], "bid">, reason: string | null, priceCents: number | null = null): PingOutcome => ({
   outcome,
   priceCents,
@@ -110,7 +113,7 @@ export const noBid = (outcome: Exclude<PingOutcome["outcome"], "bid">, reason: s
 export function pingFault(response: BuyerResponse): PingOutcome | null {
   switch (response.kind) {
     case "timeout":
-      return noBid("timeout", "ping_timeout");
+      return noBid("timeout", response.stalled ? GAVEL_STALLED : "ping_timeout");
     case "too_large":
       return noBid("error", "body_too_large");
     case "connection_error":

@@ -18,7 +18,11 @@ export interface BuyerRequest {
 
 export type BuyerResponse =
   | { kind: "response"; status: number; contentType: string; headers: Record<string, string>; body: string; durationMs: number }
-  | { kind: "timeout"; durationMs: number }
+  /**
+   * `stalled`: Gavel's own deadline timer fired more than STALL_MS late (its event loop was busy),
+   * so the time ran out on Gavel's side and says nothing about the buyer.
+   */
+  | { kind: "timeout"; durationMs: number; stalled?: boolean }
   | { kind: "too_large"; status: number; durationMs: number }
   /** `sent: false` means no request byte left Gavel (refused, unreachable, connect timeout). */
   | { kind: "connection_error"; code: string; sent: boolean; durationMs: number };
@@ -31,6 +35,9 @@ export interface BuyerTransport {
 const CONNECT_PHASE_CODES = new Set(["ECONNREFUSED", "ENOTFOUND", "EAI_AGAIN", "EHOSTUNREACH", "ENETUNREACH", "UND_ERR_CONNECT_TIMEOUT"]);
 
 class DeadlineExceeded extends Error {}
+
+/** A deadline timer this late means Gavel's event loop, not the buyer, was slow. */
+export const STALL_MS = 50;
 
 function errorCode(error: unknown): string {
   let e = error as { code?: string; cause?: unknown } | undefined;
@@ -58,7 +65,15 @@ export function createBuyerTransport(options: TransportOptions = {}): BuyerTrans
     const left = deadline - performance.now();
     if (left <= 0) return { kind: "timeout", durationMs: Math.round(performance.now() - started) };
     const controller = new AbortController();
-    const timer = setTimeout(() => controller.abort(new DeadlineExceeded()), left);
+    const due = performance.now() + left;
+    let stalled = false;
+    let timer: NodeJS.Timeout | undefined = setTimeout(() => {
+      stalled = performance.now() - due > STALL_MS;
+      // An answer that arrived in time may be waiting unread in the socket while the loop was busy
+      // with other leads: one more turn of the loop reads it before the request is cut, so Gavel's
+      // own lag does not throw away healthy buyers' answers (and their keep-alive sockets).
+      timer = setImmediate(() => controller.abort(new DeadlineExceeded())) as unknown as NodeJS.Timeout;
+    }, left);
     try {
       const url = new URL(request.url);
       const response = await agent.request({
@@ -101,13 +116,14 @@ export function createBuyerTransport(options: TransportOptions = {}): BuyerTrans
     } catch (error) {
       const durationMs = Math.round(performance.now() - started);
       if (controller.signal.aborted || error instanceof DeadlineExceeded || error instanceof undiciErrors.RequestAbortedError)
-        return { kind: "timeout", durationMs };
+        return stalled ? { kind: "timeout", durationMs, stalled } : { kind: "timeout", durationMs };
       if (error instanceof undiciErrors.HeadersTimeoutError || error instanceof undiciErrors.BodyTimeoutError)
         return { kind: "timeout", durationMs };
       const code = errorCode(error);
       return { kind: "connection_error", code, sent: !CONNECT_PHASE_CODES.has(code), durationMs };
     } finally {
       clearTimeout(timer);
+      clearImmediate(timer as unknown as NodeJS.Immediate);
     }
   }
 

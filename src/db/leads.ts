@@ -204,42 +204,67 @@ export interface LeadOutcome {
 }
 
 /**
- * Writes the end of an auction in one statement: the lead's outcome, every attempt (one multi-row
- * insert), the status events and the idempotent response. The sale is committed before the supplier
- * hears `sold`.
+ * Writes the end of one auction in one statement: the lead's outcome, every attempt, the status
+ * events and the idempotent response. The sale is committed before the supplier hears `sold`.
  */
 export async function finishLead(database: Database, outcome: LeadOutcome): Promise<void> {
-  const attempts = outcome.attempts.length
-    ? sql`, attempts_in as (
+  await finishLeads(database, [outcome]);
+}
+
+/**
+ * Writes the end of several auctions in ONE statement (one commit): each lead's outcome, its attempts
+ * (one multi-row insert for all of them), its status events and its idempotent response. Used by
+ * the group commit of `LeadWriter`; every value carries its type, so the rows of many leads share
+ * one VALUES list.
+ */
+export async function finishLeads(database: Database, outcomes: readonly LeadOutcome[]): Promise<void> {
+  if (outcomes.length === 0) return;
+  const parts: SQL[] = [
+    sql`with outcome (id, status, reason, decided_at, price_cents, revenue_cents, sold_to, excluded, overhead_ms) as (values ${sql.join(
+      outcomes.map(
+        (o) =>
+          sql`(${o.leadId}::text, ${o.status}::text, ${o.reason}::text, ${ts(o.decidedAt)}, ${o.priceCents}::int, ${o.revenueCents}::int,
+               ${o.soldTo}::int, ${json(o.excluded)}, ${o.overheadMs}::int)`,
+      ),
+      sql`, `,
+    )}), lead_out as (
+      update leads set status = outcome.status, reason = outcome.reason, decided_at = outcome.decided_at,
+             price_cents = outcome.price_cents, revenue_cents = outcome.revenue_cents, sold_to = outcome.sold_to,
+             excluded = outcome.excluded, overhead_ms = outcome.overhead_ms
+      from outcome where leads.id = outcome.id
+    )`,
+  ];
+  const attempts = outcomes.flatMap((o) =>
+    o.attempts.map(
+      (a) =>
+        sql`(${o.leadId}, ${a.kind}, ${a.channelId}, ${ts(a.startedAt)}, ${a.durationMs}, ${a.httpStatus}::int,
+             ${a.outcome}, ${a.priceCents}::int, ${a.reason}, ${a.pingRef})`,
+    ),
+  );
+  if (attempts.length)
+    parts.push(sql`, attempts_in as (
       insert into attempts (lead_id, kind, channel_id, started_at, duration_ms, http_status, outcome, price_cents, reason, ping_ref)
-      values ${sql.join(
-        outcome.attempts.map(
-          (a) =>
-            sql`(${outcome.leadId}, ${a.kind}, ${a.channelId}, ${ts(a.startedAt)}, ${a.durationMs}, ${a.httpStatus}::int,
-                 ${a.outcome}, ${a.priceCents}::int, ${a.reason}, ${a.pingRef})`,
-        ),
-        sql`, `,
-      )}
-    )`
-    : sql``;
-  const events = outcome.events.length
-    ? sql`, events_in as (
+      values ${sql.join(attempts, sql`, `)}
+    )`);
+  const events = outcomes.flatMap((o) => o.events.map((e) => sql`(${o.leadId}, ${e.status}, ${ts(e.at)}, ${e.reason ?? null})`));
+  if (events.length)
+    parts.push(sql`, events_in as (
       insert into lead_events (lead_id, status, at, reason)
-      values ${sql.join(
-        outcome.events.map((e) => sql`(${outcome.leadId}, ${e.status}, ${ts(e.at)}, ${e.reason ?? null})`),
-        sql`, `,
-      )}
-    )`
-    : sql``;
-  await database.rows(sql`
-    with lead_out as (
-      update leads set status = ${outcome.status}, reason = ${outcome.reason}, decided_at = ${ts(outcome.decidedAt)},
-             price_cents = ${outcome.priceCents}, revenue_cents = ${outcome.revenueCents}, sold_to = ${outcome.soldTo},
-             excluded = ${json(outcome.excluded)}, overhead_ms = ${outcome.overheadMs}::int
-      where id = ${outcome.leadId}
-      returning id
-    )${attempts}${events}${idempotencyDone(outcome.idempotent, outcome.leadId)}
-    select 1`);
+      values ${sql.join(events, sql`, `)}
+    )`);
+  const idempotent = outcomes.flatMap((o) =>
+    o.idempotent
+      ? [sql`(${o.idempotent.supplierId}::text, ${o.idempotent.key}::text, ${o.leadId}::text, ${o.idempotent.status}::int, ${json(o.idempotent.body)})`]
+      : [],
+  );
+  if (idempotent.length)
+    parts.push(sql`, idem as (
+      update idempotency_keys k set state = 'done', lead_id = i.lead_id, response_status = i.status, response = i.response
+      from (values ${sql.join(idempotent, sql`, `)}) as i(supplier_id, key, lead_id, status, response)
+      where k.supplier_id = i.supplier_id and k.key = i.key
+    )`);
+  parts.push(sql` select 1`);
+  await database.rows(sql.join(parts));
 }
 
 export type IdempotencyClaim =

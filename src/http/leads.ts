@@ -3,6 +3,8 @@ import { bodyLimit } from "hono/body-limit";
 import type { MiddlewareHandler } from "hono";
 import { z } from "zod";
 import type { Catalog } from "../auction/catalog";
+import type { AuctionGate } from "../auction/gate";
+import type { Metrics } from "../metrics";
 import type { SupplierRateLimiter } from "../auction/rate-limit";
 import { LeadSubmission, sellLead, type SellDeps } from "../auction/sell";
 import { findLead, listLeads } from "../db/trace";
@@ -107,6 +109,25 @@ function rateLimit(limiter: SupplierRateLimiter): MiddlewareHandler {
   };
 }
 
+/**
+ * Admission control: a place among GAVEL_MAX_AUCTIONS running auctions, taken before the body is
+ * even read, so an overloaded process answers 503 + Retry-After for almost nothing, before any
+ * ping, and records no lead. The place is held until the answer is ready.
+ */
+function admit(gate: AuctionGate, metrics: Metrics | undefined): MiddlewareHandler {
+  return async (_c, next) => {
+    if (!gate.tryEnter()) {
+      metrics?.recordOverloaded();
+      throw new GavelError("overloaded", "Gavel is at its bound of concurrent auctions", { retryAfter: 1 });
+    }
+    try {
+      await next();
+    } finally {
+      gate.leave();
+    }
+  };
+}
+
 export function leadRoutes(deps: LeadRouteDeps): AnyRoute[] {
   return [
     route({
@@ -137,6 +158,7 @@ export function leadRoutes(deps: LeadRouteDeps): AnyRoute[] {
       },
       use: [
         rateLimit(deps.rateLimiter),
+        admit(deps.gate, deps.metrics),
         bodyLimit({
           maxSize: deps.maxLeadBytes,
           onError: () => {

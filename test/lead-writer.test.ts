@@ -1,0 +1,89 @@
+// Group commit of the end-of-auction writes: outcomes that end while a batch is being written go out
+// together in one statement, each caller hears back only when its own batch committed, and one bad
+// outcome does not fail the others of its batch.
+import { PgDialect } from "drizzle-orm/pg-core";
+import type { SQL } from "drizzle-orm";
+import { describe, expect, it } from "vitest";
+import type { Database } from "../src/db/client";
+import { LeadWriter } from "../src/db/lead-writer";
+import type { LeadOutcome } from "../src/db/leads";
+import { consumer, pingPost, useTestGavel } from "./helpers/gavel";
+
+const dialect = new PgDialect();
+
+function outcome(leadId: string): LeadOutcome {
+  const at = new Date("2026-01-01T00:00:00Z");
+  return {
+    leadId,
+    status: "sold",
+    reason: null,
+    decidedAt: at,
+    priceCents: 100,
+    revenueCents: 150,
+    soldTo: 1,
+    excluded: [],
+    overheadMs: 3,
+    attempts: [{ kind: "ping", channelId: "c", startedAt: at, durationMs: 5, httpStatus: 200, outcome: "bid", priceCents: 150, reason: null, pingRef: null }],
+    events: [{ status: "sold", at, reason: "channel:c" }],
+  };
+}
+
+/** A database that records each statement's lead ids, takes 20 ms per statement and fails any that holds "bad". */
+function fakeDatabase() {
+  const statements: string[][] = [];
+  const database = {
+    kind: "postgres",
+    async rows(query: SQL) {
+      const { params } = dialect.sqlToQuery(query);
+      const ids = [...new Set(params.filter((p): p is string => typeof p === "string" && p.startsWith("lead-")))];
+      statements.push(ids);
+      await new Promise((r) => setTimeout(r, 20));
+      if (ids.includes("lead-bad")) throw new Error("violates foreign key");
+      return [];
+    },
+  } as unknown as Database;
+  return { database, statements };
+}
+
+describe("group commit of finished leads", () => {
+  it("writes a lone outcome at once, and groups the ones that end while a batch is written", async () => {
+    const { database, statements } = fakeDatabase();
+    const writer = new LeadWriter(database, { maxInFlight: 1, maxBatch: 3 });
+    await writer.finish(outcome("lead-0"));
+    expect(statements).toEqual([["lead-0"]]);
+    await new Promise((r) => setTimeout(r, 0)); // the writer is idle again
+    const done: string[] = [];
+    await Promise.all(["lead-1", "lead-2", "lead-3", "lead-4", "lead-5"].map((id) => writer.finish(outcome(id)).then(() => done.push(id))));
+    expect(statements.slice(1)).toEqual([["lead-1"], ["lead-2", "lead-3", "lead-4"], ["lead-5"]]);
+    expect(done).toEqual(["lead-1", "lead-2", "lead-3", "lead-4", "lead-5"]);
+  });
+
+  it("fails only the bad outcome of a batch: the others are written alone", async () => {
+    const { database, statements } = fakeDatabase();
+    const writer = new LeadWriter(database, { maxInFlight: 1 });
+    const results = await Promise.allSettled(["lead-a", "lead-b", "lead-bad", "lead-c"].map((id) => writer.finish(outcome(id))));
+    expect(results.map((r) => r.status)).toEqual(["fulfilled", "fulfilled", "rejected", "fulfilled"]);
+    expect(statements).toEqual([["lead-a"], ["lead-b", "lead-bad", "lead-c"], ["lead-b"], ["lead-bad"], ["lead-c"]]);
+  });
+
+  describe("on the real database", () => {
+    const t = useTestGavel();
+
+    it("records every lead of a burst completely: outcome, attempts, events and idempotent answer", async () => {
+      const buyer = await t.buyer({ ping: () => ({ json: { bid: 7 } }) });
+      const key = await t.g.setup({ campaign: { id: "grouped" }, channels: [pingPost("grouped-ch", buyer)], supplier: { id: "grouped-sup" } });
+      const bodies = Array.from({ length: 24 }, () => ({ campaign: "grouped", data: consumer() }));
+      const answers = await Promise.all(bodies.map((body, i) => t.g.lead(key, body, { "idempotency-key": `grouped-${i}` })));
+      expect(answers.map((a) => a.body.status)).toEqual(Array(24).fill("sold"));
+      for (const a of answers) {
+        const trace = (await t.g.admin("GET", a.body.trace_url)).body;
+        expect(trace).toMatchObject({ status: "sold", sold_to: 1, revenue: 7 });
+        expect(trace.attempts.map((x: any) => x.kind)).toEqual(["ping", "post"]);
+        expect(trace.history.map((h: any) => h.status)).toEqual(["received", "auctioning", "sold"]);
+      }
+      const replay = await t.g.lead(key, bodies[3], { "idempotency-key": "grouped-3" });
+      expect(replay.headers.get("idempotent-replayed")).toBe("true");
+      expect(replay.body).toEqual(answers[3].body);
+    });
+  });
+});
