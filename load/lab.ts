@@ -5,6 +5,7 @@ import { randomBytes } from "node:crypto";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { autoInsuranceFields } from "../src/demo/fields";
 import postgres from "postgres";
 import type { BaselineSettings } from "./baseline";
 import { freePort, jsonReadyLine, spawnChild, type Child } from "./proc";
@@ -172,14 +173,7 @@ export async function startGavelProcess(options: { databaseUrl?: string; env?: R
 }
 
 
-export const benchFields = [
-  { name: "zip", type: "zip", required: true },
-  { name: "state", type: "state", required: true },
-  { name: "age", type: "integer", min: 18, max: 120 },
-  { name: "coverage", type: "enum", values: ["auto", "home"] },
-  { name: "email", type: "email", required: true, pii: true },
-  { name: "phone", type: "phone", required: true, pii: true },
-];
+export const benchFields = autoInsuranceFields;
 export const publicFields = benchFields.filter((f) => !f.pii).map((f) => f.name);
 export const PAYOUT_PERCENT = 70;
 

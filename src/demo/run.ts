@@ -12,6 +12,7 @@ import pLimit from "p-limit";
 import { loadConfig } from "../config";
 import type { DatabaseTarget } from "../db/client";
 import { startGavel, type Gavel } from "../server";
+import { autoInsuranceFields } from "./fields";
 import { startBuyers, type BuyerProfile, type SimulatedBuyers } from "./buyers";
 
 export type DemoOut = ((text: string) => void) | { write(chunk: string): unknown };
@@ -132,14 +133,7 @@ export const channelId = (buyer: string) => `${buyer}-auto`;
 const campaign = {
   id: DEMO_CAMPAIGN,
   name: "Auto insurance (demo)",
-  fields: [
-    { name: "zip", type: "zip", required: true },
-    { name: "state", type: "state", required: true },
-    { name: "age", type: "integer", min: 18, max: 120 },
-    { name: "coverage", type: "enum", values: ["auto", "home"] },
-    { name: "email", type: "email", required: true, pii: true },
-    { name: "phone", type: "phone", required: true, pii: true },
-  ],
+  fields: autoInsuranceFields,
   auction: { timeout_ms: 1000, ping_timeout_ms: 300, post_timeout_ms: 400 },
   dedup: { fields: ["email", "phone"], match: "any", lookback_days: 30 },
   payout: { type: "revshare", percent: 70 },

@@ -7,6 +7,7 @@ import { loadConfig } from "../../src/config";
 import { startGavel, type Gavel } from "../../src/server";
 import { startBuyer, type Behaviour, type TestBuyer } from "./buyers";
 import type { DatabaseTarget } from "../../src/db/client";
+import { autoInsuranceFields } from "../../src/demo/fields";
 import { freshDatabase } from "./db";
 
 export const ADMIN = "test-admin-token-0123456789";
@@ -29,14 +30,7 @@ export interface SetupOptions {
   supplier?: Record<string, unknown>;
 }
 
-export const standardFields = [
-  { name: "zip", type: "zip", required: true },
-  { name: "state", type: "state", required: true },
-  { name: "age", type: "integer", min: 18, max: 120 },
-  { name: "coverage", type: "enum", values: ["auto", "home"] },
-  { name: "email", type: "email", required: true, pii: true },
-  { name: "phone", type: "phone", required: true, pii: true },
-];
+export const standardFields = autoInsuranceFields;
 
 let counter = 0;
 /** A valid lead for the standard fields; each call is a different consumer unless told otherwise. */
