@@ -8,6 +8,7 @@ import type { Logger } from "pino";
 import type { Catalog, Clock } from "./auction/catalog";
 import type { CapLedger } from "./auction/caps";
 import type { AuctionGate } from "./auction/gate";
+import { processWorld } from "./auction/eligibility";
 import type { ChannelLimiter } from "./auction/limiter";
 import { SupplierRateLimiter } from "./auction/rate-limit";
 import type { BuyerTransport } from "./channels/transport";
@@ -94,7 +95,7 @@ export function appRoutes(deps: AppDeps): AnyRoute[] {
       database: deps.database,
       catalog: deps.catalog,
       clock: deps.clock,
-      world: { usage: (key) => deps.caps.view.get(key), inFlight: (id) => deps.limiter.count(id) },
+      world: processWorld(deps.caps, deps.limiter),
     }),
     ...operatorRoutes({ db: deps.database.db }),
     ...suppressionRoutes({ db: deps.database.db }),

@@ -18,7 +18,9 @@ describe("process lifecycle", () => {
     buyers.push(slow);
     const key = await g.setup({ campaign: { id: "drain" }, channels: [pingPost("slow", slow)] });
     const inFlight = g.lead(key, { campaign: "drain", data: consumer() });
-    await new Promise((r) => setTimeout(r, 100));
+    // Shut down once the auction is surely running (its ping has reached the buyer), not after a
+    // fixed sleep that a slow machine can outrun.
+    while (slow.pings.length === 0) await new Promise((r) => setTimeout(r, 10));
     const closing = g.gavel.close();
     const answer = await inFlight;
     expect(answer.status).toBe(200);

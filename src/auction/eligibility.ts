@@ -93,6 +93,11 @@ export interface Eligibility {
   excluded: { channel_id: string; reason: string }[];
 }
 
+/** The world as this process sees it: its cap-usage view and its requests in flight. Built once. */
+export function processWorld(caps: { view: { get(key: UsageKey): Usage } }, limiter: { count(channelId: string): number }): EligibilityWorld {
+  return { usage: (key) => caps.view.get(key), inFlight: (id) => limiter.count(id) };
+}
+
 export const idleWorld: EligibilityWorld = { usage: () => ({ leads: 0, spendCents: 0 }), inFlight: () => 0 };
 
 /** Applies the rules in order; a channel's first failing rule is its reason. */

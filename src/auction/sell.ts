@@ -22,7 +22,7 @@ import { longestPingMs, type Metrics } from "../metrics";
 import { fromCents, toCents, type Payout, type Supplier } from "../resources/schemas";
 import { capRules, claimOf, fullCap } from "./caps";
 import type { Catalog, CampaignPlan, Clock } from "./catalog";
-import { selectChannels, type EligibilityWorld } from "./eligibility";
+import { processWorld, selectChannels } from "./eligibility";
 import type { AuctionGate } from "./gate";
 import { runAuction, type AuctionDeps, type AuctionResult } from "./run";
 
@@ -161,6 +161,7 @@ async function sellValidated(
   const plainlyFull = fullCap(supplierRules, at, 0, (k) => deps.caps.view.get(k));
   if (plainlyFull) return refuseOverCap(deps, newLead, plainlyFull);
   const buyerLookups = test ? [] : buyersWithDedup(plan, data, at);
+  const supplierClaims = supplierRules.map((rule) => claimOf(rule, at, 0));
   let verdict;
   try {
     verdict = await insertLeadForAuction(
@@ -173,7 +174,7 @@ async function sellValidated(
             ? undefined
             : { keys: supplierDedupKeys(supplier.id, campaign.dedup, data), cutoff: new Date(at - supplierWindowMs) },
         suppression: leadContacts(plan.fields.contactFields, data),
-        supplierCaps: supplierRules.map((rule) => claimOf(rule, at, 0)),
+        supplierCaps: supplierClaims,
         buyerLookups,
       },
       idempotent,
@@ -181,10 +182,9 @@ async function sellValidated(
   } catch (error) {
     // A supplier cap had no room: the statement recorded nothing. Find which cap, and record the refusal.
     if (!isCapViolation(error)) throw error;
-    const claims = supplierRules.map((rule) => claimOf(rule, at, 0));
-    const usage = await readUsage(deps.database.db, claims);
+    const usage = await readUsage(deps.database.db, supplierClaims);
     deps.caps.view.update(usage);
-    const full = fullCap(supplierRules, at, 0, (k) => deps.caps.view.get(k)) ?? { reason: `cap:${supplierRules[0].period}:leads`, claim: claims[0] };
+    const full = fullCap(supplierRules, at, 0, (k) => deps.caps.view.get(k)) ?? { reason: `cap:${supplierRules[0].period}:leads`, claim: supplierClaims[0] };
     return refuseOverCap(deps, newLead, full);
   }
   if (verdict.status !== "auctioning") {
@@ -207,8 +207,7 @@ async function sellValidated(
     receivedMono: received.mono,
     seenBuyers: new Set(verdict.seenBuyers),
   };
-  const world: EligibilityWorld = { usage: (key) => deps.caps.view.get(key), inFlight: (id) => deps.limiter.count(id) };
-  const eligibility = selectChannels(plan.channels, lead, world);
+  const eligibility = selectChannels(plan.channels, lead, processWorld(deps.caps, deps.limiter));
   const result = await runAuction(deps, plan, lead, eligibility, payoutRule.type === "fixed" ? toCents(payoutRule.amount) : null);
   settleHealth(eligibility.eligible, result.attempts, lead, leadId, deps.clock.now(), deps.gate.overloaded());
 

@@ -204,14 +204,6 @@ export interface LeadOutcome {
 }
 
 /**
- * Writes the end of one auction in one statement: the lead's outcome, every attempt, the status
- * events and the idempotent response. The sale is committed before the supplier hears `sold`.
- */
-export async function finishLead(database: Database, outcome: LeadOutcome): Promise<void> {
-  await finishLeads(database, [outcome]);
-}
-
-/**
  * Writes the end of several auctions in ONE statement (one commit): each lead's outcome, its attempts
  * (one multi-row insert for all of them), its status events and its idempotent response. Used by
  * the group commit of `LeadWriter`; every value carries its type, so the rows of many leads share

@@ -19,7 +19,6 @@ import {
   secretPaths,
   SECRET_MASK,
   singular,
-  type Doc,
   type ResourceKind,
 } from "./store";
 
