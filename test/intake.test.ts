@@ -185,6 +185,27 @@ describe("lead intake", () => {
       expect(res.status).toBe(413);
     });
 
+    it("answers 413 to a chunked body (no Content-Length) that grows over the limit, and still takes the next lead", async () => {
+      const big = JSON.stringify({ campaign: "intake", data: { ...consumer(), note: "x".repeat(70_000) } });
+      const chunks = new ReadableStream<Uint8Array>({
+        start(controller) {
+          for (let i = 0; i < big.length; i += 8_192) controller.enqueue(new TextEncoder().encode(big.slice(i, i + 8_192)));
+          controller.close();
+        },
+      });
+      const res = await fetch(`${g.url}/v1/leads`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${key}`, "content-type": "application/json" },
+        body: chunks,
+        duplex: "half",
+      } as RequestInit);
+      expect(res.headers.get("content-length")).not.toBeNull();
+      expect(res.status).toBe(413);
+      expect(((await res.json()) as { detail: string }).detail).toMatch(/over the limit/);
+      const next = await g.lead(key, { campaign: "intake", data: consumer() });
+      expect(next.status).toBe(200);
+    });
+
     it("answers 404 for an unknown campaign", async () => {
       const res = await g.lead(key, { campaign: "nope", data: consumer() });
       expect(res.status).toBe(404);

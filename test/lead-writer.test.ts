@@ -1,15 +1,11 @@
 // Group commit of the end-of-auction writes: outcomes that end while a batch is being written go out
 // together in one statement, each caller hears back only when its own batch committed, and one bad
 // outcome does not fail the others of its batch.
-import { PgDialect } from "drizzle-orm/pg-core";
-import type { SQL } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
 import type { Database } from "../src/db/client";
 import { LeadWriter } from "../src/db/lead-writer";
 import type { LeadOutcome } from "../src/db/leads";
 import { consumer, pingPost, useTestGavel } from "./helpers/gavel";
-
-const dialect = new PgDialect();
 
 function outcome(leadId: string): LeadOutcome {
   const at = new Date("2026-01-01T00:00:00Z");
@@ -33,9 +29,9 @@ function fakeDatabase() {
   const statements: string[][] = [];
   const database = {
     kind: "postgres",
-    async rows(query: SQL) {
-      const { params } = dialect.sqlToQuery(query);
-      const ids = [...new Set(params.filter((p): p is string => typeof p === "string" && p.startsWith("lead-")))];
+    async query(_text: string, params: readonly unknown[]) {
+      const outcomes = JSON.parse(params[0] as string) as [string, ...unknown[]][];
+      const ids = outcomes.map(([id]) => id);
       statements.push(ids);
       await new Promise((r) => setTimeout(r, 20));
       if (ids.includes("lead-bad")) throw new Error("violates foreign key");

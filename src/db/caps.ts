@@ -57,26 +57,38 @@ export function sqlState(error: unknown): string | undefined {
 export const isCapViolation = (error: unknown) => sqlState(error) === "23514";
 
 /**
- * The conditional upsert of `claims`, for use as a CTE. `when` (SQL boolean) gates it: rows are
- * reserved only if it holds. Rows are written in lock order.
+ * The conditional upsert of cap claims, as SQL text for use as a CTE. `claims` is an SQL expression
+ * of a parameter holding `capClaimsJson`; `when` (SQL boolean) gates it: rows are reserved only if
+ * it holds. Rows are written in lock order.
  */
-export function reserveCte(claims: readonly CapClaim[], when: SQL = sql`true`): SQL {
-  const rows = lockOrder(claims).map(
-    (c, i) =>
-      sql`(${i}::int, ${c.scope}, ${c.ownerId}, ${c.period}, ${ts(c.periodStart)}, ${tsOrNull(c.resetsAt)}, ${c.leads}::int,
-           ${c.spendCents}::bigint, ${c.leadsLimit}::int, ${c.spendLimitCents}::bigint)`,
+export function capUpsertSql(claims: string, when: string): string {
+  return `
+      insert into cap_usage (scope, owner_id, period, period_start, resets_at, leads, spend_cents, leads_limit, spend_limit_cents)
+      select c->>0, c->>1, c->>2, (c->>3)::timestamptz, (c->>4)::timestamptz, (c->>5)::int, (c->>6)::bigint, (c->>7)::int, (c->>8)::bigint
+      from jsonb_array_elements(${claims}::text::jsonb) with ordinality as t(c, n)
+      where ${when}
+      order by n
+      on conflict (scope, owner_id, period, period_start) do update
+        set leads = cap_usage.leads + excluded.leads, spend_cents = cap_usage.spend_cents + excluded.spend_cents,
+            leads_limit = excluded.leads_limit, spend_limit_cents = excluded.spend_limit_cents
+      returning scope, owner_id, period, leads, spend_cents::float8 as spend_cents`;
+}
+
+/** Cap claims as the JSON parameter of `capUpsertSql`, in lock order. */
+export function capClaimsJson(claims: readonly CapClaim[]): string {
+  return JSON.stringify(
+    lockOrder(claims).map((c) => [
+      c.scope,
+      c.ownerId,
+      c.period,
+      new Date(c.periodStart).toISOString(),
+      c.resetsAt === null ? null : new Date(c.resetsAt).toISOString(),
+      c.leads,
+      c.spendCents,
+      c.leadsLimit,
+      c.spendLimitCents,
+    ]),
   );
-  return sql`
-    insert into cap_usage (scope, owner_id, period, period_start, resets_at, leads, spend_cents, leads_limit, spend_limit_cents)
-    select scope, owner_id, period, period_start, resets_at, leads, spend_cents, leads_limit, spend_limit_cents
-    from (values ${sql.join(rows, sql`, `)})
-      as v(ord, scope, owner_id, period, period_start, resets_at, leads, spend_cents, leads_limit, spend_limit_cents)
-    where ${when}
-    order by ord
-    on conflict (scope, owner_id, period, period_start) do update
-      set leads = cap_usage.leads + excluded.leads, spend_cents = cap_usage.spend_cents + excluded.spend_cents,
-          leads_limit = excluded.leads_limit, spend_limit_cents = excluded.spend_limit_cents
-    returning scope, owner_id, period, leads, spend_cents::float8 as spend_cents`;
 }
 
 interface ReturnedRow {
@@ -119,37 +131,43 @@ export type Reservation =
  * succeeded; a cap that does not fit aborts the whole statement, claim included.
  */
 export async function reserve(database: Database, claims: readonly CapClaim[], buyer?: BuyerClaim): Promise<Reservation> {
-  const claim = buyer?.keys.length
-    ? sql`claim as (
-      insert into buyer_dedup_keys (buyer_id, key_hash, lead_id, seen_at)
-      values ${sql.join(
-        [...buyer.keys].sort().map((k) => sql`(${buyer.buyerId}, ${k}, ${buyer.leadId}, ${ts(buyer.seenAt)})`),
-        sql`, `,
-      )}
-      on conflict (buyer_id, key_hash) do update set lead_id = excluded.lead_id, seen_at = excluded.seen_at
-        where buyer_dedup_keys.seen_at <= ${ts(buyer.cutoff)}
-      returning 1
-    )`
-    : null;
-  const wanted = buyer?.keys.length ?? 0;
-  const caps = claims.length ? sql`reserve as (${reserveCte(claims, claim ? sql`(select count(*) from claim) = ${wanted}` : sql`true`)})` : null;
-  const ctes = [claim, caps].filter((c): c is SQL => c !== null);
-  if (ctes.length === 0) return { kind: "reserved", usage: [] };
-  const claimed = claim ? sql`(select count(*)::int from claim)` : sql`${wanted}::int`;
-  const query = caps
-    ? sql`with ${sql.join(ctes, sql`, `)}
-      select c.claimed, r.scope, r.owner_id, r.period, r.leads, r.spend_cents
-      from (select ${claimed} as claimed) c left join reserve r on true`
-    : sql`with ${sql.join(ctes, sql`, `)} select ${claimed} as claimed, null as scope`;
+  const keys = buyer?.keys.length ? [...buyer.keys].sort() : [];
+  if (keys.length === 0 && claims.length === 0) return { kind: "reserved", usage: [] };
   try {
-    const rows = await database.rows<ReturnedRow & { claimed: number }>(query);
-    if (Number(rows[0]?.claimed ?? 0) < wanted) return { kind: "buyer_duplicate" };
+    const rows = await database.query<ReturnedRow & { claimed: number }>(RESERVE, [
+      buyer?.buyerId ?? null,
+      buyer?.leadId ?? null,
+      buyer ? new Date(buyer.seenAt).toISOString() : null,
+      JSON.stringify(keys),
+      buyer ? new Date(buyer.cutoff).toISOString() : null,
+      capClaimsJson(claims),
+    ]);
+    if (Number(rows[0]?.claimed ?? 0) < keys.length) return { kind: "buyer_duplicate" };
     return { kind: "reserved", usage: backToKeys(claims, rows.filter((r) => r.scope !== null)) };
   } catch (error) {
     if (isCapViolation(error)) return { kind: "cap_full" };
     throw error;
   }
 }
+
+/**
+ * The reservation before a post, one text for every channel: $1 buyer, $2 lead, $3 seen at,
+ * $4 the consumer's keys for the buyer (sorted: lock order), $5 the buyer's dedup cutoff,
+ * $6 cap claims. Caps are reserved only when every key was claimed.
+ */
+const RESERVE = `
+    with claim as (
+      insert into buyer_dedup_keys (buyer_id, key_hash, lead_id, seen_at)
+      select $1::text, k, $2::text, $3::timestamptz
+      from jsonb_array_elements_text($4::text::jsonb) with ordinality as t(k, n)
+      order by n
+      on conflict (buyer_id, key_hash) do update set lead_id = excluded.lead_id, seen_at = excluded.seen_at
+        where buyer_dedup_keys.seen_at <= $5::timestamptz
+      returning 1
+    ), reserve as (${capUpsertSql("$6", "(select count(*) from claim) = jsonb_array_length($4::text::jsonb)")}
+    )
+    select c.claimed, r.scope, r.owner_id, r.period, r.leads, r.spend_cents
+    from (select (select count(*)::int from claim) as claimed) c left join reserve r on true`;
 
 /**
  * Gives back a reservation (the buyer rejected or errored), or the unspent part of one (the buyer

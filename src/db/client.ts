@@ -20,6 +20,12 @@ export interface Database {
   kind: "postgres" | "pglite";
   /** Runs one statement and returns its rows, whatever the driver's result shape. */
   rows<T = Record<string, unknown>>(query: SQL): Promise<T[]>;
+  /**
+   * Runs one statement of fixed text with `$n` parameters, prepared once per connection and reused:
+   * for the hot path, whose statements are the same text for every lead (no builder work per call,
+   * no describe round trip after the first).
+   */
+  query<T = Record<string, unknown>>(text: string, params: readonly unknown[]): Promise<T[]>;
   close(): Promise<void>;
 }
 
@@ -79,6 +85,7 @@ export async function openDatabase(target: DatabaseTarget): Promise<Database> {
       db,
       kind: "pglite",
       rows: async <T>(query: SQL) => ((await db.execute(query)) as unknown as { rows: T[] }).rows,
+      query: async <T>(text: string, params: readonly unknown[]) => (await client.query<T>(text, params as unknown[])).rows,
       close: async () => {
         try {
           await client.close();
@@ -105,6 +112,7 @@ async function openPostgres(url: string, poolSize: number): Promise<Database> {
     db,
     kind: "postgres",
     rows: async <T>(query: SQL) => (await db.execute(query)) as unknown as T[],
+    query: async <T>(text: string, params: readonly unknown[]) => (await client.unsafe(text, params as never[], { prepare: true })) as unknown as T[],
     close: () => client.end({ timeout: 5 }),
   };
 }

@@ -2,7 +2,7 @@
 // costs one round trip before its first ping and one after its auction, and each statement is
 // atomic on its own: no explicit transaction, no half-written lead.
 import { sql, type SQL } from "drizzle-orm";
-import { reserveCte, type CapClaim } from "./caps";
+import { capClaimsJson, capUpsertSql, type CapClaim } from "./caps";
 import type { Database } from "./client";
 
 export interface LeadEvent {
@@ -52,21 +52,63 @@ export interface IntakeVerdict {
 const ts = (d: Date) => sql`${d.toISOString()}::timestamptz`;
 const json = (v: unknown) => sql`${JSON.stringify(v)}::jsonb`;
 
-function claimCte(name: string, campaignId: string, leadId: string, seenAt: Date, claim: DedupClaim): SQL {
-  return sql`${sql.raw(name)} as (
+/**
+ * Claims keys into `dedup_keys` (the lead's campaign dedup keys, or its supplier-scoped resubmission
+ * keys): a key is claimed when it is new or its last claim is at or before the cutoff.
+ */
+const claimKeys = (keys: string, cutoff: string) => `
       insert into dedup_keys (campaign_id, key_hash, lead_id, seen_at)
-      select v.campaign_id, v.key_hash, v.lead_id, v.seen_at
-      from (values ${sql.join(
-        claim.keys.map((key) => sql`(${campaignId}, ${key}, ${leadId}, ${ts(seenAt)})`),
-        sql`, `,
-      )}) as v(campaign_id, key_hash, lead_id, seen_at)
+      select $2::text, k, $1::text, $6::timestamptz from jsonb_array_elements_text(${keys}::text::jsonb) k
       where not (select hit from suppressed)
       on conflict (campaign_id, key_hash) do update
         set lead_id = excluded.lead_id, seen_at = excluded.seen_at
-        where dedup_keys.seen_at <= ${ts(claim.cutoff)}
-      returning 1
-    )`;
-}
+        where dedup_keys.seen_at <= ${cutoff}::timestamptz
+      returning 1`;
+
+/**
+ * The intake statement: ONE text for every lead, whatever its checks (an empty list checks nothing),
+ * so it is prepared once per connection. Lists travel as JSON arrays.
+ *  $1 lead id, $2 campaign, $3 supplier, $4 test, $5 data, $6 received at, $7 deadline,
+ *  $8 suppression [[kind, hash]], $9/$10 dedup keys and cutoff, $11/$12 resubmission keys and cutoff,
+ *  $13 supplier cap claims (see capClaimsJson), $14/$15 the idempotency key's supplier and key,
+ *  $16 buyer dedup lookups [[buyer, key, cutoff]].
+ */
+const INTAKE = `
+    with suppressed as (
+      select exists (
+        select 1 from jsonb_array_elements($8::text::jsonb) e
+        join suppressions s on s.kind = e->>0 and s.value_hash = e->>1
+      ) as hit
+    ), claim as (${claimKeys("$9", "$10")}
+    ), resubmit as (${claimKeys("$11", "$12")}
+    ), verdict as (
+      select case when (select hit from suppressed) then 'suppressed'
+                  when (select count(*) from claim) < jsonb_array_length($9::text::jsonb) then 'dedup'
+                  when (select count(*) from resubmit) < jsonb_array_length($11::text::jsonb) then 'resubmitted'
+             end as reason
+    ), supplier_cap as (${capUpsertSql("$13", "(select reason from verdict) is null")}
+    ), lead as (
+      insert into leads (id, campaign_id, supplier_id, status, reason, test, data, received_at, deadline_at, decided_at)
+      select $1::text, $2::text, $3::text,
+             case when reason is null then 'auctioning' when reason = 'suppressed' then 'rejected' else 'duplicate' end,
+             reason, $4::boolean, $5::text::jsonb, $6::timestamptz, $7::timestamptz,
+             case when reason is null then null else $6::timestamptz end
+      from verdict
+      returning id, status, reason
+    ), events as (
+      insert into lead_events (lead_id, status, at, reason)
+      select lead.id, e.status, $6::timestamptz, e.reason
+      from lead, lateral (values (1, 'received', null::text), (2, lead.status, lead.reason)) e(n, status, reason)
+      order by e.n
+    ), idem as (
+      -- The running idempotency key is bound to its lead at once, so an interrupted auction can be settled.
+      update idempotency_keys set lead_id = $1::text where supplier_id = $14::text and key = $15::text
+    ), seen as (
+      select coalesce(json_agg(distinct b.buyer_id), '[]'::json) as buyers
+      from jsonb_array_elements($16::text::jsonb) s
+      join buyer_dedup_keys b on b.buyer_id = s->>0 and b.key_hash = s->>1 and b.seen_at > (s->>2)::timestamptz
+    )
+    select lead.status, lead.reason, (select buyers from seen) as seen_buyers from lead`;
 
 /**
  * Records the lead before the first ping, in ONE statement that also decides its fate:
@@ -84,57 +126,24 @@ export async function insertLeadForAuction(
   checks: IntakeChecks,
   idempotency?: { supplierId: string; key: string },
 ): Promise<IntakeVerdict> {
-  const ctes: SQL[] = [];
-  const suppression = checks.suppression ?? [];
-  ctes.push(
-    suppression.length
-      ? sql`suppressed as (
-      select count(*) > 0 as hit from suppressions
-      where (kind, value_hash) in (${sql.join(
-        suppression.map((e) => sql`(${e.kind}, ${e.hash})`),
-        sql`, `,
-      )}))`
-      : sql`suppressed as (select false as hit)`,
-  );
-  const dedupCount = checks.dedup.keys.length;
-  const resubmitCount = checks.resubmit?.keys.length ?? 0;
-  if (dedupCount) ctes.push(claimCte("claim", lead.campaignId, lead.id, lead.receivedAt, checks.dedup));
-  if (resubmitCount) ctes.push(claimCte("resubmit", lead.campaignId, lead.id, lead.receivedAt, checks.resubmit!));
-  ctes.push(sql`verdict as (
-      select case when (select hit from suppressed) then 'suppressed'
-                  ${dedupCount ? sql`when (select count(*) from claim) < ${dedupCount} then 'dedup'` : sql``}
-                  ${resubmitCount ? sql`when (select count(*) from resubmit) < ${resubmitCount} then 'resubmitted'` : sql``}
-             end as reason
-    )`);
-  if (checks.supplierCaps?.length) ctes.push(sql`supplier_cap as (${reserveCte(checks.supplierCaps, sql`(select reason from verdict) is null`)})`);
-  ctes.push(sql`lead as (
-      insert into leads (id, campaign_id, supplier_id, status, reason, test, data, received_at, deadline_at, decided_at)
-      select ${lead.id}, ${lead.campaignId}, ${lead.supplierId},
-             case when reason is null then 'auctioning' when reason = 'suppressed' then 'rejected' else 'duplicate' end,
-             reason, ${lead.test}, ${json(lead.data)}, ${ts(lead.receivedAt)}, ${ts(lead.deadlineAt)},
-             case when reason is null then null else ${ts(lead.receivedAt)} end
-      from verdict
-      returning id, status, reason
-    )`);
-  ctes.push(sql`events as (
-      insert into lead_events (lead_id, status, at, reason)
-      select lead.id, e.status, ${ts(lead.receivedAt)}, e.reason
-      from lead, lateral (values (1, 'received', null::text), (2, lead.status, lead.reason)) e(n, status, reason)
-      order by e.n
-    )`);
-  // The running idempotency key is bound to its lead at once, so an interrupted auction can be settled.
-  if (idempotency)
-    ctes.push(sql`idem as (update idempotency_keys set lead_id = ${lead.id} where supplier_id = ${idempotency.supplierId} and key = ${idempotency.key})`);
-  const lookups = (checks.buyerLookups ?? []).flatMap((b) => b.keys.map((key) => sql`(${b.buyerId}, ${key}, ${ts(b.cutoff)})`));
-  const seen = lookups.length
-    ? sql`(select coalesce(json_agg(distinct s.buyer_id), '[]'::json)
-         from buyer_dedup_keys b
-         join (values ${sql.join(lookups, sql`, `)}) as s(buyer_id, key_hash, cutoff)
-           on b.buyer_id = s.buyer_id and b.key_hash = s.key_hash and b.seen_at > s.cutoff)`
-    : sql`'[]'::json`;
-  const [row] = await database.rows<{ status: IntakeVerdict["status"]; reason: string | null; seen_buyers: string[] | string }>(sql`
-    with ${sql.join(ctes, sql`, `)}
-    select lead.status, lead.reason, ${seen} as seen_buyers from lead`);
+  const [row] = await database.query<{ status: IntakeVerdict["status"]; reason: string | null; seen_buyers: string[] | string }>(INTAKE, [
+    lead.id,
+    lead.campaignId,
+    lead.supplierId,
+    lead.test,
+    JSON.stringify(lead.data),
+    lead.receivedAt.toISOString(),
+    lead.deadlineAt.toISOString(),
+    JSON.stringify((checks.suppression ?? []).map((e) => [e.kind, e.hash])),
+    JSON.stringify(checks.dedup.keys),
+    checks.dedup.cutoff.toISOString(),
+    JSON.stringify(checks.resubmit?.keys ?? []),
+    checks.resubmit?.cutoff.toISOString() ?? null,
+    capClaimsJson(checks.supplierCaps ?? []),
+    idempotency?.supplierId ?? null,
+    idempotency?.key ?? null,
+    JSON.stringify((checks.buyerLookups ?? []).flatMap((b) => b.keys.map((key) => [b.buyerId, key, b.cutoff.toISOString()]))),
+  ]);
   const seenBuyers = typeof row.seen_buyers === "string" ? (JSON.parse(row.seen_buyers) as string[]) : row.seen_buyers;
   return { status: row.status, reason: row.reason, seenBuyers };
 }
@@ -204,59 +213,59 @@ export interface LeadOutcome {
 }
 
 /**
- * Writes the end of several auctions in ONE statement (one commit): each lead's outcome, its attempts
- * (one multi-row insert for all of them), its status events and its idempotent response. Used by
- * the group commit of `LeadWriter`; every value carries its type, so the rows of many leads share
- * one VALUES list.
+ * The end of several auctions, in ONE statement of fixed text (see finishLeads). Each list is a
+ * JSON array of arrays, in the order its rows are to be inserted:
+ *  $1 outcomes [id, status, reason, decided_at, price_cents, revenue_cents, sold_to, excluded, overhead_ms],
+ *  $2 attempts [lead, kind, channel, started_at, duration_ms, http_status, outcome, price_cents, reason, ping_ref],
+ *  $3 events [lead, status, at, reason], $4 idempotent answers [supplier, key, lead, status, response].
  */
-export async function finishLeads(database: Database, outcomes: readonly LeadOutcome[]): Promise<void> {
-  if (outcomes.length === 0) return;
-  const parts: SQL[] = [
-    sql`with outcome (id, status, reason, decided_at, price_cents, revenue_cents, sold_to, excluded, overhead_ms) as (values ${sql.join(
-      outcomes.map(
-        (o) =>
-          sql`(${o.leadId}::text, ${o.status}::text, ${o.reason}::text, ${ts(o.decidedAt)}, ${o.priceCents}::int, ${o.revenueCents}::int,
-               ${o.soldTo}::int, ${json(o.excluded)}, ${o.overheadMs}::int)`,
-      ),
-      sql`, `,
-    )}), lead_out as (
+const FINISH = `
+    with outcome as (
+      select o->>0 as id, o->>1 as status, o->>2 as reason, (o->>3)::timestamptz as decided_at, (o->>4)::int as price_cents,
+             (o->>5)::int as revenue_cents, (o->>6)::int as sold_to, o->7 as excluded, (o->>8)::int as overhead_ms
+      from jsonb_array_elements($1::text::jsonb) o
+    ), lead_out as (
       update leads set status = outcome.status, reason = outcome.reason, decided_at = outcome.decided_at,
              price_cents = outcome.price_cents, revenue_cents = outcome.revenue_cents, sold_to = outcome.sold_to,
              excluded = outcome.excluded, overhead_ms = outcome.overhead_ms
       from outcome where leads.id = outcome.id
-    )`,
-  ];
-  const attempts = outcomes.flatMap((o) =>
-    o.attempts.map(
-      (a) =>
-        sql`(${o.leadId}, ${a.kind}, ${a.channelId}, ${ts(a.startedAt)}, ${a.durationMs}, ${a.httpStatus}::int,
-             ${a.outcome}, ${a.priceCents}::int, ${a.reason}, ${a.pingRef})`,
-    ),
-  );
-  if (attempts.length)
-    parts.push(sql`, attempts_in as (
+    ), attempts_in as (
       insert into attempts (lead_id, kind, channel_id, started_at, duration_ms, http_status, outcome, price_cents, reason, ping_ref)
-      values ${sql.join(attempts, sql`, `)}
-    )`);
-  const events = outcomes.flatMap((o) => o.events.map((e) => sql`(${o.leadId}, ${e.status}, ${ts(e.at)}, ${e.reason ?? null})`));
-  if (events.length)
-    parts.push(sql`, events_in as (
+      select a->>0, a->>1, a->>2, (a->>3)::timestamptz, (a->>4)::int, (a->>5)::int, a->>6, (a->>7)::int, a->>8, a->>9
+      from jsonb_array_elements($2::text::jsonb) with ordinality as t(a, n)
+      order by n
+    ), events_in as (
       insert into lead_events (lead_id, status, at, reason)
-      values ${sql.join(events, sql`, `)}
-    )`);
-  const idempotent = outcomes.flatMap((o) =>
-    o.idempotent
-      ? [sql`(${o.idempotent.supplierId}::text, ${o.idempotent.key}::text, ${o.leadId}::text, ${o.idempotent.status}::int, ${json(o.idempotent.body)})`]
-      : [],
-  );
-  if (idempotent.length)
-    parts.push(sql`, idem as (
-      update idempotency_keys k set state = 'done', lead_id = i.lead_id, response_status = i.status, response = i.response
-      from (values ${sql.join(idempotent, sql`, `)}) as i(supplier_id, key, lead_id, status, response)
-      where k.supplier_id = i.supplier_id and k.key = i.key
-    )`);
-  parts.push(sql` select 1`);
-  await database.rows(sql.join(parts));
+      select e->>0, e->>1, (e->>2)::timestamptz, e->>3
+      from jsonb_array_elements($3::text::jsonb) with ordinality as t(e, n)
+      order by n
+    ), idem as (
+      update idempotency_keys k set state = 'done', lead_id = i->>2, response_status = (i->>3)::int, response = i->4
+      from jsonb_array_elements($4::text::jsonb) i
+      where k.supplier_id = i->>0 and k.key = i->>1
+    )
+    select 1`;
+
+/**
+ * Writes the end of several auctions in ONE statement (one commit): each lead's outcome, its attempts
+ * (one multi-row insert for all of them), its status events and its idempotent response. Used by
+ * the group commit of `LeadWriter`. The statement's text is the same for any batch, so it is
+ * prepared once per connection; the rows travel as four JSON arrays.
+ */
+export async function finishLeads(database: Database, outcomes: readonly LeadOutcome[]): Promise<void> {
+  if (outcomes.length === 0) return;
+  const leads: unknown[] = [];
+  const attempts: unknown[] = [];
+  const events: unknown[] = [];
+  const idempotent: unknown[] = [];
+  for (const o of outcomes) {
+    leads.push([o.leadId, o.status, o.reason, o.decidedAt.toISOString(), o.priceCents, o.revenueCents, o.soldTo, o.excluded, o.overheadMs]);
+    for (const a of o.attempts)
+      attempts.push([o.leadId, a.kind, a.channelId, a.startedAt.toISOString(), a.durationMs, a.httpStatus, a.outcome, a.priceCents, a.reason, a.pingRef]);
+    for (const e of o.events) events.push([o.leadId, e.status, e.at.toISOString(), e.reason ?? null]);
+    if (o.idempotent) idempotent.push([o.idempotent.supplierId, o.idempotent.key, o.leadId, o.idempotent.status, o.idempotent.body]);
+  }
+  await database.query(FINISH, [JSON.stringify(leads), JSON.stringify(attempts), JSON.stringify(events), JSON.stringify(idempotent)]);
 }
 
 export type IdempotencyClaim =

@@ -1,5 +1,4 @@
 // Lead intake (suppliers) and lead reads (operators).
-import { bodyLimit } from "hono/body-limit";
 import type { MiddlewareHandler } from "hono";
 import { z } from "zod";
 import type { Catalog } from "../auction/catalog";
@@ -159,12 +158,6 @@ export function leadRoutes(deps: LeadRouteDeps): AnyRoute[] {
       use: [
         rateLimit(deps.rateLimiter),
         admit(deps.gate, deps.metrics),
-        bodyLimit({
-          maxSize: deps.maxLeadBytes,
-          onError: () => {
-            throw new GavelError("payload_too_large", `The lead body is over the limit of ${deps.maxLeadBytes} bytes`);
-          },
-        }),
       ],
       async handler(c) {
         // The deadline counts from here: everything Gavel does, including queueing, spends it.
@@ -174,7 +167,7 @@ export function leadRoutes(deps: LeadRouteDeps): AnyRoute[] {
           throw new GavelError("validation", "Bad Idempotency-Key header", {
             errors: [{ path: "headers.idempotency-key", message: "must be 1 to 255 visible ASCII characters" }],
           });
-        const body = await jsonBody(c);
+        const body = await jsonBody(c, { maxBytes: deps.maxLeadBytes, tooLarge: `The lead body is over the limit of ${deps.maxLeadBytes} bytes` });
         const result = await sellLead(deps, supplierOf(c), body, received, key);
         if (result.replayed) c.header("Idempotent-Replayed", "true");
         const contentType = result.httpStatus >= 400 ? "application/problem+json" : "application/json";
