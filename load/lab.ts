@@ -137,13 +137,17 @@ export async function startGavelProcess(options: { databaseUrl?: string; env?: R
   const database = await createBenchDatabase(options.databaseUrl);
   const adminToken = `bench-${randomBytes(18).toString("base64url")}`;
   const port = await freePort();
+  // Gavel logs as in production, one line per lead at info, into a file of its own (a pipe nobody
+  // reads would fill up and block it).
+  const logDir = await mkdtemp(join(tmpdir(), "gavel-bench-log-"));
   let child: Child | undefined;
   try {
     ({ child } = await spawnChild("gavel", {
       script: "src/main.ts",
       nodeArgs: options.nodeArgs,
+      stdoutFile: join(logDir, "gavel.log"),
       // A short drain: the bench stops Gavel once its steps are measured, and waits for nothing.
-      env: { PORT: String(port), HOST: "127.0.0.1", ADMIN_TOKEN: adminToken, LOG_LEVEL: "warn", GAVEL_DRAIN_SECONDS: "2", ...database.env, ...options.env },
+      env: { PORT: String(port), HOST: "127.0.0.1", ADMIN_TOKEN: adminToken, LOG_LEVEL: "info", GAVEL_DRAIN_SECONDS: "2", ...database.env, ...options.env },
     }));
     const url = `http://127.0.0.1:${port}`;
     const started = Date.now();
@@ -163,11 +167,13 @@ export async function startGavelProcess(options: { databaseUrl?: string; env?: R
       async stop() {
         await running.stop(10_000);
         await database.drop();
+        await rm(logDir, { recursive: true, force: true });
       },
     };
   } catch (error) {
     await child?.stop(1000);
     await database.drop();
+    await rm(logDir, { recursive: true, force: true });
     throw error;
   }
 }

@@ -2,7 +2,7 @@
 // their CPU time and memory from /proc, and making sure every one of them is gone when the bench
 // ends — normally, on an error, or on Ctrl-C.
 import { spawn, type ChildProcess } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { closeSync, openSync, readFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
@@ -94,6 +94,8 @@ export interface SpawnOptions {
   /** Resolve only when the child prints a line for which this returns a value. */
   readyLine?: (line: string) => unknown;
   readyTimeoutMs?: number;
+  /** Send the child's stdout to this file (for a server's log lines) instead of a pipe. */
+  stdoutFile?: string;
 }
 
 /**
@@ -102,11 +104,13 @@ export interface SpawnOptions {
  */
 export async function spawnChild(name: string, options: SpawnOptions): Promise<{ child: Child; ready: unknown }> {
   hookExit();
+  const stdoutFd = options.stdoutFile === undefined ? undefined : openSync(options.stdoutFile, "a");
   const proc = spawn(process.execPath, [...(options.nodeArgs ?? []), "--import", "tsx", "--import", watchdog, options.script], {
     cwd: repoRoot,
     env: { ...process.env, ...options.env },
-    stdio: ["ignore", "pipe", "pipe"],
+    stdio: ["ignore", stdoutFd ?? "pipe", "pipe"],
   });
+  if (stdoutFd !== undefined) closeSync(stdoutFd); // the child holds its own copy
   const stderr: string[] = [];
   createInterface({ input: proc.stderr! }).on("line", (line) => {
     stderr.push(line);
