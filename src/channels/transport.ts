@@ -1,8 +1,13 @@
 // Talking to buyers over HTTP. One undici Agent keeps a keep-alive pool per buyer origin. Every
 // request has one hard deadline that covers connecting, headers and the whole body: undici's own
 // bodyTimeout only measures the gap between chunks, so a buyer that trickles a byte every 50 ms
-// would never trip it; the AbortSignal below cuts the request at the deadline whatever arrives.
-import { Agent, errors as undiciErrors } from "undici";
+// would never trip it; Gavel's own timer cuts the request at the deadline whatever arrives.
+//
+// Each request goes through undici's lowest public layer, `dispatch`, with one handler object
+// that gathers the body chunks itself: the promise API's per-response Readable stream, the
+// AbortController per request and the `for await` over the body cost more CPU than the bytes they
+// carry, and a Gavel instance makes tens of thousands of these requests a second.
+import { Agent, errors as undiciErrors, type Dispatcher } from "undici";
 
 export interface BuyerRequest {
   url: string;
@@ -35,6 +40,7 @@ export interface BuyerTransport {
 const CONNECT_PHASE_CODES = new Set(["ECONNREFUSED", "ENOTFOUND", "EAI_AGAIN", "EHOSTUNREACH", "ENETUNREACH", "UND_ERR_CONNECT_TIMEOUT"]);
 
 class DeadlineExceeded extends Error {}
+class TooLarge extends Error {}
 
 /** A deadline timer this late means Gavel's event loop, not the buyer, was slow. */
 export const STALL_MS = 50;
@@ -48,6 +54,173 @@ function errorCode(error: unknown): string {
   return "UNKNOWN";
 }
 
+function failure(error: unknown, durationMs: number): BuyerResponse {
+  const code = errorCode(error);
+  return { kind: "connection_error", code, sent: !CONNECT_PHASE_CODES.has(code), durationMs };
+}
+
+/** Where undici sends a request: the origin that picks the keep-alive pool, and the request line's path. */
+export interface Target {
+  origin: string;
+  path: string;
+}
+
+/**
+ * A query the WHATWG URL parser leaves exactly as written: no byte it would percent-encode (controls,
+ * space, `"`, `#`, `'`, `<`, `>`, non-ASCII), so it can follow the cached path without a parse.
+ */
+const VERBATIM_QUERY = /^\?[\x21\x24-\x26\x28-\x3b\x3d\x3f-\x7e]+$/;
+
+/**
+ * Turns request urls into undici targets, remembering each url's part before the query: a GET ping
+ * carries the lead's fields in its query, so whole urls rarely repeat, while the buyer's endpoint
+ * does. The answer always equals `new URL(url)`'s origin and pathname + search.
+ */
+export class TargetCache {
+  private readonly parsed = new Map<string, { origin: string; pathname: string }>();
+
+  constructor(private readonly limit = 1000) {}
+
+  of(url: string): Target {
+    const q = url.indexOf("?");
+    if (q < 0) {
+      const { origin, pathname } = this.parse(url);
+      return { origin, path: pathname };
+    }
+    const base = url.slice(0, q);
+    const query = url.slice(q);
+    if (base.includes("#") || !VERBATIM_QUERY.test(query)) {
+      const whole = new URL(url);
+      return { origin: whole.origin, path: whole.pathname + whole.search };
+    }
+    const { origin, pathname } = this.parse(base);
+    return { origin, path: pathname + query };
+  }
+
+  private parse(url: string) {
+    let entry = this.parsed.get(url);
+    if (entry === undefined) {
+      const parsed = new URL(url);
+      // Buyers' endpoints are few; a flood of distinct urls only costs a re-parse, never unbounded memory.
+      if (this.parsed.size >= this.limit) this.parsed.clear();
+      entry = { origin: parsed.origin, pathname: parsed.pathname };
+      this.parsed.set(url, entry);
+    }
+    return entry;
+  }
+}
+
+/**
+ * One request's exchange with a buyer, as an undici dispatch handler. It settles exactly once:
+ * with the answer, too_large, an error, or at the deadline — and whichever comes first cancels the
+ * timer and aborts the request if it is still running, so no socket is left reading for nobody.
+ */
+class Exchange implements Dispatcher.DispatchHandler {
+  private controller: Dispatcher.DispatchController | null = null;
+  private settled = false;
+  private stalled = false;
+  private status = 0;
+  private contentType = "";
+  private headers: Record<string, string> | null = null;
+  private readonly chunks: Buffer[] = [];
+  private size = 0;
+  private timer: NodeJS.Timeout | undefined;
+  private immediate: NodeJS.Immediate | undefined;
+
+  constructor(
+    private readonly resolve: (response: BuyerResponse) => void,
+    private readonly started: number,
+    private readonly maxBodyBytes: number,
+    private readonly due: number,
+    left: number,
+  ) {
+    this.timer = setTimeout(deadlinePassed, left, this);
+  }
+
+  onDeadline() {
+    this.timer = undefined;
+    this.stalled = performance.now() - this.due > STALL_MS;
+    // An answer that arrived in time may be waiting unread in the socket while the loop was busy
+    // with other leads: one more turn of the loop reads it before the request is cut, so Gavel's
+    // own lag does not throw away healthy buyers' answers (and their keep-alive sockets).
+    this.immediate = setImmediate(cutAtDeadline, this);
+  }
+
+  cut() {
+    this.immediate = undefined;
+    if (this.settled) return;
+    this.settle(this.timeout());
+    // Not yet on a socket (connecting, or queued behind a busy pool): onRequestStart aborts it.
+    this.controller?.abort(new DeadlineExceeded());
+  }
+
+  onRequestStart(controller: Dispatcher.DispatchController) {
+    this.controller = controller;
+    if (this.settled) controller.abort(new DeadlineExceeded());
+  }
+
+  onResponseStart(controller: Dispatcher.DispatchController, statusCode: number, headers: Record<string, string | string[] | undefined>) {
+    if (statusCode < 200) return; // 1xx informational; the real answer follows
+    this.status = statusCode;
+    if (Number(headers["content-length"] ?? NaN) > this.maxBodyBytes) return this.tooLarge(controller);
+    this.contentType = String(headers["content-type"] ?? "");
+    const flat: Record<string, string> = {};
+    for (const name in headers) {
+      const value = headers[name];
+      if (value !== undefined) flat[name] = Array.isArray(value) ? value.join(", ") : value;
+    }
+    this.headers = flat;
+  }
+
+  onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer) {
+    if (this.settled) return;
+    this.size += chunk.length;
+    if (this.size > this.maxBodyBytes) return this.tooLarge(controller);
+    this.chunks.push(chunk);
+  }
+
+  onResponseEnd() {
+    if (this.settled) return;
+    // Decoded from the whole body, so a multi-byte character split across chunks survives.
+    const body = this.chunks.length === 1 ? this.chunks[0].toString("utf8") : Buffer.concat(this.chunks, this.size).toString("utf8");
+    this.settle({ kind: "response", status: this.status, contentType: this.contentType, headers: this.headers ?? {}, body, durationMs: this.elapsed() });
+  }
+
+  onResponseError(_controller: Dispatcher.DispatchController | undefined, error: Error) {
+    if (this.settled) return;
+    if (error instanceof DeadlineExceeded || error instanceof undiciErrors.RequestAbortedError) this.settle(this.timeout());
+    else if (error instanceof undiciErrors.HeadersTimeoutError || error instanceof undiciErrors.BodyTimeoutError) this.settle({ kind: "timeout", durationMs: this.elapsed() });
+    else this.settle(failure(error, this.elapsed()));
+  }
+
+  private tooLarge(controller: Dispatcher.DispatchController) {
+    this.settle({ kind: "too_large", status: this.status, durationMs: this.elapsed() });
+    controller.abort(new TooLarge());
+  }
+
+  private timeout(): BuyerResponse {
+    const durationMs = this.elapsed();
+    return this.stalled ? { kind: "timeout", durationMs, stalled: true } : { kind: "timeout", durationMs };
+  }
+
+  private elapsed() {
+    return Math.round(performance.now() - this.started);
+  }
+
+  private settle(response: BuyerResponse) {
+    this.settled = true;
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    if (this.immediate !== undefined) clearImmediate(this.immediate);
+    this.timer = undefined;
+    this.immediate = undefined;
+    this.resolve(response);
+  }
+}
+
+// Module-level callbacks with the exchange as argument: no closures allocated per request.
+const deadlinePassed = (exchange: Exchange) => exchange.onDeadline();
+const cutAtDeadline = (exchange: Exchange) => exchange.cut();
+
 export interface TransportOptions {
   connectionsPerOrigin?: number;
   keepAliveMs?: number;
@@ -60,71 +233,36 @@ export function createBuyerTransport(options: TransportOptions = {}): BuyerTrans
     keepAliveMaxTimeout: 120_000,
     pipelining: 1,
   });
+  const targets = new TargetCache();
 
-  async function attempt(request: BuyerRequest, deadline: number, started: number): Promise<BuyerResponse> {
-    const left = deadline - performance.now();
-    if (left <= 0) return { kind: "timeout", durationMs: Math.round(performance.now() - started) };
-    const controller = new AbortController();
-    const due = performance.now() + left;
-    let stalled = false;
-    let timer: NodeJS.Timeout | undefined = setTimeout(() => {
-      stalled = performance.now() - due > STALL_MS;
-      // An answer that arrived in time may be waiting unread in the socket while the loop was busy
-      // with other leads: one more turn of the loop reads it before the request is cut, so Gavel's
-      // own lag does not throw away healthy buyers' answers (and their keep-alive sockets).
-      timer = setImmediate(() => controller.abort(new DeadlineExceeded())) as unknown as NodeJS.Timeout;
-    }, left);
+  function attempt(request: BuyerRequest, deadline: number, started: number): Promise<BuyerResponse> | BuyerResponse {
+    const now = performance.now();
+    const left = deadline - now;
+    if (left <= 0) return { kind: "timeout", durationMs: Math.round(now - started) };
+    let target: Target;
     try {
-      const url = new URL(request.url);
-      const response = await agent.request({
-        origin: url.origin,
-        path: url.pathname + url.search,
-        method: request.method,
-        headers: request.headers,
-        body: request.body,
-        signal: controller.signal,
-        headersTimeout: Math.ceil(left) + 1000,
-        bodyTimeout: Math.ceil(left) + 1000,
-        connectTimeout: Math.ceil(left),
-      } as Parameters<Agent["request"]>[0]);
-      const declared = Number(response.headers["content-length"] ?? NaN);
-      if (declared > request.maxBodyBytes) {
-        response.body.destroy();
-        return { kind: "too_large", status: response.statusCode, durationMs: Math.round(performance.now() - started) };
-      }
-      const chunks: Buffer[] = [];
-      let size = 0;
-      for await (const chunk of response.body) {
-        size += (chunk as Buffer).length;
-        if (size > request.maxBodyBytes) {
-          response.body.destroy();
-          return { kind: "too_large", status: response.statusCode, durationMs: Math.round(performance.now() - started) };
-        }
-        chunks.push(chunk as Buffer);
-      }
-      const contentType = String(response.headers["content-type"] ?? "");
-      const headers: Record<string, string> = {};
-      for (const [name, value] of Object.entries(response.headers)) if (value !== undefined) headers[name] = Array.isArray(value) ? value.join(", ") : value;
-      return {
-        kind: "response",
-        status: response.statusCode,
-        contentType,
-        headers,
-        body: Buffer.concat(chunks, size).toString("utf8"),
-        durationMs: Math.round(performance.now() - started),
-      };
+      target = targets.of(request.url);
     } catch (error) {
-      const durationMs = Math.round(performance.now() - started);
-      if (controller.signal.aborted || error instanceof DeadlineExceeded || error instanceof undiciErrors.RequestAbortedError)
-        return stalled ? { kind: "timeout", durationMs, stalled } : { kind: "timeout", durationMs };
-      if (error instanceof undiciErrors.HeadersTimeoutError || error instanceof undiciErrors.BodyTimeoutError)
-        return { kind: "timeout", durationMs };
-      const code = errorCode(error);
-      return { kind: "connection_error", code, sent: !CONNECT_PHASE_CODES.has(code), durationMs };
-    } finally {
-      clearTimeout(timer);
-      clearImmediate(timer as unknown as NodeJS.Immediate);
+      return failure(error, Math.round(performance.now() - started));
     }
+    return new Promise((resolve) => {
+      const exchange = new Exchange(resolve, started, request.maxBodyBytes, deadline, left);
+      // undici reports every failure, even a synchronous one such as an invalid header, to
+      // onResponseError, so the exchange always settles.
+      agent.dispatch(
+        {
+          origin: target.origin,
+          path: target.path,
+          method: request.method,
+          headers: request.headers,
+          body: request.body,
+          // Backstops only; the exchange's own deadline comes first.
+          headersTimeout: Math.ceil(left) + 1000,
+          bodyTimeout: Math.ceil(left) + 1000,
+        },
+        exchange,
+      );
+    });
   }
 
   return {
