@@ -156,7 +156,7 @@ export async function spawnChild(name: string, options: SpawnOptions): Promise<{
       throw error;
     });
   } else {
-    proc.stdout!.resume();
+    proc.stdout?.resume(); // a pipe nobody reads would fill up and block the child
   }
   return { child, ready };
 }

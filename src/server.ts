@@ -2,13 +2,14 @@
 // it, and drain on shutdown. Used by main.ts, the demo and the integration tests alike.
 import { randomBytes } from "node:crypto";
 import type { AddressInfo } from "node:net";
-import { serve, type ServerType } from "@hono/node-server";
+import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
+import { getRequestListener, type ServerType } from "@hono/node-server";
 import type { Hono } from "hono";
 import pino, { type Logger } from "pino";
 import { createApp } from "./app";
 import { Catalog, systemClock, type Clock } from "./auction/catalog";
 import { CapLedger, UsageView } from "./auction/caps";
-import { AuctionGate } from "./auction/gate";
+import { AuctionGate, LoopMonitor } from "./auction/gate";
 import { ChannelLimiter } from "./auction/limiter";
 import { createBuyerTransport, type BuyerTransport } from "./channels/transport";
 import type { Config } from "./config";
@@ -81,13 +82,15 @@ export async function startGavel(options: StartOptions): Promise<Gavel> {
   const clock = options.clock ?? systemClock;
   const catalog = new Catalog(database, config.GAVEL_CONFIG_TTL_MS, clock);
   const transport = options.transport ?? createBuyerTransport();
-  const gate = new AuctionGate(config.GAVEL_MAX_AUCTIONS);
+  const loop = new LoopMonitor();
+  const gate = new AuctionGate(config.GAVEL_MAX_AUCTIONS, undefined, () => loop.saturated());
   const caps = new CapLedger(database, new UsageView(database, clock, config.GAVEL_USAGE_REFRESH_MS, logger));
   let ready = true;
 
   const adminToken = config.ADMIN_TOKEN ?? `gvl_admin_${randomBytes(24).toString("base64url")}`;
   if (!config.ADMIN_TOKEN) logger.warn({ admin_token: adminToken }, "ADMIN_TOKEN is not set: generated one for this process only");
 
+  const metrics = createMetrics({ auctionsInFlight: () => gate.inFlight });
   const app = createApp({
     database,
     leadWriter: new LeadWriter(database),
@@ -104,7 +107,7 @@ export async function startGavel(options: StartOptions): Promise<Gavel> {
     maxLeadBytes: config.GAVEL_MAX_LEAD_BYTES,
     maxBuyerBodyBytes: config.GAVEL_MAX_BUYER_BODY_BYTES,
     isReady: () => ready,
-    metrics: createMetrics({ auctionsInFlight: () => gate.inFlight }),
+    metrics,
   });
 
   // Leads a dead process left mid-auction are settled, never re-auctioned; cap usage of periods
@@ -120,9 +123,16 @@ export async function startGavel(options: StartOptions): Promise<Gavel> {
   const sweeper = setInterval(settle, 30_000);
   sweeper.unref();
 
-  const server: ServerType = await new Promise((resolve) => {
-    const s = serve({ fetch: app.fetch, port: config.PORT, hostname: config.HOST }, () => resolve(s));
+  // Past the bound of concurrent auctions a lead is answered 503 here, before the request reaches
+  // the app: no body read, no key checked, nothing recorded. Under a flood of leads that keeps the
+  // cost of saying "not now" far below the cost of an auction, so the admitted ones keep their
+  // deadlines. (The app's own admission check still guards the narrow race between the two.)
+  const toApp = getRequestListener(app.fetch);
+  const server: ServerType = createServer((req, res) => {
+    if (gate.full && req.method === "POST" && isLeadIntake(req)) return shed(res, gate, metrics);
+    void toApp(req, res);
   });
+  await new Promise<void>((resolve) => server.listen(config.PORT, config.HOST, resolve));
   const port = (server.address() as AddressInfo).port;
   const host = config.HOST === "0.0.0.0" || config.HOST === "::" ? "127.0.0.1" : config.HOST;
   logger.info({ port, database: database.kind }, "gavel listening");
@@ -149,9 +159,26 @@ export async function startGavel(options: StartOptions): Promise<Gavel> {
         (server as { closeAllConnections?: () => void }).closeAllConnections?.();
         await stopped;
         await transport.close();
+        loop.stop();
         await database.close();
       })();
       return closing;
     },
   };
+}
+
+const isLeadIntake = (req: IncomingMessage) => req.url === "/v1/leads" || req.url?.startsWith("/v1/leads?") === true;
+
+const OVERLOADED = JSON.stringify({
+  type: "urn:gavel:problem:overloaded",
+  title: "Overloaded",
+  status: 503,
+  detail: "Gavel is at its bound of concurrent auctions",
+});
+
+function shed(res: ServerResponse, gate: AuctionGate, metrics: ReturnType<typeof createMetrics>): void {
+  gate.refused();
+  metrics.recordOverloaded();
+  res.writeHead(503, { "content-type": "application/problem+json", "retry-after": "1", "content-length": Buffer.byteLength(OVERLOADED) });
+  res.end(OVERLOADED);
 }

@@ -26,6 +26,10 @@ describe("admission control", () => {
     expect(refused.headers.get("retry-after")).toBe("1");
     expect(refused.body).toMatchObject({ type: "urn:gavel:problem:overloaded", status: 503 });
     expect(refused.ms).toBeLessThan(250);
+    // Shed before the request is read at all: not even the key is looked at.
+    const unread = await fetch(`${t.g.url}/v1/leads`, { method: "POST", headers: { authorization: "Bearer nope" }, body: "{not json" });
+    expect(unread.status).toBe(503);
+    expect(unread.headers.get("content-type")).toBe("application/problem+json");
     expect(slow.pings).toHaveLength(2);
     expect((await Promise.all(running)).map((a) => a.body.status)).toEqual(["sold", "sold"]);
     expect((await t.g.admin("GET", "/v1/leads?supplier=admission-sup")).body.items).toHaveLength(2);

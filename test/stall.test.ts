@@ -2,7 +2,7 @@
 // still read, and a timeout Gavel caused is no mark against the buyer's health.
 import { spawn } from "node:child_process";
 import { afterAll, describe, expect, it } from "vitest";
-import { AuctionGate } from "../src/auction/gate";
+import { AuctionGate, LoopMonitor } from "../src/auction/gate";
 import { ChannelHealth, settleHealth } from "../src/channels/health";
 import { createBuyerTransport } from "../src/channels/transport";
 import { startBuyer } from "./helpers/buyers";
@@ -67,23 +67,42 @@ describe("a stalled event loop", () => {
 
   it("counts itself overloaded for a second after refusing a lead, or while its event loop is saturated", () => {
     let t = 0;
-    let busy = 0.5;
-    const gate = new AuctionGate(1, () => t, () => busy);
+    let saturated = false;
+    const gate = new AuctionGate(1, () => t, () => saturated);
     expect(gate.tryEnter()).toBe(true);
+    expect(gate.full).toBe(true);
     expect(gate.overloaded()).toBe(false);
     expect(gate.tryEnter()).toBe(false);
     t = 999;
     expect(gate.overloaded()).toBe(true);
     t = 1000;
     expect(gate.overloaded()).toBe(false);
-    busy = 0.95;
-    t = 1100; // the utilisation is sampled every 250 ms
-    expect(gate.overloaded()).toBe(false);
-    t = 1250;
+    saturated = true;
     expect(gate.overloaded()).toBe(true);
-    busy = 0.2;
-    t = 1500;
-    expect(gate.overloaded()).toBe(false);
+    saturated = false;
+    gate.refused(); // the server's early 503
+    expect(gate.overloaded()).toBe(true);
     gate.leave();
+    expect(gate.full).toBe(false);
+  });
+
+  it("sees its event loop saturated while it is held, and for a few samples after, then recovers", async () => {
+    const loop = new LoopMonitor(20, 3);
+    try {
+      const settled = async () => {
+        for (let i = 0; i < 100 && loop.saturated(); i++) await new Promise((r) => setTimeout(r, 20));
+        return !loop.saturated();
+      };
+      await new Promise((r) => setTimeout(r, 100));
+      expect(await settled()).toBe(true);
+      const until = performance.now() + 150;
+      while (performance.now() < until); // the loop is held: its timer cannot fire
+      expect(loop.saturated()).toBe(true);
+      await new Promise((r) => setTimeout(r, 5));
+      expect(loop.saturated()).toBe(true); // the late sample is still in the window
+      expect(await settled()).toBe(true);
+    } finally {
+      loop.stop();
+    }
   });
 });
