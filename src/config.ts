@@ -21,6 +21,12 @@ export const Config = z.object({
    * the supplier retry or go elsewhere.
    */
   GAVEL_MAX_AUCTIONS: intFrom(defaultMaxAuctions(), 1, 100_000),
+  /**
+   * How long a lead that finds every auction slot taken may wait for one, unread, before it is
+   * answered 503. The wait spends the lead's own deadline. Up to 4 × GAVEL_MAX_AUCTIONS wait; 0
+   * answers 503 at once.
+   */
+  GAVEL_ADMISSION_WAIT_MS: intFrom(100, 0, 10_000),
   /** How long cached configuration lives before this process re-reads it (other processes' writes). */
   GAVEL_CONFIG_TTL_MS: intFrom(5000, 0, 600_000),
   /** How often a process re-reads cap usage for eligibility (reservations are exact regardless). */

@@ -18,6 +18,7 @@ import { deleteEndedUsage } from "./db/caps";
 import { LeadWriter } from "./db/lead-writer";
 import { settleInterruptedLeads } from "./db/leads";
 import { uuidv7 } from "./ids";
+import { markAdmitted } from "./http/arrival";
 import { createMetrics } from "./metrics";
 
 export interface Gavel {
@@ -84,6 +85,7 @@ export async function startGavel(options: StartOptions): Promise<Gavel> {
   const transport = options.transport ?? createBuyerTransport();
   const loop = new LoopMonitor();
   const gate = new AuctionGate(config.GAVEL_MAX_AUCTIONS, undefined, () => loop.saturated());
+  const admissionWaitMs = config.GAVEL_ADMISSION_WAIT_MS;
   const caps = new CapLedger(database, new UsageView(database, clock, config.GAVEL_USAGE_REFRESH_MS, logger));
   let ready = true;
 
@@ -123,14 +125,24 @@ export async function startGavel(options: StartOptions): Promise<Gavel> {
   const sweeper = setInterval(settle, 30_000);
   sweeper.unref();
 
-  // Past the bound of concurrent auctions a lead is answered 503 here, before the request reaches
-  // the app: no body read, no key checked, nothing recorded. Under a flood of leads that keeps the
-  // cost of saying "not now" far below the cost of an auction, so the admitted ones keep their
-  // deadlines. (The app's own admission check still guards the narrow race between the two.)
+  // Admission happens here, before the request reaches the app: a lead takes an auction slot, or
+  // waits for one (unread, first come first served, up to GAVEL_ADMISSION_WAIT_MS of its own
+  // deadline), or is answered 503 without its body or key being read and without being recorded.
+  // Under a flood that keeps the cost of "not now" far below the cost of an auction, and waiting
+  // clients do not come straight back, so the admitted leads keep their deadlines.
   const toApp = getRequestListener(app.fetch);
   const server: ServerType = createServer((req, res) => {
-    if (gate.full && req.method === "POST" && isLeadIntake(req)) return shed(res, gate, metrics);
-    void toApp(req, res);
+    if (req.method !== "POST" || !isLeadIntake(req)) return void toApp(req, res);
+    const arrival = { at: clock.now(), mono: performance.now() };
+    const go = (admitted: boolean) => {
+      if (!admitted) return shed(res, metrics);
+      markAdmitted(req, arrival);
+      res.once("close", () => gate.leave());
+      void toApp(req, res);
+    };
+    const entered = gate.enter(admissionWaitMs, (withdraw) => res.once("close", withdraw));
+    if (typeof entered === "boolean") go(entered);
+    else void entered.then(go);
   });
   await new Promise<void>((resolve) => server.listen(config.PORT, config.HOST, resolve));
   const port = (server.address() as AddressInfo).port;
@@ -176,9 +188,9 @@ const OVERLOADED = JSON.stringify({
   detail: "Gavel is at its bound of concurrent auctions",
 });
 
-function shed(res: ServerResponse, gate: AuctionGate, metrics: ReturnType<typeof createMetrics>): void {
-  gate.refused();
+function shed(res: ServerResponse, metrics: ReturnType<typeof createMetrics>): void {
   metrics.recordOverloaded();
+  if (res.destroyed) return; // its client gave up while waiting
   res.writeHead(503, { "content-type": "application/problem+json", "retry-after": "1", "content-length": Buffer.byteLength(OVERLOADED) });
   res.end(OVERLOADED);
 }

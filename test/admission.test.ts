@@ -1,6 +1,7 @@
 // Admission control: a bound on auctions running at once in one process. Past it a lead is answered
 // 503 + Retry-After at once, before any ping and without recording a lead.
 import { describe, expect, it } from "vitest";
+import { AuctionGate } from "../src/auction/gate";
 import { defaultMaxAuctions, loadConfig } from "../src/config";
 import { consumer, pingPost, useTestGavel } from "./helpers/gavel";
 
@@ -12,7 +13,7 @@ describe("admission control", () => {
     expect(loadConfig({ GAVEL_MAX_AUCTIONS: "5" }).GAVEL_MAX_AUCTIONS).toBe(5);
   });
 
-  const t = useTestGavel({ GAVEL_MAX_AUCTIONS: "2" });
+  const t = useTestGavel({ GAVEL_MAX_AUCTIONS: "2", GAVEL_ADMISSION_WAIT_MS: "0" });
 
   it("answers leads past the bound 503 + Retry-After before any ping, records none, and admits again after", async () => {
     const slow = await t.buyer({ ping: () => ({ json: { bid: 5 }, delayMs: 300 }) });
@@ -34,5 +35,62 @@ describe("admission control", () => {
     expect((await Promise.all(running)).map((a) => a.body.status)).toEqual(["sold", "sold"]);
     expect((await t.g.admin("GET", "/v1/leads?supplier=admission-sup")).body.items).toHaveLength(2);
     expect((await t.g.lead(key, { campaign: "admission", data: consumer() })).body.status).toBe("sold");
+  });
+});
+
+describe("admission queue", () => {
+  it("hands slots to waiting leads first come, first served, refuses past the wait or the queue bound, and drops a lead whose client left", async () => {
+    let t = 0;
+    const gate = new AuctionGate(1, () => t, undefined, 2);
+    expect(gate.enter(50)).toBe(true);
+    const order: string[] = [];
+    const first = (gate.enter(1000) as Promise<boolean>).then((ok) => order.push(`first:${ok}`));
+    let withdraw = () => {};
+    const leaving = (gate.enter(1000, (w) => (withdraw = w)) as Promise<boolean>).then((ok) => order.push(`leaving:${ok}`));
+    expect(gate.queued).toBe(2);
+    expect(gate.enter(1000)).toBe(false); // the queue is full
+    expect(gate.overloaded()).toBe(true);
+    withdraw();
+    await leaving;
+    const third = (gate.enter(1000) as Promise<boolean>).then((ok) => order.push(`third:${ok}`));
+    gate.leave(); // hands the slot to the oldest waiter, not to a newcomer
+    await first;
+    expect(gate.enter(0)).toBe(false);
+    gate.leave();
+    await third;
+    expect(order).toEqual(["leaving:false", "first:true", "third:true"]);
+    expect(gate.inFlight).toBe(1);
+    const late = await gate.enter(20); // nobody leaves: refused when its wait is over
+    expect(late).toBe(false);
+    gate.leave();
+    expect(gate.inFlight).toBe(0);
+    t = 5000;
+    expect(gate.overloaded()).toBe(false);
+  });
+
+  const t = useTestGavel({ GAVEL_MAX_AUCTIONS: "1", GAVEL_ADMISSION_WAIT_MS: "2000" });
+
+  it("lets a lead wait for a slot, and counts the wait against its deadline", async () => {
+    const slow = await t.buyer({ ping: () => ({ json: { bid: 5 }, delayMs: 500 }) });
+    const key = await t.g.setup({
+      campaign: { id: "queued", auction: { timeout_ms: 1000, ping_timeout_ms: 800, post_reserve_ms: 100 } },
+      channels: [pingPost("queued-slow", slow)],
+      supplier: { id: "queued-sup" },
+    });
+    const first = t.g.lead(key, { campaign: "queued", data: consumer() });
+    for (let i = 0; i < 100 && slow.pings.length < 1; i++) await new Promise((r) => setTimeout(r, 10));
+    const second = await t.g.lead(key, { campaign: "queued", data: consumer() });
+    expect((await first).body.status).toBe("sold");
+    // It waited ~500 ms for the slot, so its pings had to end ~400 ms later (900 ms after it
+    // arrived), before the buyer's 500 ms answer: unsold, within its deadline. Had the deadline
+    // started after the wait, the ping would have had 800 ms and the lead would have sold late.
+    expect(second.status).toBe(200);
+    expect(second.body.status).toBe("unsold");
+    expect(second.ms).toBeGreaterThan(400);
+    expect(second.ms).toBeLessThan(1000 + 50);
+    const trace = (await t.g.admin("GET", second.body.trace_url)).body;
+    const ping = trace.attempts.find((a: any) => a.kind === "ping");
+    expect(ping).toMatchObject({ outcome: "timeout" });
+    expect(ping.duration_ms).toBeLessThan(500);
   });
 });

@@ -70,7 +70,6 @@ describe("a stalled event loop", () => {
     let saturated = false;
     const gate = new AuctionGate(1, () => t, () => saturated);
     expect(gate.tryEnter()).toBe(true);
-    expect(gate.full).toBe(true);
     expect(gate.overloaded()).toBe(false);
     expect(gate.tryEnter()).toBe(false);
     t = 999;
@@ -83,7 +82,7 @@ describe("a stalled event loop", () => {
     gate.refused(); // the server's early 503
     expect(gate.overloaded()).toBe(true);
     gate.leave();
-    expect(gate.full).toBe(false);
+    expect(gate.inFlight).toBe(0);
   });
 
   it("sees its event loop saturated while it is held, and for a few samples after, then recovers", async () => {

@@ -52,17 +52,68 @@ export class LoopMonitor {
   }
 }
 
+interface Waiter {
+  admit(admitted: boolean): void;
+  timer: NodeJS.Timeout;
+}
+
 export class AuctionGate {
   private running = 0;
   private idle: (() => void)[] = [];
   private refusedAt = -Infinity;
+  /** Leads waiting for a slot, oldest first. */
+  private readonly waiting: Waiter[] = [];
 
   constructor(
     readonly limit: number,
     private readonly now: () => number = () => performance.now(),
     /** Whether the event loop is saturated now; injectable for tests. */
     private readonly loopSaturated: () => boolean = () => false,
+    /** Leads that may wait for a slot at once. */
+    readonly maxWaiting = 4 * limit,
   ) {}
+
+  get queued(): number {
+    return this.waiting.length;
+  }
+
+  /**
+   * Takes a slot, waiting up to `maxWaitMs` for one behind the leads already waiting (first come,
+   * first served). False: no slot in time, or too many waiting already; the lead is refused.
+   * `cancelled`, when it fires, withdraws a lead still waiting (its client went away).
+   */
+  enter(maxWaitMs: number, cancelled?: (withdraw: () => void) => void): Promise<boolean> | boolean {
+    if (this.running < this.limit && this.waiting.length === 0) {
+      this.running++;
+      return true;
+    }
+    if (maxWaitMs <= 0 || this.waiting.length >= this.maxWaiting) {
+      this.refused();
+      return false;
+    }
+    return new Promise<boolean>((resolve) => {
+      const waiter: Waiter = {
+        admit: resolve,
+        timer: setTimeout(() => {
+          this.withdraw(waiter);
+          this.refused();
+          resolve(false);
+        }, maxWaitMs),
+      };
+      this.waiting.push(waiter);
+      cancelled?.(() => {
+        if (this.withdraw(waiter)) resolve(false);
+      });
+    });
+  }
+
+  private withdraw(waiter: Waiter): boolean {
+    const i = this.waiting.indexOf(waiter);
+    if (i < 0) return false;
+    this.waiting.splice(i, 1);
+    clearTimeout(waiter.timer);
+    return true;
+  }
 
   /**
    * Whether Gavel is overloaded: it refused a lead in the last `windowMs`, or its event loop is
@@ -77,26 +128,24 @@ export class AuctionGate {
     return this.running;
   }
 
-  /** No room for another auction now: what the server checks before reading a lead at all. */
-  get full(): boolean {
-    return this.running >= this.limit;
-  }
-
   /** Records a lead refused without entering (the server's early 503). */
   refused(): void {
     this.refusedAt = this.now();
   }
 
+  /** Takes a slot if one is free now, without waiting. */
   tryEnter(): boolean {
-    if (this.running >= this.limit) {
-      this.refused();
-      return false;
-    }
-    this.running++;
-    return true;
+    return this.enter(0) === true;
   }
 
   leave(): void {
+    // A waiting lead takes the slot over directly, so a newcomer cannot jump the queue.
+    const next = this.waiting.shift();
+    if (next) {
+      clearTimeout(next.timer);
+      next.admit(true);
+      return;
+    }
     this.running--;
     if (this.running === 0) for (const resolve of this.idle.splice(0)) resolve();
   }

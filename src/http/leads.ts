@@ -10,6 +10,7 @@ import { findLead, listLeads } from "../db/trace";
 import { GavelError } from "../errors";
 import { fromCents } from "../resources/schemas";
 import { operatorOf, supplierOf } from "./auth";
+import { admittedArrival } from "./arrival";
 import { jsonBody, pageLimit } from "./body";
 import { route, type AnyRoute } from "./route";
 
@@ -114,7 +115,9 @@ function rateLimit(limiter: SupplierRateLimiter): MiddlewareHandler {
  * ping, and records no lead. The place is held until the answer is ready.
  */
 function admit(gate: AuctionGate, metrics: Metrics | undefined): MiddlewareHandler {
-  return async (_c, next) => {
+  return async (c, next) => {
+    // The server took the slot already (and gives it back when the answer is sent).
+    if (admittedArrival(c)) return next();
     if (!gate.tryEnter()) {
       metrics?.recordOverloaded();
       throw new GavelError("overloaded", "Gavel is at its bound of concurrent auctions", { retryAfter: 1 });
@@ -160,8 +163,9 @@ export function leadRoutes(deps: LeadRouteDeps): AnyRoute[] {
         admit(deps.gate, deps.metrics),
       ],
       async handler(c) {
-        // The deadline counts from here: everything Gavel does, including queueing, spends it.
-        const received = { at: deps.clock.now(), mono: performance.now() };
+        // The deadline counts from the lead's arrival: everything Gavel does, including waiting
+        // for an auction slot, spends it.
+        const received = admittedArrival(c) ?? { at: deps.clock.now(), mono: performance.now() };
         const key = c.req.header("idempotency-key");
         if (key !== undefined && !IDEMPOTENCY_KEY.test(key))
           throw new GavelError("validation", "Bad Idempotency-Key header", {
