@@ -41,6 +41,11 @@ export interface StartOptions {
   clock?: Clock;
   transport?: BuyerTransport;
   random?: () => number;
+  /**
+   * Whether this process's event loop is saturated now (default: a LoopMonitor). Tests that count
+   * buyer timeouts exactly pass their own, so a loaded test machine cannot excuse a hanging buyer.
+   */
+  loopSaturated?: () => boolean;
 }
 
 export function databaseTarget(config: Config): DatabaseTarget {
@@ -83,8 +88,8 @@ export async function startGavel(options: StartOptions): Promise<Gavel> {
   const clock = options.clock ?? systemClock;
   const catalog = new Catalog(database, config.GAVEL_CONFIG_TTL_MS, clock);
   const transport = options.transport ?? createBuyerTransport();
-  const loop = new LoopMonitor();
-  const gate = new AuctionGate(config.GAVEL_MAX_AUCTIONS, undefined, () => loop.saturated());
+  const loop = options.loopSaturated ? undefined : new LoopMonitor();
+  const gate = new AuctionGate(config.GAVEL_MAX_AUCTIONS, undefined, options.loopSaturated ?? (() => loop!.saturated()));
   const admissionWaitMs = config.GAVEL_ADMISSION_WAIT_MS;
   const caps = new CapLedger(database, new UsageView(database, clock, config.GAVEL_USAGE_REFRESH_MS, logger));
   let ready = true;
@@ -171,7 +176,7 @@ export async function startGavel(options: StartOptions): Promise<Gavel> {
         (server as { closeAllConnections?: () => void }).closeAllConnections?.();
         await stopped;
         await transport.close();
-        loop.stop();
+        loop?.stop();
         await database.close();
       })();
       return closing;

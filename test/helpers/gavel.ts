@@ -70,12 +70,24 @@ export interface TestGavelOptions {
   clock?: Clock;
   /** Share another Gavel's database instead of a fresh one (it must outlive this one). */
   target?: DatabaseTarget;
+  /**
+   * Judge the event loop for real (a LoopMonitor). By default a test Gavel never counts itself
+   * saturated: on a loaded test machine its timers run late, and circuit tests would then excuse
+   * the very buyer timeouts they count.
+   */
+  realLoopMonitor?: boolean;
 }
 
 export async function startTestGavel(env: Record<string, string> = {}, options: TestGavelOptions = {}): Promise<TestGavel> {
   const db = options.target ? { target: options.target, drop: async () => {} } : await freshDatabase();
   const config = loadConfig({ PORT: "0", HOST: "127.0.0.1", ADMIN_TOKEN: ADMIN, LOG_LEVEL: "silent", ...env });
-  const gavel = await startGavel({ config, target: db.target, logger: pino({ level: "silent" }), clock: options.clock });
+  const gavel = await startGavel({
+    config,
+    target: db.target,
+    logger: pino({ level: "silent" }),
+    clock: options.clock,
+    loopSaturated: options.realLoopMonitor ? undefined : () => false,
+  });
 
   async function call(method: string, path: string, body: unknown, headers: Record<string, string>) {
     const started = performance.now();
