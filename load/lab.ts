@@ -6,7 +6,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { autoInsuranceFields } from "../src/demo/fields";
-import postgres from "postgres";
+import { connectPostgres } from "../src/db/client";
 import type { BaselineSettings } from "./baseline";
 import { freePort, jsonReadyLine, spawnChild, type Child } from "./proc";
 import { buyerOrigin, type SimSettings } from "./sim";
@@ -107,14 +107,14 @@ async function create(url: string | undefined): Promise<BenchDatabase> {
     };
   }
   const name = `gavel_bench_${randomBytes(5).toString("hex")}`;
-  const admin = postgres(url, { max: 1, onnotice: () => {} });
+  const admin = connectPostgres(url, { max: 1, onnotice: () => {} });
   await admin.unsafe(`create database ${name}`);
   const target = new URL(url);
   target.pathname = `/${name}`;
   return {
     kind: "postgres",
     env: { DATABASE_URL: target.toString() },
-    describe: `PostgreSQL at ${target.host}, fresh database ${name} (dropped after)`,
+    describe: `PostgreSQL at ${target.searchParams.get("host") ?? target.host}, fresh database ${name} (dropped after)`,
     backendPids: async () => (await admin<{ pid: number }[]>`select pid from pg_stat_activity where datname = ${name}`).map((r) => r.pid),
     async drop() {
       await admin.unsafe(`drop database if exists ${name} with (force)`).catch(() => {});

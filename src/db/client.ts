@@ -100,8 +100,23 @@ export async function openDatabase(target: DatabaseTarget): Promise<Database> {
   }
 }
 
+/**
+ * A postgres.js client for a DATABASE_URL. As with libpq, `?host=/a/directory` in the URL means a
+ * Unix-domain socket in that directory (for a server on the same machine: cheaper than TCP
+ * loopback), e.g. `postgres://gavel@localhost/gavel?host=/var/run/postgresql`.
+ */
+export function connectPostgres(url: string, options: postgres.Options<Record<string, postgres.PostgresType>> = {}) {
+  const parsed = new URL(url);
+  const socketDir = parsed.searchParams.get("host");
+  if (socketDir?.startsWith("/")) {
+    parsed.searchParams.delete("host");
+    return postgres(parsed.toString(), { ...options, path: `${socketDir}/.s.PGSQL.${parsed.port || 5432}` });
+  }
+  return postgres(url, options);
+}
+
 async function openPostgres(url: string, poolSize: number): Promise<Database> {
-  const client = postgres(url, {
+  const client = connectPostgres(url, {
     max: poolSize,
     onnotice: () => {},
     // Keep timestamps as Date and bigint counts as numbers the way PGlite returns them.
@@ -123,7 +138,7 @@ async function openPostgres(url: string, poolSize: number): Promise<Database> {
  */
 export async function migrateDatabase(target: DatabaseTarget, database?: Database): Promise<void> {
   if ("url" in target) {
-    const client = postgres(target.url, { max: 1, onnotice: () => {} });
+    const client = connectPostgres(target.url, { max: 1, onnotice: () => {} });
     try {
       await client`select pg_advisory_lock(727601)`;
       await migratePostgres(drizzlePostgres(client), { migrationsFolder });

@@ -1,8 +1,7 @@
 // Each test file gets its own database: a fresh PostgreSQL database when DATABASE_URL is set (CI),
 // otherwise an in-memory PGlite.
 import { randomBytes } from "node:crypto";
-import postgres from "postgres";
-import type { DatabaseTarget } from "../../src/db/client";
+import { connectPostgres, type DatabaseTarget } from "../../src/db/client";
 
 export const onPostgres = Boolean(process.env.DATABASE_URL);
 
@@ -10,7 +9,7 @@ export async function freshDatabase(): Promise<{ target: DatabaseTarget; drop():
   const base = process.env.DATABASE_URL;
   if (!base) return { target: { memory: true }, drop: async () => {} };
   const name = `gavel_t_${randomBytes(6).toString("hex")}`;
-  const admin = postgres(base, { max: 1, onnotice: () => {} });
+  const admin = connectPostgres(base, { max: 1, onnotice: () => {} });
   await admin.unsafe(`create database ${name}`);
   await admin.end();
   const url = new URL(base);
@@ -18,7 +17,7 @@ export async function freshDatabase(): Promise<{ target: DatabaseTarget; drop():
   return {
     target: { url: url.toString(), poolSize: 10 },
     async drop() {
-      const admin = postgres(base, { max: 1, onnotice: () => {} });
+      const admin = connectPostgres(base, { max: 1, onnotice: () => {} });
       await admin.unsafe(`drop database if exists ${name} with (force)`);
       await admin.end();
     },
