@@ -3,6 +3,13 @@ import { availableParallelism } from "node:os";
 import { z } from "zod";
 
 export const defaultMaxAuctions = (cores = availableParallelism()) => 32 * Math.max(1, cores);
+/**
+ * PostgreSQL connections per process: about two per core, at least 4. The hot path's statements
+ * are short, and postgres.js pipelines queries on a busy connection, so a few connections carry
+ * many leads; more connections only wake more database processes for the same work (measured on
+ * 2 cores: 4 connections gave ~9 % more leads/s than 20, and less database CPU per lead).
+ */
+export const defaultDbPool = (cores = availableParallelism()) => Math.max(4, 2 * cores);
 
 const intFrom = (fallback: number, min: number, max: number) =>
   z.coerce.number().int().min(min).max(max).default(fallback);
@@ -33,7 +40,7 @@ export const Config = z.object({
   GAVEL_USAGE_REFRESH_MS: intFrom(1000, 0, 600_000),
   GAVEL_MAX_LEAD_BYTES: intFrom(64 * 1024, 1024, 16 * 1024 * 1024),
   GAVEL_MAX_BUYER_BODY_BYTES: intFrom(64 * 1024, 1024, 16 * 1024 * 1024),
-  GAVEL_DB_POOL: intFrom(20, 1, 500),
+  GAVEL_DB_POOL: intFrom(defaultDbPool(), 1, 500),
   /** Seconds SIGTERM waits for running auctions before closing anyway. */
   GAVEL_DRAIN_SECONDS: intFrom(15, 0, 600),
 });

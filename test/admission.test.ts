@@ -2,7 +2,7 @@
 // 503 + Retry-After at once, before any ping and without recording a lead.
 import { describe, expect, it } from "vitest";
 import { AuctionGate } from "../src/auction/gate";
-import { defaultMaxAuctions, loadConfig } from "../src/config";
+import { defaultDbPool, defaultMaxAuctions, loadConfig } from "../src/config";
 import { consumer, pingPost, useTestGavel } from "./helpers/gavel";
 
 describe("admission control", () => {
@@ -11,6 +11,9 @@ describe("admission control", () => {
     expect(defaultMaxAuctions(0)).toBe(32);
     expect(loadConfig({}).GAVEL_MAX_AUCTIONS).toBe(defaultMaxAuctions());
     expect(loadConfig({ GAVEL_MAX_AUCTIONS: "5" }).GAVEL_MAX_AUCTIONS).toBe(5);
+    expect(defaultDbPool(1)).toBe(4);
+    expect(defaultDbPool(8)).toBe(16);
+    expect(loadConfig({}).GAVEL_DB_POOL).toBe(defaultDbPool());
   });
 
   const t = useTestGavel({ GAVEL_MAX_AUCTIONS: "2", GAVEL_ADMISSION_WAIT_MS: "0" });
