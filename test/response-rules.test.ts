@@ -204,7 +204,8 @@ describe("reading a ping answer by rules", () => {
   });
 
   it("transport faults, 204 and non-2xx keep their native meaning", () => {
-    expect(read({ bid: "$.bid" }, { kind: "timeout", durationMs: 5 })).toMatchObject({ outcome: "timeout", reason: "ping_timeout" });
+    expect(read({ bid: "$.bid" }, { kind: "timeout", durationMs: 5, sent: true })).toMatchObject({ outcome: "timeout", reason: "ping_timeout" });
+    expect(read({ bid: "$.bid" }, { kind: "timeout", durationMs: 5, sent: false })).toMatchObject({ outcome: "timeout", reason: "ping_not_sent" });
     expect(read({ bid: "$.bid" }, answer("", "", 204))).toMatchObject({ outcome: "no_bid" });
     expect(read({ bid: "$.bid" }, json({ bid: 5 }, 503))).toMatchObject({ outcome: "error", reason: "http_503" });
   });
@@ -249,7 +250,9 @@ describe("reading a post answer by rules", () => {
     });
     expect(read({ accepted: { regex: "^OK" }, rejected: { regex: "^NO" } }, text("MAYBE"))).toMatchObject({ outcome: "invalid_response" });
     expect(read({ accepted: "$.ok" }, json({ ok: true }, 500))).toMatchObject({ outcome: "error", reason: "http_500" });
-    expect(read({ accepted: "$.ok" }, { kind: "timeout", durationMs: 9 })).toMatchObject({ outcome: "unknown", reason: "post_timeout" });
+    expect(read({ accepted: "$.ok" }, { kind: "timeout", durationMs: 9, sent: true })).toMatchObject({ outcome: "unknown", reason: "post_timeout" });
+    // Never written to its socket: the buyer never saw the post, so it cannot have sold.
+    expect(read({ accepted: "$.ok" }, { kind: "timeout", durationMs: 9, sent: false })).toMatchObject({ outcome: "error", reason: "post_not_sent" });
   });
 });
 

@@ -46,7 +46,7 @@ describe("a stalled event loop", () => {
       stall(200);
       expect(await sent).toMatchObject({ kind: "timeout", stalled: true });
       const punctual = await transport.send({ url: buyer.pingUrl, method: "POST", headers: {}, body: "{}", timeoutMs: 50, maxBodyBytes: 1024 });
-      expect(punctual).toEqual({ kind: "timeout", durationMs: expect.any(Number) });
+      expect(punctual).toEqual({ kind: "timeout", durationMs: expect.any(Number), sent: true });
     } finally {
       await buyer.close();
     }
@@ -54,12 +54,19 @@ describe("a stalled event loop", () => {
     const channel = [{ id: "c", health }];
     settleHealth(channel, [{ channelId: "c", outcome: "timeout", reason: "gavel_stalled" }], {}, "lead-1", 0);
     expect(health.view(0).state).toBe("closed");
-    // While Gavel sheds load (answers 503), no timeout counts; errors still do.
-    settleHealth(channel, [{ channelId: "c", outcome: "timeout", reason: "ping_timeout" }], {}, "lead-2", 0, true);
-    settleHealth(channel, [{ channelId: "c", outcome: "unknown", reason: "post_timeout" }], {}, "lead-3", 0, true);
+    // While Gavel is overloaded, a request that never reached its socket waited in Gavel's own
+    // queue: it does not count. Without overload it does (the buyer may not accept connections).
+    settleHealth(channel, [{ channelId: "c", outcome: "timeout", reason: "ping_not_sent" }], {}, "lead-2", 0, true);
+    settleHealth(channel, [{ channelId: "c", outcome: "error", reason: "post_not_sent" }], {}, "lead-3", 0, true);
     expect(health.view(0).state).toBe("closed");
-    settleHealth(channel, [{ channelId: "c", outcome: "timeout", reason: "ping_timeout" }], {}, "lead-4", 0);
+    settleHealth(channel, [{ channelId: "c", outcome: "timeout", reason: "ping_not_sent" }], {}, "lead-4", 0);
     expect(health.view(0).state).toBe("open");
+    // A buyer that had the request on time and let the deadline pass counts even while Gavel is
+    // overloaded: a hanging buyer is cut off under load too.
+    const hanging = new ChannelHealth({ failures: 2, cooldown_ms: 1000 });
+    settleHealth([{ id: "h", health: hanging }], [{ channelId: "h", outcome: "timeout", reason: "ping_timeout" }], {}, "lead-6", 0, true);
+    settleHealth([{ id: "h", health: hanging }], [{ channelId: "h", outcome: "unknown", reason: "post_timeout" }], {}, "lead-7", 0, true);
+    expect(hanging.view(0).state).toBe("open");
     const other = new ChannelHealth({ failures: 1, cooldown_ms: 1000 });
     settleHealth([{ id: "d", health: other }], [{ channelId: "d", outcome: "error", reason: "http_500" }], {}, "lead-5", 0, true);
     expect(other.view(0).state).toBe("open");

@@ -158,7 +158,7 @@ describe("buyer transport", () => {
     });
     const started = performance.now();
     const response = await transport.send(post(buyer.url, { timeoutMs: 200 }));
-    expect(response).toEqual({ kind: "timeout", durationMs: expect.any(Number) });
+    expect(response).toEqual({ kind: "timeout", durationMs: expect.any(Number), sent: true });
     expect(response.durationMs).toBeGreaterThanOrEqual(150);
     expect(performance.now() - started).toBeLessThan(1000);
     await expect.poll(buyer.open).toBe(0);
@@ -168,7 +168,7 @@ describe("buyer transport", () => {
     const buyer = await loopback(() => {});
     const started = performance.now();
     const response = await transport.send(post(buyer.url, { timeoutMs: 100 }));
-    expect(response).toEqual({ kind: "timeout", durationMs: expect.any(Number) });
+    expect(response).toEqual({ kind: "timeout", durationMs: expect.any(Number), sent: true });
     expect(performance.now() - started).toBeLessThan(1000);
   });
 
@@ -180,7 +180,7 @@ describe("buyer transport", () => {
       await expect.poll(() => buyer.requests.length).toBe(1);
       const started = performance.now();
       const queued = await narrow.send(post(buyer.url, { timeoutMs: 100 }));
-      expect(queued).toMatchObject({ kind: "timeout" });
+      expect(queued).toMatchObject({ kind: "timeout", sent: false }); // the buyer never had it
       expect(performance.now() - started).toBeLessThan(1000);
       await buyer.close(); // ends the first one too
       expect(await first).toMatchObject({ kind: "connection_error", sent: true });

@@ -146,10 +146,13 @@ export function settleHealth(
   gavelOverloaded = false,
 ): void {
   const byId = new Map(admitted.map((c) => [c.id, c.health]));
-  // A timeout Gavel caused by stalling is neither a failure nor a sign of life; so is any timeout
-  // while Gavel is overloaded (shedding load with 503, or its event loop saturated).
+  // A timeout Gavel caused by stalling is neither a failure nor a sign of life; nor is a request
+  // that never reached its socket while Gavel was overloaded (shedding load with 503, or its event
+  // loop saturated): it waited in Gavel's own queue. A buyer that had the request on time and let
+  // the deadline pass is unhealthy whatever Gavel's load, so a hanging buyer is cut off even then.
   for (const a of attempts) {
-    if (a.reason === "gavel_stalled" || (gavelOverloaded && (a.outcome === "timeout" || a.outcome === "unknown"))) continue;
+    if (a.reason === "gavel_stalled") continue;
+    if (gavelOverloaded && (a.reason === "ping_not_sent" || a.reason === "post_not_sent")) continue;
     byId.get(a.channelId)?.report(a.outcome, now, leadId);
   }
   for (const c of admitted) c.health.release(owner);

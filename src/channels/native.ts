@@ -101,6 +101,12 @@ function parseJson(body: string): { ok: true; value: unknown } | { ok: false } {
 
 /** A ping timeout that was Gavel's own doing (its event loop stalled): no mark against the buyer's health. */
 export const GAVEL_STALLED = "gavel_stalled";
+/**
+ * A ping that never reached its socket before the deadline (still connecting, or waiting for a free
+ * connection): the buyer never saw it. It counts against the buyer's health unless Gavel was
+ * overloaded then, when the wait was most likely Gavel's own queue.
+ */
+export const PING_NOT_SENT = "ping_not_sent";
 
 export const noBid = (outcome: Exclude<PingOutcome["outcome"], "bid">, reason: string | null, priceCents: number | null = null): PingOutcome => ({
   outcome,
@@ -113,7 +119,7 @@ export const noBid = (outcome: Exclude<PingOutcome["outcome"], "bid">, reason: s
 export function pingFault(response: BuyerResponse): PingOutcome | null {
   switch (response.kind) {
     case "timeout":
-      return noBid("timeout", response.stalled ? GAVEL_STALLED : "ping_timeout");
+      return noBid("timeout", response.stalled ? GAVEL_STALLED : response.sent ? "ping_timeout" : PING_NOT_SENT);
     case "too_large":
       return noBid("error", "body_too_large");
     case "connection_error":
@@ -153,7 +159,8 @@ export const refused = (outcome: "rejected" | "error", reason: string | null): P
 export function postFault(response: BuyerResponse): PostOutcome | null {
   switch (response.kind) {
     case "timeout":
-      return unknown("post_timeout");
+      // A post that never left Gavel cannot have sold: safe to offer the lead to the next bid.
+      return response.sent ? unknown("post_timeout") : refused("error", "post_not_sent");
     case "connection_error":
       return response.sent ? unknown(`connection_lost:${response.code}`) : refused("error", `connection:${response.code}`);
     case "too_large":

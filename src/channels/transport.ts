@@ -27,7 +27,16 @@ export type BuyerResponse =
    * `stalled`: Gavel's own deadline timer fired more than STALL_MS late (its event loop was busy),
    * so the time ran out on Gavel's side and says nothing about the buyer.
    */
-  | { kind: "timeout"; durationMs: number; stalled?: boolean }
+  | {
+      kind: "timeout";
+      durationMs: number;
+      stalled?: boolean;
+      /**
+       * Whether the request reached its socket before the deadline. False: it was still connecting
+       * or waiting for a free connection, so the buyer never saw it (a post then cannot have sold).
+       */
+      sent: boolean;
+    }
   | { kind: "too_large"; status: number; durationMs: number }
   /** `sent: false` means no request byte left Gavel (refused, unreachable, connect timeout). */
   | { kind: "connection_error"; code: string; sent: boolean; durationMs: number };
@@ -119,6 +128,7 @@ class Exchange implements Dispatcher.DispatchHandler {
   private controller: Dispatcher.DispatchController | null = null;
   private settled = false;
   private stalled = false;
+  private sent = false;
   private status = 0;
   private contentType = "";
   private headers: Record<string, string> | null = null;
@@ -156,6 +166,8 @@ class Exchange implements Dispatcher.DispatchHandler {
 
   onRequestStart(controller: Dispatcher.DispatchController) {
     this.controller = controller;
+    // undici calls this as it writes the request to its socket: from here the buyer has it.
+    this.sent = true;
     if (this.settled) controller.abort(new DeadlineExceeded());
   }
 
@@ -189,7 +201,8 @@ class Exchange implements Dispatcher.DispatchHandler {
   onResponseError(_controller: Dispatcher.DispatchController | undefined, error: Error) {
     if (this.settled) return;
     if (error instanceof DeadlineExceeded || error instanceof undiciErrors.RequestAbortedError) this.settle(this.timeout());
-    else if (error instanceof undiciErrors.HeadersTimeoutError || error instanceof undiciErrors.BodyTimeoutError) this.settle({ kind: "timeout", durationMs: this.elapsed() });
+    else if (error instanceof undiciErrors.HeadersTimeoutError || error instanceof undiciErrors.BodyTimeoutError)
+      this.settle({ kind: "timeout", durationMs: this.elapsed(), sent: this.sent });
     else this.settle(failure(error, this.elapsed()));
   }
 
@@ -200,7 +213,7 @@ class Exchange implements Dispatcher.DispatchHandler {
 
   private timeout(): BuyerResponse {
     const durationMs = this.elapsed();
-    return this.stalled ? { kind: "timeout", durationMs, stalled: true } : { kind: "timeout", durationMs };
+    return this.stalled ? { kind: "timeout", durationMs, stalled: true, sent: this.sent } : { kind: "timeout", durationMs, sent: this.sent };
   }
 
   private elapsed() {
@@ -238,7 +251,7 @@ export function createBuyerTransport(options: TransportOptions = {}): BuyerTrans
   function attempt(request: BuyerRequest, deadline: number, started: number): Promise<BuyerResponse> | BuyerResponse {
     const now = performance.now();
     const left = deadline - now;
-    if (left <= 0) return { kind: "timeout", durationMs: Math.round(now - started) };
+    if (left <= 0) return { kind: "timeout", durationMs: Math.round(now - started), sent: false };
     let target: Target;
     try {
       target = targets.of(request.url);
