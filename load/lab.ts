@@ -1,10 +1,12 @@
 // The lab's processes: the buyer simulator, Gavel (its real entry, src/main.ts, on a fresh database)
 // and the baseline, each a child process whose CPU and memory are read from /proc; plus configuring
 // Gavel through its own API, as an operator would.
+import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { autoInsuranceFields } from "../src/demo/fields";
 import { connectPostgres } from "../src/db/client";
 import type { BaselineSettings } from "./baseline";
@@ -133,7 +135,18 @@ export interface GavelProcess {
   stop(): Promise<void>;
 }
 
+/**
+ * Gavel as `npm start` runs it: built by `npm run build` into one bundle, run by plain node with
+ * source maps, no TypeScript loader at run time. Built afresh for every process the bench starts.
+ */
+const gavelEntry = "dist/main.js";
+
+function buildGavel(): void {
+  execFileSync("npm", ["run", "-s", "build"], { cwd: fileURLToPath(new URL("..", import.meta.url)), stdio: ["ignore", "ignore", "inherit"] });
+}
+
 export async function startGavelProcess(options: { databaseUrl?: string; env?: Record<string, string>; nodeArgs?: string[] }): Promise<GavelProcess> {
+  buildGavel();
   const database = await createBenchDatabase(options.databaseUrl);
   const adminToken = `bench-${randomBytes(18).toString("base64url")}`;
   const port = await freePort();
@@ -143,8 +156,8 @@ export async function startGavelProcess(options: { databaseUrl?: string; env?: R
   let child: Child | undefined;
   try {
     ({ child } = await spawnChild("gavel", {
-      script: "src/main.ts",
-      nodeArgs: options.nodeArgs,
+      script: gavelEntry,
+      nodeArgs: ["--enable-source-maps", ...(options.nodeArgs ?? [])],
       stdoutFile: join(logDir, "gavel.log"),
       // A short drain: the bench stops Gavel once its steps are measured, and waits for nothing.
       env: { PORT: String(port), HOST: "127.0.0.1", ADMIN_TOKEN: adminToken, LOG_LEVEL: "info", GAVEL_DRAIN_SECONDS: "2", ...database.env, ...options.env },

@@ -9,7 +9,7 @@ import { fileURLToPath } from "node:url";
 
 /** The repository root (load/ sits right under it). */
 export const repoRoot = fileURLToPath(new URL("..", import.meta.url));
-const watchdog = fileURLToPath(new URL("./watchdog.ts", import.meta.url));
+const watchdog = fileURLToPath(new URL("./watchdog.mjs", import.meta.url));
 
 /** /proc reports CPU time in clock ticks; USER_HZ is 100 on every Linux the bench runs on. */
 const TICKS_PER_SECOND = 100;
@@ -86,7 +86,7 @@ function hookExit(): void {
 }
 
 export interface SpawnOptions {
-  /** Script to run with tsx, relative to the repository root. */
+  /** Script to run, relative to the repository root: TypeScript through tsx, or built `.js` with plain node. */
   script: string;
   env?: Record<string, string>;
   /** Extra node flags (`--cpu-prof`, …). */
@@ -99,13 +99,14 @@ export interface SpawnOptions {
 }
 
 /**
- * Starts `node --import tsx <script>` as a child. A small watchdog module loaded first makes the
+ * Starts `node [--import tsx] <script>` as a child. A small watchdog module loaded first makes the
  * child exit by itself if the bench dies without cleaning up (its parent pid changes).
  */
 export async function spawnChild(name: string, options: SpawnOptions): Promise<{ child: Child; ready: unknown }> {
   hookExit();
   const stdoutFd = options.stdoutFile === undefined ? undefined : openSync(options.stdoutFile, "a");
-  const proc = spawn(process.execPath, [...(options.nodeArgs ?? []), "--import", "tsx", "--import", watchdog, options.script], {
+  const loader = options.script.endsWith(".ts") ? ["--import", "tsx"] : [];
+  const proc = spawn(process.execPath, [...(options.nodeArgs ?? []), ...loader, "--import", watchdog, options.script], {
     cwd: repoRoot,
     env: { ...process.env, ...options.env },
     stdio: ["ignore", stdoutFd ?? "pipe", "pipe"],

@@ -1,7 +1,7 @@
 // Opens Gavel's database: PostgreSQL through postgres.js when a URL is given, otherwise an embedded
 // PGlite in a local folder (or in memory). Both speak the same SQL and run the same migrations.
-import { mkdirSync, openSync, readFileSync, unlinkSync, writeSync, closeSync } from "node:fs";
-import { join } from "node:path";
+import { existsSync, mkdirSync, openSync, readFileSync, unlinkSync, writeSync, closeSync } from "node:fs";
+import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { PGlite } from "@electric-sql/pglite";
 import { sql, type SQL } from "drizzle-orm";
@@ -29,7 +29,14 @@ export interface Database {
   close(): Promise<void>;
 }
 
-export const migrationsFolder = fileURLToPath(new URL("../../drizzle", import.meta.url));
+/** The committed migrations, found from wherever this module runs: src/db/ under tsx, dist/ when built. */
+export const migrationsFolder = (() => {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (let up = 0; up < 4; up++, dir = dirname(dir)) {
+    if (existsSync(join(dir, "drizzle", "meta", "_journal.json"))) return join(dir, "drizzle");
+  }
+  throw new Error(`Gavel's migrations (drizzle/) are not beside ${fileURLToPath(import.meta.url)}`);
+})();
 
 export type DatabaseTarget = { url: string; poolSize?: number } | { dataDir: string } | { memory: true };
 
