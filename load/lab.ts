@@ -3,6 +3,7 @@
 // Gavel through its own API, as an operator would.
 import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
+import { readFileSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -140,6 +141,11 @@ export interface GavelProcess {
  * source maps, no TypeScript loader at run time. Built afresh for every process the bench starts.
  */
 const gavelEntry = "dist/main.js";
+/** The node flags of `npm start`, read from package.json so the bench runs Gavel exactly so. */
+const gavelNodeFlags: string[] = (() => {
+  const pkg = JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as { scripts: { start: string } };
+  return pkg.scripts.start.split(/\s+/).filter((word) => word.startsWith("--"));
+})();
 
 function buildGavel(): void {
   execFileSync("npm", ["run", "-s", "build"], { cwd: fileURLToPath(new URL("..", import.meta.url)), stdio: ["ignore", "ignore", "inherit"] });
@@ -157,7 +163,7 @@ export async function startGavelProcess(options: { databaseUrl?: string; env?: R
   try {
     ({ child } = await spawnChild("gavel", {
       script: gavelEntry,
-      nodeArgs: ["--enable-source-maps", ...(options.nodeArgs ?? [])],
+      nodeArgs: [...gavelNodeFlags, ...(options.nodeArgs ?? [])],
       stdoutFile: join(logDir, "gavel.log"),
       // A short drain: the bench stops Gavel once its steps are measured, and waits for nothing.
       env: { PORT: String(port), HOST: "127.0.0.1", ADMIN_TOKEN: adminToken, LOG_LEVEL: "info", GAVEL_DRAIN_SECONDS: "2", ...database.env, ...options.env },
