@@ -8,7 +8,13 @@ import { GavelError } from "../errors";
  * request: building the web `Request` that hono's own reader goes through costs more CPU than the
  * rest of a lead's intake.
  */
-export async function limitedText(c: Context, maxBytes: number, tooLarge: string): Promise<string> {
+export interface BodyLimit {
+  maxBytes: number;
+  /** The 413's detail. */
+  tooLarge: string;
+}
+
+export async function limitedText(c: Context, { maxBytes, tooLarge }: BodyLimit): Promise<string> {
   const incoming = (c.env as { incoming?: IncomingMessage } | undefined)?.incoming;
   if (!incoming || incoming.readableEnded) {
     const text = await c.req.text();
@@ -27,8 +33,8 @@ export async function limitedText(c: Context, maxBytes: number, tooLarge: string
 }
 
 /** Parses a JSON body; a body that is not JSON is a 400, never a crash. */
-export async function jsonBody(c: Context, limit?: { maxBytes: number; tooLarge: string }): Promise<unknown> {
-  const text = limit ? await limitedText(c, limit.maxBytes, limit.tooLarge) : await c.req.text();
+export async function jsonBody(c: Context, limit?: BodyLimit): Promise<unknown> {
+  const text = limit ? await limitedText(c, limit) : await c.req.text();
   if (text.trim() === "") throw new GavelError("bad_request", "The request body is empty; send JSON");
   try {
     return JSON.parse(text);

@@ -153,7 +153,8 @@ export function leadRoutes(deps: LeadRouteDeps): AnyRoute[] {
           headers: { "Retry-After": { description: "Seconds until a lead is admitted again", schema: { type: "integer" } } },
         },
         503: {
-          description: "The process is at its bound of concurrent auctions (answered before any ping)",
+          description:
+            "The process is at its bound of concurrent auctions and no slot freed within GAVEL_ADMISSION_WAIT_MS (answered before the body or key is read, before any ping)",
           contentType: "application/problem+json",
           headers: { "Retry-After": { description: "Seconds", schema: { type: "integer" } } },
         },

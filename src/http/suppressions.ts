@@ -2,13 +2,12 @@
 // hashed before they reach the database; a body with any bad value is refused whole (422 listing
 // every bad value), so a typo never half-applies an upload.
 import type { Context } from "hono";
-import { bodyLimit } from "hono/body-limit";
 import { z } from "zod";
 import type { Db } from "../db/client";
 import { addSuppressions, countSuppressions, removeSuppressions } from "../db/suppressions";
 import { GavelError, invalid, type FieldError } from "../errors";
 import { parseSuppressionCsv, suppressionEntry, type SuppressionEntry } from "../leads/suppression";
-import { jsonBody } from "./body";
+import { jsonBody, limitedText } from "./body";
 import { route, type AnyRoute } from "./route";
 
 export interface SuppressionRouteDeps {
@@ -16,6 +15,7 @@ export interface SuppressionRouteDeps {
 }
 
 const MAX_UPLOAD_BYTES = 16 * 1024 * 1024;
+const upload = { maxBytes: MAX_UPLOAD_BYTES, tooLarge: `A suppression upload is limited to ${MAX_UPLOAD_BYTES} bytes; split the file` };
 
 const SuppressionList = z
   .object({
@@ -29,11 +29,11 @@ async function readEntries(c: Context): Promise<SuppressionEntry[]> {
   const errors: FieldError[] = [];
   const entries: SuppressionEntry[] = [];
   if (/^text\/(csv|plain)/i.test(type)) {
-    const parsed = parseSuppressionCsv(await c.req.text());
+    const parsed = parseSuppressionCsv(await limitedText(c, upload));
     entries.push(...parsed.entries);
     errors.push(...parsed.problems);
   } else {
-    const parsed = SuppressionList.safeParse(await jsonBody(c));
+    const parsed = SuppressionList.safeParse(await jsonBody(c, upload));
     if (!parsed.success) throw invalid(parsed.error, "The suppression list is invalid");
     for (const [field, kind] of [["emails", "email"], ["phones", "phone"]] as const) {
       parsed.data[field].forEach((value, i) => {
@@ -56,12 +56,6 @@ const uploadContent = {
 };
 
 export function suppressionRoutes(deps: SuppressionRouteDeps): AnyRoute[] {
-  const limit = bodyLimit({
-    maxSize: MAX_UPLOAD_BYTES,
-    onError: () => {
-      throw new GavelError("payload_too_large", `A suppression upload is limited to ${MAX_UPLOAD_BYTES} bytes; split the file`);
-    },
-  });
   return [
     route({
       method: "get",
@@ -85,7 +79,6 @@ export function suppressionRoutes(deps: SuppressionRouteDeps): AnyRoute[] {
       description: "Values are normalised and stored only as SHA-256 hashes. A body with any bad value is refused whole (422 listing each).",
       tags: ["Suppression"],
       documentedBody: { content: uploadContent },
-      use: [limit],
       responses: {
         200: {
           description: "What was added",
@@ -106,7 +99,6 @@ export function suppressionRoutes(deps: SuppressionRouteDeps): AnyRoute[] {
       summary: "Remove emails and phones from the do-not-sell list (CSV or JSON)",
       tags: ["Suppression"],
       documentedBody: { content: uploadContent },
-      use: [limit],
       responses: {
         200: {
           description: "What was removed",
