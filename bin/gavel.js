@@ -1,6 +1,6 @@
 #!/usr/bin/env node
-// The `gavel` command (package.json "bin"): runs src/cli.ts through tsx, as `npm start` runs the
-// server, so the command and the server are the same TypeScript with no build step.
+// The `gavel` command (package.json "bin"): runs src/cli.ts through tsx, so the command needs no
+// build step (`gavel serve` too). `npm start` instead runs the esbuild bundle, dist/main.js.
 import { register } from "tsx/esm/api";
 
 register();

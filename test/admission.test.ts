@@ -90,7 +90,7 @@ describe("admission queue", () => {
     expect(second.status).toBe(200);
     expect(second.body.status).toBe("unsold");
     expect(second.ms).toBeGreaterThan(400);
-    expect(second.ms).toBeLessThan(1000 + 50);
+    expect(second.ms).toBeLessThan(1000 + 250); // client-side clock: HTTP and the final write on top
     const trace = (await t.g.admin("GET", second.body.trace_url)).body;
     const ping = trace.attempts.find((a: any) => a.kind === "ping");
     expect(ping).toMatchObject({ outcome: "timeout" });
