@@ -19,6 +19,7 @@ import { LeadWriter } from "./db/lead-writer";
 import { settleInterruptedLeads } from "./db/leads";
 import { uuidv7 } from "./ids";
 import { markAdmitted } from "./http/arrival";
+import { problemBody } from "./http/problem";
 import { createMetrics } from "./metrics";
 
 export interface Gavel {
@@ -186,12 +187,7 @@ export async function startGavel(options: StartOptions): Promise<Gavel> {
 
 const isLeadIntake = (req: IncomingMessage) => req.url === "/v1/leads" || req.url?.startsWith("/v1/leads?") === true;
 
-const OVERLOADED = JSON.stringify({
-  type: "urn:gavel:problem:overloaded",
-  title: "Overloaded",
-  status: 503,
-  detail: "Gavel is at its bound of concurrent auctions",
-});
+const OVERLOADED = problemBody("overloaded", "Gavel is at its bound of concurrent auctions");
 
 function shed(res: ServerResponse, metrics: ReturnType<typeof createMetrics>): void {
   metrics.recordOverloaded();

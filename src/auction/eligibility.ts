@@ -93,7 +93,7 @@ export interface Eligibility {
   excluded: { channel_id: string; reason: string }[];
 }
 
-/** The world as this process sees it: its cap-usage view and its requests in flight. Built once. */
+/** The world as this process sees it: its cap-usage view and its requests in flight (two closures, read live). */
 export function processWorld(caps: { view: { get(key: UsageKey): Usage } }, limiter: { count(channelId: string): number }): EligibilityWorld {
   return { usage: (key) => caps.view.get(key), inFlight: (id) => limiter.count(id) };
 }

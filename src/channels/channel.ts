@@ -2,7 +2,7 @@
 // and post (native JSON or the buyer's own format through a template; headers, auth, signing) and
 // how to read its answers (native rules or the channel's own). The auction calls these for every
 // lead; nothing here parses configuration per lead.
-import type { Channel } from "../resources/schemas";
+import { toCents, type Channel } from "../resources/schemas";
 import { CONTENT_TYPES, formPairs, serialize } from "./formats";
 import {
   buildPing as buildNativePing,
@@ -97,7 +97,7 @@ function sign(channel: Channel, built: Built): Built {
 export function compileChannel(channel: Channel): ChannelIO {
   const ping = channel.ping ? compileEndpoint(channel, "ping") : undefined;
   const post = compileEndpoint(channel, "post");
-  const fixedPriceCents = channel.fixed_price === undefined ? null : Math.round(channel.fixed_price * 100);
+  const fixedPriceCents = channel.fixed_price === undefined ? null : toCents(channel.fixed_price);
   const pingRules = channel.response?.ping;
   const postRules = channel.response?.post;
   const readPingRules = pingRules && compilePingReader(pingRules, fixedPriceCents);

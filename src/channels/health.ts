@@ -7,6 +7,8 @@
 // traffic, and a restart starts every circuit closed. That is deliberate — health is a fast local
 // reflex, not a rule that must hold across processes the way caps and dedup do.
 
+import { GAVEL_STALLED, PING_NOT_SENT, POST_NOT_SENT } from "./native";
+
 export type CircuitState = "closed" | "open" | "half_open";
 
 export interface CircuitSettings {
@@ -151,8 +153,8 @@ export function settleHealth(
   // loop saturated): it waited in Gavel's own queue. A buyer that had the request on time and let
   // the deadline pass is unhealthy whatever Gavel's load, so a hanging buyer is cut off even then.
   for (const a of attempts) {
-    if (a.reason === "gavel_stalled") continue;
-    if (gavelOverloaded && (a.reason === "ping_not_sent" || a.reason === "post_not_sent")) continue;
+    if (a.reason === GAVEL_STALLED) continue;
+    if (gavelOverloaded && (a.reason === PING_NOT_SENT || a.reason === POST_NOT_SENT)) continue;
     byId.get(a.channelId)?.report(a.outcome, now, leadId);
   }
   for (const c of admitted) c.health.release(owner);

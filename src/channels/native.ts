@@ -107,6 +107,8 @@ export const GAVEL_STALLED = "gavel_stalled";
  * overloaded then, when the wait was most likely Gavel's own queue.
  */
 export const PING_NOT_SENT = "ping_not_sent";
+/** A post that never reached its socket before the deadline: the buyer never saw it. */
+export const POST_NOT_SENT = "post_not_sent";
 
 export const noBid = (outcome: Exclude<PingOutcome["outcome"], "bid">, reason: string | null, priceCents: number | null = null): PingOutcome => ({
   outcome,
@@ -160,7 +162,7 @@ export function postFault(response: BuyerResponse): PostOutcome | null {
   switch (response.kind) {
     case "timeout":
       // A post that never left Gavel cannot have sold: safe to offer the lead to the next bid.
-      return response.sent ? unknown("post_timeout") : refused("error", "post_not_sent");
+      return response.sent ? unknown("post_timeout") : refused("error", POST_NOT_SENT);
     case "connection_error":
       return response.sent ? unknown(`connection_lost:${response.code}`) : refused("error", `connection:${response.code}`);
     case "too_large":

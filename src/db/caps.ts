@@ -3,7 +3,7 @@
 // atomic, so a reservation that does not fit one cap changes no cap at all, and concurrent
 // reservations of a row (from any process) queue on its row lock and are each checked against the
 // value the previous one committed: caps hold exactly, not approximately.
-import { and, eq, or, sql, type SQL } from "drizzle-orm";
+import { and, eq, or, sql } from "drizzle-orm";
 import type { Database, Db } from "./client";
 import { capUsage } from "./schema";
 
@@ -36,7 +36,6 @@ export interface UsageRow extends UsageKey, Usage {}
 export const usageKey = (k: UsageKey): string => `${k.scope}|${k.ownerId}|${k.period}|${k.periodStart}`;
 
 const ts = (ms: number) => sql`${new Date(ms).toISOString()}::timestamptz`;
-const tsOrNull = (ms: number | null) => (ms === null ? sql`null::timestamptz` : ts(ms));
 
 /** Rows always locked in one order, so two reservations can never wait on each other in a circle. */
 export function lockOrder<K extends UsageKey>(claims: readonly K[]): K[] {

@@ -14,7 +14,7 @@ interface Pending {
 }
 
 export interface LeadWriterOptions {
-  /** Outcomes in one statement at most (PostgreSQL takes up to 65 535 parameters per statement). */
+  /** Outcomes in one statement at most: bounds a statement's size and how long one batch holds its leads. */
   maxBatch?: number;
   /** Batches being written at once. */
   maxInFlight?: number;

@@ -1,6 +1,6 @@
 // Lead persistence on the hot path. Each function is ONE statement (data-modifying CTEs), so a lead
-// costs one round trip before its first ping and one after its auction, and each statement is
-// atomic on its own: no explicit transaction, no half-written lead.
+// costs one round trip before its first ping and a share of one group-committed statement after its
+// auction, and each statement is atomic on its own: no explicit transaction, no half-written lead.
 import { sql, type SQL } from "drizzle-orm";
 import { capClaimsJson, capUpsertSql, type CapClaim } from "./caps";
 import type { Database } from "./client";

@@ -59,9 +59,14 @@ const titleOf: Record<ErrorCode, string> = {
   supplier_cap: "Supplier cap reached",
 };
 
+/** The problem+json text of an error, for answers written outside the app (the server's early 503). */
+export function problemBody(code: ErrorCode, detail: string, extra: Record<string, unknown> = {}): string {
+  return JSON.stringify({ type: `urn:gavel:problem:${code}`, title: titleOf[code], status: statusOf[code], detail, ...extra });
+}
+
 export function problem(c: Context, code: ErrorCode, detail: string, extra: Record<string, unknown> = {}): Response {
   const status = statusOf[code];
-  return c.body(JSON.stringify({ type: `urn:gavel:problem:${code}`, title: titleOf[code], status, detail, ...extra }), status, {
+  return c.body(problemBody(code, detail, extra), status, {
     "content-type": "application/problem+json",
   });
 }

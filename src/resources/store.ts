@@ -14,7 +14,6 @@ import { diffDocs, sameJson } from "./diff";
 import { Buyer, Campaign, Channel, Supplier } from "./schemas";
 
 export type ResourceKind = "campaigns" | "buyers" | "channels" | "suppliers";
-export const resourceKinds: readonly ResourceKind[] = ["campaigns", "buyers", "channels", "suppliers"];
 
 const tables = { campaigns, buyers, channels, suppliers } as const;
 export const resourceSchemas: Record<ResourceKind, z.ZodType<{ id: string; status: string }>> = {
