@@ -96,4 +96,40 @@ describe("admission queue", () => {
     expect(ping).toMatchObject({ outcome: "timeout" });
     expect(ping.duration_ms).toBeLessThan(500);
   });
+
+  it("drops a waiting lead whose client went away: it is never recorded, and the slot goes to the next lead", async () => {
+    const slow = await t.buyer({ ping: () => ({ json: { bid: 5 }, delayMs: 400 }) });
+    const key = await t.g.setup({
+      campaign: { id: "withdrawn", auction: { timeout_ms: 2000, ping_timeout_ms: 1000 } },
+      channels: [pingPost("withdrawn-slow", slow)],
+      supplier: { id: "withdrawn-sup" },
+    });
+    const first = t.g.lead(key, { campaign: "withdrawn", data: consumer() });
+    for (let i = 0; i < 100 && slow.pings.length < 1; i++) await new Promise((r) => setTimeout(r, 10));
+    const gone = new AbortController();
+    const abandoned = fetch(`${t.g.url}/v1/leads`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${key}`, "content-type": "application/json" },
+      body: JSON.stringify({ campaign: "withdrawn", data: consumer() }),
+      signal: gone.signal,
+    }).catch((error: Error) => error.name);
+    await new Promise((r) => setTimeout(r, 100)); // it is waiting for the slot now
+    gone.abort();
+    expect(await abandoned).toBe("AbortError");
+    const third = t.g.lead(key, { campaign: "withdrawn", data: consumer() });
+    expect((await first).body.status).toBe("sold");
+    expect((await third).body.status).toBe("sold");
+    expect(slow.pings).toHaveLength(2);
+    expect((await t.g.admin("GET", "/v1/leads?supplier=withdrawn-sup")).body.items).toHaveLength(2);
+  });
+});
+
+describe("the real event-loop monitor", () => {
+  const t = useTestGavel({}, { realLoopMonitor: true });
+
+  it("runs a Gavel that judges its own loop: a lead sells and the process closes cleanly", async () => {
+    const buyer = await t.buyer({ ping: () => ({ json: { bid: 3 } }) });
+    const key = await t.g.setup({ campaign: { id: "monitored" }, channels: [pingPost("monitored-ch", buyer)], supplier: { id: "monitored-sup" } });
+    expect((await t.g.lead(key, { campaign: "monitored", data: consumer() })).body.status).toBe("sold");
+  });
 });
