@@ -5,7 +5,7 @@ import type { AddressInfo } from "node:net";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import { getRequestListener, type ServerType } from "@hono/node-server";
 import type { Hono } from "hono";
-import pino, { type Logger } from "pino";
+import type { Logger } from "pino";
 import { createApp } from "./app";
 import { Catalog, systemClock, type Clock } from "./auction/catalog";
 import { CapLedger, UsageView } from "./auction/caps";
@@ -16,6 +16,7 @@ import type { Config } from "./config";
 import { migrateDatabase, openDatabase, type Database, type DatabaseTarget } from "./db/client";
 import { deleteEndedUsage } from "./db/caps";
 import { LeadWriter } from "./db/lead-writer";
+import { createLogger } from "./logger";
 import { settleInterruptedLeads } from "./db/leads";
 import { uuidv7 } from "./ids";
 import { markAdmitted } from "./http/arrival";
@@ -51,33 +52,6 @@ export interface StartOptions {
 
 export function databaseTarget(config: Config): DatabaseTarget {
   return config.DATABASE_URL ? { url: config.DATABASE_URL, poolSize: config.GAVEL_DB_POOL } : { dataDir: config.GAVEL_DATA_DIR };
-}
-
-export function createLogger(level: string, destination?: pino.DestinationStream): Logger {
-  const options: pino.LoggerOptions = {
-    level,
-    // Lead data and channel secrets never go to the log: these paths are redacted wherever they appear.
-    redact: {
-      paths: [
-        "data",
-        "*.data",
-        "headers.authorization",
-        "*.headers.authorization",
-        "api_key",
-        "token",
-        "auth.password",
-        "auth.token",
-        "auth.value",
-        "*.auth.password",
-        "*.auth.token",
-        "*.auth.value",
-        "signing",
-        "*.signing",
-      ],
-      censor: "[redacted]",
-    },
-  };
-  return destination ? pino(options, destination) : pino(options);
 }
 
 export async function startGavel(options: StartOptions): Promise<Gavel> {
