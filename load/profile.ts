@@ -2,12 +2,14 @@
 //   npx tsx load/profile.ts load/results/<stamp>-profiles/gavel-S1.cpuprofile [rows]
 // Self time by function, and self time summed by package (node_modules/<name>, node: internals,
 // src/ files), which is usually the more telling view.
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
+import { SourceMap } from "node:module";
+import { fileURLToPath } from "node:url";
 import { isMain } from "./main-module";
 
 interface Node {
   id: number;
-  callFrame: { functionName: string; url: string; lineNumber: number };
+  callFrame: { functionName: string; url: string; lineNumber: number; columnNumber?: number };
   children?: number[];
 }
 interface Profile {
@@ -30,7 +32,40 @@ function owner(url: string): string {
   return src >= 0 ? url.slice(src + 1) : url.replace(/^file:\/\//, "");
 }
 
+/**
+ * Points frames of a bundled file (`dist/main.js`, as `npm start` runs Gavel) back at their source
+ * files through the bundle's source map, so the views below name `src/…` files, not bundle lines.
+ */
+export function resolveSourceMaps(profile: Profile): Profile {
+  const maps = new Map<string, SourceMap | null>();
+  const mapFor = (url: string): SourceMap | null => {
+    if (!maps.has(url)) {
+      let map: SourceMap | null = null;
+      try {
+        const file = `${fileURLToPath(url)}.map`;
+        if (existsSync(file)) map = new SourceMap(JSON.parse(readFileSync(file, "utf8")));
+      } catch {
+        map = null;
+      }
+      maps.set(url, map);
+    }
+    return maps.get(url)!;
+  };
+  for (const node of profile.nodes) {
+    const f = node.callFrame;
+    if (!f.url.startsWith("file://")) continue;
+    const map = mapFor(f.url);
+    if (!map) continue;
+    const entry = map.findEntry(f.lineNumber, f.columnNumber ?? 0) as { originalSource?: string; originalLine?: number };
+    if (!entry.originalSource) continue;
+    const source = entry.originalSource.startsWith("file://") ? entry.originalSource : new URL(entry.originalSource, f.url).href;
+    node.callFrame = { ...f, url: source, lineNumber: entry.originalLine ?? f.lineNumber };
+  }
+  return profile;
+}
+
 export function topFrames(profile: Profile, rows = 25): string {
+  resolveSourceMaps(profile);
   const selfUs = new Map<number, number>();
   for (let i = 0; i < profile.samples.length; i++) selfUs.set(profile.samples[i], (selfUs.get(profile.samples[i]) ?? 0) + (profile.timeDeltas[i] ?? 0));
   const total = [...selfUs.values()].reduce((a, b) => a + b, 0);
