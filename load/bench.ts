@@ -83,7 +83,7 @@ function baselineSettings(scenario: Scenario) {
 
 /** Starts the simulator, Gavel and the baseline side by side; stops whatever started if one fails. */
 async function startLab(first: Scenario, options: BenchOptions, state: RunState): Promise<Lab> {
-  const nodeArgs = state.profileDir ? ["--cpu-prof", "--cpu-prof-dir", state.profileDir] : [];
+  const nodeArgs = [...options.gavelNodeFlags, ...(state.profileDir ? ["--cpu-prof", "--cpu-prof-dir", state.profileDir] : [])];
   let sim: Sim | undefined;
   let gavel: GavelProcess | undefined;
   const started = await Promise.allSettled([
@@ -211,6 +211,7 @@ export async function runBench(options: BenchOptions, io: BenchIo): Promise<{ re
     gitCommit: gitCommit(),
     argv: io.argv ?? [],
     gavelEnv: options.gavelEnv,
+    gavelNodeFlags: options.gavelNodeFlags,
     buyerHosts: options.buyerHosts,
     scenarios,
     targets: [],

@@ -49,6 +49,7 @@ export interface BenchResult {
   gitCommit: string | null;
   argv: string[];
   gavelEnv: Record<string, string>;
+  gavelNodeFlags?: string[];
   /** Loopback addresses the simulator listened on: 1 = every buyer behind one origin. */
   buyerHosts: number;
   scenarios: ScenarioResult[];
@@ -277,7 +278,8 @@ function header(result: BenchResult): string[] {
     `Gavel load lab — ${result.startedAt}${result.gitCommit ? ` — commit ${result.gitCommit}` : ""}`,
     `database: ${result.databaseDescription}`,
     `buyers: ${result.buyerHosts === 1 ? "one loopback origin shared by every simulated buyer (one connection pool in Gavel and the baseline)" : `spread over ${result.buyerHosts} loopback origins (127.0.0.1 … 127.0.0.${result.buyerHosts}), one pool each`}` +
-      (Object.keys(result.gavelEnv).length ? `; Gavel env ${Object.entries(result.gavelEnv).map(([k, v]) => `${k}=${v}`).join(" ")}` : ""),
+      (Object.keys(result.gavelEnv).length ? `; Gavel env ${Object.entries(result.gavelEnv).map(([k, v]) => `${k}=${v}`).join(" ")}` : "") +
+      (result.gavelNodeFlags?.length ? `; Gavel node flags ${result.gavelNodeFlags.join(" ")} (after npm start's)` : ""),
     `machine: ${m.cpus} × ${m.model}, ${m.memoryGb} GB, Node ${m.node}; load average before ${m.loadavgBefore.map((l) => l.toFixed(2)).join(" ")}, after ${m.loadavgAfter.map((l) => l.toFixed(2)).join(" ")}`,
     `whole run: ${result.wallS.toFixed(0)} s. Figures are for the whole measured window of each step; ratios are Gavel/baseline in the same run.`,
   ];

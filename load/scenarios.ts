@@ -36,6 +36,8 @@ export interface BenchOptions {
   databaseUrl?: string;
   /** Extra environment for Gavel. */
   gavelEnv: Record<string, string>;
+  /** Node flags for Gavel after npm start's own (a later flag wins): to try GC settings, say. */
+  gavelNodeFlags: string[];
   /** Gavel's S1 capacity (leads/s) to use when S1 is not part of the run. */
   s1Capacity?: number;
   /** Loopback addresses the simulator listens on (1: every buyer shares one origin). */
@@ -162,6 +164,7 @@ export const knobs: Knob[] = [
   { name: "pglite", type: "boolean", help: "use embedded PGlite even when DATABASE_URL is set" },
   { name: "max-auctions", type: "string", arg: "n", help: "GAVEL_MAX_AUCTIONS for Gavel (default: Gavel's own, 32 per core)" },
   { name: "gavel-env", type: "string", arg: "K=V[,K=V…]", help: "more environment for the Gavel process" },
+  { name: "gavel-node-flags", type: "string", arg: "'--f=v …'", help: "more node flags for Gavel, after npm start's own (a later one wins); write it --gavel-node-flags='--f=v …'" },
   { name: "cpu-prof", type: "boolean", help: "run Gavel with node --cpu-prof; profiles go to the results folder" },
   { name: "out", type: "string", arg: "dir", help: "results folder (default load/results)" },
   { name: "no-write", type: "boolean", help: "print only; write no result files" },
@@ -260,11 +263,14 @@ export function parseBenchArgs(argv: string[], env: NodeJS.ProcessEnv = process.
     if (eq < 1) throw new Error(`--gavel-env: expected K=V, got '${pair}'`);
     gavelEnv[pair.slice(0, eq)] = pair.slice(eq + 1);
   }
+  const gavelNodeFlags = (str("gavel-node-flags") ?? "").split(/\s+/).filter(Boolean);
+  for (const flag of gavelNodeFlags) if (!flag.startsWith("--")) throw new Error(`--gavel-node-flags: expected flags like --max-semi-space-size=16, got '${flag}'`);
   return {
     scenarios,
     targets: targets as BenchOptions["targets"],
     databaseUrl: v.pglite ? undefined : env.DATABASE_URL || undefined,
     gavelEnv,
+    gavelNodeFlags,
     s1Capacity: str("s1-capacity") ? num("s1-capacity", str("s1-capacity")!, 0.1) : undefined,
     buyerHosts: str("buyer-hosts") ? num("buyer-hosts", str("buyer-hosts")!, 1, 254) : 1,
     outDir: str("out") ?? "load/results",

@@ -39,6 +39,13 @@ describe("npm run bench", () => {
     expect(options.scenarios[1].steps.map((st) => st.id)).toEqual(["open"]);
   });
 
+  it("takes node flags for Gavel, and refuses words that are not flags", () => {
+    const options = parseBenchArgs(["--scenario", "S1", "--gavel-node-flags=--max-semi-space-size=16  --heap-growing-percent=0"], {}) as BenchOptions;
+    expect(options.gavelNodeFlags).toEqual(["--max-semi-space-size=16", "--heap-growing-percent=0"]);
+    expect((parseBenchArgs(["--scenario", "S1"], {}) as BenchOptions).gavelNodeFlags).toEqual([]);
+    expect(() => parseBenchArgs(["--gavel-node-flags=semi=16"], {})).toThrow(/--gavel-node-flags/);
+  });
+
   it("measures Gavel and the baseline side by side and writes the table, JSON and markdown", { timeout: 120_000 }, async () => {
     dir = await mkdtemp(join(tmpdir(), "gavel-bench-test-"));
     const options = parseBenchArgs(["--scenario", "S1", "--buyers", "2", "--concurrency", "4", "--duration", "1.5", "--warmup", "0.5", "--out", dir]) as BenchOptions;
