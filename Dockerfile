@@ -12,4 +12,4 @@ COPY src ./src
 RUN npm run build
 EXPOSE 3000
 USER node
-CMD ["node", "--enable-source-maps", "--max-semi-space-size=8", "dist/main.js"]
+CMD ["node", "--enable-source-maps", "--max-semi-space-size=32", "--heap-growing-percent=50", "dist/main.js"]
