@@ -15,6 +15,18 @@ import * as schema from "./schema";
 
 export type Db = PgDatabase<PgQueryResultHKT, typeof schema>;
 
+export interface QueryOptions {
+  /**
+   * Plan the statement afresh on every call instead of preparing it once per connection. A
+   * prepared statement soon runs on a generic plan made once, from the table sizes of that moment:
+   * one made while `leads` was nearly empty scans the whole table for ever after (where
+   * autovacuum never analyzes it), which the load lab measured as every group commit reading
+   * every lead. For a statement that joins a batch with a growing table, and runs once per batch,
+   * planning each time costs little and always sees the table as it is.
+   */
+  planEachCall?: boolean;
+}
+
 export interface Database {
   db: Db;
   kind: "postgres" | "pglite";
@@ -25,7 +37,7 @@ export interface Database {
    * for the hot path, whose statements are the same text for every lead (no builder work per call,
    * no describe round trip after the first).
    */
-  query<T = Record<string, unknown>>(text: string, params: readonly unknown[]): Promise<T[]>;
+  query<T = Record<string, unknown>>(text: string, params: readonly unknown[], options?: QueryOptions): Promise<T[]>;
   close(): Promise<void>;
 }
 
@@ -92,6 +104,7 @@ export async function openDatabase(target: DatabaseTarget): Promise<Database> {
       db,
       kind: "pglite",
       rows: async <T>(query: SQL) => ((await db.execute(query)) as unknown as { rows: T[] }).rows,
+      // PGlite runs each query as an unnamed statement, planned on every call anyway.
       query: async <T>(text: string, params: readonly unknown[]) => (await client.query<T>(text, params as unknown[])).rows,
       close: async () => {
         try {
@@ -134,7 +147,8 @@ async function openPostgres(url: string, poolSize: number): Promise<Database> {
     db,
     kind: "postgres",
     rows: async <T>(query: SQL) => (await db.execute(query)) as unknown as T[],
-    query: async <T>(text: string, params: readonly unknown[]) => (await client.unsafe(text, params as never[], { prepare: true })) as unknown as T[],
+    query: async <T>(text: string, params: readonly unknown[], options?: QueryOptions) =>
+      (await client.unsafe(text, params as never[], { prepare: !options?.planEachCall })) as unknown as T[],
     close: () => client.end({ timeout: 5 }),
   };
 }

@@ -72,13 +72,15 @@ const claimKeys = (keys: string, cutoff: string) => `
  *  $8 suppression [[kind, hash]], $9/$10 dedup keys and cutoff, $11/$12 resubmission keys and cutoff,
  *  $13 supplier cap claims (see capClaimsJson), $14/$15 the idempotency key's supplier and key,
  *  $16 buyer dedup lookups [[buyer, key, cutoff]].
+ * It is prepared, so it runs on one generic plan made while the tables may still be empty: every
+ * lookup into a table that grows (suppressions, buyer dedup keys) is a scalar subquery per element,
+ * which can only be planned as a primary-key probe, never a join that a small table would make a
+ * full scan of.
  */
-const INTAKE = `
+export const INTAKE = `
     with suppressed as (
-      select exists (
-        select 1 from jsonb_array_elements($8::text::jsonb) e
-        join suppressions s on s.kind = e->>0 and s.value_hash = e->>1
-      ) as hit
+      select coalesce(bool_or((select true from suppressions s where s.kind = e->>0 and s.value_hash = e->>1)), false) as hit
+      from jsonb_array_elements($8::text::jsonb) e
     ), claim as (${claimKeys("$9", "$10")}
     ), resubmit as (${claimKeys("$11", "$12")}
     ), verdict as (
@@ -104,9 +106,12 @@ const INTAKE = `
       -- The running idempotency key is bound to its lead at once, so an interrupted auction can be settled.
       update idempotency_keys set lead_id = $1::text where supplier_id = $14::text and key = $15::text
     ), seen as (
-      select coalesce(json_agg(distinct b.buyer_id), '[]'::json) as buyers
-      from jsonb_array_elements($16::text::jsonb) s
-      join buyer_dedup_keys b on b.buyer_id = s->>0 and b.key_hash = s->>1 and b.seen_at > (s->>2)::timestamptz
+      select coalesce(json_agg(distinct buyer) filter (where hit), '[]'::json) as buyers
+      from (
+        select s->>0 as buyer,
+               (select true from buyer_dedup_keys b where b.buyer_id = s->>0 and b.key_hash = s->>1 and b.seen_at > (s->>2)::timestamptz) as hit
+        from jsonb_array_elements($16::text::jsonb) s
+      ) lookups
     )
     select lead.status, lead.reason, (select buyers from seen) as seen_buyers from lead`;
 
@@ -218,8 +223,11 @@ export interface LeadOutcome {
  *  $1 outcomes [id, status, reason, decided_at, price_cents, revenue_cents, sold_to, excluded, overhead_ms],
  *  $2 attempts [lead, kind, channel, started_at, duration_ms, http_status, outcome, price_cents, reason, ping_ref],
  *  $3 events [lead, status, at, reason], $4 idempotent answers [supplier, key, lead, status, response].
+ * The updates name their rows' keys with `= any(array(…))` too, so the planner, which guesses 100
+ * rows for any JSON array, reaches `leads` and `idempotency_keys` through their primary keys
+ * rather than by reading them whole for a hash join.
  */
-const FINISH = `
+export const FINISH = `
     with outcome as (
       select o->>0 as id, o->>1 as status, o->>2 as reason, (o->>3)::timestamptz as decided_at, (o->>4)::int as price_cents,
              (o->>5)::int as revenue_cents, (o->>6)::int as sold_to, o->7 as excluded, (o->>8)::int as overhead_ms
@@ -228,7 +236,7 @@ const FINISH = `
       update leads set status = outcome.status, reason = outcome.reason, decided_at = outcome.decided_at,
              price_cents = outcome.price_cents, revenue_cents = outcome.revenue_cents, sold_to = outcome.sold_to,
              excluded = outcome.excluded, overhead_ms = outcome.overhead_ms
-      from outcome where leads.id = outcome.id
+      from outcome where leads.id = outcome.id and leads.id = any(array(select id from outcome))
     ), attempts_in as (
       insert into attempts (lead_id, kind, channel_id, started_at, duration_ms, http_status, outcome, price_cents, reason, ping_ref)
       select a->>0, a->>1, a->>2, (a->>3)::timestamptz, (a->>4)::int, (a->>5)::int, a->>6, (a->>7)::int, a->>8, a->>9
@@ -243,6 +251,8 @@ const FINISH = `
       update idempotency_keys k set state = 'done', lead_id = i->>2, response_status = (i->>3)::int, response = i->4
       from jsonb_array_elements($4::text::jsonb) i
       where k.supplier_id = i->>0 and k.key = i->>1
+        and k.supplier_id = any(array(select i->>0 from jsonb_array_elements($4::text::jsonb) i))
+        and k.key = any(array(select i->>1 from jsonb_array_elements($4::text::jsonb) i))
     )
     select 1`;
 
@@ -265,7 +275,10 @@ export async function finishLeads(database: Database, outcomes: readonly LeadOut
     for (const e of o.events) events.push([o.leadId, e.status, e.at.toISOString(), e.reason ?? null]);
     if (o.idempotent) idempotent.push([o.idempotent.supplierId, o.idempotent.key, o.leadId, o.idempotent.status, o.idempotent.body]);
   }
-  await database.query(FINISH, [JSON.stringify(leads), JSON.stringify(attempts), JSON.stringify(events), JSON.stringify(idempotent)]);
+  // Planned per batch (see planEachCall): it joins the batch with `leads`, which only grows.
+  await database.query(FINISH, [JSON.stringify(leads), JSON.stringify(attempts), JSON.stringify(events), JSON.stringify(idempotent)], {
+    planEachCall: true,
+  });
 }
 
 export type IdempotencyClaim =
