@@ -169,7 +169,8 @@ export function buyerDedupPlan(dedup: { fields: string[]; match: "any" | "all"; 
 /** What a channel reservation holds, to give back on a reject or an error. */
 export interface CapHold {
   claims: CapClaim[];
-  buyer?: { buyerId: string; leadId: string };
+  /** The consumer's claim for the channel's buyer: its keys, to give back if the sale fails. */
+  buyer?: { buyerId: string; leadId: string; keys: string[] };
 }
 
 export interface ReservableChannel {
@@ -214,7 +215,7 @@ export class CapLedger {
       const result = await reserve(this.database, claims, buyerClaim);
       if (result.kind === "reserved") {
         this.view.update(result.usage);
-        return { ok: true, hold: { claims, buyer: buyerClaim && { buyerId: buyerClaim.buyerId, leadId: lead.id } } };
+        return { ok: true, hold: { claims, buyer: buyerClaim && { buyerId: buyerClaim.buyerId, leadId: lead.id, keys: buyerClaim.keys } } };
       }
       if (result.kind === "buyer_duplicate") return { ok: false, reason: "buyer_duplicate" };
       const now = await readUsage(this.database.db, claims);

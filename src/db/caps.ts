@@ -169,6 +169,31 @@ const RESERVE = `
     from (select (select count(*)::int from claim) as claimed) c left join reserve r on true`;
 
 /**
+ * Gives back a reservation, one text for every call: $1 buyer, $2 lead, $3 the consumer's keys the
+ * lead claimed for that buyer, $4 claims [scope, owner, period, period_start, leads, spend_cents]
+ * in lock order. The claim is found by its keys, not by scanning every key the buyer holds.
+ */
+const RELEASE = `
+    with unclaim as (
+      delete from buyer_dedup_keys
+      where buyer_id = $1::text and lead_id = $2::text
+        and key_hash = any(array(select jsonb_array_elements_text($3::text::jsonb)))
+      returning 1
+    ), locked as (
+      select u.scope, u.owner_id, u.period, u.period_start, (c->>4)::int as leads, (c->>5)::bigint as spend_cents
+      from jsonb_array_elements($4::text::jsonb) with ordinality as t(c, n)
+      join cap_usage u on u.scope = c->>0 and u.owner_id = c->>1 and u.period = c->>2 and u.period_start = (c->>3)::timestamptz
+      where (select count(*) from unclaim) >= 0
+      order by n
+      for update of u
+    )
+    update cap_usage u
+    set leads = greatest(0, u.leads - l.leads), spend_cents = greatest(0, u.spend_cents - l.spend_cents)
+    from locked l
+    where u.scope = l.scope and u.owner_id = l.owner_id and u.period = l.period and u.period_start = l.period_start
+    returning u.scope, u.owner_id, u.period, u.leads, u.spend_cents::float8 as spend_cents`;
+
+/**
  * Gives back a reservation (the buyer rejected or errored), or the unspent part of one (the buyer
  * accepted at a lower price): subtracts `leads`/`spendCents` of each claim, and with `buyer` also
  * gives back the consumer's claim for that buyer. Rows are locked in the reservation's order.
@@ -176,33 +201,21 @@ const RESERVE = `
 export async function release(
   database: Database,
   claims: readonly CapClaim[],
-  buyer?: { buyerId: string; leadId: string },
+  buyer?: { buyerId: string; leadId: string; keys: readonly string[] },
 ): Promise<UsageRow[]> {
-  const unclaim = buyer
-    ? sql`unclaim as (delete from buyer_dedup_keys where buyer_id = ${buyer.buyerId} and lead_id = ${buyer.leadId} returning 1)`
-    : sql`unclaim as (select 1 where false)`;
-  if (claims.length === 0) {
-    if (buyer) await database.rows(sql`with ${unclaim} select count(*) from unclaim`);
-    return [];
-  }
-  const rows = lockOrder(claims).map(
-    (c, i) => sql`(${i}::int, ${c.scope}, ${c.ownerId}, ${c.period}, ${ts(c.periodStart)}, ${c.leads}::int, ${c.spendCents}::bigint)`,
+  if (claims.length === 0 && !buyer?.keys.length) return [];
+  const released = await database.query<ReturnedRow>(
+    RELEASE,
+    [
+      buyer?.buyerId ?? null,
+      buyer?.leadId ?? null,
+      JSON.stringify(buyer?.keys ?? []),
+      JSON.stringify(lockOrder(claims).map((c) => [c.scope, c.ownerId, c.period, new Date(c.periodStart).toISOString(), c.leads, c.spendCents])),
+    ],
+    // Planned per call: it joins with cap_usage and buyer_dedup_keys, which grow, and a rejected
+    // post is rare enough that planning costs nothing worth keeping a pinned plan for.
+    { planEachCall: true },
   );
-  const released = await database.rows<ReturnedRow>(sql`
-    with ${unclaim}, locked as (
-      select u.scope, u.owner_id, u.period, u.period_start, v.leads, v.spend_cents
-      from cap_usage u
-      join (values ${sql.join(rows, sql`, `)}) as v(ord, scope, owner_id, period, period_start, leads, spend_cents)
-        on u.scope = v.scope and u.owner_id = v.owner_id and u.period = v.period and u.period_start = v.period_start
-      where (select count(*) from unclaim) >= 0
-      order by v.ord
-      for update of u
-    )
-    update cap_usage u
-    set leads = greatest(0, u.leads - l.leads), spend_cents = greatest(0, u.spend_cents - l.spend_cents)
-    from locked l
-    where u.scope = l.scope and u.owner_id = l.owner_id and u.period = l.period and u.period_start = l.period_start
-    returning u.scope, u.owner_id, u.period, u.leads, u.spend_cents::float8 as spend_cents`);
   return backToKeys(claims, released);
 }
 
