@@ -5,7 +5,7 @@
 // the table. Plans are read with EXPLAIN on tables as the statements first meet them: never analyzed.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { connectPostgres, migrateDatabase, openDatabase, type Database } from "../src/db/client";
-import { finishLeads, FINISH, INTAKE, type LeadOutcome } from "../src/db/leads";
+import { finishLeads, finishStatement, FINISH, INTAKE, type LeadOutcome } from "../src/db/leads";
 import { freshDatabase, onPostgres } from "./helpers/db";
 
 /** Tables that grow with traffic: reading one whole is a full scan per lead or per batch. */
@@ -72,11 +72,16 @@ describe.skipIf(!onPostgres)("query plans of the hot path (PostgreSQL)", () => {
     }
   });
 
-  it("the group commit is planned on every call, never pinned to a plan made when leads was small", async () => {
-    const calls: { text: string; options: unknown }[] = [];
-    const spy: Database = { ...database, query: (text, params, options) => (calls.push({ text, options }), database.query(text, params, options)) };
-    const outcome: LeadOutcome = {
-      leadId: "lead-00000002",
+  it("the group commit is prepared anew each time the leads this process finished double, so its plan follows the table", async () => {
+    const epochs = new Map<string, number[]>();
+    for (const n of [0, 1, 2, 3, 999, 1000, 1022, 1023, 1_000_000]) epochs.set(finishStatement(n), [...(epochs.get(finishStatement(n)) ?? []), n]);
+    expect([...epochs.values()]).toEqual([[0], [1, 2], [3], [999, 1000, 1022], [1023], [1_000_000]]);
+    for (const text of epochs.keys()) expect(text.startsWith(FINISH)).toBe(true);
+
+    const texts: string[] = [];
+    const spy: Database = { ...database, query: (text, params, options) => (texts.push(text), database.query(text, params, options)) };
+    const outcome = (leadId: string): LeadOutcome => ({
+      leadId,
       status: "unsold",
       reason: "no_bids",
       decidedAt: new Date(),
@@ -87,10 +92,14 @@ describe.skipIf(!onPostgres)("query plans of the hot path (PostgreSQL)", () => {
       overheadMs: 1,
       attempts: [],
       events: [{ status: "unsold", at: new Date(), reason: "no_bids" }],
-    };
-    await finishLeads(spy, [outcome]);
-    expect(calls).toEqual([{ text: FINISH, options: { planEachCall: true } }]);
-    const [row] = await database.query<{ status: string }>("select status from leads where id = $1", ["lead-00000002"]);
-    expect(row.status).toBe("unsold");
+    });
+    // Batches of 1, 2, 4 and 8 leads: the count of finished leads doubles between them.
+    let next = 2;
+    for (const size of [1, 2, 4, 8]) {
+      await finishLeads(spy, Array.from({ length: size }, () => outcome(`lead-${String(next++).padStart(8, "0")}`)));
+    }
+    expect(new Set(texts).size).toBeGreaterThanOrEqual(3);
+    const [row] = await database.query<{ n: number }>("select count(*)::int as n from leads where status = 'unsold'", []);
+    expect(row.n).toBe(15);
   });
 });

@@ -18,11 +18,9 @@ export type Db = PgDatabase<PgQueryResultHKT, typeof schema>;
 export interface QueryOptions {
   /**
    * Plan the statement afresh on every call instead of preparing it once per connection. A
-   * prepared statement soon runs on a generic plan made once, from the table sizes of that moment:
-   * one made while `leads` was nearly empty scans the whole table for ever after (where
-   * autovacuum never analyzes it), which the load lab measured as every group commit reading
-   * every lead. For a statement that joins a batch with a growing table, and runs once per batch,
-   * planning each time costs little and always sees the table as it is.
+   * prepared statement soon runs on a generic plan made once, from the table sizes of that moment,
+   * which a growing table outlives. For a rare statement that joins growing tables, planning each
+   * time costs little and always sees the tables as they are.
    */
   planEachCall?: boolean;
 }
