@@ -79,6 +79,8 @@ async function pingChannels(
 ): Promise<Bid[]> {
   const publicData: Record<string, unknown> = {};
   for (const name of plan.fields.publicFields) if (lead.data[name] !== undefined) publicData[name] = lead.data[name];
+  // Serialised once for every native ping of this lead.
+  const publicJson = JSON.stringify(publicData);
   const campaignTimeout = plan.campaign.auction.ping_timeout_ms;
   // A channel at its max_concurrency is left out now rather than queued behind its other leads.
   const admitted = channels.filter((channel) => {
@@ -93,7 +95,7 @@ async function pingChannels(
       const channelFloor = Math.max(channel.minBidCents, floor);
       const pingId = deps.newId();
       const request = channel.io.buildPing(
-        { pingId, leadId: lead.id, campaign: plan.campaign.id, test: lead.test, publicData },
+        { pingId, leadId: lead.id, campaign: plan.campaign.id, test: lead.test, publicData, publicJson },
         Math.max(0, budget),
         deps.maxBodyBytes,
       );

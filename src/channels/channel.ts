@@ -94,8 +94,20 @@ function sign(channel: Channel, built: Built): Built {
   return { ...built, headers: { ...built.headers, ...signingHeaders(channel.signing, payload, Date.now()) } };
 }
 
+/**
+ * A native ping with nothing rendered per lead (no body template, no templated header, no
+ * signature) is the channel's fixed headers and Gavel's own body: built straight, without the
+ * template path's copies.
+ */
+function plainNativePing(channel: Channel): Record<string, string> | null {
+  const cfg = channel.ping;
+  if (!cfg || cfg.body !== null || channel.signing || Object.values(cfg.headers).some((value) => value.includes("{{"))) return null;
+  return staticHeaders(channel, cfg);
+}
+
 export function compileChannel(channel: Channel): ChannelIO {
   const ping = channel.ping ? compileEndpoint(channel, "ping") : undefined;
+  const plainPingHeaders = plainNativePing(channel);
   const post = compileEndpoint(channel, "post");
   const fixedPriceCents = channel.fixed_price === undefined ? null : toCents(channel.fixed_price);
   const pingRules = channel.response?.ping;
@@ -113,6 +125,7 @@ export function compileChannel(channel: Channel): ChannelIO {
   return {
     buildPing(input, timeoutMs, maxBodyBytes) {
       if (!ping) throw new Error(`channel ${channel.id} has no ping endpoint`);
+      if (plainPingHeaders) return buildNativePing(channel, plainPingHeaders, input, timeoutMs, maxBodyBytes);
       const vars: TemplateVars = {
         lead_id: input.leadId,
         ping_id: input.pingId,
