@@ -50,6 +50,8 @@ export interface BenchResult {
   argv: string[];
   gavelEnv: Record<string, string>;
   gavelNodeFlags?: string[];
+  /** Seconds of unmeasured load each server had before the first step. */
+  processWarmupS?: number;
   /** Loopback addresses the simulator listened on: 1 = every buyer behind one origin. */
   buyerHosts: number;
   scenarios: ScenarioResult[];
@@ -281,7 +283,7 @@ function header(result: BenchResult): string[] {
       (Object.keys(result.gavelEnv).length ? `; Gavel env ${Object.entries(result.gavelEnv).map(([k, v]) => `${k}=${v}`).join(" ")}` : "") +
       (result.gavelNodeFlags?.length ? `; Gavel node flags ${result.gavelNodeFlags.join(" ")} (after npm start's)` : ""),
     `machine: ${m.cpus} × ${m.model}, ${m.memoryGb} GB, Node ${m.node}; load average before ${m.loadavgBefore.map((l) => l.toFixed(2)).join(" ")}, after ${m.loadavgAfter.map((l) => l.toFixed(2)).join(" ")}`,
-    `whole run: ${result.wallS.toFixed(0)} s. Figures are for the whole measured window of each step; ratios are Gavel/baseline in the same run.`,
+    `whole run: ${result.wallS.toFixed(0)} s${result.processWarmupS ? `, each server warmed up for ${result.processWarmupS} s before the first step` : ""}. Figures are for the whole measured window of each step; ratios are Gavel/baseline in the same run.`,
   ];
 }
 

@@ -38,6 +38,8 @@ export interface BenchOptions {
   gavelEnv: Record<string, string>;
   /** Node flags for Gavel after npm start's own (a later flag wins): to try GC settings, say. */
   gavelNodeFlags: string[];
+  /** Unmeasured load on each freshly started server before the first step: its JIT warm-up. */
+  processWarmupS: number;
   /** Gavel's S1 capacity (leads/s) to use when S1 is not part of the run. */
   s1Capacity?: number;
   /** Loopback addresses the simulator listens on (1: every buyer shares one origin). */
@@ -136,6 +138,7 @@ export const knobs: Knob[] = [
   { name: "scenario", type: "string", arg: "S1,S2,…", help: "scenarios to run (default: all five, S1 S2 S3 S4 S5)" },
   { name: "duration", type: "string", arg: "s", help: "measured seconds per step, per server (default 5)" },
   { name: "warmup", type: "string", arg: "s", help: "unmeasured warm-up at the start of each step's run (default 1.5)" },
+  { name: "process-warmup", type: "string", arg: "s", help: "unmeasured load on each freshly started server before the first step, 64 in flight (default 5; 0: none)" },
   { name: "soak", type: "string", arg: "s", help: "S5 duration for Gavel (default 120)" },
   { name: "soak-baseline", type: "string", arg: "s", help: "S5 duration for the baseline (default 10; its memory is not the question)" },
   { name: "rss-every", type: "string", arg: "s", help: "S5 RSS sampling interval (default 5)" },
@@ -271,6 +274,7 @@ export function parseBenchArgs(argv: string[], env: NodeJS.ProcessEnv = process.
     databaseUrl: v.pglite ? undefined : env.DATABASE_URL || undefined,
     gavelEnv,
     gavelNodeFlags,
+    processWarmupS: str("process-warmup") ? num("process-warmup", str("process-warmup")!) : 5,
     s1Capacity: str("s1-capacity") ? num("s1-capacity", str("s1-capacity")!, 0.1) : undefined,
     buyerHosts: str("buyer-hosts") ? num("buyer-hosts", str("buyer-hosts")!, 1, 254) : 1,
     outDir: str("out") ?? "load/results",

@@ -43,12 +43,13 @@ describe("npm run bench", () => {
     const options = parseBenchArgs(["--scenario", "S1", "--gavel-node-flags=--max-semi-space-size=16  --heap-growing-percent=0"], {}) as BenchOptions;
     expect(options.gavelNodeFlags).toEqual(["--max-semi-space-size=16", "--heap-growing-percent=0"]);
     expect((parseBenchArgs(["--scenario", "S1"], {}) as BenchOptions).gavelNodeFlags).toEqual([]);
+    expect((parseBenchArgs(["--scenario", "S1"], {}) as BenchOptions).processWarmupS).toBe(5);
     expect(() => parseBenchArgs(["--gavel-node-flags=semi=16"], {})).toThrow(/--gavel-node-flags/);
   });
 
   it("measures Gavel and the baseline side by side and writes the table, JSON and markdown", { timeout: 120_000 }, async () => {
     dir = await mkdtemp(join(tmpdir(), "gavel-bench-test-"));
-    const options = parseBenchArgs(["--scenario", "S1", "--buyers", "2", "--concurrency", "4", "--duration", "1.5", "--warmup", "0.5", "--out", dir]) as BenchOptions;
+    const options = parseBenchArgs(["--scenario", "S1", "--buyers", "2", "--concurrency", "4", "--duration", "1.5", "--warmup", "0.5", "--process-warmup", "1", "--out", dir]) as BenchOptions;
     options.scenarios[0].steps.push({ id: "open", mode: "open", rate: 20, durationS: 1.5, warmupS: 0.5 });
     const progress: string[] = [];
     const { result, text, files } = await runBench(options, { progress: (line) => progress.push(line) });
@@ -66,6 +67,9 @@ describe("npm run bench", () => {
     }
     expect(text).toContain(`database: ${process.env.DATABASE_URL ? "PostgreSQL" : "embedded PGlite"}`);
     expect(text).toMatch(/Targets of issue #6/);
+    // Each server was warmed up once, unmeasured, before the first step.
+    expect(progress.filter((line) => /warming up (gavel|baseline): 1 s/.test(line))).toHaveLength(2);
+    expect(text).toContain("each server warmed up for 1 s before the first step");
 
     // The files.
     expect(files).not.toBeNull();
