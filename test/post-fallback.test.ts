@@ -3,8 +3,9 @@
 // direct_post channels, priorities, weights and fixed payouts.
 import diagnosticsChannel from "node:diagnostics_channel";
 import { beforeAll, describe, expect, it } from "vitest";
+import { createBuyerTransport, type BuyerTransport } from "../src/channels/transport";
 import { startBuyer, type Behaviour } from "./helpers/buyers";
-import { consumer, pingPost, useTestGavel, type TestGavel } from "./helpers/gavel";
+import { consumer, pingPost, startTestGavel, useTestGavel, type TestGavel } from "./helpers/gavel";
 
 describe("posting and fallback", () => {
   const fixture = useTestGavel();
@@ -332,5 +333,55 @@ describe("posting and fallback", () => {
     expect(during.body).toMatchObject({ id: res.body.lead_id, status: "auctioning", campaign: "fb-crash-order" });
     expect(during.body.history.map((h: any) => h.status)).toEqual(["received", "auctioning"]);
     expect(during.body.attempts).toEqual([]);
+  });
+});
+
+// A post that never left Gavel (every connection to its buyer busy until the post's deadline) did
+// not reach the buyer, so it cannot have sold the lead: it is an error, `post_not_sent`, its caps
+// are given back, and the lead falls back to the next bid. The buyer's one connection is held by a
+// request that never ends, through a second real transport that allows one connection per buyer.
+describe("a post that never reaches its buyer", () => {
+  it("is an error (post_not_sent), gives its caps back and falls back to the next bid", async () => {
+    const stuck = await startBuyer({ ping: () => ({ json: { bid: 12, ping_ref: "r-12" } }), post: () => ({ hang: true }) });
+    const next = await startBuyer({ ping: () => ({ json: { bid: 8, ping_ref: "r-8" } }) });
+    const main = createBuyerTransport();
+    const oneConnection = createBuyerTransport({ connectionsPerOrigin: 1 });
+    const holder = oneConnection.send({ url: `${stuck.url}/hold`, method: "GET", headers: {}, timeoutMs: 3000, maxBodyBytes: 1024 });
+    while (!stuck.posts.some((r) => r.path === "/hold")) await new Promise((r) => setTimeout(r, 10));
+    const transport: BuyerTransport = {
+      send: (request) => (request.url === stuck.postUrl ? oneConnection.send(request) : main.send(request)),
+      close: async () => {
+        await Promise.all([main.close(), oneConnection.close()]);
+      },
+    };
+    const g = await startTestGavel({}, { transport });
+    try {
+      const key = await g.setup({
+        campaign: { id: "fb-not-sent", auction: { timeout_ms: 2000, post_timeout_ms: 1000 } },
+        channels: [
+          pingPost("fb-not-sent-stuck", stuck, { caps: [{ period: "day", leads: 5 }], post: { url: stuck.postUrl, timeout_ms: 250 } }),
+          pingPost("fb-not-sent-next", next),
+        ],
+      });
+      const res = await g.lead(key, { campaign: "fb-not-sent", data: consumer() });
+      expect(res.status).toBe(200);
+      expect(res.body).toMatchObject({ status: "sold", price: 8, sold_to: 1 });
+      // The buyer never saw the post: only the request holding its connection.
+      expect(stuck.posts.map((r) => r.path)).toEqual(["/hold"]);
+      expect(next.posts).toHaveLength(1);
+
+      const t = (await g.admin("GET", `/v1/leads/${res.body.lead_id}`)).body;
+      expect(t).toMatchObject({ status: "sold", revenue: 8 });
+      expect(t.attempts.filter((a: any) => a.kind === "post")).toMatchObject([
+        { channel_id: "fb-not-sent-stuck", outcome: "error", reason: "post_not_sent", http_status: null },
+        { channel_id: "fb-not-sent-next", outcome: "accepted" },
+      ]);
+      const caps = (await g.admin("GET", "/v1/channels/fb-not-sent-stuck")).body.caps;
+      expect(caps[0].used.leads).toBe(0);
+    } finally {
+      await g.close();
+      await holder;
+      await Promise.all([stuck.close(), next.close()]);
+    }
   });
 });

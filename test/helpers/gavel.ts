@@ -3,6 +3,7 @@
 import pino from "pino";
 import { afterAll, beforeAll } from "vitest";
 import type { Clock } from "../../src/auction/catalog";
+import type { BuyerTransport } from "../../src/channels/transport";
 import { loadConfig } from "../../src/config";
 import { startGavel, type Gavel } from "../../src/server";
 import { startBuyer, type Behaviour, type TestBuyer } from "./buyers";
@@ -76,6 +77,8 @@ export interface TestGavelOptions {
    * the very buyer timeouts they count.
    */
   realLoopMonitor?: boolean;
+  /** The buyer transport (default: Gavel's own, as in production). */
+  transport?: BuyerTransport;
 }
 
 export async function startTestGavel(env: Record<string, string> = {}, options: TestGavelOptions = {}): Promise<TestGavel> {
@@ -87,6 +90,7 @@ export async function startTestGavel(env: Record<string, string> = {}, options: 
     logger: pino({ level: "silent" }),
     clock: options.clock,
     loopSaturated: options.realLoopMonitor ? undefined : () => false,
+    transport: options.transport,
   });
 
   async function call(method: string, path: string, body: unknown, headers: Record<string, string>) {
