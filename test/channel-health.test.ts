@@ -2,7 +2,9 @@
 // with reason circuit_open, one probe lead goes through after the cool-down, and the circuit closes
 // (or opens again) on what the probe finds. State and history read back through the API.
 import { beforeAll, describe, expect, it } from "vitest";
-import { consumer, pingPost, useTestGavel, type TestGavel } from "./helpers/gavel";
+import { createBuyerTransport } from "../src/channels/transport";
+import { startBuyer } from "./helpers/buyers";
+import { consumer, pingPost, startTestGavel, useTestGavel, type TestGavel } from "./helpers/gavel";
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -100,5 +102,51 @@ describe("channel health (circuit breaker)", () => {
     expect(reopened.history.map((h: any) => h.state)).toEqual(["open", "half_open", "open"]);
     expect(reopened.history[2]).toMatchObject({ reason: "probe failed (timeout)", lead_id: probe.body.lead_id });
     expect(dead.pings).toHaveLength(3);
+  });
+});
+
+// Two channels of one buyer share an origin, and so Gavel's pool of connections to it. When the
+// one that hangs holds every connection, the other's pings wait in Gavel's own queue and never
+// reach the buyer (`ping_not_sent`): that is Gavel's congestion, not the buyer's failure, and only
+// the hanging channel's circuit opens. (Seen in the load lab: hanging buyers on S3's one origin
+// once opened every channel's circuit, and S3 sold nothing.)
+describe("channel health when one endpoint holds every connection to its origin", () => {
+  it("opens the hanging channel's circuit only; its neighbour's unsent pings do not count", async () => {
+    const shared = await startBuyer({
+      ping: (r) => (r.path.startsWith("/ping/hang") ? { hang: true } : { json: { bid: 6 } }),
+    });
+    const oneConnection = createBuyerTransport({ connectionsPerOrigin: 1 });
+    const g = await startTestGavel({}, { transport: oneConnection });
+    try {
+      const breaker = { circuit_breaker: { failures: 2, cooldown_ms: 60_000 } };
+      const key = await g.setup({
+        campaign: { id: "health-shared-origin", auction: { timeout_ms: 3000, ping_timeout_ms: 600 } },
+        channels: [
+          // First by id (the order pings leave in), so its ping takes the one connection; its own timeout is the longer.
+          pingPost("shared-a-hang", { pingUrl: `${shared.url}/ping/hang`, postUrl: `${shared.url}/post` }, breaker),
+          pingPost("shared-b-bid", { pingUrl: `${shared.url}/ping/bid`, postUrl: `${shared.url}/post` }, { ...breaker, ping: { url: `${shared.url}/ping/bid`, timeout_ms: 200 } }),
+        ],
+      });
+      for (let i = 0; i < 2; i++) {
+        const res = await g.lead(key, { campaign: "health-shared-origin", data: consumer() });
+        expect(res.body.status).toBe("unsold");
+        const t = (await g.admin("GET", `/v1/leads/${res.body.lead_id}`)).body;
+        expect(t.attempts.filter((a: any) => a.kind === "ping").map((a: any) => [a.channel_id, a.reason]).sort()).toEqual([
+          ["shared-a-hang", "ping_timeout"],
+          ["shared-b-bid", "ping_not_sent"],
+        ]);
+      }
+      const hang = (await g.admin("GET", "/v1/channels/shared-a-hang/health")).body;
+      const bid = (await g.admin("GET", "/v1/channels/shared-b-bid/health")).body;
+      expect(hang).toMatchObject({ state: "open", consecutive_failures: 2 });
+      expect(bid).toMatchObject({ state: "closed", consecutive_failures: 0 });
+
+      // With the hanging channel's circuit open, the connection is free and the neighbour sells.
+      const sold = await g.lead(key, { campaign: "health-shared-origin", data: consumer() });
+      expect(sold.body).toMatchObject({ status: "sold", price: 6 });
+    } finally {
+      await g.close();
+      await shared.close();
+    }
   });
 });

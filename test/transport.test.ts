@@ -169,6 +169,7 @@ describe("buyer transport", () => {
     const started = performance.now();
     const response = await transport.send(post(buyer.url, { timeoutMs: 100 }));
     expect(response).toMatchObject({ kind: "timeout", durationMs: expect.any(Number), sent: true }); // `stalled` too, if this loop ran late
+    expect(response).not.toHaveProperty("congested"); // the buyer had it: its own fault
     expect(performance.now() - started).toBeLessThan(1000);
   });
 
@@ -181,12 +182,31 @@ describe("buyer transport", () => {
       const started = performance.now();
       const queued = await narrow.send(post(buyer.url, { timeoutMs: 100 }));
       expect(queued).toMatchObject({ kind: "timeout", sent: false }); // the buyer never had it
+      // It waited for Gavel's one connection: congestion on Gavel's side (unless this loop ran so
+      // late that the timeout is Gavel's stall instead).
+      expect(queued.kind === "timeout" && (queued.congested === true || queued.stalled === true)).toBe(true);
       expect(performance.now() - started).toBeLessThan(1000);
       await buyer.close(); // ends the first one too
       expect(await first).toMatchObject({ kind: "connection_error", sent: true });
       expect(buyer.requests).toHaveLength(1); // the queued request was never sent
     } finally {
       await narrow.close();
+    }
+  });
+
+  it("says a request that waited for a free connection in a full pool was congested", async () => {
+    const pool = createBuyerTransport({ connectionsPerOrigin: 2 });
+    try {
+      const buyer = await loopback(() => {});
+      const holders = [pool.send(post(buyer.url, { timeoutMs: 2000 })), pool.send(post(buyer.url, { timeoutMs: 2000 }))];
+      await expect.poll(() => buyer.requests.length).toBe(2);
+      const queued = await pool.send(post(buyer.url, { timeoutMs: 100 }));
+      expect(queued).toMatchObject({ kind: "timeout", sent: false });
+      expect(queued.kind === "timeout" && (queued.congested === true || queued.stalled === true)).toBe(true);
+      await buyer.close();
+      await Promise.all(holders);
+    } finally {
+      await pool.close();
     }
   });
 

@@ -116,6 +116,7 @@ async function pingChannels(
         priceCents: outcome.priceCents,
         reason: outcome.reason,
         pingRef: outcome.pingRef,
+        congested: response.kind === "timeout" && response.congested === true,
       });
       return outcome.outcome === "bid"
         ? { channel, priceCents: outcome.priceCents, pingRef: outcome.pingRef, pingId, expiresAt: outcome.expiresAt ?? null }
@@ -243,6 +244,7 @@ export async function runAuction(
         priceCents: post.outcome === "accepted" ? post.priceCents : bid.priceCents,
         reason: post.reason,
         pingRef: bid.pingRef,
+        congested: response.kind === "timeout" && response.congested === true,
       });
     } finally {
       deps.limiter.release(channel.id);

@@ -141,7 +141,7 @@ export class HealthRegistry {
  */
 export function settleHealth(
   admitted: readonly { id: string; health: ChannelHealth }[],
-  attempts: readonly { channelId: string; outcome: string; reason?: string | null }[],
+  attempts: readonly { channelId: string; outcome: string; reason?: string | null; congested?: boolean }[],
   owner: object,
   leadId: string,
   now: number,
@@ -150,10 +150,12 @@ export function settleHealth(
   const byId = new Map(admitted.map((c) => [c.id, c.health]));
   // A timeout Gavel caused by stalling is neither a failure nor a sign of life; nor is a request
   // that never reached its socket while Gavel was overloaded (shedding load with 503, or its event
-  // loop saturated): it waited in Gavel's own queue. A buyer that had the request on time and let
-  // the deadline pass is unhealthy whatever Gavel's load, so a hanging buyer is cut off even then.
+  // loop saturated), or while Gavel's pool of connections to that buyer's origin was full (other
+  // endpoints there, hanging, may hold every connection): it waited in Gavel's own queue. A buyer
+  // that had the request on time and let the deadline pass is unhealthy whatever Gavel's load, so
+  // a hanging buyer is cut off even then.
   for (const a of attempts) {
-    if (a.reason === GAVEL_STALLED) continue;
+    if (a.reason === GAVEL_STALLED || a.congested) continue;
     if (gavelOverloaded && (a.reason === PING_NOT_SENT || a.reason === POST_NOT_SENT)) continue;
     byId.get(a.channelId)?.report(a.outcome, now, leadId);
   }

@@ -36,6 +36,13 @@ export type BuyerResponse =
        * or waiting for a free connection, so the buyer never saw it (a post then cannot have sold).
        */
       sent: boolean;
+      /**
+       * Not sent, and Gavel's own pool of connections to this buyer's origin was full, with
+       * requests waiting for a free one: the time ran out in Gavel's queue, not at the buyer (other
+       * endpoints on the same origin may be holding every connection), so it says nothing of the
+       * buyer's health.
+       */
+      congested?: boolean;
     }
   | { kind: "too_large"; status: number; durationMs: number }
   /** `sent: false` means no request byte left Gavel (refused, unreachable, connect timeout). */
@@ -143,6 +150,8 @@ class Exchange implements Dispatcher.DispatchHandler {
     private readonly maxBodyBytes: number,
     private readonly due: number,
     left: number,
+    /** Whether the pool this request waits in has requests queued for a free connection now. */
+    private readonly poolCongested: () => boolean,
   ) {
     this.timer = setTimeout(deadlinePassed, left, this);
   }
@@ -213,7 +222,9 @@ class Exchange implements Dispatcher.DispatchHandler {
 
   private timeout(): BuyerResponse {
     const durationMs = this.elapsed();
-    return this.stalled ? { kind: "timeout", durationMs, stalled: true, sent: this.sent } : { kind: "timeout", durationMs, sent: this.sent };
+    if (this.stalled) return { kind: "timeout", durationMs, stalled: true, sent: this.sent };
+    if (!this.sent && this.poolCongested()) return { kind: "timeout", durationMs, sent: false, congested: true };
+    return { kind: "timeout", durationMs, sent: this.sent };
   }
 
   private elapsed() {
@@ -247,6 +258,23 @@ export function createBuyerTransport(options: TransportOptions = {}): BuyerTrans
     pipelining: 1,
   });
   const targets = new TargetCache();
+  // One probe per buyer origin (no closure per request): are requests to it waiting for a free
+  // connection? A pool counts them as queued; a single-connection client as pending behind a running
+  // one. Read only when a request times out before reaching a socket.
+  const congestionProbes = new Map<string, () => boolean>();
+  const congestionOf = (origin: string) => {
+    let probe = congestionProbes.get(origin);
+    if (probe === undefined) {
+      probe = () => {
+        const stats = (agent.stats as Record<string, { queued?: number; pending?: number; running?: number } | undefined>)[origin];
+        if (!stats) return false;
+        return stats.queued !== undefined ? stats.queued > 0 : (stats.running ?? 0) > 0 && (stats.pending ?? 0) > 0;
+      };
+      if (congestionProbes.size >= 1000) congestionProbes.clear();
+      congestionProbes.set(origin, probe);
+    }
+    return probe;
+  };
 
   function attempt(request: BuyerRequest, deadline: number, started: number): Promise<BuyerResponse> | BuyerResponse {
     const now = performance.now();
@@ -259,7 +287,7 @@ export function createBuyerTransport(options: TransportOptions = {}): BuyerTrans
       return failure(error, Math.round(performance.now() - started));
     }
     return new Promise((resolve) => {
-      const exchange = new Exchange(resolve, started, request.maxBodyBytes, deadline, left);
+      const exchange = new Exchange(resolve, started, request.maxBodyBytes, deadline, left, congestionOf(target.origin));
       // undici reports every failure, even a synchronous one such as an invalid header, to
       // onResponseError, so the exchange always settles.
       agent.dispatch(

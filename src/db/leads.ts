@@ -200,6 +200,12 @@ export interface AttemptRow {
   priceCents: number | null;
   reason: string | null;
   pingRef: string | null;
+  /**
+   * The request never reached the buyer because Gavel's own pool of connections to it was full:
+   * a failure of Gavel's, which no circuit breaker counts. Not stored (the reason, `ping_not_sent`
+   * or `post_not_sent`, is).
+   */
+  congested?: boolean;
 }
 
 export interface LeadOutcome {
