@@ -16,7 +16,11 @@ interface Pending {
 export interface LeadWriterOptions {
   /** Outcomes in one statement at most: bounds a statement's size and how long one batch holds its leads. */
   maxBatch?: number;
-  /** Batches being written at once. */
+  /**
+   * Batches being written at once. One: everything that ends while a batch is written goes out in
+   * the next, so batches are as large as the load makes them (two in flight halved them, for about
+   * 5 % less throughput at S1 and no better latency at S2).
+   */
   maxInFlight?: number;
 }
 
@@ -31,7 +35,7 @@ export class LeadWriter {
     options: LeadWriterOptions = {},
   ) {
     this.maxBatch = options.maxBatch ?? 64;
-    this.maxInFlight = options.maxInFlight ?? 2;
+    this.maxInFlight = options.maxInFlight ?? 1;
   }
 
   /** Resolves once this outcome is committed. */
