@@ -27,6 +27,7 @@ describe("native pings", () => {
       const once = io.buildPing({ ...input, publicJson: JSON.stringify(publicData) }, 300, 1024);
       const each = io.buildPing(input, 300, 1024);
       expect(once.body).toBe(each.body);
+      expect(once.body).toBe(JSON.stringify({ ping_id: "p-1", lead_id: "l-1", campaign: "c1", test, data: publicData }));
       expect(JSON.parse(once.body!)).toEqual({ ping_id: "p-1", lead_id: "l-1", campaign: "c1", test, data: publicData });
       expect(once.headers).toEqual(each.headers);
       expect(once.headers.authorization).toBe("Bearer tok-0123456789");

@@ -54,10 +54,8 @@ export function buildPing(channel: Channel, headers: Record<string, string>, inp
     url: channel.ping!.url,
     method: "POST",
     headers: input.test ? { ...headers, "x-gavel-test": "1" } : headers,
-    body:
-      input.publicJson === undefined
-        ? JSON.stringify({ ping_id: input.pingId, lead_id: input.leadId, campaign: input.campaign, test: input.test, data: input.publicData })
-        : `{"ping_id":${JSON.stringify(input.pingId)},"lead_id":${JSON.stringify(input.leadId)},"campaign":${JSON.stringify(input.campaign)},"test":${input.test},"data":${input.publicJson}}`,
+    // The same bytes as JSON.stringify of the whole object, with the data written once per lead.
+    body: `{"ping_id":${JSON.stringify(input.pingId)},"lead_id":${JSON.stringify(input.leadId)},"campaign":${JSON.stringify(input.campaign)},"test":${input.test},"data":${input.publicJson ?? JSON.stringify(input.publicData)}}`,
     timeoutMs,
     maxBodyBytes,
   };
