@@ -3,7 +3,7 @@
 // Everything a buyer can do wrong comes back as an attempt with an outcome and a reason.
 import type { AttemptRow } from "../db/leads";
 import type { PostOutcome } from "../channels/native";
-import type { BuyerTransport } from "../channels/transport";
+import { waitedInGavelQueue, type BuyerTransport } from "../channels/transport";
 import { toCents } from "../resources/schemas";
 import type { CapHold, CapLedger } from "./caps";
 import type { CampaignPlan, ChannelPlan } from "./catalog";
@@ -116,7 +116,7 @@ async function pingChannels(
         priceCents: outcome.priceCents,
         reason: outcome.reason,
         pingRef: outcome.pingRef,
-        congested: response.kind === "timeout" && response.congested === true,
+        congested: waitedInGavelQueue(response),
       });
       return outcome.outcome === "bid"
         ? { channel, priceCents: outcome.priceCents, pingRef: outcome.pingRef, pingId, expiresAt: outcome.expiresAt ?? null }
@@ -244,7 +244,7 @@ export async function runAuction(
         priceCents: post.outcome === "accepted" ? post.priceCents : bid.priceCents,
         reason: post.reason,
         pingRef: bid.pingRef,
-        congested: response.kind === "timeout" && response.congested === true,
+        congested: waitedInGavelQueue(response),
       });
     } finally {
       deps.limiter.release(channel.id);

@@ -150,8 +150,9 @@ class Exchange implements Dispatcher.DispatchHandler {
     private readonly maxBodyBytes: number,
     private readonly due: number,
     left: number,
-    /** Whether the pool this request waits in has requests queued for a free connection now. */
-    private readonly poolCongested: () => boolean,
+    /** The agent and origin whose pool the request waits in: read only if it times out unsent. */
+    private readonly agent: Agent,
+    private readonly origin: string,
   ) {
     this.timer = setTimeout(deadlinePassed, left, this);
   }
@@ -223,7 +224,7 @@ class Exchange implements Dispatcher.DispatchHandler {
   private timeout(): BuyerResponse {
     const durationMs = this.elapsed();
     if (this.stalled) return { kind: "timeout", durationMs, stalled: true, sent: this.sent };
-    if (!this.sent && this.poolCongested()) return { kind: "timeout", durationMs, sent: false, congested: true };
+    if (!this.sent && poolCongested(this.agent, this.origin)) return { kind: "timeout", durationMs, sent: false, congested: true };
     return { kind: "timeout", durationMs, sent: this.sent };
   }
 
@@ -240,6 +241,19 @@ class Exchange implements Dispatcher.DispatchHandler {
     this.resolve(response);
   }
 }
+
+/**
+ * Are requests to this origin waiting for a free connection? A pool counts them as queued; a
+ * single-connection client as pending behind a running one.
+ */
+function poolCongested(agent: Agent, origin: string): boolean {
+  const stats = (agent.stats as Record<string, { queued?: number; pending?: number; running?: number } | undefined>)[origin];
+  if (!stats) return false;
+  return stats.queued !== undefined ? stats.queued > 0 : (stats.running ?? 0) > 0 && (stats.pending ?? 0) > 0;
+}
+
+/** A timeout spent in Gavel's own full connection pool, never at the buyer: no mark against its health. */
+export const waitedInGavelQueue = (response: BuyerResponse): boolean => response.kind === "timeout" && response.congested === true;
 
 // Module-level callbacks with the exchange as argument: no closures allocated per request.
 const deadlinePassed = (exchange: Exchange) => exchange.onDeadline();
@@ -258,23 +272,6 @@ export function createBuyerTransport(options: TransportOptions = {}): BuyerTrans
     pipelining: 1,
   });
   const targets = new TargetCache();
-  // One probe per buyer origin (no closure per request): are requests to it waiting for a free
-  // connection? A pool counts them as queued; a single-connection client as pending behind a running
-  // one. Read only when a request times out before reaching a socket.
-  const congestionProbes = new Map<string, () => boolean>();
-  const congestionOf = (origin: string) => {
-    let probe = congestionProbes.get(origin);
-    if (probe === undefined) {
-      probe = () => {
-        const stats = (agent.stats as Record<string, { queued?: number; pending?: number; running?: number } | undefined>)[origin];
-        if (!stats) return false;
-        return stats.queued !== undefined ? stats.queued > 0 : (stats.running ?? 0) > 0 && (stats.pending ?? 0) > 0;
-      };
-      if (congestionProbes.size >= 1000) congestionProbes.clear();
-      congestionProbes.set(origin, probe);
-    }
-    return probe;
-  };
 
   function attempt(request: BuyerRequest, deadline: number, started: number): Promise<BuyerResponse> | BuyerResponse {
     const now = performance.now();
@@ -287,7 +284,7 @@ export function createBuyerTransport(options: TransportOptions = {}): BuyerTrans
       return failure(error, Math.round(performance.now() - started));
     }
     return new Promise((resolve) => {
-      const exchange = new Exchange(resolve, started, request.maxBodyBytes, deadline, left, congestionOf(target.origin));
+      const exchange = new Exchange(resolve, started, request.maxBodyBytes, deadline, left, agent, target.origin);
       // undici reports every failure, even a synchronous one such as an invalid header, to
       // onResponseError, so the exchange always settles.
       agent.dispatch(
