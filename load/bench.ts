@@ -116,18 +116,27 @@ async function startLab(first: Scenario, options: BenchOptions, state: RunState)
  * 64 leads in flight, on a campaign of its own.
  */
 async function warmUp(lab: Lab, scenario: Scenario, seconds: number, io: BenchIo): Promise<void> {
-  const campaignId = "bench-warm-up";
+  const targets = await prepareScenario(lab, scenario, "bench-warm-up");
+  for (const [name, target] of [["gavel", targets.gavel], ["baseline", targets.baseline]] as const) {
+    if (!target) continue;
+    io.progress(`warming up ${name}: ${seconds} s at 64 leads in flight, not measured …`);
+    await closedLoop(target, 64, 0, seconds, { start() {}, end() {} });
+  }
+}
+
+/**
+ * Sets the simulator and the baseline to a scenario and gives Gavel a campaign for it; returns what
+ * to drive on each server (the same lead bodies for both).
+ */
+async function prepareScenario(lab: Lab, scenario: Scenario, campaignId: string): Promise<{ gavel?: LoadTarget; baseline?: LoadTarget }> {
   await lab.sim.configure(scenario.sim);
   await lab.baseline?.configure(baselineSettings(scenario));
   if (lab.gavel) await addCampaign(lab.gavel, campaignId, lab.sim, scenario.sim.buyers, scenario.auction);
   const body = leadBodies(campaignId);
-  const targets: [string, LoadTarget][] = [];
-  if (lab.gavel) targets.push(["gavel", { url: lab.gavel.url, headers: { authorization: `Bearer ${lab.apiKey}` }, body }]);
-  if (lab.baseline) targets.push(["baseline", { url: lab.baseline.url, headers: {}, body }]);
-  for (const [name, target] of targets) {
-    io.progress(`warming up ${name}: ${seconds} s at 64 leads in flight, not measured …`);
-    await closedLoop(target, 64, 0, seconds, { start() {}, end() {} });
-  }
+  return {
+    gavel: lab.gavel && { url: lab.gavel.url, headers: { authorization: `Bearer ${lab.apiKey}` }, body },
+    baseline: lab.baseline && { url: lab.baseline.url, headers: {}, body },
+  };
 }
 
 async function stopLab(lab: Partial<Lab>): Promise<void> {
@@ -136,18 +145,14 @@ async function stopLab(lab: Partial<Lab>): Promise<void> {
 
 async function runScenario(scenario: Scenario, lab: Lab, options: BenchOptions, io: BenchIo, state: RunState): Promise<ScenarioResult> {
   const result: ScenarioResult = { id: scenario.id, title: scenario.title, description: describeScenario(scenario), steps: [] };
-  const campaignId = `bench-${scenario.id.toLowerCase()}`;
-  await lab.sim.configure(scenario.sim);
-  await lab.baseline?.configure(baselineSettings(scenario));
-  if (lab.gavel) await addCampaign(lab.gavel, campaignId, lab.sim, scenario.sim.buyers, scenario.auction);
-  const body = leadBodies(campaignId);
+  const targets = await prepareScenario(lab, scenario, `bench-${scenario.id.toLowerCase()}`);
   const sim = lab.sim;
   const probes: Probe[] = [];
   if (lab.gavel) {
     const g: GavelProcess = lab.gavel;
     probes.push({
       kind: "gavel",
-      target: { url: g.url, headers: { authorization: `Bearer ${lab.apiKey}` }, body },
+      target: targets.gavel!,
       pid: g.child.pid,
       simPid: sim.child.pid,
       simStats: sim.stats,
@@ -157,7 +162,7 @@ async function runScenario(scenario: Scenario, lab: Lab, options: BenchOptions, 
   }
   if (lab.baseline) {
     const b: Baseline = lab.baseline;
-    probes.push({ kind: "baseline", target: { url: b.url, headers: {}, body }, pid: b.child.pid, simPid: sim.child.pid, simStats: sim.stats });
+    probes.push({ kind: "baseline", target: targets.baseline!, pid: b.child.pid, simPid: sim.child.pid, simStats: sim.stats });
   }
 
   for (const step of scenario.steps) {
