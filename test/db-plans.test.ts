@@ -33,6 +33,23 @@ describe.skipIf(!onPostgres)("query plans of the hot path (PostgreSQL)", () => {
     await drop?.();
   });
 
+  /** 20,000 never-analyzed leads, `lead-00000001` on, inserted once for the tests that need them. */
+  let many: Promise<void> | undefined;
+  const manyLeads = () =>
+    (many ??= (async () => {
+      const sql = connectPostgres(url, { max: 1, onnotice: () => {} });
+      try {
+        // Foreign keys are beside the point here: the rows only have to be there, and be many.
+        await sql.unsafe(`alter table leads drop constraint if exists leads_campaign_id_campaigns_id_fk, drop constraint if exists leads_supplier_id_suppliers_id_fk`);
+        await sql.unsafe(
+          `insert into leads (id, campaign_id, supplier_id, status, data, received_at)
+           select 'lead-' || lpad(g::text, 8, '0'), 'c1', 's1', 'auctioning', '{}', now() from generate_series(1, 20000) g`,
+        );
+      } finally {
+        await sql.end();
+      }
+    })());
+
   it("intake's generic plan, made on empty tables, probes suppressions, buyer dedup keys and idempotency keys by key", async () => {
     const now = new Date().toISOString();
     const params = ["lead-1", "c1", "s1", false, '{"a":1}', now, now, '[["email","h1"]]', '["k1"]', now, '["k2"]', now, "[]", "s1", "key-1", '[["b1","k1","2020-01-01T00:00:00Z"]]'];
@@ -53,14 +70,9 @@ describe.skipIf(!onPostgres)("query plans of the hot path (PostgreSQL)", () => {
   });
 
   it("the group commit reaches leads and idempotency keys by primary key once leads is large", async () => {
+    await manyLeads();
     const sql = connectPostgres(url, { max: 1, onnotice: () => {} });
     try {
-      // Foreign keys are beside the point here: the rows only have to be there, and be many.
-      await sql.unsafe(`alter table leads drop constraint if exists leads_campaign_id_campaigns_id_fk, drop constraint if exists leads_supplier_id_suppliers_id_fk`);
-      await sql.unsafe(
-        `insert into leads (id, campaign_id, supplier_id, status, data, received_at)
-         select 'lead-' || lpad(g::text, 8, '0'), 'c1', 's1', 'auctioning', '{}', now() from generate_series(1, 20000) g`,
-      );
       const outcomes = JSON.stringify([["lead-00000001", "sold", null, new Date().toISOString(), 100, 100, 1, [], 3]]);
       const idempotent = JSON.stringify([["s1", "key-1", "lead-00000001", 200, {}]]);
       const rows = await sql.unsafe(`explain ${FINISH}`, [outcomes, "[]", "[]", idempotent]);
@@ -78,6 +90,7 @@ describe.skipIf(!onPostgres)("query plans of the hot path (PostgreSQL)", () => {
     expect([...epochs.values()]).toEqual([[0], [1, 2], [3], [999, 1000, 1022], [1023], [1_000_000]]);
     for (const text of epochs.keys()) expect(text.startsWith(FINISH)).toBe(true);
 
+    await manyLeads();
     const texts: string[] = [];
     const spy: Database = { ...database, query: (text, params, options) => (texts.push(text), database.query(text, params, options)) };
     const outcome = (leadId: string): LeadOutcome => ({
