@@ -8,7 +8,7 @@
 // key lookups for a flat line, allocates nothing unless something is redacted, and covers any depth.
 import pino, { type Logger } from "pino";
 
-export const CENSOR = "[redacted]";
+const CENSOR = "[redacted]";
 
 /** Keys whose value is never logged, at any depth. */
 const SECRET_KEYS = new Set(["data", "api_key", "token", "password", "authorization", "signing", "secret", "previous_secret"]);

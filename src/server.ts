@@ -16,11 +16,11 @@ import type { Config } from "./config";
 import { migrateDatabase, openDatabase, type Database, type DatabaseTarget } from "./db/client";
 import { deleteEndedUsage } from "./db/caps";
 import { LeadWriter } from "./db/lead-writer";
-import { createLogger } from "./logger";
 import { settleInterruptedLeads } from "./db/leads";
 import { uuidv7 } from "./ids";
 import { markAdmitted } from "./http/arrival";
 import { problemBody } from "./http/problem";
+import { createLogger } from "./logger";
 import { createMetrics } from "./metrics";
 
 export interface Gavel {
