@@ -5,6 +5,7 @@ import type { Db } from "../db/client";
 import { GavelError } from "../errors";
 import { applyConfig, exportConfig } from "../resources/apply";
 import { operatorOf } from "./auth";
+import { limitedText } from "./body";
 import { FieldChangeSchema } from "./operator";
 import { route, type AnyRoute } from "./route";
 
@@ -15,6 +16,9 @@ export interface ConfigRouteDeps {
   /** Where `${ENV}` references in an applied configuration file are resolved. */
   env: Record<string, string | undefined>;
 }
+
+const MAX_FILE_BYTES = 16 * 1024 * 1024;
+const fileLimit = { maxBytes: MAX_FILE_BYTES, tooLarge: `A configuration file is limited to ${MAX_FILE_BYTES} bytes` };
 
 const ResourceRef = z.object({ kind: z.enum(["campaigns", "buyers", "channels", "suppliers"]), id: z.string() });
 const ApplyResult = z
@@ -63,13 +67,13 @@ export function configRoutes(deps: ConfigRouteDeps): AnyRoute[] {
       operationId: "applyConfig",
       summary: "Make the configuration match a file (one transaction)",
       description:
-        "The body is the file of `GET /v1/config/export` (YAML, or the same as JSON). Creates what is new, replaces what changed, archives what the file no longer lists, in one transaction. `${ENV}` references are resolved from the server's environment. A file with errors is rejected whole: every error has its `path` and `line`/`col`. `?dry_run=true` returns the plan and changes nothing.",
+        "The body is the file of `GET /v1/config/export` (YAML, or the same as JSON). Creates what is new, replaces what changed, archives what the file no longer lists, in one transaction. `${ENV}` references are resolved from the server's environment. A file with errors is rejected whole: every error has its `path` and `line`/`col`. Like every JSON body, the file may not hold a NUL, an unpaired surrogate or a `__proto__` key, nor nest deeper than 32 levels; it is at most 16 MiB of UTF-8. `?dry_run=true` returns the plan and changes nothing.",
       tags: ["Config as code"],
       query: ApplyQuery,
       documentedBody: { content: { "application/yaml": z.string(), "application/json": z.record(z.string(), z.unknown()) } },
       responses: { 200: { description: "What changed (or would change)", schema: ApplyResult } },
       async handler(c, { query }) {
-        const text = await c.req.text();
+        const text = await limitedText(c, fileLimit);
         if (text.trim() === "") throw new GavelError("bad_request", "The request body is empty; send the configuration file");
         const operator = operatorOf(c);
         const result = await applyConfig(db, text, { dryRun: query.dry_run ?? false, actor: { ...operator.actor, via: "apply" }, env: deps.env });

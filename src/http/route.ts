@@ -5,7 +5,8 @@
 // documented, nor documented without a role.
 import type { Context, Hono, MiddlewareHandler } from "hono";
 import type { z } from "zod";
-import { invalid } from "../errors";
+import { GavelError, invalid } from "../errors";
+import { unstorableText } from "../storable";
 import { jsonBody } from "./body";
 
 /**
@@ -95,9 +96,18 @@ export function mountRoutes(app: Hono, routes: readonly AnyRoute[], authenticate
   checkRoutes(routes);
   for (const r of routes) {
     const handler = async (c: Context) => {
+      // No id holds a NUL or an unpaired surrogate, and the database refuses to even compare one.
+      const params = c.req.param() as Record<string, string>;
+      for (const value of Object.values(params))
+        if (unstorableText(value) !== undefined) throw new GavelError("not_found", "Nothing here: no id holds a NUL or an unpaired surrogate");
       let query: unknown;
       if (r.query) {
-        const parsed = r.query.safeParse(c.req.query());
+        const raw = c.req.query();
+        for (const [name, value] of Object.entries(raw)) {
+          const problem = unstorableText(value);
+          if (problem !== undefined) throw new GavelError("validation", "Bad query parameters", { errors: [{ path: name, message: problem }] });
+        }
+        const parsed = r.query.safeParse(raw);
         if (!parsed.success) throw invalid(parsed.error, "Bad query parameters");
         query = parsed.data;
       }
@@ -107,7 +117,7 @@ export function mountRoutes(app: Hono, routes: readonly AnyRoute[], authenticate
         if (!parsed.success) throw invalid(parsed.error);
         body = parsed.data;
       }
-      return r.handler(c, { params: c.req.param() as Record<string, string>, query, body } as RouteInput<unknown, unknown>);
+      return r.handler(c, { params, query, body } as RouteInput<unknown, unknown>);
     };
     app.on(r.method.toUpperCase(), honoPath(r.path), authenticate(r.access), ...(r.use ?? []), handler);
   }

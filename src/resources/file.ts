@@ -3,8 +3,9 @@
 // references, resolved from the environment when the file is applied. Reading a file checks all
 // of it with the API's own zod schemas and reports every error at once, each with its field path
 // and, where the parser knows it, its line and column.
-import { isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, stringify, type Document, type Node } from "yaml";
+import { isMap, isPair, isScalar, isSeq, Lexer, LineCounter, parseDocument, stringify, type Document, type Node } from "yaml";
 import { formatPath, issuesOf, type FieldError } from "../errors";
+import { findUnstorable, MAX_JSON_DEPTH } from "../storable";
 import { resourceSchemas, secretPaths, setPath, singular, type Doc, type ResourceKind } from "./store";
 
 export const FILE_VERSION = 1;
@@ -70,7 +71,52 @@ function locator(doc: Document, lines: LineCounter) {
   };
 }
 
+/**
+ * The YAML parser recurses once per level of nesting, and a few hundred levels exhaust the stack
+ * (near its end, V8 once aborted the whole process while compiling one of the parser's regexps).
+ * So before parsing, the file's nesting is bounded from its tokens, which the lexer reads without
+ * recursing. The bound counts every block collection by its indentation and every flow collection
+ * by its brackets; it may count a level too many, never too few. Within this bound, the parsed file
+ * is then held to MAX_JSON_DEPTH like every JSON body, with the exact path.
+ */
+export const MAX_FILE_NESTING = 2 * MAX_JSON_DEPTH;
+
+function tooDeep(text: string): FieldError | undefined {
+  const blocks: number[] = []; // columns of the open block collections
+  let flow = 0;
+  let line = 1;
+  let col = 0;
+  for (const token of new Lexer().lex(text)) {
+    const first = token[0];
+    if (token === "[" || token === "{") {
+      if (flow === 0) openBlock(col);
+      flow++;
+    } else if (token === "]" || token === "}") flow = Math.max(0, flow - 1);
+    else if ((token === "---" || token === "...") && col === 0) {
+      blocks.length = 0;
+      flow = 0;
+    } else if (flow === 0 && token !== ":" && !/^[\s\u0000-\u001f\ufeff#&!,]/.test(first ?? " ")) openBlock(col);
+    if (blocks.length + flow > MAX_FILE_NESTING)
+      return { path: "$", message: `nests deeper than ${MAX_FILE_NESTING} levels of mappings and lists`, line, col: col + 1 };
+    const newline = token.lastIndexOf("\n");
+    if (newline === -1) col += token.length;
+    else {
+      for (let i = token.indexOf("\n"); i !== -1; i = token.indexOf("\n", i + 1)) line++;
+      col = token.length - newline - 1;
+    }
+  }
+  return undefined;
+
+  // A node at `col` closes every block collection indented deeper, and may open one of its own.
+  function openBlock(at: number) {
+    while (blocks.length && blocks[blocks.length - 1] > at) blocks.pop();
+    if (blocks[blocks.length - 1] !== at) blocks.push(at);
+  }
+}
+
 export function parseConfigText(text: string, env: Record<string, string | undefined>): ParseResult {
+  const deep = tooDeep(text);
+  if (deep) return { ok: false, errors: [deep] };
   const lines = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lines, uniqueKeys: true, prettyErrors: true });
   if (doc.errors.length)
@@ -91,6 +137,10 @@ export function parseConfigText(text: string, env: Record<string, string | undef
   } catch (error) {
     return { ok: false, errors: [{ path: "$", message: (error as Error).message }] };
   }
+  // What PostgreSQL cannot store (a NUL, an unpaired surrogate), a `__proto__` key, or nesting
+  // (aliases included) past MAX_JSON_DEPTH.
+  const unstorable = findUnstorable(root);
+  if (unstorable) return { ok: false, errors: [{ path: formatPath(unstorable.path), message: unstorable.message, ...locate(unstorable.path) }] };
 
   const bundle = { campaigns: [], buyers: [], channels: [], suppliers: [] } as Bundle;
   if (!root || typeof root !== "object" || Array.isArray(root)) {
