@@ -6,6 +6,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { createBuyerTransport, type BuyerTransport } from "../src/channels/transport";
 import { startBuyer, type Behaviour } from "./helpers/buyers";
 import { consumer, pingPost, startTestGavel, useTestGavel, type TestGavel } from "./helpers/gavel";
+import { eventually, latch } from "./helpers/latch";
 
 describe("posting and fallback", () => {
   const fixture = useTestGavel();
@@ -338,16 +339,23 @@ describe("posting and fallback", () => {
 
 // A post that never left Gavel (every connection to its buyer busy until the post's deadline) did
 // not reach the buyer, so it cannot have sold the lead: it is an error, `post_not_sent`, its caps
-// are given back, and the lead falls back to the next bid. The buyer's one connection is held by a
-// request that never ends, through a second real transport that allows one connection per buyer.
+// are given back, and the lead falls back to the next bid. The buyer's one connection is held, through
+// a second real transport that allows one connection per buyer, by a request the buyer answers only
+// when the test opens a latch after the lead is answered: no timer decides which comes first, so the
+// time the test Gavel takes to start (seconds on a fresh or busy machine) cannot free it too early.
 describe("a post that never reaches its buyer", () => {
   it("is an error (post_not_sent), gives its caps back and falls back to the next bid", async () => {
-    const stuck = await startBuyer({ ping: () => ({ json: { bid: 12, ping_ref: "r-12" } }), post: () => ({ hang: true }) });
+    const release = latch();
+    const stuck = await startBuyer({
+      ping: () => ({ json: { bid: 12, ping_ref: "r-12" } }),
+      post: (r) => (r.path === "/hold" ? { held: release.promise.then(() => ({ text: "released" })) } : { hang: true }),
+    });
     const next = await startBuyer({ ping: () => ({ json: { bid: 8, ping_ref: "r-8" } }) });
     const main = createBuyerTransport();
     const oneConnection = createBuyerTransport({ connectionsPerOrigin: 1 });
-    const holder = oneConnection.send({ url: `${stuck.url}/hold`, method: "GET", headers: {}, timeoutMs: 3000, maxBodyBytes: 1024 });
-    while (!stuck.posts.some((r) => r.path === "/hold")) await new Promise((r) => setTimeout(r, 10));
+    // Its own deadline is only a backstop: the latch, opened in `finally`, ends it.
+    const holder = oneConnection.send({ url: `${stuck.url}/hold`, method: "GET", headers: {}, timeoutMs: 300_000, maxBodyBytes: 1024 });
+    await eventually(() => stuck.posts.some((r) => r.path === "/hold"), "the holding request to reach the buyer");
     const transport: BuyerTransport = {
       send: (request) => (request.url === stuck.postUrl ? oneConnection.send(request) : main.send(request)),
       close: async () => {
@@ -357,13 +365,14 @@ describe("a post that never reaches its buyer", () => {
     const g = await startTestGavel({}, { transport });
     try {
       const key = await g.setup({
-        campaign: { id: "fb-not-sent", auction: { timeout_ms: 2000, post_timeout_ms: 1000 } },
+        campaign: { id: "fb-not-sent", auction: { timeout_ms: 20_000, post_timeout_ms: 10_000 } },
         channels: [
           pingPost("fb-not-sent-stuck", stuck, { caps: [{ period: "day", leads: 5 }], post: { url: stuck.postUrl, timeout_ms: 250 } }),
           pingPost("fb-not-sent-next", next),
         ],
       });
       const res = await g.lead(key, { campaign: "fb-not-sent", data: consumer() });
+      expect(release.isOpen).toBe(false); // the connection was held throughout
       expect(res.status).toBe(200);
       expect(res.body).toMatchObject({ status: "sold", price: 8, sold_to: 1 });
       // The buyer never saw the post: only the request holding its connection.
@@ -379,8 +388,9 @@ describe("a post that never reaches its buyer", () => {
       const caps = (await g.admin("GET", "/v1/channels/fb-not-sent-stuck")).body.caps;
       expect(caps[0].used.leads).toBe(0);
     } finally {
+      release.open();
       await g.close();
-      await holder;
+      expect(await holder).toMatchObject({ kind: "response", body: "released" });
       await Promise.all([stuck.close(), next.close()]);
     }
   });

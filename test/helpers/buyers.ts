@@ -13,11 +13,15 @@ export interface Received {
   body: any;
   raw: string;
   at: number;
+  /** Settles when the connection this request came on closes (Gavel hung up, or the buyer closed). */
+  closed: Promise<void>;
 }
 
 export type Answer =
   | { status?: number; json?: unknown; text?: string; contentType?: string; headers?: Record<string, string>; delayMs?: number }
   | { hang: true }
+  /** Answered once the promise settles (a latch the test opens), never on a timer. */
+  | { held: Promise<Answer> }
   | { trickle: true; everyMs?: number }
   | { reset: true }
   | { hugeBytes: number };
@@ -30,6 +34,8 @@ export interface TestBuyer {
   postUrl: string;
   pings: Received[];
   posts: Received[];
+  /** Settles once every held or delayed answer given so far has been written, or dropped because its connection was gone. */
+  answered(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -38,6 +44,7 @@ export async function startBuyer(behaviour: { ping?: Behaviour; post?: Behaviour
   const posts: Received[] = [];
   const sockets = new Set<Socket>();
   const timers = new Set<NodeJS.Timeout>();
+  const pending = new Set<Promise<unknown>>();
 
   const server = createServer((req: IncomingMessage, res: ServerResponse) => {
     const chunks: Buffer[] = [];
@@ -50,7 +57,9 @@ export async function startBuyer(behaviour: { ping?: Behaviour; post?: Behaviour
       } catch {}
       const url = new URL(req.url ?? "/", "http://buyer");
       const query = Object.fromEntries(url.searchParams);
-      const received: Received = { path: req.url ?? "", method: req.method ?? "", query, headers: req.headers, body, raw, at: Date.now() };
+      const socket = req.socket;
+      const closed = socket.destroyed ? Promise.resolve() : new Promise<void>((resolve) => socket.once("close", () => resolve()));
+      const received: Received = { path: req.url ?? "", method: req.method ?? "", query, headers: req.headers, body, raw, at: Date.now(), closed };
       const isPing = (req.url ?? "").startsWith("/ping");
       (isPing ? pings : posts).push(received);
       const fallback: Behaviour = isPing ? () => ({ json: { bid: 1 } }) : () => ({ json: { accepted: true } });
@@ -69,6 +78,15 @@ export async function startBuyer(behaviour: { ping?: Behaviour; post?: Behaviour
 
   function respond(res: ServerResponse, answer: Answer) {
     if ("hang" in answer) return;
+    if ("held" in answer) {
+      const done = answer.held.then(
+        (then) => respond(res, then),
+        () => res.socket?.destroy(),
+      );
+      pending.add(done);
+      void done.finally(() => pending.delete(done));
+      return;
+    }
     if ("reset" in answer) return res.socket?.destroy();
     if ("trickle" in answer) {
       res.writeHead(200, { "content-type": "application/json" });
@@ -90,8 +108,11 @@ export async function startBuyer(behaviour: { ping?: Behaviour; post?: Behaviour
       res.writeHead(answer.status ?? 200, { "content-type": type, ...answer.headers });
       res.end(body);
     };
-    if (answer.delayMs) later(send, answer.delayMs);
-    else send();
+    if (answer.delayMs) {
+      const done = new Promise<void>((resolve) => later(() => (send(), resolve()), answer.delayMs!));
+      pending.add(done);
+      void done.finally(() => pending.delete(done));
+    } else send();
   }
 
   server.on("connection", (s: Socket) => {
@@ -106,6 +127,9 @@ export async function startBuyer(behaviour: { ping?: Behaviour; post?: Behaviour
     postUrl: `${url}/post`,
     pings,
     posts,
+    async answered() {
+      while (pending.size > 0) await Promise.allSettled([...pending]);
+    },
     async close() {
       for (const t of timers) clearTimeout(t);
       for (const s of sockets) s.destroy();
