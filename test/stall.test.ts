@@ -1,10 +1,13 @@
 // When Gavel's own event loop stalls past a request's deadline, an answer that arrived in time is
 // still read, and a timeout Gavel caused is no mark against the buyer's health.
 import { spawn } from "node:child_process";
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { AuctionGate, LoopMonitor } from "../src/auction/gate";
 import { ChannelHealth, settleHealth } from "../src/channels/health";
-import { createBuyerTransport } from "../src/channels/transport";
+import { createBuyerTransport, STALL_MS, type BuyerResponse } from "../src/channels/transport";
 import { startBuyer } from "./helpers/buyers";
 
 /** Blocks the event loop, as a burst of CPU work in Gavel would. */
@@ -18,23 +21,50 @@ describe("a stalled event loop", () => {
   afterAll(() => transport.close());
 
   it("reads an answer that arrived before the deadline even though the deadline timer fired late", async () => {
-    // The buyer lives in another process, so it answers while this one is stalled.
+    // The buyer lives in another process, so it answers while this one is stalled. It says on its
+    // stdout when it has the request, then answers only when told to, through a file, and says in
+    // another file when its answer is in the kernel: files this process reads while its loop is held.
+    const dir = mkdtempSync(join(tmpdir(), "gavel-stall-"));
+    const flag = (name: string) => join(dir, name);
     const child = spawn(process.execPath, [
       "-e",
-      `const s = require("node:http").createServer((q, r) => { q.resume(); q.on("end", () => { console.log("got"); setTimeout(() => r.end('{"bid":3}'), 30); }); });
+      `const fs = require("node:fs"); const dir = ${JSON.stringify(dir)}; let n = 0;
+       const s = require("node:http").createServer((q, r) => { q.resume(); q.on("end", () => {
+         const i = ++n; if (i === 2) console.log("received");
+         const answer = () => r.end('{"bid":3}', () => fs.writeFileSync(dir + "/answered-" + i, ""));
+         if (i === 1) return answer();
+         const wait = setInterval(() => { if (fs.existsSync(dir + "/go")) { clearInterval(wait); answer(); } }, 2);
+       }); });
        s.listen(0, "127.0.0.1", () => console.log(s.address().port));`,
     ]);
     try {
       const port = await new Promise<number>((resolve) => child.stdout.once("data", (d) => resolve(Number(String(d).trim()))));
-      const request = { url: `http://127.0.0.1:${port}/ping`, method: "POST" as const, headers: {}, body: "{}", timeoutMs: 100, maxBodyBytes: 1024 };
-      await transport.send(request); // a warm keep-alive connection
-      const got = new Promise((resolve) => child.stdout.once("data", resolve));
-      const sent = transport.send(request);
-      await got; // the buyer has the request and answers 30 ms later
-      stall(400); // the answer arrives meanwhile; the 100 ms timer fires ~300 ms late
+      const request = { url: `http://127.0.0.1:${port}/ping`, method: "POST" as const, headers: {}, body: "{}", maxBodyBytes: 1024 };
+      // A warm keep-alive connection first.
+      expect(await transport.send({ ...request, timeoutMs: 20_000 })).toMatchObject({ kind: "response", status: 200 });
+      const timeoutMs = 1500;
+      const started = performance.now();
+      const received = new Promise((resolve) => child.stdout.once("data", resolve));
+      const sent = transport.send({ ...request, timeoutMs });
+      // Resumed from an I/O callback, as Gavel's own work is: after the stall the loop's timers
+      // phase (the late deadline) comes before it polls the socket that holds the answer.
+      await received;
+      // The buyer has it before the deadline (after a few ms on a quiet machine).
+      expect(performance.now() - started, "the request reached the buyer before the deadline").toBeLessThan(timeoutMs);
+      // Hold this process's loop from here: the buyer answers meanwhile, and the deadline timer
+      // cannot fire until the answer is in the socket and the deadline is past by far more than
+      // STALL_MS. Which comes first is decided here, not by the machine's speed.
+      writeFileSync(flag("go"), "");
+      let answeredAt: number | undefined;
+      while (answeredAt === undefined || performance.now() - started < timeoutMs + 4 * STALL_MS) {
+        if (answeredAt === undefined && existsSync(flag("answered-2"))) answeredAt = performance.now() - started;
+        if (performance.now() - started > 30_000) throw new Error("the buyer never answered");
+      }
+      expect(answeredAt).toBeLessThan(timeoutMs); // it arrived before the deadline
       expect(await sent).toMatchObject({ kind: "response", status: 200, body: '{"bid":3}' });
     } finally {
       child.kill();
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 
@@ -42,10 +72,20 @@ describe("a stalled event loop", () => {
     const buyer = await startBuyer({ ping: () => ({ hang: true }) });
     try {
       const sent = transport.send({ url: buyer.pingUrl, method: "POST", headers: {}, body: "{}", timeoutMs: 50, maxBodyBytes: 1024 });
-      await new Promise((r) => setTimeout(r, 1));
-      stall(200);
+      stall(50 + 4 * STALL_MS); // at once, so the 50 ms timer cannot fire before the stall: it fires late by design
       expect(await sent).toMatchObject({ kind: "timeout", stalled: true });
-      const punctual = await transport.send({ url: buyer.pingUrl, method: "POST", headers: {}, body: "{}", timeoutMs: 50, maxBodyBytes: 1024 });
+      // A timer that fires on time is not a stall. Whether it does is up to the machine (a busy one
+      // runs timers late), so look until one is on time, and check every one seen on the way.
+      let punctual: BuyerResponse | undefined;
+      for (let i = 0; i < 20 && !punctual; i++) {
+        const timeoutMs = 500;
+        const answer = await transport.send({ url: buyer.pingUrl, method: "POST", headers: {}, body: "{}", timeoutMs, maxBodyBytes: 1024 });
+        expect(answer).toMatchObject({ kind: "timeout", durationMs: expect.any(Number) });
+        if (answer.kind !== "timeout") break;
+        // Stalled only when it really was late (its duration also counts one more turn of the loop).
+        if (answer.stalled) expect(answer.durationMs).toBeGreaterThan(timeoutMs + STALL_MS - 1);
+        else punctual = answer;
+      }
       expect(punctual).toEqual({ kind: "timeout", durationMs: expect.any(Number), sent: true });
     } finally {
       await buyer.close();
@@ -95,8 +135,11 @@ describe("a stalled event loop", () => {
   it("sees its event loop saturated while it is held, and for a few samples after, then recovers", async () => {
     const loop = new LoopMonitor(20, 3);
     try {
+      // A busy machine may keep the loop's timers late for a while: up to 20 s (a backstop, about
+      // 100 samples on a quiet machine) for three punctual samples in a row.
       const settled = async () => {
-        for (let i = 0; i < 100 && loop.saturated(); i++) await new Promise((r) => setTimeout(r, 20));
+        const until = performance.now() + 20_000;
+        while (loop.saturated() && performance.now() < until) await new Promise((r) => setTimeout(r, 20));
         return !loop.saturated();
       };
       await new Promise((r) => setTimeout(r, 100));
