@@ -1,15 +1,19 @@
 // Channel health end to end: a buyer that keeps failing opens its channel's circuit, leads skip it
 // with reason circuit_open, one probe lead goes through after the cool-down, and the circuit closes
 // (or opens again) on what the probe finds. State and history read back through the API.
+//
+// The cool-downs pass on the test's clock, which Gavel reads for circuit timing, not on a sleep;
+// a probe that must still be out while another lead arrives is held by a latch.
 import { beforeAll, describe, expect, it } from "vitest";
 import { createBuyerTransport } from "../src/channels/transport";
 import { startBuyer } from "./helpers/buyers";
-import { consumer, pingPost, startTestGavel, useTestGavel, type TestGavel } from "./helpers/gavel";
+import { consumer, pingPost, startTestGavel, testClock, useTestGavel, type TestGavel } from "./helpers/gavel";
+import { eventually, latch } from "./helpers/latch";
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+const clock = testClock("2026-06-01T12:00:00Z");
 
 describe("channel health (circuit breaker)", () => {
-  const fixture = useTestGavel();
+  const fixture = useTestGavel({}, { clock });
   const buyer = fixture.buyer;
   let g: TestGavel;
   beforeAll(() => {
@@ -23,13 +27,15 @@ describe("channel health (circuit breaker)", () => {
   };
 
   it("opens after N consecutive failures, skips the channel, probes once after the cool-down, then closes", async () => {
-    let mode: "broken" | "slow-ok" = "broken";
+    let mode: "broken" | "ok" = "broken";
+    const probeAnswered = latch();
     const flaky = await buyer({
-      ping: () => (mode === "broken" ? { status: 503, json: { error: "down" } } : { json: { bid: 20 }, delayMs: 400 }),
+      ping: () => (mode === "broken" ? { status: 503, json: { error: "down" } } : { held: probeAnswered.promise.then(() => ({ json: { bid: 20 } })) }),
     });
     const steady = await buyer({ ping: () => ({ json: { bid: 5 } }) });
     const key = await g.setup({
-      campaign: { id: "health", auction: { timeout_ms: 3000, ping_timeout_ms: 2000 } },
+      // Deadlines far beyond the test's needs: the probe's ping waits for the latch, not for them.
+      campaign: { id: "health", auction: { timeout_ms: 20_000, ping_timeout_ms: 15_000 } },
       channels: [pingPost("health-flaky", flaky, { circuit_breaker: { failures: 3, cooldown_ms: 1000 } }), pingPost("health-steady", steady)],
     });
 
@@ -55,13 +61,20 @@ describe("channel health (circuit breaker)", () => {
     expect(t.attempts.filter((a: any) => a.channel_id === "health-flaky")).toEqual([]);
     expect(flaky.pings).toHaveLength(3);
 
+    // Not a millisecond before the cool-down is over.
+    clock.advance(999);
+    const early = await g.lead(key, { campaign: "health", data: consumer() });
+    expect((await trace(early.body.lead_id)).excluded).toContainEqual({ channel_id: "health-flaky", reason: "circuit_open" });
+
     // After the cool-down the buyer is back; two leads arrive together: one probes, one is still skipped.
-    mode = "slow-ok";
-    await sleep(1100);
+    mode = "ok";
+    clock.advance(1);
     const probing = g.lead(key, { campaign: "health", data: consumer() });
-    // The second lead arrives while the probe's ping (400 ms) is still out.
-    while (flaky.pings.length < 4) await sleep(10);
+    // The second lead arrives while the probe's ping is still out: the buyer holds its answer
+    // until the second lead has been answered.
+    await eventually(() => flaky.pings.length === 4, "the probe's ping");
     const b = await g.lead(key, { campaign: "health", data: consumer() });
+    probeAnswered.open();
     const a = await probing;
     expect(flaky.pings).toHaveLength(4);
     const [ta, tb] = [await trace(a.body.lead_id), await trace(b.body.lead_id)];
@@ -89,12 +102,13 @@ describe("channel health (circuit breaker)", () => {
     });
     for (let i = 0; i < 2; i++) await g.lead(key, { campaign: "health-dead", data: consumer() });
     expect(await health("health-dead-hang")).toMatchObject({ state: "open" });
+    expect(dead.pings).toHaveLength(2);
     const skipped = await g.lead(key, { campaign: "health-dead", data: consumer() });
     // Skipping the dead channel answers at once instead of waiting out its timeout.
     expect((await trace(skipped.body.lead_id)).excluded).toEqual([{ channel_id: "health-dead-hang", reason: "circuit_open" }]);
     expect(skipped.body).toMatchObject({ status: "unsold" });
 
-    await sleep(600);
+    clock.advance(500);
     const probe = await g.lead(key, { campaign: "health-dead", data: consumer() });
     expect((await trace(probe.body.lead_id)).attempts).toMatchObject([{ kind: "ping", outcome: "timeout" }]);
     const reopened = await health("health-dead-hang");
@@ -115,7 +129,7 @@ describe("channel health when one endpoint holds every connection to its origin"
     const shared = await startBuyer({
       ping: (r) => (r.path.startsWith("/ping/hang") ? { hang: true } : { json: { bid: 6 } }),
     });
-    const oneConnection = createBuyerTransport({ connectionsPerOrigin: 1 });
+    const oneConnection = createBuyerTransport({ connectionsPerOrigin: 1, stallMs: Infinity });
     const g = await startTestGavel({}, { transport: oneConnection });
     try {
       const breaker = { circuit_breaker: { failures: 2, cooldown_ms: 60_000 } };

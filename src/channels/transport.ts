@@ -153,13 +153,14 @@ class Exchange implements Dispatcher.DispatchHandler {
     /** The agent and origin whose pool the request waits in: read only if it times out unsent. */
     private readonly agent: Agent,
     private readonly origin: string,
+    private readonly stallMs: number,
   ) {
     this.timer = setTimeout(deadlinePassed, left, this);
   }
 
   onDeadline() {
     this.timer = undefined;
-    this.stalled = performance.now() - this.due > STALL_MS;
+    this.stalled = performance.now() - this.due > this.stallMs;
     // An answer that arrived in time may be waiting unread in the socket while the loop was busy
     // with other leads: one more turn of the loop reads it before the request is cut, so Gavel's
     // own lag does not throw away healthy buyers' answers (and their keep-alive sockets).
@@ -262,6 +263,8 @@ const cutAtDeadline = (exchange: Exchange) => exchange.cut();
 export interface TransportOptions {
   connectionsPerOrigin?: number;
   keepAliveMs?: number;
+  /** How late a deadline timer may fire before the timeout counts as Gavel's stall (default STALL_MS; tests on a busy machine may pass Infinity). */
+  stallMs?: number;
 }
 
 export function createBuyerTransport(options: TransportOptions = {}): BuyerTransport {
@@ -272,6 +275,7 @@ export function createBuyerTransport(options: TransportOptions = {}): BuyerTrans
     pipelining: 1,
   });
   const targets = new TargetCache();
+  const stallMs = options.stallMs ?? STALL_MS;
 
   function attempt(request: BuyerRequest, deadline: number, started: number): Promise<BuyerResponse> | BuyerResponse {
     const now = performance.now();
@@ -284,7 +288,7 @@ export function createBuyerTransport(options: TransportOptions = {}): BuyerTrans
       return failure(error, Math.round(performance.now() - started));
     }
     return new Promise((resolve) => {
-      const exchange = new Exchange(resolve, started, request.maxBodyBytes, deadline, left, agent, target.origin);
+      const exchange = new Exchange(resolve, started, request.maxBodyBytes, deadline, left, agent, target.origin, stallMs);
       // undici reports every failure, even a synchronous one such as an invalid header, to
       // onResponseError, so the exchange always settles.
       agent.dispatch(

@@ -3,7 +3,7 @@
 import pino from "pino";
 import { afterAll, beforeAll } from "vitest";
 import type { Clock } from "../../src/auction/catalog";
-import type { BuyerTransport } from "../../src/channels/transport";
+import { createBuyerTransport, type BuyerTransport } from "../../src/channels/transport";
 import { loadConfig } from "../../src/config";
 import { startGavel, type Gavel } from "../../src/server";
 import { startBuyer, type Behaviour, type TestBuyer } from "./buyers";
@@ -72,12 +72,16 @@ export interface TestGavelOptions {
   /** Share another Gavel's database instead of a fresh one (it must outlive this one). */
   target?: DatabaseTarget;
   /**
-   * Judge the event loop for real (a LoopMonitor). By default a test Gavel never counts itself
-   * saturated: on a loaded test machine its timers run late, and circuit tests would then excuse
-   * the very buyer timeouts they count.
+   * Judge the event loop for real (a LoopMonitor), and let the transport mark a timeout whose timer
+   * fired late as Gavel's stall. By default a test Gavel does neither: on a loaded test machine its
+   * timers run late, and the tests would then see `gavel_stalled` for the very buyer timeouts they
+   * count, and circuit tests would excuse them. (test/stall.test.ts tests the stall itself.)
    */
   realLoopMonitor?: boolean;
-  /** The buyer transport (default: Gavel's own, as in production). */
+  /**
+   * The buyer transport (default: Gavel's own, as in production, but with `stallMs: Infinity`
+   * unless `realLoopMonitor`). A test's own transport should pass `stallMs: Infinity` too.
+   */
   transport?: BuyerTransport;
 }
 
@@ -90,7 +94,7 @@ export async function startTestGavel(env: Record<string, string> = {}, options: 
     logger: pino({ level: "silent" }),
     clock: options.clock,
     loopSaturated: options.realLoopMonitor ? undefined : () => false,
-    transport: options.transport,
+    transport: options.transport ?? (options.realLoopMonitor ? undefined : createBuyerTransport({ stallMs: Infinity })),
   });
 
   async function call(method: string, path: string, body: unknown, headers: Record<string, string>) {
