@@ -69,13 +69,14 @@ describe("posting and fallback", () => {
     const high = await buyer({ ping: bidding(12), post: () => ({ hang: true }) });
     const low = await buyer({ ping: bidding(8) });
     const key = await g.setup({
-      campaign: { id: "fb-timeout-stop", auction: { timeout_ms: 3000, post_timeout_ms: 300 } },
+      // A deadline far beyond the post timeout, so stopping at the one is told from waiting for the other.
+      campaign: { id: "fb-timeout-stop", auction: { timeout_ms: 20_000, post_timeout_ms: 300 } },
       channels: [pingPost("fb-stop-high", high), pingPost("fb-stop-low", low)],
     });
     const res = await g.lead(key, { campaign: "fb-timeout-stop", data: consumer() });
     expect(res.status).toBe(200);
     expect(res.body).toMatchObject({ status: "error", price: 0, sold_to: 0 });
-    expect(res.ms).toBeLessThan(2500);
+    expect(res.ms).toBeLessThan(5000); // ~0.3 s on a quiet machine; the deadline is 20 s
     expect(high.posts).toHaveLength(1);
 
     const t = await trace(res.body.lead_id);
@@ -83,7 +84,8 @@ describe("posting and fallback", () => {
     expect(t.history.at(-1)).toMatchObject({ status: "error", reason: "post_outcome_unknown" });
     expect(posts(t)).toMatchObject([{ channel_id: "fb-stop-high", outcome: "unknown", reason: "post_timeout" }]);
 
-    // Not even later: the lead is never offered to anyone else.
+    // Not even later: the lead is never offered to anyone else. (A grace period for a check that
+    // something does not happen: a slow machine can only make it pass, never fail.)
     await new Promise((r) => setTimeout(r, 300));
     expect(low.posts).toHaveLength(0);
   });
@@ -92,7 +94,7 @@ describe("posting and fallback", () => {
     const high = await buyer({ ping: bidding(12), post: () => ({ hang: true }) });
     const low = await buyer({ ping: bidding(8) });
     const key = await g.setup({
-      campaign: { id: "fb-timeout-next", auction: { timeout_ms: 3000, post_timeout_ms: 300, on_post_timeout: "next" } },
+      campaign: { id: "fb-timeout-next", auction: { timeout_ms: 20_000, post_timeout_ms: 300, on_post_timeout: "next" } },
       channels: [pingPost("fb-next-high", high), pingPost("fb-next-low", low)],
     });
     const res = await g.lead(key, { campaign: "fb-timeout-next", data: consumer() });
@@ -321,7 +323,8 @@ describe("posting and fallback", () => {
       ping: (req) => {
         pingedLead = req.body.lead_id;
         seen ??= g.admin("GET", `/v1/leads/${req.body.lead_id}`);
-        return { json: { bid: 5, ping_ref: "r" }, delayMs: 250 };
+        // The bid is answered only once the lead has been read back mid-auction.
+        return { held: seen.then(() => ({ json: { bid: 5, ping_ref: "r" } })) };
       },
     });
     const key = await g.setup({ campaign: { id: "fb-crash-order" }, channels: [pingPost("fb-crash-ch", b)] });
