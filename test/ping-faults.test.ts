@@ -4,8 +4,7 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import type { Behaviour } from "./helpers/buyers";
 import { consumer, pingPost, useTestGavel, type TestGavel } from "./helpers/gavel";
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+import { latch } from "./helpers/latch";
 
 describe("ping faults", () => {
   const fixture = useTestGavel();
@@ -47,21 +46,22 @@ describe("ping faults", () => {
     const hang = await buyer({ ping: () => ({ hang: true }) });
     const good = await buyer({ ping: () => ({ json: { bid: 7, ping_ref: "good-1" } }) });
     const key = await setup({
-      campaign: { id: "faults-hang", auction: { timeout_ms: 2000, ping_timeout_ms: 300 } },
+      // A deadline far beyond the ping timeout, so the one is told from the other on a busy machine too.
+      campaign: { id: "faults-hang", auction: { timeout_ms: 20_000, ping_timeout_ms: 300 } },
       channels: [pingPost("hang-hang", hang), pingPost("hang-good", good)],
     });
 
     const res = await g.lead(key, { campaign: "faults-hang", data: consumer() });
     expect(res.status).toBe(200);
     expect(res.body).toMatchObject({ status: "sold", sold_to: 1, price: 7 });
-    // The hang costs the ping timeout (300 ms), not the campaign deadline (2000 ms).
-    expect(res.ms).toBeLessThan(1500);
+    // The hang costs the ping timeout (300 ms), not the campaign deadline (20 s).
+    expect(res.ms).toBeLessThan(5000);
 
     const t = await trace(res.body.lead_id);
     const hung = attempt(t, "ping", "hang-hang");
     expect(hung).toMatchObject({ outcome: "timeout", reason: "ping_timeout", http_status: null, price: null });
     expect(hung.duration_ms).toBeGreaterThanOrEqual(250);
-    expect(hung.duration_ms).toBeLessThan(1000);
+    expect(hung.duration_ms).toBeLessThan(5000);
     expect(attempt(t, "ping", "hang-good")).toMatchObject({ outcome: "bid", price: 7 });
     expect(attempt(t, "post", "hang-good")).toMatchObject({ outcome: "accepted", price: 7 });
     expect(posts(t)).toHaveLength(1);
@@ -73,21 +73,21 @@ describe("ping faults", () => {
   it("cuts off a buyer that sends headers then trickles its body at the ping timeout", async () => {
     const trickle = await buyer({ ping: () => ({ trickle: true }) });
     const key = await setup({
-      campaign: { id: "faults-trickle", auction: { timeout_ms: 2000, ping_timeout_ms: 300 } },
+      campaign: { id: "faults-trickle", auction: { timeout_ms: 20_000, ping_timeout_ms: 300 } },
       channels: [pingPost("trickle-trickle", trickle)],
     });
 
     const res = await g.lead(key, { campaign: "faults-trickle", data: consumer() });
     expect(res.status).toBe(200);
     expect(res.body).toMatchObject({ status: "unsold", price: 0, sold_to: 0 });
-    expect(res.ms).toBeLessThan(2000);
+    expect(res.ms).toBeLessThan(5000);
 
     const t = await trace(res.body.lead_id);
     const ping = attempt(t, "ping", "trickle-trickle");
     expect(ping.outcome).toBe("timeout");
-    // ≈ the 300 ms ping timeout, with room for a noisy machine; never the 2000 ms deadline.
+    // ≈ the 300 ms ping timeout, with room for a busy machine; never the 20 s deadline.
     expect(ping.duration_ms).toBeGreaterThanOrEqual(250);
-    expect(ping.duration_ms).toBeLessThan(1000);
+    expect(ping.duration_ms).toBeLessThan(5000);
     expect(trickle.posts).toHaveLength(0);
   });
 
@@ -212,7 +212,9 @@ describe("ping faults", () => {
     expect(b.posts).toHaveLength(0);
   });
 
-  it("answers the supplier within timeout_ms + 50 ms when 20 channels never answer", async () => {
+  // How close to the deadline the answer comes is measured in load/ (a late count), not here: a busy
+  // machine runs Gavel's timers late. This test tells the campaign deadline from the channels' own.
+  it("answers the supplier at the campaign deadline, not at the channels' own longer ping timeouts, when 20 channels never answer", async () => {
     const silent = await buyer({ ping: () => ({ hang: true }) });
     const ids = Array.from({ length: 20 }, (_, i) => `never-${String(i + 1).padStart(2, "0")}`);
     const key = await setup({
@@ -220,15 +222,15 @@ describe("ping faults", () => {
       // Half the channels carry their own ping timeout far beyond the campaign deadline: the
       // deadline (minus the post reserve) must bound them all the same.
       channels: ids.map((id, i) =>
-        pingPost(id, silent, { ping: i % 2 ? { url: `${silent.url}/ping/${id}`, timeout_ms: 5000 } : { url: `${silent.url}/ping/${id}` } }),
+        pingPost(id, silent, { ping: i % 2 ? { url: `${silent.url}/ping/${id}`, timeout_ms: 60_000 } : { url: `${silent.url}/ping/${id}` } }),
       ),
     });
 
     const res = await g.lead(key, { campaign: "faults-deadline", data: consumer() });
     expect(res.status).toBe(200);
     expect(res.body).toMatchObject({ status: "unsold", price: 0 });
-    // The contract: the answer arrives within the campaign deadline plus a few ms.
-    expect(res.ms).toBeLessThan(600 + 50);
+    // By the 600 ms deadline (~0.3 s on a quiet machine: the pings end before the post reserve), far from the channels' 60 s.
+    expect(res.ms).toBeLessThan(3000);
 
     const t = await trace(res.body.lead_id);
     const pings = t.attempts.filter((a: any) => a.kind === "ping");
@@ -236,7 +238,7 @@ describe("ping faults", () => {
     expect(pings.map((a: any) => a.channel_id).sort()).toEqual(ids);
     for (const p of pings) {
       expect(p.outcome, p.channel_id).toBe("timeout");
-      expect(p.duration_ms, p.channel_id).toBeLessThan(600);
+      expect(p.duration_ms, p.channel_id).toBeLessThan(3000);
     }
     expect(silent.posts).toHaveLength(0);
   });
@@ -271,7 +273,9 @@ describe("ping faults", () => {
   });
 
   it("ignores a bid that arrives after the ping timeout: recorded as a timeout and never posted to", async () => {
-    const late = await buyer({ ping: () => ({ json: { bid: 50, ping_ref: "late-1" }, delayMs: 700 }) });
+    // The late bid is held until the lead has been answered: after the ping timeout by construction.
+    const answered = latch();
+    const late = await buyer({ ping: () => ({ held: answered.promise.then(() => ({ json: { bid: 50, ping_ref: "late-1" } })) }) });
     const onTime = await buyer({ ping: () => ({ json: { bid: 5, ping_ref: "ontime-1" } }) });
     const key = await setup({
       campaign: { id: "faults-late", auction: { timeout_ms: 2000, ping_timeout_ms: 250 } },
@@ -282,9 +286,11 @@ describe("ping faults", () => {
     expect(res.body).toMatchObject({ status: "sold", price: 5, sold_to: 1 });
     const before = await trace(res.body.lead_id);
 
-    // Give the late buyer time to send its (much higher) bid, then look again.
-    const sinceRequest = Date.now() - late.pings[0].at;
-    await sleep(Math.max(0, 1000 - sinceRequest));
+    // Gavel hung up on the late buyer at its ping timeout; its (much higher) bid goes out now, to
+    // nobody. Then look again.
+    await late.pings[0].closed;
+    answered.open();
+    await late.answered();
 
     const after = await trace(res.body.lead_id);
     expect(after).toEqual(before);
