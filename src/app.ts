@@ -47,6 +47,8 @@ export interface AppDeps {
   isReady(): boolean;
   /** Served at GET /metrics when given. */
   metrics?: Metrics;
+  /** A lead is answered by its deadline plus this at the latest, database or not (default 1000). */
+  answerGraceMs?: number;
 }
 
 export const API_INFO = {

@@ -41,10 +41,39 @@ export const Config = z.object({
   GAVEL_MAX_LEAD_BYTES: intFrom(64 * 1024, 1024, 16 * 1024 * 1024),
   GAVEL_MAX_BUYER_BODY_BYTES: intFrom(64 * 1024, 1024, 16 * 1024 * 1024),
   GAVEL_DB_POOL: intFrom(defaultDbPool(), 1, 500),
+  /**
+   * Server-side bound of every statement on Gavel's PostgreSQL pool (statement_timeout). The hot
+   * path's statements take milliseconds; this only cuts off one the database cannot finish.
+   */
+  GAVEL_DB_STATEMENT_TIMEOUT_MS: intFrom(5000, 100, 600_000),
+  /**
+   * Client-side bound of every statement: one without any answer by then fails with 503, and the
+   * pool it ran on is replaced (a connection that died without a word cannot hold Gavel up).
+   * Defaults to the statement timeout plus one second, so a merely slow statement is cut off by
+   * the server first.
+   */
+  GAVEL_DB_TIMEOUT_MS: intFrom(0, 0, 600_000).transform((v) => v || undefined),
+  /**
+   * How long after its deadline a lead request is answered at the latest, whatever the database
+   * does: past it the supplier gets 503 + Retry-After (the lead, if recorded, settles on its own and
+   * its Idempotency-Key replays the outcome).
+   */
+  GAVEL_ANSWER_GRACE_MS: intFrom(1000, 50, 60_000),
+  /**
+   * How long after its deadline a lead still `auctioning` counts as interrupted (its process died,
+   * or could not write its outcome for that long), to be settled as `error` by any process's sweep;
+   * also how old a claimed Idempotency-Key with no lead must be before it is given back.
+   */
+  GAVEL_SETTLE_AFTER_MS: intFrom(60_000, 1000, 86_400_000),
+  /** How often each process sweeps for interrupted leads and ended cap periods. */
+  GAVEL_SWEEP_MS: intFrom(30_000, 100, 3_600_000),
   /** Seconds SIGTERM waits for running auctions before closing anyway. */
   GAVEL_DRAIN_SECONDS: intFrom(15, 0, 600),
 });
 export type Config = z.infer<typeof Config>;
+
+/** The client-side bound of a statement (GAVEL_DB_TIMEOUT_MS, or the statement timeout plus a second). */
+export const dbTimeoutMs = (config: Config) => config.GAVEL_DB_TIMEOUT_MS ?? config.GAVEL_DB_STATEMENT_TIMEOUT_MS + 1000;
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const cleaned = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ""));
@@ -53,5 +82,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     const lines = parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`);
     throw new Error(`Invalid environment: ${lines.join("; ")}`);
   }
+  // A lead is settled as interrupted only once no statement of its own process can still commit.
+  if (parsed.data.GAVEL_SETTLE_AFTER_MS <= dbTimeoutMs(parsed.data))
+    throw new Error(`Invalid environment: GAVEL_SETTLE_AFTER_MS: must be more than the database timeout (${dbTimeoutMs(parsed.data)} ms)`);
   return parsed.data;
 }

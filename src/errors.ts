@@ -13,6 +13,7 @@ export type ErrorCode =
   | "idempotency_mismatch"
   | "idempotency_in_progress"
   | "overloaded"
+  | "database_unavailable"
   | "campaign_inactive"
   | "rate_limited"
   | "supplier_cap";

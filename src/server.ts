@@ -12,7 +12,7 @@ import { CapLedger, UsageView } from "./auction/caps";
 import { AuctionGate, LoopMonitor } from "./auction/gate";
 import { ChannelLimiter } from "./auction/limiter";
 import { createBuyerTransport, type BuyerTransport } from "./channels/transport";
-import type { Config } from "./config";
+import { dbTimeoutMs, type Config } from "./config";
 import { migrateDatabase, openDatabase, type Database, type DatabaseTarget } from "./db/client";
 import { deleteEndedUsage } from "./db/caps";
 import { LeadWriter } from "./db/lead-writer";
@@ -51,7 +51,13 @@ export interface StartOptions {
 }
 
 export function databaseTarget(config: Config): DatabaseTarget {
-  return config.DATABASE_URL ? { url: config.DATABASE_URL, poolSize: config.GAVEL_DB_POOL } : { dataDir: config.GAVEL_DATA_DIR };
+  return config.DATABASE_URL
+    ? {
+        url: config.DATABASE_URL,
+        poolSize: config.GAVEL_DB_POOL,
+        bounds: { statementTimeoutMs: config.GAVEL_DB_STATEMENT_TIMEOUT_MS, queryTimeoutMs: dbTimeoutMs(config) },
+      }
+    : { dataDir: config.GAVEL_DATA_DIR };
 }
 
 export async function startGavel(options: StartOptions): Promise<Gavel> {
@@ -73,9 +79,10 @@ export async function startGavel(options: StartOptions): Promise<Gavel> {
   if (!config.ADMIN_TOKEN) logger.warn({ admin_token: adminToken }, "ADMIN_TOKEN is not set: generated one for this process only");
 
   const metrics = createMetrics({ auctionsInFlight: () => gate.inFlight });
+  const leadWriter = new LeadWriter(database, { logger });
   const app = createApp({
     database,
-    leadWriter: new LeadWriter(database),
+    leadWriter,
     catalog,
     transport,
     gate,
@@ -90,19 +97,20 @@ export async function startGavel(options: StartOptions): Promise<Gavel> {
     maxBuyerBodyBytes: config.GAVEL_MAX_BUYER_BODY_BYTES,
     isReady: () => ready,
     metrics,
+    answerGraceMs: config.GAVEL_ANSWER_GRACE_MS,
   });
 
-  // Leads a dead process left mid-auction are settled, never re-auctioned; cap usage of periods
-  // that ended long ago is removed.
+  // Leads a dead process left mid-auction are settled, never re-auctioned; keys claimed by requests
+  // that never recorded a lead are given back; cap usage of periods that ended long ago is removed.
   const settle = () =>
     Promise.all([
-      settleInterruptedLeads(database, new Date(clock.now() - 60_000))
-        .then((n) => n && logger.warn({ leads: n }, "settled interrupted auctions as error"))
+      settleInterruptedLeads(database, new Date(clock.now() - config.GAVEL_SETTLE_AFTER_MS), config.GAVEL_SETTLE_AFTER_MS)
+        .then((n) => (n.leads || n.keys) && logger.warn({ leads: n.leads, idempotency_keys: n.keys }, "settled interrupted auctions as error"))
         .catch((err) => logger.error({ err }, "settling interrupted auctions failed")),
       deleteEndedUsage(database, clock.now() - 35 * 86_400_000, clock.now()).catch((err) => logger.error({ err }, "removing old cap usage failed")),
     ]);
   await settle();
-  const sweeper = setInterval(settle, 30_000);
+  const sweeper = setInterval(settle, config.GAVEL_SWEEP_MS);
   sweeper.unref();
 
   // Admission happens here, before the request reaches the app: a lead takes an auction slot, or
@@ -152,6 +160,7 @@ export async function startGavel(options: StartOptions): Promise<Gavel> {
         await stopped;
         await transport.close();
         loop?.stop();
+        await leadWriter.close();
         await database.close();
       })();
       return closing;

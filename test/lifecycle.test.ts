@@ -30,7 +30,7 @@ describe("process lifecycle", () => {
     await g.close();
   });
 
-  it("settles leads a dead process left mid-auction as error, and replays that to their idempotency key", async () => {
+  it("settles leads a dead process left mid-auction as error (post outcome unknown), replays that to their idempotency key, and frees keys that never got a lead", async () => {
     const db = await freshDatabase();
     const database = await openDatabase(db.target);
     try {
@@ -41,16 +41,23 @@ describe("process lifecycle", () => {
       await rows(sql`insert into leads (id, campaign_id, supplier_id, status, data, received_at, deadline_at)
                      values ('old', 'c', 's', 'auctioning', '{}', now() - interval '10 minutes', now() - interval '10 minutes'),
                             ('fresh', 'c', 's', 'auctioning', '{}', now(), now() + interval '2 seconds')`);
-      await rows(sql`insert into idempotency_keys (supplier_id, key, request_hash, lead_id, state) values ('s', 'k', 'h', 'old', 'running')`);
-      expect(await settleInterruptedLeads(database, new Date(Date.now() - 60_000))).toBe(1);
+      await rows(sql`insert into idempotency_keys (supplier_id, key, request_hash, lead_id, state, created_at) values
+                     ('s', 'k', 'h', 'old', 'running', now() - interval '10 minutes'),
+                     ('s', 'orphan', 'h', null, 'running', now() - interval '10 minutes'),
+                     ('s', 'young', 'h', null, 'running', now())`);
+      expect(await settleInterruptedLeads(database, new Date(Date.now() - 60_000), 60_000)).toEqual({ leads: 1, keys: 1 });
       const leads = await rows(sql`select id, status, reason from leads order by id`);
       expect(leads).toEqual([
         { id: "fresh", status: "auctioning", reason: null },
-        { id: "old", status: "error", reason: "interrupted" },
+        { id: "old", status: "error", reason: "post_outcome_unknown" },
       ]);
-      const [key] = await rows(sql`select state, response from idempotency_keys`);
-      expect(key.state).toBe("done");
-      expect(key.response).toMatchObject({ lead_id: "old", status: "error" });
+      const history = await rows(sql`select status, reason from lead_events where lead_id = 'old'`);
+      expect(history).toEqual([{ status: "error", reason: "interrupted" }]);
+      const keys = await rows(sql`select key, state, response from idempotency_keys order by key`);
+      expect(keys.map((k: any) => [k.key, k.state])).toEqual([["k", "done"], ["young", "running"]]);
+      expect(keys[0].response).toMatchObject({ lead_id: "old", status: "error" });
+      // A second sweep, as another process would run it, finds nothing left to settle.
+      expect(await settleInterruptedLeads(database, new Date(Date.now() - 60_000), 60_000)).toEqual({ leads: 0, keys: 0 });
     } finally {
       await database.close();
       await db.drop();

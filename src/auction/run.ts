@@ -1,6 +1,7 @@
 // Steps 4–6 of SPEC.md for one lead, in exclusive mode: ping every eligible channel in parallel
 // under the deadline, rank the bids, post to the best one and fall back down the ranking.
 // Everything a buyer can do wrong comes back as an attempt with an outcome and a reason.
+import { unavailable } from "../db/client";
 import type { AttemptRow } from "../db/leads";
 import type { PostOutcome } from "../channels/native";
 import { waitedInGavelQueue, type BuyerTransport } from "../channels/transport";
@@ -133,6 +134,20 @@ const wallNow = (lead: AuctionLead) => lead.receivedAt + (performance.now() - le
 
 const isOutcomeUnknown = (post: PostOutcome) => post.outcome === "unknown" || post.outcome === "invalid_response";
 
+/**
+ * Gives a reservation back; false when the database cannot take it now (the reservation then
+ * stays counted: a cap errs on the side of selling less, never more).
+ */
+async function giveBack(caps: CapLedger, hold: CapHold): Promise<boolean> {
+  try {
+    await caps.releaseCap(hold);
+    return true;
+  } catch (error) {
+    if (unavailable(error)) return false;
+    throw error;
+  }
+}
+
 export async function runAuction(
   deps: AuctionDeps,
   plan: CampaignPlan,
@@ -178,6 +193,20 @@ export async function runAuction(
   // Steps 5 and 6: rank, then post down the ranking until a buyer accepts or time runs out.
   const ranking = rankBids(bids, deps.random);
   const deadline = (): AuctionResult => ({ status: "unsold", reason: "deadline", revenueCents: 0, soldTo: null, redirectUrl: null, attempts, excluded, buyerWaitMs });
+  // Without the database no cap can be reserved, so no post may go out: the auction ends in error.
+  // A post whose outcome was already unknown keeps its reason: a buyer may have taken the lead.
+  const noDatabase = (): AuctionResult => ({
+    status: "error",
+    reason: attempts.some((a) => a.kind === "post" && (a.outcome === "unknown" || a.outcome === "invalid_response"))
+      ? "post_outcome_unknown"
+      : "database_unavailable",
+    revenueCents: 0,
+    soldTo: null,
+    redirectUrl: null,
+    attempts,
+    excluded,
+    buyerWaitMs,
+  });
   for (const bid of ranking) {
     if (deadlineMono - performance.now() <= 0) return deadline();
     const channel = bid.channel;
@@ -205,7 +234,13 @@ export async function runAuction(
     try {
       // Reserve the caps before posting, so two processes cannot both sell the last lead of the
       // day; a bid that no longer fits is skipped with the cap's reason.
-      const reservation = await deps.caps.reserveCap(channel, lead, bid.priceCents);
+      let reservation;
+      try {
+        reservation = await deps.caps.reserveCap(channel, lead, bid.priceCents);
+      } catch (error) {
+        if (unavailable(error)) return noDatabase();
+        throw error;
+      }
       if (!reservation.ok) {
         excluded.push({ channel_id: channel.id, reason: reservation.reason });
         continue;
@@ -213,8 +248,8 @@ export async function runAuction(
       hold = reservation.hold;
       const left = deadlineMono - performance.now();
       if (left <= 0) {
-        await deps.caps.releaseCap(hold);
-        return deadline();
+        const given = await giveBack(deps.caps, hold);
+        return given ? deadline() : noDatabase();
       }
       const startedAt = Date.now();
       const request = channel.io.buildPost(
@@ -250,7 +285,9 @@ export async function runAuction(
       deps.limiter.release(channel.id);
     }
     if (post.outcome === "accepted") {
-      if (post.priceCents < bid.priceCents) await deps.caps.settleCap(hold, bid.priceCents, post.priceCents);
+      // The sale stands whatever happens next: spend the buyer did not use stays counted if the
+      // database cannot take it back now (a cap errs on the side of selling less, never more).
+      if (post.priceCents < bid.priceCents) await deps.caps.settleCap(hold, bid.priceCents, post.priceCents).catch(() => {});
       return {
         status: "sold",
         reason: null,
@@ -279,7 +316,7 @@ export async function runAuction(
       continue;
     }
     // Rejected or errored: the sale did not happen, so the caps it reserved are free again.
-    await deps.caps.releaseCap(hold);
+    if (!(await giveBack(deps.caps, hold))) return noDatabase();
   }
   const reason = ranking.length === 0 ? (eligibility.eligible.length === 0 ? "no_eligible_channels" : "no_bids") : "all_rejected";
   return { status: "unsold", reason, revenueCents: 0, soldTo: null, redirectUrl: null, attempts, excluded, buyerWaitMs };

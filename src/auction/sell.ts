@@ -4,7 +4,7 @@ import { createHash } from "node:crypto";
 import type { Logger } from "pino";
 import { z } from "zod";
 import { isCapViolation, readUsage } from "../db/caps";
-import type { Database } from "../db/client";
+import { unavailable, wroteNothing, type Database } from "../db/client";
 import type { LeadWriter } from "../db/lead-writer";
 import {
   claimIdempotencyKey,
@@ -36,6 +36,11 @@ export interface SellDeps extends AuctionDeps {
   clock: Clock;
   logger: Logger;
   metrics?: Metrics;
+  /**
+   * A lead request is answered by its deadline plus this at the latest, whatever the database does
+   * (GAVEL_ANSWER_GRACE_MS): past it, 503 + Retry-After, and the lead settles on its own.
+   */
+  answerGraceMs?: number;
 }
 
 export const LeadSubmission = z
@@ -101,15 +106,55 @@ export async function sellLead(
     if (claim.kind === "replay") return { httpStatus: claim.status, body: claim.body, replayed: true };
     idempotent = { supplierId: supplier.id, key: idempotencyKey, status: 200, body: null };
   }
-  try {
-    return await sellValidated(deps, plan, supplier, submission, received, idempotent);
-  } catch (error) {
-    // Nothing was recorded under this key, or the answer was "try later": give the key back so
-    // the supplier can retry.
-    if (idempotent && !(error instanceof GavelError && error.extra.lead_id && error.code !== "supplier_cap"))
-      await releaseIdempotencyKey(deps.database, supplier.id, idempotent.key).catch(() => {});
+  const progress: SellProgress = { leadId: undefined, keyBound: false };
+  const selling = sellValidated(deps, plan, supplier, submission, received, idempotent, progress).catch(async (error) => {
+    // The key is given back only while no lead can have been recorded under it (e.g. 404, 403, a
+    // supplier cap, or a database that refused the intake): the supplier may then send the same
+    // request again. Once a lead may exist, the key is that lead's for good: a retry answers 409
+    // until the lead is settled, then replays its outcome, and never starts a second auction.
+    if (idempotent && !progress.keyBound) await releaseIdempotencyKey(deps.database, supplier.id, idempotent.key).catch(() => {});
+    const absent = unavailable(error);
+    if (absent && progress.leadId)
+      throw new GavelError(
+        "database_unavailable",
+        `${absent.message}. The lead was recorded and will be settled when the database is back${idempotent ? "; send the same request with the same Idempotency-Key to read its outcome" : ""}`,
+        { lead_id: progress.leadId, retryAfter: 2 },
+      );
     throw error;
-  }
+  });
+  return answerBy(deps, selling, received.mono + plan.campaign.auction.timeout_ms + (deps.answerGraceMs ?? 1000), progress, idempotent !== undefined);
+}
+
+/** How far a lead got: the key may be given back only while no lead can have been recorded under it. */
+interface SellProgress {
+  leadId: string | undefined;
+  keyBound: boolean;
+}
+
+/**
+ * The lead's answer, or a 503 at `latestMono` if it is not ready by then (the database is failing):
+ * a supplier is never left waiting on the database. The sale goes on behind the answer and settles
+ * itself; its Idempotency-Key replays the outcome.
+ */
+function answerBy(deps: SellDeps, selling: Promise<SellResult>, latestMono: number, progress: SellProgress, keyed: boolean): Promise<SellResult> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () => {
+        deps.logger.warn({ lead_id: progress.leadId }, "lead not settled by its deadline: answered 503, settling it in the background");
+        reject(
+          new GavelError(
+            "database_unavailable",
+            `The lead could not be settled by its deadline${progress.leadId ? `; it was recorded and will settle on its own${keyed ? ": send the same request with the same Idempotency-Key to read its outcome" : ""}` : ""}`,
+            { ...(progress.leadId && { lead_id: progress.leadId }), retryAfter: 2 },
+          ),
+        );
+      },
+      Math.max(0, latestMono - performance.now()),
+    );
+  });
+  selling.catch(() => {}); // answered by `late` if it fails after that
+  return Promise.race([selling, late]).finally(() => clearTimeout(timer));
 }
 
 async function sellValidated(
@@ -119,8 +164,24 @@ async function sellValidated(
   submission: z.infer<typeof LeadSubmission>,
   received: { at: number; mono: number },
   idempotent: IdempotentResponse | undefined,
+  progress: SellProgress,
 ): Promise<SellResult> {
   const leadId = deps.newId();
+  /** Runs a statement that records the lead under the key: unless it certainly wrote nothing, the key is the lead's. */
+  const recording = async <T>(statement: () => Promise<T>): Promise<T> => {
+    try {
+      const result = await statement();
+      progress.keyBound = true;
+      progress.leadId = leadId;
+      return result;
+    } catch (error) {
+      if (!wroteNothing(error)) {
+        progress.keyBound = true;
+        progress.leadId = leadId;
+      }
+      throw error;
+    }
+  };
   const campaign = plan.campaign;
   const receivedAt = new Date(received.at);
 
@@ -129,11 +190,13 @@ async function sellValidated(
   if (!checked.ok) {
     const error = new GavelError("validation", "The lead has invalid fields", { errors: checked.errors, lead_id: leadId });
     const problem = { status: 422, errors: checked.errors, lead_id: leadId };
-    await insertRejectedLead(
-      deps.database,
-      { id: leadId, campaignId: campaign.id, supplierId: supplier.id, test: submission.test, data: submission.data, receivedAt },
-      "invalid:" + checked.errors.map((e) => e.path.replace(/^data\./, "")).join(","),
-      idempotent && { ...idempotent, status: 422, body: problem },
+    await recording(() =>
+      insertRejectedLead(
+        deps.database,
+        { id: leadId, campaignId: campaign.id, supplierId: supplier.id, test: submission.test, data: submission.data, receivedAt },
+        "invalid:" + checked.errors.map((e) => e.path.replace(/^data\./, "")).join(","),
+        idempotent && { ...idempotent, status: 422, body: problem },
+      ),
     );
     deps.metrics?.recordLead("rejected");
     throw error;
@@ -164,7 +227,7 @@ async function sellValidated(
   const supplierClaims = supplierRules.map((rule) => claimOf(rule, at, 0));
   let verdict;
   try {
-    verdict = await insertLeadForAuction(
+    verdict = await recording(() => insertLeadForAuction(
       deps.database,
       newLead,
       {
@@ -178,7 +241,7 @@ async function sellValidated(
         buyerLookups,
       },
       idempotent,
-    );
+    ));
   } catch (error) {
     // A supplier cap had no room: the statement recorded nothing. Find which cap, and record the refusal.
     if (!isCapViolation(error)) throw error;
@@ -218,7 +281,7 @@ async function sellValidated(
   const decidedAt = new Date(deps.clock.now());
   const elapsed = performance.now() - received.mono;
   const overheadMs = Math.max(0, Math.round(elapsed - result.buyerWaitMs));
-  await deps.leadWriter.finish({
+  const written = await deps.leadWriter.finish({
     leadId,
     status: result.status,
     reason: result.reason,
@@ -232,6 +295,13 @@ async function sellValidated(
     events: [{ status: result.status, at: decidedAt, reason: result.status === "sold" ? `channel:${result.soldTo?.id}` : result.reason }],
     idempotent: idempotent && { ...idempotent, body },
   });
+  // Another process settled the lead as interrupted first (this one could not write for that
+  // long): the record, not this auction's result, is the answer, and its key replays it.
+  if (!written)
+    throw new GavelError("database_unavailable", "The lead was settled as interrupted before its outcome could be written", {
+      lead_id: leadId,
+      retryAfter: 2,
+    });
   // The metric, unlike the trace (written by that very statement), includes the final write.
   const total = performance.now() - received.mono;
   deps.metrics?.recordLead(result.status, { elapsedMs: total, overheadMs: Math.max(0, total - result.buyerWaitMs), pingPhaseMs: longestPingMs(result.attempts) });

@@ -23,9 +23,12 @@ export interface QueryOptions {
    * time costs little and always sees the tables as they are.
    */
   planEachCall?: boolean;
+  /** This statement's client-side bound, if tighter than the database's own (see DatabaseBounds). */
+  timeoutMs?: number;
 }
 
 export interface Database {
+  /** drizzle, over whichever pool is current (a pool that lost its server is replaced). */
   db: Db;
   kind: "postgres" | "pglite";
   /** Runs one statement and returns its rows, whatever the driver's result shape. */
@@ -39,6 +42,74 @@ export interface Database {
   close(): Promise<void>;
 }
 
+/**
+ * The database could not be reached, or did not answer within its bound. `committed` says what is
+ * known of the statement: `false` when it certainly never ran (no connection could be opened, or
+ * the server refused or cancelled it), `"unknown"` when it may have committed (the connection died
+ * or went silent after it was sent). Callers that took something before it (an idempotency key,
+ * a cap) must not give it back on `"unknown"`.
+ */
+export class DatabaseUnavailable extends Error {
+  constructor(
+    message: string,
+    readonly committed: false | "unknown",
+    cause?: unknown,
+  ) {
+    super(message, { cause });
+    this.name = "DatabaseUnavailable";
+  }
+}
+
+/**
+ * The DatabaseUnavailable behind an error, if any: drizzle wraps a driver's error in its own
+ * ("Failed query: …") with the original as its `cause`.
+ */
+export function unavailable(error: unknown): DatabaseUnavailable | undefined {
+  for (let e = error, depth = 0; e && depth < 4; e = (e as { cause?: unknown }).cause, depth++) if (e instanceof DatabaseUnavailable) return e;
+  return undefined;
+}
+
+/** Connection-level failures: the statement may have run, and its answer is lost. */
+const LOST = new Set(["ECONNRESET", "EPIPE", "ETIMEDOUT", "CONNECTION_CLOSED", "CONNECTION_DESTROYED", "CONNECTION_ENDED", "57P01", "57P02"]);
+/** Failures before the statement could run anywhere. */
+const NOT_RUN = new Set(["ECONNREFUSED", "CONNECT_TIMEOUT", "ENOTFOUND", "EHOSTUNREACH", "ENETUNREACH", "EAI_AGAIN", "57P03", "53300", "57014"]);
+
+/** A driver error as Gavel sees it: a DatabaseUnavailable when the server could not be used, else itself. */
+export function classifyDatabaseError(error: unknown): unknown {
+  if (error instanceof DatabaseUnavailable) return error;
+  const code = (error as { code?: unknown } | null)?.code;
+  if (typeof code !== "string") return error;
+  // SQLSTATE class 08 is "connection exception".
+  if (LOST.has(code) || code.startsWith("08")) return new DatabaseUnavailable(`The database connection was lost (${code})`, "unknown", error);
+  if (NOT_RUN.has(code))
+    return new DatabaseUnavailable(code === "57014" ? "The database did not finish the statement in time" : `The database could not be reached (${code})`, false, error);
+  return error;
+}
+
+/**
+ * Whether a failed statement certainly wrote nothing: the server refused it (any error it answered
+ * with rolls the statement back), or it never reached a server. Only a lost or silent connection
+ * leaves it unknown.
+ */
+export function wroteNothing(error: unknown): boolean {
+  const absent = unavailable(error);
+  if (absent) return absent.committed === false;
+  for (let e = error, depth = 0; e && depth < 4; e = (e as { cause?: unknown }).cause, depth++) {
+    const { code, severity } = e as { code?: unknown; severity?: unknown };
+    if (typeof code === "string" && /^[0-9A-Z]{5}$/.test(code) && typeof severity === "string") return true;
+  }
+  return false;
+}
+
+export interface DatabaseBounds {
+  /** Server side: PostgreSQL cancels any statement of Gavel's pool that runs longer (statement_timeout). */
+  statementTimeoutMs: number;
+  /** Client side: a statement without any answer by then fails, and its pool is replaced. */
+  queryTimeoutMs: number;
+}
+
+export const defaultBounds: DatabaseBounds = { statementTimeoutMs: 5000, queryTimeoutMs: 6000 };
+
 /** The committed migrations, found from wherever this module runs: src/db/ under tsx, dist/ when built. */
 export const migrationsFolder = (() => {
   let dir = dirname(fileURLToPath(import.meta.url));
@@ -48,7 +119,7 @@ export const migrationsFolder = (() => {
   throw new Error(`Gavel's migrations (drizzle/) are not beside ${fileURLToPath(import.meta.url)}`);
 })();
 
-export type DatabaseTarget = { url: string; poolSize?: number } | { dataDir: string } | { memory: true };
+export type DatabaseTarget = { url: string; poolSize?: number; bounds?: DatabaseBounds } | { dataDir: string } | { memory: true };
 
 /**
  * The embedded database is one process's: two processes writing one PGlite folder would corrupt
@@ -88,7 +159,7 @@ function lockDataDir(dataDir: string): () => void {
 }
 
 export async function openDatabase(target: DatabaseTarget): Promise<Database> {
-  if ("url" in target) return openPostgres(target.url, target.poolSize ?? 20);
+  if ("url" in target) return openPostgres(target.url, target.poolSize ?? 20, target.bounds ?? defaultBounds);
   let unlock = () => {};
   if ("dataDir" in target) {
     mkdirSync(target.dataDir, { recursive: true });
@@ -133,22 +204,129 @@ export function connectPostgres(url: string, options: postgres.Options<Record<st
   return postgres(url, options);
 }
 
-async function openPostgres(url: string, poolSize: number): Promise<Database> {
-  const client = connectPostgres(url, {
-    max: poolSize,
-    onnotice: () => {},
-    // Keep timestamps as Date and bigint counts as numbers the way PGlite returns them.
-    types: { bigint: { to: 20, from: [20], serialize: (v: number) => String(v), parse: (v: string) => Number(v) } },
-  });
-  const db = drizzlePostgres(client, { schema, casing: "snake_case" }) as unknown as Db;
+/**
+ * PostgreSQL through postgres.js, with every statement bounded twice: by `statement_timeout` on the
+ * server, and by a timer here for the cases the server cannot see (a connection that died without
+ * a word, a query the driver lost). postgres.js 3.4 can strand queries on a connection that was
+ * killed mid-query (they never settle, and later queries queue behind them), so a pool that lost a
+ * connection or let a statement go unanswered is replaced by a fresh one; the old one is ended in
+ * the background and its remaining queries fail by their own timers.
+ */
+async function openPostgres(url: string, poolSize: number, bounds: DatabaseBounds): Promise<Database> {
+  let closed = false;
+  let pool = newPool(url, poolSize, bounds, renew);
+  /** Replaces `failed` by a fresh pool, once: a pool's later failures, or an old pool's, change nothing. */
+  function renew(failed: Pool) {
+    if (closed || failed !== pool) return;
+    pool = newPool(url, poolSize, bounds, renew);
+    void failed.client.end({ timeout: 1 }).catch(() => {});
+  }
+  // One drizzle instance for the life of the process (routes keep it), over whichever pool is current.
+  const db = drizzlePostgres(boundedSql(pool.client, () => pool), { schema, casing: "snake_case" }) as unknown as Db;
   return {
     db,
     kind: "postgres",
-    rows: async <T>(query: SQL) => (await db.execute(query)) as unknown as T[],
-    query: async <T>(text: string, params: readonly unknown[], options?: QueryOptions) =>
-      (await client.unsafe(text, params as never[], { prepare: !options?.planEachCall })) as unknown as T[],
-    close: () => client.end({ timeout: 5 }),
+    rows: async <T>(query: SQL) => {
+      try {
+        return (await db.execute(query)) as unknown as T[];
+      } catch (error) {
+        throw unavailable(error) ?? error;
+      }
+    },
+    query: <T>(text: string, params: readonly unknown[], options?: QueryOptions) => {
+      const on = pool;
+      return on.bounded(on.client.unsafe(text, params as never[], { prepare: !options?.planEachCall }), options?.timeoutMs) as Promise<T[]>;
+    },
+    close: async () => {
+      closed = true;
+      await pool.client.end({ timeout: 5 });
+    },
   };
+}
+
+type Pool = ReturnType<typeof newPool>;
+type PendingQuery = PromiseLike<unknown> & { values(): unknown };
+type SqlMethods = Record<string, (...args: unknown[]) => PromiseLike<unknown>>;
+
+function newPool(url: string, poolSize: number, bounds: DatabaseBounds, renew: (failed: Pool) => void) {
+  const client = connectPostgres(url, {
+    max: poolSize,
+    onnotice: () => {},
+    connect_timeout: Math.max(1, Math.ceil(bounds.queryTimeoutMs / 1000)),
+    connection: { statement_timeout: bounds.statementTimeoutMs },
+    // Gavel reads no array columns. postgres.js would otherwise read the server's array types on
+    // every new connection, and a connection killed during that read rejects a promise nobody holds
+    // (an unhandled rejection: it would end the process).
+    fetch_types: false,
+    // Keep timestamps as Date and bigint counts as numbers the way PGlite returns them.
+    types: { bigint: { to: 20, from: [20], serialize: (v: number) => String(v), parse: (v: string) => Number(v) } },
+  });
+  // drizzle sets its type parsers on the client it is given; every pool needs them.
+  drizzlePostgres(client);
+
+  /** The query's result, or a DatabaseUnavailable once it failed at the connection or went unanswered. */
+  function bounded<T>(pending: PromiseLike<T>, timeoutMs = bounds.queryTimeoutMs): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        reject(new DatabaseUnavailable(`The database did not answer within ${timeoutMs} ms`, "unknown"));
+        // Not cancelled from here: postgres.js drops the promise of its cancel request, whose
+        // failure (likely, when the connection is what failed) would then crash the process.
+        // The server's statement_timeout stops the statement if it is still running.
+        renew(self);
+      }, timeoutMs);
+      pending.then(
+        (value) => {
+          clearTimeout(timer);
+          resolve(value);
+        },
+        (error) => {
+          clearTimeout(timer);
+          const seen = classifyDatabaseError(error);
+          if (seen instanceof DatabaseUnavailable && seen.committed === "unknown") renew(self);
+          reject(seen);
+        },
+      );
+    });
+  }
+  const self = { client, bounded, timeoutMs: bounds.queryTimeoutMs };
+  return self;
+}
+
+/**
+ * What drizzle is given: a stand-in for the current pool (or for one transaction's connection)
+ * whose every statement is bounded. drizzle sends all statements through `unsafe`, and
+ * transactions through `begin` / `savepoint`.
+ */
+function boundedSql<S extends object>(first: S, current: () => { client: object; bounded: Pool["bounded"]; timeoutMs: number }): S {
+  return new Proxy(first, {
+    get(_target, prop) {
+      const on = current();
+      const target = on.client as unknown as SqlMethods;
+      if (prop === "unsafe")
+        return (text: string, params: unknown[], options: unknown) => {
+          const pending = target.unsafe(text, params, options) as unknown as PendingQuery;
+          const view = {
+            values() {
+              pending.values();
+              return view;
+            },
+            then<A, B>(ok?: (v: unknown) => A, fail?: (e: unknown) => B) {
+              return on.bounded(pending).then(ok, fail);
+            },
+          };
+          return view;
+        };
+      if (prop === "begin" || prop === "savepoint")
+        return (...args: unknown[]) => {
+          const body = args.pop() as (tx: object) => unknown;
+          const run = target[prop](...args, (tx: object) => body(boundedSql(tx, () => ({ ...on, client: tx }))));
+          // A transaction is a few statements, each bounded; the whole gets a few bounds' worth.
+          return on.bounded(run, on.timeoutMs * 4);
+        };
+      const value = Reflect.get(target, prop);
+      return typeof value === "function" ? value.bind(target) : value;
+    },
+  });
 }
 
 /**
@@ -171,6 +349,7 @@ export async function migrateDatabase(target: DatabaseTarget, database?: Databas
   await migratePglite(database.db as never, { migrationsFolder });
 }
 
-export async function ping(database: Database): Promise<void> {
-  await database.rows(sql`select 1`);
+/** Whether the database answers now: a trivial statement, bounded by `timeoutMs`. */
+export async function ping(database: Database, timeoutMs?: number): Promise<void> {
+  await database.query("select 1", [], { timeoutMs });
 }

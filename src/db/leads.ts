@@ -239,28 +239,33 @@ export const FINISH = `
              (o->>5)::int as revenue_cents, (o->>6)::int as sold_to, o->7 as excluded, (o->>8)::int as overhead_ms
       from jsonb_array_elements($1::text::jsonb) o
     ), lead_out as (
+      -- Only a lead still in auction is settled: a write retried after a lost answer, or one that
+      -- comes after another process settled the lead as interrupted, changes nothing.
       update leads set status = outcome.status, reason = outcome.reason, decided_at = outcome.decided_at,
              price_cents = outcome.price_cents, revenue_cents = outcome.revenue_cents, sold_to = outcome.sold_to,
              excluded = outcome.excluded, overhead_ms = outcome.overhead_ms
-      from outcome where leads.id = outcome.id and leads.id = any(array(select id from outcome))
+      from outcome where leads.id = outcome.id and leads.id = any(array(select id from outcome)) and leads.status = 'auctioning'
+      returning leads.id
     ), attempts_in as (
       insert into attempts (lead_id, kind, channel_id, started_at, duration_ms, http_status, outcome, price_cents, reason, ping_ref)
       select a->>0, a->>1, a->>2, (a->>3)::timestamptz, (a->>4)::int, (a->>5)::int, a->>6, (a->>7)::int, a->>8, a->>9
       from jsonb_array_elements($2::text::jsonb) with ordinality as t(a, n)
+      where a->>0 in (select id from lead_out)
       order by n
     ), events_in as (
       insert into lead_events (lead_id, status, at, reason)
       select e->>0, e->>1, (e->>2)::timestamptz, e->>3
       from jsonb_array_elements($3::text::jsonb) with ordinality as t(e, n)
+      where e->>0 in (select id from lead_out)
       order by n
     ), idem as (
       update idempotency_keys k set state = 'done', lead_id = i->>2, response_status = (i->>3)::int, response = i->4
       from jsonb_array_elements($4::text::jsonb) i
-      where k.supplier_id = i->>0 and k.key = i->>1
+      where k.supplier_id = i->>0 and k.key = i->>1 and i->>2 in (select id from lead_out)
         and k.supplier_id = any(array(select i->>0 from jsonb_array_elements($4::text::jsonb) i))
         and k.key = any(array(select i->>1 from jsonb_array_elements($4::text::jsonb) i))
     )
-    select 1`;
+    select id from lead_out`;
 
 /** Leads this process has finished: how far `leads` has grown since the process began, at least. */
 let finishedLeads = 0;
@@ -280,12 +285,13 @@ export function finishStatement(finished: number): string {
 
 /**
  * Writes the end of several auctions in ONE statement (one commit): each lead's outcome, its attempts
- * (one multi-row insert for all of them), its status events and its idempotent response. Used by
+ * (one multi-row insert for all of them), its status events and its idempotent response, for each
+ * lead still in auction; returns the ids of the leads it settled (exactly once: see FINISH). Used by
  * the group commit of `LeadWriter`. The statement's text is the same for any batch, so it is
  * prepared once per connection; the rows travel as four JSON arrays.
  */
-export async function finishLeads(database: Database, outcomes: readonly LeadOutcome[]): Promise<void> {
-  if (outcomes.length === 0) return;
+export async function finishLeads(database: Database, outcomes: readonly LeadOutcome[], options?: { timeoutMs?: number }): Promise<Set<string>> {
+  if (outcomes.length === 0) return new Set();
   const leads: unknown[] = [];
   const attempts: unknown[] = [];
   const events: unknown[] = [];
@@ -299,7 +305,12 @@ export async function finishLeads(database: Database, outcomes: readonly LeadOut
   }
   const statement = finishStatement(finishedLeads);
   finishedLeads += outcomes.length;
-  await database.query(statement, [JSON.stringify(leads), JSON.stringify(attempts), JSON.stringify(events), JSON.stringify(idempotent)]);
+  const written = await database.query<{ id: string }>(
+    statement,
+    [JSON.stringify(leads), JSON.stringify(attempts), JSON.stringify(events), JSON.stringify(idempotent)],
+    options,
+  );
+  return new Set(written.map((row) => row.id));
 }
 
 export type IdempotencyClaim =
@@ -308,7 +319,11 @@ export type IdempotencyClaim =
   | { kind: "mismatch" }
   | { kind: "replay"; status: number; body: unknown };
 
-/** Claims an Idempotency-Key for one supplier, or says why the request cannot run again. */
+/**
+ * Claims an Idempotency-Key for one supplier, or says why the request cannot run again. A key still
+ * `running` whose lead was decided (its own answer was never stored: the database failed at the
+ * end, or its process died and the lead was settled as interrupted) replays the lead as recorded.
+ */
 export async function claimIdempotencyKey(
   database: Database,
   supplierId: string,
@@ -322,6 +337,9 @@ export async function claimIdempotencyKey(
     lead_id: string | null;
     response_status: number | null;
     response: unknown;
+    lead_status: string | null;
+    lead_price_cents: number | null;
+    lead_sold_to: number | null;
   }>(sql`
     with claim as (
       insert into idempotency_keys (supplier_id, key, request_hash, state)
@@ -329,15 +347,28 @@ export async function claimIdempotencyKey(
       on conflict (supplier_id, key) do nothing
       returning true as inserted, request_hash, state, lead_id, response_status, response
     )
-    select * from claim
+    select *, null::text as lead_status, null::int as lead_price_cents, null::int as lead_sold_to from claim
     union all
-    select false, request_hash, state, lead_id, response_status, response from idempotency_keys
-    where supplier_id = ${supplierId} and key = ${key} and not exists (select 1 from claim)`);
+    select false, k.request_hash, k.state, k.lead_id, k.response_status, k.response, l.status, l.price_cents, l.sold_to
+    from idempotency_keys k left join leads l on l.id = k.lead_id and k.state = 'running'
+    where k.supplier_id = ${supplierId} and k.key = ${key} and not exists (select 1 from claim)`);
   if (!row) return { kind: "running", leadId: null };
   if (row.inserted) return { kind: "claimed" };
   if (row.request_hash !== requestHash) return { kind: "mismatch" };
-  if (row.state === "running") return { kind: "running", leadId: row.lead_id };
+  if (row.state === "running") {
+    if (row.lead_id && row.lead_status && DECIDED.has(row.lead_status))
+      return { kind: "replay", status: 200, body: recordedAnswer(row.lead_id, row.lead_status, row.lead_price_cents ?? 0, row.lead_sold_to ?? 0) };
+    return { kind: "running", leadId: row.lead_id };
+  }
   return { kind: "replay", status: row.response_status ?? 200, body: row.response };
+}
+
+/** Lead statuses that are a supplier's final answer. */
+const DECIDED = new Set(["sold", "unsold", "duplicate", "rejected", "error", "returned"]);
+
+/** The supplier's answer for a lead, rebuilt from its record (the same shape sellLead answers). */
+function recordedAnswer(leadId: string, status: string, priceCents: number, soldTo: number) {
+  return { lead_id: leadId, status, price: priceCents / 100, sold_to: soldTo, trace_url: `/v1/leads/${leadId}` };
 }
 
 /** Gives a key back when its request ended before any lead was recorded (e.g. 404, 403, 503). */
@@ -354,14 +385,22 @@ export async function storeIdempotentResponse(database: Database, idempotent: Id
 }
 
 /**
- * Leads left in `auctioning` by a process that died: settled as `error` (reason `interrupted`) so
- * they are visible, never re-auctioned (a post may already have reached a buyer), and their
- * idempotency keys replay that answer instead of answering 409 forever.
+ * Leads left in `auctioning` past `olderThan` (their deadline plus a grace: by then their own process
+ * has given up writing them, or is dead) are settled as `error` with reason `post_outcome_unknown`:
+ * a post may already have reached a buyer, so they are never re-auctioned and never offered to
+ * anyone else. Each such lead is settled once, by whichever process gets there first: the update
+ * takes only leads still in auction, and of two processes racing for one, the second finds it
+ * settled. Their running Idempotency-Keys then replay that answer instead of answering 409 forever.
+ *
+ * A key claimed by a request that never recorded its lead (its process died between the claim and
+ * the intake, or the database failed there) is given back once `keyAgeMs` old: by then
+ * no intake statement under it can still commit (each is bounded by the statement timeout), so the
+ * supplier may send the same request again.
  */
-export async function settleInterruptedLeads(database: Database, olderThan: Date): Promise<number> {
-  const rows = await database.rows<{ id: string }>(sql`
+export async function settleInterruptedLeads(database: Database, olderThan: Date, keyAgeMs: number): Promise<{ leads: number; keys: number }> {
+  const [row] = await database.rows<{ leads: number; keys: number }>(sql`
     with stuck as (
-      update leads set status = 'error', reason = 'interrupted', decided_at = now()
+      update leads set status = 'error', reason = 'post_outcome_unknown', decided_at = now()
       where status = 'auctioning' and deadline_at < ${ts(olderThan)}
       returning id
     ), events as (
@@ -371,9 +410,14 @@ export async function settleInterruptedLeads(database: Database, olderThan: Date
         response = jsonb_build_object('lead_id', stuck.id, 'status', 'error', 'price', 0, 'sold_to', 0,
                                       'trace_url', '/v1/leads/' || stuck.id)
       from stuck where k.lead_id = stuck.id and k.state = 'running'
+    ), orphans as (
+      -- The database's own clock: a key's created_at is the database's.
+      delete from idempotency_keys where state = 'running' and lead_id is null
+        and created_at < now() - make_interval(secs => ${keyAgeMs / 1000}::float8)
+      returning 1
     )
-    select id from stuck`);
-  return rows.length;
+    select (select count(*)::int from stuck) as leads, (select count(*)::int from orphans) as keys`);
+  return row;
 }
 
 /**

@@ -4,6 +4,7 @@ import type { Context } from "hono";
 import { HTTPException } from "hono/http-exception";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { z } from "zod";
+import { unavailable } from "../db/client";
 import { GavelError, type ErrorCode } from "../errors";
 
 export const FieldErrorSchema = z
@@ -40,6 +41,7 @@ const statusOf: Record<ErrorCode, ContentfulStatusCode> = {
   idempotency_mismatch: 422,
   rate_limited: 429,
   overloaded: 503,
+  database_unavailable: 503,
   supplier_cap: 429,
 };
 
@@ -56,6 +58,7 @@ const titleOf: Record<ErrorCode, string> = {
   idempotency_mismatch: "Idempotency key reused",
   rate_limited: "Too many requests",
   overloaded: "Overloaded",
+  database_unavailable: "Database unavailable",
   supplier_cap: "Supplier cap reached",
 };
 
@@ -77,6 +80,12 @@ export function onError(error: Error, c: Context): Response {
     if (retryAfter !== undefined) c.header("Retry-After", String(retryAfter));
     if (error.code === "unauthorized") c.header("WWW-Authenticate", 'Bearer realm="gavel"');
     return problem(c, error.code, error.message, { ...(errors && { errors }), ...(lead_id && { lead_id }), ...(reason && { reason }) });
+  }
+  // The database could not be reached: nothing is wrong with the request, so try again shortly.
+  const absent = unavailable(error);
+  if (absent) {
+    c.header("Retry-After", "2");
+    return problem(c, "database_unavailable", `${absent.message}; try again shortly`);
   }
   if (error instanceof HTTPException && error.status < 500) {
     return problem(c, error.status === 401 ? "unauthorized" : "bad_request", error.message);
