@@ -1,5 +1,7 @@
 // A real Gavel for integration tests: fresh database, served on a loopback port, silent logs, and
 // small helpers to configure it through its own API as an operator would.
+import diagnosticsChannel from "node:diagnostics_channel";
+import type { IncomingMessage, Server, ServerResponse } from "node:http";
 import pino from "pino";
 import { afterAll, beforeAll } from "vitest";
 import type { Clock } from "../../src/auction/catalog";
@@ -181,4 +183,31 @@ export function useTestGavel(env: Record<string, string> = {}, options: TestGave
       return b;
     },
   };
+}
+
+export interface LeadArrival {
+  request: IncomingMessage;
+  response: ServerResponse;
+  /** Settles when Gavel's side of the request closes (answered, or its client went away). */
+  closed: Promise<void>;
+}
+
+/**
+ * Lead requests as an in-process Gavel's server receives them, before admission, in order: a test
+ * waits for "Gavel has this request" (and so for "it is waiting for a slot") instead of sleeping.
+ * Call `stop()` when done.
+ */
+export function leadArrivals(gavel: Gavel): { list: LeadArrival[]; stop(): void } {
+  const list: LeadArrival[] = [];
+  const onStart = (message: unknown) => {
+    const { request, response, server } = message as { request: IncomingMessage; response: ServerResponse; server: Server };
+    const address = server.address();
+    if (typeof address !== "object" || address?.port !== gavel.port) return;
+    if (request.method !== "POST" || !request.url?.startsWith("/v1/leads")) return;
+    // Published before the server's own request handler runs, so this listener fires before
+    // Gavel's own on close, and whoever awaits `closed` resumes after both.
+    list.push({ request, response, closed: new Promise((resolve) => response.once("close", () => resolve())) });
+  };
+  diagnosticsChannel.subscribe("http.server.request.start", onStart);
+  return { list, stop: () => diagnosticsChannel.unsubscribe("http.server.request.start", onStart) };
 }
