@@ -2,8 +2,10 @@
 // configuration", "Parsing and templates"): real loopback buyers speaking JSON with nested prices,
 // form-encoded, XML with namespaces and attributes, plain text; GET pings; status-only and
 // accept-only answers; bid expiry; answers no rule understands. End to end through POST /v1/leads.
+import { subscribe, unsubscribe } from "node:diagnostics_channel";
 import { beforeAll, describe, expect, it } from "vitest";
 import { consumer, standardFields, useTestGavel, type TestGavel } from "./helpers/gavel";
+import { latch } from "./helpers/latch";
 
 const fields = [...standardFields, { name: "dob", type: "date" }, { name: "homeowner", type: "boolean" }];
 
@@ -306,9 +308,17 @@ describe("buyer formats", () => {
   });
 
   it("skips the post of an expired bid with reason bid_expired and sells to the next bid", async () => {
-    // The best bid stands for 100 ms, but the ping phase lasts until the slow buyer answers (~600 ms).
+    // The best bid stands for 100 ms, but the ping phase lasts until the slow buyer answers, which it
+    // does 300 ms after Gavel has read the brief bid whole (undici reports that, in this process,
+    // just before Gavel reads the bid's ttl): the bid has expired by then however busy the machine.
+    const briefRead = latch();
     const brief = await buyer({ ping: () => ({ json: { bid: 20, ttl: 0.1 } }) });
-    const slow = await buyer({ ping: () => ({ json: { bid: 5 }, delayMs: 600 }) });
+    const slow = await buyer({ ping: () => ({ held: briefRead.promise.then(() => ({ json: { bid: 5 } })) }) });
+    const onComplete = (message: unknown) => {
+      const { request } = message as { request: { origin?: unknown; path?: string } };
+      if (String(request.origin) === brief.url && request.path === "/ping") setTimeout(() => briefRead.open(), 300);
+    };
+    subscribe("undici:request:trailers", onComplete);
     const key = await g.setup({
       campaign: campaign("fmt-expired", { auction: { timeout_ms: 4000, ping_timeout_ms: 3000 } }),
       channels: [
@@ -322,7 +332,8 @@ describe("buyer formats", () => {
         { id: "fmt-expired-slow", type: "ping_post", ping: { url: slow.pingUrl }, post: { url: slow.postUrl } },
       ],
     });
-    const res = await g.lead(key, { campaign: "fmt-expired", data: consumer() });
+    const res = await g.lead(key, { campaign: "fmt-expired", data: consumer() }).finally(() => unsubscribe("undici:request:trailers", onComplete));
+    expect(briefRead.isOpen).toBe(true);
     expect(res.body).toMatchObject({ status: "sold", price: 5 });
     expect(brief.posts).toHaveLength(0);
     expect(slow.posts).toHaveLength(1);
