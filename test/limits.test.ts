@@ -3,6 +3,7 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import type { Behaviour } from "./helpers/buyers";
 import { consumer, pingPost, testClock, useTestGavel, type TestGavel } from "./helpers/gavel";
+import { latch } from "./helpers/latch";
 
 // Monday 1 June 2026, 10:00 in Chicago (UTC-5).
 const clock = testClock("2026-06-01T15:00:00Z");
@@ -85,24 +86,33 @@ describe("schedules, pacing and concurrency limits", () => {
   });
 
   it("keeps pings to a channel within max_concurrency and leaves the excess out as throttled, never queued", async () => {
+    // The slow buyer holds every bid until the other four leads have been answered: throttled leads
+    // that waited for a slot would never be answered before it lets go (a deadlock the 15 s ping
+    // timeout would end, with the wrong prices), so no clock is needed to tell waiting from not.
+    const fourAnswered = latch();
     let inFlight = 0;
     let peak = 0;
     const slow = await buyer({
       ping: () => {
         inFlight++;
         peak = Math.max(peak, inFlight);
-        setTimeout(() => inFlight--, 600);
-        return { json: { bid: 8 }, delayMs: 600 };
+        return { held: fourAnswered.promise.then(() => (inFlight--, { json: { bid: 8 } })) };
       },
     });
     const fast = await buyer({ ping: bidding(1) });
     const key = await g.setup({
-      campaign: { id: "throttle", auction: { timeout_ms: 3000, ping_timeout_ms: 2000 } },
+      campaign: { id: "throttle", auction: { timeout_ms: 20_000, ping_timeout_ms: 15_000 } },
       channels: [pingPost("throttle-slow", slow, { max_concurrency: 2 }), pingPost("throttle-fast", fast)],
     });
-    const started = performance.now();
-    const answers = await Promise.all(Array.from({ length: 6 }, () => g.lead(key, { campaign: "throttle", data: consumer() })));
-    const elapsed = performance.now() - started;
+    let answeredMeanwhile = 0;
+    const answers = await Promise.all(
+      Array.from({ length: 6 }, () =>
+        g.lead(key, { campaign: "throttle", data: consumer() }).then((a) => {
+          if (!fourAnswered.isOpen && ++answeredMeanwhile === 4) fourAnswered.open();
+          return a;
+        }),
+      ),
+    );
     expect(answers.every((a) => a.body.status === "sold")).toBe(true);
     expect(slow.pings.length).toBe(2);
     expect(peak).toBeLessThanOrEqual(2);
@@ -110,8 +120,8 @@ describe("schedules, pacing and concurrency limits", () => {
     expect(prices).toEqual([1, 1, 1, 1, 8, 8]);
     const reasons = await Promise.all(answers.map(async (a) => reasonFor(await trace(a.body.lead_id), "throttle-slow")));
     expect(reasons.filter((r) => r === "throttled")).toHaveLength(4);
-    // Throttled leads did not wait for a slot: all six were answered in about one slow ping.
-    expect(elapsed).toBeLessThan(2500);
+    // Throttled leads did not wait for a slot: all four were answered while both slow pings were out.
+    expect(answeredMeanwhile).toBe(4);
 
     // Slots are given back: once the slow pings are done the channel takes leads again.
     expect((await g.lead(key, { campaign: "throttle", data: consumer() })).body.price).toBe(8);
