@@ -1,18 +1,21 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startBuyer, type TestBuyer } from "./helpers/buyers";
 import { consumer, pingPost, startTestGavel, type TestGavel } from "./helpers/gavel";
+import { eventually, latch } from "./helpers/latch";
 
 describe("lead intake", () => {
   let g: TestGavel;
   let buyer: TestBuyer;
   let slow: TestBuyer;
   let key: string;
+  /** The slow buyer's bids wait for this. */
+  const slowBids = latch();
   beforeAll(async () => {
     g = await startTestGavel();
     buyer = await startBuyer({ ping: () => ({ json: { bid: 10, ping_ref: "r" } }) });
-    slow = await startBuyer({ ping: () => ({ json: { bid: 10 }, delayMs: 400 }) });
+    slow = await startBuyer({ ping: () => ({ held: slowBids.promise.then(() => ({ json: { bid: 10 } })) }) });
     key = await g.setup({ campaign: { id: "intake", dedup: { fields: ["email", "phone"] } }, channels: [pingPost("fast", buyer)] });
-    await g.setup({ campaign: { id: "slow-campaign" }, channels: [pingPost("slow", slow)] });
+    await g.setup({ campaign: { id: "slow-campaign", auction: { timeout_ms: 20_000, ping_timeout_ms: 15_000 } }, channels: [pingPost("slow", slow)] });
   });
   afterAll(async () => {
     await buyer?.close();
@@ -45,9 +48,11 @@ describe("lead intake", () => {
       const body = { campaign: "slow-campaign", data: consumer() };
       const slowKey = await g.setup({ campaign: { id: "slow-campaign" }, channels: [] });
       const first = g.lead(slowKey, body, { "idempotency-key": "k-running" });
-      await new Promise((r) => setTimeout(r, 150));
+      // Its auction is running (it has pinged), and its bid waits until the second request is answered.
+      await eventually(() => slow.pings.length === 1, "the first request's ping");
       const second = await g.lead(slowKey, body, { "idempotency-key": "k-running" });
       expect(second.status).toBe(409);
+      slowBids.open();
       expect((await first).body.status).toBe("sold");
       const third = await g.lead(slowKey, body, { "idempotency-key": "k-running" });
       expect(third.body).toEqual((await first).body);
