@@ -1,10 +1,13 @@
 // Supplier key rotation: a new key works alongside the old one until the old one is revoked or
 // reaches the expiry the operator set; revocation takes effect at once in the answering process.
 import { describe, expect, it } from "vitest";
-import { consumer, useTestGavel } from "./helpers/gavel";
+import { consumer, testClock, useTestGavel } from "./helpers/gavel";
+
+// Gavel judges key expiry on its clock: the test's, which moves only when the test says so.
+const clock = testClock("2026-06-01T12:00:00Z");
 
 describe("supplier keys", () => {
-  const t = useTestGavel();
+  const t = useTestGavel({}, { clock });
   const sell = (key: string) => t.g.lead(key, { campaign: "keys", data: consumer() });
 
   it("keeps the old key valid beside a new one until it is revoked, which takes effect at once", async () => {
@@ -39,7 +42,7 @@ describe("supplier keys", () => {
 
   it("ends the previous keys at the expiry set when rotating", async () => {
     const oldKey = await t.g.setup({ campaign: { id: "keys" }, channels: [], supplier: { id: "expiring" } });
-    const cutoff = new Date(Date.now() + 1500);
+    const cutoff = new Date(clock.now() + 60_000);
     const issued = await t.g.admin("POST", "/v1/suppliers/expiring/keys", { previous_keys_expire_at: cutoff.toISOString() });
     expect(issued.status).toBe(201);
     expect(issued.body.expires_at).toBeNull();
@@ -49,7 +52,9 @@ describe("supplier keys", () => {
     const old = listed.body.items.find((k: any) => k.id !== issued.body.id);
     expect(Date.parse(old.expires_at)).toBe(cutoff.getTime());
 
-    await new Promise((resolve) => setTimeout(resolve, cutoff.getTime() - Date.now() + 100));
+    clock.set(new Date(cutoff.getTime() - 1).toISOString());
+    expect((await sell(oldKey)).status).toBe(200);
+    clock.set(cutoff.toISOString());
     expect((await sell(oldKey)).status).toBe(401);
     expect((await sell(issued.body.api_key)).status).toBe(200);
     const after = await t.g.admin("GET", "/v1/suppliers/expiring/keys");
@@ -58,7 +63,7 @@ describe("supplier keys", () => {
 
   it("issues keys with their own expiry, and none for an archived supplier", async () => {
     await t.g.setup({ campaign: { id: "keys" }, channels: [], supplier: { id: "short-lived" } });
-    const past = await t.g.admin("POST", "/v1/suppliers/short-lived/keys", { expires_at: new Date(Date.now() - 1000).toISOString() });
+    const past = await t.g.admin("POST", "/v1/suppliers/short-lived/keys", { expires_at: new Date(clock.now() - 1000).toISOString() });
     expect(past.body.status).toBe("expired");
     expect((await sell(past.body.api_key)).status).toBe(401);
     expect((await t.g.admin("POST", "/v1/suppliers/short-lived/keys", { expires_at: "soon" })).status).toBe(422);
