@@ -55,6 +55,9 @@ async function closedPort(): Promise<number> {
 
 const until = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
+/** expect.poll gives up after 1 s by default; a busy machine may need longer to close a socket. */
+const eventually = { timeout: 20_000 };
+
 const post = (url: string, rest: Partial<BuyerRequest> = {}): BuyerRequest => ({
   url,
   method: "POST",
@@ -116,10 +119,11 @@ describe("buyer transport", () => {
       res.writeHead(200, { "content-type": "application/json", "content-length": "5000" });
       res.write("x".repeat(100)); // the rest never comes: only the header can have told
     });
-    const response = await transport.send(post(buyer.url, { maxBodyBytes: 1000 }));
+    // The rest of the body would never come: waiting for it would run to the 10 s deadline.
+    const response = await transport.send(post(buyer.url, { maxBodyBytes: 1000, timeoutMs: 10_000 }));
     expect(response).toMatchObject({ kind: "too_large", status: 200 });
-    expect(response.durationMs).toBeLessThan(500);
-    await expect.poll(buyer.open).toBe(0);
+    expect(response.durationMs).toBeLessThan(2000);
+    await expect.poll(buyer.open, eventually).toBe(0);
   });
 
   it("answers too_large when a chunked body grows over the limit, and drops the connection", async () => {
@@ -131,9 +135,9 @@ describe("buyer transport", () => {
       }
       // Never ends: the limit, not the end of the body, must stop the read.
     });
-    const response = await transport.send(post(buyer.url, { maxBodyBytes: 1000 }));
+    const response = await transport.send(post(buyer.url, { maxBodyBytes: 1000, timeoutMs: 10_000 }));
     expect(response).toMatchObject({ kind: "too_large", status: 201 });
-    await expect.poll(buyer.open).toBe(0);
+    await expect.poll(buyer.open, eventually).toBe(0);
   });
 
   it("answers too_large for an over-long body that arrives whole with connection: close", async () => {
@@ -150,35 +154,36 @@ describe("buyer transport", () => {
   it("cuts a buyer that trickles its body at the deadline, not when the trickle ends", async () => {
     const buyer = await loopback(async (_req, res) => {
       res.writeHead(200, { "content-type": "application/json" });
-      for (let i = 0; i < 40 && !res.destroyed; i++) {
+      for (let i = 0; i < 80 && !res.destroyed; i++) {
         res.write(" ");
-        await until(50); // 2 s in all; each gap is far below undici's bodyTimeout
+        await until(250); // 20 s in all; each gap is far below undici's bodyTimeout
       }
       res.end("{}");
     });
     const started = performance.now();
-    const response = await transport.send(post(buyer.url, { timeoutMs: 200 }));
+    const response = await transport.send(post(buyer.url, { timeoutMs: 300 }));
     expect(response).toMatchObject({ kind: "timeout", durationMs: expect.any(Number), sent: true }); // `stalled` too, if this loop ran late
-    expect(response.durationMs).toBeGreaterThanOrEqual(150);
-    expect(performance.now() - started).toBeLessThan(1000);
-    await expect.poll(buyer.open).toBe(0);
+    expect(response.durationMs).toBeGreaterThanOrEqual(250);
+    expect(performance.now() - started).toBeLessThan(5000); // ~0.3 s on a quiet machine; the trickle lasts 20 s
+    await expect.poll(buyer.open, eventually).toBe(0);
   });
 
   it("times out a buyer that never answers", async () => {
     const buyer = await loopback(() => {});
     const started = performance.now();
-    const response = await transport.send(post(buyer.url, { timeoutMs: 100 }));
+    const response = await transport.send(post(buyer.url, { timeoutMs: 300 }));
     expect(response).toMatchObject({ kind: "timeout", durationMs: expect.any(Number), sent: true }); // `stalled` too, if this loop ran late
     expect(response).not.toHaveProperty("congested"); // the buyer had it: its own fault
-    expect(performance.now() - started).toBeLessThan(1000);
+    expect(performance.now() - started).toBeLessThan(1500);
   });
 
   it("times out a request still queued behind a busy pool at its own deadline", async () => {
     const narrow = createBuyerTransport({ connectionsPerOrigin: 1 });
     try {
       const buyer = await loopback(() => {});
-      const first = narrow.send(post(buyer.url, { timeoutMs: 2000 }));
-      await expect.poll(() => buyer.requests.length).toBe(1);
+      // The first holds the one connection until the buyer closes (its deadline is a backstop).
+      const first = narrow.send(post(buyer.url, { timeoutMs: 60_000 }));
+      await expect.poll(() => buyer.requests.length, eventually).toBe(1);
       const started = performance.now();
       const queued = await narrow.send(post(buyer.url, { timeoutMs: 100 }));
       expect(queued).toMatchObject({ kind: "timeout", sent: false }); // the buyer never had it
@@ -198,8 +203,8 @@ describe("buyer transport", () => {
     const pool = createBuyerTransport({ connectionsPerOrigin: 2 });
     try {
       const buyer = await loopback(() => {});
-      const holders = [pool.send(post(buyer.url, { timeoutMs: 2000 })), pool.send(post(buyer.url, { timeoutMs: 2000 }))];
-      await expect.poll(() => buyer.requests.length).toBe(2);
+      const holders = [pool.send(post(buyer.url, { timeoutMs: 60_000 })), pool.send(post(buyer.url, { timeoutMs: 60_000 }))];
+      await expect.poll(() => buyer.requests.length, eventually).toBe(2);
       const queued = await pool.send(post(buyer.url, { timeoutMs: 100 }));
       expect(queued).toMatchObject({ kind: "timeout", sent: false });
       expect(queued.kind === "timeout" && (queued.congested === true || queued.stalled === true)).toBe(true);
@@ -251,12 +256,12 @@ describe("buyer transport", () => {
       for (let round = 0; round < 3; round++) {
         const cut = await Promise.all(Array.from({ length: 40 }, () => small.send(post(`${buyer.url}/hang`, { timeoutMs: 50 }))));
         expect(cut.every((r) => r.kind === "timeout")).toBe(true);
-        const answered = await Promise.all(Array.from({ length: 20 }, () => small.send(post(`${buyer.url}/bid`))));
+        const answered = await Promise.all(Array.from({ length: 20 }, () => small.send(post(`${buyer.url}/bid`, { timeoutMs: 10_000 }))));
         expect(answered.every((r) => r.kind === "response" && r.body === '{"bid":1.5}')).toBe(true);
       }
       // Healthy answers keep their connections: one after another, they share a socket.
       const before = buyer.requests.length;
-      for (let i = 0; i < 10; i++) expect(await small.send(post(`${buyer.url}/bid`))).toMatchObject({ kind: "response", status: 200 });
+      for (let i = 0; i < 10; i++) expect(await small.send(post(`${buyer.url}/bid`, { timeoutMs: 10_000 }))).toMatchObject({ kind: "response", status: 200 });
       const ports = new Set(buyer.requests.slice(before).map((req) => req.socket.remotePort));
       expect(ports.size).toBeLessThanOrEqual(2);
     } finally {
