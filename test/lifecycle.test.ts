@@ -5,6 +5,7 @@ import { settleInterruptedLeads } from "../src/db/leads";
 import { startBuyer, type TestBuyer } from "./helpers/buyers";
 import { freshDatabase } from "./helpers/db";
 import { consumer, pingPost, startTestGavel } from "./helpers/gavel";
+import { eventually, latch } from "./helpers/latch";
 
 describe("process lifecycle", () => {
   const buyers: TestBuyer[] = [];
@@ -14,14 +15,20 @@ describe("process lifecycle", () => {
 
   it("lets running auctions finish on shutdown, then stops accepting", async () => {
     const g = await startTestGavel();
-    const slow = await startBuyer({ ping: () => ({ json: { bid: 9 }, delayMs: 300 }) });
+    // The bid waits until shutdown has begun, so the auction is surely running across it.
+    const shuttingDown = latch();
+    const slow = await startBuyer({ ping: () => ({ held: shuttingDown.promise.then(() => ({ json: { bid: 9 } })) }) });
     buyers.push(slow);
-    const key = await g.setup({ campaign: { id: "drain" }, channels: [pingPost("slow", slow)] });
+    const key = await g.setup({ campaign: { id: "drain", auction: { timeout_ms: 20_000, ping_timeout_ms: 15_000 } }, channels: [pingPost("slow", slow)] });
     const inFlight = g.lead(key, { campaign: "drain", data: consumer() });
-    // Shut down once the auction is surely running (its ping has reached the buyer), not after a
-    // fixed sleep that a slow machine can outrun.
-    while (slow.pings.length === 0) await new Promise((r) => setTimeout(r, 10));
+    await eventually(() => slow.pings.length === 1, "the auction's ping");
     const closing = g.gavel.close();
+    // It stops accepting at once, and keeps the running auction past the 1 s it gives answers being
+    // written (up to GAVEL_DRAIN_SECONDS, 15 s, for running auctions): a longer wait here on a busy
+    // machine cannot fail the test, only a shutdown that does not wait for the auction can.
+    await expect(fetch(`${g.url}/healthz`)).rejects.toThrow();
+    await new Promise((r) => setTimeout(r, 1500));
+    shuttingDown.open();
     const answer = await inFlight;
     expect(answer.status).toBe(200);
     expect(answer.body.status).toBe("sold");
