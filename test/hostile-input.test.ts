@@ -3,7 +3,7 @@
 // request is refused with a 4xx problem+json that names the offending field, before anything is
 // recorded; never a 500.
 import { beforeAll, describe, expect, it } from "vitest";
-import { consumer, standardFields, useTestGavel } from "./helpers/gavel";
+import { consumer, pingPost, standardFields, useTestGavel } from "./helpers/gavel";
 
 const nested = (levels: number, leaf = '"x"') => `${'{"a":'.repeat(levels)}${leaf}${"}".repeat(levels)}`;
 /** The JSON text of a lead whose data is a consumer plus raw JSON members (`"name": <json>`). */
@@ -114,6 +114,29 @@ describe("hostile input", () => {
       });
       expect(inProcess.status).toBe(400);
       expect(await leads()).toBe(before);
+    });
+  });
+
+  describe("a price past any lead's", () => {
+    it("bid by a buyer is an invalid response, and the lead goes to the next bid", async () => {
+      const greedy = await t.buyer({ ping: () => ({ json: { bid: 30_000_000 } }) });
+      const sane = await t.buyer({ ping: () => ({ json: { bid: 4 } }) });
+      const saneKey = await t.g.setup({ campaign: { id: "hostile-bids" }, channels: [pingPost("h-greedy", greedy, { priority: 2 }), pingPost("h-sane", sane)] });
+      const res = await t.g.lead(saneKey, { campaign: "hostile-bids", data: consumer() });
+      expect(res.status).toBe(200);
+      expect(res.body).toMatchObject({ status: "sold" });
+      const trace = (await t.g.admin("GET", res.body.trace_url)).body;
+      expect(trace.attempts.find((a: any) => a.channel_id === "h-greedy")).toMatchObject({ kind: "ping", outcome: "invalid_response" });
+      expect(greedy.posts).toHaveLength(0);
+    });
+
+    it("in a payout, floor, fixed price or minimum bid is refused with 422", async () => {
+      const big = 10_000_000;
+      expectProblem(await t.g.admin("POST", "/v1/suppliers", { id: "h-rich", name: "x", payout: { type: "fixed", amount: big } }), 422, "payout.amount");
+      expectProblem(await t.g.admin("POST", "/v1/campaigns", { id: "h-floor", name: "x", fields: [{ name: "zip", type: "zip" }], auction: { floor: big } }), 422, "auction.floor");
+      const channel = { type: "direct_post", campaign_id: CAMPAIGN, buyer_id: "acme", post: { url: "http://127.0.0.1:9/" } };
+      expectProblem(await t.g.admin("POST", "/v1/channels", { id: "h-fixed", ...channel, fixed_price: big }), 422, "fixed_price");
+      expectProblem(await t.g.admin("POST", "/v1/channels", { id: "h-min", ...channel, fixed_price: 1, min_bid: big }), 422, "min_bid");
     });
   });
 

@@ -9,7 +9,7 @@ import type { ReadResult } from "../channels/rules";
 import type { BuyerRequest, BuyerResponse, BuyerTransport } from "../channels/transport";
 import type { Db } from "../db/client";
 import { GavelError, invalid } from "../errors";
-import { fromCents, money, toCents, type Channel } from "../resources/schemas";
+import { fromCents, leadPrice, toCents, type Channel } from "../resources/schemas";
 import { getResource, SECRET_MASK } from "../resources/store";
 import type { Catalog } from "./catalog";
 
@@ -28,7 +28,7 @@ export const ChannelTest = z
     /** Also post the lead (after a bid, or at the fixed or given price). */
     post: z.boolean().default(false),
     /** The price to post at when the ping gives none. */
-    price: money.optional(),
+    price: leadPrice.optional(),
   })
   .strict();
 

@@ -1,6 +1,7 @@
 // Gavel's native buyer protocol (SPEC.md "Native buyer protocol"): how a ping and a post are
 // written, and how a buyer's answer becomes an outcome. Every buyer fault is an outcome with a
 // reason code here, never an exception.
+import { MAX_LEAD_PRICE } from "../money";
 import type { Channel } from "../resources/schemas";
 import type { BuyerRequest, BuyerResponse } from "./transport";
 
@@ -29,10 +30,13 @@ export function reasonText(value: unknown): string | null {
   return s.slice(0, MAX_REASON);
 }
 
-/** Buyer prices arrive as JSON numbers or numeric strings; anything else is not a price. */
+/**
+ * Buyer prices arrive as JSON numbers or numeric strings; anything else is not a price, and
+ * neither is one past MAX_LEAD_PRICE (no lead is worth it, and its cents would not fit the lead's row).
+ */
 export function parsePrice(value: unknown): number | undefined {
   const n = typeof value === "number" ? value : typeof value === "string" && value.trim() !== "" ? Number(value) : NaN;
-  if (!Number.isFinite(n) || n < 0) return undefined;
+  if (!Number.isFinite(n) || n < 0 || n > MAX_LEAD_PRICE) return undefined;
   return Math.round(n * 100);
 }
 

@@ -5,6 +5,7 @@ import { z } from "zod";
 import { capPeriods } from "../auction/periods";
 import { compileSchedule } from "../auction/schedule";
 import { channelConfigProblems } from "../channels/check";
+import { MAX_LEAD_PRICE } from "../money";
 
 export const slug = z
   .string()
@@ -17,6 +18,9 @@ export const money = z
   .number()
   .nonnegative()
   .refine((v) => Math.abs(v * 100 - Math.round(v * 100)) < 1e-6, "must have at most 2 decimal places");
+
+/** The price of one lead (a payout, a floor, a fixed price, a minimum bid): at most MAX_LEAD_PRICE. */
+export const leadPrice = money.max(MAX_LEAD_PRICE, `must be at most ${MAX_LEAD_PRICE}`);
 
 export const toCents = (amount: number): number => Math.round(amount * 100);
 export const fromCents = (cents: number): number => cents / 100;
@@ -120,7 +124,7 @@ export type FieldSpec = z.infer<typeof FieldSpec>;
 
 export const Payout = z.discriminatedUnion("type", [
   z.object({ type: z.literal("revshare"), percent: z.number().min(0).max(100) }).strict(),
-  z.object({ type: z.literal("fixed"), amount: money }).strict(),
+  z.object({ type: z.literal("fixed"), amount: leadPrice }).strict(),
 ])
   .meta({ id: "Payout" });
 export type Payout = z.infer<typeof Payout>;
@@ -134,7 +138,7 @@ export const Auction = z
     post_timeout_ms: z.number().int().min(10).max(60_000).default(1500),
     /** Time kept free after the ping phase so the post can still happen before the deadline. */
     post_reserve_ms: z.number().int().min(0).max(60_000).optional(),
-    floor: money.default(0),
+    floor: leadPrice.default(0),
     on_post_timeout: z.enum(["stop", "next"]).default("stop"),
   })
   .strict()
@@ -328,13 +332,13 @@ export const Channel = z
     status: status.default("active"),
     ping: Endpoint.optional(),
     post: Endpoint,
-    fixed_price: money.optional(),
+    fixed_price: leadPrice.optional(),
     filters: z.array(Filter).default([]),
     /** Suppliers whose leads this channel takes; null or absent takes every supplier. */
     suppliers: z.array(slug).nullable().default(null),
     priority: z.number().int().min(0).max(1_000_000).default(1),
     weight: z.number().positive().max(1_000_000).default(1),
-    min_bid: money.default(0),
+    min_bid: leadPrice.default(0),
     /** Time zone of the schedule and caps; absent: the campaign's. */
     timezone: timezone.optional(),
     schedule: Schedule.optional(),
