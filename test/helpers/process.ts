@@ -6,7 +6,12 @@ import { ADMIN } from "./gavel";
 
 export interface ChildGavel {
   url: string;
+  /** Stops it as an operator would (SIGTERM: it drains its running auctions). */
   stop(): Promise<void>;
+  /** Ends it at once with `signal` (SIGKILL: a crash, nothing drained); resolves once it is gone. */
+  kill(signal: NodeJS.Signals): Promise<void>;
+  /** What it wrote to stdout and stderr so far (its JSON log lines), for a failing test to show. */
+  output(): string;
 }
 
 const root = fileURLToPath(new URL("../..", import.meta.url));
@@ -27,10 +32,12 @@ export async function startChildGavel(databaseUrl: string, env: Record<string, s
     stdio: ["ignore", "pipe", "pipe"],
   });
   let stderr = "";
+  let stdout = "";
   child.stderr!.on("data", (chunk) => (stderr += chunk));
+  child.stdout!.on("data", (chunk) => (stdout += chunk));
   const port = await new Promise<number>((resolve, reject) => {
     let buffered = "";
-    const timer = setTimeout(() => reject(new Error(`child Gavel did not start in time: ${stderr}`)), 30_000);
+    const timer = setTimeout(() => reject(new Error(`child Gavel did not start in time: ${stderr}`)), 120_000);
     child.on("exit", (code) => reject(new Error(`child Gavel exited with ${code}: ${stderr}`)));
     child.stdout!.on("data", (chunk: Buffer) => {
       buffered += chunk.toString("utf8");
@@ -48,14 +55,20 @@ export async function startChildGavel(databaseUrl: string, env: Record<string, s
       }
     });
   });
+  const gone = new Promise<void>((resolve) => (child.exitCode !== null || child.signalCode !== null ? resolve() : child.once("exit", () => resolve())));
   return {
     url: `http://127.0.0.1:${port}`,
-    stop: () =>
-      new Promise<void>((resolve) => {
-        if (child.exitCode !== null) return resolve();
-        child.once("exit", () => resolve());
+    output: () => stdout + stderr,
+    kill(signal) {
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+      return gone;
+    },
+    stop() {
+      if (child.exitCode === null && child.signalCode === null) {
         child.kill("SIGTERM");
         setTimeout(() => child.kill("SIGKILL"), 10_000).unref();
-      }),
+      }
+      return gone;
+    },
   };
 }
