@@ -3,6 +3,7 @@
 // fails, a lead is never sold twice, every answer agrees with the record, and Gavel recovers alone.
 // Several processes and a database to take away: PostgreSQL only (PGlite is one process's).
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { connectPostgres, migrateDatabase } from "../src/db/client";
 import type { TestBuyer } from "./helpers/buyers";
 import { freshDatabase, onPostgres } from "./helpers/db";
 import {
@@ -81,6 +82,39 @@ describe.skipIf(!onPostgres)("faults (PostgreSQL: several processes on one datab
     buyers.push(...started);
     return started;
   }
+
+  it("two processes sweeping at once settle each interrupted lead exactly once", async () => {
+    await migrateDatabase({ url });
+    const sql = connectPostgres(url, { max: 1, onnotice: () => {} });
+    try {
+      // 300 leads a dead process left in auction ten minutes ago, each under an Idempotency-Key.
+      await sql.unsafe(`insert into campaigns (id, status, config) values ('swept', 'active', '{}') on conflict do nothing`);
+      await sql.unsafe(`insert into suppliers (id, status, config) values ('swept-sup', 'active', '{}') on conflict do nothing`);
+      await sql.unsafe(`insert into leads (id, campaign_id, supplier_id, status, data, received_at, deadline_at)
+        select 'swept-' || g, 'swept', 'swept-sup', 'auctioning', '{}', now() - interval '10 minutes', now() - interval '10 minutes'
+        from generate_series(1, 300) g`);
+      await sql.unsafe(`insert into idempotency_keys (supplier_id, key, request_hash, lead_id, state)
+        select 'swept-sup', 'swept-key-' || g, 'h', 'swept-' || g, 'running' from generate_series(1, 300) g`);
+      // Both start (and sweep) at once, then sweep every 100 ms.
+      await Promise.all([child(url, { GAVEL_SWEEP_MS: "100" }), child(url, { GAVEL_SWEEP_MS: "100" })]);
+      await untilNoneAuctioning(url);
+      const events = await sql.unsafe<{ n: number; leads: number }[]>(
+        `select count(*)::int as n, count(distinct lead_id)::int as leads from lead_events where lead_id like 'swept-%' and status = 'error'`,
+      );
+      expect(events[0]).toEqual({ n: 300, leads: 300 });
+      const keys = await sql.unsafe<{ state: string; n: number }[]>(
+        `select state, count(*)::int as n from idempotency_keys where supplier_id = 'swept-sup' group by state`,
+      );
+      expect(keys).toEqual([{ state: "done", n: 300 }]);
+      const settled = await sql.unsafe<{ reason: string; n: number }[]>(
+        `select reason, count(*)::int as n from leads where id like 'swept-%' group by reason`,
+      );
+      expect(settled).toEqual([{ reason: "post_outcome_unknown", n: 300 }]);
+    } finally {
+      await sql.end();
+      await Promise.all(children.splice(0).map((c) => c.stop()));
+    }
+  }, FAULT_TEST_MS);
 
   it("SIGKILL while posts are out: a new process settles the interrupted leads once, and retries never sell a consumer twice", async () => {
     const first = await child();
