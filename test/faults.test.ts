@@ -149,6 +149,8 @@ describe.skipIf(!onPostgres)("faults (PostgreSQL: several processes on one datab
     // Three times in 20 ms or so, as a failover or an operator's script would.
     for (let k = 0; k < 3; k++) await terminateBackends(url);
     await sending;
+    // Every lead is answered by its deadline plus the grace (2 s + 1 s); the bound asserted is 5x that.
+    expect(Math.max(...requests.map((r) => r.answers[0].ms))).toBeLessThan(15_000);
 
     // Recovered alone: ready, and a new lead sells, within seconds.
     await until("ready again", async () => (await readyz(gavel.url)) === 200);
@@ -186,6 +188,7 @@ describe.skipIf(!onPostgres)("faults (PostgreSQL: several processes on one datab
     expect(answer.contentType).toMatch(/^application\/problem\+json/);
     expect(Number(answer.retryAfter)).toBeGreaterThan(0);
     await sending;
+    expect(Math.max(...requests.map((r) => r.answers[0].ms))).toBeLessThan(15_000);
     proxy.cut();
     await until("/readyz still reports the outage once connections are refused", async () => (await readyz(gavel.url)) === 503);
     proxy.heal();

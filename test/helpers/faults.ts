@@ -12,6 +12,8 @@ export interface Answer {
   body: any;
   retryAfter: string | null;
   contentType: string | null;
+  /** How long the answer took (until it was lost, for a lost one). */
+  ms: number;
 }
 
 export interface SupplierRequest {
@@ -21,6 +23,7 @@ export interface SupplierRequest {
 }
 
 async function call(url: string, method: string, path: string, body: unknown, token: string, headers: Record<string, string> = {}): Promise<Answer> {
+  const started = performance.now();
   try {
     const res = await fetch(url + path, {
       method,
@@ -34,9 +37,9 @@ async function call(url: string, method: string, path: string, body: unknown, to
     try {
       parsed = JSON.parse(text);
     } catch {}
-    return { status: res.status, body: parsed, retryAfter: res.headers.get("retry-after"), contentType: res.headers.get("content-type") };
+    return { status: res.status, body: parsed, retryAfter: res.headers.get("retry-after"), contentType: res.headers.get("content-type"), ms: performance.now() - started };
   } catch {
-    return { status: 0, body: null, retryAfter: null, contentType: null };
+    return { status: 0, body: null, retryAfter: null, contentType: null, ms: performance.now() - started };
   }
 }
 
