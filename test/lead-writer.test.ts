@@ -2,10 +2,11 @@
 // together in one statement, each caller hears back only when its own batch committed, and one bad
 // outcome does not fail the others of its batch.
 import { describe, expect, it } from "vitest";
-import type { Database } from "../src/db/client";
+import { DatabaseUnavailable, type Database } from "../src/db/client";
 import { LeadWriter } from "../src/db/lead-writer";
-import type { LeadOutcome } from "../src/db/leads";
+import { finishLeads, type LeadOutcome } from "../src/db/leads";
 import { consumer, pingPost, useTestGavel } from "./helpers/gavel";
+import { eventually, latch } from "./helpers/latch";
 
 function outcome(leadId: string): LeadOutcome {
   const at = new Date("2026-01-01T00:00:00Z");
@@ -62,6 +63,41 @@ describe("group commit of finished leads", () => {
     expect(statements).toEqual([["lead-a"], ["lead-b", "lead-bad", "lead-c"], ["lead-b"], ["lead-bad"], ["lead-c"]]);
   });
 
+  it("fails a batch the database does not take without holding up the next, and writes its outcomes once the database is back", async () => {
+    const statements: string[][] = [];
+    const firstSent = latch();
+    const release = latch();
+    let down = true;
+    const database = {
+      kind: "postgres",
+      async query(_text: string, params: readonly unknown[]) {
+        const ids = (JSON.parse(params[0] as string) as [string][]).map(([id]) => id);
+        statements.push(ids);
+        if (ids.includes("lead-lost")) {
+          firstSent.open();
+          // The connection went silent: the answer comes (as a failure) only when the test says.
+          await release.promise;
+        }
+        if (down) throw new DatabaseUnavailable("The database did not answer within 2000 ms", "unknown");
+        return ids.map((id) => ({ id }));
+      },
+    } as unknown as Database;
+    const writer = new LeadWriter(database, { maxInFlight: 1, retryMs: 5 });
+    const lost = writer.finish(outcome("lead-lost"));
+    await firstSent.promise;
+    const next = writer.finish(outcome("lead-next"));
+    release.open();
+    await expect(lost).rejects.toBeInstanceOf(DatabaseUnavailable);
+    // The next batch went out after the failed one, not behind it forever; it failed too (still down).
+    await expect(next).rejects.toBeInstanceOf(DatabaseUnavailable);
+    expect(writer.unsettledCount).toBe(2);
+    down = false;
+    await eventually(() => writer.unsettledCount === 0, "the kept outcomes to be written");
+    expect(statements.at(-1)).toEqual(["lead-lost", "lead-next"]);
+    // Once written, a new outcome goes out at once.
+    await expect(writer.finish(outcome("lead-after"))).resolves.toBe(true);
+  });
+
   describe("on the real database", () => {
     const t = useTestGavel();
 
@@ -80,6 +116,17 @@ describe("group commit of finished leads", () => {
       const replay = await t.g.lead(key, bodies[3], { "idempotency-key": "grouped-3" });
       expect(replay.headers.get("idempotent-replayed")).toBe("true");
       expect(replay.body).toEqual(answers[3].body);
+    });
+
+    it("settles a lead once: the same outcome written again (its first answer was lost) changes nothing", async () => {
+      const buyer = await t.buyer({ ping: () => ({ json: { bid: 4 } }) });
+      const key = await t.g.setup({ campaign: { id: "once" }, channels: [pingPost("once-ch", buyer)], supplier: { id: "once-sup" } });
+      const sold = await t.g.lead(key, { campaign: "once", data: consumer() });
+      const leadId = sold.body.lead_id;
+      const before = (await t.g.admin("GET", `/v1/leads/${leadId}`)).body;
+      const again = { ...outcome(leadId), status: "unsold" as const, reason: "no_bids", priceCents: 0, revenueCents: 0, soldTo: 0 };
+      expect(await finishLeads(t.g.gavel.database, [again])).toEqual(new Set());
+      expect((await t.g.admin("GET", `/v1/leads/${leadId}`)).body).toEqual(before);
     });
   });
 });
