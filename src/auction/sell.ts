@@ -97,32 +97,36 @@ export async function sellLead(
     throw new GavelError("forbidden", `This supplier may not send leads to campaign '${plan.campaign.id}'`);
   if (plan.campaign.status !== "active") throw new GavelError("campaign_inactive", `Campaign '${plan.campaign.id}' is ${plan.campaign.status}`);
 
-  let idempotent: IdempotentResponse | undefined;
-  if (idempotencyKey !== undefined) {
-    const requestHash = createHash("sha256").update(JSON.stringify(body)).digest("hex");
-    const claim = await claimIdempotencyKey(deps.database, supplier.id, idempotencyKey, requestHash);
-    if (claim.kind === "mismatch") throw new GavelError("idempotency_mismatch", "This Idempotency-Key was used with a different request body");
-    if (claim.kind === "running") throw new GavelError("idempotency_in_progress", "A request with this Idempotency-Key is still running");
-    if (claim.kind === "replay") return { httpStatus: claim.status, body: claim.body, replayed: true };
-    idempotent = { supplierId: supplier.id, key: idempotencyKey, status: 200, body: null };
-  }
   const progress: SellProgress = { leadId: undefined, keyBound: false };
-  const selling = sellValidated(deps, plan, supplier, submission, received, idempotent, progress).catch(async (error) => {
-    // The key is given back only while no lead can have been recorded under it (e.g. 404, 403, a
-    // supplier cap, or a database that refused the intake): the supplier may then send the same
-    // request again. Once a lead may exist, the key is that lead's for good: a retry answers 409
-    // until the lead is settled, then replays its outcome, and never starts a second auction.
-    if (idempotent && !progress.keyBound) await releaseIdempotencyKey(deps.database, supplier.id, idempotent.key).catch(() => {});
-    const absent = unavailable(error);
-    if (absent && progress.leadId)
-      throw new GavelError(
-        "database_unavailable",
-        `${absent.message}. The lead was recorded and will be settled when the database is back${idempotent ? "; send the same request with the same Idempotency-Key to read its outcome" : ""}`,
-        { lead_id: progress.leadId, retryAfter: 2 },
-      );
-    throw error;
-  });
-  return answerBy(deps, selling, received.mono + plan.campaign.auction.timeout_ms + (deps.answerGraceMs ?? 1000), progress, idempotent !== undefined);
+  const selling = (async (): Promise<SellResult> => {
+    let idempotent: IdempotentResponse | undefined;
+    if (idempotencyKey !== undefined) {
+      const requestHash = createHash("sha256").update(JSON.stringify(body)).digest("hex");
+      const claim = await claimIdempotencyKey(deps.database, supplier.id, idempotencyKey, requestHash);
+      if (claim.kind === "mismatch") throw new GavelError("idempotency_mismatch", "This Idempotency-Key was used with a different request body");
+      if (claim.kind === "running") throw new GavelError("idempotency_in_progress", "A request with this Idempotency-Key is still running");
+      if (claim.kind === "replay") return { httpStatus: claim.status, body: claim.body, replayed: true };
+      idempotent = { supplierId: supplier.id, key: idempotencyKey, status: 200, body: null };
+    }
+    try {
+      return await sellValidated(deps, plan, supplier, submission, received, idempotent, progress);
+    } catch (error) {
+      // The key is given back only while no lead can have been recorded under it (e.g. a supplier
+      // cap, or a database that refused the intake): the supplier may then send the same request
+      // again. Once a lead may exist, the key is that lead's for good: a retry answers 409 until
+      // the lead is settled, then replays its outcome, and never starts a second auction.
+      if (idempotent && !progress.keyBound) await releaseIdempotencyKey(deps.database, supplier.id, idempotent.key).catch(() => {});
+      const absent = unavailable(error);
+      if (absent && progress.leadId)
+        throw new GavelError(
+          "database_unavailable",
+          `${absent.message}. The lead was recorded and will be settled when the database is back${idempotent ? "; send the same request with the same Idempotency-Key to read its outcome" : ""}`,
+          { lead_id: progress.leadId, retryAfter: 2 },
+        );
+      throw error;
+    }
+  })();
+  return answerBy(deps, selling, received.mono + plan.campaign.auction.timeout_ms + (deps.answerGraceMs ?? 1000), progress, idempotencyKey !== undefined);
 }
 
 /** How far a lead got: the key may be given back only while no lead can have been recorded under it. */
