@@ -4,8 +4,10 @@
 // itself). The generated input: NUL and unpaired surrogates, bytes that are not UTF-8, deep nesting
 // and huge arrays, huge, non-finite and negative-zero numbers written as JSON text, `__proto__` and
 // `constructor` keys, duplicated keys, very long strings and keys, wrong types, odd or missing
-// content types, and hostile path segments and headers. Most bodies are valid-shaped, so a good
-// share reaches the database and the auction with hostile but storable values.
+// content types, times at the edges of what JavaScript and PostgreSQL hold, and hostile path
+// segments, query strings and headers. Most bodies are valid-shaped, so a good share reaches the
+// database and the auction with hostile but storable values. A few requests go to the other routes
+// that take input: listings with hostile queries, new supplier keys and operator tokens.
 //
 // What must hold: no 5xx; every 4xx is problem+json; a body that cannot be parsed or stored is
 // refused and records nothing (every lead, resource and suppression Gavel holds afterwards was
@@ -112,7 +114,7 @@ const char = fc.oneof(
 );
 const shortText = fc.string({ unit: char, maxLength: 10 });
 const longText = fc
-  .tuple(fc.constantFrom("x", "é", "😀", "\u0000", "a\ud800", "ab"), fc.integer({ min: 300, max: 8_000 }))
+  .tuple(fc.constantFrom("x", "é", "😀", "\u0000", "a\ud800", "ab"), fc.integer({ min: 300, max: 6_000 }))
   .map(([s, n]) => s.repeat(n));
 const text = fc.oneof({ weight: 20, arbitrary: shortText }, { weight: 1, arbitrary: longText });
 const key = fc.oneof(
@@ -130,9 +132,9 @@ const rawNumber = fc
   .constantFrom("1e999", "-1e999", "-0", "-0.0", "1E400", "123456789012345678901234567890", "1e-999", "0.1e-400", "-0e0", "12.50", "1.000000000000000000001")
   .map((t) => new Raw(t));
 const deep = fc
-  .tuple(fc.oneof(fc.integer({ min: MAX_DEPTH - 4, max: MAX_DEPTH + 4 }), fc.integer({ min: 1000, max: 20_000 })), fc.boolean())
+  .tuple(fc.oneof(fc.integer({ min: MAX_DEPTH - 4, max: MAX_DEPTH + 4 }), fc.integer({ min: 1000, max: 10_000 })), fc.boolean())
   .map(([n, arrays]) => new Raw(arrays ? "[".repeat(n) + "]".repeat(n) : '{"a":'.repeat(n) + "1" + "}".repeat(n)));
-const hugeArray = fc.integer({ min: 1000, max: 20_000 }).map((n) => new Raw(`[${"0,".repeat(n - 1)}0]`));
+const hugeArray = fc.integer({ min: 1000, max: 12_000 }).map((n) => new Raw(`[${"0,".repeat(n - 1)}0]`));
 const leaf: fc.Arbitrary<J> = fc.oneof(
   { weight: 8, arbitrary: text },
   { weight: 3, arbitrary: number },
@@ -235,6 +237,8 @@ const contentType = fc.oneof(
   { weight: 1, arbitrary: headerText },
 );
 
+const escapeBytes = (bytes: Uint8Array) => [...bytes].map((b) => `%${b.toString(16).padStart(2, "0")}`).join("");
+
 /** A path segment as sent: mostly a known or unknown id, sometimes percent-encoded hostile bytes. */
 const segment = (known: string[]) =>
   fc.oneof(
@@ -243,10 +247,10 @@ const segment = (known: string[]) =>
       weight: 2,
       arbitrary: fc.constantFrom("%00", "a%00b", "%ED%A0%80", "%C3%28", "%FF", "..", "%2F", "%", "%zz", "__proto__", "constructor", "%E2%80%AE", "x".repeat(5000)),
     },
-    { weight: 1, arbitrary: fc.uint8Array({ minLength: 1, maxLength: 12 }).map((b) => [...b].map((x) => `%${x.toString(16).padStart(2, "0")}`).join("")) },
+    { weight: 1, arbitrary: fc.uint8Array({ minLength: 1, maxLength: 12 }).map((b) => escapeBytes(b)) },
   );
 
-type Target = "lead" | "lead-no-key" | "resource" | "explain" | "suppressions" | "apply";
+type Target = "lead" | "lead-no-key" | "resource" | "explain" | "suppressions" | "apply" | "other";
 
 interface FuzzRequest {
   target: Target;
@@ -275,7 +279,7 @@ const email = fc.nat({ max: 50_000 }).map((n) => `p${n}@example.com`);
 const phone = fc.nat({ max: 9999 }).map((n) => `+1512555${String(n).padStart(4, "0")}`);
 const leadData = fc.record({ zip: fc.constantFrom("75001", "10001", "75001-1234"), state: fc.constantFrom("TX", "texas", "NY"), age: fc.integer({ min: 18, max: 99 }), coverage: fc.constantFrom("auto", "home"), email, phone, first_name: fc.constantFrom("Ann", "Zoë 😀", "O'Brien") });
 const leadDoc = fc.record(
-  { campaign: fc.constantFrom("fz", "fz", "fz", "fz-auction", "nope"), data: leadData, test: fc.boolean() },
+  { campaign: fc.oneof({ weight: 6, arbitrary: fc.constant("fz") }, { weight: 1, arbitrary: fc.constantFrom("fz-auction", "nope") }), data: leadData, test: fc.boolean() },
   { requiredKeys: ["campaign", "data"] },
 );
 
@@ -358,8 +362,34 @@ const resourceRequests: fc.Arbitrary<FuzzRequest> = fc.constantFrom(...KINDS).ch
     ),
 );
 
+/** Times, mostly ISO 8601 at the edges of what JavaScript and PostgreSQL can hold. */
+const time = fc.oneof(
+  {
+    weight: 3,
+    arbitrary: fc.constantFrom(
+      "2026-01-01T00:00:00Z",
+      "0000-01-01T00:00:00Z",
+      "0001-01-01T00:00:00Z",
+      "1899-12-31T23:59:59Z",
+      "1900-01-01T00:00:00Z",
+      "1970-01-01T00:00:00+23:59",
+      "8999-12-31T23:59:59-23:59",
+      "9999-12-31T23:59:59Z",
+      "+275760-09-13T00:00:00Z",
+      "-271821-04-20T00:00:00Z",
+      "2026-02-30T00:00:00Z",
+      "2026-01-01T00:00:00.123456789Z",
+      "2026-01-01",
+      "now",
+    ),
+  },
+  { weight: 1, arbitrary: fc.date({ noInvalidDate: true }).map((d) => d.toISOString()) },
+  { weight: 1, arbitrary: fc.integer({ min: 0, max: 9999 }).map((y) => `${String(y).padStart(4, "0")}-01-01T00:00:00Z`) },
+  { weight: 1, arbitrary: text },
+);
+
 const explainDoc = fc.record(
-  { data: leadData, supplier: fc.oneof(fc.constantFrom("fz-lead-sup", "nope"), text), at: fc.oneof(fc.constant("2026-01-01T00:00:00Z"), text), test: fc.boolean() },
+  { data: leadData, supplier: fc.oneof(fc.constantFrom("fz-lead-sup", "nope"), text), at: time, test: fc.boolean() },
   { requiredKeys: ["data"] },
 );
 const explainRequests: fc.Arbitrary<FuzzRequest> = fc
@@ -450,6 +480,30 @@ const applyRequests: fc.Arbitrary<FuzzRequest> = fc
     }
     return { target: "apply", via, method: "POST", path: `/v1/config/apply${query}`, headers: withType({ authorization: `Bearer ${ADMIN}` }, type), body };
   });
+
+/** A query value percent-encoded byte by byte, or hostile percent-escapes as they are. */
+const queryValue = fc.oneof(
+  { weight: 4, arbitrary: fc.oneof(time, text, fc.constantFrom("1", "0", "-1", "500", "501", "1e3", "true", "sold", "fz", "fz-target")).map((v) => escapeBytes(Buffer.from(v))) },
+  { weight: 1, arbitrary: fc.constantFrom("%00", "%FF", "%ED%A0%80", "%", "%zz", "a&b", "x".repeat(3000)) },
+);
+const listQuery = fc
+  .tuple(
+    fc.constantFrom("/v1/leads", "/v1/audit", "/v1/campaigns", "/v1/buyers", "/v1/channels", "/v1/suppliers", "/v1/suppressions", "/v1/tokens", "/v1/suppliers/fzs/keys"),
+    fc.array(fc.tuple(fc.constantFrom("from", "to", "cursor", "limit", "status", "campaign", "supplier", "test", "campaign_id", "buyer_id", "resource", "actor", "x", "%00"), queryValue), { maxLength: 4 }),
+  )
+  .map(([path, params]) => `${path}${params.length ? "?" : ""}${params.map(([k, v]) => `${k}=${v}`).join("&")}`);
+const newKeyDoc = fc.record({ expires_at: time, previous_keys_expire_at: time }, { requiredKeys: [] });
+const tokenDoc = fc.record({ name: text, role: fc.constantFrom("admin", "analyst", "owner") });
+/** Reads with hostile queries; new supplier keys and operator tokens with hostile bodies. */
+const otherRequests: fc.Arbitrary<FuzzRequest> = fc.oneof(
+  fc.tuple(via, listQuery).map(([via, path]): FuzzRequest => ({ target: "other", via, method: "GET", path, headers: { authorization: `Bearer ${ADMIN}` }, body: undefined })),
+  fc
+    .tuple(via, contentType, fc.oneof(fc.constant("/v1/suppliers/fzs/keys"), segment(["fzs"]).map((id) => `/v1/suppliers/${id}/keys`)), bodyOf(shaped(newKeyDoc)))
+    .map(([via, type, path, body]): FuzzRequest => ({ target: "other", via, method: "POST", path, headers: withType({ authorization: `Bearer ${ADMIN}` }, type), body })),
+  fc
+    .tuple(via, contentType, bodyOf(shaped(tokenDoc)))
+    .map(([via, type, body]): FuzzRequest => ({ target: "other", via, method: "POST", path: "/v1/tokens", headers: withType({ authorization: `Bearer ${ADMIN}` }, type), body })),
+);
 
 /** Applies for real: only files that can never be whole (no channels section), so nothing is archived. */
 const realApplies: fc.Arbitrary<FuzzRequest> = fc.tuple(via, yamlOnly, bodyOf(hostile)).map(([via, raw, bytes]) => ({
@@ -573,6 +627,7 @@ describe("fuzzing the API with hostile requests", () => {
       { weight: 10, arbitrary: suppressionRequests },
       { weight: 4, arbitrary: applyRequests },
       { weight: 1, arbitrary: realApplies },
+      { weight: 8, arbitrary: otherRequests },
     ).map(described);
 
     await fc.assert(
@@ -639,6 +694,7 @@ describe("fuzzing the API with hostile requests", () => {
  */
 function mustRefuse(req: FuzzRequest): boolean {
   const body = req.body;
+  if (req.method === "GET") return false;
   if (req.csv) return body !== undefined && !isUtf8(body);
   const verdict = verdictOf(body);
   if (req.target === "apply") return body === undefined || body.length === 0 || !isUtf8(body) || verdict === "unstorable";

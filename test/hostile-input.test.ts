@@ -164,6 +164,16 @@ describe("hostile input", () => {
       expectProblem(await t.g.admin("GET", "/v1/leads?campaign=%00"), 422, "campaign");
     });
 
+    it("giving a time PostgreSQL cannot hold (year 0) gets 422, on every route that takes one", async () => {
+      for (const at of ["0000-01-01T00:00:00Z", "0001-01-01T00:00:00Z", "9999-12-31T23:59:59Z"]) {
+        expectProblem(await t.g.admin("POST", `/v1/campaigns/${CAMPAIGN}/explain`, { data: consumer(), at }), 422, "at");
+        expectProblem(await t.g.admin("POST", "/v1/suppliers/h-keys/keys", { expires_at: at }), 422, "expires_at");
+        expectProblem(await t.g.admin("GET", `/v1/leads?from=${at}`), 422, "from");
+        expectProblem(await t.g.admin("GET", `/v1/audit?to=${at}`), 422, "to");
+      }
+      expect((await t.g.admin("GET", "/v1/leads?from=1900-01-01T00:00:00Z&to=8999-12-31T00:00:00Z")).status).toBe(200);
+    });
+
     it("applying a configuration file with a NUL, an unpaired surrogate or deep nesting gets 422 and changes nothing", async () => {
       const file = (buyer: string) => `version: 1\ncampaigns: []\nbuyers:\n  - ${buyer}\nsuppliers: []\nchannels: []\n`;
       const apply = async (text: string) => {

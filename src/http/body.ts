@@ -1,6 +1,7 @@
 import { isUtf8 } from "node:buffer";
 import type { IncomingMessage } from "node:http";
 import type { Context } from "hono";
+import { z } from "zod";
 import { formatPath, GavelError } from "../errors";
 import { findUnstorable } from "../storable";
 
@@ -74,3 +75,18 @@ export function pageLimit(raw: string | undefined): number {
     throw new GavelError("validation", "Bad query parameter", { errors: [{ path: "limit", message: "must be an integer from 1 to 500" }] });
   return n;
 }
+
+const EARLIEST = Date.UTC(1900, 0, 1);
+const LATEST = Date.UTC(9000, 0, 1);
+
+/**
+ * A time in a query or a body: ISO 8601 with its offset, from 1900 up to (not including) 9000.
+ * PostgreSQL has no year 0 and ends at year 294276, and Gavel counts lookbacks and cap periods
+ * from these times, so a bounded range keeps every such sum a time the database can hold.
+ */
+export const instant = z.iso
+  .datetime({ offset: true, abort: true })
+  .refine((v) => {
+    const t = Date.parse(v);
+    return t >= EARLIEST && t < LATEST;
+  }, "must be a time from the year 1900 up to 9000");

@@ -7,6 +7,7 @@ import type { Database } from "../db/client";
 import { GavelError } from "../errors";
 import { slug, type Supplier } from "../resources/schemas";
 import { getResource } from "../resources/store";
+import { instant } from "./body";
 import { FieldErrorSchema } from "./problem";
 import { route, type AnyRoute } from "./route";
 
@@ -22,7 +23,7 @@ const ExplainRequest = z
   .object({
     data: z.record(z.string(), z.unknown()),
     supplier: slug.optional().meta({ description: "Check this supplier's campaign access, channel allow-lists and payout floor" }),
-    at: z.iso.datetime({ offset: true }).optional().meta({ description: "When the lead would arrive (default now)" }),
+    at: instant.optional().meta({ description: "When the lead would arrive (default now)" }),
     test: z.boolean().default(false).meta({ description: "A test lead (skips dedup)" }),
   })
   .strict();

@@ -4,7 +4,7 @@ import { listAudit } from "../db/audit";
 import type { Db } from "../db/client";
 import { createOperatorToken, listTokens, revokeToken } from "../resources/tokens";
 import { operatorOf } from "./auth";
-import { pageLimit } from "./body";
+import { instant, pageLimit } from "./body";
 import { route, type AnyRoute } from "./route";
 
 const Token = z
@@ -19,7 +19,7 @@ const Token = z
 
 const NewToken = z.object({ name: z.string().min(1).max(200), role: z.enum(["admin", "analyst"]) }).strict();
 
-const datetime = z.iso.datetime({ offset: true }).transform((v) => new Date(v));
+const datetime = instant.transform((v) => new Date(v));
 
 const AuditQuery = z
   .object({

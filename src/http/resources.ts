@@ -22,7 +22,7 @@ import {
 } from "../resources/store";
 import { withCapUsage } from "../resources/usage";
 import { operatorOf } from "./auth";
-import { jsonBody, pageLimit } from "./body";
+import { instant, jsonBody, pageLimit } from "./body";
 import { route, type AnyRoute } from "./route";
 
 export interface ResourceRouteDeps extends ConsoleDeps {
@@ -62,12 +62,10 @@ const SupplierKey = z
 
 const NewKey = z
   .object({
-    expires_at: z.iso
-      .datetime({ offset: true })
+    expires_at: instant
       .optional()
       .meta({ description: "When the new key stops working (default: never)" }),
-    previous_keys_expire_at: z.iso
-      .datetime({ offset: true })
+    previous_keys_expire_at: instant
       .optional()
       .meta({ description: "Rotation: the supplier's other live keys stop working at this time (default: they stay valid until revoked)" }),
   })
