@@ -132,7 +132,7 @@ async function pingChannels(
 /** Wall-clock now on the lead's monotonic clock, so a bid's expiry compares with the same time the auction runs on. */
 const wallNow = (lead: AuctionLead) => lead.receivedAt + (performance.now() - lead.receivedMono);
 
-const isOutcomeUnknown = (post: PostOutcome) => post.outcome === "unknown" || post.outcome === "invalid_response";
+const isOutcomeUnknown = (post: { outcome: string }) => post.outcome === "unknown" || post.outcome === "invalid_response";
 
 /**
  * Gives a reservation back; false when the database cannot take it now (the reservation then
@@ -192,14 +192,10 @@ export async function runAuction(
 
   // Steps 5 and 6: rank, then post down the ranking until a buyer accepts or time runs out.
   const ranking = rankBids(bids, deps.random);
-  const deadline = (): AuctionResult => ({ status: "unsold", reason: "deadline", revenueCents: 0, soldTo: null, redirectUrl: null, attempts, excluded, buyerWaitMs });
-  // Without the database no cap can be reserved, so no post may go out: the auction ends in error.
-  // A post whose outcome was already unknown keeps its reason: a buyer may have taken the lead.
-  const noDatabase = (): AuctionResult => ({
-    status: "error",
-    reason: attempts.some((a) => a.kind === "post" && (a.outcome === "unknown" || a.outcome === "invalid_response"))
-      ? "post_outcome_unknown"
-      : "database_unavailable",
+  /** The auction's end without a sale. */
+  const noSale = (status: "unsold" | "error", reason: string): AuctionResult => ({
+    status,
+    reason,
     revenueCents: 0,
     soldTo: null,
     redirectUrl: null,
@@ -207,6 +203,11 @@ export async function runAuction(
     excluded,
     buyerWaitMs,
   });
+  const deadline = () => noSale("unsold", "deadline");
+  // Without the database no cap can be reserved, so no post may go out: the auction ends in error.
+  // A post whose outcome was already unknown keeps its reason: a buyer may have taken the lead.
+  const noDatabase = () =>
+    noSale("error", attempts.some((a) => a.kind === "post" && isOutcomeUnknown(a)) ? "post_outcome_unknown" : "database_unavailable");
   for (const bid of ranking) {
     if (deadlineMono - performance.now() <= 0) return deadline();
     const channel = bid.channel;
@@ -302,22 +303,11 @@ export async function runAuction(
     // The buyer may have taken the lead: its reservation stays, and offering the lead to anyone
     // else could sell it twice.
     if (isOutcomeUnknown(post)) {
-      if (auction.on_post_timeout === "stop")
-        return {
-          status: "error",
-          reason: "post_outcome_unknown",
-          revenueCents: 0,
-          soldTo: null,
-          redirectUrl: null,
-          attempts,
-          excluded,
-          buyerWaitMs,
-        };
+      if (auction.on_post_timeout === "stop") return noSale("error", "post_outcome_unknown");
       continue;
     }
     // Rejected or errored: the sale did not happen, so the caps it reserved are free again.
     if (!(await giveBack(deps.caps, hold))) return noDatabase();
   }
-  const reason = ranking.length === 0 ? (eligibility.eligible.length === 0 ? "no_eligible_channels" : "no_bids") : "all_rejected";
-  return { status: "unsold", reason, revenueCents: 0, soldTo: null, redirectUrl: null, attempts, excluded, buyerWaitMs };
+  return noSale("unsold", ranking.length === 0 ? (eligibility.eligible.length === 0 ? "no_eligible_channels" : "no_bids") : "all_rejected");
 }

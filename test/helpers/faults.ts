@@ -43,7 +43,7 @@ async function call(url: string, method: string, path: string, body: unknown, to
   }
 }
 
-/** Configures a running Gavel through its API: a campaign (no dedup fields), one channel per buyer, a supplier. */
+/** Configures a running Gavel through its API: a campaign (no dedup fields), one capped channel per buyer, a supplier. */
 export async function configure(url: string, campaign: string, buyers: TestBuyer[], auction: Record<string, unknown> = {}): Promise<string> {
   const ok = async (path: string, body: unknown) => {
     const res = await call(url, "POST", path, body, ADMIN);
@@ -61,6 +61,8 @@ export async function configure(url: string, campaign: string, buyers: TestBuyer
       type: "ping_post",
       ping: { url: buyer.pingUrl },
       post: { url: buyer.postUrl },
+      // A cap far from full: every post reserves it in the database first, so faults hit that step too.
+      caps: [{ period: "day", leads: 100_000 }],
     });
   }
   const supplier = await ok("/v1/suppliers", { id: `${campaign}-sup`, name: "Supplier" });
