@@ -139,7 +139,11 @@ export function leadRoutes(deps: LeadRouteDeps): AnyRoute[] {
       responses: {
         200: { description: "The auction's outcome (sold, unsold, duplicate or error)", schema: LeadAnswer },
         403: { description: "Supplier not allowed on the campaign, or a paused supplier or campaign", schema: undefined, contentType: "application/problem+json" },
-        409: { description: "Same Idempotency-Key while the first request still runs", contentType: "application/problem+json" },
+        409: {
+          description:
+            "Same Idempotency-Key while the first request still runs, or while the lead recorded under it is not settled yet (its outcome could not be written, or its process died): send it again later to get the lead's answer replayed",
+          contentType: "application/problem+json",
+        },
         413: { description: "Body over GAVEL_MAX_LEAD_BYTES", contentType: "application/problem+json" },
         429: {
           description: "Over the supplier's rate limit (a token bucket per Gavel process)",
@@ -148,7 +152,7 @@ export function leadRoutes(deps: LeadRouteDeps): AnyRoute[] {
         },
         503: {
           description:
-            "The process is at its bound of concurrent auctions and no slot freed within GAVEL_ADMISSION_WAIT_MS (answered before the body or key is read, before any ping)",
+            "`overloaded`: the process is at its bound of concurrent auctions and no slot freed within GAVEL_ADMISSION_WAIT_MS (answered before the body or key is read, before any ping). `database_unavailable`: the database could not be reached, or the lead could not be settled by its deadline plus GAVEL_ANSWER_GRACE_MS; when a lead was recorded the problem carries its `lead_id`, the lead settles on its own, and the same request with the same Idempotency-Key replays its outcome",
           contentType: "application/problem+json",
           headers: { "Retry-After": { description: "Seconds", schema: { type: "integer" } } },
         },
