@@ -75,27 +75,29 @@ function locator(doc: Document, lines: LineCounter) {
  * The YAML parser recurses once per level of nesting, and a few hundred levels exhaust the stack
  * (near its end, V8 once aborted the whole process while compiling one of the parser's regexps).
  * So before parsing, the file's nesting is bounded from its tokens, which the lexer reads without
- * recursing. The bound counts every block collection by its indentation and every flow collection
- * by its brackets; it may count a level too many, never too few. Within this bound, the parsed file
- * is then held to MAX_JSON_DEPTH like every JSON body, with the exact path.
+ * recursing: every flow collection counts by its brackets, every block collection by the column it
+ * starts at (a list may start at its parent mapping's column). The count may run over the true
+ * depth, never under it. Within this bound, the parsed file is then held to MAX_JSON_DEPTH like
+ * every JSON body, with the exact path.
  */
-export const MAX_FILE_NESTING = 2 * MAX_JSON_DEPTH;
+const MAX_FILE_NESTING = 2 * MAX_JSON_DEPTH;
 
 function tooDeep(text: string): FieldError | undefined {
-  const blocks: number[] = []; // columns of the open block collections
+  const blocks: { col: number; list: boolean }[] = []; // the open block collections, outermost first
   let flow = 0;
   let line = 1;
   let col = 0;
   for (const token of new Lexer().lex(text)) {
-    const first = token[0];
     if (token === "[" || token === "{") {
-      if (flow === 0) openBlock(col);
+      if (flow === 0) openBlock(col, false);
       flow++;
     } else if (token === "]" || token === "}") flow = Math.max(0, flow - 1);
     else if ((token === "---" || token === "...") && col === 0) {
       blocks.length = 0;
       flow = 0;
-    } else if (flow === 0 && token !== ":" && !/^[\s\u0000-\u001f\ufeff#&!,]/.test(first ?? " ")) openBlock(col);
+    } else if (flow === 0 && token === "-") openBlock(col, true);
+    // Any other node (a key or a value, not whitespace, a comment, an anchor, a tag or a control token).
+    else if (flow === 0 && token !== ":" && !/^[\s\u0000-\u001f\ufeff#&!,]/.test(token[0] ?? " ")) openBlock(col, false);
     if (blocks.length + flow > MAX_FILE_NESTING)
       return { path: "$", message: `nests deeper than ${MAX_FILE_NESTING} levels of mappings and lists`, line, col: col + 1 };
     const newline = token.lastIndexOf("\n");
@@ -107,10 +109,12 @@ function tooDeep(text: string): FieldError | undefined {
   }
   return undefined;
 
-  // A node at `col` closes every block collection indented deeper, and may open one of its own.
-  function openBlock(at: number) {
-    while (blocks.length && blocks[blocks.length - 1] > at) blocks.pop();
-    if (blocks[blocks.length - 1] !== at) blocks.push(at);
+  // A node at column `at` closes every block collection indented deeper (and a list at its own
+  // column, when the node is a mapping's key), then belongs to the innermost one left or opens one.
+  function openBlock(at: number, list: boolean) {
+    for (let top = blocks.at(-1); top && (top.col > at || (top.col === at && top.list && !list)); top = blocks.at(-1)) blocks.pop();
+    const top = blocks.at(-1);
+    if (!top || top.col < at || top.list !== list) blocks.push({ col: at, list });
   }
 }
 
