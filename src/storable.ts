@@ -7,6 +7,7 @@
 //   few thousand levels deep, so nesting is bounded far below that;
 // - a `__proto__` key reaches an object's prototype wherever code copies keys by assignment;
 // - a number past ±1.8e308 parses as Infinity, which JSON cannot even write back.
+
 /** Objects and arrays inside one another, the body itself counting as the first level. */
 export const MAX_JSON_DEPTH = 32;
 
