@@ -10,6 +10,7 @@ export type ErrorCode =
   | "conflict"
   | "validation"
   | "payload_too_large"
+  | "headers_too_large"
   | "idempotency_mismatch"
   | "idempotency_in_progress"
   | "overloaded"

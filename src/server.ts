@@ -19,7 +19,7 @@ import { LeadWriter } from "./db/lead-writer";
 import { settleInterruptedLeads } from "./db/leads";
 import { uuidv7 } from "./ids";
 import { markAdmitted } from "./http/arrival";
-import { problemBody } from "./http/problem";
+import { problemBody, rawProblemAnswer } from "./http/problem";
 import { createLogger } from "./logger";
 import { createMetrics } from "./metrics";
 
@@ -131,6 +131,15 @@ export async function startGavel(options: StartOptions): Promise<Gavel> {
     const entered = gate.enter(admissionWaitMs, (withdraw) => res.once("close", withdraw));
     if (typeof entered === "boolean") go(entered);
     else void entered.then(go);
+  });
+  // A request Node's parser refuses never reaches the app: it still gets a problem+json answer.
+  server.on("clientError", (error: NodeJS.ErrnoException, socket) => {
+    if (error.code === "ECONNRESET" || !socket.writable) return void socket.destroy();
+    socket.end(
+      error.code === "HPE_HEADER_OVERFLOW"
+        ? rawProblemAnswer("headers_too_large", "The request line and headers are over 16 KiB")
+        : rawProblemAnswer("bad_request", "The request is not valid HTTP/1.1"),
+    );
   });
   await new Promise<void>((resolve) => server.listen(config.PORT, config.HOST, resolve));
   const port = (server.address() as AddressInfo).port;

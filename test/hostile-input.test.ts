@@ -2,6 +2,7 @@
 // cannot walk (deep nesting), keys that reach prototypes and bytes that are not UTF-8. Every such
 // request is refused with a 4xx problem+json that names the offending field, before anything is
 // recorded; never a 500.
+import { connect } from "node:net";
 import { beforeAll, describe, expect, it } from "vitest";
 import { consumer, pingPost, standardFields, useTestGavel } from "./helpers/gavel";
 
@@ -195,5 +196,27 @@ describe("hostile input", () => {
       expect((await t.g.admin("GET", "/v1/buyers/h-file")).status).toBe(404);
       expect((await fetch(`${t.g.url}/healthz`)).status).toBe(200);
     });
+  });
+  /** What a raw HTTP/1.1 request gets back, read until Gavel closes the connection. */
+  function raw(request: string): Promise<string> {
+    const { port } = new URL(t.g.url);
+    return new Promise((resolve, reject) => {
+      const socket = connect(Number(port), "127.0.0.1", () => socket.end(request));
+      let answer = "";
+      socket.on("data", (chunk) => (answer += chunk));
+      socket.on("close", () => resolve(answer));
+      socket.on("error", reject);
+    });
+  }
+
+  it("answers a request head over Node's 16 KiB limit, or bytes that are not HTTP, with problem+json", async () => {
+    const huge = await raw(`GET /healthz HTTP/1.1\r\nhost: x\r\nx-pad: ${"a".repeat(20_000)}\r\n\r\n`);
+    expect(huge).toMatch(/^HTTP\/1\.1 431 /);
+    expect(huge).toMatch(/content-type: application\/problem\+json/i);
+    expect(JSON.parse(huge.slice(huge.indexOf("\r\n\r\n") + 4))).toMatchObject({ type: "urn:gavel:problem:headers_too_large", status: 431 });
+    const garbage = await raw("\u0000\u0001 not http at all\r\n\r\n");
+    expect(garbage).toMatch(/^HTTP\/1\.1 400 /);
+    expect(JSON.parse(garbage.slice(garbage.indexOf("\r\n\r\n") + 4))).toMatchObject({ type: "urn:gavel:problem:bad_request" });
+    expect((await fetch(`${t.g.url}/healthz`)).status).toBe(200);
   });
 });

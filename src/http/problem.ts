@@ -37,6 +37,7 @@ const statusOf: Record<ErrorCode, ContentfulStatusCode> = {
   conflict: 409,
   idempotency_in_progress: 409,
   payload_too_large: 413,
+  headers_too_large: 431,
   validation: 422,
   idempotency_mismatch: 422,
   rate_limited: 429,
@@ -54,6 +55,7 @@ const titleOf: Record<ErrorCode, string> = {
   conflict: "Conflict",
   idempotency_in_progress: "Request still running",
   payload_too_large: "Payload too large",
+  headers_too_large: "Request headers too large",
   validation: "Validation failed",
   idempotency_mismatch: "Idempotency key reused",
   rate_limited: "Too many requests",
@@ -65,6 +67,19 @@ const titleOf: Record<ErrorCode, string> = {
 /** The problem+json text of an error, for answers written outside the app (the server's early 503). */
 export function problemBody(code: ErrorCode, detail: string, extra: Record<string, unknown> = {}): string {
   return JSON.stringify({ type: `urn:gavel:problem:${code}`, title: titleOf[code], status: statusOf[code], detail, ...extra });
+}
+
+/**
+ * A whole HTTP/1.1 answer carrying a problem, for a request Node's own parser refused before any
+ * handler saw it (a head past its 16 KiB limit, bytes that are not HTTP): written straight to the
+ * socket, which is then closed.
+ */
+export function rawProblemAnswer(code: ErrorCode, detail: string): string {
+  const body = problemBody(code, detail);
+  return (
+    `HTTP/1.1 ${statusOf[code]} ${titleOf[code]}\r\ncontent-type: application/problem+json\r\n` +
+    `content-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`
+  );
 }
 
 export function problem(c: Context, code: ErrorCode, detail: string, extra: Record<string, unknown> = {}): Response {
