@@ -39,6 +39,15 @@ export interface TestBuyer {
   close(): Promise<void>;
 }
 
+/** Settles when `socket` closes; one promise (and one listener) per keep-alive socket, however many requests it carries. */
+const socketClosed = new WeakMap<Socket, Promise<void>>();
+function closedOf(socket: Socket): Promise<void> {
+  if (socket.destroyed) return Promise.resolve();
+  let closed = socketClosed.get(socket);
+  if (!closed) socketClosed.set(socket, (closed = new Promise<void>((resolve) => socket.once("close", () => resolve()))));
+  return closed;
+}
+
 export async function startBuyer(behaviour: { ping?: Behaviour; post?: Behaviour }): Promise<TestBuyer> {
   const pings: Received[] = [];
   const posts: Received[] = [];
@@ -58,7 +67,7 @@ export async function startBuyer(behaviour: { ping?: Behaviour; post?: Behaviour
       const url = new URL(req.url ?? "/", "http://buyer");
       const query = Object.fromEntries(url.searchParams);
       const socket = req.socket;
-      const closed = socket.destroyed ? Promise.resolve() : new Promise<void>((resolve) => socket.once("close", () => resolve()));
+      const closed = closedOf(socket);
       const received: Received = { path: req.url ?? "", method: req.method ?? "", query, headers: req.headers, body, raw, at: Date.now(), closed };
       const isPing = (req.url ?? "").startsWith("/ping");
       (isPing ? pings : posts).push(received);
