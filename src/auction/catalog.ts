@@ -2,7 +2,7 @@
 // validators and filters, loaded once and kept in memory. Admin writes in this process invalidate it
 // at once; a short TTL makes other processes sharing the database converge within seconds.
 import { timingSafeEqual } from "node:crypto";
-import type { Database } from "../db/client";
+import { unavailable, type Database } from "../db/client";
 import { findSupplierKey, loadCampaignConfig } from "../db/catalog";
 import { compileChannel, type ChannelIO } from "../channels/channel";
 import { HealthRegistry, type ChannelHealth } from "../channels/health";
@@ -52,9 +52,21 @@ export const systemClock: Clock = { now: () => Date.now() };
 type SupplierKey = NonNullable<Awaited<ReturnType<typeof findSupplierKey>>>;
 
 interface Cached<T> {
-  value: T;
+  value: Promise<T>;
   expiresAt: number;
+  /** What `value` resolved to, once it has. */
+  settled?: { value: T };
+  /** The last good read before this one, served while this one does not answer. */
+  fallback?: { value: T };
 }
+
+/**
+ * How long a lead waits for configuration being re-read before it goes on with what this process
+ * read last: a re-read takes a millisecond when the database answers, and a database that does not
+ * answer must not hold every lead up for the statement bound (the lead's own statements then fail
+ * within its deadline instead).
+ */
+const STALE_AFTER_MS = 100;
 
 function planChannel(config: Channel, buyer: Buyer, campaign: Campaign, health: HealthRegistry): ChannelPlan {
   const zone = config.timezone ?? campaign.timezone;
@@ -82,8 +94,8 @@ function planChannel(config: Channel, buyer: Buyer, campaign: Campaign, health: 
 }
 
 export class Catalog {
-  private campaigns = new Map<string, Cached<Promise<CampaignPlan | undefined>>>();
-  private supplierKeys = new Map<string, Cached<Promise<SupplierKey | undefined>>>();
+  private campaigns = new Map<string, Cached<CampaignPlan | undefined>>();
+  private supplierKeys = new Map<string, Cached<SupplierKey | undefined>>();
   /** Channel health in this process (see src/channels/health.ts). */
   readonly health = new HealthRegistry();
 
@@ -126,15 +138,35 @@ export class Catalog {
     this.supplierKeys.clear();
   }
 
-  private cached<T>(map: Map<string, Cached<Promise<T>>>, key: string, load: () => Promise<T>): Promise<T> {
+  private cached<T>(map: Map<string, Cached<T>>, key: string, load: () => Promise<T>): Promise<T> {
     const now = this.clock.now();
     const hit = map.get(key);
-    if (hit && hit.expiresAt > now) return hit.value;
-    const value = load();
-    map.set(key, { value, expiresAt: now + this.ttlMs });
-    // A failed load is not cached: the next lead tries again.
-    value.catch(() => map.delete(key));
+    if (hit && hit.expiresAt > now) return served(hit);
+    const entry: Cached<T> = { value: load(), expiresAt: now + this.ttlMs, fallback: hit?.settled ?? hit?.fallback };
+    map.set(key, entry);
+    entry.value.then(
+      (value) => (entry.settled = { value }),
+      () => {
+        // A failed load is not cached: the next lead tries again (keeping the last good read).
+        if (map.get(key) !== entry) return;
+        if (entry.fallback) map.set(key, { value: Promise.resolve(entry.fallback.value), expiresAt: this.clock.now(), settled: entry.fallback });
+        else map.delete(key);
+      },
+    );
     if (map.size > 10_000) map.delete(map.keys().next().value as string);
-    return value;
+    return served(entry);
   }
+}
+
+/**
+ * A cached read as a lead gets it: a read that is in, or one still loading. A reload that does not
+ * answer within STALE_AFTER_MS, or cannot reach the database, gives way to the last good read.
+ */
+function served<T>(entry: Cached<T>): Promise<T> {
+  const last = entry.fallback;
+  if (entry.settled || !last) return entry.value;
+  let timer: NodeJS.Timeout | undefined;
+  const stale = new Promise<T>((resolve) => (timer = setTimeout(() => resolve(last.value), STALE_AFTER_MS)));
+  const fresh = entry.value.catch((error) => (unavailable(error) ? last.value : Promise.reject(error)));
+  return Promise.race([fresh, stale]).finally(() => clearTimeout(timer));
 }
