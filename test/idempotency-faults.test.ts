@@ -4,32 +4,23 @@
 // The database is taken away through a TCP proxy: PostgreSQL only (PGlite runs in this process).
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startBuyer, type TestBuyer } from "./helpers/buyers";
-import { freshDatabase, onPostgres } from "./helpers/db";
-import { consumer, pingPost, startTestGavel, type TestGavel } from "./helpers/gavel";
+import { onPostgres } from "./helpers/db";
+import { consumer, pingPost, type TestGavel } from "./helpers/gavel";
 import { eventually, latch } from "./helpers/latch";
-import { startTcpProxy, type TcpProxy } from "./helpers/tcp-proxy";
+import { startGavelBehindProxy, type TcpProxy } from "./helpers/tcp-proxy";
 
 describe.skipIf(!onPostgres)("an Idempotency-Key when the database fails after its lead was recorded (PostgreSQL)", () => {
-  let db: Awaited<ReturnType<typeof freshDatabase>>;
   let proxy: TcpProxy;
   let g: TestGavel;
+  let close: () => Promise<void>;
   const buyers: TestBuyer[] = [];
 
   beforeAll(async () => {
-    db = await freshDatabase();
-    const url = (db.target as { url: string }).url;
-    const pg = new URL(url);
-    proxy = await startTcpProxy({ host: pg.hostname, port: Number(pg.port || 5432) });
-    g = await startTestGavel(
-      { GAVEL_ANSWER_GRACE_MS: "500" },
-      { target: { url: proxy.url(url), poolSize: 4, bounds: { statementTimeoutMs: 500, queryTimeoutMs: 1000 } } },
-    );
+    ({ g, proxy, close } = await startGavelBehindProxy({ GAVEL_ANSWER_GRACE_MS: "500" }, { statementTimeoutMs: 500, queryTimeoutMs: 1000 }));
   });
   afterAll(async () => {
-    await g?.close();
+    await close?.();
     await Promise.all(buyers.map((b) => b.close()));
-    await proxy?.close();
-    await db?.drop();
   });
 
   it("answers 503 with the lead, then 409 or 503 while it is unsettled, then replays the sale; the buyer is posted once", async () => {

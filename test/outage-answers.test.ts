@@ -4,35 +4,28 @@
 // time. The database is taken away through a TCP proxy: PostgreSQL only.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startBuyer, type TestBuyer } from "./helpers/buyers";
-import { freshDatabase, onPostgres } from "./helpers/db";
-import { consumer, pingPost, startTestGavel, testClock, type TestGavel } from "./helpers/gavel";
-import { startTcpProxy, type TcpProxy } from "./helpers/tcp-proxy";
+import { onPostgres } from "./helpers/db";
+import { consumer, pingPost, testClock, type TestGavel } from "./helpers/gavel";
+import { startGavelBehindProxy, type TcpProxy } from "./helpers/tcp-proxy";
 
 describe.skipIf(!onPostgres)("answers during a database outage (PostgreSQL)", () => {
-  let db: Awaited<ReturnType<typeof freshDatabase>>;
   let proxy: TcpProxy;
   let g: TestGavel;
+  let close: () => Promise<void>;
   let buyer: TestBuyer;
   const clock = testClock("2026-11-29T12:00:00Z");
 
   beforeAll(async () => {
-    db = await freshDatabase();
-    const url = (db.target as { url: string }).url;
-    const pg = new URL(url);
-    proxy = await startTcpProxy({ host: pg.hostname, port: Number(pg.port || 5432) });
-    g = await startTestGavel(
+    ({ g, proxy, close } = await startGavelBehindProxy(
       { GAVEL_ANSWER_GRACE_MS: "500", GAVEL_CONFIG_TTL_MS: "1000" },
-      { clock, target: { url: proxy.url(url), poolSize: 4, bounds: { statementTimeoutMs: 60_000, queryTimeoutMs: 120_000 } } },
-    );
+      { statementTimeoutMs: 60_000, queryTimeoutMs: 120_000 },
+      { clock },
+    ));
     buyer = await startBuyer({ ping: () => ({ json: { bid: 3 } }) });
   });
   afterAll(async () => {
-    proxy?.cut();
-    proxy?.heal();
-    await g?.close();
+    await close?.();
     await buyer?.close();
-    await proxy?.close();
-    await db?.drop();
   });
 
   it("answers 503 by the deadline plus the grace when the configuration cache has expired and the database is silent", async () => {

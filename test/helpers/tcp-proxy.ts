@@ -5,6 +5,9 @@
 // - `heal()`: connections pass again.
 import { createServer, connect, type Server, type Socket } from "node:net";
 import type { AddressInfo } from "node:net";
+import type { DatabaseBounds } from "../../src/db/client";
+import { freshDatabase } from "./db";
+import { startTestGavel, type TestGavel, type TestGavelOptions } from "./gavel";
 
 export interface TcpProxy {
   port: number;
@@ -76,6 +79,34 @@ export async function startTcpProxy(target: { host: string; port: number }): Pro
         pair.server.destroy();
       }
       await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+/**
+ * A test Gavel on a fresh PostgreSQL database reached through a TCP proxy of its own, with the
+ * given statement bounds, so a test can take the database away from it alone.
+ */
+export async function startGavelBehindProxy(
+  env: Record<string, string>,
+  bounds: DatabaseBounds,
+  options: TestGavelOptions = {},
+): Promise<{ g: TestGavel; proxy: TcpProxy; close(): Promise<void> }> {
+  const db = await freshDatabase();
+  const url = (db.target as { url: string }).url;
+  const pg = new URL(url);
+  const proxy = await startTcpProxy({ host: pg.hostname, port: Number(pg.port || 5432) });
+  const g = await startTestGavel(env, { ...options, target: { url: proxy.url(url), poolSize: 4, bounds } });
+  return {
+    g,
+    proxy,
+    async close() {
+      // Let the pool's last statements through, so closing does not wait out their bounds.
+      proxy.cut();
+      proxy.heal();
+      await g.close();
+      await proxy.close();
+      await db.drop();
     },
   };
 }
