@@ -51,6 +51,7 @@ export class LeadWriter {
   private retryTimer: NodeJS.Timeout | undefined;
   private retryDelay: number;
   private retrying: Promise<void> | undefined;
+  private readonly logger: Logger | undefined;
 
   constructor(
     private readonly database: Database,
@@ -64,8 +65,6 @@ export class LeadWriter {
     this.maxUnsettled = options.maxUnsettled ?? 10_000;
     this.logger = options.logger;
   }
-
-  private readonly logger: Logger | undefined;
 
   /**
    * Resolves once this outcome is committed: `true` when this write settled the lead, `false` when
