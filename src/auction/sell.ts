@@ -97,7 +97,8 @@ export async function sellLead(
     throw new GavelError("forbidden", `This supplier may not send leads to campaign '${plan.campaign.id}'`);
   if (plan.campaign.status !== "active") throw new GavelError("campaign_inactive", `Campaign '${plan.campaign.id}' is ${plan.campaign.status}`);
 
-  const progress: SellProgress = { leadId: undefined, keyBound: false };
+  const progress: SellProgress = { leadId: undefined };
+  const keyed = idempotencyKey !== undefined;
   const selling = (async (): Promise<SellResult> => {
     let idempotent: IdempotentResponse | undefined;
     if (idempotencyKey !== undefined) {
@@ -115,24 +116,29 @@ export async function sellLead(
       // cap, or a database that refused the intake): the supplier may then send the same request
       // again. Once a lead may exist, the key is that lead's for good: a retry answers 409 until
       // the lead is settled, then replays its outcome, and never starts a second auction.
-      if (idempotent && !progress.keyBound) await releaseIdempotencyKey(deps.database, supplier.id, idempotent.key).catch(() => {});
+      if (idempotent && progress.leadId === undefined) await releaseIdempotencyKey(deps.database, supplier.id, idempotent.key).catch(() => {});
       const absent = unavailable(error);
-      if (absent && progress.leadId)
-        throw new GavelError(
-          "database_unavailable",
-          `${absent.message}. The lead was recorded and will be settled when the database is back${idempotent ? "; send the same request with the same Idempotency-Key to read its outcome" : ""}`,
-          { lead_id: progress.leadId, retryAfter: 2 },
-        );
+      if (absent && progress.leadId) throw leadUnsettled(absent.message, progress.leadId, keyed);
       throw error;
     }
   })();
-  return answerBy(deps, selling, received.mono + plan.campaign.auction.timeout_ms + (deps.answerGraceMs ?? 1000), progress, idempotencyKey !== undefined);
+  return answerBy(deps, selling, received.mono + plan.campaign.auction.timeout_ms + (deps.answerGraceMs ?? 1000), progress, keyed);
 }
 
-/** How far a lead got: the key may be given back only while no lead can have been recorded under it. */
+/**
+ * How far a lead got: its id once a lead may have been recorded under it (and under its
+ * Idempotency-Key, which from then on is never given back).
+ */
 interface SellProgress {
   leadId: string | undefined;
-  keyBound: boolean;
+}
+
+/** A 503 for a lead that could not be settled now: with its id, when one may have been recorded. */
+function leadUnsettled(why: string, leadId: string | undefined, keyed: boolean): GavelError {
+  const after = leadId
+    ? `; the lead was recorded${keyed ? ": send the same request with the same Idempotency-Key to read its outcome once it is settled" : ""}`
+    : "";
+  return new GavelError("database_unavailable", why + after, { ...(leadId && { lead_id: leadId }), retryAfter: 2 });
 }
 
 /**
@@ -146,13 +152,7 @@ function answerBy(deps: SellDeps, selling: Promise<SellResult>, latestMono: numb
     timer = setTimeout(
       () => {
         deps.logger.warn({ lead_id: progress.leadId }, "lead not settled by its deadline: answered 503, settling it in the background");
-        reject(
-          new GavelError(
-            "database_unavailable",
-            `The lead could not be settled by its deadline${progress.leadId ? `; it was recorded and will settle on its own${keyed ? ": send the same request with the same Idempotency-Key to read its outcome" : ""}` : ""}`,
-            { ...(progress.leadId && { lead_id: progress.leadId }), retryAfter: 2 },
-          ),
-        );
+        reject(leadUnsettled("The lead could not be settled by its deadline", progress.leadId, keyed));
       },
       Math.max(0, latestMono - performance.now()),
     );
@@ -175,14 +175,10 @@ async function sellValidated(
   const recording = async <T>(statement: () => Promise<T>): Promise<T> => {
     try {
       const result = await statement();
-      progress.keyBound = true;
       progress.leadId = leadId;
       return result;
     } catch (error) {
-      if (!wroteNothing(error)) {
-        progress.keyBound = true;
-        progress.leadId = leadId;
-      }
+      if (!wroteNothing(error)) progress.leadId = leadId;
       throw error;
     }
   };
@@ -302,10 +298,7 @@ async function sellValidated(
   // Another process settled the lead as interrupted first (this one could not write for that
   // long): the record, not this auction's result, is the answer, and its key replays it.
   if (!written)
-    throw new GavelError("database_unavailable", "The lead was settled as interrupted before its outcome could be written", {
-      lead_id: leadId,
-      retryAfter: 2,
-    });
+    throw leadUnsettled("The lead was settled as interrupted before its outcome could be written", leadId, idempotent !== undefined);
   // The metric, unlike the trace (written by that very statement), includes the final write.
   const total = performance.now() - received.mono;
   deps.metrics?.recordLead(result.status, { elapsedMs: total, overheadMs: Math.max(0, total - result.buyerWaitMs), pingPhaseMs: longestPingMs(result.attempts) });
