@@ -356,15 +356,15 @@ export async function claimIdempotencyKey(
   if (row.inserted) return { kind: "claimed" };
   if (row.request_hash !== requestHash) return { kind: "mismatch" };
   if (row.state === "running") {
-    if (row.lead_id && row.lead_status && DECIDED.has(row.lead_status))
+    if (row.lead_id && row.lead_status && !UNDECIDED.has(row.lead_status))
       return { kind: "replay", status: 200, body: recordedAnswer(row.lead_id, row.lead_status, row.lead_price_cents ?? 0, row.lead_sold_to ?? 0) };
     return { kind: "running", leadId: row.lead_id };
   }
   return { kind: "replay", status: row.response_status ?? 200, body: row.response };
 }
 
-/** Lead statuses that are a supplier's final answer. */
-const DECIDED = new Set(["sold", "unsold", "duplicate", "rejected", "error", "returned"]);
+/** Lead statuses before a supplier's final answer; every other is one. */
+const UNDECIDED = new Set(["received", "auctioning"]);
 
 /** The supplier's answer for a lead, rebuilt from its record (the same shape sellLead answers). */
 function recordedAnswer(leadId: string, status: string, priceCents: number, soldTo: number) {

@@ -90,3 +90,6 @@ export const instant = z.iso
     const t = Date.parse(v);
     return t >= EARLIEST && t < LATEST;
   }, "must be a time from the year 1900 up to 9000");
+
+/** The same, read as a Date (for filters such as `from` and `to`). */
+export const instantDate = instant.transform((v) => new Date(v));

@@ -11,7 +11,7 @@ import { GavelError } from "../errors";
 import { fromCents } from "../resources/schemas";
 import { operatorOf, supplierOf } from "./auth";
 import { admittedArrival } from "./arrival";
-import { instant, jsonBody, pageLimit } from "./body";
+import { instantDate, jsonBody, pageLimit } from "./body";
 import { route, type AnyRoute } from "./route";
 
 export interface LeadRouteDeps extends SellDeps {
@@ -83,8 +83,8 @@ const LeadQuery = z
       .transform((v) => v === "true")
       .optional()
       .meta({ description: "`true`: only test leads; `false`: only real ones" }),
-    from: instant.transform((v) => new Date(v)).optional(),
-    to: instant.transform((v) => new Date(v)).optional(),
+    from: instantDate.optional(),
+    to: instantDate.optional(),
     cursor: z.string().optional(),
     limit: z.string().optional().meta({ description: "1 to 500, default 50" }),
   })

@@ -4,7 +4,7 @@ import { listAudit } from "../db/audit";
 import type { Db } from "../db/client";
 import { createOperatorToken, listTokens, revokeToken } from "../resources/tokens";
 import { operatorOf } from "./auth";
-import { instant, pageLimit } from "./body";
+import { instantDate, pageLimit } from "./body";
 import { route, type AnyRoute } from "./route";
 
 const Token = z
@@ -19,14 +19,13 @@ const Token = z
 
 const NewToken = z.object({ name: z.string().min(1).max(200), role: z.enum(["admin", "analyst"]) }).strict();
 
-const datetime = instant.transform((v) => new Date(v));
 
 const AuditQuery = z
   .object({
     resource: z.string().optional().meta({ description: "`channels/acme-tx` (and anything under it, such as its keys) or a kind: `channels`" }),
     actor: z.string().optional().meta({ description: "`token:<id>`, `env:ADMIN_TOKEN` or `cli:<user>`" }),
-    from: datetime.optional(),
-    to: datetime.optional(),
+    from: instantDate.optional(),
+    to: instantDate.optional(),
     cursor: z.string().regex(/^\d+$/, "must be a next_cursor value").optional(),
     limit: z.string().optional().meta({ description: "1 to 500, default 50" }),
   })
