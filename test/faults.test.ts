@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { connectPostgres, migrateDatabase } from "../src/db/client";
 import type { TestBuyer } from "./helpers/buyers";
 import { freshDatabase, onPostgres } from "./helpers/db";
+import { eventually } from "./helpers/latch";
 import {
   acceptingBuyers,
   configure,
@@ -32,22 +33,11 @@ const FAST_SETTLING = {
 };
 
 /** Resolves once the buyers together have received `count` posts. */
-async function postsReceived(buyers: TestBuyer[], count: number, withinMs = 60_000): Promise<void> {
-  const until = Date.now() + withinMs;
-  while (buyers.reduce((n, b) => n + b.posts.length, 0) < count) {
-    if (Date.now() > until) throw new Error(`buyers received only ${buyers.reduce((n, b) => n + b.posts.length, 0)} of ${count} posts`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
+const postsReceived = (buyers: TestBuyer[], count: number) =>
+  eventually(() => buyers.reduce((n, b) => n + b.posts.length, 0) >= count, `${count} posts to reach the buyers`, 60_000);
 
-/** Polls `probe` until it holds (bounded): a latch on the outside world, not a sleep. */
-async function until(what: string, probe: () => Promise<boolean>, withinMs = 60_000): Promise<void> {
-  const deadline = Date.now() + withinMs;
-  while (!(await probe())) {
-    if (Date.now() > deadline) throw new Error(`never: ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
+/** Polls a server until `probe` holds: a latch on the outside world, not a sleep. */
+const until = (what: string, probe: () => Promise<boolean>) => eventually(probe, what, 60_000, 100);
 
 /** Each scenario takes 10–20 s on a quiet machine; its waits are bounded well inside this. */
 const FAULT_TEST_MS = 300_000;

@@ -26,14 +26,20 @@ export function latch<T = void>(): Latch<T> {
 }
 
 /**
- * Resolves once `condition` holds, looking again every few milliseconds; for a state that has no
- * event to wait on. Gives up only after `withinMs`, which is a backstop against a hung test (far
- * beyond anything a busy machine needs), never a bound the test asserts.
+ * Resolves once `condition` holds, looking again every `everyMs` (a few milliseconds; longer for a
+ * condition that asks a server); for a state that has no event to wait on. Gives up only after
+ * `withinMs`, which is a backstop against a hung test (far beyond anything a busy machine needs),
+ * never a bound the test asserts.
  */
-export async function eventually(condition: () => boolean, what: string, withinMs = 20_000): Promise<void> {
+export async function eventually(
+  condition: () => boolean | Promise<boolean>,
+  what: string,
+  withinMs = 20_000,
+  everyMs = 5,
+): Promise<void> {
   const until = performance.now() + withinMs;
-  while (!condition()) {
+  while (!(await condition())) {
     if (performance.now() > until) throw new Error(`still waiting after ${withinMs} ms for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
+    await new Promise((r) => setTimeout(r, everyMs));
   }
 }
