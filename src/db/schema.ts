@@ -107,6 +107,9 @@ export const leads = pgTable(
     status: text().notNull(),
     reason: text(),
     test: boolean().notNull().default(false),
+    /** The supplier's tracking strings: not PII, not sent to buyers unless a template maps them. */
+    source: text(),
+    subId: text(),
     data: jsonb().notNull(),
     receivedAt: timestamp({ withTimezone: true }).notNull(),
     decidedAt: timestamp({ withTimezone: true }),
@@ -115,6 +118,9 @@ export const leads = pgTable(
     priceCents: integer().notNull().default(0),
     revenueCents: integer().notNull().default(0),
     soldTo: integer().notNull().default(0),
+    /** Who bought: the channel whose post accepted, and its buyer (null unless sold). */
+    soldChannelId: text(),
+    soldBuyerId: text(),
     excluded: jsonb().notNull().default(sql`'[]'::jsonb`),
     overheadMs: integer(),
   },
@@ -122,6 +128,9 @@ export const leads = pgTable(
     index().on(t.campaignId, t.id),
     index().on(t.status, t.id),
     index().on(t.receivedAt),
+    index().on(t.soldChannelId, t.id),
+    index().on(t.soldBuyerId, t.id),
+    index().on(t.source, t.id),
     check(
       "leads_status",
       sql`${t.status} in ('received', 'rejected', 'duplicate', 'auctioning', 'sold', 'unsold', 'error', 'returned')`,
@@ -266,3 +275,124 @@ export const auditLog = pgTable(
   },
   (t) => [index().on(t.resource, t.id), index().on(t.at)],
 );
+
+// Reports read rollups, never the raw leads and attempts (but for the last few minutes, which are
+// not rolled up yet): one row per hour and key, at several levels of detail, so a report reads the
+// least detailed level that still holds its grouping and filters. Rows are sums, so they merge by
+// adding: counts, integer cents and latency histograms (counts per bucket of HISTOGRAM_MS in
+// src/reports/histogram.ts). A rolled-away key column holds '' (see src/reports/rollup.ts).
+const rollupKey = () => ({
+  /** 'hour', or 'day' (a UTC day: the sum of its 24 hours, read for whole days inside a range). */
+  grain: text().notNull(),
+  level: integer().notNull(),
+  at: timestamp({ withTimezone: true }).notNull(),
+  test: boolean().notNull(),
+  campaignId: text().notNull(),
+  supplierId: text().notNull(),
+});
+const count = () => integer().notNull().default(0);
+const cents = () => bigint({ mode: "number" }).notNull().default(0);
+const histogram = () => integer().array().notNull();
+
+/** Lead figures per campaign, supplier, source and sub-id. */
+export const reportLeads = pgTable(
+  "report_leads",
+  {
+    ...rollupKey(),
+    source: text().notNull(),
+    subId: text().notNull(),
+    leads: count(),
+    rejected: count(),
+    duplicate: count(),
+    auctioned: count(),
+    sold: count(),
+    unsold: count(),
+    errors: count(),
+    revenueCents: cents(),
+    payoutCents: cents(),
+    pings: count(),
+    bids: count(),
+    bidCents: cents(),
+    maxBidCents: integer(),
+    wins: count(),
+    posts: count(),
+    accepted: count(),
+    postRejects: count(),
+    timeouts: count(),
+    decisionMs: histogram(),
+  },
+  (t) => [primaryKey({ columns: [t.grain, t.level, t.at, t.test, t.campaignId, t.supplierId, t.source, t.subId] })],
+);
+
+/** Channel figures per campaign, supplier and channel (and the channel's buyer). */
+export const reportChannels = pgTable(
+  "report_channels",
+  {
+    ...rollupKey(),
+    channelId: text().notNull(),
+    buyerId: text().notNull(),
+    leads: count(),
+    excluded: count(),
+    pings: count(),
+    bids: count(),
+    bidCents: cents(),
+    maxBidCents: integer(),
+    wins: count(),
+    posts: count(),
+    accepted: count(),
+    postRejects: count(),
+    timeouts: count(),
+    errors: count(),
+    sold: count(),
+    revenueCents: cents(),
+    payoutCents: cents(),
+    pingMs: histogram(),
+    postMs: histogram(),
+  },
+  (t) => [primaryKey({ columns: [t.grain, t.level, t.at, t.test, t.campaignId, t.supplierId, t.channelId, t.buyerId] })],
+);
+
+/** The bid landscape: bids per channel and price step (HALF_DOLLAR cents), and what came of them. */
+export const reportBids = pgTable(
+  "report_bids",
+  {
+    grain: text().notNull(),
+    at: timestamp({ withTimezone: true }).notNull(),
+    test: boolean().notNull(),
+    campaignId: text().notNull(),
+    channelId: text().notNull(),
+    /** floor(bid cents / 50): the bid's half-dollar step. */
+    step: integer().notNull(),
+    bids: count(),
+    wins: count(),
+    posts: count(),
+    accepted: count(),
+  },
+  (t) => [primaryKey({ columns: [t.grain, t.at, t.test, t.campaignId, t.channelId, t.step] })],
+);
+
+/** Why channels did not take leads: exclusions, non-bids and refused posts, per channel and reason. */
+export const reportReasons = pgTable(
+  "report_reasons",
+  {
+    grain: text().notNull(),
+    at: timestamp({ withTimezone: true }).notNull(),
+    test: boolean().notNull(),
+    campaignId: text().notNull(),
+    /** '' for a lead's own reason (rejected, duplicate, unsold, error). */
+    channelId: text().notNull(),
+    /** `excluded`, `ping`, `post` or `lead`. */
+    stage: text().notNull(),
+    reason: text().notNull(),
+    count: count(),
+    /** Of those, on leads that ended unsold: the orphans no channel could take. */
+    orphans: count(),
+  },
+  (t) => [primaryKey({ columns: [t.grain, t.at, t.test, t.campaignId, t.channelId, t.stage, t.reason] })],
+);
+
+/** How far the rollups reach: every lead received before `rolled_to` is in them. */
+export const reportProgress = pgTable("report_progress", {
+  name: text().primaryKey(),
+  rolledTo: timestamp({ withTimezone: true }).notNull(),
+});
