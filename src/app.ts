@@ -13,6 +13,7 @@ import type { ChannelLimiter } from "./auction/limiter";
 import { SupplierRateLimiter } from "./auction/rate-limit";
 import type { BuyerTransport } from "./channels/transport";
 import type { Database } from "./db/client";
+import { dashboardRoutes } from "./dashboard/serve";
 import { authenticator } from "./http/auth";
 import { configRoutes } from "./http/config";
 import { explainRoutes } from "./http/explain";
@@ -103,6 +104,7 @@ export function appRoutes(deps: AppDeps): AnyRoute[] {
     ...suppressionRoutes({ db: deps.database.db }),
     ...metricsRoutes(deps.metrics),
     ...configRoutes({ db: deps.database.db, catalog: deps.catalog, clock: deps.clock, env: deps.env ?? process.env }),
+    ...dashboardRoutes(),
   );
   return routes;
 }

@@ -1,0 +1,103 @@
+// The report API's metrics, named as it names them, with how each reads (README "Reports").
+import type { Kind } from "./format";
+import type { Dimension } from "./types";
+
+export interface Metric {
+  id: string;
+  label: string;
+  kind: Kind;
+  title: string;
+}
+
+const m = (id: string, label: string, kind: Kind, title: string): Metric => ({ id, label, kind, title });
+
+const leadCounts = [
+  m("leads", "Leads", "count", "Leads received"),
+  m("rejected", "Rejected", "count", "Leads refused as invalid"),
+  m("duplicate", "Dupes", "count", "Duplicate leads"),
+  m("auctioned", "Auctioned", "count", "Leads that went to auction"),
+  m("sold", "Sold", "count", "Leads sold"),
+  m("unsold", "Unsold", "count", "Auctioned leads no channel bought"),
+  m("errors", "Errors", "count", "Leads that ended in error"),
+  m("sell_through", "Sell-through", "rate", "Sold / auctioned"),
+];
+
+const buyerCounts = [
+  m("leads", "Offered", "count", "Leads offered: pinged or excluded"),
+  m("excluded", "Excluded", "count", "Leads offered but kept out by a rule, cap or circuit"),
+  m("auctioned", "Pinged", "count", "Leads pinged"),
+  m("sold", "Bought", "count", "Leads it bought"),
+  m("sell_through", "Sell-through", "rate", "Bought / pinged"),
+  m("errors", "Errors", "count", "Failed pings and posts"),
+];
+
+const bidding = [
+  m("pings", "Pings", "count", "Pings sent"),
+  m("bids", "Bids", "count", "Pings answered with a bid"),
+  m("bid_rate", "Bid rate", "rate", "Bids / pings"),
+  m("avg_bid", "Avg bid", "money", "Average bid"),
+  m("max_bid", "Max bid", "money", "Highest bid"),
+  m("wins", "Wins", "count", "Leads whose first post went here"),
+  m("posts", "Posts", "count", "Posts sent"),
+  m("accepted", "Accepted", "count", "Posts accepted"),
+  m("accept_rate", "Accept rate", "rate", "Accepted / posts"),
+  m("post_rejects", "Post rejects", "count", "Posts rejected"),
+  m("timeouts", "Timeouts", "count", "Pings and posts that timed out"),
+];
+
+const money = [
+  m("revenue", "Revenue", "money", "Paid by buyers"),
+  m("payout", "Payout", "money", "Paid to suppliers"),
+  m("margin", "Margin", "money", "Revenue − payout"),
+  m("epl", "EPL", "money", "Earnings per lead: revenue / leads"),
+];
+
+const decision = [
+  m("decision_ms_p50", "Decision p50", "ms", "Time to decide a lead, median"),
+  m("decision_ms_p95", "p95", "ms", "Time to decide a lead, 95th percentile"),
+  m("decision_ms_p99", "p99", "ms", "Time to decide a lead, 99th percentile"),
+];
+
+const latency = [
+  m("ping_ms_p50", "Ping p50", "ms", "Ping time, median"),
+  m("ping_ms_p95", "Ping p95", "ms", "Ping time, 95th percentile"),
+  m("ping_ms_p99", "Ping p99", "ms", "Ping time, 99th percentile"),
+  m("post_ms_p50", "Post p50", "ms", "Post time, median"),
+  m("post_ms_p95", "Post p95", "ms", "Post time, 95th percentile"),
+  m("post_ms_p99", "Post p99", "ms", "Post time, 99th percentile"),
+];
+
+export const metricsOf: Record<Dimension, Metric[]> = {
+  campaigns: [...leadCounts, ...money, ...bidding, ...decision],
+  suppliers: [...leadCounts, ...money, ...bidding, ...decision],
+  sources: [...leadCounts, ...money, ...bidding, ...decision],
+  buyers: [...buyerCounts, ...money, ...bidding, ...latency],
+  channels: [...buyerCounts, ...money, ...bidding, ...latency],
+};
+
+/** The key columns of each dimension's rows, in the API's names. */
+export const keysOf: Record<Dimension, { id: string; label: string }[]> = {
+  campaigns: [{ id: "campaign", label: "Campaign" }],
+  suppliers: [{ id: "supplier", label: "Supplier" }],
+  sources: [
+    { id: "supplier", label: "Supplier" },
+    { id: "source", label: "Source" },
+    { id: "sub_id", label: "Sub ID" },
+  ],
+  buyers: [{ id: "buyer", label: "Buyer" }],
+  channels: [
+    { id: "channel", label: "Channel" },
+    { id: "buyer", label: "Buyer" },
+  ],
+};
+
+export const dimensions: { id: Dimension; label: string }[] = [
+  { id: "campaigns", label: "Campaigns" },
+  { id: "suppliers", label: "Suppliers" },
+  { id: "sources", label: "Sources" },
+  { id: "buyers", label: "Buyers" },
+  { id: "channels", label: "Channels" },
+];
+
+/** The filters a report takes, by the API's names. */
+export const filterNames = ["campaign", "supplier", "source", "buyer", "channel"] as const;

@@ -1,0 +1,113 @@
+// Overview: today's revenue, leads, sell-through, EPL and margin beside yesterday's and the last
+// seven days', each the `totals` of its own report request (the day boundaries are bare dates the
+// API reads in the chosen zone), and the same requests' rows per hour and per day as charts.
+import { getJson } from "../api";
+import { Chart, seriesByKey } from "../chart";
+import { useChoices } from "../controls";
+import { addDays, allZones, browserZone, today } from "../dates";
+import { formatValue, type Kind } from "../format";
+import { go, href, withParams, type Route } from "../route";
+import type { Report } from "../types";
+import { ErrorView, Loading, useApi } from "../ui";
+
+const KPIS: { id: string; label: string; kind: Kind }[] = [
+  { id: "revenue", label: "Revenue", kind: "money" },
+  { id: "leads", label: "Leads", kind: "count" },
+  { id: "sell_through", label: "Sell-through", kind: "rate" },
+  { id: "epl", label: "EPL", kind: "money" },
+  { id: "margin", label: "Margin", kind: "money" },
+];
+
+export function overviewRanges(tz: string, now = new Date()) {
+  const day = today(tz, now);
+  return {
+    today: { from: day, to: addDays(day, 1), interval: "hour" },
+    yesterday: { from: addDays(day, -1), to: day },
+    week: { from: addDays(day, -6), to: addDays(day, 1), interval: "day" },
+  };
+}
+
+export function OverviewPage({ route }: { route: Route }) {
+  const tz = route.params.get("tz") || browserZone();
+  const campaign = route.params.get("campaign") || undefined;
+  const ranges = overviewRanges(tz);
+  const loaded = useApi(
+    async (signal) => {
+      const ask = (r: { from: string; to: string; interval?: string }) => getJson<Report>("/v1/reports/campaigns", { ...r, tz, campaign }, signal);
+      const [todays, yesterdays, weeks] = await Promise.all([ask(ranges.today), ask(ranges.yesterday), ask(ranges.week)]);
+      return { today: todays, yesterday: yesterdays, week: weeks };
+    },
+    JSON.stringify([tz, campaign, ranges]),
+  );
+  const choices = useChoices();
+  const key = (k: Record<string, string | null>) => k.campaign ?? "(none)";
+
+  return (
+    <section class="page">
+      <header class="page-head">
+        <h1>Overview</h1>
+        <div class="controls-inline">
+          <label>
+            Campaign
+            <select name="campaign" value={campaign ?? ""} onChange={(e) => go("overview", withParams(route, { campaign: (e.target as HTMLSelectElement).value }))}>
+              <option value="">All campaigns</option>
+              {choices.state === "done" && choices.data.campaign.map((c) => <option value={c.id}>{c.name ?? c.id}</option>)}
+            </select>
+          </label>
+          <label>
+            Time zone
+            <select name="tz" value={tz} onChange={(e) => go("overview", withParams(route, { tz: (e.target as HTMLSelectElement).value }))}>
+              {(allZones().includes(tz) ? allZones() : [tz, ...allZones()]).map((z) => (
+                <option value={z}>{z}</option>
+              ))}
+            </select>
+          </label>
+        </div>
+      </header>
+      {loaded.state === "loading" && <Loading what="Loading today's figures" />}
+      {loaded.state === "error" && <ErrorView error={loaded.error} />}
+      {loaded.state === "done" && (
+        <>
+          <div class="kpis">
+            {KPIS.map((k) => (
+              <article class="kpi" data-testid={`kpi-${k.id}`}>
+                <h2>{k.label}</h2>
+                <p class="today" data-testid={`kpi-${k.id}-today`}>
+                  {formatValue(k.kind, loaded.data.today.totals[k.id])}
+                </p>
+                <dl>
+                  <dt>Yesterday</dt>
+                  <dd data-testid={`kpi-${k.id}-yesterday`}>{formatValue(k.kind, loaded.data.yesterday.totals[k.id])}</dd>
+                  <dt>Last 7 days</dt>
+                  <dd data-testid={`kpi-${k.id}-week`}>{formatValue(k.kind, loaded.data.week.totals[k.id])}</dd>
+                </dl>
+              </article>
+            ))}
+          </div>
+          <p class="footnote">
+            Today is {ranges.today.from} in {tz}; the last 7 days are {ranges.week.from} to {ranges.today.from}, today included.{" "}
+            <a href={href("reports", { dimension: "campaigns", from: ranges.week.from, to: ranges.week.to, tz, campaign })}>Open as a report</a>
+          </p>
+          <div class="charts">
+            <Series report={loaded.data.today} metric="revenue" kind="money" title="Revenue per hour today, by campaign" keyName={key} testId="chart-revenue-hourly" />
+            <Series report={loaded.data.today} metric="leads" kind="count" title="Leads per hour today, by campaign" keyName={key} />
+            <Series report={loaded.data.week} metric="revenue" kind="money" title="Revenue per day, last 7 days" keyName={key} />
+            <Series report={loaded.data.week} metric="leads" kind="count" title="Leads per day, last 7 days" keyName={key} />
+          </div>
+        </>
+      )}
+    </section>
+  );
+}
+
+function Series(props: { report: Report; metric: string; kind: Kind; title: string; keyName: (k: Record<string, string | null>) => string; testId?: string }) {
+  const { x, series } = seriesByKey(props.report.rows, props.metric, props.keyName);
+  if (x.length === 0)
+    return (
+      <figure class="chart empty-chart">
+        <figcaption>{props.title}</figcaption>
+        <p class="muted">No leads yet in this range.</p>
+      </figure>
+    );
+  return <Chart title={props.title} x={x} tz={props.report.tz} series={series.map((s) => ({ ...s, kind: props.kind }))} testId={props.testId} />;
+}

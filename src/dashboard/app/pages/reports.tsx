@@ -1,0 +1,191 @@
+// Reports: one of the API's dimension tables with its totals row, sortable, filtered, over any
+// range, interval and zone; CSV straight from the API; drill-down campaign → channels → leads.
+import { useState } from "preact/hooks";
+import { downloadCsv, getJson, type ApiError } from "../api";
+import { Chart, seriesByKey } from "../chart";
+import { FilterControls, filtersOf, IntervalControl, RangeControls, rangeOf } from "../controls";
+import { formatPeriod } from "../format";
+import { dimensions, keysOf, metricsOf } from "../metrics";
+import { go, href, withParams, type Route } from "../route";
+import type { Dimension, Report } from "../types";
+import { Empty, ErrorView, Show, Table, useApi, type Column, type Sort } from "../ui";
+
+type Row = Report["rows"][number];
+
+/** The figures shown until "all columns" is asked for. */
+const KEY_FIGURES = new Set(["leads", "sold", "sell_through", "revenue", "payout", "margin", "epl", "bid_rate", "accept_rate", "timeouts", "decision_ms_p95", "ping_ms_p95", "post_ms_p95"]);
+
+export function reportQuery(route: Route) {
+  const range = rangeOf(route);
+  return {
+    ...range,
+    ...filtersOf(route),
+    interval: route.params.get("interval") || undefined,
+    test: route.params.get("test") === "true" ? "true" : undefined,
+  };
+}
+
+/** Where a row's key leads: the next level down, keeping the range and filters. */
+function drillDown(dimension: Dimension, route: Route, row: Row, report: Report): string | undefined {
+  const keep = withParams(route, { sort: undefined, dir: undefined, interval: undefined });
+  const k = row.key;
+  switch (dimension) {
+    case "campaigns":
+      return href("reports", { ...keep, dimension: "channels", campaign: k.campaign });
+    case "suppliers":
+      return href("reports", { ...keep, dimension: "sources", supplier: k.supplier });
+    case "buyers":
+      return href("reports", { ...keep, dimension: "channels", buyer: k.buyer });
+    case "channels":
+    case "sources": {
+      // The leads behind the row: the same instants the report covered.
+      const leadFilters = dimension === "channels" ? { channel: k.channel } : { supplier: k.supplier, source: k.source ?? undefined };
+      return href("leads", {
+        campaign: route.params.get("campaign"),
+        ...leadFilters,
+        from: report.from,
+        to: report.to,
+        tz: report.tz,
+        test: route.params.get("test"),
+      });
+    }
+  }
+}
+
+export function ReportsPage({ route }: { route: Route }) {
+  const dimension = (dimensions.find((d) => d.id === route.params.get("dimension"))?.id ?? "campaigns") as Dimension;
+  const query = reportQuery(route);
+  const path = `/v1/reports/${dimension}`;
+  const loaded = useApi((signal) => getJson<Report>(path, query, signal), JSON.stringify([path, query]));
+  const sort: Sort | undefined = route.params.get("sort") ? { by: route.params.get("sort")!, dir: route.params.get("dir") === "asc" ? "asc" : "desc" } : undefined;
+  const all = route.params.get("columns") === "all";
+  const interval = query.interval ?? null;
+  const chartMetric = route.params.get("chart") || "revenue";
+  const [csv, setCsv] = useState<{ busy: boolean; error?: ApiError }>({ busy: false });
+
+  const metrics = metricsOf[dimension].filter((m) => all || KEY_FIGURES.has(m.id));
+  const columns: Column<Row>[] = [
+    ...(interval ? [{ id: "period", label: "Period", kind: "text" as const, value: (r: Row) => r.period, render: (r: Row) => formatPeriod(r.period, interval) }] : []),
+    ...keysOf[dimension].map(
+      (k, i): Column<Row> => ({
+        id: k.id,
+        label: k.label,
+        kind: "text",
+        value: (r) => r.key[k.id],
+        render:
+          i === 0 && loaded.state === "done"
+            ? (r) => {
+                const to = drillDown(dimension, route, r, loaded.data);
+                const text = r.key[k.id] ?? "(none)";
+                return to ? (
+                  <a href={to} class="drill" data-drill={r.key[k.id] ?? ""}>
+                    {text}
+                  </a>
+                ) : (
+                  text
+                );
+              }
+            : (r) => r.key[k.id] ?? <span class="muted">(none)</span>,
+      }),
+    ),
+    ...metrics.map((m): Column<Row> => ({ id: m.id, label: m.label, kind: m.kind, title: m.title })),
+  ];
+
+  const trail = (["campaign", "supplier", "buyer", "source", "channel"] as const).filter((f) => route.params.get(f));
+
+  return (
+    <section class="page">
+      <header class="page-head">
+        <h1>Reports</h1>
+        <nav class="tabs" aria-label="Dimension">
+          {dimensions.map((d) => (
+            <a href={href("reports", withParams(route, { dimension: d.id, sort: undefined, dir: undefined }))} class={d.id === dimension ? "active" : undefined} aria-current={d.id === dimension ? "page" : undefined}>
+              {d.label}
+            </a>
+          ))}
+        </nav>
+      </header>
+      <RangeControls route={route} range={query} />
+      <FilterControls route={route} extra={<IntervalControl route={route} />} />
+      {trail.length > 0 && (
+        <p class="trail" data-testid="trail">
+          Showing {dimension} for {trail.map((f, i) => (
+            <>
+              {i > 0 && ", "}
+              {f} <strong>{route.params.get(f)}</strong>
+            </>
+          ))}
+          {" · "}
+          <a href={href("reports", withParams(route, Object.fromEntries(trail.map((f) => [f, undefined]))))}>show all</a>
+        </p>
+      )}
+      <div class="toolbar">
+        <label class="check">
+          <input type="checkbox" checked={all} onChange={(e) => go("reports", withParams(route, { columns: (e.target as HTMLInputElement).checked ? "all" : undefined }))} />
+          All columns
+        </label>
+        <button
+          type="button"
+          class="secondary"
+          data-testid="download-csv"
+          disabled={csv.busy}
+          onClick={async () => {
+            setCsv({ busy: true });
+            try {
+              await downloadCsv(path, query, `gavel-${dimension}-${query.from}-${query.to}.csv`);
+              setCsv({ busy: false });
+            } catch (error) {
+              setCsv({ busy: false, error: error as ApiError });
+            }
+          }}
+        >
+          {csv.busy ? "Preparing CSV…" : "Download CSV"}
+        </button>
+      </div>
+      {csv.error && <ErrorView error={csv.error} />}
+      <Show loaded={loaded} what={`Loading the ${dimension} report`}>
+        {(report) =>
+          report.rows.length === 0 ? (
+            <Empty>No leads in this range{trail.length ? " for these filters" : ""}. Try a longer range, or clear the filters.</Empty>
+          ) : (
+            <>
+              {interval && (
+                <div class="chart-head">
+                  <label class="controls-inline">
+                    Chart
+                    <select value={chartMetric} onChange={(e) => go("reports", withParams(route, { chart: (e.target as HTMLSelectElement).value }))}>
+                      {metricsOf[dimension].map((m) => (
+                        <option value={m.id}>{m.label}</option>
+                      ))}
+                    </select>
+                  </label>
+                  <ReportChart report={report} dimension={dimension} metric={chartMetric} />
+                </div>
+              )}
+              <Table
+                testId="report-table"
+                columns={columns}
+                rows={report.rows}
+                totals={report.totals as unknown as Row}
+                totalsLabel="Total"
+                sort={sort}
+                onSort={(s) => go("reports", withParams(route, { sort: s.by, dir: s.dir }))}
+                rowKey={(r, i) => `${r.period ?? ""}|${JSON.stringify(r.key)}|${i}`}
+              />
+              <p class="footnote">
+                {report.rows.length} rows · {report.from} to {report.to} ({report.tz}) · the total row is the API's own <code>totals</code>.
+              </p>
+            </>
+          )
+        }
+      </Show>
+    </section>
+  );
+}
+
+function ReportChart({ report, dimension, metric }: { report: Report; dimension: Dimension; metric: string }) {
+  const m = metricsOf[dimension].find((x) => x.id === metric) ?? metricsOf[dimension][0];
+  const keys = keysOf[dimension].map((k) => k.id);
+  const { x, series } = seriesByKey(report.rows, m.id, (key) => keys.map((k) => key[k] ?? "(none)").join(" / "));
+  return <Chart title={`${m.label} per ${report.interval}`} x={x} tz={report.tz} series={series.map((s) => ({ ...s, kind: m.kind }))} />;
+}

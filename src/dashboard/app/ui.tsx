@@ -1,0 +1,208 @@
+// Small pieces every page uses: loading, error and empty states, a sortable table, badges.
+import type { ComponentChildren, JSX } from "preact";
+import { useEffect, useState } from "preact/hooks";
+import { ApiError } from "./api";
+import { formatValue, type Kind } from "./format";
+
+export type Loaded<T> = { state: "loading" } | { state: "error"; error: ApiError } | { state: "done"; data: T };
+
+/** Runs `load` whenever `key` changes, dropping the answer of a request that a newer one replaced. */
+export function useApi<T>(load: (signal: AbortSignal) => Promise<T>, key: string): Loaded<T> {
+  const [loaded, setLoaded] = useState<Loaded<T>>({ state: "loading" });
+  useEffect(() => {
+    const abort = new AbortController();
+    setLoaded({ state: "loading" });
+    load(abort.signal).then(
+      (data) => !abort.signal.aborted && setLoaded({ state: "done", data }),
+      (error) => {
+        if (abort.signal.aborted) return;
+        setLoaded({ state: "error", error: error instanceof ApiError ? error : new ApiError(0, "Something went wrong", String(error?.message ?? error)) });
+      },
+    );
+    return () => abort.abort();
+  }, [key]);
+  return loaded;
+}
+
+export function Loading({ what = "Loading" }: { what?: string }) {
+  return (
+    <div class="state loading" role="status" aria-live="polite">
+      <span class="spinner" aria-hidden="true" /> {what}…
+    </div>
+  );
+}
+
+/** A problem from the API as it said it: a 422 lists each field it refused. */
+export function ErrorView({ error }: { error: ApiError }) {
+  return (
+    <div class="state error" role="alert" data-status={error.status}>
+      <strong>
+        {error.status ? `${error.status} ` : ""}
+        {error.title}
+      </strong>
+      {error.detail && <p>{error.detail}</p>}
+      {error.errors.length > 0 && (
+        <ul class="field-errors">
+          {error.errors.map((e) => (
+            <li>
+              <code>{e.path}</code> {e.message}
+            </li>
+          ))}
+        </ul>
+      )}
+    </div>
+  );
+}
+
+export function Empty({ children }: { children: ComponentChildren }) {
+  return <div class="state empty">{children}</div>;
+}
+
+/** Renders a loaded value, or its loading or error state. */
+export function Show<T>({ loaded, what, children }: { loaded: Loaded<T>; what?: string; children: (data: T) => ComponentChildren }) {
+  if (loaded.state === "loading") return <Loading what={what} />;
+  if (loaded.state === "error") return <ErrorView error={loaded.error} />;
+  return <>{children(loaded.data)}</>;
+}
+
+export function Badge({ tone, children }: { tone: string; children: ComponentChildren }) {
+  return <span class={`badge ${tone}`}>{children}</span>;
+}
+
+const statusTone: Record<string, string> = {
+  sold: "good",
+  accepted: "good",
+  bid: "good",
+  closed: "good",
+  unsold: "warn",
+  no_bid: "muted",
+  duplicate: "muted",
+  rejected: "bad",
+  error: "bad",
+  timeout: "bad",
+  open: "bad",
+  half_open: "warn",
+  returned: "warn",
+};
+export const toneOf = (status: string) => statusTone[status] ?? "muted";
+
+export interface Column<R> {
+  id: string;
+  label: string;
+  kind: Kind;
+  title?: string;
+  /** The value to show and sort by (default: row[id]). */
+  value?: (row: R) => unknown;
+  /** Shown instead of the formatted value (a link, a badge). */
+  render?: (row: R) => ComponentChildren;
+}
+
+export interface Sort {
+  by: string;
+  dir: "asc" | "desc";
+}
+
+function compare(a: unknown, b: unknown): number {
+  // Missing values sort last whichever way.
+  if (a === null || a === undefined) return b === null || b === undefined ? 0 : 1;
+  if (b === null || b === undefined) return -1;
+  if (typeof a === "number" && typeof b === "number") return a - b;
+  return String(a).localeCompare(String(b));
+}
+
+/**
+ * A table of API rows with an optional totals row (the API's `totals`, never a sum made here).
+ * Sorting orders the rows the API gave; it changes no figure.
+ */
+export function Table<R>(props: {
+  columns: Column<R>[];
+  rows: R[];
+  totals?: R;
+  totalsLabel?: string;
+  sort?: Sort;
+  onSort?: (sort: Sort) => void;
+  rowKey?: (row: R, i: number) => string;
+  caption?: string;
+  testId?: string;
+}) {
+  const { columns, rows, totals, sort, onSort } = props;
+  const valueOf = (c: Column<R>, row: R) => (c.value ? c.value(row) : (row as Record<string, unknown>)[c.id]);
+  const sorted = sort && columns.some((c) => c.id === sort.by)
+    ? [...rows].sort((x, y) => {
+        const column = columns.find((c) => c.id === sort.by)!;
+        const order = compare(valueOf(column, x), valueOf(column, y));
+        const a = valueOf(column, x);
+        const b = valueOf(column, y);
+        // Keep missing values last in both directions.
+        if (a === null || a === undefined || b === null || b === undefined) return order;
+        return sort.dir === "asc" ? order : -order;
+      })
+    : rows;
+  const cell = (c: Column<R>, row: R, first: boolean): JSX.Element => {
+    const numeric = c.kind !== "text";
+    const content = c.render ? c.render(row) : formatValue(c.kind, valueOf(c, row));
+    return first ? (
+      <th scope="row" class={numeric ? "num" : undefined} data-col={c.id}>
+        {content}
+      </th>
+    ) : (
+      <td class={numeric ? "num" : undefined} data-col={c.id}>
+        {content}
+      </td>
+    );
+  };
+  return (
+    <div class="table-wrap">
+      <table class="data" data-testid={props.testId}>
+        {props.caption && <caption>{props.caption}</caption>}
+        <thead>
+          <tr>
+            {columns.map((c) => {
+              const active = sort?.by === c.id;
+              const next: Sort = { by: c.id, dir: active && sort?.dir === "desc" ? "asc" : "desc" };
+              return (
+                <th
+                  scope="col"
+                  class={`${c.kind !== "text" ? "num" : ""} ${active ? "sorted" : ""}`}
+                  title={c.title}
+                  aria-sort={active ? (sort!.dir === "asc" ? "ascending" : "descending") : undefined}
+                >
+                  {onSort ? (
+                    <button type="button" class="sort" onClick={() => onSort(next)}>
+                      {c.label}
+                      <span class="arrow" aria-hidden="true">
+                        {active ? (sort!.dir === "asc" ? "▲" : "▼") : ""}
+                      </span>
+                    </button>
+                  ) : (
+                    c.label
+                  )}
+                </th>
+              );
+            })}
+          </tr>
+        </thead>
+        <tbody>
+          {sorted.map((row, i) => (
+            <tr key={props.rowKey?.(row, i) ?? i}>{columns.map((c, j) => cell(c, row, j === 0))}</tr>
+          ))}
+        </tbody>
+        {totals && (
+          <tfoot>
+            <tr class="totals">
+              {columns.map((c, j) =>
+                j === 0 ? (
+                  <th scope="row">{props.totalsLabel ?? "Total"}</th>
+                ) : (
+                  <td class={c.kind !== "text" ? "num" : undefined} data-col={c.id}>
+                    {c.kind === "text" ? "" : formatValue(c.kind, (totals as Record<string, unknown>)[c.id])}
+                  </td>
+                ),
+              )}
+            </tr>
+          </tfoot>
+        )}
+      </table>
+    </div>
+  );
+}
