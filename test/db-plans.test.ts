@@ -52,7 +52,7 @@ describe.skipIf(!onPostgres)("query plans of the hot path (PostgreSQL)", () => {
 
   it("intake's generic plan, made on empty tables, probes suppressions, buyer dedup keys and idempotency keys by key", async () => {
     const now = new Date().toISOString();
-    const params = ["lead-1", "c1", "s1", false, '{"a":1}', now, now, '[["email","h1"]]', '["k1"]', now, '["k2"]', now, "[]", "s1", "key-1", '[["b1","k1","2020-01-01T00:00:00Z"]]'];
+    const params = ["lead-1", "c1", "s1", false, '{"a":1}', now, now, '[["email","h1"]]', '["k1"]', now, '["k2"]', now, "[]", "s1", "key-1", '[["b1","k1","2020-01-01T00:00:00Z"]]', "src-1", null];
     const sql = connectPostgres(url, { max: 1, onnotice: () => {} });
     try {
       const plan = await sql.begin(async (tx) => {
@@ -102,6 +102,8 @@ describe.skipIf(!onPostgres)("query plans of the hot path (PostgreSQL)", () => {
       priceCents: 0,
       revenueCents: 0,
       soldTo: 0,
+      soldChannelId: null,
+      soldBuyerId: null,
       excluded: [],
       overheadMs: 1,
       attempts: [],

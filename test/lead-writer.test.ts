@@ -18,6 +18,8 @@ function outcome(leadId: string): LeadOutcome {
     priceCents: 100,
     revenueCents: 150,
     soldTo: 1,
+    soldChannelId: "c",
+    soldBuyerId: "acme",
     excluded: [],
     overheadMs: 3,
     attempts: [{ kind: "ping", channelId: "c", startedAt: at, durationMs: 5, httpStatus: 200, outcome: "bid", priceCents: 150, reason: null, pingRef: null }],

@@ -43,11 +43,23 @@ export interface SellDeps extends AuctionDeps {
   answerGraceMs?: number;
 }
 
+/**
+ * A supplier's tracking string (`source`, `sub_id`): 1 to 100 printable characters, no space at
+ * either end, so the same source always groups as one in reports.
+ */
+export const trackingString = z
+  .string()
+  .regex(/^(?!\s)[^\p{C}]{1,100}(?<!\s)$/u, "must be 1 to 100 printable characters, with no space at either end");
+
 export const LeadSubmission = z
   .object({
     campaign: z.string().min(1),
     data: z.record(z.string(), z.unknown()),
     test: z.boolean().default(false),
+    source: trackingString
+      .optional()
+      .meta({ description: "Where the supplier got the lead (a site, a publisher, a traffic source): shown to analysts, never sent to buyers" }),
+    sub_id: trackingString.optional().meta({ description: "The supplier's finer tracking code within the source (a sub-id, a placement)" }),
   })
   .strict();
 
@@ -193,7 +205,7 @@ async function sellValidated(
     await recording(() =>
       insertRejectedLead(
         deps.database,
-        { id: leadId, campaignId: campaign.id, supplierId: supplier.id, test: submission.test, data: submission.data, receivedAt },
+        { ...leadOrigin(leadId, campaign.id, supplier.id, submission), data: submission.data, receivedAt },
         "invalid:" + checked.errors.map((e) => e.path.replace(/^data\./, "")).join(","),
         idempotent && { ...idempotent, status: 422, body: problem },
       ),
@@ -209,10 +221,7 @@ async function sellValidated(
   const test = submission.test;
   const at = received.at;
   const newLead = {
-    id: leadId,
-    campaignId: campaign.id,
-    supplierId: supplier.id,
-    test,
+    ...leadOrigin(leadId, campaign.id, supplier.id, submission),
     data,
     receivedAt,
     deadlineAt: new Date(at + campaign.auction.timeout_ms),
@@ -289,6 +298,8 @@ async function sellValidated(
     priceCents: payout,
     revenueCents: result.revenueCents,
     soldTo: result.status === "sold" ? 1 : 0,
+    soldChannelId: result.soldTo?.id ?? null,
+    soldBuyerId: result.soldTo?.buyerId ?? null,
     excluded: result.excluded,
     overheadMs,
     attempts: result.attempts,
@@ -304,6 +315,11 @@ async function sellValidated(
   deps.metrics?.recordLead(result.status, { elapsedMs: total, overheadMs: Math.max(0, total - result.buyerWaitMs), pingPhaseMs: longestPingMs(result.attempts) });
   logSummary(deps.logger, leadId, campaign.id, supplier.id, result, payout, elapsed, overheadMs);
   return { httpStatus: 200, body, replayed: false };
+}
+
+/** Who sent a lead and how it is tracked: what every record of it starts with, rejected or not. */
+function leadOrigin(id: string, campaignId: string, supplierId: string, submission: z.infer<typeof LeadSubmission>) {
+  return { id, campaignId, supplierId, test: submission.test, source: submission.source ?? null, subId: submission.sub_id ?? null };
 }
 
 /** Each buyer with a dedup window among the campaign's channels, with this consumer's keys for it. */

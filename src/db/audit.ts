@@ -1,6 +1,6 @@
 // The audit log: who changed which configuration, when, and how (field-level, secrets masked).
 // Entries are written in the same transaction as the change they describe.
-import { and, desc, eq, gte, like, lt, lte, or, type SQL } from "drizzle-orm";
+import { and, desc, eq, gte, like, lt, or, type SQL } from "drizzle-orm";
 import type { Db } from "./client";
 import { auditLog } from "./schema";
 
@@ -34,6 +34,7 @@ export interface AuditQuery {
   /** `channels/acme-tx` (that resource and anything under it, such as its keys) or `channels` (every channel). */
   resource?: string;
   actor?: string;
+  /** At in [from, to). */
   from?: Date;
   to?: Date;
   cursor?: number;
@@ -49,7 +50,7 @@ export async function listAudit(db: Db, q: AuditQuery) {
   }
   if (q.actor) where.push(eq(auditLog.actor, q.actor));
   if (q.from) where.push(gte(auditLog.at, q.from));
-  if (q.to) where.push(lte(auditLog.at, q.to));
+  if (q.to) where.push(lt(auditLog.at, q.to));
   if (q.cursor !== undefined) where.push(lt(auditLog.id, q.cursor));
   const rows = await db
     .select()

@@ -16,6 +16,9 @@ export interface NewLead {
   campaignId: string;
   supplierId: string;
   test: boolean;
+  /** The supplier's tracking strings, if it sent them. */
+  source: string | null;
+  subId: string | null;
   data: Record<string, unknown>;
   receivedAt: Date;
   deadlineAt: Date;
@@ -71,7 +74,7 @@ const claimKeys = (keys: string, cutoff: string) => `
  *  $1 lead id, $2 campaign, $3 supplier, $4 test, $5 data, $6 received at, $7 deadline,
  *  $8 suppression [[kind, hash]], $9/$10 dedup keys and cutoff, $11/$12 resubmission keys and cutoff,
  *  $13 supplier cap claims (see capClaimsJson), $14/$15 the idempotency key's supplier and key,
- *  $16 buyer dedup lookups [[buyer, key, cutoff]].
+ *  $16 buyer dedup lookups [[buyer, key, cutoff]], $17/$18 the lead's source and sub-id.
  * It is prepared, so it runs on one generic plan made while the tables may still be empty: every
  * lookup into a table that grows (suppressions, buyer dedup keys) is a scalar subquery per element,
  * which can only be planned as a primary-key probe, never a join that a small table would make a
@@ -90,10 +93,10 @@ export const INTAKE = `
              end as reason
     ), supplier_cap as (${capUpsertSql("$13", "(select reason from verdict) is null")}
     ), lead as (
-      insert into leads (id, campaign_id, supplier_id, status, reason, test, data, received_at, deadline_at, decided_at)
+      insert into leads (id, campaign_id, supplier_id, status, reason, test, source, sub_id, data, received_at, deadline_at, decided_at)
       select $1::text, $2::text, $3::text,
              case when reason is null then 'auctioning' when reason = 'suppressed' then 'rejected' else 'duplicate' end,
-             reason, $4::boolean, $5::text::jsonb, $6::timestamptz, $7::timestamptz,
+             reason, $4::boolean, $17::text, $18::text, $5::text::jsonb, $6::timestamptz, $7::timestamptz,
              case when reason is null then null else $6::timestamptz end
       from verdict
       returning id, status, reason
@@ -148,6 +151,8 @@ export async function insertLeadForAuction(
     idempotency?.supplierId ?? null,
     idempotency?.key ?? null,
     JSON.stringify((checks.buyerLookups ?? []).flatMap((b) => b.keys.map((key) => [b.buyerId, key, b.cutoff.toISOString()]))),
+    lead.source,
+    lead.subId,
   ]);
   const seenBuyers = typeof row.seen_buyers === "string" ? (JSON.parse(row.seen_buyers) as string[]) : row.seen_buyers;
   return { status: row.status, reason: row.reason, seenBuyers };
@@ -169,9 +174,9 @@ export async function insertRejectedLead(
 ): Promise<void> {
   await database.rows(sql`
     with lead as (
-      insert into leads (id, campaign_id, supplier_id, status, reason, test, data, received_at, decided_at)
-      values (${lead.id}, ${lead.campaignId}, ${lead.supplierId}, 'rejected', ${reason}, ${lead.test}, ${json(lead.data)},
-              ${ts(lead.receivedAt)}, ${ts(lead.receivedAt)})
+      insert into leads (id, campaign_id, supplier_id, status, reason, test, source, sub_id, data, received_at, decided_at)
+      values (${lead.id}, ${lead.campaignId}, ${lead.supplierId}, 'rejected', ${reason}, ${lead.test}, ${lead.source}, ${lead.subId},
+              ${json(lead.data)}, ${ts(lead.receivedAt)}, ${ts(lead.receivedAt)})
       returning id
     ), events as (
       insert into lead_events (lead_id, status, at, reason)
@@ -216,6 +221,9 @@ export interface LeadOutcome {
   priceCents: number;
   revenueCents: number;
   soldTo: number;
+  /** Who bought: the channel whose post accepted, and its buyer; null unless sold. */
+  soldChannelId: string | null;
+  soldBuyerId: string | null;
   excluded: { channel_id: string; reason: string }[];
   overheadMs: number | null;
   attempts: AttemptRow[];
@@ -226,7 +234,8 @@ export interface LeadOutcome {
 /**
  * The end of several auctions, in ONE statement of fixed text (see finishLeads). Each list is a
  * JSON array of arrays, in the order its rows are to be inserted:
- *  $1 outcomes [id, status, reason, decided_at, price_cents, revenue_cents, sold_to, excluded, overhead_ms],
+ *  $1 outcomes [id, status, reason, decided_at, price_cents, revenue_cents, sold_to, excluded, overhead_ms,
+ *     sold_channel_id, sold_buyer_id],
  *  $2 attempts [lead, kind, channel, started_at, duration_ms, http_status, outcome, price_cents, reason, ping_ref],
  *  $3 events [lead, status, at, reason], $4 idempotent answers [supplier, key, lead, status, response].
  * The updates name their rows' keys with `= any(array(…))` too, so the planner, which guesses 100
@@ -236,14 +245,16 @@ export interface LeadOutcome {
 export const FINISH = `
     with outcome as (
       select o->>0 as id, o->>1 as status, o->>2 as reason, (o->>3)::timestamptz as decided_at, (o->>4)::int as price_cents,
-             (o->>5)::int as revenue_cents, (o->>6)::int as sold_to, o->7 as excluded, (o->>8)::int as overhead_ms
+             (o->>5)::int as revenue_cents, (o->>6)::int as sold_to, o->7 as excluded, (o->>8)::int as overhead_ms,
+             o->>9 as sold_channel_id, o->>10 as sold_buyer_id
       from jsonb_array_elements($1::text::jsonb) o
     ), lead_out as (
       -- Only a lead still in auction is settled: a write retried after a lost answer, or one that
       -- comes after another process settled the lead as interrupted, changes nothing.
       update leads set status = outcome.status, reason = outcome.reason, decided_at = outcome.decided_at,
              price_cents = outcome.price_cents, revenue_cents = outcome.revenue_cents, sold_to = outcome.sold_to,
-             excluded = outcome.excluded, overhead_ms = outcome.overhead_ms
+             excluded = outcome.excluded, overhead_ms = outcome.overhead_ms,
+             sold_channel_id = outcome.sold_channel_id, sold_buyer_id = outcome.sold_buyer_id
       from outcome where leads.id = outcome.id and leads.id = any(array(select id from outcome)) and leads.status = 'auctioning'
       returning leads.id
     ), attempts_in as (
@@ -297,7 +308,19 @@ export async function finishLeads(database: Database, outcomes: readonly LeadOut
   const events: unknown[] = [];
   const idempotent: unknown[] = [];
   for (const o of outcomes) {
-    leads.push([o.leadId, o.status, o.reason, o.decidedAt.toISOString(), o.priceCents, o.revenueCents, o.soldTo, o.excluded, o.overheadMs]);
+    leads.push([
+      o.leadId,
+      o.status,
+      o.reason,
+      o.decidedAt.toISOString(),
+      o.priceCents,
+      o.revenueCents,
+      o.soldTo,
+      o.excluded,
+      o.overheadMs,
+      o.soldChannelId,
+      o.soldBuyerId,
+    ]);
     for (const a of o.attempts)
       attempts.push([o.leadId, a.kind, a.channelId, a.startedAt.toISOString(), a.durationMs, a.httpStatus, a.outcome, a.priceCents, a.reason, a.pingRef]);
     for (const e of o.events) events.push([o.leadId, e.status, e.at.toISOString(), e.reason ?? null]);

@@ -1,5 +1,5 @@
 // Reads of leads for operators and analysts: the full trace of one lead, and paged listings.
-import { and, asc, desc, eq, gte, lt, lte, type SQL } from "drizzle-orm";
+import { and, asc, desc, eq, gte, lt, type SQL } from "drizzle-orm";
 import type { Db } from "./client";
 import { attempts, leadEvents, leads } from "./schema";
 
@@ -18,21 +18,38 @@ export interface LeadQuery {
   status?: string;
   supplier?: string;
   test?: boolean;
+  /** Sold to this buyer, or through this channel. */
+  buyer?: string;
+  channel?: string;
+  source?: string;
+  subId?: string;
+  /** The lead's own reason, exactly (`no_bids`, `dedup`, `cap:day:leads`). */
+  reason?: string;
+  /** Received in [from, to). */
   from?: Date;
   to?: Date;
   cursor?: string;
   limit: number;
 }
 
-/** Newest first; the cursor is the last lead id of the previous page (ids are time-ordered). */
+/**
+ * Newest first; the cursor is the last lead id of the previous page (ids are time-ordered). Each
+ * filter on who bought or where a lead came from has an index on (it, id), so a page is a short
+ * walk down one index however many leads there are.
+ */
 export async function listLeads(db: Db, q: LeadQuery) {
   const where: SQL[] = [];
   if (q.campaign) where.push(eq(leads.campaignId, q.campaign));
   if (q.status) where.push(eq(leads.status, q.status));
   if (q.supplier) where.push(eq(leads.supplierId, q.supplier));
   if (q.test !== undefined) where.push(eq(leads.test, q.test));
+  if (q.buyer !== undefined) where.push(eq(leads.soldBuyerId, q.buyer));
+  if (q.channel !== undefined) where.push(eq(leads.soldChannelId, q.channel));
+  if (q.source !== undefined) where.push(eq(leads.source, q.source));
+  if (q.subId !== undefined) where.push(eq(leads.subId, q.subId));
+  if (q.reason !== undefined) where.push(eq(leads.reason, q.reason));
   if (q.from) where.push(gte(leads.receivedAt, q.from));
-  if (q.to) where.push(lte(leads.receivedAt, q.to));
+  if (q.to) where.push(lt(leads.receivedAt, q.to));
   if (q.cursor) where.push(lt(leads.id, q.cursor));
   const rows = await db
     .select()

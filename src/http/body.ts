@@ -1,8 +1,10 @@
 import { isUtf8 } from "node:buffer";
 import type { IncomingMessage } from "node:http";
 import type { Context } from "hono";
+import { DateTime } from "luxon";
 import { z } from "zod";
 import { formatPath, GavelError } from "../errors";
+import { timezone } from "../resources/schemas";
 import { findUnstorable } from "../storable";
 
 /**
@@ -91,5 +93,47 @@ export const instant = z.iso
     return t >= EARLIEST && t < LATEST;
   }, "must be a time from the year 1900 up to 9000");
 
-/** The same, read as a Date (for filters such as `from` and `to`). */
-export const instantDate = instant.transform((v) => new Date(v));
+const ISO_DAY = /^\d{4}-\d{2}-\d{2}$/;
+const isoDay = z.iso.date();
+
+/** Why `text` is no bound of a time range, or undefined when it is one. */
+function boundProblem(text: string): string | undefined {
+  if (ISO_DAY.test(text)) {
+    if (!isoDay.safeParse(text).success) return "must be a real date (YYYY-MM-DD)";
+    const year = Number(text.slice(0, 4));
+    return year >= 1900 && year < 9000 ? undefined : "must be a date from the year 1900 up to 9000";
+  }
+  const parsed = instant.safeParse(text);
+  if (parsed.success) return undefined;
+  const issue = parsed.error.issues[0];
+  return issue.code === "custom" ? issue.message : "must be an ISO 8601 date (2026-11-28) or a time with its offset (2026-11-28T09:30:00Z)";
+}
+
+/**
+ * A bound of a time range in a query (`from`, `to`): an ISO 8601 time with its offset, or a bare
+ * date, which means that day's midnight in the query's `tz` (UTC without one). Kept as text until
+ * the zone is known: read it with `boundAt` or `timeRange`.
+ */
+export const timeBound = z
+  .string()
+  .superRefine((text, ctx) => {
+    const problem = boundProblem(text);
+    if (problem) ctx.addIssue({ code: "custom", message: problem });
+  })
+  .meta({ description: "An ISO 8601 date (`2026-11-28`: midnight in `tz`) or a time with its offset (`2026-11-28T09:30:00Z`)" });
+
+/** A time range's zone: an IANA name; bare dates in `from` and `to` are midnight there. */
+export const rangeZone = timezone.meta({ description: "IANA time zone for bare dates in `from` and `to`, default `UTC`" });
+
+/** A valid bound (see timeBound) as an instant: a bare date is midnight in `zone`. */
+export function boundAt(bound: string, zone = "UTC"): Date {
+  return ISO_DAY.test(bound) ? DateTime.fromISO(bound, { zone }).toJSDate() : new Date(bound);
+}
+
+/** The `from`, `to` and `tz` of a query as instants: the range is half-open, [from, to). */
+export function timeRange(q: { from?: string; to?: string; tz?: string }): { from?: Date; to?: Date } {
+  return { from: q.from === undefined ? undefined : boundAt(q.from, q.tz), to: q.to === undefined ? undefined : boundAt(q.to, q.tz) };
+}
+
+/** A bound read as a Date, a bare date at midnight UTC (for a filter with no `tz` beside it). */
+export const instantDate = timeBound.transform((v) => boundAt(v));

@@ -5,13 +5,13 @@ import type { Catalog } from "../auction/catalog";
 import type { AuctionGate } from "../auction/gate";
 import type { Metrics } from "../metrics";
 import type { SupplierRateLimiter } from "../auction/rate-limit";
-import { LeadSubmission, sellLead, type SellDeps } from "../auction/sell";
+import { LeadSubmission, sellLead, trackingString, type SellDeps } from "../auction/sell";
 import { findLead, listLeads } from "../db/trace";
 import { GavelError } from "../errors";
-import { fromCents } from "../resources/schemas";
+import { fromCents, slug } from "../resources/schemas";
 import { operatorOf, supplierOf } from "./auth";
 import { admittedArrival } from "./arrival";
-import { instantDate, jsonBody, pageLimit } from "./body";
+import { jsonBody, pageLimit, rangeZone, timeBound, timeRange } from "./body";
 import { route, type AnyRoute } from "./route";
 
 export interface LeadRouteDeps extends SellDeps {
@@ -28,7 +28,7 @@ const LeadAnswer = z
     lead_id: z.string(),
     status: z.enum(["sold", "unsold", "duplicate", "error"]),
     price: z.number().meta({ description: "The supplier's payout (0 unless sold)" }),
-    sold_to: z.number().int(),
+    sold_to: z.number().int().meta({ description: "Number of sales: 1 when sold, else 0 (not who bought: see the trace's `sold_channel`)" }),
     trace_url: z.string(),
   })
   .meta({ id: "LeadAnswer" });
@@ -47,13 +47,21 @@ const LeadSummary = z
     decided_at: z.string().nullable(),
     price: z.number().meta({ description: "Paid to the supplier" }),
     revenue: z.number().meta({ description: "Paid by the buyer" }),
-    sold_to: z.number().int(),
+    sold_to: z.number().int().meta({ description: "Number of sales: 1 when sold, else 0 (who bought is `sold_channel` and `buyer_id`)" }),
+    sold_channel: z.string().nullable().meta({ description: "Who bought: the channel whose post accepted the lead; null unless sold" }),
+    buyer_id: z.string().nullable().meta({ description: "The buyer of `sold_channel`; null unless sold" }),
+    source: z.string().nullable().meta({ description: "The supplier's `source` tracking string, as submitted" }),
+    sub_id: z.string().nullable().meta({ description: "The supplier's `sub_id` tracking string, as submitted" }),
     data: z.record(z.string(), z.unknown()).meta({ description: "Normalised lead data; pii fields read \"***\" for analysts" }),
   })
   .meta({ id: "LeadSummary" });
 
 const LeadTrace = LeadSummary.extend({
   overhead_ms: z.number().nullable(),
+  deadline_at: z
+    .string()
+    .nullable()
+    .meta({ description: "When the auction had to be over (received_at plus the campaign's timeout_ms); null for a lead never auctioned" }),
   history: z.array(z.object({ status: z.string(), at: z.string(), reason: z.string().nullable() })),
   excluded: z.array(Exclusion),
   attempts: z.array(
@@ -83,8 +91,14 @@ const LeadQuery = z
       .transform((v) => v === "true")
       .optional()
       .meta({ description: "`true`: only test leads; `false`: only real ones" }),
-    from: instantDate.optional(),
-    to: instantDate.optional(),
+    buyer: slug.optional().meta({ description: "Only leads sold to this buyer" }),
+    channel: slug.optional().meta({ description: "Only leads sold through this channel" }),
+    source: trackingString.optional().meta({ description: "Only leads submitted with this `source`" }),
+    sub_id: trackingString.optional().meta({ description: "Only leads submitted with this `sub_id`" }),
+    reason: z.string().min(1).optional().meta({ description: "Only leads with exactly this reason (`no_bids`, `dedup`, `cap:day:leads`)" }),
+    from: timeBound.optional().meta({ description: "Received at or after: an ISO 8601 date (midnight in `tz`) or a time with its offset" }),
+    to: timeBound.optional().meta({ description: "Received before (the range is half-open): an ISO 8601 date (midnight in `tz`) or a time with its offset" }),
+    tz: rangeZone.optional(),
     cursor: z.string().optional(),
     limit: z.string().optional().meta({ description: "1 to 500, default 50" }),
   })
@@ -198,6 +212,7 @@ export function leadRoutes(deps: LeadRouteDeps): AnyRoute[] {
         return c.json({
           ...(await leadSummary(deps.catalog, lead, role)),
           overhead_ms: lead.overheadMs,
+          deadline_at: lead.deadlineAt?.toISOString() ?? null,
           history: history.map((e) => ({ status: e.status, at: e.at.toISOString(), reason: e.reason })),
           excluded: lead.excluded,
           attempts: attempts.map((a) => ({
@@ -221,12 +236,15 @@ export function leadRoutes(deps: LeadRouteDeps): AnyRoute[] {
       access: "analyst",
       operationId: "listLeads",
       summary: "Leads, newest first, paged",
+      description:
+        "Filters combine. `buyer` and `channel` find the leads sold to them; `source` and `sub_id` the leads submitted with them; `reason` is an exact match on the lead's reason. `from` and `to` bound when leads were received, half-open [from, to), as in the reports; a bare date is midnight in `tz`.",
       tags: ["Leads"],
       query: LeadQuery,
       responses: { 200: { description: "A page of leads", schema: LeadPage } },
       async handler(c, { query }) {
         const { role } = operatorOf(c);
-        const page = await listLeads(deps.database.db, { ...query, limit: pageLimit(query.limit) });
+        const { sub_id: subId, from: _from, to: _to, tz: _tz, limit, ...filters } = query;
+        const page = await listLeads(deps.database.db, { ...filters, subId, ...timeRange(query), limit: pageLimit(limit) });
         const items = await Promise.all(
           page.rows.map(async (lead) => ({ ...(await leadSummary(deps.catalog, lead, role)), trace_url: `/v1/leads/${lead.id}` })),
         );
@@ -252,6 +270,10 @@ async function leadSummary(catalog: Catalog, lead: LeadRow, role: string) {
     price: fromCents(lead.priceCents),
     revenue: fromCents(lead.revenueCents),
     sold_to: lead.soldTo,
+    sold_channel: lead.soldChannelId,
+    buyer_id: lead.soldBuyerId,
+    source: lead.source,
+    sub_id: lead.subId,
     data: role === "admin" ? lead.data : await maskPii(catalog, lead.campaignId, lead.data as Record<string, unknown>),
   };
 }

@@ -4,7 +4,7 @@ import { listAudit } from "../db/audit";
 import type { Db } from "../db/client";
 import { createOperatorToken, listTokens, revokeToken } from "../resources/tokens";
 import { operatorOf } from "./auth";
-import { instantDate, pageLimit } from "./body";
+import { pageLimit, rangeZone, timeBound, timeRange } from "./body";
 import { route, type AnyRoute } from "./route";
 
 const Token = z
@@ -24,8 +24,9 @@ const AuditQuery = z
   .object({
     resource: z.string().optional().meta({ description: "`channels/acme-tx` (and anything under it, such as its keys) or a kind: `channels`" }),
     actor: z.string().optional().meta({ description: "`token:<id>`, `env:ADMIN_TOKEN` or `cli:<user>`" }),
-    from: instantDate.optional(),
-    to: instantDate.optional(),
+    from: timeBound.optional().meta({ description: "At or after: an ISO 8601 date (midnight in `tz`) or a time with its offset" }),
+    to: timeBound.optional().meta({ description: "Before (the range is half-open): an ISO 8601 date (midnight in `tz`) or a time with its offset" }),
+    tz: rangeZone.optional(),
     cursor: z.string().regex(/^\d+$/, "must be a next_cursor value").optional(),
     limit: z.string().optional().meta({ description: "1 to 500, default 50" }),
   })
@@ -100,8 +101,7 @@ export function operatorRoutes(deps: { db: Db }): AnyRoute[] {
         const page = await listAudit(db, {
           resource: query.resource,
           actor: query.actor,
-          from: query.from,
-          to: query.to,
+          ...timeRange(query),
           cursor: query.cursor === undefined ? undefined : Number(query.cursor),
           limit: pageLimit(query.limit),
         });

@@ -25,7 +25,8 @@ export const leadPrice = money.max(MAX_LEAD_PRICE, `must be at most ${MAX_LEAD_P
 export const toCents = (amount: number): number => Math.round(amount * 100);
 export const fromCents = (cents: number): number => cents / 100;
 
-const timezone = z.string().refine((tz) => {
+/** An IANA time zone name (`America/Chicago`, `UTC`), as Intl knows it. */
+export const timezone = z.string().refine((tz) => {
   try {
     new Intl.DateTimeFormat("en-US", { timeZone: tz });
     return true;
