@@ -11,10 +11,20 @@ export interface LeadTiming {
   pingPhaseMs: number | null;
 }
 
+/** One ping or post of an auction, as the trace records it. */
+export interface AttemptSample {
+  kind: "ping" | "post";
+  channelId: string;
+  outcome: string;
+  durationMs: number;
+}
+
 export interface Metrics {
   registry: Registry;
-  /** One decided lead: counted by status; auctioned ones also observed in the histograms. */
+  /** One decided lead (never a test lead): counted by status; auctioned ones also observed in the histograms. */
   recordLead(status: string, timing?: LeadTiming): void;
+  /** The pings and posts of one auction (never a test lead's), per channel: counted by outcome, timed. */
+  recordAttempts(campaign: string, attempts: readonly AttemptSample[]): void;
   /** A lead answered 503 by admission control, before anything was recorded or pinged. */
   recordOverloaded(): void;
 }
@@ -50,6 +60,49 @@ export function createMetrics(options: { auctionsInFlight: () => number }): Metr
     buckets: SECONDS,
     registers: [registry],
   });
+  const channelPings = new Counter({
+    name: "gavel_channel_pings_total",
+    help: "Pings sent to each channel, by outcome (bid, no_bid, below_floor, timeout, error, invalid_response)",
+    labelNames: ["channel", "campaign", "outcome"],
+    registers: [registry],
+  });
+  const channelPosts = new Counter({
+    name: "gavel_channel_posts_total",
+    help: "Posts to each channel, by outcome (accepted, rejected, error, unknown, invalid_response; skipped: the bid had expired, nothing sent)",
+    labelNames: ["channel", "campaign", "outcome"],
+    registers: [registry],
+  });
+  const channelPingSeconds = new Histogram({
+    name: "gavel_channel_ping_duration_seconds",
+    help: "Each channel's pings: request to answer (or to its timeout)",
+    labelNames: ["channel", "campaign"],
+    buckets: SECONDS,
+    registers: [registry],
+  });
+  const channelPostSeconds = new Histogram({
+    name: "gavel_channel_post_duration_seconds",
+    help: "Each channel's posts that were sent: request to answer (or to its timeout)",
+    labelNames: ["channel", "campaign"],
+    buckets: SECONDS,
+    registers: [registry],
+  });
+  // Resolving a labelled child hashes its labels on every call: each channel's children are
+  // resolved once and kept, so an auction's attempts cost a map lookup each on the hot path.
+  const channels = new Map<string, ChannelSeries>();
+  const seriesOf = (campaign: string, channel: string): ChannelSeries => {
+    const key = `${campaign}\u0000${channel}`;
+    let series = channels.get(key);
+    if (!series) {
+      const labels = { channel, campaign };
+      series = {
+        ping: { counts: new Map(), seconds: channelPingSeconds.labels(labels), counter: channelPings, labels },
+        post: { counts: new Map(), seconds: channelPostSeconds.labels(labels), counter: channelPosts, labels },
+      };
+      channels.set(key, series);
+    }
+    return series;
+  };
+
   new Gauge({
     name: "gavel_auctions_in_flight",
     help: "Auctions running now in this process",
@@ -68,8 +121,32 @@ export function createMetrics(options: { auctionsInFlight: () => number }): Metr
       overhead.observe(timing.overheadMs / 1000);
       if (timing.pingPhaseMs !== null) pingPhase.observe(timing.pingPhaseMs / 1000);
     },
+    recordAttempts(campaign, attempts) {
+      for (const a of attempts) {
+        const kind = seriesOf(campaign, a.channelId)[a.kind];
+        let count = kind.counts.get(a.outcome);
+        if (!count) kind.counts.set(a.outcome, (count = kind.counter.labels({ ...kind.labels, outcome: a.outcome })));
+        count.inc();
+        // A skipped post never left Gavel: it has no latency.
+        if (a.outcome !== "skipped") kind.seconds.observe(a.durationMs / 1000);
+      }
+    },
     recordOverloaded: () => overloaded.inc(),
   };
+}
+
+/** One channel's series for pings or posts, resolved once (see seriesOf). */
+interface KindSeries {
+  counter: Counter;
+  labels: { channel: string; campaign: string };
+  /** By outcome; outcomes are a closed set, so this stays small. */
+  counts: Map<string, { inc(): void }>;
+  seconds: { observe(value: number): void };
+}
+
+interface ChannelSeries {
+  ping: KindSeries;
+  post: KindSeries;
 }
 
 /** The ping phase of a lead as its longest ping; null when nothing was pinged. */

@@ -210,7 +210,7 @@ async function sellValidated(
         idempotent && { ...idempotent, status: 422, body: problem },
       ),
     );
-    deps.metrics?.recordLead("rejected");
+    if (!submission.test) deps.metrics?.recordLead("rejected");
     throw error;
   }
   const data = checked.data;
@@ -263,7 +263,7 @@ async function sellValidated(
     const status = verdict.status;
     const body = answer(leadId, status, 0, 0, status === "rejected" ? (verdict.reason ?? undefined) : undefined);
     if (idempotent) await storeIdempotentResponse(deps.database, { ...idempotent, body }, leadId);
-    deps.metrics?.recordLead(status);
+    if (!test) deps.metrics?.recordLead(status);
     deps.logger.info({ lead_id: leadId, campaign: campaign.id, supplier: supplier.id, status, reason: verdict.reason }, "lead");
     return { httpStatus: 200, body, replayed: false };
   }
@@ -282,6 +282,8 @@ async function sellValidated(
   const eligibility = selectChannels(plan.channels, lead, processWorld(deps.caps, deps.limiter));
   const result = await runAuction(deps, plan, lead, eligibility, payoutRule.type === "fixed" ? toCents(payoutRule.amount) : null);
   settleHealth(eligibility.eligible, result.attempts, lead, leadId, deps.clock.now(), deps.gate.overloaded());
+  // What the buyers did, whatever becomes of the write: test leads stay out of every figure.
+  if (!test) deps.metrics?.recordAttempts(campaign.id, result.attempts);
 
   // Step 7: persist everything in one statement (grouped with other leads ending now), then answer.
   const payout = result.status === "sold" ? payoutCents(payoutRule, result.revenueCents) : 0;
@@ -312,7 +314,8 @@ async function sellValidated(
     throw leadUnsettled("The lead was settled as interrupted before its outcome could be written", leadId, idempotent !== undefined);
   // The metric, unlike the trace (written by that very statement), includes the final write.
   const total = performance.now() - received.mono;
-  deps.metrics?.recordLead(result.status, { elapsedMs: total, overheadMs: Math.max(0, total - result.buyerWaitMs), pingPhaseMs: longestPingMs(result.attempts) });
+  if (!test)
+    deps.metrics?.recordLead(result.status, { elapsedMs: total, overheadMs: Math.max(0, total - result.buyerWaitMs), pingPhaseMs: longestPingMs(result.attempts) });
   logSummary(deps.logger, leadId, campaign.id, supplier.id, result, payout, elapsed, overheadMs);
   return { httpStatus: 200, body, replayed: false };
 }
@@ -344,7 +347,7 @@ async function refuseOverCap(
   full: { reason: string; claim: { resetsAt: number | null } },
 ): Promise<never> {
   await insertRejectedLead(deps.database, lead, full.reason);
-  deps.metrics?.recordLead("rejected");
+  if (!lead.test) deps.metrics?.recordLead("rejected");
   deps.logger.info({ lead_id: lead.id, campaign: lead.campaignId, supplier: lead.supplierId, status: "rejected", reason: full.reason }, "lead");
   const retryAfter = full.claim.resetsAt === null ? undefined : Math.max(1, Math.ceil((full.claim.resetsAt - deps.clock.now()) / 1000));
   throw new GavelError("supplier_cap", `This supplier is over its cap (${full.reason})`, { lead_id: lead.id, retryAfter, reason: full.reason });
