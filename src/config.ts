@@ -65,8 +65,13 @@ export const Config = z.object({
    * also how old a claimed Idempotency-Key with no lead must be before it is given back.
    */
   GAVEL_SETTLE_AFTER_MS: intFrom(60_000, 1000, 86_400_000),
-  /** How often each process sweeps for interrupted leads and ended cap periods. */
+  /** How often each process sweeps for interrupted leads, ended cap periods and attempt partitions. */
   GAVEL_SWEEP_MS: intFrom(30_000, 100, 3_600_000),
+  /**
+   * Days of raw attempts (pings and posts) kept: older UTC days are dropped whole, as partitions.
+   * 0 keeps every day. Reports read rollups, and leads keep their outcome, so neither loses history.
+   */
+  GAVEL_RETENTION_DAYS: intFrom(90, 0, 3650),
   /** Seconds SIGTERM waits for running auctions before closing anyway. */
   GAVEL_DRAIN_SECONDS: intFrom(15, 0, 600),
 });

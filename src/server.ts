@@ -17,6 +17,7 @@ import { migrateDatabase, openDatabase, type Database, type DatabaseTarget } fro
 import { deleteEndedUsage } from "./db/caps";
 import { LeadWriter } from "./db/lead-writer";
 import { settleInterruptedLeads } from "./db/leads";
+import { keepAttemptPartitions, type PartitionUpkeep } from "./db/partitions";
 import { uuidv7 } from "./ids";
 import { markAdmitted } from "./http/arrival";
 import { problemBody, rawProblemAnswer } from "./http/problem";
@@ -101,13 +102,17 @@ export async function startGavel(options: StartOptions): Promise<Gavel> {
   });
 
   // Leads a dead process left mid-auction are settled, never re-auctioned; keys claimed by requests
-  // that never recorded a lead are given back; cap usage of periods that ended long ago is removed.
+  // that never recorded a lead are given back; cap usage of periods that ended long ago is removed;
+  // the partitions of attempts are made ahead, and those past GAVEL_RETENTION_DAYS dropped.
   const settle = () =>
     Promise.all([
       settleInterruptedLeads(database, new Date(clock.now() - config.GAVEL_SETTLE_AFTER_MS), config.GAVEL_SETTLE_AFTER_MS)
         .then((n) => (n.leads || n.keys) && logger.warn({ leads: n.leads, idempotency_keys: n.keys }, "settled interrupted auctions as error"))
         .catch((err) => logger.error({ err }, "settling interrupted auctions failed")),
       deleteEndedUsage(database, clock.now() - 35 * 86_400_000, clock.now()).catch((err) => logger.error({ err }, "removing old cap usage failed")),
+      keepAttemptPartitions(database, clock.now(), config.GAVEL_RETENTION_DAYS)
+        .then((done) => logPartitionUpkeep(logger, done))
+        .catch((err) => logger.error({ err }, "keeping the partitions of attempts failed")),
     ]);
   await settle();
   const sweeper = setInterval(settle, config.GAVEL_SWEEP_MS);
@@ -175,6 +180,17 @@ export async function startGavel(options: StartOptions): Promise<Gavel> {
       return closing;
     },
   };
+}
+
+function logPartitionUpkeep(logger: Logger, done: PartitionUpkeep): void {
+  if (done.moved)
+    logger.warn(
+      { moved: done.moved, created: done.created },
+      "attempts had landed in the DEFAULT partition (their day had no partition): moved into their day's new partition",
+    );
+  else if (done.created.length) logger.info({ created: done.created }, "made partitions of attempts");
+  if (done.dropped.length) logger.info({ dropped: done.dropped }, "dropped partitions of attempts past GAVEL_RETENTION_DAYS");
+  if (done.deferred.length) logger.warn({ deferred: done.deferred }, "partitions of attempts left for the next sweep: their locks were busy");
 }
 
 const isLeadIntake = (req: IncomingMessage) => req.url === "/v1/leads" || req.url?.startsWith("/v1/leads?") === true;

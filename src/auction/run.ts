@@ -91,7 +91,7 @@ async function pingChannels(
   });
   const answers = await Promise.all(
     admitted.map(async (channel) => {
-      const startedAt = Date.now();
+      const startedAt = wallNow(lead);
       const budget = Math.min(channel.config.ping?.timeout_ms ?? campaignTimeout, pingsEndMono - performance.now());
       const channelFloor = Math.max(channel.minBidCents, floor);
       const pingId = deps.newId();
@@ -129,7 +129,12 @@ async function pingChannels(
     .map((a) => ({ ...a, channelId: a.channel.id, priority: a.channel.config.priority, weight: a.channel.config.weight }));
 }
 
-/** Wall-clock now on the lead's monotonic clock, so a bid's expiry compares with the same time the auction runs on. */
+/**
+ * Wall-clock now on the lead's monotonic clock: the app clock that stamped its arrival, moved on by
+ * the monotonic time since. A bid's expiry compares with the same time the auction runs on, and
+ * attempts are stamped with it, so they fall in the day (the `attempts` partition) of the clock the
+ * partitions are kept by.
+ */
 const wallNow = (lead: AuctionLead) => lead.receivedAt + (performance.now() - lead.receivedMono);
 
 const isOutcomeUnknown = (post: { outcome: string }) => post.outcome === "unknown" || post.outcome === "invalid_response";
@@ -216,7 +221,7 @@ export async function runAuction(
       attempts.push({
         kind: "post",
         channelId: channel.id,
-        startedAt: new Date(Date.now()),
+        startedAt: new Date(wallNow(lead)),
         durationMs: 0,
         httpStatus: null,
         outcome: "skipped",
@@ -252,7 +257,7 @@ export async function runAuction(
         const given = await giveBack(deps.caps, hold);
         return given ? deadline() : noDatabase();
       }
-      const startedAt = Date.now();
+      const startedAt = wallNow(lead);
       const request = channel.io.buildPost(
         {
           leadId: lead.id,

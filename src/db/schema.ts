@@ -152,10 +152,15 @@ export const leadEvents = pgTable(
   (t) => [index().on(t.leadId)],
 );
 
+// Raw pings and posts, partitioned by range of `started_at`: one partition per UTC day
+// (attempts_20261129), so retention drops whole days instead of deleting rows, and a DEFAULT
+// partition catches a day not made yet. Drizzle does not model partitioning: the conversion is the
+// hand-written drizzle/0003_attempts_partitions.sql and the upkeep is src/db/partitions.ts. A
+// partitioned table's keys must hold the partition key, hence the primary key (id, started_at).
 export const attempts = pgTable(
   "attempts",
   {
-    id: bigint({ mode: "number" }).primaryKey().generatedAlwaysAsIdentity(),
+    id: bigint({ mode: "number" }).notNull().generatedAlwaysAsIdentity(),
     leadId: text()
       .notNull()
       .references(() => leads.id),
@@ -170,6 +175,7 @@ export const attempts = pgTable(
     pingRef: text(),
   },
   (t) => [
+    primaryKey({ columns: [t.id, t.startedAt] }),
     index().on(t.leadId),
     index().on(t.channelId, t.startedAt),
     check("attempts_kind", sql`${t.kind} in ('ping', 'post')`),
