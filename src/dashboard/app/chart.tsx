@@ -25,6 +25,8 @@ export interface ChartProps {
   /** A time axis read in this zone; absent for a numeric axis. */
   tz?: string;
   xKind?: Kind;
+  /** The whole span the figures cover (a report's from and to), so a sparse series sits in it. */
+  xRange?: [number, number];
   height?: number;
   testId?: string;
 }
@@ -36,7 +38,7 @@ export function Chart(props: ChartProps) {
     if (!el) return;
     const left = props.series.find((s) => s.axis !== "right")?.kind ?? "count";
     const right = props.series.find((s) => s.axis === "right")?.kind;
-    const barWidth = props.series.some((s) => s.bars);
+    const ordinal = props.series.some((s) => s.bars) && !props.tz;
     // Bar series side by side within each x: the first left of it, the next right of it.
     const barSeries = props.series.filter((s) => s.bars);
     const barsOf = (s: ChartSeries) => {
@@ -49,12 +51,23 @@ export function Chart(props: ChartProps) {
       height: props.height ?? 240,
       ...(props.tz ? { tzDate: (ts: number) => uPlot.tzDate(new Date(ts * 1e3), props.tz!) } : {}),
       scales: {
-        x: { time: Boolean(props.tz), ...(barWidth && !props.tz ? { distr: 2 } : {}) },
-        y: { auto: true, range: (_u, min, max) => [Math.min(0, min), max > 0 ? max : 1] },
+        x: {
+          time: Boolean(props.tz),
+          // Price ranges side by side, each a slot, with half a slot of room at either end.
+          ...(ordinal ? { distr: 2, range: (_u: uPlot, min: number, max: number): uPlot.Range.MinMax => [min - 0.5, max + 0.5] } : {}),
+          ...(props.xRange ? { range: (): uPlot.Range.MinMax => props.xRange! } : {}),
+        },
+        y: { auto: true, range: (_u, min, max) => [Math.min(0, min), max > 0 ? max * 1.1 : 1] },
         ...(right ? { r: { auto: true, range: (_u: uPlot, _min: number, max: number): uPlot.Range.MinMax => [0, Math.max(max, right === "rate" ? 1 : max)] } } : {}),
       },
       axes: [
-        props.tz ? {} : { values: (_u, ticks) => ticks.map((t) => formatValue(props.xKind ?? "count", t)) },
+        props.tz
+          ? {}
+          : {
+              values: (_u, ticks) => ticks.map((t) => formatValue(props.xKind ?? "count", t)),
+              // Price ranges: a tick on a slot (by its index), about a dozen at most.
+              ...(ordinal ? { splits: () => props.x.map((_, i) => i).filter((i) => i % Math.ceil(props.x.length / 12) === 0) } : {}),
+            },
         { values: (_u, ticks) => ticks.map((t) => formatValue(left, t)), size: 70 },
         ...(right ? [{ scale: "r", side: 1 as const, grid: { show: false }, values: (_u: uPlot, ticks: number[]) => ticks.map((t) => formatValue(right, t)), size: 60 }] : []),
       ],

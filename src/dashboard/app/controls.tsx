@@ -88,7 +88,7 @@ function DateInput({ name, value, onChange }: { name: string; value: string; onC
 export function IntervalControl({ route }: { route: Route }) {
   const value = route.params.get("interval") ?? "";
   return (
-    <label class="controls-inline">
+    <label>
       Interval
       <select name="interval" value={value} onChange={(e) => go(route.page, withParams(route, { interval: (e.target as HTMLSelectElement).value }), route.id)}>
         <option value="">None (one row per key)</option>

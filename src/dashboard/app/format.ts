@@ -24,9 +24,10 @@ export function formatValue(kind: Kind, value: unknown): string {
   }
 }
 
-/** An instant as a reader in `tz` sees it: 2026-11-28 14:05:09. */
-export function formatInstant(iso: string | null | undefined, tz: string, withSeconds = true): string {
+/** An instant as a reader in `tz` sees it: 2026-11-28 14:05:09 (to the minute, second or millisecond). */
+export function formatInstant(iso: string | null | undefined, tz: string, precision: boolean | "ms" = true): string {
   if (!iso) return dash;
+  const seconds = precision !== false;
   const parts = new Intl.DateTimeFormat("en-CA", {
     timeZone: tz,
     year: "numeric",
@@ -34,11 +35,13 @@ export function formatInstant(iso: string | null | undefined, tz: string, withSe
     day: "2-digit",
     hour: "2-digit",
     minute: "2-digit",
-    second: withSeconds ? "2-digit" : undefined,
+    second: seconds ? "2-digit" : undefined,
+    fractionalSecondDigits: precision === "ms" ? 3 : undefined,
     hourCycle: "h23",
   }).formatToParts(new Date(iso));
   const get = (type: string) => parts.find((p) => p.type === type)?.value ?? "";
-  return `${get("year")}-${get("month")}-${get("day")} ${get("hour")}:${get("minute")}${withSeconds ? `:${get("second")}` : ""}`;
+  const time = `${get("hour")}:${get("minute")}${seconds ? `:${get("second")}` : ""}${precision === "ms" ? `.${get("fractionalSecond")}` : ""}`;
+  return `${get("year")}-${get("month")}-${get("day")} ${time}`;
 }
 
 /** A report period (bucket start with its offset) as the bucket's name. */

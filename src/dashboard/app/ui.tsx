@@ -127,15 +127,14 @@ export function Table<R>(props: {
 }) {
   const { columns, rows, totals, sort, onSort } = props;
   const valueOf = (c: Column<R>, row: R) => (c.value ? c.value(row) : (row as Record<string, unknown>)[c.id]);
-  const sorted = sort && columns.some((c) => c.id === sort.by)
+  const column = sort && columns.find((c) => c.id === sort.by);
+  const sorted = column
     ? [...rows].sort((x, y) => {
-        const column = columns.find((c) => c.id === sort.by)!;
-        const order = compare(valueOf(column, x), valueOf(column, y));
         const a = valueOf(column, x);
         const b = valueOf(column, y);
-        // Keep missing values last in both directions.
-        if (a === null || a === undefined || b === null || b === undefined) return order;
-        return sort.dir === "asc" ? order : -order;
+        // Missing values sort last whichever the direction.
+        if (a === null || a === undefined || b === null || b === undefined) return compare(a, b);
+        return sort!.dir === "asc" ? compare(a, b) : -compare(a, b);
       })
     : rows;
   const cell = (c: Column<R>, row: R, first: boolean): JSX.Element => {
@@ -195,7 +194,7 @@ export function Table<R>(props: {
                   <th scope="row">{props.totalsLabel ?? "Total"}</th>
                 ) : (
                   <td class={c.kind !== "text" ? "num" : undefined} data-col={c.id}>
-                    {c.kind === "text" ? "" : formatValue(c.kind, (totals as Record<string, unknown>)[c.id])}
+                    {c.kind === "text" || !((c.id in (totals as object)) as boolean) ? "" : formatValue(c.kind, (totals as Record<string, unknown>)[c.id])}
                   </td>
                 ),
               )}

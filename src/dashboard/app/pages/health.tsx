@@ -111,9 +111,9 @@ function Circuit({ health, tz }: { health: ChannelHealth; tz: string }) {
   return (
     <div class="circuit" data-state={health.state}>
       <Badge tone={tone}>{health.state.replace("_", "-")}</Badge>
-      <span class="muted small">
+      <span class="muted small" title="Consecutive failures, and how many open the circuit">
         {" "}
-        {health.consecutive_failures} / {health.failure_threshold} failures
+        {health.consecutive_failures} of {health.failure_threshold} failures
       </span>
       {health.retry_at && <div class="small">probe at {formatInstant(health.retry_at, tz)}</div>}
       {health.history.length > 0 && <div class="small muted" title={health.history.map((h) => `${h.at} ${h.state}: ${h.reason}`).join("\n")}>last: {health.history[health.history.length - 1].reason}</div>}

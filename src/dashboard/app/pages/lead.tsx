@@ -1,5 +1,6 @@
 // One lead's trace: its summary, its pings and posts as a waterfall against its deadline, the
 // channels it never reached and why, its history, and its data (pii masked for analysts).
+import { useState } from "preact/hooks";
 import { getJson } from "../api";
 import { browserZone } from "../dates";
 import { formatInstant, formatValue } from "../format";
@@ -33,9 +34,9 @@ function Trace({ lead, tz }: { lead: LeadTrace; tz: string }) {
     ["Sold to", lead.sold_channel ? `${lead.sold_channel}${lead.buyer_id ? ` (${lead.buyer_id})` : ""}` : "–"],
     ["Revenue", formatValue("money", lead.revenue)],
     ["Payout", formatValue("money", lead.price)],
-    ["Received", formatInstant(lead.received_at, tz)],
-    ["Decided", formatInstant(lead.decided_at, tz)],
-    ["Deadline", formatInstant(lead.deadline_at, tz)],
+    ["Received", formatInstant(lead.received_at, tz, "ms")],
+    ["Decided", formatInstant(lead.decided_at, tz, "ms")],
+    ["Deadline", formatInstant(lead.deadline_at, tz, "ms")],
     ["Gavel's overhead", formatValue("ms", lead.overhead_ms)],
   ];
   return (
@@ -76,7 +77,7 @@ function Trace({ lead, tz }: { lead: LeadTrace; tz: string }) {
           <Table
             testId="history"
             columns={[
-              { id: "at", label: "At", kind: "text", render: (e) => formatInstant(e.at, tz) },
+              { id: "at", label: "At", kind: "text", render: (e) => formatInstant(e.at, tz, "ms") },
               { id: "status", label: "Status", kind: "text", render: (e) => <Badge tone={toneOf(e.status)}>{e.status}</Badge> },
               { id: "reason", label: "Reason", kind: "text", render: (e) => e.reason ?? "–" },
             ]}
@@ -85,14 +86,16 @@ function Trace({ lead, tz }: { lead: LeadTrace; tz: string }) {
         </div>
       </div>
       <h2>Data</h2>
-      <Table
-        testId="lead-data"
-        columns={[
-          { id: "field", label: "Field", kind: "text" },
-          { id: "value", label: "Value", kind: "text", render: (r) => <span class={r.value === "***" ? "muted" : undefined}>{r.value}</span> },
-        ]}
-        rows={Object.entries(lead.data).map(([field, value]) => ({ field, value: typeof value === "string" ? value : JSON.stringify(value) }))}
-      />
+      <dl class="facts" data-testid="lead-data">
+        {Object.entries(lead.data).map(([field, value]) => (
+          <div>
+            <dt>{field}</dt>
+            <dd class={value === "***" ? "muted" : undefined} title={value === "***" ? "Masked: personal data is shown to admins only" : undefined}>
+              {typeof value === "string" ? value : JSON.stringify(value)}
+            </dd>
+          </div>
+        ))}
+      </dl>
     </>
   );
 }
@@ -106,16 +109,28 @@ const STEPS = [1, 2, 5, 10, 20, 25, 50, 100, 200, 250, 500, 1000, 2000, 5000, 10
  * beside a bar is the trace's.
  */
 function Waterfall({ lead }: { lead: LeadTrace }) {
+  // Against the whole deadline by default; "zoom" fits the scale to the pings and posts, which on a
+  // fast buyer are a sliver of it.
+  const [zoom, setZoom] = useState(false);
   const t0 = Date.parse(lead.received_at);
-  const deadline = lead.deadline_at ? Date.parse(lead.deadline_at) : null;
-  const decided = lead.decided_at ? Date.parse(lead.decided_at) : null;
+  const deadlineAt = lead.deadline_at ? Date.parse(lead.deadline_at) : null;
+  const decidedAt = lead.decided_at ? Date.parse(lead.decided_at) : null;
   const ends = lead.attempts.map((a) => Date.parse(a.started_at) + a.duration_ms);
-  const span = Math.max(1, ...ends.map((e) => e - t0), deadline !== null ? deadline - t0 : 0, decided !== null ? decided - t0 : 0);
+  const work = Math.max(1, ...ends.map((e) => e - t0), decidedAt !== null ? decidedAt - t0 : 0);
+  const span = zoom ? work : Math.max(work, deadlineAt !== null ? deadlineAt - t0 : 0);
+  const deadline = deadlineAt !== null && deadlineAt - t0 <= span ? deadlineAt : null;
+  const decided = decidedAt !== null && decidedAt - t0 <= span ? decidedAt : null;
   const at = (t: number) => `${((t - t0) / span) * 100}%`;
   const step = STEPS.find((s) => span / s <= 8) ?? 60000;
   const ticks = Array.from({ length: Math.floor(span / step) + 1 }, (_, i) => i * step);
   return (
     <div class="waterfall" data-testid="waterfall">
+      {deadlineAt !== null && (
+        <label class="check wf-zoom">
+          <input type="checkbox" checked={zoom} onChange={(e) => setZoom((e.target as HTMLInputElement).checked)} />
+          Zoom to the pings and posts{zoom && deadline === null ? " (the deadline is further right)" : ""}
+        </label>
+      )}
       <div class="wf-axis" aria-hidden="true">
         {ticks.map((t) => (
           <span style={{ left: at(t0 + t) }}>{t < 1000 ? `${t} ms` : `${t / 1000} s`}</span>
@@ -128,6 +143,9 @@ function Waterfall({ lead }: { lead: LeadTrace }) {
           ))}
         </ol>
         <div class="wf-overlay" aria-hidden="true">
+          {ticks.map((t) => (
+            <span class="wf-gridline" style={{ left: at(t0 + t) }} />
+          ))}
           {deadline !== null && <span class="wf-marker deadline" style={{ left: at(deadline) }} title={`Deadline ${lead.deadline_at}`} data-testid="deadline" />}
           {decided !== null && <span class="wf-marker decided" style={{ left: at(decided) }} title={`Decided ${lead.decided_at}`} />}
         </div>

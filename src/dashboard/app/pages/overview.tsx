@@ -109,5 +109,5 @@ function Series(props: { report: Report; metric: string; kind: Kind; title: stri
         <p class="muted">No leads yet in this range.</p>
       </figure>
     );
-  return <Chart title={props.title} x={x} tz={props.report.tz} series={series.map((s) => ({ ...s, kind: props.kind }))} testId={props.testId} />;
+  return <Chart title={props.title} x={x} tz={props.report.tz} xRange={[Date.parse(props.report.from) / 1000, Date.parse(props.report.to) / 1000]} series={series.map((s) => ({ ...s, kind: props.kind }))} testId={props.testId} />;
 }

@@ -4,7 +4,7 @@ import { useState } from "preact/hooks";
 import { downloadCsv, getJson, type ApiError } from "../api";
 import { Chart, seriesByKey } from "../chart";
 import { FilterControls, filtersOf, IntervalControl, RangeControls, rangeOf } from "../controls";
-import { formatPeriod } from "../format";
+import { formatInstant, formatPeriod } from "../format";
 import { dimensions, keysOf, metricsOf } from "../metrics";
 import { go, href, withParams, type Route } from "../route";
 import type { Dimension, Report } from "../types";
@@ -173,7 +173,8 @@ export function ReportsPage({ route }: { route: Route }) {
                 rowKey={(r, i) => `${r.period ?? ""}|${JSON.stringify(r.key)}|${i}`}
               />
               <p class="footnote">
-                {report.rows.length} rows · {report.from} to {report.to} ({report.tz}) · the total row is the API's own <code>totals</code>.
+                {report.rows.length} {report.rows.length === 1 ? "row" : "rows"} · {formatInstant(report.from, report.tz, false)} to {formatInstant(report.to, report.tz, false)} ({report.tz}) · the total
+                row is the API's own <code>totals</code>.
               </p>
             </>
           )
@@ -187,5 +188,5 @@ function ReportChart({ report, dimension, metric }: { report: Report; dimension:
   const m = metricsOf[dimension].find((x) => x.id === metric) ?? metricsOf[dimension][0];
   const keys = keysOf[dimension].map((k) => k.id);
   const { x, series } = seriesByKey(report.rows, m.id, (key) => keys.map((k) => key[k] ?? "(none)").join(" / "));
-  return <Chart title={`${m.label} per ${report.interval}`} x={x} tz={report.tz} series={series.map((s) => ({ ...s, kind: m.kind }))} />;
+  return <Chart title={`${m.label} per ${report.interval}`} x={x} tz={report.tz} xRange={[Date.parse(report.from) / 1000, Date.parse(report.to) / 1000]} series={series.map((s) => ({ ...s, kind: m.kind }))} />;
 }
