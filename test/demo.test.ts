@@ -18,7 +18,7 @@ describe("npm run demo", () => {
 
     // Both tables, with their headers.
     expect(output).toMatch(/^Leads$/m);
-    expect(output).toMatch(/^\s*#\s+lead\s+kind\s+status\s+http\s+payout\s+revenue\s+winner\s+ms/m);
+    expect(output).toMatch(/^\s*#\s+lead\s+kind\s+status\s+http\s+payout\s+revenue\s+winner\s+ms\s+source\s+note/m);
     expect(output).toMatch(/^Channels/m);
     expect(output).toMatch(/^channel\s+type\s+pings\s+bids\s+no-bid\s+timeouts\s+errors\s+posts\s+rejects\s+wins\s+excluded\s+p50 ms\s+p95 ms/m);
 
@@ -28,6 +28,9 @@ describe("npm run demo", () => {
     expect(summary.leads.filter((l) => l.kind === "duplicate").map((l) => l.status)).toEqual(["duplicate", "duplicate"]);
     expect(summary.leads.filter((l) => l.kind === "invalid").map((l) => l.status)).toEqual(["rejected"]);
     expect(summary.counts.sold).toBeGreaterThanOrEqual(1);
+    // The supplier sends a few sources and sub-ids; each lead's, as its trace shows it, is in the table.
+    expect(new Set(summary.leads.map((l) => l.source).filter((s) => s !== null)).size).toBeGreaterThanOrEqual(3);
+    expect(output).toMatch(/quotes-site\/kw-/);
     for (const lead of summary.leads.filter((l) => l.status === "sold")) {
       expect(lead.winner).not.toBeNull();
       expect(lead.revenue).toBeGreaterThanOrEqual(lead.price);

@@ -43,7 +43,11 @@ export interface DemoLead {
   price: number;
   /** What the winning buyer paid (from the trace). */
   revenue: number | null;
+  /** The channel that bought it (the trace's `sold_channel`). */
   winner: string | null;
+  /** The supplier's tracking strings, as Gavel recorded them (from the trace). */
+  source: string | null;
+  subId: string | null;
   reason: string | null;
   durationMs: number;
 }
@@ -160,11 +164,20 @@ interface PlannedLead {
   n: number;
   kind: LeadKind;
   data: Record<string, unknown>;
+  source: string;
+  subId: string | null;
   /** For a duplicate: the lead it repeats (sent only once that one has been answered). */
   repeats?: number;
 }
 
 /** The leads to send: mostly new consumers, a couple of repeats of earlier ones, one invalid. */
+/** Where the demo supplier says its leads come from: the `source` and `sub_id` of each submission, in turn. */
+const DEMO_SOURCES: readonly { source: string; subIds?: readonly string[] }[] = [
+  { source: "quotes-site", subIds: ["kw-cheap-auto", "kw-sr22", "kw-young-driver"] },
+  { source: "comparison-app", subIds: ["banner-top", "banner-side"] },
+  { source: "email-list" },
+];
+
 function planLeads(count: number): PlannedLead[] {
   const tag = randomBytes(3).toString("hex");
   const plan: PlannedLead[] = [];
@@ -176,9 +189,11 @@ function planLeads(count: number): PlannedLead[] {
   }
   for (let n = 0; n < count; n++) {
     const repeats = duplicates.get(n);
-    if (repeats !== undefined) plan.push({ n, kind: "duplicate", data: plan[repeats].data, repeats });
-    else if (n === invalidAt) plan.push({ n, kind: "invalid", data: INVALID_LEAD });
-    else plan.push({ n, kind: "new", data: makeLead(n, tag) });
+    const origin = DEMO_SOURCES[n % DEMO_SOURCES.length];
+    const tracking = { source: origin.source, subId: origin.subIds ? origin.subIds[Math.floor(n / DEMO_SOURCES.length) % origin.subIds.length] : null };
+    if (repeats !== undefined) plan.push({ n, kind: "duplicate", data: plan[repeats].data, repeats, ...tracking });
+    else if (n === invalidAt) plan.push({ n, kind: "invalid", data: INVALID_LEAD, ...tracking });
+    else plan.push({ n, kind: "new", data: makeLead(n, tag), ...tracking });
   }
   return plan;
 }
@@ -230,6 +245,9 @@ interface Trace {
   status: string;
   reason: string | null;
   revenue: number | null;
+  sold_channel: string | null;
+  source: string | null;
+  sub_id: string | null;
   excluded: { channel_id: string; reason: string }[] | null;
   attempts: Attempt[];
 }
@@ -370,12 +388,25 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoSummary> {
     const send = async (p: PlannedLead): Promise<DemoLead> => {
       if (p.repeats !== undefined) await results[p.repeats];
       const t0 = performance.now();
-      const row: DemoLead = { n: p.n, kind: p.kind, leadId: null, httpStatus: null, status: "error", price: 0, revenue: null, winner: null, reason: null, durationMs: 0 };
+      const row: DemoLead = {
+        n: p.n,
+        kind: p.kind,
+        leadId: null,
+        httpStatus: null,
+        status: "error",
+        price: 0,
+        revenue: null,
+        winner: null,
+        source: null,
+        subId: null,
+        reason: null,
+        durationMs: 0,
+      };
       try {
         const res = await fetch(`${gavelUrl}/v1/leads`, {
           method: "POST",
           headers: { authorization: `Bearer ${apiKey}`, "content-type": "application/json" },
-          body: JSON.stringify({ campaign: DEMO_CAMPAIGN, data: p.data }),
+          body: JSON.stringify({ campaign: DEMO_CAMPAIGN, data: p.data, source: p.source, ...(p.subId && { sub_id: p.subId }) }),
         });
         const body = await readJson(res);
         row.durationMs = Math.round(performance.now() - t0);
@@ -410,8 +441,9 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoSummary> {
     for (const lead of leads) {
       const trace = lead.leadId ? byId.get(lead.leadId) : undefined;
       if (!trace) continue;
-      const won = trace.attempts.find((x) => x.kind === "post" && x.outcome === "accepted");
-      lead.winner = won?.channel_id ?? null;
+      lead.winner = trace.sold_channel;
+      lead.source = trace.source;
+      lead.subId = trace.sub_id;
       lead.revenue = lead.status === "sold" ? trace.revenue : null;
       if (!lead.reason && lead.status !== "sold") lead.reason = trace.reason;
     }
@@ -420,7 +452,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoSummary> {
     write(`Leads\n`);
     write(
       table(
-        ["#", "lead", "kind", "status", "http", "payout", "revenue", "winner", "ms", "note"],
+        ["#", "lead", "kind", "status", "http", "payout", "revenue", "winner", "ms", "source", "note"],
         leads.map((l) => [
           l.n + 1,
           l.leadId ? `…${l.leadId.slice(-8)}` : "-",
@@ -431,9 +463,10 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoSummary> {
           money(l.revenue),
           l.winner ?? "-",
           l.durationMs,
+          l.subId ? `${l.source}/${l.subId}` : (l.source ?? "-"),
           l.kind === "duplicate" ? `repeats #${(plan[l.n].repeats ?? 0) + 1}${l.reason ? ` (${l.reason})` : ""}` : (l.reason ?? ""),
         ]),
-        [true, false, false, false, true, true, true, false, true, false],
+        [true, false, false, false, true, true, true, false, true, false, false],
       ),
     );
 
