@@ -86,19 +86,22 @@ export function createMetrics(options: { auctionsInFlight: () => number }): Metr
     buckets: SECONDS,
     registers: [registry],
   });
-  // Resolving a labelled child hashes its labels on every call: each channel's children are
-  // resolved once and kept, so an auction's attempts cost a map lookup each on the hot path.
-  const channels = new Map<string, ChannelSeries>();
+  // On the hot path: each channel's labelled children are resolved once and kept, so an attempt
+  // builds no label object and looks its series up in two small maps. (prom-client still checks
+  // and hashes a child's labels on each call: about 1 µs per attempt, some 10 µs for a lead pinged
+  // to ten channels, against the 0.5-0.8 ms of CPU a lead costs in all.)
+  const campaigns = new Map<string, Map<string, ChannelSeries>>();
   const seriesOf = (campaign: string, channel: string): ChannelSeries => {
-    const key = `${campaign}\u0000${channel}`;
-    let series = channels.get(key);
+    let channels = campaigns.get(campaign);
+    if (!channels) campaigns.set(campaign, (channels = new Map()));
+    let series = channels.get(channel);
     if (!series) {
       const labels = { channel, campaign };
       series = {
         ping: { counts: new Map(), seconds: channelPingSeconds.labels(labels), counter: channelPings, labels },
         post: { counts: new Map(), seconds: channelPostSeconds.labels(labels), counter: channelPosts, labels },
       };
-      channels.set(key, series);
+      channels.set(channel, series);
     }
     return series;
   };
