@@ -20,6 +20,7 @@ import { explainRoutes } from "./http/explain";
 import { leadRoutes } from "./http/leads";
 import { operatorRoutes } from "./http/operator";
 import { problem, onError } from "./http/problem";
+import { reportRoutes } from "./http/reports";
 import { resourceRoutes } from "./http/resources";
 import { suppressionRoutes } from "./http/suppressions";
 import { mountRoutes, route, type AnyRoute } from "./http/route";
@@ -57,7 +58,7 @@ export const API_INFO = {
   version: "0.1.0",
   description:
     "Self-hosted ping-post lead auction server. Suppliers sell leads with an API key; operators configure campaigns, buyers, channels and suppliers with an admin token (analyst tokens are read-only). Errors are application/problem+json.",
-  tagOrder: ["Leads", "Campaigns", "Buyers", "Channels", "Suppliers", "Tokens", "Suppression", "Audit", "Config as code", "System"],
+  tagOrder: ["Leads", "Reports", "Campaigns", "Buyers", "Channels", "Suppliers", "Tokens", "Suppression", "Audit", "Config as code", "System"],
 };
 
 /**
@@ -100,6 +101,7 @@ export function appRoutes(deps: AppDeps): AnyRoute[] {
       clock: deps.clock,
       world: processWorld(deps.caps, deps.limiter),
     }),
+    ...reportRoutes({ database: deps.database, clock: deps.clock }),
     ...operatorRoutes({ db: deps.database.db }),
     ...suppressionRoutes({ db: deps.database.db }),
     ...metricsRoutes(deps.metrics),

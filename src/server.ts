@@ -19,6 +19,7 @@ import { LeadWriter } from "./db/lead-writer";
 import { settleInterruptedLeads } from "./db/leads";
 import { keepAttemptPartitions, type PartitionUpkeep } from "./db/partitions";
 import { uuidv7 } from "./ids";
+import { rollUp } from "./reports/rollup";
 import { markAdmitted } from "./http/arrival";
 import { problemBody, rawProblemAnswer } from "./http/problem";
 import { createLogger } from "./logger";
@@ -118,6 +119,18 @@ export async function startGavel(options: StartOptions): Promise<Gavel> {
   const sweeper = setInterval(settle, config.GAVEL_SWEEP_MS);
   sweeper.unref();
 
+  // The reports' rollups catch up with the leads decided since the last roll (any process may roll:
+  // one at a time does). A roll still running when the next is due is not started twice.
+  let rolling: Promise<void> | undefined;
+  const roll = () => {
+    rolling ??= rollUp(database, { logger })
+      .then(() => {}, (err) => logger.error({ err }, "rolling up leads for reports failed"))
+      .finally(() => (rolling = undefined));
+  };
+  roll();
+  const roller = setInterval(roll, config.GAVEL_SWEEP_MS);
+  roller.unref();
+
   // Admission happens here, before the request reaches the app: a lead takes an auction slot, or
   // waits for one (unread, first come first served, up to GAVEL_ADMISSION_WAIT_MS of its own
   // deadline), or is answered 503 without its body or key being read and without being recorded.
@@ -163,6 +176,7 @@ export async function startGavel(options: StartOptions): Promise<Gavel> {
       closing ??= (async () => {
         ready = false;
         clearInterval(sweeper);
+        clearInterval(roller);
         const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
         (server as { closeIdleConnections?: () => void }).closeIdleConnections?.();
         const drained = await gate.drained(config.GAVEL_DRAIN_SECONDS * 1000);
@@ -175,6 +189,7 @@ export async function startGavel(options: StartOptions): Promise<Gavel> {
         await transport.close();
         loop?.stop();
         await leadWriter.close();
+        await rolling;
         await database.close();
       })();
       return closing;

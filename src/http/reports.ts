@@ -1,0 +1,191 @@
+// Reports for analysts: figures per campaign, supplier, source, buyer or channel, the bid landscape
+// and the reasons leads were not taken; JSON, or CSV with the same columns.
+import type { Context } from "hono";
+import { z } from "zod";
+import type { Clock } from "../auction/catalog";
+import type { Database } from "../db/client";
+import { GavelError } from "../errors";
+import { cell, csvStream, keyedLines } from "../reports/csv";
+import { STEP_CENTS } from "../reports/facts";
+import { bidLandscape, dimensionReport, DIMENSIONS, reasonReport, type Dimension } from "../reports/query";
+import { INTERVALS, reportRange } from "../reports/range";
+import { route, type AnyRoute } from "./route";
+
+export interface ReportRouteDeps {
+  database: Database;
+  clock: Clock;
+}
+
+const name = z.string().min(1).max(200);
+const range = {
+  from: z.string().optional().meta({ description: "ISO 8601 date or date-time; a bare date is midnight in `tz`. Default: a day before `to`" }),
+  to: z.string().optional().meta({ description: "ISO 8601 date or date-time, not included. Default: now" }),
+  tz: z.string().optional().meta({ description: "IANA time zone of bare dates and of interval buckets, default UTC" }),
+  test: z
+    .enum(["true", "false"])
+    .optional()
+    .meta({ description: "`true`: test leads only; default `false`: real leads only (the two never mix)" }),
+  format: z.enum(["json", "csv"]).optional().meta({ description: "`csv` for CSV (or send `Accept: text/csv`)" }),
+};
+
+const DimensionQuery = z
+  .object({
+    ...range,
+    interval: z.string().optional().meta({ description: `One of ${INTERVALS.join(", ")}; absent for one row per key` }),
+    campaign: name.optional(),
+    supplier: name.optional(),
+    source: name.optional(),
+    sub_id: name.optional(),
+    buyer: name.optional(),
+    channel: name.optional(),
+  })
+  .strict();
+
+const BidQuery = z
+  .object({
+    ...range,
+    campaign: name.optional(),
+    channel: name.optional(),
+    bucket: z.string().optional().meta({ description: "Width of a price range in dollars: a multiple of 0.5 up to 1000, default 1" }),
+  })
+  .strict();
+
+const ReasonQuery = z.object({ ...range, campaign: name.optional(), channel: name.optional() }).strict();
+
+const figure = z.number().nullable();
+const Metrics = z.record(z.string(), figure);
+const DimensionReportSchema = z
+  .object({
+    from: z.string(),
+    to: z.string(),
+    tz: z.string(),
+    interval: z.string().nullable(),
+    rows: z.array(z.looseObject({ key: z.record(z.string(), z.string().nullable()), period: z.string().optional() })),
+    totals: Metrics,
+  })
+  .meta({ id: "Report" });
+
+const BidLandscapeSchema = z
+  .object({
+    from: z.string(),
+    to: z.string(),
+    tz: z.string(),
+    bucket: z.number(),
+    rows: z.array(
+      z.object({ min_price: z.number(), max_price: z.number(), bids: z.number(), wins: z.number(), posts: z.number(), accepted: z.number(), post_reject_rate: figure }),
+    ),
+    totals: z.object({ bids: z.number(), wins: z.number(), posts: z.number(), accepted: z.number(), post_reject_rate: figure }),
+  })
+  .meta({ id: "BidLandscape" });
+
+const ReasonReportSchema = z
+  .object({
+    from: z.string(),
+    to: z.string(),
+    tz: z.string(),
+    rows: z.array(
+      z.object({
+        key: z.object({ channel: z.string().nullable(), stage: z.enum(["excluded", "ping", "post", "lead"]), reason: z.string() }),
+        count: z.number(),
+        orphans: z.number(),
+      }),
+    ),
+    totals: z.object({ count: z.number(), orphans: z.number() }),
+  })
+  .meta({ id: "ReasonReport" });
+
+const KEYS: Record<Dimension, string[]> = {
+  campaigns: ["campaign"],
+  suppliers: ["supplier"],
+  sources: ["supplier", "source", "sub_id"],
+  buyers: ["buyer"],
+  channels: ["channel", "buyer"],
+};
+
+const wantsCsv = (c: Context, format: string | undefined) =>
+  format === "csv" || (format === undefined && (c.req.header("accept") ?? "").toLowerCase().includes("text/csv"));
+
+function csvAnswer(c: Context, fileName: string, header: string[], lines: string[][]): Response {
+  return c.body(csvStream(header, lines), 200, {
+    "content-type": "text/csv; charset=utf-8",
+    "content-disposition": `attachment; filename="${fileName}.csv"`,
+  });
+}
+
+const responses = (description: string, schema: z.ZodType) => ({
+  200: { description: `${description}. With \`format=csv\` or \`Accept: text/csv\`: the same columns as CSV, closed by a \`total\` line`, schema },
+  422: { description: "A bad parameter, named field by field", contentType: "application/problem+json" },
+});
+
+export function reportRoutes(deps: ReportRouteDeps): AnyRoute[] {
+  return [
+    route({
+      method: "get",
+      path: "/v1/reports/bids",
+      access: "analyst",
+      operationId: "bidLandscape",
+      summary: "The bid landscape: bids per price range, and how many were won, posted and accepted",
+      tags: ["Reports"],
+      query: BidQuery,
+      responses: responses("Price ranges with bids, then totals", BidLandscapeSchema),
+      async handler(c, { query }) {
+        const bucketCents = Math.round(Number(query.bucket ?? "1") * 100);
+        if (!Number.isFinite(bucketCents) || bucketCents <= 0 || bucketCents % STEP_CENTS !== 0 || bucketCents > 100_000 || query.bucket?.trim() === "")
+          throw new GavelError("validation", "Bad report query", { errors: [{ path: "bucket", message: "must be a price range width in dollars: a multiple of 0.5, up to 1000" }] });
+        const report = await bidLandscape(deps.database, reportRange(query, deps.clock.now()), query, query.test === "true", bucketCents);
+        if (!wantsCsv(c, query.format)) return c.json(report);
+        const figures = ["min_price", "max_price", "bids", "wins", "posts", "accepted", "post_reject_rate"] as const;
+        const lines = report.rows.map((r) => figures.map((f) => cell(f, r[f])));
+        lines.push(["total", "", ...figures.slice(2).map((f) => cell(f, report.totals[f as keyof typeof report.totals]))]);
+        return csvAnswer(c, "bids", [...figures], lines);
+      },
+    }),
+    route({
+      method: "get",
+      path: "/v1/reports/reasons",
+      access: "analyst",
+      operationId: "reasonReport",
+      summary: "Why leads were not taken: exclusions, non-bids and refused posts per channel and reason, with orphan leads",
+      description:
+        "Each row counts a (channel, stage, reason): `excluded` (the channel was left out before the ping), `ping` (no bid: its outcome and reason code), `post` (a refused or failed post) or `lead` (a lead's own reason, channel null). `orphans` counts those on leads that ended unsold: the leads no channel could take, by what kept each channel out.",
+      tags: ["Reports"],
+      query: ReasonQuery,
+      responses: responses("Reasons by count, then totals", ReasonReportSchema),
+      async handler(c, { query }) {
+        const report = await reasonReport(deps.database, reportRange(query, deps.clock.now()), query, query.test === "true");
+        if (!wantsCsv(c, query.format)) return c.json(report);
+        const lines = report.rows.map((r) => [r.key.channel ?? "", r.key.stage, r.key.reason, String(r.count), String(r.orphans)]);
+        lines.push(["total", "", "", String(report.totals.count), String(report.totals.orphans)]);
+        return csvAnswer(c, "reasons", ["channel", "stage", "reason", "count", "orphans"], lines);
+      },
+    }),
+    route({
+      method: "get",
+      path: "/v1/reports/{dimension}",
+      access: "analyst",
+      operationId: "report",
+      summary: "Leads, bids, posts, money and latency per campaign, supplier, source, buyer or channel",
+      description:
+        "`dimension` is `campaigns`, `suppliers`, `sources` (supplier, source and sub_id), `buyers` or `channels`. One row per key (and per period with `interval`), then `totals`: the SUM row. Money is exact (sums of integer cents); rates are 0 to 1, null when nothing was counted; latency percentiles are in ms, read from histograms (within a bucket's width). Buyers and channels count the leads offered to them; campaigns, suppliers and sources the leads received.",
+      tags: ["Reports"],
+      query: DimensionQuery,
+      responses: { ...responses("Rows and totals", DimensionReportSchema), 404: { description: "Not a dimension", contentType: "application/problem+json" } },
+      async handler(c, { params, query }) {
+        const dimension = params.dimension as Dimension;
+        if (!(DIMENSIONS as readonly string[]).includes(dimension))
+          throw new GavelError("not_found", `No report '${params.dimension}': reports are ${DIMENSIONS.join(", ")}, bids and reasons`);
+        const range = reportRange(query, deps.clock.now());
+        const report = await dimensionReport(
+          deps.database,
+          dimension,
+          range,
+          { campaign: query.campaign, supplier: query.supplier, source: query.source, subId: query.sub_id, buyer: query.buyer, channel: query.channel },
+          query.test === "true",
+        );
+        if (!wantsCsv(c, query.format)) return c.json(report);
+        const { header, lines } = keyedLines(report, KEYS[dimension], range.interval !== null);
+        return csvAnswer(c, dimension, header, lines);
+      },
+    }),
+  ];
+}

@@ -1,0 +1,190 @@
+// What reports count, as SQL over the raw leads and attempts of some time windows: one row per hour
+// and key of each rollup table, at each of its levels. The roller inserts these rows into the
+// rollups; a report reads the same rows live for the minutes not rolled up yet. One definition
+// for both, so a figure is the same whether it was rolled up or not.
+import { sql, type SQL } from "drizzle-orm";
+import { bucketSql, countsSql } from "./histogram";
+
+/** A half-open range of instants, [from, to). */
+export interface Window {
+  from: Date;
+  to: Date;
+}
+
+/** Restricts the leads read (a report's filters, applied before anything is counted). */
+export interface LeadFilter {
+  test?: boolean;
+  campaign?: string;
+  supplier?: string;
+  source?: string;
+  subId?: string;
+}
+
+export type RollupTable = "report_leads" | "report_channels" | "report_bids" | "report_reasons";
+
+/** Levels of detail kept per table: the columns a level has (the others hold ''). */
+export const LEVELS = {
+  report_leads: { 0: ["campaign_id", "supplier_id", "source", "sub_id"], 1: ["campaign_id", "supplier_id"] },
+  report_channels: { 1: ["campaign_id", "supplier_id", "channel_id", "buyer_id"], 2: ["campaign_id", "channel_id", "buyer_id"] },
+} as const;
+
+const ts = (d: Date) => sql`${d.toISOString()}::timestamptz`;
+
+const SOLD = `('sold', 'returned')`;
+const AUCTIONED = `('auctioning', 'sold', 'unsold', 'error', 'returned')`;
+const FAILED = `('error', 'invalid_response', 'unknown')`;
+/** A reason's code: its leading token when it has the form `code` or `code: detail`; free text has none. */
+const code = (reason: string) => `substring(${reason} from '^([a-z][a-z0-9_]{0,39})(?::|$)')`;
+
+/**
+ * The leads received in the windows (`l`, one row each, with the hour it counts in) and their
+ * attempts (`a`). An attempt starts after its lead arrived and within its auction, so only
+ * attempts from the first window's start to an hour past the last's end are read (the time
+ * partitions of `attempts` outside it are never touched).
+ */
+function leadsAndAttempts(windows: readonly Window[], filter: LeadFilter): SQL {
+  const inWindows = sql.join(
+    windows.map((w) => sql`(received_at >= ${ts(w.from)} and received_at < ${ts(w.to)})`),
+    sql` or `,
+  );
+  const where: SQL[] = [sql`(${inWindows})`];
+  if (filter.test !== undefined) where.push(sql`test = ${filter.test}`);
+  if (filter.campaign !== undefined) where.push(sql`campaign_id = ${filter.campaign}`);
+  if (filter.supplier !== undefined) where.push(sql`supplier_id = ${filter.supplier}`);
+  if (filter.source !== undefined) where.push(sql`coalesce(source, '') = ${filter.source}`);
+  if (filter.subId !== undefined) where.push(sql`coalesce(sub_id, '') = ${filter.subId}`);
+  const first = new Date(Math.min(...windows.map((w) => w.from.getTime())));
+  const last = new Date(Math.max(...windows.map((w) => w.to.getTime())) + 3_600_000);
+  return sql`l as (
+      select id, campaign_id, supplier_id, coalesce(source, '') as source, coalesce(sub_id, '') as sub_id, test, status, reason,
+             date_trunc('hour', received_at) as at, revenue_cents, price_cents, sold_channel_id, excluded,
+             case when status in ${sql.raw(AUCTIONED)} and decided_at is not null
+                  then ${sql.raw(bucketSql("extract(epoch from decided_at - received_at) * 1000"))} end as decision_b
+      from leads where ${sql.join(where, sql` and `)}
+    ), a as (
+      select t.lead_id, t.kind, t.channel_id, t.outcome, t.price_cents, t.reason,
+             ${sql.raw(bucketSql("t.duration_ms"))} as b,
+             t.kind = 'post' and row_number() over (partition by t.lead_id, t.kind order by t.started_at, t.id) = 1 as won
+      from attempts t
+      where t.lead_id in (select id from l) and t.started_at >= ${ts(first)} and t.started_at < ${ts(last)}
+    )`;
+}
+
+const LEADS_SELECT = `
+    select 'hour' as grain, case when grouping(l.source) = 1 then 1 else 0 end as level, l.at, l.test, l.campaign_id, l.supplier_id,
+           case when grouping(l.source) = 1 then '' else l.source end as source,
+           case when grouping(l.sub_id) = 1 then '' else l.sub_id end as sub_id,
+           count(*)::int as leads,
+           count(*) filter (where l.status = 'rejected')::int as rejected,
+           count(*) filter (where l.status = 'duplicate')::int as duplicate,
+           count(*) filter (where l.status in ${AUCTIONED})::int as auctioned,
+           count(*) filter (where l.status in ${SOLD})::int as sold,
+           count(*) filter (where l.status = 'unsold')::int as unsold,
+           count(*) filter (where l.status = 'error')::int as errors,
+           coalesce(sum(l.revenue_cents) filter (where l.status in ${SOLD}), 0)::bigint as revenue_cents,
+           coalesce(sum(l.price_cents) filter (where l.status in ${SOLD}), 0)::bigint as payout_cents,
+           coalesce(sum(la.pings), 0)::int as pings,
+           coalesce(sum(la.bids), 0)::int as bids,
+           coalesce(sum(la.bid_cents), 0)::bigint as bid_cents,
+           max(la.max_bid_cents) as max_bid_cents,
+           coalesce(sum(la.wins), 0)::int as wins,
+           coalesce(sum(la.posts), 0)::int as posts,
+           coalesce(sum(la.accepted), 0)::int as accepted,
+           coalesce(sum(la.post_rejects), 0)::int as post_rejects,
+           coalesce(sum(la.timeouts), 0)::int as timeouts,
+           ${countsSql("l.decision_b", "l.decision_b is not null")} as decision_ms
+    from l left join (
+      select lead_id,
+             count(*) filter (where kind = 'ping') as pings,
+             count(*) filter (where kind = 'ping' and outcome = 'bid') as bids,
+             sum(price_cents) filter (where kind = 'ping' and outcome = 'bid') as bid_cents,
+             max(price_cents) filter (where kind = 'ping' and outcome = 'bid') as max_bid_cents,
+             count(*) filter (where won) as wins,
+             count(*) filter (where kind = 'post') as posts,
+             count(*) filter (where kind = 'post' and outcome = 'accepted') as accepted,
+             count(*) filter (where kind = 'post' and outcome = 'rejected') as post_rejects,
+             count(*) filter (where outcome = 'timeout') as timeouts
+      from a group by lead_id
+    ) la on la.lead_id = l.id
+    group by grouping sets ((l.at, l.test, l.campaign_id, l.supplier_id, l.source, l.sub_id), (l.at, l.test, l.campaign_id, l.supplier_id))`;
+
+// One row per (lead, channel) event: an attempt, an exclusion, or the sale. A channel's `leads` are
+// the leads it was offered: pinged or excluded.
+const CHANNELS_SELECT = `
+    select 'hour' as grain, case when grouping(l.supplier_id) = 1 then 2 else 1 end as level, l.at, l.test, l.campaign_id,
+           case when grouping(l.supplier_id) = 1 then '' else l.supplier_id end as supplier_id,
+           f.channel_id, coalesce(ch.buyer_id, '') as buyer_id,
+           (count(*) filter (where f.kind = 'ping') + count(*) filter (where f.kind = 'excluded'))::int as leads,
+           count(*) filter (where f.kind = 'excluded')::int as excluded,
+           count(*) filter (where f.kind = 'ping')::int as pings,
+           count(*) filter (where f.kind = 'ping' and f.outcome = 'bid')::int as bids,
+           coalesce(sum(f.price_cents) filter (where f.kind = 'ping' and f.outcome = 'bid'), 0)::bigint as bid_cents,
+           max(f.price_cents) filter (where f.kind = 'ping' and f.outcome = 'bid') as max_bid_cents,
+           count(*) filter (where f.won)::int as wins,
+           count(*) filter (where f.kind = 'post')::int as posts,
+           count(*) filter (where f.kind = 'post' and f.outcome = 'accepted')::int as accepted,
+           count(*) filter (where f.kind = 'post' and f.outcome = 'rejected')::int as post_rejects,
+           count(*) filter (where f.outcome = 'timeout')::int as timeouts,
+           count(*) filter (where f.kind in ('ping', 'post') and f.outcome in ${FAILED})::int as errors,
+           count(*) filter (where f.kind = 'sale')::int as sold,
+           coalesce(sum(l.revenue_cents) filter (where f.kind = 'sale'), 0)::bigint as revenue_cents,
+           coalesce(sum(l.price_cents) filter (where f.kind = 'sale'), 0)::bigint as payout_cents,
+           ${countsSql("f.b", "f.kind = 'ping'")} as ping_ms,
+           ${countsSql("f.b", "f.kind = 'post'")} as post_ms
+    from (
+      select lead_id, channel_id, kind, outcome, price_cents, b, won from a
+      union all
+      select l.id, e->>'channel_id', 'excluded', null, null, null, false from l, jsonb_array_elements(l.excluded) e
+      union all
+      select l.id, l.sold_channel_id, 'sale', null, null, null, false from l where l.status in ${SOLD} and l.sold_channel_id is not null
+    ) f
+    join l on l.id = f.lead_id
+    left join channels ch on ch.id = f.channel_id
+    group by grouping sets ((l.at, l.test, l.campaign_id, l.supplier_id, f.channel_id, ch.buyer_id), (l.at, l.test, l.campaign_id, f.channel_id, ch.buyer_id))`;
+
+/** Half-dollar steps of a bid price. */
+export const STEP_CENTS = 50;
+
+const BIDS_SELECT = `
+    select 'hour' as grain, l.at, l.test, l.campaign_id, p.channel_id, (p.price_cents / ${STEP_CENTS})::int as step,
+           count(*)::int as bids,
+           count(*) filter (where w.won)::int as wins,
+           count(w.lead_id)::int as posts,
+           count(*) filter (where w.outcome = 'accepted')::int as accepted
+    from a p
+    join l on l.id = p.lead_id
+    left join a w on w.lead_id = p.lead_id and w.channel_id = p.channel_id and w.kind = 'post'
+    where p.kind = 'ping' and p.outcome = 'bid'
+    group by l.at, l.test, l.campaign_id, p.channel_id, (p.price_cents / ${STEP_CENTS})::int`;
+
+// Reasons are grouped by their code, never by free text (a buyer's message, a body excerpt): a
+// non-bid is its outcome, plus its reason's code when it has one (`error:http_503`); a lead's own
+// reason is its status and code (`unsold:no_bids`, `rejected:invalid`).
+const REASONS_SELECT = `
+    select 'hour' as grain, l.at, l.test, l.campaign_id, r.channel_id, r.stage, r.reason,
+           count(*)::int as count,
+           count(*) filter (where l.status = 'unsold')::int as orphans
+    from (
+      select l.id as lead_id, coalesce(e->>'channel_id', '') as channel_id, 'excluded' as stage, left(coalesce(e->>'reason', ''), 100) as reason
+      from l, jsonb_array_elements(l.excluded) e
+      union all
+      select lead_id, channel_id, kind, outcome || coalesce(':' || ${code("reason")}, '')
+      from a where not (kind = 'ping' and outcome = 'bid') and not (kind = 'post' and outcome = 'accepted')
+      union all
+      select id, '', 'lead', status || coalesce(':' || ${code("reason")}, '')
+      from l where status in ('rejected', 'duplicate', 'unsold', 'error')
+    ) r
+    join l on l.id = r.lead_id
+    group by l.at, l.test, l.campaign_id, r.channel_id, r.stage, r.reason`;
+
+const SELECTS: Record<RollupTable, string> = {
+  report_leads: LEADS_SELECT,
+  report_channels: CHANNELS_SELECT,
+  report_bids: BIDS_SELECT,
+  report_reasons: REASONS_SELECT,
+};
+
+/** The rollup rows of `table` for the leads received in `windows` (hour grain), as a query. */
+export function factsSql(table: RollupTable, windows: readonly Window[], filter: LeadFilter = {}): SQL {
+  return sql`with ${leadsAndAttempts(windows, filter)}${sql.raw(SELECTS[table])}`;
+}

@@ -1,0 +1,70 @@
+// Latency percentiles from rollups. A rollup row cannot keep every duration, but it can keep how
+// many fell in each of a fixed set of buckets: such counts merge by adding, so any number of rows
+// (hours, channels, suppliers) sum to the histogram of all their leads, and a percentile is read off
+// the merged counts. The buckets are narrow where buyers' timeouts sit (100 ms to 1 s), so a p95 is
+// within a bucket's width of the exact one; the report says the bucket it falls in, interpolated.
+
+/** Each bucket's lower bound in ms; the last is open above. */
+export const HISTOGRAM_MS = [
+  0, 1, 2, 3, 5, 7, 10, 15, 20, 30, 40, 50, 75, 100, 150, 200, 250, 300, 350, 400, 500, 600, 800, 1000, 1500, 2000, 3000, 5000, 10000,
+] as const;
+
+export const BUCKETS = HISTOGRAM_MS.length;
+
+/**
+ * SQL for the 1-based bucket of a duration in ms. `width_bucket` counts the bounds at or below the
+ * value, which is that bucket's index; a negative duration (a clock step) counts in the first.
+ */
+export function bucketSql(ms: string): string {
+  return `greatest(1, width_bucket(${ms}, '{${HISTOGRAM_MS.join(",")}}'::int[]))`;
+}
+
+/** SQL building a histogram (int[] of BUCKETS counts) from rows where `when` holds, by `bucket`. */
+export function countsSql(bucket: string, when: string): string {
+  const counts = HISTOGRAM_MS.map((_, i) => `count(*) filter (where ${when} and ${bucket} = ${i + 1})::int`);
+  return `array[${counts.join(", ")}]`;
+}
+
+/** SQL summing a histogram column over the rows of a group, as text ("3,0,12,…") both drivers read alike. */
+export function sumSql(column: string): string {
+  return `array_to_string(array[${HISTOGRAM_MS.map((_, i) => `coalesce(sum(${column}[${i + 1}]), 0)::bigint`).join(", ")}], ',')`;
+}
+
+/** SQL adding two histograms element by element (for a rollup row that grows). */
+export function addSql(a: string, b: string): string {
+  return `array(select x + y from unnest(${a}, ${b}) as u(x, y))`;
+}
+
+export function parseCounts(text: string | null | undefined): number[] {
+  if (!text) return new Array<number>(BUCKETS).fill(0);
+  return text.split(",").map(Number);
+}
+
+export function addCounts(into: number[], from: readonly number[]): number[] {
+  for (let i = 0; i < BUCKETS; i++) into[i] += from[i] ?? 0;
+  return into;
+}
+
+/**
+ * The q-quantile (0 < q ≤ 1) of the durations counted, in whole ms; null when nothing was counted.
+ * Within its bucket the value is interpolated as if durations were spread evenly; in the last,
+ * open bucket it is that bucket's lower bound.
+ */
+export function quantile(counts: readonly number[], q: number): number | null {
+  let total = 0;
+  for (const c of counts) total += c;
+  if (total === 0) return null;
+  const rank = q * total;
+  let below = 0;
+  for (let i = 0; i < BUCKETS; i++) {
+    const c = counts[i];
+    if (c > 0 && below + c >= rank) {
+      const low = HISTOGRAM_MS[i];
+      if (i === BUCKETS - 1) return low;
+      const high = HISTOGRAM_MS[i + 1];
+      return Math.round(low + ((rank - below) / c) * (high - low));
+    }
+    below += c;
+  }
+  return HISTOGRAM_MS[BUCKETS - 1];
+}

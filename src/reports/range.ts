@@ -1,0 +1,151 @@
+// A report's time range and how it is read: which whole UTC days come from day rows, which whole
+// hours from hour rows, and which ragged edges and recent minutes from the raw leads.
+import { DateTime, IANAZone } from "luxon";
+import { GavelError, type FieldError } from "../errors";
+import type { Window } from "./facts";
+
+export const INTERVALS = ["hour", "day", "week", "month"] as const;
+export type Interval = (typeof INTERVALS)[number];
+
+const HOUR_MS = 3_600_000;
+const DAY_MS = 86_400_000;
+const EARLIEST = Date.UTC(1900, 0, 1);
+const LATEST = Date.UTC(9000, 0, 1);
+
+/** The longest range per interval: more periods than a person reads, or a spreadsheet holds comfortably. */
+const LONGEST_DAYS: Record<Interval | "none", number> = { hour: 31, day: 731, week: 3653, month: 3653, none: 3653 };
+
+export interface ReportRange {
+  from: Date;
+  to: Date;
+  tz: string;
+  interval: Interval | null;
+}
+
+const invalidQuery = (errors: FieldError[]) => new GavelError("validation", "Bad report query", { errors });
+
+/**
+ * An instant from `from`/`to`: a bare date is midnight in `tz`; a date and time without an offset is
+ * read in `tz`; one with an offset (or Z) is that instant.
+ */
+export function parseInstant(value: string, tz: string, path: string): Date {
+  const withOffset = /(?:Z|[+-]\d{2}(?::?\d{2})?)$/i.test(value) && value.includes("T");
+  const parsed = withOffset ? DateTime.fromISO(value, { setZone: true }) : DateTime.fromISO(value, { zone: tz });
+  if (!/^\d{4}-\d{2}-\d{2}(?:T.*)?$/.test(value) || !parsed.isValid)
+    throw invalidQuery([{ path, message: "must be an ISO 8601 date (2026-11-28) or date and time (2026-11-28T09:00:00-05:00)" }]);
+  const ms = parsed.toMillis();
+  if (ms < EARLIEST || ms >= LATEST) throw invalidQuery([{ path, message: "must be a time from the year 1900 up to 9000" }]);
+  return new Date(ms);
+}
+
+/**
+ * The range of a report query: `to` defaults to now and `from` to a day before `to`. Buckets of an
+ * interval are whole hours of UTC, since rollups are kept by the hour: a zone whose offset is not a
+ * whole number of hours in the range (Asia/Kolkata, +05:30) is refused for an interval (a report
+ * without an interval reads any zone: its edges come from the raw leads).
+ */
+export function reportRange(query: { from?: string; to?: string; tz?: string; interval?: string }, now: number): ReportRange {
+  const tz = query.tz ?? "UTC";
+  if (!IANAZone.isValidZone(tz)) throw invalidQuery([{ path: "tz", message: "must be an IANA time zone such as America/New_York or UTC" }]);
+  let interval: Interval | null = null;
+  if (query.interval !== undefined) {
+    if (!(INTERVALS as readonly string[]).includes(query.interval))
+      throw invalidQuery([{ path: "interval", message: `must be one of ${INTERVALS.join(", ")} (or absent for one row per key)` }]);
+    interval = query.interval as Interval;
+  }
+  const errors: FieldError[] = [];
+  const read = (value: string | undefined, path: string): Date | undefined => {
+    if (value === undefined) return undefined;
+    try {
+      return parseInstant(value, tz, path);
+    } catch (error) {
+      errors.push(...((error as GavelError).extra.errors ?? []));
+      return undefined;
+    }
+  };
+  const toGiven = read(query.to, "to");
+  const fromGiven = read(query.from, "from");
+  if (errors.length) throw invalidQuery(errors);
+  const to = toGiven ?? new Date(now);
+  const from = fromGiven ?? new Date(to.getTime() - DAY_MS);
+  if (from >= to) throw invalidQuery([{ path: "from", message: "must be before `to` (the range is from `from` up to, not including, `to`)" }]);
+  const longest = LONGEST_DAYS[interval ?? "none"];
+  if (to.getTime() - from.getTime() > longest * DAY_MS)
+    throw invalidQuery([{ path: "to", message: `the range may span ${longest} days at most${interval ? ` with interval=${interval}` : ""}` }]);
+  if (interval) {
+    const zone = IANAZone.create(tz);
+    for (let t = from.getTime(); ; t = Math.min(t + DAY_MS, to.getTime())) {
+      const offset = zone.offset(t);
+      if (offset % 60 !== 0)
+        throw invalidQuery([
+          { path: "tz", message: `${tz} is ${DateTime.fromMillis(t, { zone: tz }).toFormat("ZZ")} from UTC in this range: reports by interval need a zone a whole number of hours from UTC (or leave out interval)` },
+        ]);
+      if (t >= to.getTime()) break;
+    }
+  }
+  return { from, to, tz, interval };
+}
+
+/**
+ * Whether each UTC day falls wholly into one bucket, so day rows may be read: always without an
+ * interval; by day, week or month only in a zone at UTC all along the range.
+ */
+export function daysFitBuckets(range: ReportRange): boolean {
+  if (range.interval === null) return true;
+  if (range.interval === "hour") return false;
+  const zone = IANAZone.create(range.tz);
+  for (let t = range.from.getTime(); ; t = Math.min(t + DAY_MS, range.to.getTime())) {
+    if (zone.offset(t) !== 0) return false;
+    if (t >= range.to.getTime()) return true;
+  }
+}
+
+export interface Segments {
+  /** Whole UTC days read from day rows. */
+  days: Window | null;
+  /** Whole hours read from hour rows (rolled up to `rolledTo`; an hour rolled in part holds that part). */
+  hours: Window[];
+  /** Read from the raw leads: the ragged edges of the range and what is not rolled up yet. */
+  raw: Window[];
+}
+
+const floorTo = (t: number, unit: number) => Math.floor(t / unit) * unit;
+const ceilTo = (t: number, unit: number) => Math.ceil(t / unit) * unit;
+
+/**
+ * How [from, to) is read, given that the rollups hold every lead received before `rolledTo` (null:
+ * nothing is rolled up). Hour rows count leads by the hour they arrived in, so only hours wholly
+ * inside the range are read from them; the minutes before the first whole hour and after the last,
+ * and whatever is past `rolledTo`, are read raw. `useDays` reads whole UTC days from day rows.
+ */
+export function segments(from: Date, to: Date, rolledTo: Date | null, useDays: boolean): Segments {
+  const f = from.getTime();
+  const t = to.getTime();
+  const h0 = Math.min(ceilTo(f, HOUR_MS), t);
+  const h1 = Math.max(floorTo(t, HOUR_MS), h0);
+  const rolled = rolledTo ? Math.min(Math.max(rolledTo.getTime(), h0), h1) : h0;
+  const raw: Window[] = [];
+  const add = (list: Window[], a: number, b: number) => {
+    if (a < b) list.push({ from: new Date(a), to: new Date(b) });
+  };
+  add(raw, f, h0);
+  // Hour rows reach `rolledTo`, which may fall inside an hour: that hour's row holds its part
+  // before it, and the rest of the hour is read raw.
+  const rowsEnd = rolled > floorTo(rolled, HOUR_MS) ? ceilTo(rolled, HOUR_MS) : rolled;
+  add(raw, rolled, h1);
+  add(raw, h1, t);
+  let days: Window | null = null;
+  const hours: Window[] = [];
+  if (useDays && rolledTo) {
+    const d0 = ceilTo(h0, DAY_MS);
+    const d1 = Math.min(floorTo(h1, DAY_MS), floorTo(rolledTo.getTime(), DAY_MS));
+    if (d0 < d1) {
+      days = { from: new Date(d0), to: new Date(d1) };
+      add(hours, h0, d0);
+      add(hours, d1, rowsEnd);
+      return { days, hours, raw };
+    }
+  }
+  add(hours, h0, rowsEnd);
+  return { days, hours, raw };
+}

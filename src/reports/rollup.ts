@@ -1,0 +1,174 @@
+// The roller: adds the leads received since it last ran to the hourly rollups, and sums each UTC day
+// into day rows once its 24 hours are in. It runs in the background (every process may: one at a
+// time rolls, under a row lock on its progress), never on the auction's path.
+//
+// A lead is rolled up once, when it can no longer change: every lead received before `rolled_to`
+// is decided. The roller stops short of the first lead still in auction, and of the last
+// ROLLUP_DELAY_MS (a lead is recorded a moment after it arrives: its received_at is the arrival, so
+// a lead arriving just before `now` may still be on its way into the table). Reports read what is
+// past `rolled_to` from the raw tables, so they are exact at once either way.
+import { sql } from "drizzle-orm";
+import type { Logger } from "pino";
+import type { Database, Db } from "../db/client";
+import { factsSql, type RollupTable } from "./facts";
+import { addSql, HISTOGRAM_MS } from "./histogram";
+
+/**
+ * How far behind the database's clock the roller stays, in ms: far longer than a lead takes from its
+ * arrival (its received_at, by its Gavel's clock) to its intake commit, clock differences between
+ * hosts included.
+ */
+export const ROLLUP_DELAY_MS = 300_000;
+/** At most this much history in one transaction by default, so a backlog is rolled in bounded steps. */
+const STEP_MS = 3_600_000;
+const HOUR_MS = 3_600_000;
+const DAY_MS = 86_400_000;
+const PROGRESS = "rollups";
+
+interface TableShape {
+  keys: string[];
+  sums: string[];
+  maxes: string[];
+  histograms: string[];
+}
+
+const SHAPES: Record<RollupTable, TableShape> = {
+  report_leads: {
+    keys: ["grain", "level", "at", "test", "campaign_id", "supplier_id", "source", "sub_id"],
+    sums: [
+      "leads", "rejected", "duplicate", "auctioned", "sold", "unsold", "errors", "revenue_cents", "payout_cents",
+      "pings", "bids", "bid_cents", "wins", "posts", "accepted", "post_rejects", "timeouts",
+    ],
+    maxes: ["max_bid_cents"],
+    histograms: ["decision_ms"],
+  },
+  report_channels: {
+    keys: ["grain", "level", "at", "test", "campaign_id", "supplier_id", "channel_id", "buyer_id"],
+    sums: [
+      "leads", "excluded", "pings", "bids", "bid_cents", "wins", "posts", "accepted", "post_rejects", "timeouts", "errors",
+      "sold", "revenue_cents", "payout_cents",
+    ],
+    maxes: ["max_bid_cents"],
+    histograms: ["ping_ms", "post_ms"],
+  },
+  report_bids: {
+    keys: ["grain", "at", "test", "campaign_id", "channel_id", "step"],
+    sums: ["bids", "wins", "posts", "accepted"],
+    maxes: [],
+    histograms: [],
+  },
+  report_reasons: {
+    keys: ["grain", "at", "test", "campaign_id", "channel_id", "stage", "reason"],
+    sums: ["count", "orphans"],
+    maxes: [],
+    histograms: [],
+  },
+};
+
+export const ROLLUP_TABLES = Object.keys(SHAPES) as RollupTable[];
+
+/** A rollup table's columns, in one fixed order (inserts and reads name them). */
+export function columns(table: RollupTable): string[] {
+  const shape = SHAPES[table];
+  return [...shape.keys, ...shape.sums, ...shape.maxes, ...shape.histograms];
+}
+
+/** Adds incoming rows to rows already there (an hour rolled in several steps). */
+function merge(table: RollupTable): string {
+  const shape = SHAPES[table];
+  const set = [
+    ...shape.sums.map((c) => `${c} = ${table}.${c} + excluded.${c}`),
+    ...shape.maxes.map((c) => `${c} = greatest(${table}.${c}, excluded.${c})`),
+    ...shape.histograms.map((c) => `${c} = ${addSql(`${table}.${c}`, `excluded.${c}`)}`),
+  ];
+  return `on conflict (${shape.keys.join(", ")}) do update set ${set.join(", ")}`;
+}
+
+/** The day rows of the UTC days in [from, to): the sums of their hour rows (written once, when a day's last hour is in). */
+function daysSql(table: RollupTable, from: Date, to: Date): string {
+  const shape = SHAPES[table];
+  const keys = shape.keys.filter((k) => k !== "grain" && k !== "at");
+  const values = [
+    ...shape.sums.map((c) => `sum(${c})`),
+    ...shape.maxes.map((c) => `max(${c})`),
+    ...shape.histograms.map((c) => `array[${HISTOGRAM_MS.map((_, i) => `sum(${c}[${i + 1}])::int`).join(", ")}]`),
+  ];
+  const day = `date_trunc('day', at, 'UTC')`;
+  return `insert into ${table} (${columns(table).join(", ")})
+    select 'day', ${shape.keys.filter((k) => k !== "grain").map((k) => (k === "at" ? day : k)).join(", ")}, ${values.join(", ")}
+    from ${table} where grain = 'hour' and at >= '${from.toISOString()}'::timestamptz and at < '${to.toISOString()}'::timestamptz
+    group by ${day}, ${keys.join(", ")}
+    on conflict do nothing`;
+}
+
+export interface RollUpResult {
+  /** Every lead received before this instant is in the rollups. */
+  rolledTo: Date;
+  /** Leads rolled up by this call. */
+  leads: number;
+}
+
+/**
+ * Rolls up every lead received before `until` (default: now less ROLLUP_DELAY_MS, by the
+ * database's clock) and before the first lead still undecided, in steps of at most an hour of
+ * history, each one transaction. Safe to call from several processes at once: each step holds the
+ * progress row's lock, so a lead is rolled up exactly once.
+ */
+export async function rollUp(database: Database, options: { until?: Date; stepMs?: number; logger?: Logger } = {}): Promise<RollUpResult> {
+  let total = 0;
+  for (;;) {
+    const step = await rollStep(database.db, options.until, options.stepMs ?? STEP_MS);
+    total += step.leads;
+    if (step.done) {
+      if (total) options.logger?.debug({ leads: total, rolled_to: step.rolledTo.toISOString() }, "rolled up leads for reports");
+      return { rolledTo: step.rolledTo, leads: total };
+    }
+  }
+}
+
+async function rollStep(db: Db, until: Date | undefined, stepMs: number): Promise<{ rolledTo: Date; leads: number; done: boolean }> {
+  return db.transaction(async (tx) => {
+    const rows = async <T>(query: ReturnType<typeof sql>) => (await tx.execute(query)) as unknown as T[] | { rows: T[] };
+    const list = <T>(r: T[] | { rows: T[] }) => (Array.isArray(r) ? r : r.rows);
+    // The first roll starts at the hour of the first lead ever received.
+    await tx.execute(sql`
+      insert into report_progress (name, rolled_to)
+      select ${PROGRESS}, coalesce(date_trunc('hour', min(received_at)), date_trunc('hour', now())) from leads
+      on conflict (name) do nothing`);
+    const [state] = list(
+      await rows<{ rolled_to: string | Date; bound: string | Date | null; undecided: string | Date | null }>(sql`
+        select p.rolled_to,
+               ${until ? sql`${until.toISOString()}::timestamptz` : sql`now() - make_interval(secs => ${ROLLUP_DELAY_MS / 1000})`} as bound,
+               (select min(received_at) from leads where status in ('received', 'auctioning')) as undecided
+        from report_progress p where p.name = ${PROGRESS} for update`),
+    );
+    const from = new Date(state.rolled_to);
+    let to = new Date(state.bound!);
+    if (state.undecided !== null && new Date(state.undecided) < to) to = new Date(state.undecided);
+    if (to <= from) return { rolledTo: from, leads: 0, done: true };
+    // A stretch without leads is passed over in one step.
+    const [next] = list(await rows<{ at: string | Date | null }>(sql`select min(received_at) as at from leads where received_at >= ${from.toISOString()}::timestamptz`));
+    const first = next.at === null ? to.getTime() : Math.max(from.getTime(), Math.floor(new Date(next.at).getTime() / HOUR_MS) * HOUR_MS);
+    const stepEnd = new Date(Math.min(to.getTime(), first + stepMs));
+    const windows = [{ from, to: stepEnd }];
+    for (const table of ROLLUP_TABLES) {
+      const names = sql.raw(columns(table).join(", "));
+      await tx.execute(sql`insert into ${sql.raw(table)} (${names}) select ${names} from (${factsSql(table, windows)}) f ${sql.raw(merge(table))}`);
+    }
+    // The UTC days whose last hour this step completed get their day rows.
+    const firstDay = Math.floor(from.getTime() / DAY_MS) * DAY_MS;
+    const lastDay = Math.floor(stepEnd.getTime() / DAY_MS) * DAY_MS;
+    if (lastDay > firstDay) for (const table of ROLLUP_TABLES) await tx.execute(sql.raw(daysSql(table, new Date(firstDay), new Date(lastDay))));
+    const [counted] = list(
+      await rows<{ n: number }>(sql`select count(*)::int as n from leads where received_at >= ${from.toISOString()}::timestamptz and received_at < ${stepEnd.toISOString()}::timestamptz`),
+    );
+    await tx.execute(sql`update report_progress set rolled_to = ${stepEnd.toISOString()}::timestamptz where name = ${PROGRESS}`);
+    return { rolledTo: stepEnd, leads: Number(counted.n), done: stepEnd >= to };
+  });
+}
+
+/** Where the rollups reach (null before the first roll). */
+export async function rolledTo(database: Database): Promise<Date | null> {
+  const [row] = await database.rows<{ rolled_to: string | Date }>(sql`select rolled_to from report_progress where name = ${PROGRESS}`);
+  return row ? new Date(row.rolled_to) : null;
+}

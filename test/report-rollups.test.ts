@@ -1,0 +1,220 @@
+// Reports read rollups (hour rows, day rows) for what is rolled up and the raw leads for the rest.
+// Whatever has been rolled, and wherever a range starts and ends, a report must say exactly what
+// the raw leads say: here a seeded history is reported over many ranges before any roll (all raw),
+// then again after partial and full rolls, and every answer must be identical — and its totals must
+// match sums taken straight from the history.
+import { sql } from "drizzle-orm";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { migrateDatabase, openDatabase, type Database } from "../src/db/client";
+import { bidLandscape, dimensionReport, DIMENSIONS, reasonReport, type Dimension, type ReportFilter } from "../src/reports/query";
+import { reportRange } from "../src/reports/range";
+import { rollUp, rolledTo } from "../src/reports/rollup";
+import { freshDatabase } from "./helpers/db";
+
+/** A small deterministic PRNG (mulberry32), so the history is the same on every run. */
+function random(seed: number) {
+  return () => {
+    seed |= 0;
+    seed = (seed + 0x6d2b79f5) | 0;
+    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+const START = Date.parse("2026-03-07T18:00:00Z"); // spans the US DST change of 2026-03-08
+const HOURS = 72;
+const CHANNELS = [
+  { id: "ch-a", buyer: "b-1", campaign: "c-1" },
+  { id: "ch-b", buyer: "b-1", campaign: "c-1" },
+  { id: "ch-c", buyer: "b-2", campaign: "c-1" },
+  { id: "ch-d", buyer: "b-2", campaign: "c-2" },
+];
+const SUPPLIERS = ["s-1", "s-2", "s-3"];
+const SOURCES = [null, "google", "facebook"];
+
+interface SeedLead {
+  id: string;
+  campaign: string;
+  supplier: string;
+  source: string | null;
+  test: boolean;
+  status: string;
+  receivedAt: number;
+  revenueCents: number;
+  payoutCents: number;
+  soldChannel: string | null;
+  pings: { channel: string; outcome: string; price: number | null; ms: number }[];
+}
+
+function history(): SeedLead[] {
+  const rnd = random(20261129);
+  const leads: SeedLead[] = [];
+  for (let i = 0; i < 600; i++) {
+    const receivedAt = START + Math.floor(rnd() * HOURS * 3_600_000);
+    const campaign = rnd() < 0.75 ? "c-1" : "c-2";
+    const roll = rnd();
+    const status = roll < 0.05 ? "rejected" : roll < 0.1 ? "duplicate" : roll < 0.13 ? "error" : roll < 0.55 ? "sold" : "unsold";
+    const pings: SeedLead["pings"] = [];
+    let soldChannel: string | null = null;
+    let revenueCents = 0;
+    if (status !== "rejected" && status !== "duplicate") {
+      for (const ch of CHANNELS.filter((c) => c.campaign === campaign)) {
+        const r = rnd();
+        const outcome = r < 0.55 ? "bid" : r < 0.75 ? "no_bid" : r < 0.9 ? "timeout" : "error";
+        pings.push({ channel: ch.id, outcome, price: outcome === "bid" ? 100 + Math.floor(rnd() * 4000) : null, ms: Math.floor(rnd() * 900) });
+      }
+      const bids = pings.filter((p) => p.outcome === "bid").sort((a, b) => b.price! - a.price!);
+      if (status === "sold" && bids.length) {
+        soldChannel = bids[0].channel;
+        revenueCents = bids[0].price!;
+      }
+    }
+    const sold = soldChannel !== null;
+    leads.push({
+      id: `lead-${String(i).padStart(4, "0")}`,
+      campaign,
+      supplier: SUPPLIERS[Math.floor(rnd() * SUPPLIERS.length)],
+      source: SOURCES[Math.floor(rnd() * SOURCES.length)],
+      test: rnd() < 0.1,
+      status: status === "sold" && !sold ? "unsold" : status,
+      receivedAt,
+      revenueCents,
+      payoutCents: Math.floor(revenueCents * 0.7),
+      soldChannel,
+      pings,
+    });
+  }
+  return leads;
+}
+
+async function seed(database: Database, leads: SeedLead[]) {
+  await database.rows(sql`insert into campaigns (id, status, config) values ('c-1', 'active', '{}'), ('c-2', 'active', '{}')`);
+  await database.rows(sql`insert into buyers (id, status, config) values ('b-1', 'active', '{}'), ('b-2', 'active', '{}')`);
+  for (const ch of CHANNELS)
+    await database.rows(sql`insert into channels (id, buyer_id, campaign_id, status, config) values (${ch.id}, ${ch.buyer}, ${ch.campaign}, 'active', '{}')`);
+  for (const s of SUPPLIERS) await database.rows(sql`insert into suppliers (id, status, config) values (${s}, 'active', '{}')`);
+  const leadRows = leads.map((l) => [
+    l.id, l.campaign, l.supplier, l.status,
+    l.status === "unsold" ? "no_bids" : l.status === "rejected" ? "invalid:zip" : null,
+    l.test, l.source, new Date(l.receivedAt).toISOString(), new Date(l.receivedAt + 40 + (l.receivedAt % 700)).toISOString(),
+    l.payoutCents, l.revenueCents, l.soldChannel ? 1 : 0, l.soldChannel,
+    l.status === "unsold" ? [{ channel_id: "ch-d", reason: "filter:state" }] : [],
+  ]);
+  await database.rows(sql`
+    insert into leads (id, campaign_id, supplier_id, status, reason, test, source, data, received_at, decided_at, price_cents, revenue_cents,
+                       sold_to, sold_channel_id, excluded)
+    select r->>0, r->>1, r->>2, r->>3, r->>4, (r->>5)::boolean, r->>6, '{}'::jsonb, (r->>7)::timestamptz, (r->>8)::timestamptz,
+           (r->>9)::int, (r->>10)::int, (r->>11)::int, r->>12, r->13
+    from jsonb_array_elements(${JSON.stringify(leadRows)}::jsonb) r`);
+  const attemptRows = leads.flatMap((l) => [
+    ...l.pings.map((p) => [l.id, "ping", p.channel, new Date(l.receivedAt + 5).toISOString(), p.ms, p.outcome, p.price, p.outcome === "error" ? "http_503" : null]),
+    ...(l.soldChannel ? [[l.id, "post", l.soldChannel, new Date(l.receivedAt + 30).toISOString(), 12, "accepted", l.revenueCents, null]] : []),
+  ]);
+  await database.rows(sql`
+    insert into attempts (lead_id, kind, channel_id, started_at, duration_ms, http_status, outcome, price_cents, reason)
+    select r->>0, r->>1, r->>2, (r->>3)::timestamptz, (r->>4)::int, 200, r->>5, (r->>6)::int, r->>7
+    from jsonb_array_elements(${JSON.stringify(attemptRows)}::jsonb) r`);
+}
+
+/** Ranges that start and end on and off hour and day boundaries, in several zones and intervals. */
+const RANGES: { from: string; to: string; tz?: string; interval?: string }[] = [
+  { from: "2026-03-07T18:00:00Z", to: "2026-03-10T18:00:00Z" },
+  { from: "2026-03-07T19:13:00Z", to: "2026-03-10T11:47:00Z" },
+  { from: "2026-03-08", to: "2026-03-10", tz: "America/New_York", interval: "day" },
+  { from: "2026-03-08", to: "2026-03-10", tz: "UTC", interval: "day" },
+  { from: "2026-03-07T20:30:00Z", to: "2026-03-09T03:10:00Z", interval: "hour" },
+  { from: "2026-03-01", to: "2026-04-01", interval: "week" },
+  { from: "2026-03-01", to: "2026-04-01", tz: "Asia/Kolkata" },
+  { from: "2026-03-08T10:05:00Z", to: "2026-03-08T10:55:00Z" },
+];
+
+/** Filters that send a report to each level of its table, and the channel report by source to the raw leads. */
+const FILTERED: [Dimension, ReportFilter][] = [
+  ["campaigns", { campaign: "c-1" }],
+  ["suppliers", { source: "google" }],
+  ["sources", { supplier: "s-2", campaign: "c-1" }],
+  ["channels", { supplier: "s-2" }],
+  ["channels", { source: "google" }],
+  ["buyers", { buyer: "b-1", supplier: "s-1" }],
+];
+
+async function everyReport(database: Database) {
+  const out: unknown[] = [];
+  for (const r of RANGES) {
+    const range = reportRange(r, Date.parse("2026-03-11T00:00:00Z"));
+    for (const dimension of DIMENSIONS) out.push(await dimensionReport(database, dimension as Dimension, range, {}, false));
+    for (const [dimension, filter] of FILTERED) out.push(await dimensionReport(database, dimension, range, filter, false));
+    out.push(await dimensionReport(database, "sources", range, {}, true));
+    out.push(await bidLandscape(database, range, { campaign: "c-1" }, false, 500));
+    out.push(await reasonReport(database, range, {}, false));
+  }
+  return out;
+}
+
+describe("reports over rollups and raw leads", () => {
+  let database: Database;
+  let drop: () => Promise<void>;
+  const leads = history();
+  let truth: unknown[];
+
+  beforeAll(async () => {
+    const fresh = await freshDatabase();
+    drop = fresh.drop;
+    database = await openDatabase(fresh.target);
+    await migrateDatabase(fresh.target, database);
+    await seed(database, leads);
+    truth = await everyReport(database); // nothing rolled up yet: every figure comes from the raw leads
+  }, 120_000);
+
+  afterAll(async () => {
+    await database?.close();
+    await drop?.();
+  });
+
+  it("totals match sums taken straight from the history", async () => {
+    const range = reportRange({ from: "2026-03-07T19:13:00Z", to: "2026-03-10T11:47:00Z" }, Date.now());
+    const inRange = leads.filter((l) => !l.test && l.receivedAt >= range.from.getTime() && l.receivedAt < range.to.getTime());
+    const campaigns = await dimensionReport(database, "campaigns", range, {}, false);
+    expect(campaigns.totals.leads).toBe(inRange.length);
+    expect(campaigns.totals.sold).toBe(inRange.filter((l) => l.soldChannel).length);
+    expect(campaigns.totals.revenue).toBe(inRange.reduce((s, l) => s + l.revenueCents, 0) / 100);
+    expect(campaigns.totals.payout).toBe(inRange.reduce((s, l) => s + l.payoutCents, 0) / 100);
+    expect(campaigns.totals.pings).toBe(inRange.reduce((s, l) => s + l.pings.length, 0));
+    expect(campaigns.rows.map((r) => r.key.campaign).sort()).toEqual(["c-1", "c-2"]);
+
+    const channels = await dimensionReport(database, "channels", range, {}, false);
+    for (const ch of CHANNELS) {
+      const row = channels.rows.find((r) => r.key.channel === ch.id)!;
+      const pings = inRange.flatMap((l) => l.pings.filter((p) => p.channel === ch.id));
+      expect(row.key.buyer).toBe(ch.buyer);
+      expect(row.pings).toBe(pings.length);
+      expect(row.bids).toBe(pings.filter((p) => p.outcome === "bid").length);
+      expect(row.timeouts).toBe(pings.filter((p) => p.outcome === "timeout").length);
+      expect(row.sold).toBe(inRange.filter((l) => l.soldChannel === ch.id).length);
+      const maxBid = Math.max(...pings.filter((p) => p.price !== null).map((p) => p.price!));
+      expect(row.max_bid).toBe(maxBid / 100);
+    }
+    const test = await dimensionReport(database, "campaigns", range, {}, true);
+    expect(test.totals.leads).toBe(leads.filter((l) => l.test && l.receivedAt >= range.from.getTime() && l.receivedAt < range.to.getTime()).length);
+  });
+
+  it("says the same after a roll that stops inside an hour, and after rolling everything", async () => {
+    await rollUp(database, { until: new Date("2026-03-08T13:37:00Z") });
+    expect((await rolledTo(database))?.toISOString()).toBe("2026-03-08T13:37:00.000Z");
+    expect(await everyReport(database)).toEqual(truth);
+
+    await rollUp(database, { until: new Date("2026-03-12T00:00:00Z"), stepMs: 86_400_000 });
+    const days = await database.rows<{ n: number }>(sql`select count(*)::int as n from report_leads where grain = 'day'`);
+    expect(days[0].n).toBeGreaterThan(0);
+    expect(await everyReport(database)).toEqual(truth);
+  }, 120_000);
+
+  it("rolls each lead once, however many processes roll at the same time", async () => {
+    const before = await database.rows<{ n: number }>(sql`select sum(leads)::int as n from report_leads where grain = 'hour' and level = 1`);
+    await Promise.all([rollUp(database), rollUp(database), rollUp(database)]);
+    const after = await database.rows<{ n: number }>(sql`select sum(leads)::int as n from report_leads where grain = 'hour' and level = 1`);
+    expect(after[0].n).toBe(before[0].n);
+    expect(before[0].n).toBe(leads.length);
+  });
+});
