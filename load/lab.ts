@@ -151,9 +151,15 @@ function buildGavel(): void {
   execFileSync("npm", ["run", "-s", "build"], { cwd: fileURLToPath(new URL("..", import.meta.url)), stdio: ["ignore", "ignore", "inherit"] });
 }
 
-export async function startGavelProcess(options: { databaseUrl?: string; env?: Record<string, string>; nodeArgs?: string[] }): Promise<GavelProcess> {
+/**
+ * Builds and starts Gavel on a fresh database (dropped when it stops), or on `database` when given
+ * (which is then the caller's to drop).
+ */
+export async function startGavelProcess(options: { databaseUrl?: string; database?: BenchDatabase; env?: Record<string, string>; nodeArgs?: string[] }): Promise<GavelProcess> {
   buildGavel();
-  const database = await createBenchDatabase(options.databaseUrl);
+  const owned = !options.database;
+  const database = options.database ?? (await createBenchDatabase(options.databaseUrl));
+  const dropOwned = () => (owned ? database.drop() : Promise.resolve());
   const adminToken = `bench-${randomBytes(18).toString("base64url")}`;
   const port = await freePort();
   // Gavel logs as in production, one line per lead at info, into a file of its own (a pipe nobody
@@ -185,13 +191,13 @@ export async function startGavelProcess(options: { databaseUrl?: string; env?: R
       database,
       async stop() {
         await running.stop(10_000);
-        await database.drop();
+        await dropOwned();
         await rm(logDir, { recursive: true, force: true });
       },
     };
   } catch (error) {
     await child?.stop(1000);
-    await database.drop();
+    await dropOwned();
     await rm(logDir, { recursive: true, force: true });
     throw error;
   }
