@@ -1,10 +1,11 @@
 // The dashboard is served by Gavel itself at `/`: a page and hashed assets, nothing from elsewhere,
 // cached sensibly, whether built in memory (running from source) or by `npm run build`.
 import { execFile } from "node:child_process";
-import { mkdtemp, readdir, rm } from "node:fs/promises";
+import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
+import { gunzipSync } from "node:zlib";
 import { Hono } from "hono";
 import { describe, expect, it } from "vitest";
 import { dashboardRoutes, readBuiltDashboard } from "../src/dashboard/serve";
@@ -79,7 +80,19 @@ describe("the dashboard built by npm run build", () => {
       expect(assets.length).toBe(2);
       for (const asset of assets) {
         expect(written).toContain(asset.slice("/assets/".length));
-        expect((await app.request(asset)).status).toBe(200);
+        const plain = await app.request(asset, { headers: { "accept-encoding": "identity" } });
+        expect(plain.status).toBe(200);
+        expect(plain.headers.get("content-encoding")).toBeNull();
+        const body = Buffer.from(await plain.arrayBuffer());
+        expect(body.equals(await readFile(join(out, "dashboard", asset)))).toBe(true);
+        // Gzipped for a client that takes it: the same bytes, smaller, under an ETag of its own.
+        const zipped = await app.request(asset, { headers: { "accept-encoding": "gzip, br" } });
+        expect(zipped.headers.get("content-encoding")).toBe("gzip");
+        expect(zipped.headers.get("vary")).toBe("accept-encoding");
+        expect(zipped.headers.get("etag")).not.toBe(plain.headers.get("etag"));
+        const packed = Buffer.from(await zipped.arrayBuffer());
+        expect(packed.length).toBeLessThan(body.length);
+        expect(gunzipSync(packed).equals(body)).toBe(true);
       }
     } finally {
       await rm(out, { recursive: true, force: true });

@@ -49,9 +49,13 @@ export function dashboardRoutes(options: DashboardOptions = {}): AnyRoute[] {
   };
 
   const send = (c: Context, file: DashboardFile, cacheControl: string) => {
-    const headers = { etag: file.etag, "cache-control": cacheControl };
-    if (c.req.header("if-none-match") === file.etag) return c.body(null, 304, headers);
-    return c.body(file.body as Uint8Array<ArrayBuffer>, 200, { ...headers, "content-type": file.type });
+    const gzip = /\bgzip\b/.test(c.req.header("accept-encoding") ?? "");
+    // Each encoding is its own representation, with its own ETag.
+    const etag = gzip ? `${file.etag.slice(0, -1)}-gz"` : file.etag;
+    const headers = { etag, "cache-control": cacheControl, vary: "accept-encoding" };
+    if (c.req.header("if-none-match") === etag) return c.body(null, 304, headers);
+    const body = (gzip ? file.gzip : file.body) as Uint8Array<ArrayBuffer>;
+    return c.body(body, 200, { ...headers, "content-type": file.type, ...(gzip ? { "content-encoding": "gzip" } : {}) });
   };
 
   return [

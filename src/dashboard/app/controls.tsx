@@ -3,7 +3,7 @@
 import { useMemo } from "preact/hooks";
 import { getJson } from "./api";
 import { allZones, browserZone, presets } from "./dates";
-import { filterNames } from "./metrics";
+import { filterLabels, filterNames } from "./metrics";
 import { go, withParams, type Route } from "./route";
 import type { Page } from "./types";
 import { useApi } from "./ui";
@@ -123,7 +123,7 @@ export function FilterControls({ route, names = filterNames, extra }: { route: R
     <fieldset class="controls filters" aria-label="Filters">
       {names.map((name) => (
         <label>
-          {name[0].toUpperCase() + name.slice(1)}
+          {filterLabels[name] ?? name[0].toUpperCase() + name.slice(1)}
           <input
             name={name}
             list={`choices-${name}`}
@@ -143,7 +143,7 @@ export function FilterControls({ route, names = filterNames, extra }: { route: R
       {extra}
       <label class="check">
         <input type="checkbox" name="test" checked={test} onChange={(e) => set("test", (e.target as HTMLInputElement).checked ? "true" : "")} />
-        Test leads
+        Test leads only
       </label>
       {names.some((n) => route.params.get(n)) && (
         <button type="button" class="link" onClick={() => go(route.page, withParams(route, Object.fromEntries(names.map((n) => [n, undefined]))), route.id)}>

@@ -73,6 +73,10 @@ export const metricsOf: Record<Dimension, Metric[]> = {
   sources: [...leadCounts, ...money, ...bidding, ...decision],
   buyers: [...buyerCounts, ...money, ...bidding, ...latency],
   channels: [...buyerCounts, ...money, ...bidding, ...latency],
+  reasons: [
+    m("count", "Count", "count", "Times this reason kept the channel out, or ended the lead"),
+    m("orphans", "On unsold leads", "count", "Of those, on leads that ended unsold: what kept each channel from the leads nobody took"),
+  ],
 };
 
 /** The key columns of each dimension's rows, in the API's names. */
@@ -89,6 +93,11 @@ export const keysOf: Record<Dimension, { id: string; label: string }[]> = {
     { id: "channel", label: "Channel" },
     { id: "buyer", label: "Buyer" },
   ],
+  reasons: [
+    { id: "channel", label: "Channel" },
+    { id: "stage", label: "Stage" },
+    { id: "reason", label: "Reason" },
+  ],
 };
 
 export const dimensions: { id: Dimension; label: string }[] = [
@@ -97,7 +106,19 @@ export const dimensions: { id: Dimension; label: string }[] = [
   { id: "sources", label: "Sources" },
   { id: "buyers", label: "Buyers" },
   { id: "channels", label: "Channels" },
+  { id: "reasons", label: "Reasons" },
 ];
 
 /** The filters a report takes, by the API's names. */
-export const filterNames = ["campaign", "supplier", "source", "buyer", "channel"] as const;
+export const filterNames = ["campaign", "supplier", "source", "sub_id", "buyer", "channel"] as const;
+export const filterLabels: Record<string, string> = { sub_id: "Sub ID" };
+
+/**
+ * The filters each report takes: the lead reports count leads, not sales per channel, so they take
+ * no buyer or channel (the API refuses them); the reasons report takes a campaign and a channel.
+ */
+export function filtersOfReport(d: Dimension): readonly string[] {
+  if (d === "reasons") return ["campaign", "channel"];
+  if (d === "buyers" || d === "channels") return filterNames;
+  return ["campaign", "supplier", "source", "sub_id"];
+}

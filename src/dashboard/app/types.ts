@@ -1,6 +1,7 @@
 // The shapes the API answers, as the dashboard reads them (see README "Reports" and /openapi.json).
 
-export type Dimension = "campaigns" | "suppliers" | "sources" | "buyers" | "channels";
+/** A report table: the five dimensions, and `reasons` (why leads were not taken), which reads the same way. */
+export type Dimension = "campaigns" | "suppliers" | "sources" | "buyers" | "channels" | "reasons";
 export type Interval = "hour" | "day" | "week" | "month";
 
 export type Metrics = Record<string, number | null>;

@@ -67,7 +67,7 @@ export function BidsPage({ route }: { route: Route }) {
         </label>
         <label class="check">
           <input type="checkbox" checked={Boolean(test)} onChange={(e) => set({ test: (e.target as HTMLInputElement).checked ? "true" : undefined })} />
-          Test leads
+          Test leads only
         </label>
       </fieldset>
       <Show loaded={main} what="Loading the bid landscape">

@@ -7,12 +7,13 @@ import { go, href, withParams, type Route } from "../route";
 import type { LeadSummary, Page } from "../types";
 import { Badge, Empty, Show, Table, toneOf, useApi, type Column } from "../ui";
 
-const TEXT_FILTERS = ["campaign", "supplier", "source", "buyer", "channel", "reason"] as const;
+const TEXT_FILTERS = ["campaign", "supplier", "source", "sub_id", "buyer", "channel", "reason"] as const;
+const LABELS: Record<string, string> = { sub_id: "Sub ID", buyer: "Bought by buyer", channel: "Bought via channel" };
 const STATUSES = ["sold", "unsold", "rejected", "duplicate", "error", "returned", "auctioning", "received"];
 
 export function LeadsPage({ route }: { route: Route }) {
   const tz = route.params.get("tz") || browserZone();
-  const query: Record<string, string | undefined> = { limit: "50" };
+  const query: Record<string, string | undefined> = { limit: "50", tz };
   for (const name of [...TEXT_FILTERS, "status", "from", "to", "cursor"]) query[name] = route.params.get(name) || undefined;
   query.test = route.params.get("test") || undefined;
   const loaded = useApi((signal) => getJson<Page<LeadSummary>>("/v1/leads", query, signal), JSON.stringify(query));
@@ -72,7 +73,7 @@ export function LeadsPage({ route }: { route: Route }) {
       <fieldset class="controls filters" aria-label="Filters">
         {TEXT_FILTERS.map((name) => (
           <label>
-            {name[0].toUpperCase() + name.slice(1)}
+            {LABELS[name] ?? name[0].toUpperCase() + name.slice(1)}
             <input name={name} value={route.params.get(name) ?? ""} placeholder="any" onChange={(e) => set({ [name]: (e.target as HTMLInputElement).value.trim() })} />
           </label>
         ))}
@@ -95,11 +96,11 @@ export function LeadsPage({ route }: { route: Route }) {
         </label>
         <label>
           From
-          <input name="from" value={route.params.get("from") ?? ""} placeholder="2026-01-31T00:00:00Z" onChange={(e) => set({ from: (e.target as HTMLInputElement).value.trim() })} />
+          <input name="from" value={route.params.get("from") ?? ""} placeholder="YYYY-MM-DD or ISO time" onChange={(e) => set({ from: (e.target as HTMLInputElement).value.trim() })} />
         </label>
         <label>
           To
-          <input name="to" value={route.params.get("to") ?? ""} placeholder="ISO date-time" onChange={(e) => set({ to: (e.target as HTMLInputElement).value.trim() })} />
+          <input name="to" value={route.params.get("to") ?? ""} placeholder="not included" onChange={(e) => set({ to: (e.target as HTMLInputElement).value.trim() })} />
         </label>
       </fieldset>
       <Show loaded={loaded} what="Loading leads">

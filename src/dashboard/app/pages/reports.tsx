@@ -5,7 +5,7 @@ import { downloadCsv, getJson, type ApiError } from "../api";
 import { Chart, seriesByKey } from "../chart";
 import { FilterControls, filtersOf, IntervalControl, RangeControls, rangeOf } from "../controls";
 import { formatInstant, formatPeriod } from "../format";
-import { dimensions, keysOf, metricsOf } from "../metrics";
+import { dimensions, filtersOfReport, keysOf, metricsOf } from "../metrics";
 import { go, href, withParams, type Route } from "../route";
 import type { Dimension, Report } from "../types";
 import { Empty, ErrorView, Show, Table, useApi, type Column, type Sort } from "../ui";
@@ -13,14 +13,15 @@ import { Empty, ErrorView, Show, Table, useApi, type Column, type Sort } from ".
 type Row = Report["rows"][number];
 
 /** The figures shown until "all columns" is asked for. */
-const KEY_FIGURES = new Set(["leads", "sold", "sell_through", "revenue", "payout", "margin", "epl", "bid_rate", "accept_rate", "timeouts", "decision_ms_p95", "ping_ms_p95", "post_ms_p95"]);
+const KEY_FIGURES = new Set(["count", "orphans", "leads", "sold", "sell_through", "revenue", "payout", "margin", "epl", "bid_rate", "accept_rate", "timeouts", "decision_ms_p95", "ping_ms_p95", "post_ms_p95"]);
 
-export function reportQuery(route: Route) {
+export function reportQuery(route: Route, dimension: Dimension) {
   const range = rangeOf(route);
+  const filters = filtersOf(route);
   return {
     ...range,
-    ...filtersOf(route),
-    interval: route.params.get("interval") || undefined,
+    ...Object.fromEntries(filtersOfReport(dimension).map((f) => [f, filters[f]])),
+    interval: dimension === "reasons" ? undefined : route.params.get("interval") || undefined,
     test: route.params.get("test") === "true" ? "true" : undefined,
   };
 }
@@ -36,10 +37,12 @@ function drillDown(dimension: Dimension, route: Route, row: Row, report: Report)
       return href("reports", { ...keep, dimension: "sources", supplier: k.supplier });
     case "buyers":
       return href("reports", { ...keep, dimension: "channels", buyer: k.buyer });
+    case "reasons":
+      return undefined;
     case "channels":
     case "sources": {
       // The leads behind the row: the same instants the report covered.
-      const leadFilters = dimension === "channels" ? { channel: k.channel } : { supplier: k.supplier, source: k.source ?? undefined };
+      const leadFilters = dimension === "channels" ? { channel: k.channel } : { supplier: k.supplier, source: k.source ?? undefined, sub_id: k.sub_id ?? undefined };
       return href("leads", {
         campaign: route.params.get("campaign"),
         ...leadFilters,
@@ -54,7 +57,7 @@ function drillDown(dimension: Dimension, route: Route, row: Row, report: Report)
 
 export function ReportsPage({ route }: { route: Route }) {
   const dimension = (dimensions.find((d) => d.id === route.params.get("dimension"))?.id ?? "campaigns") as Dimension;
-  const query = reportQuery(route);
+  const query = reportQuery(route, dimension);
   const path = `/v1/reports/${dimension}`;
   const loaded = useApi((signal) => getJson<Report>(path, query, signal), JSON.stringify([path, query]));
   const sort: Sort | undefined = route.params.get("sort") ? { by: route.params.get("sort")!, dir: route.params.get("dir") === "asc" ? "asc" : "desc" } : undefined;
@@ -76,7 +79,7 @@ export function ReportsPage({ route }: { route: Route }) {
           i === 0 && loaded.state === "done"
             ? (r) => {
                 const to = drillDown(dimension, route, r, loaded.data);
-                const text = r.key[k.id] ?? "(none)";
+                const text = r.key[k.id] ?? (dimension === "reasons" ? "(the lead)" : "(none)");
                 return to ? (
                   <a href={to} class="drill" data-drill={r.key[k.id] ?? ""}>
                     {text}
@@ -85,13 +88,13 @@ export function ReportsPage({ route }: { route: Route }) {
                   text
                 );
               }
-            : (r) => r.key[k.id] ?? <span class="muted">(none)</span>,
+            : (r) => r.key[k.id] ?? <span class="muted">{dimension === "reasons" ? "(the lead)" : "(none)"}</span>,
       }),
     ),
     ...metrics.map((m): Column<Row> => ({ id: m.id, label: m.label, kind: m.kind, title: m.title })),
   ];
 
-  const trail = (["campaign", "supplier", "buyer", "source", "channel"] as const).filter((f) => route.params.get(f));
+  const trail = filtersOfReport(dimension).filter((f) => route.params.get(f));
 
   return (
     <section class="page">
@@ -106,7 +109,7 @@ export function ReportsPage({ route }: { route: Route }) {
         </nav>
       </header>
       <RangeControls route={route} range={query} />
-      <FilterControls route={route} extra={<IntervalControl route={route} />} />
+      <FilterControls route={route} names={filtersOfReport(dimension)} extra={dimension === "reasons" ? undefined : <IntervalControl route={route} />} />
       {trail.length > 0 && (
         <p class="trail" data-testid="trail">
           Showing {dimension} for {trail.map((f, i) => (
@@ -120,7 +123,7 @@ export function ReportsPage({ route }: { route: Route }) {
         </p>
       )}
       <div class="toolbar">
-        <label class="check">
+        <label class="check" hidden={dimension === "reasons"}>
           <input type="checkbox" checked={all} onChange={(e) => go("reports", withParams(route, { columns: (e.target as HTMLInputElement).checked ? "all" : undefined }))} />
           All columns
         </label>

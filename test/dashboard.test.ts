@@ -1,0 +1,270 @@
+// The dashboard in a real browser: Debian's Chromium driven by playwright-core against a real Gavel
+// with loopback buyers. An analyst signs in, and every figure checked on screen is compared with
+// what the report API answers for the same request. Screenshots of every page go to
+// test-results/dashboard/ for a person to look at.
+import { existsSync } from "node:fs";
+import { mkdir, readFile } from "node:fs/promises";
+import { join } from "node:path";
+import { chromium, type Browser, type BrowserContext, type Page } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { consumer, pingPost, useTestGavel } from "./helpers/gavel";
+
+const CHROMIUM = "/usr/bin/chromium";
+const SHOTS = join("test-results", "dashboard");
+// Each step takes well under a second on a quiet machine; 5x a busy machine's worst is the bound.
+const STEP_MS = 15_000;
+
+const missing = !existsSync(CHROMIUM);
+if (missing && !process.env.CI) console.warn(`dashboard.test.ts: skipped: no Chromium at ${CHROMIUM} (apt-get install chromium); CI runs it`);
+
+/**
+ * A fixed-offset zone where it is around noon now, so "today" in the browser and in the API is
+ * the day the leads were sold in, however close to midnight UTC the test runs.
+ */
+function noonZone(now = new Date()): string {
+  const offset = 12 - now.getUTCHours(); // -11 … 12 hours east of UTC
+  return offset === 0 ? "Etc/GMT" : offset > 0 ? `Etc/GMT-${offset}` : `Etc/GMT+${-offset}`;
+}
+
+const money = (v: number) => new Intl.NumberFormat("en-US", { style: "currency", currency: "USD", minimumFractionDigits: 2 }).format(v);
+const day = (tz: string, shift = 0) => {
+  const today = new Intl.DateTimeFormat("en-CA", { timeZone: tz, year: "numeric", month: "2-digit", day: "2-digit" }).format(new Date());
+  const [y, m, d] = today.split("-").map(Number);
+  return new Date(Date.UTC(y, m - 1, d + shift)).toISOString().slice(0, 10);
+};
+
+describe.skipIf(missing && !process.env.CI)("the dashboard in a real browser", () => {
+  const t = useTestGavel();
+  const tz = noonZone();
+  let browser: Browser;
+  let context: BrowserContext;
+  let page: Page;
+  let analyst: string;
+  const problems: string[] = [];
+  /** Lead ids by what happened to them. */
+  const sold: string[] = [];
+  let fellBack = "";
+
+  async function api(path: string): Promise<any> {
+    const res = await t.g.admin("GET", path, undefined, analyst);
+    expect(res.status, `${path}: ${JSON.stringify(res.body)}`).toBe(200);
+    return res.body;
+  }
+
+  async function shot(name: string) {
+    await page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true });
+  }
+
+  beforeAll(async () => {
+    // Three buyers: acme buys Texas, bolt buys Oklahoma for less, cobra bids high on young drivers
+    // and then refuses them at the post; nobody bids on drivers over 60.
+    const tooOld = (r: { body: any }) => Number(r.body.data?.age) >= 60;
+    const acme = await t.buyer({ ping: (r) => (tooOld(r) ? { json: { bid: 0, reason: "age not served" } } : { json: { bid: 12.5 } }) });
+    const bolt = await t.buyer({ ping: (r) => (tooOld(r) ? { json: { bid: 0, reason: "age not served" } } : { json: { bid: 8.25 } }) });
+    const cobra = await t.buyer({
+      ping: (r) => (Number(r.body.data?.age) < 25 ? { json: { bid: 20 } } : { json: { bid: 0, reason: "young drivers only" } }),
+      post: () => ({ json: { accepted: false, reason: "already in our system" } }),
+    });
+    const campaign = { id: "auto-insurance", payout: { type: "revshare", percent: 80 } };
+    const channels = [
+      pingPost("acme-tx", acme, { buyer_id: "acme", filters: [{ field: "state", op: "in", value: ["TX"] }], caps: [{ period: "day", leads: 100 }] }),
+      pingPost("bolt-ok", bolt, { buyer_id: "bolt", filters: [{ field: "state", op: "in", value: ["OK"] }] }),
+      pingPost("cobra-young", cobra, { buyer_id: "cobra", caps: [{ period: "month", spend: 500 }] }),
+    ];
+    const web = await t.g.setup({ campaign, channels, supplier: { id: "webleads", name: "Web Leads" } });
+    const calls = await t.g.setup({ campaign, channels, supplier: { id: "callcenter", name: "Call Center" } });
+
+    const sell = async (key: string, data: Record<string, unknown>, tracking: Record<string, string>) => {
+      const res = await t.g.lead(key, { campaign: "auto-insurance", data, ...tracking });
+      expect(res.status, JSON.stringify(res.body)).toBe(200);
+      return res.body as { lead_id: string; status: string };
+    };
+    const google1 = { source: "google", sub_id: "kw-1" };
+    const facebook = { source: "facebook" };
+    const leads: [string, Record<string, unknown>, Record<string, string>][] = [
+      [web, consumer({ age: 30 }), google1],
+      [web, consumer({ age: 35 }), { source: "google", sub_id: "kw-2" }],
+      [web, consumer({ age: 41 }), facebook],
+      [calls, consumer({ age: 50 }), {}],
+      [web, consumer({ age: 22 }), google1], // cobra wins, then refuses it at the post: acme buys
+      [calls, consumer({ age: 23 }), {}], // the same
+      [web, consumer({ age: 65 }), facebook], // nobody bids: unsold
+      [calls, consumer({ age: 70, state: "OK", zip: "73301" }), {}], // unsold
+      [web, consumer({ age: 40, state: "OK", zip: "73301" }), facebook], // bolt buys
+      [calls, consumer({ age: 45, state: "OK", zip: "73301" }), {}], // bolt buys
+    ];
+    for (const [key, data, tracking] of leads) {
+      const answer = await sell(key, data, tracking);
+      if (answer.status === "sold") sold.push(answer.lead_id);
+      if (data.age === 22) fellBack = answer.lead_id;
+    }
+    expect(sold.length).toBe(8);
+
+    const token = await t.g.admin("POST", "/v1/tokens", { name: "dashboard test", role: "analyst" });
+    expect(token.status).toBe(201);
+    analyst = token.body.token;
+
+    await mkdir(SHOTS, { recursive: true });
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+      timeout: 60_000,
+    });
+    context = await browser.newContext({ timezoneId: tz, viewport: { width: 1440, height: 900 }, acceptDownloads: true, locale: "en-US" });
+    context.setDefaultTimeout(STEP_MS);
+    page = await context.newPage();
+    page.on("console", (m) => m.type() === "error" && problems.push(`console: ${m.text()}`));
+    page.on("pageerror", (e) => problems.push(`page error: ${e.message}`));
+  }, 120_000);
+
+  afterAll(async () => {
+    await browser?.close();
+  });
+
+  it("signs in with an analyst token after refusing a wrong one", async () => {
+    await page.goto(`${t.g.url}/`);
+    await page.getByLabel("Operator token").fill("not-a-token");
+    await page.getByRole("button", { name: "Sign in" }).click();
+    await expect.poll(() => page.getByRole("alert").textContent(), { timeout: STEP_MS }).toContain("not valid");
+    await shot("01-sign-in-refused");
+    // The browser logs the refused token's 401 as a failed load: that one was asked for.
+    expect(problems.every((p) => p.includes("401"))).toBe(true);
+    problems.length = 0;
+    await page.getByLabel("Operator token").fill(analyst);
+    await page.getByRole("button", { name: "Sign in" }).click();
+    await page.getByRole("heading", { name: "Overview" }).waitFor();
+    expect(await page.evaluate('sessionStorage.getItem("gavel.token")')).toBe(analyst);
+  });
+
+  it("shows today's revenue on the overview as the API's totals", async () => {
+    const today = await api(`/v1/reports/campaigns?from=${day(tz)}&to=${day(tz, 1)}&tz=${encodeURIComponent(tz)}&interval=hour`);
+    const yesterday = await api(`/v1/reports/campaigns?from=${day(tz, -1)}&to=${day(tz)}&tz=${encodeURIComponent(tz)}`);
+    expect(today.totals.revenue).toBe(6 * 12.5 + 2 * 8.25);
+    const revenue = page.getByTestId("kpi-revenue-today");
+    await expect.poll(() => revenue.textContent(), { timeout: STEP_MS }).toBe(money(today.totals.revenue));
+    expect(await page.getByTestId("kpi-margin-today").textContent()).toBe(money(today.totals.margin));
+    expect(await page.getByTestId("kpi-revenue-yesterday").textContent()).toBe(money(yesterday.totals.revenue));
+    await page.getByTestId("chart-revenue-hourly").locator("canvas").waitFor();
+    await shot("02-overview");
+  });
+
+  it("changes the date range of a report, and goes back to the previous one", async () => {
+    await page.getByRole("link", { name: "Reports" }).click();
+    const table = page.getByTestId("report-table");
+    await table.waitFor();
+    const campaigns = await api(`/v1/reports/campaigns?from=${day(tz, -6)}&to=${day(tz, 1)}&tz=${encodeURIComponent(tz)}`);
+    expect(await table.locator('tfoot [data-col="revenue"]').textContent()).toBe(money(campaigns.totals.revenue));
+    await shot("03-reports-campaigns");
+
+    await page.getByRole("button", { name: "Yesterday" }).click();
+    await page.getByText("No leads in this range").waitFor();
+    expect(page.url()).toContain(`from=${day(tz, -1)}`);
+    await page.locator('input[name="from"]').fill(day(tz, -3));
+    await page.locator('input[name="from"]').dispatchEvent("change");
+    await expect.poll(() => page.url(), { timeout: STEP_MS }).toContain(`from=${day(tz, -3)}`);
+    await page.getByText("No leads in this range").waitFor();
+    await page.goBack();
+    await page.goBack();
+    await table.waitFor();
+    expect(await table.locator('tfoot [data-col="revenue"]').textContent()).toBe(money(campaigns.totals.revenue));
+  });
+
+  it("drills down from a campaign to its channels, with each channel's figures as the API's", async () => {
+    await page.locator('a.drill[data-drill="auto-insurance"]').click();
+    await expect.poll(() => page.url(), { timeout: STEP_MS }).toContain("dimension=channels");
+    const table = page.getByTestId("report-table");
+    await table.locator('a.drill[data-drill="acme-tx"]').waitFor();
+    const channels = await api(`/v1/reports/channels?from=${day(tz, -6)}&to=${day(tz, 1)}&tz=${encodeURIComponent(tz)}&campaign=auto-insurance`);
+    for (const row of channels.rows) {
+      const tr = table.locator("tbody tr", { has: page.locator(`a.drill[data-drill="${row.key.channel}"]`) });
+      expect(await tr.locator('[data-col="revenue"]').textContent()).toBe(money(row.revenue));
+    }
+    expect(await table.locator('tfoot [data-col="revenue"]').textContent()).toBe(money(channels.totals.revenue));
+    await shot("04-reports-channels");
+  });
+
+  it("downloads the report's CSV exactly as the API serves it", async () => {
+    const [download] = await Promise.all([page.waitForEvent("download"), page.getByTestId("download-csv").click()]);
+    const file = await readFile((await download.path())!, "utf8");
+    const res = await fetch(
+      `${t.g.url}/v1/reports/channels?from=${day(tz, -6)}&to=${day(tz, 1)}&tz=${encodeURIComponent(tz)}&campaign=auto-insurance&format=csv`,
+      { headers: { authorization: `Bearer ${analyst}` } },
+    );
+    expect(res.status).toBe(200);
+    const csv = await res.text();
+    expect(csv.split("\n").length).toBeGreaterThan(3);
+    expect(file).toBe(csv);
+    expect(download.suggestedFilename()).toMatch(/^gavel-channels-.*\.csv$/);
+  });
+
+  it("drills down from a channel to its leads and opens a lead's waterfall", async () => {
+    await page.locator('a.drill[data-drill="acme-tx"]').click();
+    const leads = page.getByTestId("leads-table");
+    await leads.waitFor();
+    expect(page.url()).toContain("channel=acme-tx");
+    const listed = await api(`/v1/leads?channel=acme-tx&limit=50`);
+    expect(listed.items.length).toBe(6);
+    expect(await leads.locator("tbody tr").count()).toBe(listed.items.length);
+    await shot("05-leads");
+
+    await leads.locator(`a[data-lead="${fellBack}"]`).click();
+    const waterfall = page.getByTestId("waterfall");
+    await waterfall.waitFor();
+    const trace = await api(`/v1/leads/${fellBack}`);
+    const rows = waterfall.locator(".wf-row");
+    expect(await rows.count()).toBe(trace.attempts.length);
+    const shown = await rows.evaluateAll((els) => els.map((e) => `${e.getAttribute("data-kind")} ${e.getAttribute("data-outcome")}`));
+    expect(shown).toEqual(trace.attempts.map((a: any) => `${a.kind} ${a.outcome}`));
+    expect(shown).toContain("post rejected");
+    expect(shown).toContain("post accepted");
+    if (trace.deadline_at) await waterfall.getByTestId("deadline").waitFor({ state: "attached" });
+    // Analysts see pii masked, as the API masks it.
+    expect(trace.data.email).toBe("***");
+    await page.getByTestId("lead-data").getByText("***").first().waitFor();
+    await page.getByTestId("history").waitFor();
+    await shot("06-lead-waterfall");
+    if (trace.deadline_at) {
+      await waterfall.getByLabel(/Zoom to the pings and posts/).check();
+      await waterfall.getByText("the deadline is further right", { exact: false }).waitFor();
+      expect(await rows.count()).toBe(trace.attempts.length);
+      await shot("06b-lead-waterfall-zoomed");
+    }
+  });
+
+  it("shows why leads were not taken, orphans counted, as the reasons report says", async () => {
+    await page.getByRole("link", { name: "Reports" }).click();
+    await page.getByRole("link", { name: "Reasons" }).click();
+    const table = page.getByTestId("report-table");
+    await table.getByText("no_bid").first().waitFor();
+    const reasons = await api(`/v1/reports/reasons?from=${day(tz, -6)}&to=${day(tz, 1)}&tz=${encodeURIComponent(tz)}`);
+    expect(reasons.totals.orphans).toBeGreaterThan(0);
+    expect(await table.locator('tfoot [data-col="count"]').textContent()).toBe(String(reasons.totals.count));
+    expect(await table.locator('tfoot [data-col="orphans"]').textContent()).toBe(String(reasons.totals.orphans));
+    expect(await table.locator("tbody tr").count()).toBe(reasons.rows.length);
+    await shot("07-reports-reasons");
+  });
+
+  it("shows the bid landscape and channel health", async () => {
+    await page.getByRole("link", { name: "Bid landscape" }).click();
+    await page.getByTestId("bids-chart").locator("canvas").waitFor();
+    const bids = await api(`/v1/reports/bids?from=${day(tz, -6)}&to=${day(tz, 1)}&tz=${encodeURIComponent(tz)}`);
+    expect(await page.getByTestId("bids-table").locator('tfoot [data-col="bids"]').textContent()).toBe(String(bids.totals.bids));
+    await page.locator('select[name="campaign"]').selectOption("auto-insurance");
+    await page.getByRole("heading", { name: "Per channel" }).waitFor();
+    await shot("08-bid-landscape");
+
+    await page.getByRole("link", { name: "Channel health" }).click();
+    const health = page.getByTestId("health-table");
+    await health.waitFor();
+    expect(await health.locator("tbody tr").count()).toBe(3);
+    await health.getByText("resets").first().waitFor();
+    await shot("09-channel-health");
+  });
+
+  it("signs out, and loads nothing from outside Gavel without a console error", async () => {
+    await page.getByRole("button", { name: "Sign out" }).click();
+    await page.getByLabel("Operator token").waitFor();
+    expect(await page.evaluate('sessionStorage.getItem("gavel.token")')).toBeNull();
+    expect(problems).toEqual([]);
+  });
+}, 180_000);
