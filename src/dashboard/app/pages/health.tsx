@@ -138,7 +138,7 @@ function Caps({ caps, tz }: { caps: CapUsage[] | undefined; tz: string }) {
               <meter min={0} max={cap.spend} value={cap.used?.spend ?? 0} /> {formatValue("money", cap.used?.spend ?? 0)} / {formatValue("money", cap.spend)}
             </span>
           )}
-          <span class="muted small"> resets {cap.resets_at ? formatInstant(cap.resets_at, tz, false) : "never"}</span>
+          <span class="resets">resets {cap.resets_at ? formatInstant(cap.resets_at, tz, false) : "never"}</span>
         </li>
       ))}
     </ul>

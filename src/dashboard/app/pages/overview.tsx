@@ -1,7 +1,7 @@
 // Overview: today's revenue, leads, sell-through, EPL and margin beside yesterday's and the last
 // seven days', each the `totals` of its own report request (the day boundaries are bare dates the
 // API reads in the chosen zone), and the same requests' rows per hour and per day as charts.
-import { getJson } from "../api";
+import { ApiError, getJson } from "../api";
 import { Chart, seriesByKey } from "../chart";
 import { useChoices } from "../controls";
 import { addDays, allZones, browserZone, today } from "../dates";
@@ -33,9 +33,20 @@ export function OverviewPage({ route }: { route: Route }) {
   const ranges = overviewRanges(tz);
   const loaded = useApi(
     async (signal) => {
-      const ask = (r: { from: string; to: string; interval?: string }) => getJson<Report>("/v1/reports/campaigns", { ...r, tz, campaign }, signal);
+      let chartsRefused: ApiError | undefined;
+      const ask = async (r: { from: string; to: string; interval?: string }): Promise<Report> => {
+        try {
+          return await getJson<Report>("/v1/reports/campaigns", { ...r, tz, campaign }, signal);
+        } catch (error) {
+          // A zone a fraction of an hour from UTC has no hourly or daily series (the API says why):
+          // the figures are asked again without one, and the charts show the API's refusal.
+          if (!(error instanceof ApiError) || error.status !== 422 || !r.interval) throw error;
+          chartsRefused = error;
+          return getJson<Report>("/v1/reports/campaigns", { ...r, interval: undefined, tz, campaign }, signal);
+        }
+      };
       const [todays, yesterdays, weeks] = await Promise.all([ask(ranges.today), ask(ranges.yesterday), ask(ranges.week)]);
-      return { today: todays, yesterday: yesterdays, week: weeks };
+      return { today: todays, yesterday: yesterdays, week: weeks, chartsRefused };
     },
     JSON.stringify([tz, campaign, ranges]),
   );
@@ -88,12 +99,16 @@ export function OverviewPage({ route }: { route: Route }) {
             Today is {ranges.today.from} in {tz}; the last 7 days are {ranges.week.from} to {ranges.today.from}, today included.{" "}
             <a href={href("reports", { dimension: "campaigns", from: ranges.week.from, to: ranges.week.to, tz, campaign })}>Open as a report</a>
           </p>
-          <div class="charts">
-            <Series report={loaded.data.today} metric="revenue" kind="money" title="Revenue per hour today, by campaign" keyName={key} testId="chart-revenue-hourly" />
-            <Series report={loaded.data.today} metric="leads" kind="count" title="Leads per hour today, by campaign" keyName={key} />
-            <Series report={loaded.data.week} metric="revenue" kind="money" title="Revenue per day, last 7 days" keyName={key} />
-            <Series report={loaded.data.week} metric="leads" kind="count" title="Leads per day, last 7 days" keyName={key} />
-          </div>
+          {loaded.data.chartsRefused ? (
+            <ErrorView error={loaded.data.chartsRefused} />
+          ) : (
+            <div class="charts">
+              <Series report={loaded.data.today} metric="revenue" kind="money" title="Revenue per hour today, by campaign" keyName={key} testId="chart-revenue-hourly" />
+              <Series report={loaded.data.today} metric="leads" kind="count" title="Leads per hour today, by campaign" keyName={key} />
+              <Series report={loaded.data.week} metric="revenue" kind="money" title="Revenue per day, last 7 days" keyName={key} />
+              <Series report={loaded.data.week} metric="leads" kind="count" title="Leads per day, last 7 days" keyName={key} />
+            </div>
+          )}
         </>
       )}
     </section>

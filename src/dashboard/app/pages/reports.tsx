@@ -41,6 +41,8 @@ function drillDown(dimension: Dimension, route: Route, row: Row, report: Report)
       return undefined;
     case "channels":
     case "sources": {
+      // The leads list cannot ask for "no source": such a row has no leads link rather than a wrong one.
+      if (dimension === "sources" && k.source === null) return undefined;
       // The leads behind the row: the same instants the report covered.
       const leadFilters = dimension === "channels" ? { channel: k.channel } : { supplier: k.supplier, source: k.source ?? undefined, sub_id: k.sub_id ?? undefined };
       return href("leads", {
