@@ -130,7 +130,7 @@ describe("who bought, lead sources and lead list filters", () => {
     expect(await list("&reason=no_bid")).toEqual([]);
   });
 
-  it("takes dates and times in from and to, a bare date being midnight in tz, the range half-open", async () => {
+  it("takes dates and times in from and to, read in tz unless they have an offset, the range half-open", async () => {
     // The UTC day of 28 Nov, then New York's.
     expect(ids(await list("&from=2026-11-28&to=2026-11-29"))).toEqual(named("texan", "again", "ohioan", "new-yorker", "invalid"));
     expect(ids(await list("&from=2026-11-28&to=2026-11-29&tz=UTC"))).toEqual(named("texan", "again", "ohioan", "new-yorker", "invalid"));
@@ -140,6 +140,9 @@ describe("who bought, lead sources and lead list filters", () => {
     const at = encodeURIComponent(sent.ohioan.at);
     expect(ids(await list(`&from=${at}&to=${encodeURIComponent(sent["new-yorker"].at)}&tz=Asia/Tokyo`))).toEqual(named("ohioan"));
     expect(ids(await list(`&from=${encodeURIComponent("2026-11-27T22:00:00-05:00")}&to=${at}`))).toEqual(named("texan", "again"));
+    // A date and time without an offset is wall-clock time in tz, as in the reports.
+    expect(ids(await list("&from=2026-11-28T00:30:00&to=2026-11-28T01:00:01&tz=America/New_York"))).toEqual(named("ohioan", "new-yorker"));
+    expect(ids(await list("&from=2026-11-28T03:00:00&to=2026-11-28T03:00:01"))).toEqual(named("texan"));
 
     // The audit log takes them too.
     clock.set("2026-11-28T12:00:00Z");
@@ -163,7 +166,8 @@ describe("who bought, lead sources and lead list filters", () => {
       ["tz=", "tz"],
       ["from=yesterday", "from"],
       ["from=2026-02-30", "from"],
-      ["to=2026-11-28T10:00:00", "to"],
+      ["to=2026-11-28T25:00:00", "to"],
+      ["to=2026-11-28%2010:00:00Z", "to"],
       ["to=0000-01-01", "to"],
     ];
     for (const [query, path] of bad) {

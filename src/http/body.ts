@@ -94,25 +94,29 @@ export const instant = z.iso
   }, "must be a time from the year 1900 up to 9000");
 
 const ISO_DAY = /^\d{4}-\d{2}-\d{2}$/;
+/** A date and a wall-clock time with no offset: read in the query's zone. */
+const ISO_LOCAL = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?$/;
 const isoDay = z.iso.date();
 
 /** Why `text` is no bound of a time range, or undefined when it is one. */
 function boundProblem(text: string): string | undefined {
-  if (ISO_DAY.test(text)) {
-    if (!isoDay.safeParse(text).success) return "must be a real date (YYYY-MM-DD)";
+  if (ISO_DAY.test(text) || ISO_LOCAL.test(text)) {
+    if (!isoDay.safeParse(text.slice(0, 10)).success || !DateTime.fromISO(text, { zone: "UTC" }).isValid)
+      return ISO_DAY.test(text) ? "must be a real date (YYYY-MM-DD)" : "must be a real date and time (YYYY-MM-DDTHH:MM:SS)";
     const year = Number(text.slice(0, 4));
     return year >= 1900 && year < 9000 ? undefined : "must be a date from the year 1900 up to 9000";
   }
   const parsed = instant.safeParse(text);
   if (parsed.success) return undefined;
   const issue = parsed.error.issues[0];
-  return issue.code === "custom" ? issue.message : "must be an ISO 8601 date (2026-11-28) or a time with its offset (2026-11-28T09:30:00Z)";
+  return issue.code === "custom" ? issue.message : "must be an ISO 8601 date (2026-11-28) or date and time (2026-11-28T09:30:00Z)";
 }
 
 /**
- * A bound of a time range in a query (`from`, `to`): an ISO 8601 time with its offset, or a bare
- * date, which means that day's midnight in the query's `tz` (UTC without one). Kept as text until
- * the zone is known: read it with `boundAt` or `timeRange`.
+ * A bound of a time range in a query (`from`, `to`), as the reports read theirs: an ISO 8601 time
+ * with its offset is that instant; a bare date is that day's midnight, and a date and time without
+ * an offset that wall-clock time, in the query's `tz` (UTC without one). Kept as text until the zone
+ * is known: read it with `boundAt` or `timeRange`.
  */
 export const timeBound = z
   .string()
@@ -120,14 +124,17 @@ export const timeBound = z
     const problem = boundProblem(text);
     if (problem) ctx.addIssue({ code: "custom", message: problem });
   })
-  .meta({ description: "An ISO 8601 date (`2026-11-28`: midnight in `tz`) or a time with its offset (`2026-11-28T09:30:00Z`)" });
+  .meta({
+    description:
+      "An ISO 8601 date (`2026-11-28`: midnight in `tz`), date and time in `tz` (`2026-11-28T09:30:00`), or time with its offset (`2026-11-28T09:30:00Z`)",
+  });
 
-/** A time range's zone: an IANA name; bare dates in `from` and `to` are midnight there. */
-export const rangeZone = timezone.meta({ description: "IANA time zone for bare dates in `from` and `to`, default `UTC`" });
+/** A time range's zone: an IANA name, where `from` and `to` without an offset are read. */
+export const rangeZone = timezone.meta({ description: "IANA time zone in which `from` and `to` without an offset are read, default `UTC`" });
 
-/** A valid bound (see timeBound) as an instant: a bare date is midnight in `zone`. */
+/** A valid bound (see timeBound) as an instant: without an offset, it is read in `zone`. */
 export function boundAt(bound: string, zone = "UTC"): Date {
-  return ISO_DAY.test(bound) ? DateTime.fromISO(bound, { zone }).toJSDate() : new Date(bound);
+  return ISO_DAY.test(bound) || ISO_LOCAL.test(bound) ? DateTime.fromISO(bound, { zone }).toJSDate() : new Date(bound);
 }
 
 /** The `from`, `to` and `tz` of a query as instants: the range is half-open, [from, to). */
@@ -135,5 +142,5 @@ export function timeRange(q: { from?: string; to?: string; tz?: string }): { fro
   return { from: q.from === undefined ? undefined : boundAt(q.from, q.tz), to: q.to === undefined ? undefined : boundAt(q.to, q.tz) };
 }
 
-/** A bound read as a Date, a bare date at midnight UTC (for a filter with no `tz` beside it). */
+/** A bound read as a Date, in UTC when it has no offset (for a filter with no `tz` beside it). */
 export const instantDate = timeBound.transform((v) => boundAt(v));

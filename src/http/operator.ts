@@ -24,8 +24,8 @@ const AuditQuery = z
   .object({
     resource: z.string().optional().meta({ description: "`channels/acme-tx` (and anything under it, such as its keys) or a kind: `channels`" }),
     actor: z.string().optional().meta({ description: "`token:<id>`, `env:ADMIN_TOKEN` or `cli:<user>`" }),
-    from: timeBound.optional().meta({ description: "At or after: an ISO 8601 date (midnight in `tz`) or a time with its offset" }),
-    to: timeBound.optional().meta({ description: "Before (the range is half-open): an ISO 8601 date (midnight in `tz`) or a time with its offset" }),
+    from: timeBound.optional().meta({ description: "At or after: an ISO 8601 date or date and time, read in `tz` unless it has an offset" }),
+    to: timeBound.optional().meta({ description: "Before (the range is half-open): an ISO 8601 date or date and time, read in `tz` unless it has an offset" }),
     tz: rangeZone.optional(),
     cursor: z.string().regex(/^\d+$/, "must be a next_cursor value").optional(),
     limit: z.string().optional().meta({ description: "1 to 500, default 50" }),
