@@ -3,12 +3,27 @@ import { and, asc, desc, eq, gte, lt, type SQL } from "drizzle-orm";
 import type { Db } from "./client";
 import { attempts, leadEvents, leads } from "./schema";
 
+/** Attempts are looked for this far either side of a lead's arrival (an auction lasts at most a minute). */
+const ATTEMPT_SLACK_MS = 3_600_000;
+
 export async function findLead(db: Db, id: string) {
   const [lead] = await db.select().from(leads).where(eq(leads.id, id));
   if (!lead) return undefined;
   const [history, tried] = await Promise.all([
     db.select().from(leadEvents).where(eq(leadEvents.leadId, id)).orderBy(asc(leadEvents.id)),
-    db.select().from(attempts).where(eq(attempts.leadId, id)).orderBy(asc(attempts.startedAt), asc(attempts.id)),
+    // A lead's attempts start after it arrived and within its auction: naming when lets the read
+    // visit only that day's partition of attempts, not every day kept.
+    db
+      .select()
+      .from(attempts)
+      .where(
+        and(
+          eq(attempts.leadId, id),
+          gte(attempts.startedAt, new Date(lead.receivedAt.getTime() - ATTEMPT_SLACK_MS)),
+          lt(attempts.startedAt, new Date(lead.receivedAt.getTime() + ATTEMPT_SLACK_MS)),
+        ),
+      )
+      .orderBy(asc(attempts.startedAt), asc(attempts.id)),
   ]);
   return { lead, history, attempts: tried };
 }
