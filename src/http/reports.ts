@@ -9,6 +9,7 @@ import { cell, csvStream, keyedLines } from "../reports/csv";
 import { STEP_CENTS } from "../reports/facts";
 import { bidLandscape, dimensionReport, DIMENSIONS, reasonReport, type Dimension } from "../reports/query";
 import { INTERVALS, reportRange } from "../reports/range";
+import { rangeZone, timeBound, timeRange } from "./body";
 import { route, type AnyRoute } from "./route";
 
 export interface ReportRouteDeps {
@@ -18,9 +19,9 @@ export interface ReportRouteDeps {
 
 const name = z.string().min(1).max(200);
 const range = {
-  from: z.string().optional().meta({ description: "ISO 8601 date or date-time; a bare date is midnight in `tz`. Default: a day before `to`" }),
-  to: z.string().optional().meta({ description: "ISO 8601 date or date-time, not included. Default: now" }),
-  tz: z.string().optional().meta({ description: "IANA time zone of bare dates and of interval buckets, default UTC" }),
+  from: timeBound.optional().meta({ description: "Start of the range, included (see `to` for the forms). Default: a day before `to`" }),
+  to: timeBound.optional(),
+  tz: rangeZone.optional().meta({ description: "IANA time zone of `from` and `to` without an offset and of interval buckets, default `UTC`" }),
   test: z
     .enum(["true", "false"])
     .optional()
@@ -102,6 +103,12 @@ const KEYS: Record<Dimension, string[]> = {
   channels: ["channel", "buyer"],
 };
 
+/** A query's range: its bounds read in its zone (half-open), checked against its interval. */
+function rangeOf(query: { from?: string; to?: string; tz?: string; interval?: string }, now: number) {
+  const { from, to } = timeRange(query);
+  return reportRange({ from, to, tz: query.tz, interval: query.interval }, now);
+}
+
 const wantsCsv = (c: Context, format: string | undefined) =>
   format === "csv" || (format === undefined && (c.req.header("accept") ?? "").toLowerCase().includes("text/csv"));
 
@@ -132,7 +139,7 @@ export function reportRoutes(deps: ReportRouteDeps): AnyRoute[] {
         const bucketCents = Math.round(Number(query.bucket ?? "1") * 100);
         if (!Number.isFinite(bucketCents) || bucketCents <= 0 || bucketCents % STEP_CENTS !== 0 || bucketCents > 100_000 || query.bucket?.trim() === "")
           throw new GavelError("validation", "Bad report query", { errors: [{ path: "bucket", message: "must be a price range width in dollars: a multiple of 0.5, up to 1000" }] });
-        const report = await bidLandscape(deps.database, reportRange(query, deps.clock.now()), query, query.test === "true", bucketCents);
+        const report = await bidLandscape(deps.database, rangeOf(query, deps.clock.now()), query, query.test === "true", bucketCents);
         if (!wantsCsv(c, query.format)) return c.json(report);
         const figures = ["min_price", "max_price", "bids", "wins", "posts", "accepted", "post_reject_rate"] as const;
         const lines = report.rows.map((r) => figures.map((f) => cell(f, r[f])));
@@ -152,7 +159,7 @@ export function reportRoutes(deps: ReportRouteDeps): AnyRoute[] {
       query: ReasonQuery,
       responses: responses("Reasons by count, then totals", ReasonReportSchema),
       async handler(c, { query }) {
-        const report = await reasonReport(deps.database, reportRange(query, deps.clock.now()), query, query.test === "true");
+        const report = await reasonReport(deps.database, rangeOf(query, deps.clock.now()), query, query.test === "true");
         if (!wantsCsv(c, query.format)) return c.json(report);
         const lines = report.rows.map((r) => [r.key.channel ?? "", r.key.stage, r.key.reason, String(r.count), String(r.orphans)]);
         lines.push(["total", "", "", String(report.totals.count), String(report.totals.orphans)]);
@@ -174,7 +181,7 @@ export function reportRoutes(deps: ReportRouteDeps): AnyRoute[] {
         const dimension = params.dimension as Dimension;
         if (!(DIMENSIONS as readonly string[]).includes(dimension))
           throw new GavelError("not_found", `No report '${params.dimension}': reports are ${DIMENSIONS.join(", ")}, bids and reasons`);
-        const range = reportRange(query, deps.clock.now());
+        const range = rangeOf(query, deps.clock.now());
         const report = await dimensionReport(
           deps.database,
           dimension,
