@@ -26,7 +26,7 @@ const leadStatus = z.enum(["received", "rejected", "duplicate", "auctioning", "s
 const LeadAnswer = z
   .object({
     lead_id: z.string(),
-    status: z.enum(["sold", "unsold", "duplicate", "error"]),
+    status: z.enum(["sold", "unsold", "duplicate", "rejected", "error"]).meta({ description: "`rejected` (with `reason`: `suppressed`) is a lead on the do-not-sell list" }),
     price: z.number().meta({ description: "The supplier's payout (0 unless sold)" }),
     sold_to: z.number().int().meta({ description: "Number of sales: 1 when sold, else 0 (not who bought: see the trace's `sold_channel`)" }),
     trace_url: z.string(),
