@@ -103,7 +103,6 @@ export interface Sort {
 }
 
 function compare(a: unknown, b: unknown): number {
-  // Missing values sort last whichever way.
   if (a === null || a === undefined) return b === null || b === undefined ? 0 : 1;
   if (b === null || b === undefined) return -1;
   if (typeof a === "number" && typeof b === "number") return a - b;
