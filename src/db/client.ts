@@ -253,8 +253,11 @@ function newPool(url: string, poolSize: number, bounds: DatabaseBounds, renew: (
     max: poolSize,
     onnotice: () => {},
     connect_timeout: Math.max(1, Math.ceil(bounds.queryTimeoutMs / 1000)),
-    connection: { statement_timeout: bounds.statementTimeoutMs },
-    // Gavel reads no array columns. postgres.js would otherwise read the server's array types on
+    // No JIT: compiling a plan costs 50–150 ms, more than any of Gavel's statements takes to run
+    // (a report's rollup scan included), and it kicks in on cost estimates, which are rough for the
+    // reports' reads of a few hundred rows of raw leads.
+    connection: { statement_timeout: bounds.statementTimeoutMs, jit: "off" },
+    // Gavel reads no array columns (reports read their histograms as text). postgres.js would otherwise read the server's array types on
     // every new connection, and a connection killed during that read rejects a promise nobody holds
     // (an unhandled rejection: it would end the process).
     fetch_types: false,

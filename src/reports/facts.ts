@@ -55,13 +55,13 @@ function leadsAndAttempts(windows: readonly Window[], filter: LeadFilter): SQL {
   if (filter.subId !== undefined) where.push(sql`coalesce(sub_id, '') = ${filter.subId}`);
   const first = new Date(Math.min(...windows.map((w) => w.from.getTime())));
   const last = new Date(Math.max(...windows.map((w) => w.to.getTime())) + 3_600_000);
-  return sql`l as (
+  return sql`l as materialized (
       select id, campaign_id, supplier_id, coalesce(source, '') as source, coalesce(sub_id, '') as sub_id, test, status, reason,
              date_trunc('hour', received_at) as at, revenue_cents, price_cents, sold_channel_id, excluded,
              case when status in ${sql.raw(AUCTIONED)} and decided_at is not null
                   then ${sql.raw(bucketSql("extract(epoch from decided_at - received_at) * 1000"))} end as decision_b
       from leads where ${sql.join(where, sql` and `)}
-    ), a as (
+    ), a as materialized (
       select t.lead_id, t.kind, t.channel_id, t.outcome, t.price_cents, t.reason,
              ${sql.raw(bucketSql("t.duration_ms"))} as b,
              t.kind = 'post' and row_number() over (partition by t.lead_id, t.kind order by t.started_at, t.id) = 1 as won
@@ -145,17 +145,25 @@ const CHANNELS_SELECT = `
 /** Half-dollar steps of a bid price. */
 export const STEP_CENTS = 50;
 
+// Each bid with what came of it on the same channel: one row per (lead, channel) first, so a ping
+// meets its post without a join of attempts with themselves.
 const BIDS_SELECT = `
-    select 'hour' as grain, l.at, l.test, l.campaign_id, p.channel_id, (p.price_cents / ${STEP_CENTS})::int as step,
+    select 'hour' as grain, l.at, l.test, l.campaign_id, p.channel_id, (p.bid_cents / ${STEP_CENTS})::int as step,
            count(*)::int as bids,
-           count(*) filter (where w.won)::int as wins,
-           count(w.lead_id)::int as posts,
-           count(*) filter (where w.outcome = 'accepted')::int as accepted
-    from a p
+           count(*) filter (where p.won)::int as wins,
+           coalesce(sum(p.posts), 0)::int as posts,
+           coalesce(sum(p.accepted), 0)::int as accepted
+    from (
+      select lead_id, channel_id,
+             max(price_cents) filter (where kind = 'ping' and outcome = 'bid') as bid_cents,
+             bool_or(won) as won,
+             count(*) filter (where kind = 'post') as posts,
+             count(*) filter (where kind = 'post' and outcome = 'accepted') as accepted
+      from a group by lead_id, channel_id
+    ) p
     join l on l.id = p.lead_id
-    left join a w on w.lead_id = p.lead_id and w.channel_id = p.channel_id and w.kind = 'post'
-    where p.kind = 'ping' and p.outcome = 'bid'
-    group by l.at, l.test, l.campaign_id, p.channel_id, (p.price_cents / ${STEP_CENTS})::int`;
+    where p.bid_cents is not null
+    group by l.at, l.test, l.campaign_id, p.channel_id, (p.bid_cents / ${STEP_CENTS})::int`;
 
 // Reasons are grouped by their code, never by free text (a buyer's message, a body excerpt): a
 // non-bid is its outcome, plus its reason's code when it has one (`error:http_503`); a lead's own
@@ -187,4 +195,15 @@ const SELECTS: Record<RollupTable, string> = {
 /** The rollup rows of `table` for the leads received in `windows` (hour grain), as a query. */
 export function factsSql(table: RollupTable, windows: readonly Window[], filter: LeadFilter = {}): SQL {
   return sql`with ${leadsAndAttempts(windows, filter)}${sql.raw(SELECTS[table])}`;
+}
+
+/**
+ * One statement that adds the rows of every rollup table for the leads received in `windows`,
+ * reading those leads and their attempts once: `insert(table)` gives each table's insert of its
+ * rows (named `f`); the statement answers the number of leads read.
+ */
+export function addFactsSql(windows: readonly Window[], insert: (table: RollupTable, rows: string) => string): SQL {
+  const tables = Object.keys(SELECTS) as RollupTable[];
+  const inserts = tables.map((table) => `, ${table}_in as (${insert(table, SELECTS[table])})`).join("");
+  return sql`with ${leadsAndAttempts(windows, {})}${sql.raw(inserts)} select count(*)::int as leads from l`;
 }

@@ -10,7 +10,7 @@
 import { sql } from "drizzle-orm";
 import type { Logger } from "pino";
 import type { Database, Db } from "../db/client";
-import { factsSql, type RollupTable } from "./facts";
+import { addFactsSql, LEVELS, type RollupTable } from "./facts";
 import { addSql, HISTOGRAM_MS } from "./histogram";
 
 /**
@@ -94,9 +94,12 @@ function daysSql(table: RollupTable, from: Date, to: Date): string {
     ...shape.histograms.map((c) => `array[${HISTOGRAM_MS.map((_, i) => `sum(${c}[${i + 1}])::int`).join(", ")}]`),
   ];
   const day = `date_trunc('day', at, 'UTC')`;
+  // Naming the levels lets the read go down the primary key (grain, level, at, …) to the day's hours.
+  const levels = table in LEVELS ? ` and level in (${Object.keys(LEVELS[table as keyof typeof LEVELS]).join(", ")})` : "";
   return `insert into ${table} (${columns(table).join(", ")})
     select 'day', ${shape.keys.filter((k) => k !== "grain").map((k) => (k === "at" ? day : k)).join(", ")}, ${values.join(", ")}
-    from ${table} where grain = 'hour' and at >= '${from.toISOString()}'::timestamptz and at < '${to.toISOString()}'::timestamptz
+    from ${table} where grain = 'hour'${levels}
+      and at >= '${from.toISOString()}'::timestamptz and at < '${to.toISOString()}'::timestamptz
     group by ${day}, ${keys.join(", ")}
     on conflict do nothing`;
 }
@@ -150,20 +153,20 @@ async function rollStep(db: Db, until: Date | undefined, stepMs: number): Promis
     const [next] = list(await rows<{ at: string | Date | null }>(sql`select min(received_at) as at from leads where received_at >= ${from.toISOString()}::timestamptz`));
     const first = next.at === null ? to.getTime() : Math.max(from.getTime(), Math.floor(new Date(next.at).getTime() / HOUR_MS) * HOUR_MS);
     const stepEnd = new Date(Math.min(to.getTime(), first + stepMs));
-    const windows = [{ from, to: stepEnd }];
-    for (const table of ROLLUP_TABLES) {
-      const names = sql.raw(columns(table).join(", "));
-      await tx.execute(sql`insert into ${sql.raw(table)} (${names}) select ${names} from (${factsSql(table, windows)}) f ${sql.raw(merge(table))}`);
-    }
+    const [added] = list(
+      await rows<{ leads: number }>(
+        addFactsSql([{ from, to: stepEnd }], (table, select) => {
+          const names = columns(table).join(", ");
+          return `insert into ${table} (${names}) select ${names} from (${select}) f ${merge(table)}`;
+        }),
+      ),
+    );
     // The UTC days whose last hour this step completed get their day rows.
     const firstDay = Math.floor(from.getTime() / DAY_MS) * DAY_MS;
     const lastDay = Math.floor(stepEnd.getTime() / DAY_MS) * DAY_MS;
     if (lastDay > firstDay) for (const table of ROLLUP_TABLES) await tx.execute(sql.raw(daysSql(table, new Date(firstDay), new Date(lastDay))));
-    const [counted] = list(
-      await rows<{ n: number }>(sql`select count(*)::int as n from leads where received_at >= ${from.toISOString()}::timestamptz and received_at < ${stepEnd.toISOString()}::timestamptz`),
-    );
     await tx.execute(sql`update report_progress set rolled_to = ${stepEnd.toISOString()}::timestamptz where name = ${PROGRESS}`);
-    return { rolledTo: stepEnd, leads: Number(counted.n), done: stepEnd >= to };
+    return { rolledTo: stepEnd, leads: Number(added.leads), done: stepEnd >= to };
   });
 }
 
