@@ -121,6 +121,8 @@ describe("reports", () => {
     expect(res.body.tz).toBe("America/Chicago");
     for (const row of res.body.rows) expect(row.period).toMatch(/^\d{4}-\d\d-\d\dT\d\d:00:00-0[56]:00$/);
     expect(res.body.rows.reduce((s: number, r: any) => s + r.leads, 0)).toBe(7);
+    expect(res.body.periods.map((p: any) => p.period)).toEqual([...new Set(res.body.rows.map((r: any) => r.period))].sort());
+    expect(res.body.periods.reduce((s: number, p: any) => s + p.revenue, 0)).toBe(75);
     const day = await report(`/v1/reports/campaigns?interval=day&from=${new Date().toISOString().slice(0, 10)}`);
     expect(day.status).toBe(200);
   });

@@ -63,6 +63,10 @@ const DimensionReportSchema = z
     interval: z.string().nullable(),
     rows: z.array(z.looseObject({ key: z.record(z.string(), z.string().nullable()), period: z.string().optional() })),
     totals: Metrics,
+    periods: z
+      .array(z.looseObject({ period: z.string() }))
+      .optional()
+      .meta({ description: "With `interval`: each period's totals over every key (the SUM row per period); periods with no leads are absent" }),
   })
   .meta({ id: "Report" });
 

@@ -77,6 +77,8 @@ export interface DimensionReport {
   interval: string | null;
   rows: ({ key: Record<string, string | null>; period?: string } & Record<string, unknown>)[];
   totals: Record<string, number | null>;
+  /** With an interval: the totals of each period, over every key (periods with no leads are absent). */
+  periods?: ({ period: string } & Record<string, number | null | string>)[];
 }
 
 const col = (name: string) => sql.raw(name);
@@ -162,11 +164,25 @@ export async function dimensionReport(database: Database, dimension: Dimension, 
     sums: sumsOf(row, table),
     histograms: Object.fromEntries(HISTOGRAMS[table].map((c) => [c, parseCounts(row[c] as string)])),
   }));
-  const total: Group = { key: {}, period: null, sums: emptySums(table), histograms: Object.fromEntries(HISTOGRAMS[table].map((c) => [c, new Array<number>(BUCKETS).fill(0)])) };
+  const emptyGroup = (period: string | null): Group => ({
+    key: {},
+    period,
+    sums: emptySums(table),
+    histograms: Object.fromEntries(HISTOGRAMS[table].map((c) => [c, new Array<number>(BUCKETS).fill(0)])),
+  });
+  const add = (into: Group, g: Group) => {
+    for (const c of SUMS[table]) into.sums[c] += g.sums[c];
+    if (g.sums.max_bid_cents !== null) into.sums.max_bid_cents = Math.max(into.sums.max_bid_cents ?? 0, g.sums.max_bid_cents);
+    for (const c of HISTOGRAMS[table]) addCounts(into.histograms[c], g.histograms[c]);
+  };
+  const total = emptyGroup(null);
+  const perPeriod = new Map<string, Group>();
   for (const g of groups) {
-    for (const c of SUMS[table]) total.sums[c] += g.sums[c];
-    if (g.sums.max_bid_cents !== null) total.sums.max_bid_cents = Math.max(total.sums.max_bid_cents ?? 0, g.sums.max_bid_cents);
-    for (const c of HISTOGRAMS[table]) addCounts(total.histograms[c], g.histograms[c]);
+    add(total, g);
+    if (g.period === null) continue;
+    let p = perPeriod.get(g.period);
+    if (!p) perPeriod.set(g.period, (p = emptyGroup(g.period)));
+    add(p, g);
   }
   groups.sort(
     (a, b) =>
@@ -181,6 +197,9 @@ export async function dimensionReport(database: Database, dimension: Dimension, 
     interval: range.interval,
     rows: groups.map((g) => ({ key: g.key, ...(range.interval && { period: g.period! }), ...metrics(table, g) })),
     totals: metrics(table, total),
+    ...(range.interval && {
+      periods: [...perPeriod.values()].sort((a, b) => a.period!.localeCompare(b.period!)).map((p) => ({ period: p.period!, ...metrics(table, p) })),
+    }),
   };
 }
 
