@@ -44,11 +44,40 @@ describe.skipIf(missing && !process.env.CI)("the dashboard in a real browser", (
   /** Lead ids by what happened to them. */
   const sold: string[] = [];
   let fellBack = "";
+  /** When every lead had been decided (Unix seconds): a chart's periods up to here are past. */
+  let soldBy = 0;
 
   async function api(path: string): Promise<any> {
     const res = await t.g.admin("GET", path, undefined, analyst);
     expect(res.status, `${path}: ${JSON.stringify(res.body)}`).toBe(200);
     return res.body;
+  }
+
+  /**
+   * A time chart's overall line, as the page drew it (its data-drawn), against the report the API
+   * answers: on an axis of every period of the range, each of the API's `periods` at its own start
+   * with its figure as answered, and every period the API left out (no leads) 0 when past, a gap when
+   * still to come.
+   */
+  async function expectOverallLine(testId: string, report: any, metric: string, periodSeconds: number, label: string) {
+    const shownAt = Date.now() / 1000;
+    const chart = page.getByTestId(testId);
+    await chart.locator("canvas").waitFor();
+    const drawn = JSON.parse((await chart.getAttribute("data-drawn"))!);
+    const from = Date.parse(report.from) / 1000;
+    const count = (Date.parse(report.to) / 1000 - from) / periodSeconds;
+    expect(drawn.x).toEqual(Array.from({ length: count }, (_, i) => from + i * periodSeconds));
+    const overall = drawn.series.find((s: any) => s.overall);
+    expect(overall.label).toBe(label);
+    expect(report.periods.length).toBeGreaterThan(0);
+    const answered = new Map<number, number>(report.periods.map((p: any) => [Date.parse(p.period) / 1000, p[metric]]));
+    for (const [at, value] of answered) expect(overall.values[drawn.x.indexOf(at)], `${testId} at ${new Date(at * 1000).toISOString()}`).toBe(value);
+    drawn.x.forEach((at: number, i: number) => {
+      if (answered.has(at)) return;
+      if (at <= soldBy) expect(overall.values[i], `${testId}: a past period without leads`).toBe(0);
+      if (at > shownAt) expect(overall.values[i], `${testId}: a period still to come`).toBeNull();
+    });
+    return drawn;
   }
 
   async function shot(name: string) {
@@ -99,6 +128,7 @@ describe.skipIf(missing && !process.env.CI)("the dashboard in a real browser", (
       if (data.age === 22) fellBack = answer.lead_id;
     }
     expect(sold.length).toBe(8);
+    soldBy = Date.now() / 1000;
 
     const token = await t.g.admin("POST", "/v1/tokens", { name: "dashboard test", role: "analyst" });
     expect(token.status).toBe(201);
@@ -144,7 +174,15 @@ describe.skipIf(missing && !process.env.CI)("the dashboard in a real browser", (
     await expect.poll(() => revenue.textContent(), { timeout: STEP_MS }).toBe(money(today.totals.revenue));
     expect(await page.getByTestId("kpi-margin-today").textContent()).toBe(money(today.totals.margin));
     expect(await page.getByTestId("kpi-revenue-yesterday").textContent()).toBe(money(yesterday.totals.revenue));
-    await page.getByTestId("chart-revenue-hourly").locator("canvas").waitFor();
+
+    // The charts' overall lines are the API's periods, placed on every hour and day of the range.
+    const week = await api(`/v1/reports/campaigns?from=${day(tz, -6)}&to=${day(tz, 1)}&tz=${encodeURIComponent(tz)}&interval=day`);
+    const hourly = await expectOverallLine("chart-revenue-hourly", today, "revenue", 3600, "All campaigns");
+    await expectOverallLine("chart-leads-hourly", today, "leads", 3600, "All campaigns");
+    await expectOverallLine("chart-revenue-daily", week, "revenue", 86_400, "All campaigns");
+    await expectOverallLine("chart-leads-daily", week, "leads", 86_400, "All campaigns");
+    // One campaign: its line would be the overall one again, so there is none.
+    expect(hourly.series.length).toBe(1);
     await shot("02-overview");
   });
 
@@ -212,6 +250,10 @@ describe.skipIf(missing && !process.env.CI)("the dashboard in a real browser", (
     const leads = page.getByTestId("leads-table");
     await leads.waitFor();
     expect(page.url()).toContain("channel=acme-tx");
+    // The report's range as it was asked (dates in its zone), and its real leads only.
+    expect(page.url()).toContain(`from=${day(tz, -6)}`);
+    expect(page.url()).toContain("test=false");
+    expect(await page.locator('input[name="from"]').inputValue()).toBe(day(tz, -6));
     const listed = await api(`/v1/leads?channel=acme-tx&limit=50`);
     expect(listed.items.length).toBe(6);
     expect(await leads.locator("tbody tr").count()).toBe(listed.items.length);
@@ -274,6 +316,36 @@ describe.skipIf(missing && !process.env.CI)("the dashboard in a real browser", (
     expect(await table.locator('tfoot [data-col="orphans"]').textContent()).toBe(String(reasons.totals.orphans));
     expect(await table.locator("tbody tr").count()).toBe(reasons.rows.length);
     await shot("07b-reports-reasons");
+  });
+
+  it("charts a report by day: its Total line is the API's periods, a line per channel beside it", async () => {
+    const range = `from=${day(tz, -6)}&to=${day(tz, 1)}&tz=${encodeURIComponent(tz)}`;
+    await page.goto(`${t.g.url}/#/reports?dimension=channels&campaign=auto-insurance&interval=day&${range}`);
+    const channels = await api(`/v1/reports/channels?campaign=auto-insurance&interval=day&${range}`);
+    const drawn = await expectOverallLine("report-chart", channels, "revenue", 86_400, "Total");
+    expect(drawn.series.filter((s: any) => !s.overall).map((s: any) => s.label).sort()).toEqual(["acme-tx / acme", "bolt-ok / bolt", "cobra-young / cobra"]);
+    await shot("07c-reports-channels-by-day");
+
+    // A rate has nothing to read in a day without leads: a gap there, not a 0.
+    await page.locator('select[name="chart"]').selectOption("accept_rate");
+    await expect.poll(() => page.url(), { timeout: STEP_MS }).toContain("chart=accept_rate");
+    await expect.poll(() => page.getByTestId("report-chart").locator("figcaption").textContent(), { timeout: STEP_MS }).toContain("Accept rate per day");
+    const rates = JSON.parse((await page.getByTestId("report-chart").getAttribute("data-drawn"))!);
+    const total = rates.series.find((s: any) => s.overall);
+    const answered = new Map<number, number>(channels.periods.map((p: any) => [Date.parse(p.period) / 1000, p.accept_rate]));
+    rates.x.forEach((at: number, i: number) => expect(total.values[i]).toBe(answered.has(at) ? answered.get(at) : null));
+
+    // Today by the month is one period: a bar of the API's figure for it, not a lone dot.
+    const today = `from=${day(tz)}&to=${day(tz, 1)}&tz=${encodeURIComponent(tz)}`;
+    await page.goto(`${t.g.url}/#/reports?dimension=channels&campaign=auto-insurance&interval=month&${today}`);
+    const month = await api(`/v1/reports/channels?campaign=auto-insurance&interval=month&${today}`);
+    expect(month.periods.length).toBe(1);
+    const chart = page.getByTestId("report-chart");
+    await chart.getByText("One period in this range").waitFor();
+    const one = JSON.parse((await chart.getAttribute("data-drawn"))!);
+    expect(one.x).toEqual([Date.parse(month.periods[0].period) / 1000]);
+    expect(one.series).toEqual([{ label: "Total", overall: true, values: [month.periods[0].revenue] }]);
+    await shot("07d-reports-channels-by-month");
   });
 
   it("shows the bid landscape and channel health", async () => {

@@ -1,9 +1,12 @@
 // Charts drawn by uPlot from series the API answered, as they came: a chart reshapes rows into
-// columns and never sums, averages or otherwise computes a figure of its own.
+// columns and places them on an axis, and never sums, averages or otherwise computes a figure.
+import type { ComponentChildren } from "preact";
 import { useEffect, useRef } from "preact/hooks";
 import uPlot from "uplot";
 import { formatValue, type Kind } from "./format";
+import type { PeriodSeries } from "./series";
 
+const OVERALL = "#1d2330";
 export const palette = ["#2f6fde", "#e0822d", "#2e9e6b", "#c2417a", "#7d5bd6", "#8a8f2a", "#1f9bb0", "#b5523b", "#5f6b7a", "#d4a017"];
 
 export interface ChartSeries {
@@ -15,10 +18,14 @@ export interface ChartSeries {
   /** Which y axis: the left one (default) or the right one. */
   axis?: "left" | "right";
   color?: string;
+  /** The overall line of a time series (every key's SUM): drawn first, darker and wider. */
+  overall?: boolean;
 }
 
 export interface ChartProps {
   title: string;
+  /** A few words beside the title. */
+  note?: string;
   /** Unix seconds for a time axis, plain numbers otherwise. */
   x: number[];
   series: ChartSeries[];
@@ -27,11 +34,34 @@ export interface ChartProps {
   xKind?: Kind;
   /** The whole span the figures cover (a report's from and to), so a sparse series sits in it. */
   xRange?: [number, number];
+  /** On a time axis of days, weeks or months: a tick on a period's start (not on hours between). */
+  periods?: "day" | "week" | "month";
   height?: number;
   testId?: string;
+  /** Controls shown at the right of the title. */
+  actions?: ComponentChildren;
 }
 
-export function Chart(props: ChartProps) {
+/** A period's start as a tick (`Nov 23`, `Nov 2026`) and as the legend reads it (`Mon, Nov 23, 2026`). */
+function periodLabels(tz: string, interval: "day" | "week" | "month") {
+  const tick = new Intl.DateTimeFormat("en-US", { timeZone: tz, ...(interval === "month" ? { month: "short", year: "numeric" } : { month: "short", day: "numeric" }) });
+  const long = new Intl.DateTimeFormat("en-US", {
+    timeZone: tz,
+    ...(interval === "month" ? { month: "long", year: "numeric" } : { weekday: "short", month: "short", day: "numeric", year: "numeric" }),
+  });
+  return {
+    tick: (t: number) => tick.format(t * 1000),
+    legend: (t: number) => `${interval === "week" ? "week of " : ""}${long.format(t * 1000)}`,
+  };
+}
+
+/** An instant on a time axis as the legend reads it: `Sun, Nov 29, 2:00 PM`. */
+const hourLegend = (tz: string) => {
+  const f = new Intl.DateTimeFormat("en-US", { timeZone: tz, weekday: "short", month: "short", day: "numeric", hour: "numeric", minute: "2-digit" });
+  return (t: number) => f.format(t * 1000);
+};
+
+export function Chart({ actions, ...props }: ChartProps) {
   const box = useRef<HTMLDivElement>(null);
   useEffect(() => {
     const el = box.current;
@@ -39,6 +69,8 @@ export function Chart(props: ChartProps) {
     const left = props.series.find((s) => s.axis !== "right")?.kind ?? "count";
     const right = props.series.find((s) => s.axis === "right")?.kind;
     const ordinal = props.series.some((s) => s.bars) && !props.tz;
+    const overallBefore = (i: number) => props.series.slice(0, i).filter((s) => s.overall).length;
+    const periods = props.tz && props.periods ? periodLabels(props.tz, props.periods) : undefined;
     // Bar series side by side within each x: the first left of it, the next right of it.
     const barSeries = props.series.filter((s) => s.bars);
     const barsOf = (s: ChartSeries) => {
@@ -54,7 +86,8 @@ export function Chart(props: ChartProps) {
         x: {
           time: Boolean(props.tz),
           // Price ranges side by side, each a slot, with half a slot of room at either end.
-          ...(ordinal ? { distr: 2, range: (_u: uPlot, min: number, max: number): uPlot.Range.MinMax => [min - 0.5, max + 0.5] } : {}),
+          // (An ordinal scale counts slots by index; stated, not read from the data, so one slot alone is centred too.)
+          ...(ordinal ? { distr: 2, range: (): uPlot.Range.MinMax => [-0.5, props.x.length - 0.5] } : {}),
           ...(props.xRange ? { range: (): uPlot.Range.MinMax => props.xRange! } : {}),
         },
         y: { auto: true, range: (_u, min, max) => [Math.min(0, min), max > 0 ? max * 1.1 : 1] },
@@ -62,7 +95,16 @@ export function Chart(props: ChartProps) {
       },
       axes: [
         props.tz
-          ? {}
+          ? periods
+            ? {
+                // A tick on period starts, as many as fit (about one per 80 px).
+                splits: (u: uPlot) => {
+                  const step = Math.ceil(props.x.length / Math.max(2, Math.floor(u.bbox.width / devicePixelRatio / 80)));
+                  return props.x.filter((_, i) => i % step === 0);
+                },
+                values: (_u: uPlot, ticks: number[]) => ticks.map(periods.tick),
+              }
+            : {}
           : {
               values: (_u, ticks) => ticks.map((t) => formatValue(props.xKind ?? "count", t)),
               // Price ranges: a tick on a slot (by its index), about a dozen at most.
@@ -72,14 +114,17 @@ export function Chart(props: ChartProps) {
         ...(right ? [{ scale: "r", side: 1 as const, grid: { show: false }, values: (_u: uPlot, ticks: number[]) => ticks.map((t) => formatValue(right, t)), size: 60 }] : []),
       ],
       series: [
-        { label: props.tz ? "Time" : "Price", value: props.tz ? undefined : (_u, v) => formatValue(props.xKind ?? "count", v) },
+        {
+          label: props.tz ? (periods ? "Period" : "Time") : "Price",
+          value: periods ? (_u, v) => (v === null ? "" : periods.legend(v)) : props.tz ? (_u, v) => (v === null ? "" : hourLegend(props.tz!)(v)) : (_u, v) => formatValue(props.xKind ?? "count", v),
+        },
         ...props.series.map((s, i) => {
-          const color = s.color ?? palette[i % palette.length];
+          const color = s.color ?? (s.overall ? OVERALL : palette[(i - overallBefore(i)) % palette.length]);
           return {
             label: s.label,
             scale: s.axis === "right" ? "r" : "y",
             stroke: color,
-            width: s.bars ? 0 : 2,
+            width: s.bars ? 0 : s.overall ? 2.5 : 1.5,
             fill: s.bars ? `${color}cc` : undefined,
             paths: s.bars ? barsOf(s) : undefined,
             points: { show: !s.bars && props.x.length < 40 },
@@ -99,35 +144,50 @@ export function Chart(props: ChartProps) {
       plot.destroy();
     };
   }, [JSON.stringify(props)]);
+  // What was drawn, as given: a reader (or a test) can hold it against the API's answer.
+  const drawn = JSON.stringify({ x: props.x, series: props.series.map((s) => ({ label: s.label, overall: Boolean(s.overall), values: s.values })) });
   return (
-    <figure class="chart" data-testid={props.testId}>
-      <figcaption>{props.title}</figcaption>
+    <figure class="chart" data-testid={props.testId} data-drawn={drawn}>
+      <figcaption>
+        {props.title}
+        {props.note && <span class="chart-note">{props.note}</span>}
+        {actions && <span class="chart-actions">{actions}</span>}
+      </figcaption>
       <div ref={box} class="chart-box" />
     </figure>
   );
 }
 
 /**
- * Report rows of one metric (`period` × key) as one series per key over the periods present, in
- * the order the API gave the keys. A bucket a key has no row for is a gap.
+ * A figure over a report's periods as a line chart across the whole range, the overall line
+ * emphasised; one period alone is a bar of the overall figure (a line needs two points).
  */
-export function seriesByKey(
-  rows: Array<Record<string, unknown> & { key: Record<string, string | null>; period?: string }>,
-  metric: string,
-  keyName: (key: Record<string, string | null>) => string,
-  maxSeries = 8,
-): { x: number[]; series: { label: string; values: (number | null)[] }[] } {
-  const periods = [...new Set(rows.map((r) => r.period ?? ""))].filter(Boolean).sort((a, b) => Date.parse(a) - Date.parse(b));
-  const index = new Map(periods.map((p, i) => [p, i]));
-  const byKey = new Map<string, (number | null)[]>();
-  for (const row of rows) {
-    const name = keyName(row.key);
-    if (!byKey.has(name)) {
-      if (byKey.size >= maxSeries) continue;
-      byKey.set(name, periods.map(() => null));
-    }
-    const value = row[metric];
-    byKey.get(name)![index.get(row.period ?? "")!] = typeof value === "number" ? value : null;
-  }
-  return { x: periods.map((p) => Date.parse(p) / 1000), series: [...byKey].map(([label, values]) => ({ label, values })) };
+export function PeriodChart(props: { title: string; data: PeriodSeries; kind: Kind; tz: string; empty: string; testId?: string; actions?: ComponentChildren }) {
+  const { data } = props;
+  if (data.answered === 0 || data.x.length === 0)
+    return (
+      <figure class="chart empty-chart" data-testid={props.testId}>
+        <figcaption>
+          {props.title}
+          {props.actions && <span class="chart-actions">{props.actions}</span>}
+        </figcaption>
+        <p class="muted">{props.empty}</p>
+      </figure>
+    );
+  const single = data.x.length === 1;
+  const series = (single ? data.series.filter((s) => s.overall) : data.series).map((s) => ({ ...s, kind: props.kind, bars: single }));
+  const half = (data.end - data.x[0]) / 2;
+  return (
+    <Chart
+      title={props.title}
+      note={single ? "One period in this range: its total, with each row in the table below" : data.unshown > 0 ? `${data.unshown} more in the table` : undefined}
+      x={data.x}
+      tz={props.tz}
+      xRange={single ? [data.x[0] - half, data.x[0] + half] : [data.x[0], data.x[data.x.length - 1]]}
+      periods={data.interval === "hour" || data.interval === null ? undefined : data.interval}
+      series={series}
+      testId={props.testId}
+      actions={props.actions}
+    />
+  );
 }

@@ -1,5 +1,8 @@
 // Calendar dates in the report's time zone, for the ranges the pages ask for. The API reads a bare
-// date as midnight in `tz`, so a page names days and never works out instants itself.
+// date as midnight in `tz`, so a page names days and never works out a range's instants itself.
+// The one place instants are worked out is a chart's time axis: where each period of a report sits.
+import { DateTime } from "luxon";
+import type { Interval } from "./types";
 
 /** Today's date (YYYY-MM-DD) in `tz`. */
 export function today(tz: string, now = new Date()): string {
@@ -32,3 +35,21 @@ export const presets: Preset[] = [
   { id: "7d", label: "Last 7 days", range: (tz) => ({ from: addDays(today(tz), -6), to: addDays(today(tz), 1) }) },
   { id: "30d", label: "Last 30 days", range: (tz) => ({ from: addDays(today(tz), -29), to: addDays(today(tz), 1) }) },
 ];
+
+/**
+ * Where the periods of a report over [from, to) sit on a time axis: the start of each period as the
+ * API buckets them (periods of `tz`, weeks from Monday), in Unix seconds, and the end of the last.
+ * A chart places the API's points on these; a period with no point is one the API left out because
+ * it had no leads. Nothing here is a figure.
+ */
+export function periodStarts(from: string, to: string, tz: string, interval: Interval): { starts: number[]; end: number } {
+  const end = DateTime.fromISO(to, { zone: tz });
+  let at = DateTime.fromISO(from, { zone: tz }).startOf(interval);
+  const starts: number[] = [];
+  // The API's longest range by the hour is 31 days, by the day 2 years: well under this bound.
+  while (at < end && starts.length < 5000) {
+    starts.push(at.toSeconds());
+    at = at.plus({ [interval]: 1 });
+  }
+  return { starts, end: at.toSeconds() };
+}

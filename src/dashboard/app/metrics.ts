@@ -54,8 +54,8 @@ const money = [
 
 const decision = [
   m("decision_ms_p50", "Decision p50", "ms", "Time to decide a lead, median"),
-  m("decision_ms_p95", "p95", "ms", "Time to decide a lead, 95th percentile"),
-  m("decision_ms_p99", "p99", "ms", "Time to decide a lead, 99th percentile"),
+  m("decision_ms_p95", "Decision p95", "ms", "Time to decide a lead, 95th percentile"),
+  m("decision_ms_p99", "Decision p99", "ms", "Time to decide a lead, 99th percentile"),
 ];
 
 const latency = [
@@ -78,6 +78,13 @@ export const metricsOf: Record<Dimension, Metric[]> = {
     m("orphans", "On unsold leads", "count", "Of those, on leads that ended unsold: what kept each channel from the leads nobody took"),
   ],
 };
+
+/**
+ * Whether a period the API left out (it had no leads) reads as 0 on a chart of this figure: yes for
+ * a count or a sum of money; no for a rate, an average, a highest bid or a percentile, which have
+ * nothing to be read from there (a gap).
+ */
+export const absentIsZero = (m: Metric) => m.kind === "count" || ["revenue", "payout", "margin"].includes(m.id);
 
 /** The key columns of each dimension's rows, in the API's names. */
 export const keysOf: Record<Dimension, { id: string; label: string }[]> = {

@@ -6,7 +6,6 @@ export type Interval = "hour" | "day" | "week" | "month";
 
 export type Metrics = Record<string, number | null>;
 
-
 export interface Report {
   from: string;
   to: string;
@@ -14,6 +13,8 @@ export interface Report {
   interval: Interval | null;
   rows: Array<{ key: Record<string, string | null>; period?: string } & Metrics>;
   totals: Metrics;
+  /** With an interval: each period's SUM row over every key; periods without leads are absent. */
+  periods?: Array<{ period: string } & Metrics>;
 }
 
 export interface BidRow {

@@ -47,7 +47,7 @@ export function HealthPage({ route }: { route: Route }) {
       kind: "text",
       value: (r) => r.channel.id,
       render: (r) => (
-        <a href={href("reports", { dimension: "channels", channel: r.channel.id, from: range.from, to: range.to, tz: range.tz })} class="mono">
+        <a href={href("reports", { dimension: "channels", channel: r.channel.id, from: range.from, to: range.to, tz: range.tz })}>
           {r.channel.id}
         </a>
       ),

@@ -98,8 +98,8 @@ export function LeadsPage({ route }: { route: Route }) {
           From
           <input name="from" value={route.params.get("from") ?? ""} placeholder="YYYY-MM-DD or ISO time" onChange={(e) => set({ from: (e.target as HTMLInputElement).value.trim() })} />
         </label>
-        <label>
-          To
+        <label title="The first moment not included">
+          To (excl.)
           <input name="to" value={route.params.get("to") ?? ""} placeholder="not included" onChange={(e) => set({ to: (e.target as HTMLInputElement).value.trim() })} />
         </label>
       </fieldset>
@@ -110,6 +110,9 @@ export function LeadsPage({ route }: { route: Route }) {
           ) : (
             <>
               <Table testId="leads-table" columns={columns} rows={page.items} rowKey={(l) => l.id} />
+              <p class="footnote">
+                Newest first; times and dates in {tz}.
+              </p>
               <nav class="pager" aria-label="Pages">
                 {route.params.get("cursor") && (
                   <button type="button" class="secondary" onClick={() => history.back()}>

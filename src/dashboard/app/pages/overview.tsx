@@ -1,8 +1,10 @@
 // Overview: today's revenue, leads, sell-through, EPL and margin beside yesterday's and the last
 // seven days', each the `totals` of its own report request (the day boundaries are bare dates the
-// API reads in the chosen zone), and the same requests' rows per hour and per day as charts.
+// API reads in the chosen zone), and the same requests' `periods` per hour and per day as charts
+// (each period's SUM over every campaign, as the API answers it), a line per campaign beside it.
 import { ApiError, getJson } from "../api";
-import { Chart, seriesByKey } from "../chart";
+import { PeriodChart } from "../chart";
+import { periodSeries } from "../series";
 import { useChoices } from "../controls";
 import { addDays, allZones, browserZone, today } from "../dates";
 import { formatValue, type Kind } from "../format";
@@ -51,7 +53,7 @@ export function OverviewPage({ route }: { route: Route }) {
     JSON.stringify([tz, campaign, ranges]),
   );
   const choices = useChoices();
-  const key = (k: Record<string, string | null>) => k.campaign ?? "(none)";
+  const overall = campaign ?? "All campaigns";
 
   return (
     <section class="page">
@@ -103,10 +105,10 @@ export function OverviewPage({ route }: { route: Route }) {
             <ErrorView error={loaded.data.chartsRefused} />
           ) : (
             <div class="charts">
-              <Series report={loaded.data.today} metric="revenue" kind="money" title="Revenue per hour today, by campaign" keyName={key} testId="chart-revenue-hourly" />
-              <Series report={loaded.data.today} metric="leads" kind="count" title="Leads per hour today, by campaign" keyName={key} />
-              <Series report={loaded.data.week} metric="revenue" kind="money" title="Revenue per day, last 7 days" keyName={key} />
-              <Series report={loaded.data.week} metric="leads" kind="count" title="Leads per day, last 7 days" keyName={key} />
+              <Series report={loaded.data.today} metric="revenue" kind="money" overall={overall} title="Revenue per hour today" empty="No leads yet today." testId="chart-revenue-hourly" />
+              <Series report={loaded.data.today} metric="leads" kind="count" overall={overall} title="Leads per hour today" empty="No leads yet today." testId="chart-leads-hourly" />
+              <Series report={loaded.data.week} metric="revenue" kind="money" overall={overall} title="Revenue per day, last 7 days" empty="No leads in the last 7 days." testId="chart-revenue-daily" />
+              <Series report={loaded.data.week} metric="leads" kind="count" overall={overall} title="Leads per day, last 7 days" empty="No leads in the last 7 days." testId="chart-leads-daily" />
             </div>
           )}
         </>
@@ -115,14 +117,13 @@ export function OverviewPage({ route }: { route: Route }) {
   );
 }
 
-function Series(props: { report: Report; metric: string; kind: Kind; title: string; keyName: (k: Record<string, string | null>) => string; testId?: string }) {
-  const { x, series } = seriesByKey(props.report.rows, props.metric, props.keyName);
-  if (x.length === 0)
-    return (
-      <figure class="chart empty-chart">
-        <figcaption>{props.title}</figcaption>
-        <p class="muted">No leads yet in this range.</p>
-      </figure>
-    );
-  return <Chart title={props.title} x={x} tz={props.report.tz} xRange={[Date.parse(props.report.from) / 1000, Date.parse(props.report.to) / 1000]} series={series.map((s) => ({ ...s, kind: props.kind }))} testId={props.testId} />;
+/** Revenue and leads are sums: a period the API left out (no leads) reads 0 until now. */
+function Series(props: { report: Report; metric: "revenue" | "leads"; kind: Kind; overall: string; title: string; empty: string; testId: string }) {
+  const data = periodSeries(props.report, props.metric, {
+    overall: props.overall,
+    absentIsZero: true,
+    now: Date.now() / 1000,
+    keyName: (k) => k.campaign ?? "(none)",
+  });
+  return <PeriodChart title={props.title} data={data} kind={props.kind} tz={props.report.tz} empty={props.empty} testId={props.testId} />;
 }

@@ -1,11 +1,13 @@
 // Reports: one of the API's dimension tables with its totals row, sortable, filtered, over any
 // range, interval and zone; CSV straight from the API; drill-down campaign → channels → leads.
+import type { ComponentChildren } from "preact";
 import { useState } from "preact/hooks";
 import { downloadCsv, getJson, type ApiError } from "../api";
-import { Chart, seriesByKey } from "../chart";
+import { PeriodChart } from "../chart";
+import { periodSeries } from "../series";
 import { FilterControls, filtersOf, IntervalControl, RangeControls, rangeOf } from "../controls";
 import { formatInstant, formatPeriod } from "../format";
-import { dimensions, filtersOfReport, keysOf, metricsOf } from "../metrics";
+import { absentIsZero, dimensions, filtersOfReport, keysOf, metricsOf } from "../metrics";
 import { go, href, withParams, type Route } from "../route";
 import type { Dimension, Report } from "../types";
 import { Empty, ErrorView, Show, Table, useApi, type Column, type Sort } from "../ui";
@@ -27,7 +29,7 @@ export function reportQuery(route: Route, dimension: Dimension) {
 }
 
 /** Where a row's key leads: the next level down, keeping the range and filters. */
-function drillDown(dimension: Dimension, route: Route, row: Row, report: Report): string | undefined {
+function drillDown(dimension: Dimension, route: Route, row: Row): string | undefined {
   const keep = withParams(route, { sort: undefined, dir: undefined, interval: undefined });
   const k = row.key;
   switch (dimension) {
@@ -43,15 +45,18 @@ function drillDown(dimension: Dimension, route: Route, row: Row, report: Report)
     case "sources": {
       // The leads list cannot ask for "no source": such a row has no leads link rather than a wrong one.
       if (dimension === "sources" && k.source === null) return undefined;
-      // The leads behind the row: the same instants the report covered.
+      // The leads behind the row: the range as the report was asked it (the leads list reads a bare
+      // date in tz as the reports do), so the leads page shows the analyst's own dates.
       const leadFilters = dimension === "channels" ? { channel: k.channel } : { supplier: k.supplier, source: k.source ?? undefined, sub_id: k.sub_id ?? undefined };
+      const range = rangeOf(route);
       return href("leads", {
         campaign: route.params.get("campaign"),
         ...leadFilters,
-        from: report.from,
-        to: report.to,
-        tz: report.tz,
-        test: route.params.get("test"),
+        from: range.from,
+        to: range.to,
+        tz: range.tz,
+        // A report counts real leads or test leads, never both; the leads list shows both unless told.
+        test: route.params.get("test") === "true" ? "true" : "false",
       });
     }
   }
@@ -80,7 +85,7 @@ export function ReportsPage({ route }: { route: Route }) {
         render:
           i === 0 && loaded.state === "done"
             ? (r) => {
-                const to = drillDown(dimension, route, r, loaded.data);
+                const to = drillDown(dimension, route, r);
                 const text = r.key[k.id] ?? (dimension === "reasons" ? "(the lead)" : "(none)");
                 return to ? (
                   <a href={to} class="drill" data-drill={r.key[k.id] ?? ""}>
@@ -156,15 +161,21 @@ export function ReportsPage({ route }: { route: Route }) {
             <>
               {interval && (
                 <div class="chart-head">
-                  <label class="controls-inline">
-                    Chart
-                    <select value={chartMetric} onChange={(e) => go("reports", withParams(route, { chart: (e.target as HTMLSelectElement).value }))}>
-                      {metricsOf[dimension].map((m) => (
-                        <option value={m.id}>{m.label}</option>
-                      ))}
-                    </select>
-                  </label>
-                  <ReportChart report={report} dimension={dimension} metric={chartMetric} />
+                  <ReportChart
+                    report={report}
+                    dimension={dimension}
+                    metric={chartMetric}
+                    actions={
+                      <label class="controls-inline">
+                        Chart
+                        <select name="chart" value={chartMetric} onChange={(e) => go("reports", withParams(route, { chart: (e.target as HTMLSelectElement).value }))}>
+                          {metricsOf[dimension].map((m) => (
+                            <option value={m.id}>{m.label}</option>
+                          ))}
+                        </select>
+                      </label>
+                    }
+                  />
                 </div>
               )}
               <Table
@@ -189,9 +200,15 @@ export function ReportsPage({ route }: { route: Route }) {
   );
 }
 
-function ReportChart({ report, dimension, metric }: { report: Report; dimension: Dimension; metric: string }) {
+/** The chosen figure per period: the API's `periods` as the Total line, and a line per key beside it. */
+function ReportChart({ report, dimension, metric, actions }: { report: Report; dimension: Dimension; metric: string; actions: ComponentChildren }) {
   const m = metricsOf[dimension].find((x) => x.id === metric) ?? metricsOf[dimension][0];
   const keys = keysOf[dimension].map((k) => k.id);
-  const { x, series } = seriesByKey(report.rows, m.id, (key) => keys.map((k) => key[k] ?? "(none)").join(" / "));
-  return <Chart title={`${m.label} per ${report.interval}`} x={x} tz={report.tz} xRange={[Date.parse(report.from) / 1000, Date.parse(report.to) / 1000]} series={series.map((s) => ({ ...s, kind: m.kind }))} />;
+  const data = periodSeries(report, m.id, {
+    overall: "Total",
+    absentIsZero: absentIsZero(m),
+    now: Date.now() / 1000,
+    keyName: (key) => keys.map((k) => key[k] ?? "(none)").join(" / "),
+  });
+  return <PeriodChart title={`${m.label} per ${report.interval}`} data={data} kind={m.kind} tz={report.tz} empty="No leads in this range." testId="report-chart" actions={actions} />;
 }
