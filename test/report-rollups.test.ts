@@ -26,8 +26,8 @@ function random(seed: number) {
   };
 }
 
-const START = Date.parse("2026-03-07T18:00:00Z"); // spans the US DST change of 2026-03-08
-const HOURS = 72;
+const START = Date.parse("2026-03-07T18:00:00Z"); // spans the US DST change of 2026-03-08 and two whole UTC weeks
+const HOURS = 20 * 24;
 const CHANNELS = [
   { id: "ch-a", buyer: "b-1", campaign: "c-1" },
   { id: "ch-b", buyer: "b-1", campaign: "c-1" },
@@ -54,7 +54,7 @@ interface SeedLead {
 function history(): SeedLead[] {
   const rnd = random(20261129);
   const leads: SeedLead[] = [];
-  for (let i = 0; i < 600; i++) {
+  for (let i = 0; i < 900; i++) {
     const receivedAt = START + Math.floor(rnd() * HOURS * 3_600_000);
     const campaign = rnd() < 0.75 ? "c-1" : "c-2";
     const roll = rnd();
@@ -131,6 +131,10 @@ const RANGES: { from: string; to: string; tz?: string; interval?: string }[] = [
   { from: "2026-03-01", to: "2026-04-01", interval: "week" },
   { from: "2026-03-01", to: "2026-04-01", tz: "Asia/Kolkata" },
   { from: "2026-03-08T10:05:00Z", to: "2026-03-08T10:55:00Z" },
+  { from: "2026-03-07T19:13:00Z", to: "2026-03-26T11:47:00Z" },
+  { from: "2026-03-02", to: "2026-03-30", interval: "week" },
+  { from: "2026-03-09", to: "2026-03-23", tz: "America/Los_Angeles" },
+  { from: "2026-03-08T05:00:00Z", to: "2026-03-22T00:00:00Z" },
 ];
 
 /** Filters that send a report to each level of its table, and the channel report by source to the raw leads. */
@@ -204,13 +208,15 @@ describe("reports over rollups and raw leads", () => {
   });
 
   it("says the same after a roll that stops inside an hour, and after rolling everything", async () => {
-    await rollUp(database, { until: new Date("2026-03-08T13:37:00Z") });
-    expect((await rolledTo(database))?.toISOString()).toBe("2026-03-08T13:37:00.000Z");
+    await rollUp(database, { until: new Date("2026-03-18T13:37:00Z") });
+    expect((await rolledTo(database))?.toISOString()).toBe("2026-03-18T13:37:00.000Z");
     expect(await everyReport(database)).toEqual(truth);
 
-    await rollUp(database, { until: new Date("2026-03-12T00:00:00Z"), stepMs: 86_400_000 });
-    const days = await database.rows<{ n: number }>(sql`select count(*)::int as n from report_leads where grain = 'day'`);
-    expect(days[0].n).toBeGreaterThan(0);
+    await rollUp(database, { until: new Date("2026-04-01T00:00:00Z"), stepMs: 86_400_000 });
+    for (const grain of ["day", "week"]) {
+      const [rows] = await database.rows<{ n: number }>(sql`select count(*)::int as n from report_leads where grain = ${grain}`);
+      expect(rows.n, grain).toBeGreaterThan(0);
+    }
     expect(await everyReport(database)).toEqual(truth);
   }, 120_000);
 

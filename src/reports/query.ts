@@ -7,7 +7,7 @@ import type { Database } from "../db/client";
 import { GavelError } from "../errors";
 import { factsSql, LEVELS, STEP_CENTS, type LeadFilter, type RollupTable, type Window } from "./facts";
 import { addCounts, BUCKETS, parseCounts, quantile, sumSql } from "./histogram";
-import { daysFitBuckets, segments, type ReportRange } from "./range";
+import { grainsFor, segments, type ReportRange } from "./range";
 import { columns, rolledTo } from "./rollup";
 
 export const DIMENSIONS = ["campaigns", "suppliers", "sources", "buyers", "channels"] as const;
@@ -113,8 +113,9 @@ function unionSql(table: RollupTable, level: number | null, range: ReportRange, 
     return sql.join(conditions, sql` and `);
   };
   const parts: SQL[] = [];
-  const seg = allRaw ? { days: null, hours: [], raw: [{ from: range.from, to: range.to }] } : segments(range.from, range.to, rolled, daysFitBuckets(range));
-  if (seg.days) parts.push(sql`select ${list} from ${col(table)} where ${where([sql`grain = 'day'`, sql`at >= ${ts(seg.days.from)}`, sql`at < ${ts(seg.days.to)}`])}`);
+  const seg = allRaw ? { weeks: null, days: [], hours: [], raw: [{ from: range.from, to: range.to }] } : segments(range.from, range.to, rolled, grainsFor(range));
+  if (seg.weeks) parts.push(sql`select ${list} from ${col(table)} where ${where([sql`grain = 'week'`, sql`at >= ${ts(seg.weeks.from)}`, sql`at < ${ts(seg.weeks.to)}`])}`);
+  if (seg.days.length) parts.push(sql`select ${list} from ${col(table)} where ${where([sql`grain = 'day'`, sql`(${windowsSql(seg.days)})`])}`);
   if (seg.hours.length) parts.push(sql`select ${list} from ${col(table)} where ${where([sql`grain = 'hour'`, sql`(${windowsSql(seg.hours)})`])}`);
   if (seg.raw.length) parts.push(sql`select ${list} from (${factsSql(table, seg.raw, { ...lead, test })}) f where ${where([])}`);
   if (parts.length === 0) parts.push(sql`select ${list} from ${col(table)} where false`);

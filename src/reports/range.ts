@@ -59,65 +59,80 @@ export function reportRange(query: { from?: Date; to?: Date; tz?: string; interv
 }
 
 /**
- * Whether each UTC day falls wholly into one bucket, so day rows may be read: always without an
- * interval; by day, week or month only in a zone at UTC all along the range.
+ * Which rollup rows fit a report's buckets: UTC days fall wholly into one bucket without an
+ * interval, and by day, week or month in a zone at UTC all along the range; UTC weeks (from
+ * Monday) without an interval, and by week at UTC.
  */
-export function daysFitBuckets(range: ReportRange): boolean {
-  if (range.interval === null) return true;
-  if (range.interval === "hour") return false;
+export function grainsFor(range: ReportRange): { days: boolean; weeks: boolean } {
+  if (range.interval === null) return { days: true, weeks: true };
+  if (range.interval === "hour") return { days: false, weeks: false };
   const zone = IANAZone.create(range.tz);
   for (let t = range.from.getTime(); ; t = Math.min(t + DAY_MS, range.to.getTime())) {
-    if (zone.offset(t) !== 0) return false;
-    if (t >= range.to.getTime()) return true;
+    if (zone.offset(t) !== 0) return { days: false, weeks: false };
+    if (t >= range.to.getTime()) return { days: true, weeks: range.interval === "week" };
   }
 }
 
 export interface Segments {
+  /** Whole UTC weeks (from Monday) read from week rows. */
+  weeks: Window | null;
   /** Whole UTC days read from day rows. */
-  days: Window | null;
+  days: Window[];
   /** Whole hours read from hour rows (rolled up to `rolledTo`; an hour rolled in part holds that part). */
   hours: Window[];
   /** Read from the raw leads: the ragged edges of the range and what is not rolled up yet. */
   raw: Window[];
 }
 
-const floorTo = (t: number, unit: number) => Math.floor(t / unit) * unit;
-const ceilTo = (t: number, unit: number) => Math.ceil(t / unit) * unit;
+/** A Monday, 00:00 UTC: weeks of rollups start on Mondays, as `date_trunc('week', …)` does. */
+const MONDAY = Date.UTC(1970, 0, 5);
+const WEEK_MS = 7 * DAY_MS;
+
+const floorTo = (t: number, unit: number, origin = 0) => Math.floor((t - origin) / unit) * unit + origin;
+const ceilTo = (t: number, unit: number, origin = 0) => Math.ceil((t - origin) / unit) * unit + origin;
 
 /**
  * How [from, to) is read, given that the rollups hold every lead received before `rolledTo` (null:
- * nothing is rolled up). Hour rows count leads by the hour they arrived in, so only hours wholly
- * inside the range are read from them; the minutes before the first whole hour and after the last,
- * and whatever is past `rolledTo`, are read raw. `useDays` reads whole UTC days from day rows.
+ * nothing is rolled up): the coarsest rows that fit, each level inside the next. Hour rows count
+ * leads by the hour they arrived in, so only hours wholly inside the range are read from them; the
+ * minutes before the first whole hour and after the last, and whatever is past `rolledTo`, are read
+ * raw. `grains` says whether whole UTC days (and weeks) may come from day (and week) rows: only
+ * when each of them falls wholly into one bucket of the report.
  */
-export function segments(from: Date, to: Date, rolledTo: Date | null, useDays: boolean): Segments {
+export function segments(from: Date, to: Date, rolledTo: Date | null, grains: { days: boolean; weeks: boolean }): Segments {
   const f = from.getTime();
   const t = to.getTime();
   const h0 = Math.min(ceilTo(f, HOUR_MS), t);
   const h1 = Math.max(floorTo(t, HOUR_MS), h0);
   const rolled = rolledTo ? Math.min(Math.max(rolledTo.getTime(), h0), h1) : h0;
-  const raw: Window[] = [];
   const add = (list: Window[], a: number, b: number) => {
     if (a < b) list.push({ from: new Date(a), to: new Date(b) });
   };
+  const raw: Window[] = [];
   add(raw, f, h0);
+  add(raw, rolled, h1);
+  add(raw, h1, t);
   // Hour rows reach `rolledTo`, which may fall inside an hour: that hour's row holds its part
   // before it, and the rest of the hour is read raw.
   const rowsEnd = rolled > floorTo(rolled, HOUR_MS) ? ceilTo(rolled, HOUR_MS) : rolled;
-  add(raw, rolled, h1);
-  add(raw, h1, t);
-  let days: Window | null = null;
   const hours: Window[] = [];
-  if (useDays && rolledTo) {
-    const d0 = ceilTo(h0, DAY_MS);
-    const d1 = Math.min(floorTo(h1, DAY_MS), floorTo(rolledTo.getTime(), DAY_MS));
-    if (d0 < d1) {
-      days = { from: new Date(d0), to: new Date(d1) };
-      add(hours, h0, d0);
-      add(hours, d1, rowsEnd);
-      return { days, hours, raw };
-    }
+  const days: Window[] = [];
+  let weeks: Window | null = null;
+  // Day (and week) rows exist for the days (and weeks) wholly rolled up.
+  const d0 = ceilTo(h0, DAY_MS);
+  const d1 = rolledTo ? Math.min(floorTo(h1, DAY_MS), floorTo(rolledTo.getTime(), DAY_MS)) : d0;
+  if (!grains.days || d0 >= d1) {
+    add(hours, h0, rowsEnd);
+    return { weeks, days, hours, raw };
   }
-  add(hours, h0, rowsEnd);
-  return { days, hours, raw };
+  add(hours, h0, d0);
+  add(hours, d1, rowsEnd);
+  const w0 = ceilTo(d0, WEEK_MS, MONDAY);
+  const w1 = floorTo(d1, WEEK_MS, MONDAY);
+  if (grains.weeks && w0 < w1) {
+    weeks = { from: new Date(w0), to: new Date(w1) };
+    add(days, d0, w0);
+    add(days, w1, d1);
+  } else add(days, d0, d1);
+  return { weeks, days, hours, raw };
 }

@@ -23,6 +23,9 @@ export const ROLLUP_DELAY_MS = 300_000;
 const STEP_MS = 3_600_000;
 const HOUR_MS = 3_600_000;
 const DAY_MS = 86_400_000;
+const WEEK_MS = 7 * DAY_MS;
+/** A Monday, 00:00 UTC: weeks start on Mondays, as `date_trunc('week', …)` has them. */
+const MONDAY = Date.UTC(1970, 0, 5);
 const PROGRESS = "rollups";
 
 interface TableShape {
@@ -84,8 +87,12 @@ function merge(table: RollupTable): string {
   return `on conflict (${shape.keys.join(", ")}) do update set ${set.join(", ")}`;
 }
 
-/** The day rows of the UTC days in [from, to): the sums of their hour rows (written once, when a day's last hour is in). */
-function daysSql(table: RollupTable, from: Date, to: Date): string {
+/**
+ * The day rows of the UTC days in [from, to) as the sums of their hour rows, or the week rows of the
+ * UTC weeks (from Monday) as the sums of their day rows: written once, when a day's (a week's) last
+ * hour is in.
+ */
+function coarserSql(table: RollupTable, grain: "day" | "week", from: Date, to: Date): string {
   const shape = SHAPES[table];
   const keys = shape.keys.filter((k) => k !== "grain" && k !== "at");
   const values = [
@@ -93,14 +100,14 @@ function daysSql(table: RollupTable, from: Date, to: Date): string {
     ...shape.maxes.map((c) => `max(${c})`),
     ...shape.histograms.map((c) => `array[${HISTOGRAM_MS.map((_, i) => `sum(${c}[${i + 1}])::int`).join(", ")}]`),
   ];
-  const day = `date_trunc('day', at, 'UTC')`;
-  // Naming the levels lets the read go down the primary key (grain, level, at, …) to the day's hours.
+  const start = `date_trunc('${grain}', at, 'UTC')`;
+  // Naming the levels lets the read go down the primary key (grain, level, at, …) to the rows it sums.
   const levels = table in LEVELS ? ` and level in (${Object.keys(LEVELS[table as keyof typeof LEVELS]).join(", ")})` : "";
   return `insert into ${table} (${columns(table).join(", ")})
-    select 'day', ${shape.keys.filter((k) => k !== "grain").map((k) => (k === "at" ? day : k)).join(", ")}, ${values.join(", ")}
-    from ${table} where grain = 'hour'${levels}
+    select '${grain}', ${shape.keys.filter((k) => k !== "grain").map((k) => (k === "at" ? start : k)).join(", ")}, ${values.join(", ")}
+    from ${table} where grain = '${grain === "day" ? "hour" : "day"}'${levels}
       and at >= '${from.toISOString()}'::timestamptz and at < '${to.toISOString()}'::timestamptz
-    group by ${day}, ${keys.join(", ")}
+    group by ${start}, ${keys.join(", ")}
     on conflict do nothing`;
 }
 
@@ -161,10 +168,12 @@ async function rollStep(db: Db, until: Date | undefined, stepMs: number): Promis
         }),
       ),
     );
-    // The UTC days whose last hour this step completed get their day rows.
-    const firstDay = Math.floor(from.getTime() / DAY_MS) * DAY_MS;
-    const lastDay = Math.floor(stepEnd.getTime() / DAY_MS) * DAY_MS;
-    if (lastDay > firstDay) for (const table of ROLLUP_TABLES) await tx.execute(sql.raw(daysSql(table, new Date(firstDay), new Date(lastDay))));
+    // The UTC days, then weeks, whose last hour this step completed get their rows.
+    for (const [grain, unit, origin] of [["day", DAY_MS, 0], ["week", WEEK_MS, MONDAY]] as const) {
+      const first = Math.floor((from.getTime() - origin) / unit) * unit + origin;
+      const last = Math.floor((stepEnd.getTime() - origin) / unit) * unit + origin;
+      if (last > first) for (const table of ROLLUP_TABLES) await tx.execute(sql.raw(coarserSql(table, grain, new Date(first), new Date(last))));
+    }
     await tx.execute(sql`update report_progress set rolled_to = ${stepEnd.toISOString()}::timestamptz where name = ${PROGRESS}`);
     return { rolledTo: stepEnd, leads: Number(added.leads), done: stepEnd >= to };
   });
