@@ -125,24 +125,29 @@ const num = (n: number) => {
 
 /**
  * The leads of lead numbers [lo, hi) of `total`, with their fate drawn. Lead i is received at
- * origin + g(φ + (i + r)·days/total) − g(φ) days, where g(y) = y + A/2π·sin 2πy increases and
- * gains exactly one per whole day, so lead numbers stay in time order while each day's leads crowd
- * towards its busy hours (φ puts the quietest moment at QUIETEST_UTC_HOUR).
+ * quiet + g(y₀ + (i + r)·days/total) days, where `quiet` is a quietest moment (QUIETEST_UTC_HOUR)
+ * at or before the history's start and g(y) = y + A/2π·sin 2πy: g increases and gains exactly one
+ * per whole day, so lead numbers stay in time order and the history spans exactly its days, while
+ * each day's leads thin out around g's whole numbers (the quiet hour) and crowd half a day later.
+ * y₀ solves g(y₀) = (start − quiet) in days.
  */
 function leadsSql(lo: number, hi: number, shape: HistoryShape, tag: string): string {
-  const originS = shape.end.getTime() / 1000 - shape.days * 86400;
-  const phi = (((originS - QUIETEST_UTC_HOUR * 3600) / 86400) % 1 + 1) % 1;
-  const g = (y: number) => y + (DAILY_AMPLITUDE / (2 * Math.PI)) * Math.sin(2 * Math.PI * y);
+  const startS = shape.end.getTime() / 1000 - shape.days * 86400;
+  const quietS = Math.floor((startS - QUIETEST_UTC_HOUR * 3600) / 86400) * 86400 + QUIETEST_UTC_HOUR * 3600;
+  const a = DAILY_AMPLITUDE / (2 * Math.PI);
+  const x = (startS - quietS) / 86400;
+  let y0 = x;
+  for (let step = 0; step < 50; step++) y0 -= (y0 + a * Math.sin(2 * Math.PI * y0) - x) / (1 + DAILY_AMPLITUDE * Math.cos(2 * Math.PI * y0));
   const campaignOf = CAMPAIGNS.map((c, i) => ({ i, upTo: CAMPAIGNS.slice(0, i + 1).reduce((s, x) => s + x.share, 0) }));
   return `
     create temp table gen_lead as
     with draw as materialized (
       select i, random() as r_campaign, random() as r_supplier, random() as r_source, random() as r_sub, random() as r_fate,
              random() as r_reason, random() as r_test, random() as r_wanted, random() as p1, random() as p2, random() as r_data,
-             ${num(phi)} + (i + random()) * ${num(shape.days)}::float8 / ${num(shape.leads)} as y
+             ${num(y0)} + (i + random()) * ${num(shape.days)}::float8 / ${num(shape.leads)} as y
       from generate_series(${num(lo)}, ${num(hi - 1)}) i
     ), timed as (
-      select *, to_timestamp(${num(originS)} + (y + ${num(DAILY_AMPLITUDE)} / (2 * pi()) * sin(2 * pi() * y) - ${num(g(phi))}) * 86400) as received_at,
+      select *, to_timestamp(${num(quietS)} + (y + ${num(a)} * sin(2 * pi() * y)) * 86400) as received_at,
              case ${campaignOf.slice(0, -1).map((c) => `when r_campaign < ${num(c.upTo)} then ${c.i}`).join(" ")} else ${CAMPAIGNS.length - 1} end as campaign,
              floor(${SUPPLIERS} * power(r_supplier, 1.6))::int as supplier,
              case when r_fate < 0.03 then 'rejected' when r_fate < 0.08 then 'duplicate' else 'auction' end as fate
