@@ -29,6 +29,8 @@ export const LEVELS = {
 } as const;
 
 const ts = (d: Date) => sql`${d.toISOString()}::timestamptz`;
+/** An auction is over within this of its lead's arrival (deadlines are at most a minute). */
+const AUCTION_BOUND_MS = 3_600_000;
 
 const SOLD = `('sold', 'returned')`;
 const AUCTIONED = `('auctioning', 'sold', 'unsold', 'error', 'returned')`;
@@ -53,8 +55,12 @@ function leadsAndAttempts(windows: readonly Window[], filter: LeadFilter): SQL {
   if (filter.supplier !== undefined) where.push(sql`supplier_id = ${filter.supplier}`);
   if (filter.source !== undefined) where.push(sql`coalesce(source, '') = ${filter.source}`);
   if (filter.subId !== undefined) where.push(sql`coalesce(sub_id, '') = ${filter.subId}`);
-  const first = new Date(Math.min(...windows.map((w) => w.from.getTime())));
-  const last = new Date(Math.max(...windows.map((w) => w.to.getTime())) + 3_600_000);
+  // Each window's attempts on their own: two windows a month apart (a range's two ragged edges)
+  // must not read every day's partition between them.
+  const attemptsIn = sql.join(
+    windows.map((w) => sql`(t.started_at >= ${ts(w.from)} and t.started_at < ${ts(new Date(w.to.getTime() + AUCTION_BOUND_MS))})`),
+    sql` or `,
+  );
   return sql`l as materialized (
       select id, campaign_id, supplier_id, coalesce(source, '') as source, coalesce(sub_id, '') as sub_id, test, status, reason,
              date_trunc('hour', received_at) as at, revenue_cents, price_cents, sold_channel_id, excluded,
@@ -66,7 +72,7 @@ function leadsAndAttempts(windows: readonly Window[], filter: LeadFilter): SQL {
              ${sql.raw(bucketSql("t.duration_ms"))} as b,
              t.kind = 'post' and row_number() over (partition by t.lead_id, t.kind order by t.started_at, t.id) = 1 as won
       from attempts t
-      where t.lead_id in (select id from l) and t.started_at >= ${ts(first)} and t.started_at < ${ts(last)}
+      where t.lead_id in (select id from l) and (${attemptsIn})
     )`;
 }
 

@@ -122,6 +122,18 @@ function unionSql(table: RollupTable, level: number | null, range: ReportRange, 
   return sql.join(parts, sql` union all `);
 }
 
+/**
+ * A report's read, with room to group in memory: at the default work_mem (4 MB) a month of the most
+ * detailed rollup rows is sorted on disk before it is grouped.
+ */
+async function reportRows<T>(database: Database, query: SQL): Promise<T[]> {
+  return database.db.transaction(async (tx) => {
+    await tx.execute(sql`set local work_mem = '64MB'`);
+    const result = (await tx.execute(query)) as unknown as T[] | { rows: T[] };
+    return Array.isArray(result) ? result : result.rows;
+  });
+}
+
 function periodSql(range: ReportRange): SQL {
   return range.interval ? sql`date_trunc(${range.interval}, at, ${range.tz})` : sql`null::timestamptz`;
 }
@@ -153,28 +165,32 @@ export async function dimensionReport(database: Database, dimension: Dimension, 
   const keyColumns = Object.values(shape.key);
   const keyList = sql.raw(keyColumns.join(", "));
   const sums = SUMS[table].map((c) => `coalesce(sum(${c}), 0)::float8 as ${c}`).join(", ");
-  const histograms = HISTOGRAMS[table].map((c) => `${sumSql(c)} as ${c}`).join(", ");
-  const rows = await database.rows<Record<string, unknown>>(sql`
-    select ${keyList}, ${periodSql(range)} as period, ${sql.raw(sums)}, max(max_bid_cents)::float8 as max_bid_cents, ${sql.raw(histograms)}
+  // Sources, the most detailed report, give no decision latency (campaigns and suppliers do): it
+  // would cost a month's report a sum per bucket of every one of its many rows.
+  const kept: readonly string[] = dimension === "sources" ? [] : HISTOGRAMS[table];
+  const histograms = kept.map((c) => `, ${sumSql(c)} as ${c}`).join("");
+  const rows = await reportRows<Record<string, unknown>>(database, sql`
+    select ${keyList}, ${periodSql(range)} as period, ${sql.raw(sums)}, max(max_bid_cents)::float8 as max_bid_cents${sql.raw(histograms)}
     from (${unionSql(table, level, range, columnFilter, test, leadFilter, rolled, bySourceRaw)}) r
     group by ${keyList}, period`);
 
-  const groups: Group[] = rows.map((row) => ({
+  const groups: (Group & { order: string })[] = rows.map((row) => ({
     key: Object.fromEntries(Object.entries(shape.key).map(([name, column]) => [name, (row[column] as string) === "" ? null : (row[column] as string)])),
+    order: keyColumns.map((c) => row[c] as string).join("\u0000"),
     period: row.period === null ? null : periodText(row.period as string | Date, range.tz),
     sums: sumsOf(row, table),
-    histograms: Object.fromEntries(HISTOGRAMS[table].map((c) => [c, parseCounts(row[c] as string)])),
+    histograms: Object.fromEntries(kept.map((c) => [c, parseCounts(row[c] as string)])),
   }));
   const emptyGroup = (period: string | null): Group => ({
     key: {},
     period,
     sums: emptySums(table),
-    histograms: Object.fromEntries(HISTOGRAMS[table].map((c) => [c, new Array<number>(BUCKETS).fill(0)])),
+    histograms: Object.fromEntries(kept.map((c) => [c, new Array<number>(BUCKETS).fill(0)])),
   });
   const add = (into: Group, g: Group) => {
     for (const c of SUMS[table]) into.sums[c] += g.sums[c];
     if (g.sums.max_bid_cents !== null) into.sums.max_bid_cents = Math.max(into.sums.max_bid_cents ?? 0, g.sums.max_bid_cents);
-    for (const c of HISTOGRAMS[table]) addCounts(into.histograms[c], g.histograms[c]);
+    for (const c of kept) addCounts(into.histograms[c], g.histograms[c]);
   };
   const total = emptyGroup(null);
   const perPeriod = new Map<string, Group>();
@@ -189,7 +205,7 @@ export async function dimensionReport(database: Database, dimension: Dimension, 
     (a, b) =>
       (a.period ?? "").localeCompare(b.period ?? "") ||
       b.sums.revenue_cents - a.sums.revenue_cents ||
-      JSON.stringify(a.key).localeCompare(JSON.stringify(b.key)),
+      (a.order < b.order ? -1 : a.order > b.order ? 1 : 0),
   );
   return {
     from: range.from.toISOString(),
@@ -263,7 +279,7 @@ function metrics(table: "report_leads" | "report_channels", g: Group): Record<st
       errors: s.errors,
       sell_through: ratio(s.sold, s.auctioned),
       ...common,
-      ...percentiles("decision_ms", g.histograms.decision_ms),
+      ...(g.histograms.decision_ms && percentiles("decision_ms", g.histograms.decision_ms)),
     };
   return {
     leads: s.leads,
@@ -300,7 +316,7 @@ export async function bidLandscape(
   if (filter.campaign !== undefined) columnFilter.campaign_id = filter.campaign;
   if (filter.channel !== undefined) columnFilter.channel_id = filter.channel;
   const perBucket = bucketCents / STEP_CENTS;
-  const rows = await database.rows<{ bucket: number; bids: number; wins: number; posts: number; accepted: number }>(sql`
+  const rows = await reportRows<{ bucket: number; bids: number; wins: number; posts: number; accepted: number }>(database, sql`
     select (step / ${perBucket}::int)::int as bucket, sum(bids)::float8 as bids, sum(wins)::float8 as wins, sum(posts)::float8 as posts, sum(accepted)::float8 as accepted
     from (${unionSql("report_bids", null, range, columnFilter, test, { campaign: filter.campaign }, rolled, false)}) r
     group by 1 order by 1`);
@@ -337,7 +353,7 @@ export async function reasonReport(database: Database, range: ReportRange, filte
   const columnFilter: Record<string, string> = {};
   if (filter.campaign !== undefined) columnFilter.campaign_id = filter.campaign;
   if (filter.channel !== undefined) columnFilter.channel_id = filter.channel;
-  const rows = await database.rows<{ channel_id: string; stage: string; reason: string; count: number; orphans: number }>(sql`
+  const rows = await reportRows<{ channel_id: string; stage: string; reason: string; count: number; orphans: number }>(database, sql`
     select channel_id, stage, reason, sum(count)::float8 as count, sum(orphans)::float8 as orphans
     from (${unionSql("report_reasons", null, range, columnFilter, test, { campaign: filter.campaign }, rolled, false)}) r
     group by 1, 2, 3 order by 4 desc, 1, 2, 3`);
