@@ -70,7 +70,7 @@ const latency = [
 export const metricsOf: Record<Dimension, Metric[]> = {
   campaigns: [...leadCounts, ...money, ...bidding, ...decision],
   suppliers: [...leadCounts, ...money, ...bidding, ...decision],
-  sources: [...leadCounts, ...money, ...bidding, ...decision],
+  sources: [...leadCounts, ...money, ...bidding],
   buyers: [...buyerCounts, ...money, ...bidding, ...latency],
   channels: [...buyerCounts, ...money, ...bidding, ...latency],
   reasons: [
