@@ -2,8 +2,8 @@
 // and the baseline, each a child process whose CPU and memory are read from /proc; plus configuring
 // Gavel through its own API, as an operator would.
 import { execFileSync } from "node:child_process";
-import { randomBytes } from "node:crypto";
-import { readFileSync } from "node:fs";
+import { createHash, randomBytes } from "node:crypto";
+import { mkdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -151,12 +151,54 @@ function buildGavel(): void {
   execFileSync("npm", ["run", "-s", "build"], { cwd: fileURLToPath(new URL("..", import.meta.url)), stdio: ["ignore", "ignore", "inherit"] });
 }
 
+/** Held while one process builds dist/ and starts a Gavel from it; a holder that died leaves it stale. */
+const startLock = join(tmpdir(), `gavel-bench-start-${createHash("sha256").update(fileURLToPath(import.meta.url)).digest("hex").slice(0, 12)}.lock`);
+const STALE_LOCK_MS = 120_000;
+let holdingStartLock = false;
+process.on("exit", () => {
+  if (holdingStartLock) rmSync(startLock, { recursive: true, force: true });
+});
+
+/**
+ * `npm run build` rewrites dist/ in place, so a second process building while a Gavel loads
+ * dist/main.js (two bench test files at once) would start it on half a file. Builds and starts
+ * take turns across processes, through a lock directory.
+ */
+async function oneStartAtATime<T>(work: () => Promise<T>): Promise<T> {
+  const waitUntil = Date.now() + 5 * 60_000;
+  for (;;) {
+    try {
+      mkdirSync(startLock);
+      holdingStartLock = true;
+      break;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
+      const age = Date.now() - (statSync(startLock, { throwIfNoEntry: false })?.mtimeMs ?? Date.now());
+      if (age > STALE_LOCK_MS) rmSync(startLock, { recursive: true, force: true });
+      else if (Date.now() > waitUntil) throw new Error(`another bench held ${startLock} for 5 minutes`);
+      else await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+  try {
+    return await work();
+  } finally {
+    rmSync(startLock, { recursive: true, force: true });
+    holdingStartLock = false;
+  }
+}
+
 /**
  * Builds and starts Gavel on a fresh database (dropped when it stops), or on `database` when given
  * (which is then the caller's to drop).
  */
-export async function startGavelProcess(options: { databaseUrl?: string; database?: BenchDatabase; env?: Record<string, string>; nodeArgs?: string[] }): Promise<GavelProcess> {
-  buildGavel();
+export function startGavelProcess(options: { databaseUrl?: string; database?: BenchDatabase; env?: Record<string, string>; nodeArgs?: string[] }): Promise<GavelProcess> {
+  return oneStartAtATime(() => {
+    buildGavel();
+    return startBuilt(options);
+  });
+}
+
+async function startBuilt(options: { databaseUrl?: string; database?: BenchDatabase; env?: Record<string, string>; nodeArgs?: string[] }): Promise<GavelProcess> {
   const owned = !options.database;
   const database = options.database ?? (await createBenchDatabase(options.databaseUrl));
   const dropOwned = () => (owned ? database.drop() : Promise.resolve());

@@ -104,6 +104,16 @@ async function buildHistory(options: ReportsOptions, leads: number, label: strin
   const database = await createBenchDatabase(options.databaseUrl);
   const url = database.env.DATABASE_URL;
   progress(`${label}: a fresh database, ${new URL(url).pathname.slice(1)}${options.keep ? " (kept after)" : ""}`);
+  try {
+    return await writeHistory(database, options, leads, label, end, progress);
+  } catch (error) {
+    if (!options.keep) await database.drop();
+    throw error;
+  }
+}
+
+async function writeHistory(database: BenchDatabase, options: ReportsOptions, leads: number, label: string, end: Date, progress: (line: string) => void): Promise<History> {
+  const url = database.env.DATABASE_URL;
   const seconds: Record<string, number> = {};
   const time = async <T>(phase: string, work: () => Promise<T>): Promise<T> => {
     const t = performance.now();
@@ -350,9 +360,9 @@ export async function runReportsBench(options: ReportsOptions, io: ReportsIo): P
     else for (const leads of sizes) histories.push(await buildHistory(options, leads, short(leads), end, progress));
     for (const history of histories) {
       progress(`${history.label}: starting Gavel …`);
-      const gavel = await startGavelProcess({ database: history.database });
-      const token = await analystToken(gavel);
-      servers.push({ history, gavel, token });
+      const server: Server = { history, gavel: await startGavelProcess({ database: history.database }), token: "" };
+      servers.push(server); // stopped in `finally` from here on
+      server.token = await analystToken(server.gavel);
     }
     // Windows end at the moment timing starts, as a person's "last day" would: after the rolled-up
     // history, so each report also reads the not-yet-rolled tail live.
