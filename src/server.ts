@@ -122,8 +122,9 @@ export async function startGavel(options: StartOptions): Promise<Gavel> {
   // The reports' rollups catch up with the leads decided since the last roll (any process may roll:
   // one at a time does). A roll still running when the next is due is not started twice.
   let rolling: Promise<void> | undefined;
+  const stopRolling = new AbortController();
   const roll = () => {
-    rolling ??= rollUp(database, { logger })
+    rolling ??= rollUp(database, { logger, signal: stopRolling.signal })
       .then(() => {}, (err) => logger.error({ err }, "rolling up leads for reports failed"))
       .finally(() => (rolling = undefined));
   };
@@ -177,6 +178,7 @@ export async function startGavel(options: StartOptions): Promise<Gavel> {
         ready = false;
         clearInterval(sweeper);
         clearInterval(roller);
+        stopRolling.abort();
         const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
         (server as { closeIdleConnections?: () => void }).closeIdleConnections?.();
         const drained = await gate.drained(config.GAVEL_DRAIN_SECONDS * 1000);

@@ -207,6 +207,14 @@ describe("reports over rollups and raw leads", () => {
     expect(test.totals.leads).toBe(leads.filter((l) => l.test && l.receivedAt >= range.from.getTime() && l.receivedAt < range.to.getTime()).length);
   });
 
+  it("stops after the step under way when told to (a shutdown does not wait for a long catch-up)", async () => {
+    const stop = new AbortController();
+    stop.abort();
+    const first = await rollUp(database, { until: new Date("2026-03-18T13:37:00Z"), signal: stop.signal });
+    expect(first.rolledTo.toISOString()).toBe("2026-03-07T19:00:00.000Z");
+    expect((await rolledTo(database))?.toISOString()).toBe("2026-03-07T19:00:00.000Z");
+  });
+
   it("says the same after a roll that stops inside an hour, and after rolling everything", async () => {
     await rollUp(database, { until: new Date("2026-03-18T13:37:00Z") });
     expect((await rolledTo(database))?.toISOString()).toBe("2026-03-18T13:37:00.000Z");

@@ -122,14 +122,19 @@ export interface RollUpResult {
  * Rolls up every lead received before `until` (default: now less ROLLUP_DELAY_MS, by the
  * database's clock) and before the first lead still undecided, in steps of at most an hour of
  * history, each one transaction. Safe to call from several processes at once: each step holds the
- * progress row's lock, so a lead is rolled up exactly once.
+ * progress row's lock, so a lead is rolled up exactly once. `signal` stops it after the step under
+ * way (a long catch-up must not hold up a shutdown).
  */
-export async function rollUp(database: Database, options: { until?: Date; stepMs?: number; logger?: Logger } = {}): Promise<RollUpResult> {
+export async function rollUp(
+  database: Database,
+  options: { until?: Date; stepMs?: number; logger?: Logger; signal?: AbortSignal } = {},
+): Promise<RollUpResult> {
   let total = 0;
   for (;;) {
     const step = await rollStep(database.db, options.until, options.stepMs ?? STEP_MS);
     total += step.leads;
-    if (step.done) {
+    // Stopped (the process is closing): what is rolled is kept, the next roll goes on from there.
+    if (step.done || options.signal?.aborted) {
       if (total) options.logger?.debug({ leads: total, rolled_to: step.rolledTo.toISOString() }, "rolled up leads for reports");
       return { rolledTo: step.rolledTo, leads: total };
     }
