@@ -229,10 +229,11 @@ describe("reports over rollups and raw leads", () => {
   }, 120_000);
 
   it("rolls each lead once, however many processes roll at the same time", async () => {
-    const before = await database.rows<{ n: number }>(sql`select sum(leads)::int as n from report_leads where grain = 'hour' and level = 1`);
+    const counted = () => database.rows<{ level: number; n: number }>(sql`select level, sum(leads)::int as n from report_leads where grain = 'hour' group by level order by level`);
+    const before = await counted();
     await Promise.all([rollUp(database), rollUp(database), rollUp(database)]);
-    const after = await database.rows<{ n: number }>(sql`select sum(leads)::int as n from report_leads where grain = 'hour' and level = 1`);
-    expect(after[0].n).toBe(before[0].n);
-    expect(before[0].n).toBe(leads.length);
+    expect(await counted()).toEqual(before);
+    // Every level of detail holds every lead once.
+    expect(before).toEqual([0, 1, 2].map((level) => ({ level, n: leads.length })));
   });
 });

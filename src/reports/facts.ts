@@ -24,7 +24,11 @@ export type RollupTable = "report_leads" | "report_channels" | "report_bids" | "
 
 /** Levels of detail kept per table: the columns a level has (the others hold ''). */
 export const LEVELS = {
-  report_leads: { 0: ["campaign_id", "supplier_id", "source", "sub_id"], 1: ["campaign_id", "supplier_id"] },
+  report_leads: {
+    0: ["campaign_id", "supplier_id", "source", "sub_id"],
+    1: ["campaign_id", "supplier_id"],
+    2: ["supplier_id", "source", "sub_id"],
+  },
   report_channels: { 1: ["campaign_id", "supplier_id", "channel_id", "buyer_id"], 2: ["campaign_id", "channel_id", "buyer_id"] },
 } as const;
 
@@ -77,7 +81,8 @@ function leadsAndAttempts(windows: readonly Window[], filter: LeadFilter): SQL {
 }
 
 const LEADS_SELECT = `
-    select 'hour' as grain, case when grouping(l.source) = 1 then 1 else 0 end as level, l.at, l.test, l.campaign_id, l.supplier_id,
+    select 'hour' as grain, case when grouping(l.source) = 1 then 1 when grouping(l.campaign_id) = 1 then 2 else 0 end as level, l.at, l.test,
+           case when grouping(l.campaign_id) = 1 then '' else l.campaign_id end as campaign_id, l.supplier_id,
            case when grouping(l.source) = 1 then '' else l.source end as source,
            case when grouping(l.sub_id) = 1 then '' else l.sub_id end as sub_id,
            count(*)::int as leads,
@@ -112,7 +117,11 @@ const LEADS_SELECT = `
              count(*) filter (where outcome = 'timeout') as timeouts
       from a group by lead_id
     ) la on la.lead_id = l.id
-    group by grouping sets ((l.at, l.test, l.campaign_id, l.supplier_id, l.source, l.sub_id), (l.at, l.test, l.campaign_id, l.supplier_id))`;
+    group by grouping sets (
+      (l.at, l.test, l.campaign_id, l.supplier_id, l.source, l.sub_id),
+      (l.at, l.test, l.campaign_id, l.supplier_id),
+      (l.at, l.test, l.supplier_id, l.source, l.sub_id)
+    )`;
 
 // One row per (lead, channel) event: an attempt, an exclusion, or the sale. A channel's `leads` are
 // the leads it was offered: pinged or excluded.
