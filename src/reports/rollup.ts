@@ -163,8 +163,8 @@ async function rollStep(db: Db, until: Date | undefined, stepMs: number): Promis
     if (to <= from) return { rolledTo: from, leads: 0, done: true };
     // A stretch without leads is passed over in one step.
     const [next] = list(await rows<{ at: string | Date | null }>(sql`select min(received_at) as at from leads where received_at >= ${from.toISOString()}::timestamptz`));
-    const first = next.at === null ? to.getTime() : Math.max(from.getTime(), Math.floor(new Date(next.at).getTime() / HOUR_MS) * HOUR_MS);
-    const stepEnd = new Date(Math.min(to.getTime(), first + stepMs));
+    const firstLead = next.at === null ? to.getTime() : Math.max(from.getTime(), Math.floor(new Date(next.at).getTime() / HOUR_MS) * HOUR_MS);
+    const stepEnd = new Date(Math.min(to.getTime(), firstLead + stepMs));
     const [added] = list(
       await rows<{ leads: number }>(
         addFactsSql([{ from, to: stepEnd }], (table, select) => {
@@ -175,9 +175,10 @@ async function rollStep(db: Db, until: Date | undefined, stepMs: number): Promis
     );
     // The UTC days, then weeks, whose last hour this step completed get their rows.
     for (const [grain, unit, origin] of [["day", DAY_MS, 0], ["week", WEEK_MS, MONDAY]] as const) {
-      const first = Math.floor((from.getTime() - origin) / unit) * unit + origin;
-      const last = Math.floor((stepEnd.getTime() - origin) / unit) * unit + origin;
-      if (last > first) for (const table of ROLLUP_TABLES) await tx.execute(sql.raw(coarserSql(table, grain, new Date(first), new Date(last))));
+      const startOfFirst = Math.floor((from.getTime() - origin) / unit) * unit + origin;
+      const endOfLast = Math.floor((stepEnd.getTime() - origin) / unit) * unit + origin;
+      if (endOfLast > startOfFirst)
+        for (const table of ROLLUP_TABLES) await tx.execute(sql.raw(coarserSql(table, grain, new Date(startOfFirst), new Date(endOfLast))));
     }
     await tx.execute(sql`update report_progress set rolled_to = ${stepEnd.toISOString()}::timestamptz where name = ${PROGRESS}`);
     return { rolledTo: stepEnd, leads: Number(added.leads), done: stepEnd >= to };
