@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { createMetrics } from "../src/metrics";
 import { ADMIN, consumer, pingPost, useTestGavel, type TestGavel } from "./helpers/gavel";
 
 /** The value of one series of a Prometheus text exposition, matched on exactly these labels; 0 when absent. */
@@ -109,5 +110,31 @@ describe("GET /metrics", () => {
     expect((await g.lead(key, { campaign: "tests-apart", data: consumer() })).body.status).toBe("sold");
     const after = series(await scrape(g));
     for (const name of Object.keys(before) as (keyof typeof before)[]) expect(after[name] - before[name], name).toBe(name === "rejected" ? 0 : 1);
+  });
+});
+
+describe("per-channel series, as scraped", () => {
+  it("counts by outcome and writes cumulative latency buckets, a sum and a count", async () => {
+    const metrics = createMetrics({ auctionsInFlight: () => 0 });
+    const ping = (channelId: string, outcome: string, durationMs: number) => ({ kind: "ping" as const, channelId, outcome, durationMs });
+    metrics.recordAttempts("c", [ping("a", "bid", 4), ping("a", "bid", 20), ping("a", "timeout", 300), ping("b", "no_bid", 2)]);
+    metrics.recordAttempts("c", [{ kind: "post", channelId: "a", outcome: "skipped", durationMs: 0 }]);
+    const text = await metrics.registry.metrics();
+    const on = (channel: string, extra: Record<string, string> = {}) => ({ channel, campaign: "c", ...extra });
+    expect(sample(text, "gavel_channel_pings_total", on("a", { outcome: "bid" }))).toBe(2);
+    expect(sample(text, "gavel_channel_pings_total", on("a", { outcome: "timeout" }))).toBe(1);
+    expect(sample(text, "gavel_channel_pings_total", on("b", { outcome: "no_bid" }))).toBe(1);
+    expect(sample(text, "gavel_channel_posts_total", on("a", { outcome: "skipped" }))).toBe(1);
+    // `le` is "less than or equal": 20 ms counts in the 0.02 bucket; buckets add up.
+    expect(sample(text, "gavel_channel_ping_duration_seconds_bucket", on("a", { le: "0.005" }))).toBe(1);
+    expect(sample(text, "gavel_channel_ping_duration_seconds_bucket", on("a", { le: "0.02" }))).toBe(2);
+    expect(sample(text, "gavel_channel_ping_duration_seconds_bucket", on("a", { le: "0.3" }))).toBe(3);
+    expect(sample(text, "gavel_channel_ping_duration_seconds_bucket", on("a", { le: "+Inf" }))).toBe(3);
+    expect(sample(text, "gavel_channel_ping_duration_seconds_count", on("a"))).toBe(3);
+    expect(sample(text, "gavel_channel_ping_duration_seconds_sum", on("a"))).toBeCloseTo(0.324, 6);
+    // A skipped post never left Gavel: no latency series for it.
+    expect(text).not.toMatch(/gavel_channel_post_duration_seconds_count\{/);
+    expect(text).toMatch(/# TYPE gavel_channel_ping_duration_seconds histogram/);
+    expect(text).toMatch(/# TYPE gavel_channel_pings_total counter/);
   });
 });
