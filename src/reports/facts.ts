@@ -32,7 +32,8 @@ export const LEVELS = {
   report_channels: { 1: ["campaign_id", "supplier_id", "channel_id", "buyer_id"], 2: ["campaign_id", "channel_id", "buyer_id"] },
 } as const;
 
-const ts = (d: Date) => sql`${d.toISOString()}::timestamptz`;
+/** An instant as a timestamptz parameter. */
+export const ts = (d: Date) => sql`${d.toISOString()}::timestamptz`;
 /** An auction is over within this of its lead's arrival (deadlines are at most a minute). */
 const AUCTION_BOUND_MS = 3_600_000;
 

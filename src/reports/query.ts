@@ -5,10 +5,10 @@ import { sql, type SQL } from "drizzle-orm";
 import { DateTime } from "luxon";
 import type { Database } from "../db/client";
 import { GavelError } from "../errors";
-import { factsSql, LEVELS, STEP_CENTS, type LeadFilter, type RollupTable, type Window } from "./facts";
+import { factsSql, LEVELS, STEP_CENTS, ts, type LeadFilter, type RollupTable, type Window } from "./facts";
 import { addCounts, BUCKETS, parseCounts, quantile, sumSql } from "./histogram";
 import { grainsFor, segments, type ReportRange } from "./range";
-import { columns, rolledTo } from "./rollup";
+import { columns, rolledTo, summedColumns } from "./rollup";
 
 export const DIMENSIONS = ["campaigns", "suppliers", "sources", "buyers", "channels"] as const;
 export type Dimension = (typeof DIMENSIONS)[number];
@@ -47,18 +47,9 @@ const FILTER_COLUMNS: Record<keyof ReportFilter, string> = {
 
 const QUERY_NAMES: Record<keyof ReportFilter, string> = { campaign: "campaign", supplier: "supplier", source: "source", subId: "sub_id", buyer: "buyer", channel: "channel" };
 
-/** The sums a report reads per row, by table. */
-const SUMS: Record<"report_leads" | "report_channels", string[]> = {
-  report_leads: [
-    "leads", "rejected", "duplicate", "auctioned", "sold", "unsold", "errors", "revenue_cents", "payout_cents",
-    "pings", "bids", "bid_cents", "wins", "posts", "accepted", "post_rejects", "timeouts",
-  ],
-  report_channels: [
-    "leads", "excluded", "pings", "bids", "bid_cents", "wins", "posts", "accepted", "post_rejects", "timeouts", "errors",
-    "sold", "revenue_cents", "payout_cents",
-  ],
-};
-const HISTOGRAMS = { report_leads: ["decision_ms"], report_channels: ["ping_ms", "post_ms"] } as const;
+/** The sums a report reads per row, and its latency histograms, by table: the rollup's own columns. */
+const SUMS = { report_leads: summedColumns("report_leads").sums, report_channels: summedColumns("report_channels").sums };
+const HISTOGRAMS = { report_leads: summedColumns("report_leads").histograms, report_channels: summedColumns("report_channels").histograms };
 
 type Sums = Record<string, number> & { max_bid_cents: number | null };
 type Histograms = Record<string, number[]>;
@@ -82,7 +73,6 @@ export interface DimensionReport {
 }
 
 const col = (name: string) => sql.raw(name);
-const ts = (d: Date) => sql`${d.toISOString()}::timestamptz`;
 const windowsSql = (windows: readonly Window[]) =>
   sql.join(
     windows.map((w) => sql`(at >= ${ts(w.from)} and at < ${ts(w.to)})`),

@@ -70,6 +70,11 @@ const SHAPES: Record<RollupTable, TableShape> = {
 
 export const ROLLUP_TABLES = Object.keys(SHAPES) as RollupTable[];
 
+/** A rollup table's summed columns, and its histogram columns (what a report adds up per row). */
+export function summedColumns(table: RollupTable): { sums: readonly string[]; histograms: readonly string[] } {
+  return SHAPES[table];
+}
+
 /** A rollup table's columns, in one fixed order (inserts and reads name them). */
 export function columns(table: RollupTable): string[] {
   const shape = SHAPES[table];
