@@ -353,6 +353,15 @@ export async function migrateDatabase(target: DatabaseTarget, database?: Databas
 }
 
 /** Whether the database answers now: a trivial statement, bounded by `timeoutMs`. */
+/**
+ * Runs one statement in a transaction and returns its rows, whatever the driver's result shape
+ * (drizzle answers an array on postgres.js, `{ rows }` on PGlite): `Database.rows` for a `tx`.
+ */
+export async function txRows<T>(tx: { execute(query: SQL): PromiseLike<unknown> }, query: SQL): Promise<T[]> {
+  const result = (await tx.execute(query)) as T[] | { rows: T[] };
+  return Array.isArray(result) ? result : result.rows;
+}
+
 export async function ping(database: Database, timeoutMs?: number): Promise<void> {
   await database.query("select 1", [], { timeoutMs });
 }

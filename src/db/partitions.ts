@@ -8,7 +8,7 @@
 // dropped in a transaction of its own that first takes an advisory lock and then looks again, so
 // processes that sweep at once take turns and the later ones find the work done.
 import { sql, type SQL } from "drizzle-orm";
-import type { Database } from "./client";
+import { txRows, type Database } from "./client";
 import { sqlState } from "./caps";
 
 const DAY_MS = 86_400_000;
@@ -124,11 +124,7 @@ type Run = <T>(query: SQL) => Promise<T[]>;
 
 async function ddl<T>(database: Database, body: (run: Run) => Promise<T>): Promise<T> {
   return database.db.transaction(async (tx) => {
-    // drizzle answers rows as an array on postgres.js, as { rows } on PGlite.
-    const run: Run = async <R>(query: SQL) => {
-      const result = (await tx.execute(query)) as unknown as R[] | { rows: R[] };
-      return Array.isArray(result) ? result : result.rows;
-    };
+    const run: Run = (query) => txRows(tx, query);
     // Processes queue on the advisory lock (each holds it for one short transaction); only the
     // locks the hot path shares are given up on.
     await run(sql`select pg_advisory_xact_lock(${UPKEEP_LOCK})`);

@@ -141,6 +141,3 @@ export function boundAt(bound: string, zone = "UTC"): Date {
 export function timeRange(q: { from?: string; to?: string; tz?: string }): { from?: Date; to?: Date } {
   return { from: q.from === undefined ? undefined : boundAt(q.from, q.tz), to: q.to === undefined ? undefined : boundAt(q.to, q.tz) };
 }
-
-/** A bound read as a Date, in UTC when it has no offset (for a filter with no `tz` beside it). */
-export const instantDate = timeBound.transform((v) => boundAt(v));

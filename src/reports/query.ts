@@ -3,7 +3,7 @@
 // (counts, cents, histogram counts) until the very end, so totals and rates are exact.
 import { sql, type SQL } from "drizzle-orm";
 import { DateTime } from "luxon";
-import type { Database } from "../db/client";
+import { txRows, type Database } from "../db/client";
 import { GavelError } from "../errors";
 import { factsSql, LEVELS, STEP_CENTS, ts, type LeadFilter, type RollupTable, type Window } from "./facts";
 import { addCounts, BUCKETS, parseCounts, quantile, sumSql } from "./histogram";
@@ -119,8 +119,7 @@ function unionSql(table: RollupTable, level: number | null, range: ReportRange, 
 async function reportRows<T>(database: Database, query: SQL): Promise<T[]> {
   return database.db.transaction(async (tx) => {
     await tx.execute(sql`set local work_mem = '64MB'`);
-    const result = (await tx.execute(query)) as unknown as T[] | { rows: T[] };
-    return Array.isArray(result) ? result : result.rows;
+    return txRows<T>(tx, query);
   });
 }
 

@@ -9,7 +9,7 @@
 // past `rolled_to` from the raw tables, so they are exact at once either way.
 import { sql } from "drizzle-orm";
 import type { Logger } from "pino";
-import type { Database, Db } from "../db/client";
+import { txRows, type Database, type Db } from "../db/client";
 import { addFactsSql, LEVELS, type RollupTable } from "./facts";
 import { addSql, HISTOGRAM_MS } from "./histogram";
 
@@ -148,35 +148,36 @@ export async function rollUp(
 
 async function rollStep(db: Db, until: Date | undefined, stepMs: number): Promise<{ rolledTo: Date; leads: number; done: boolean }> {
   return db.transaction(async (tx) => {
-    const rows = async <T>(query: ReturnType<typeof sql>) => (await tx.execute(query)) as unknown as T[] | { rows: T[] };
-    const list = <T>(r: T[] | { rows: T[] }) => (Array.isArray(r) ? r : r.rows);
     // The first roll starts at the hour of the first lead ever received.
     await tx.execute(sql`
       insert into report_progress (name, rolled_to)
       select ${PROGRESS}, coalesce(date_trunc('hour', min(received_at)), date_trunc('hour', now())) from leads
       on conflict (name) do nothing`);
-    const [state] = list(
-      await rows<{ rolled_to: string | Date; bound: string | Date | null; undecided: string | Date | null }>(sql`
+    const [state] = await txRows<{ rolled_to: string | Date; bound: string | Date | null; undecided: string | Date | null }>(
+      tx,
+      sql`
         select p.rolled_to,
                ${until ? sql`${until.toISOString()}::timestamptz` : sql`now() - make_interval(secs => ${ROLLUP_DELAY_MS / 1000})`} as bound,
                (select min(received_at) from leads where status in ('received', 'auctioning')) as undecided
-        from report_progress p where p.name = ${PROGRESS} for update`),
+        from report_progress p where p.name = ${PROGRESS} for update`,
     );
     const from = new Date(state.rolled_to);
     let to = new Date(state.bound!);
     if (state.undecided !== null && new Date(state.undecided) < to) to = new Date(state.undecided);
     if (to <= from) return { rolledTo: from, leads: 0, done: true };
     // A stretch without leads is passed over in one step.
-    const [next] = list(await rows<{ at: string | Date | null }>(sql`select min(received_at) as at from leads where received_at >= ${from.toISOString()}::timestamptz`));
+    const [next] = await txRows<{ at: string | Date | null }>(
+      tx,
+      sql`select min(received_at) as at from leads where received_at >= ${from.toISOString()}::timestamptz`,
+    );
     const firstLead = next.at === null ? to.getTime() : Math.max(from.getTime(), Math.floor(new Date(next.at).getTime() / HOUR_MS) * HOUR_MS);
     const stepEnd = new Date(Math.min(to.getTime(), firstLead + stepMs));
-    const [added] = list(
-      await rows<{ leads: number }>(
-        addFactsSql([{ from, to: stepEnd }], (table, select) => {
-          const names = columns(table).join(", ");
-          return `insert into ${table} (${names}) select ${names} from (${select}) f ${merge(table)}`;
-        }),
-      ),
+    const [added] = await txRows<{ leads: number }>(
+      tx,
+      addFactsSql([{ from, to: stepEnd }], (table, select) => {
+        const names = columns(table).join(", ");
+        return `insert into ${table} (${names}) select ${names} from (${select}) f ${merge(table)}`;
+      }),
     );
     // The UTC days, then weeks, whose last hour this step completed get their rows.
     for (const [grain, unit, origin] of [["day", DAY_MS, 0], ["week", WEEK_MS, MONDAY]] as const) {
