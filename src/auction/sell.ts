@@ -196,6 +196,8 @@ async function sellValidated(
   };
   const campaign = plan.campaign;
   const receivedAt = new Date(received.at);
+  // Test leads stay out of every figure.
+  const metrics = submission.test ? undefined : deps.metrics;
 
   // Step 1: validate and normalise; an invalid lead is recorded as rejected with every field error.
   const checked = plan.fields.validate(submission.data);
@@ -210,7 +212,7 @@ async function sellValidated(
         idempotent && { ...idempotent, status: 422, body: problem },
       ),
     );
-    if (!submission.test) deps.metrics?.recordLead("rejected");
+    metrics?.recordLead("rejected");
     throw error;
   }
   const data = checked.data;
@@ -263,7 +265,7 @@ async function sellValidated(
     const status = verdict.status;
     const body = answer(leadId, status, 0, 0, status === "rejected" ? (verdict.reason ?? undefined) : undefined);
     if (idempotent) await storeIdempotentResponse(deps.database, { ...idempotent, body }, leadId);
-    if (!test) deps.metrics?.recordLead(status);
+    metrics?.recordLead(status);
     deps.logger.info({ lead_id: leadId, campaign: campaign.id, supplier: supplier.id, status, reason: verdict.reason }, "lead");
     return { httpStatus: 200, body, replayed: false };
   }
@@ -282,8 +284,8 @@ async function sellValidated(
   const eligibility = selectChannels(plan.channels, lead, processWorld(deps.caps, deps.limiter));
   const result = await runAuction(deps, plan, lead, eligibility, payoutRule.type === "fixed" ? toCents(payoutRule.amount) : null);
   settleHealth(eligibility.eligible, result.attempts, lead, leadId, deps.clock.now(), deps.gate.overloaded());
-  // What the buyers did, whatever becomes of the write: test leads stay out of every figure.
-  if (!test) deps.metrics?.recordAttempts(campaign.id, result.attempts);
+  // What the buyers did, whatever becomes of the write.
+  metrics?.recordAttempts(campaign.id, result.attempts);
 
   // Step 7: persist everything in one statement (grouped with other leads ending now), then answer.
   const payout = result.status === "sold" ? payoutCents(payoutRule, result.revenueCents) : 0;
@@ -314,8 +316,7 @@ async function sellValidated(
     throw leadUnsettled("The lead was settled as interrupted before its outcome could be written", leadId, idempotent !== undefined);
   // The metric, unlike the trace (written by that very statement), includes the final write.
   const total = performance.now() - received.mono;
-  if (!test)
-    deps.metrics?.recordLead(result.status, { elapsedMs: total, overheadMs: Math.max(0, total - result.buyerWaitMs), pingPhaseMs: longestPingMs(result.attempts) });
+  metrics?.recordLead(result.status, { elapsedMs: total, overheadMs: Math.max(0, total - result.buyerWaitMs), pingPhaseMs: longestPingMs(result.attempts) });
   logSummary(deps.logger, leadId, campaign.id, supplier.id, result, payout, elapsed, overheadMs);
   return { httpStatus: 200, body, replayed: false };
 }
