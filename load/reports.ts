@@ -15,6 +15,7 @@ import { connectPostgres, migrateDatabase, openDatabase } from "../src/db/client
 import { ROLLUP_TABLES, rollUp } from "../src/reports/rollup";
 import { checkHistory, createConfiguration, generateHistory, type HistoryFacts } from "./history";
 import { createBenchDatabase, dropAllDatabases, startGavelProcess, type BenchDatabase, type GavelProcess } from "./lab";
+import { percentileSorted } from "./latency";
 import { isMain } from "./main-module";
 import { killAllChildren } from "./proc";
 
@@ -263,9 +264,8 @@ export interface Timing {
 /** Nearest-rank percentiles, in ms with one decimal. */
 export function timing(samples: number[]): Timing {
   const sorted = [...samples].sort((a, b) => a - b);
-  const at = (p: number) => sorted[Math.max(0, Math.ceil(p * sorted.length) - 1)];
   const r = (ms: number) => Math.round(ms * 10) / 10;
-  return { p50: r(at(0.5)), p95: r(at(0.95)), max: r(sorted[sorted.length - 1]) };
+  return { p50: r(percentileSorted(sorted, 50)), p95: r(percentileSorted(sorted, 95)), max: r(sorted[sorted.length - 1]) };
 }
 
 export interface CaseResult {
