@@ -180,7 +180,7 @@ export function PeriodChart(props: { title: string; data: PeriodSeries; kind: Ki
   return (
     <Chart
       title={props.title}
-      note={single ? "One period in this range: its total, with each row in the table below" : data.unshown > 0 ? "The first rows of the table are drawn; the others are in the table" : undefined}
+      note={single ? "One period in this range: its total, with each row in the table below" : data.unshown > 0 ? "Only the first rows are drawn; all of them are in the table below" : undefined}
       x={data.x}
       tz={props.tz}
       xRange={single ? [data.x[0] - half, data.x[0] + half] : [data.x[0], data.x[data.x.length - 1]]}
