@@ -14,6 +14,7 @@ import { sqlState } from "../src/db/caps";
 import { finishLeads, type AttemptRow, type LeadOutcome } from "../src/db/leads";
 import { keepAttemptPartitions, listPartitions, partitionName, PARTITION_DAYS_AHEAD } from "../src/db/partitions";
 import { attempts } from "../src/db/schema";
+import { leadAttempts } from "../src/db/trace";
 import { freshDatabase, onPostgres } from "./helpers/db";
 import { consumer, pingPost, startTestGavel, testClock } from "./helpers/gavel";
 import { startBuyer } from "./helpers/buyers";
@@ -311,11 +312,11 @@ describe("attempts partitioned by day", () => {
            from generate_series(1, 30000) g`,
         );
         // The statement findLead (src/db/trace.ts) sends, on a generic plan as a prepared statement runs.
-        const read = db.database.db.select().from(attempts).where(eq(attempts.leadId, "lead-7")).orderBy(asc(attempts.startedAt), asc(attempts.id)).toSQL();
+        const read = leadAttempts(db.database.db, "lead-7", new Date("2031-06-10T00:01:00Z")).toSQL();
         const plan = await sql2.begin(async (tx) => {
           await tx.unsafe("set local plan_cache_mode = force_generic_plan");
           await tx.unsafe(`prepare trace_attempts as ${read.sql}`);
-          const lines = await tx.unsafe(`explain execute trace_attempts('lead-7')`);
+          const lines = await tx.unsafe(`explain execute trace_attempts(${read.params.map((p: unknown) => `'${p instanceof Date ? p.toISOString() : String(p)}'`).join(", ")})`);
           return lines.map((r) => r["QUERY PLAN"] as string).join("\n");
         });
         expect(plan).toMatch(/Index Scan using attempts_20310610_lead_id_idx|Bitmap Index Scan on attempts_20310610_lead_id_idx/);

@@ -11,21 +11,27 @@ export async function findLead(db: Db, id: string) {
   if (!lead) return undefined;
   const [history, tried] = await Promise.all([
     db.select().from(leadEvents).where(eq(leadEvents.leadId, id)).orderBy(asc(leadEvents.id)),
-    // A lead's attempts start after it arrived and within its auction: naming when lets the read
-    // visit only that day's partition of attempts, not every day kept.
-    db
-      .select()
-      .from(attempts)
-      .where(
-        and(
-          eq(attempts.leadId, id),
-          gte(attempts.startedAt, new Date(lead.receivedAt.getTime() - ATTEMPT_SLACK_MS)),
-          lt(attempts.startedAt, new Date(lead.receivedAt.getTime() + ATTEMPT_SLACK_MS)),
-        ),
-      )
-      .orderBy(asc(attempts.startedAt), asc(attempts.id)),
+    leadAttempts(db, id, lead.receivedAt),
   ]);
   return { lead, history, attempts: tried };
+}
+
+/**
+ * A lead's attempts, in order. They start after it arrived and within its auction: naming when lets
+ * the read visit only that day's partition of attempts, not every day kept.
+ */
+export function leadAttempts(db: Db, id: string, receivedAt: Date) {
+  return db
+    .select()
+    .from(attempts)
+    .where(
+      and(
+        eq(attempts.leadId, id),
+        gte(attempts.startedAt, new Date(receivedAt.getTime() - ATTEMPT_SLACK_MS)),
+        lt(attempts.startedAt, new Date(receivedAt.getTime() + ATTEMPT_SLACK_MS)),
+      ),
+    )
+    .orderBy(asc(attempts.startedAt), asc(attempts.id));
 }
 
 export interface LeadQuery {
