@@ -135,6 +135,9 @@ const RANGES: { from: string; to: string; tz?: string; interval?: string }[] = [
   { from: "2026-03-02", to: "2026-03-30", interval: "week" },
   { from: "2026-03-09", to: "2026-03-23", tz: "America/Los_Angeles" },
   { from: "2026-03-08T05:00:00Z", to: "2026-03-22T00:00:00Z" },
+  // Ending minutes after where a partial roll stops (2026-03-18T13:37), in the same hour.
+  { from: "2026-03-17T09:20:00Z", to: "2026-03-18T13:50:00Z" },
+  { from: "2026-03-18T11:20:00Z", to: "2026-03-18T13:50:00Z", interval: "hour" },
 ];
 
 /** Filters that send a report to each level of its table, and the channel report by source to the raw leads. */

@@ -93,40 +93,39 @@ const ceilTo = (t: number, unit: number, origin = 0) => Math.ceil((t - origin) /
 
 /**
  * How [from, to) is read, given that the rollups hold every lead received before `rolledTo` (null:
- * nothing is rolled up): the coarsest rows that fit, each level inside the next. Hour rows count
- * leads by the hour they arrived in, so only hours wholly inside the range are read from them; the
- * minutes before the first whole hour and after the last, and whatever is past `rolledTo`, are read
+ * nothing is rolled up): the coarsest rows that fit, each level inside the next. Rows count leads
+ * by the hour (day, week) they arrived in, so only hours wholly inside the range are read from
+ * them — except the hour `rolledTo` falls in, whose row holds just its part before `rolledTo`: a
+ * range going past `rolledTo` reads that row, then the raw leads from `rolledTo` on. The minutes
+ * before the first whole hour, and after the last when the range ends before `rolledTo`, are read
  * raw. `grains` says whether whole UTC days (and weeks) may come from day (and week) rows: only
  * when each of them falls wholly into one bucket of the report.
  */
 export function segments(from: Date, to: Date, rolledTo: Date | null, grains: { days: boolean; weeks: boolean }): Segments {
   const f = from.getTime();
   const t = to.getTime();
+  const r = rolledTo ? rolledTo.getTime() : -Infinity;
   const h0 = Math.min(ceilTo(f, HOUR_MS), t);
-  const h1 = Math.max(floorTo(t, HOUR_MS), h0);
-  const rolled = rolledTo ? Math.min(Math.max(rolledTo.getTime(), h0), h1) : h0;
+  // Where rows stop: at `rolledTo` when the range goes past it, else at the range's last whole hour.
+  const rowsTo = Math.max(r < t ? r : floorTo(t, HOUR_MS), h0);
   const add = (list: Window[], a: number, b: number) => {
     if (a < b) list.push({ from: new Date(a), to: new Date(b) });
   };
   const raw: Window[] = [];
   add(raw, f, h0);
-  add(raw, rolled, h1);
-  add(raw, h1, t);
-  // Hour rows reach `rolledTo`, which may fall inside an hour: that hour's row holds its part
-  // before it, and the rest of the hour is read raw.
-  const rowsEnd = rolled > floorTo(rolled, HOUR_MS) ? ceilTo(rolled, HOUR_MS) : rolled;
+  add(raw, rowsTo, t);
   const hours: Window[] = [];
   const days: Window[] = [];
   let weeks: Window | null = null;
-  // Day (and week) rows exist for the days (and weeks) wholly rolled up.
+  // Day (and week) rows exist for the days (and weeks) wholly rolled up, which all end by rowsTo.
   const d0 = ceilTo(h0, DAY_MS);
-  const d1 = rolledTo ? Math.min(floorTo(h1, DAY_MS), floorTo(rolledTo.getTime(), DAY_MS)) : d0;
+  const d1 = floorTo(rowsTo, DAY_MS);
   if (!grains.days || d0 >= d1) {
-    add(hours, h0, rowsEnd);
+    add(hours, h0, rowsTo);
     return { weeks, days, hours, raw };
   }
   add(hours, h0, d0);
-  add(hours, d1, rowsEnd);
+  add(hours, d1, rowsTo);
   const w0 = ceilTo(d0, WEEK_MS, MONDAY);
   const w1 = floorTo(d1, WEEK_MS, MONDAY);
   if (grains.weeks && w0 < w1) {
