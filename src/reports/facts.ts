@@ -81,11 +81,40 @@ function leadsAndAttempts(windows: readonly Window[], filter: LeadFilter): SQL {
     )`;
 }
 
-const LEADS_SELECT = `
-    select 'hour' as grain, case when grouping(l.source) = 1 then 1 when grouping(l.campaign_id) = 1 then 2 else 0 end as level, l.at, l.test,
-           case when grouping(l.campaign_id) = 1 then '' else l.campaign_id end as campaign_id, l.supplier_id,
-           case when grouping(l.source) = 1 then '' else l.source end as source,
-           case when grouping(l.sub_id) = 1 then '' else l.sub_id end as sub_id,
+/** The grouping set of each level of the tables that have levels, in LEVELS' order. */
+const GROUPING_SETS = {
+  report_leads: {
+    0: "(l.at, l.test, l.campaign_id, l.supplier_id, l.source, l.sub_id)",
+    1: "(l.at, l.test, l.campaign_id, l.supplier_id)",
+    2: "(l.at, l.test, l.supplier_id, l.source, l.sub_id)",
+  },
+  report_channels: {
+    1: "(l.at, l.test, l.campaign_id, l.supplier_id, f.channel_id, ch.buyer_id)",
+    2: "(l.at, l.test, l.campaign_id, f.channel_id, ch.buyer_id)",
+  },
+} as const;
+
+const groupingSets = (table: keyof typeof GROUPING_SETS, level: number | null) => {
+  const sets = GROUPING_SETS[table] as Record<number, string>;
+  return level === null ? Object.values(sets).join(", ") : sets[level];
+};
+
+/**
+ * A key column of a row: '' where the row's level rolls it away. Over every level (`level` null)
+ * that is told by grouping(); at one level it is known beforehand (and grouping() may only name
+ * the columns grouped by).
+ */
+const keyColumn = (table: keyof typeof LEVELS, column: string, level: number | null, source = `l.${column}`) => {
+  if (level === null) return `case when grouping(${source}) = 1 then '' else ${source} end`;
+  return (LEVELS[table] as Record<number, readonly string[]>)[level].includes(column) ? source : `''`;
+};
+
+const leadsSelect = (level: number | null) => `
+    select 'hour' as grain,
+           ${level ?? "case when grouping(l.source) = 1 then 1 when grouping(l.campaign_id) = 1 then 2 else 0 end"} as level, l.at, l.test,
+           ${keyColumn("report_leads", "campaign_id", level)} as campaign_id, l.supplier_id,
+           ${keyColumn("report_leads", "source", level)} as source,
+           ${keyColumn("report_leads", "sub_id", level)} as sub_id,
            count(*)::int as leads,
            count(*) filter (where l.status = 'rejected')::int as rejected,
            count(*) filter (where l.status = 'duplicate')::int as duplicate,
@@ -118,17 +147,13 @@ const LEADS_SELECT = `
              count(*) filter (where outcome = 'timeout') as timeouts
       from a group by lead_id
     ) la on la.lead_id = l.id
-    group by grouping sets (
-      (l.at, l.test, l.campaign_id, l.supplier_id, l.source, l.sub_id),
-      (l.at, l.test, l.campaign_id, l.supplier_id),
-      (l.at, l.test, l.supplier_id, l.source, l.sub_id)
-    )`;
+    group by grouping sets (${groupingSets("report_leads", level)})`;
 
 // One row per (lead, channel) event: an attempt, an exclusion, or the sale. A channel's `leads` are
 // the leads it was offered: pinged or excluded.
-const CHANNELS_SELECT = `
-    select 'hour' as grain, case when grouping(l.supplier_id) = 1 then 2 else 1 end as level, l.at, l.test, l.campaign_id,
-           case when grouping(l.supplier_id) = 1 then '' else l.supplier_id end as supplier_id,
+const channelsSelect = (level: number | null) => `
+    select 'hour' as grain, ${level ?? "case when grouping(l.supplier_id) = 1 then 2 else 1 end"} as level, l.at, l.test, l.campaign_id,
+           ${keyColumn("report_channels", "supplier_id", level)} as supplier_id,
            f.channel_id, coalesce(ch.buyer_id, '') as buyer_id,
            (count(*) filter (where f.kind = 'ping') + count(*) filter (where f.kind = 'excluded'))::int as leads,
            count(*) filter (where f.kind = 'excluded')::int as excluded,
@@ -156,7 +181,7 @@ const CHANNELS_SELECT = `
     ) f
     join l on l.id = f.lead_id
     left join channels ch on ch.id = f.channel_id
-    group by grouping sets ((l.at, l.test, l.campaign_id, l.supplier_id, f.channel_id, ch.buyer_id), (l.at, l.test, l.campaign_id, f.channel_id, ch.buyer_id))`;
+    group by grouping sets (${groupingSets("report_channels", level)})`;
 
 /** Half-dollar steps of a bid price. */
 export const STEP_CENTS = 50;
@@ -201,16 +226,20 @@ const REASONS_SELECT = `
     join l on l.id = r.lead_id
     group by l.at, l.test, l.campaign_id, r.channel_id, r.stage, r.reason`;
 
-const SELECTS: Record<RollupTable, string> = {
-  report_leads: LEADS_SELECT,
-  report_channels: CHANNELS_SELECT,
-  report_bids: BIDS_SELECT,
-  report_reasons: REASONS_SELECT,
+/** Each table's rows, at one level of detail (null: every level, as the rollups keep them). */
+const SELECTS: Record<RollupTable, (level: number | null) => string> = {
+  report_leads: leadsSelect,
+  report_channels: channelsSelect,
+  report_bids: () => BIDS_SELECT,
+  report_reasons: () => REASONS_SELECT,
 };
 
-/** The rollup rows of `table` for the leads received in `windows` (hour grain), as a query. */
-export function factsSql(table: RollupTable, windows: readonly Window[], filter: LeadFilter = {}): SQL {
-  return sql`with ${leadsAndAttempts(windows, filter)}${sql.raw(SELECTS[table])}`;
+/**
+ * The rollup rows of `table` for the leads received in `windows` (hour grain), as a query: at one
+ * level of detail when `level` is given (a report reads one), else at every level.
+ */
+export function factsSql(table: RollupTable, windows: readonly Window[], filter: LeadFilter = {}, level: number | null = null): SQL {
+  return sql`with ${leadsAndAttempts(windows, filter)}${sql.raw(SELECTS[table](level))}`;
 }
 
 /**
@@ -220,6 +249,6 @@ export function factsSql(table: RollupTable, windows: readonly Window[], filter:
  */
 export function addFactsSql(windows: readonly Window[], insert: (table: RollupTable, rows: string) => string): SQL {
   const tables = Object.keys(SELECTS) as RollupTable[];
-  const inserts = tables.map((table) => `, ${table}_in as (${insert(table, SELECTS[table])})`).join("");
+  const inserts = tables.map((table) => `, ${table}_in as (${insert(table, SELECTS[table](null))})`).join("");
   return sql`with ${leadsAndAttempts(windows, {})}${sql.raw(inserts)} select count(*)::int as leads from l`;
 }

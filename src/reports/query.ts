@@ -107,7 +107,7 @@ function unionSql(table: RollupTable, level: number | null, range: ReportRange, 
   if (seg.weeks) parts.push(sql`select ${list} from ${col(table)} where ${where([sql`grain = 'week'`, sql`at >= ${ts(seg.weeks.from)}`, sql`at < ${ts(seg.weeks.to)}`])}`);
   if (seg.days.length) parts.push(sql`select ${list} from ${col(table)} where ${where([sql`grain = 'day'`, sql`(${windowsSql(seg.days)})`])}`);
   if (seg.hours.length) parts.push(sql`select ${list} from ${col(table)} where ${where([sql`grain = 'hour'`, sql`(${windowsSql(seg.hours)})`])}`);
-  if (seg.raw.length) parts.push(sql`select ${list} from (${factsSql(table, seg.raw, { ...lead, test })}) f where ${where([])}`);
+  if (seg.raw.length) parts.push(sql`select ${list} from (${factsSql(table, seg.raw, { ...lead, test }, level)}) f where ${where([])}`);
   if (parts.length === 0) parts.push(sql`select ${list} from ${col(table)} where false`);
   return sql.join(parts, sql` union all `);
 }
