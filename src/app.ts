@@ -18,6 +18,7 @@ import { authenticator } from "./http/auth";
 import { configRoutes } from "./http/config";
 import { explainRoutes } from "./http/explain";
 import { leadRoutes } from "./http/leads";
+import type { ApiInfo } from "./http/openapi";
 import { operatorRoutes } from "./http/operator";
 import { problem, onError } from "./http/problem";
 import { reportRoutes } from "./http/reports";
@@ -53,12 +54,25 @@ export interface AppDeps {
   answerGraceMs?: number;
 }
 
-export const API_INFO = {
+export const API_INFO: ApiInfo = {
   title: "Gavel",
   version: "0.1.0",
   description:
     "Self-hosted ping-post lead auction server. Suppliers sell leads with an API key; operators configure campaigns, buyers, channels and suppliers with an admin token (analyst tokens are read-only). Errors are application/problem+json.",
-  tagOrder: ["Leads", "Reports", "Campaigns", "Buyers", "Channels", "Suppliers", "Tokens", "Suppression", "Audit", "Config as code", "System"],
+  license: { name: "Apache-2.0", identifier: "Apache-2.0" },
+  tags: [
+    { name: "Leads", description: "Suppliers sell leads (each runs a whole auction); operators list leads and read each one's trace: who bought, every ping and post." },
+    { name: "Reports", description: "Figures per campaign, supplier, source, buyer or channel, the bid landscape and the reasons leads were not sold; JSON or CSV." },
+    { name: "Campaigns", description: "Lead types: their fields, auction settings, dedup rule and supplier payout. Explain shows what would happen to a lead." },
+    { name: "Buyers", description: "Companies that buy leads; each owns channels." },
+    { name: "Channels", description: "A buyer's endpoint for one campaign: how it is pinged and posted, its filters, caps and schedule; its health and a test console." },
+    { name: "Suppliers", description: "Who sends leads: payout, campaigns, caps and rate limit, and their API keys." },
+    { name: "Tokens", description: "Operator tokens: admin (read and write) or analyst (read-only, pii masked)." },
+    { name: "Suppression", description: "The do-not-sell list of emails and phones: a lead on it is rejected before any ping." },
+    { name: "Audit", description: "Who changed what in the configuration, and when." },
+    { name: "Config as code", description: "The whole configuration as one YAML file: export it, and apply a file in one transaction." },
+    { name: "System", description: "Health and readiness probes, metrics, this document, the API reference and the dashboard." },
+  ],
 };
 
 /**

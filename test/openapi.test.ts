@@ -77,18 +77,37 @@ describe("OpenAPI document and API reference", () => {
   it("describes bodies with the zod schemas that validate them", async () => {
     const doc = await document();
     const schemas = doc.components.schemas;
-    const channelBody = doc.paths["/v1/channels"].post.requestBody.content["application/json"].schema;
-    const channel = schemas[channelBody.$ref.split("/").pop()];
-    // Input form: defaults are optional; only what the schema requires is required.
+    // Input form, written out in the request body (a client generator reads a `default` in a
+    // shared component as "always present"): defaults are optional; only what the schema requires
+    // is required, down to the nested endpoint.
+    const channel = doc.paths["/v1/channels"].post.requestBody.content["application/json"].schema;
+    expect(channel.title).toBe("Channel");
     expect(channel.required.sort()).toEqual(["buyer_id", "campaign_id", "id", "post", "type"]);
+    expect(channel.properties.post.required).toEqual(["url"]);
+    expect(JSON.stringify(doc.paths["/v1/suppliers"].post.requestBody)).not.toContain("$ref\":\"#/components/schemas/Supplier");
     expect(channel.properties.type.enum).toEqual(["ping_post", "direct_post"]);
     expect(channel.additionalProperties).toBe(false);
     // Output form: what a read returns, defaults filled in, with timestamps.
     const read = schemas[doc.paths["/v1/channels/{id}"].get.responses["200"].content["application/json"].schema.$ref.split("/").pop()];
     expect(read.required).toEqual(expect.arrayContaining(["status", "filters", "priority", "created_at", "updated_at"]));
-    expect(schemas.Supplier.properties.rate_limit).toBeDefined();
+    expect(schemas.SupplierRead.properties.rate_limit).toBeDefined();
     const listQuery = doc.paths["/v1/leads"].get.parameters.map((p: any) => p.name);
     expect(listQuery).toEqual(expect.arrayContaining(["campaign", "status", "test", "from", "to", "cursor", "limit"]));
+    // Query values are text on the wire, but a number or a boolean is published as one.
+    const param = (path: string, name: string) => doc.paths[path].get.parameters.find((p: any) => p.name === name).schema;
+    for (const path of ["/v1/leads", "/v1/audit", "/v1/campaigns", "/v1/buyers", "/v1/channels", "/v1/suppliers"])
+      expect(param(path, "limit"), path).toEqual({ type: "integer", minimum: 1, maximum: 500, default: 50 });
+    expect(param("/v1/leads", "test")).toEqual({ type: "boolean" });
+    expect(param("/v1/reports/bids", "test").type).toBe("boolean");
+  });
+
+  it("reads a list's limit as the integer it publishes, and names it when it is not one", async () => {
+    expect((await t.g.admin("GET", "/v1/buyers?limit=3")).status).toBe(200);
+    for (const limit of ["0", "501", "1.5", "ten", ""]) {
+      const res = await t.g.admin("GET", `/v1/leads?limit=${limit}`);
+      expect(res.status, limit).toBe(422);
+      expect(res.body.errors, limit).toEqual([{ path: "limit", message: "must be an integer from 1 to 500" }]);
+    }
   });
 
   it("serves an API reference at /docs that loads nothing from outside Gavel", async () => {

@@ -70,13 +70,20 @@ export async function jsonBody(c: Context, limit?: BodyLimit): Promise<unknown> 
   return value;
 }
 
-export function pageLimit(raw: string | undefined): number {
-  if (raw === undefined) return 50;
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < 1 || n > 500)
-    throw new GavelError("validation", "Bad query parameter", { errors: [{ path: "limit", message: "must be an integer from 1 to 500" }] });
-  return n;
-}
+const PAGE_LIMIT = "must be an integer from 1 to 500";
+
+/**
+ * `?limit=` of a list: rows in a page, 1 to 500, 50 unless asked. The query's text is read as a
+ * number (as `Number()` reads it), so /openapi.json publishes an integer and a generated client
+ * sends one.
+ */
+export const pageLimit = z.coerce
+  .number<string>({ error: PAGE_LIMIT })
+  .int(PAGE_LIMIT)
+  .min(1, PAGE_LIMIT)
+  .max(500, PAGE_LIMIT)
+  .default(50)
+  .meta({ description: "1 to 500, default 50" });
 
 const EARLIEST = Date.UTC(1900, 0, 1);
 const LATEST = Date.UTC(9000, 0, 1);

@@ -100,7 +100,7 @@ const LeadQuery = z
     to: timeBound.optional().meta({ description: "Received before (the range is half-open): an ISO 8601 date or date and time, read in `tz` unless it has an offset" }),
     tz: rangeZone.optional(),
     cursor: z.string().optional(),
-    limit: z.string().optional().meta({ description: "1 to 500, default 50" }),
+    limit: pageLimit,
   })
   .strict();
 
@@ -244,7 +244,7 @@ export function leadRoutes(deps: LeadRouteDeps): AnyRoute[] {
       async handler(c, { query }) {
         const { role } = operatorOf(c);
         const { sub_id: subId, from: _from, to: _to, tz: _tz, limit, ...filters } = query;
-        const page = await listLeads(deps.database.db, { ...filters, subId, ...timeRange(query), limit: pageLimit(limit) });
+        const page = await listLeads(deps.database.db, { ...filters, subId, ...timeRange(query), limit });
         const items = await Promise.all(
           page.rows.map(async (lead) => ({ ...(await leadSummary(deps.catalog, lead, role)), trace_url: `/v1/leads/${lead.id}` })),
         );

@@ -1,8 +1,9 @@
 // The OpenAPI 3.1 document, generated from the route table: the same declarations that mount the
 // routes, the same zod schemas that validate requests (converted with zod's own z.toJSONSchema).
-// Schemas that carry an `id` in their zod metadata become shared components; when a component
-// reads differently as input (defaults optional) and as output (defaults filled in), the input
-// form is named `<id>Input`.
+// Requests are described by the schemas' input side (a defaulted field is optional), answers by
+// their output side (defaults filled in). Schemas that carry an `id` in their zod metadata become
+// shared components when both sides read the same; a request's own form of any other one is
+// written out where it is used, titled with its id (see `inlined` in openApiDocument for why).
 import { z } from "zod";
 import type { AnyRoute, ResponseSpec } from "./route";
 import { Problem } from "./problem";
@@ -14,8 +15,10 @@ export interface ApiInfo {
   title: string;
   version: string;
   description: string;
-  /** The order the reference shows tags in; tags not listed follow, alphabetically. */
-  tagOrder?: string[];
+  /** OpenAPI 3.1's License Object: a name and an SPDX identifier. */
+  license: { name: string; identifier: string };
+  /** The tags in the order the reference shows them; tags not listed follow, alphabetically. */
+  tags: { name: string; description: string }[];
 }
 
 const METHOD_ORDER = ["get", "post", "put", "patch", "delete"];
@@ -33,31 +36,53 @@ function toJson(schema: z.ZodType, io: Io): Json {
   }) as Json;
 }
 
-/** Converts schemas, hoisting their `$defs` into components; `name` decides each component's name. */
+/**
+ * Converts schemas. A `$defs` reference becomes a reference to a component (collected in `defs`,
+ * named by `name`), except that on the input side a def listed in `inline` is written out in
+ * place, titled with its id (a def that contains itself stays a reference, or it would never end).
+ */
 class Converter {
   readonly defs = new Map<string, Partial<Record<Io, Json>>>();
 
-  constructor(private readonly name: (id: string, io: Io) => string) {}
+  constructor(
+    private readonly name: (id: string, io: Io) => string,
+    private readonly inline: ReadonlySet<string> = new Set(),
+  ) {}
 
   schema(schema: z.ZodType, io: Io): Json {
     const { $schema: _, $defs, ...rest } = toJson(schema, io);
-    for (const [id, def] of Object.entries(($defs ?? {}) as Record<string, Json>)) {
-      const entry = this.defs.get(id) ?? {};
-      entry[io] = this.rewrite(def, io);
-      this.defs.set(id, entry);
-    }
-    return this.rewrite(rest, io);
+    return this.rewrite(rest, io, ($defs ?? {}) as Record<string, Json>, []) as Json;
   }
 
-  private rewrite(node: Json, io: Io): Json {
-    return JSON.parse(
-      JSON.stringify(node, (key, value) =>
-        key === "$ref" && typeof value === "string" && value.startsWith("#/$defs/")
-          ? `#/components/schemas/${this.name(value.slice("#/$defs/".length), io)}`
-          : value,
-      ),
-    );
+  private rewrite(node: unknown, io: Io, local: Record<string, Json>, inside: readonly string[]): unknown {
+    if (Array.isArray(node)) return node.map((item) => this.rewrite(item, io, local, inside));
+    if (node === null || typeof node !== "object") return node;
+    const { $ref, ...rest } = node as Json;
+    const out = Object.fromEntries(Object.entries(rest).map(([key, value]) => [key, this.rewrite(value, io, local, inside)]));
+    if (typeof $ref !== "string" || !$ref.startsWith("#/$defs/")) return $ref === undefined ? out : { $ref, ...out };
+    const id = $ref.slice("#/$defs/".length);
+    if (io === "input" && this.inline.has(id) && !inside.includes(id))
+      return { title: id, ...(this.rewrite(local[id], io, local, [...inside, id]) as Json), ...out };
+    const entry = this.defs.get(id) ?? {};
+    this.defs.set(id, entry);
+    if (!entry[io]) {
+      entry[io] = {}; // taken before its contents are converted, so a def that contains itself ends
+      entry[io] = this.rewrite(local[id], io, local, []) as Json;
+    }
+    return { $ref: `#/components/schemas/${this.name(id, io)}`, ...out };
   }
+}
+
+/**
+ * A query parameter's schema. A query string carries every value as text, and zod validates that
+ * text; `true`/`false` is how OpenAPI writes a boolean in a query, so a parameter that takes
+ * exactly those two words is published as a boolean, and a generated client sends one.
+ */
+function queryParameterSchema(schema: Json): Json {
+  const { enum: values, type, ...rest } = schema;
+  if (type === "string" && Array.isArray(values) && values.length === 2 && values.includes("true") && values.includes("false"))
+    return { type: "boolean", ...rest };
+  return schema;
 }
 
 const stringSchema = { type: "string" };
@@ -92,7 +117,13 @@ function operation(route: AnyRoute, convert: Converter): Json {
     const query = convert.schema(route.query, "input") as { properties?: Record<string, Json>; required?: string[] };
     for (const [name, schema] of Object.entries(query.properties ?? {})) {
       const { description, ...rest } = schema;
-      parameters.push({ name, in: "query", required: query.required?.includes(name) ?? false, ...(description ? { description } : {}), schema: rest });
+      parameters.push({
+        name,
+        in: "query",
+        required: query.required?.includes(name) ?? false,
+        ...(description ? { description } : {}),
+        schema: queryParameterSchema(rest),
+      });
     }
   }
   const op: Json = {
@@ -128,22 +159,52 @@ function build(routes: readonly AnyRoute[], info: ApiInfo, convert: Converter): 
     (a, b) => a.path.localeCompare(b.path) || METHOD_ORDER.indexOf(a.method) - METHOD_ORDER.indexOf(b.method),
   );
   for (const route of sorted) (paths[route.path] ??= {})[route.method] = operation(route, convert);
-  const { tagOrder = [], ...documented } = info;
-  const used = [...new Set(routes.flatMap((r) => r.tags))];
-  const tags = [...tagOrder.filter((t) => used.includes(t)), ...used.filter((t) => !tagOrder.includes(t)).sort()];
-  return { openapi: "3.1.0", info: documented, tags: tags.map((name) => ({ name })), paths };
+  const { tags: described, ...documented } = info;
+  const used = new Set(routes.flatMap((r) => r.tags));
+  const listed = new Set(described.map((t) => t.name));
+  const tags = [
+    ...described.filter((t) => used.has(t.name)),
+    ...[...used].filter((t) => !listed.has(t)).sort().map((name) => ({ name })),
+  ];
+  return {
+    openapi: "3.1.0",
+    info: documented,
+    // Relative: the Gavel that served this document, whatever name or port it is reached by.
+    servers: [{ url: "/", description: "This Gavel: the server that served this document" }],
+    tags,
+    paths,
+  };
 }
 
 export function openApiDocument(routes: readonly AnyRoute[], info: ApiInfo): Json {
-  // First pass: learn which components exist and whether their input and output forms differ.
+  // First pass: learn which components exist, on which side, and whether the sides differ.
   const first = new Converter((id) => id);
   build(routes, info, first);
-  const split = new Set<string>();
+  // A def is `inlined` on the input side unless it reads the same as the output side and shares
+  // its component. Client generators take a `default` in a component as "always present", which
+  // is true of an answer and false of a request: openapi-typescript (its defaultNonNullable, on by
+  // default) would make every defaulted field of a request body required, so a client could not
+  // send `{ id, name }` where Gavel fills in the rest. Written out inside a request body, the same
+  // schema is read as a request's. A def that contains an inlined one differs between the sides
+  // too, once converted, so it is inlined as well.
+  const inlined = new Set<string>();
   for (const [id, forms] of first.defs)
-    if (forms.input && forms.output && JSON.stringify(forms.input) !== JSON.stringify(forms.output)) split.add(id);
-  const name = (id: string, io: Io) => (io === "input" && split.has(id) ? `${id}Input` : id);
+    if (!forms.output || (forms.input && JSON.stringify(forms.input) !== JSON.stringify(forms.output))) inlined.add(id);
+  for (let grew = true; grew; ) {
+    grew = false;
+    for (const [id, forms] of first.defs) {
+      if (inlined.has(id) || !forms.input) continue;
+      const refs = [...JSON.stringify(forms.input).matchAll(/"#\/components\/schemas\/([^"]+)"/g)].map((m) => m[1]);
+      if (refs.some((ref) => inlined.has(ref))) {
+        inlined.add(id);
+        grew = true;
+      }
+    }
+  }
+  // A def left as a reference on both sides that differ (one that contains itself) is `<id>Input`.
+  const name = (id: string, io: Io) => (io === "input" && inlined.has(id) && first.defs.get(id)?.output ? `${id}Input` : id);
 
-  const convert = new Converter(name);
+  const convert = new Converter(name, inlined);
   const doc = build(routes, info, convert);
   const schemas: Record<string, Json> = {};
   for (const [id, forms] of [...convert.defs].sort(([a], [b]) => a.localeCompare(b))) {

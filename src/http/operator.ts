@@ -28,7 +28,7 @@ const AuditQuery = z
     to: timeBound.optional().meta({ description: "Before (the range is half-open): an ISO 8601 date or date and time, read in `tz` unless it has an offset" }),
     tz: rangeZone.optional(),
     cursor: z.string().regex(/^\d+$/, "must be a next_cursor value").optional(),
-    limit: z.string().optional().meta({ description: "1 to 500, default 50" }),
+    limit: pageLimit,
   })
   .strict();
 
@@ -103,7 +103,7 @@ export function operatorRoutes(deps: { db: Db }): AnyRoute[] {
           actor: query.actor,
           ...timeRange(query),
           cursor: query.cursor === undefined ? undefined : Number(query.cursor),
-          limit: pageLimit(query.limit),
+          limit: query.limit,
         });
         return c.json({
           items: page.rows.map((r) => ({

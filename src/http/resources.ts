@@ -42,7 +42,7 @@ const kinds: { kind: ResourceKind; one: string; schema: z.ZodObject; read: z.Zod
 
 const ListQuery = z
   .object({
-    limit: z.string().optional().meta({ description: "1 to 500, default 50" }),
+    limit: pageLimit,
     cursor: z.string().optional().meta({ description: "`next_cursor` of the previous page" }),
     status: z.enum(["active", "paused", "archived"]).optional().meta({ description: "Default: everything but archived" }),
   })
@@ -99,7 +99,7 @@ export function resourceRoutes(deps: ResourceRouteDeps): AnyRoute[] {
         responses: { 200: { description: `A page of ${kind}, by id`, schema: z.object({ items: z.array(read), next_cursor: z.string().nullable() }) } },
         handler: async (c, { query }) => {
           const page = await listResources(deps.db, kind, {
-            limit: pageLimit(query.limit),
+            limit: query.limit,
             cursor: query.cursor,
             status: query.status,
             campaignId: (query as { campaign_id?: string }).campaign_id,
