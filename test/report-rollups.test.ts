@@ -3,6 +3,7 @@
 // the raw leads say: here a seeded history is reported over many ranges before any roll (all raw),
 // then again after partial and full rolls, and every answer must be identical — and its totals must
 // match sums taken straight from the history.
+import { readFileSync } from "node:fs";
 import { sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { migrateDatabase, openDatabase, type Database } from "../src/db/client";
@@ -237,6 +238,16 @@ describe("reports over rollups and raw leads", () => {
     await Promise.all([rollUp(database), rollUp(database), rollUp(database)]);
     expect(await counted()).toEqual(before);
     // Every level of detail holds every lead once.
-    expect(before).toEqual([0, 1, 2].map((level) => ({ level, n: leads.length })));
+    expect(before).toEqual([0, 1, 2, 3, 4].map((level) => ({ level, n: leads.length })));
   });
+
+  it("gives rollups written before the campaign, supplier and buyer levels those levels (migration 0004)", async () => {
+    await database.rows(sql`delete from report_leads where level in (3, 4)`);
+    await database.rows(sql`delete from report_channels where level = 3`);
+    const migration = readFileSync(new URL("../drizzle/0004_report_levels.sql", import.meta.url), "utf8");
+    await database.db.transaction(async (tx) => {
+      for (const statement of migration.split("--> statement-breakpoint")) await tx.execute(sql.raw(statement));
+    });
+    expect(await everyReport(database)).toEqual(truth);
+  }, 120_000);
 });

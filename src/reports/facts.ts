@@ -28,8 +28,14 @@ export const LEVELS = {
     0: ["campaign_id", "supplier_id", "source", "sub_id"],
     1: ["campaign_id", "supplier_id"],
     2: ["supplier_id", "source", "sub_id"],
+    3: ["campaign_id"],
+    4: ["supplier_id"],
   },
-  report_channels: { 1: ["campaign_id", "supplier_id", "channel_id", "buyer_id"], 2: ["campaign_id", "channel_id", "buyer_id"] },
+  report_channels: {
+    1: ["campaign_id", "supplier_id", "channel_id", "buyer_id"],
+    2: ["campaign_id", "channel_id", "buyer_id"],
+    3: ["buyer_id"],
+  },
 } as const;
 
 /** An instant as a timestamptz parameter. */
@@ -81,22 +87,31 @@ function leadsAndAttempts(windows: readonly Window[], filter: LeadFilter): SQL {
     )`;
 }
 
-/** The grouping set of each level of the tables that have levels, in LEVELS' order. */
-const GROUPING_SETS = {
-  report_leads: {
-    0: "(l.at, l.test, l.campaign_id, l.supplier_id, l.source, l.sub_id)",
-    1: "(l.at, l.test, l.campaign_id, l.supplier_id)",
-    2: "(l.at, l.test, l.supplier_id, l.source, l.sub_id)",
-  },
-  report_channels: {
-    1: "(l.at, l.test, l.campaign_id, l.supplier_id, f.channel_id, ch.buyer_id)",
-    2: "(l.at, l.test, l.campaign_id, f.channel_id, ch.buyer_id)",
-  },
-} as const;
+/** What each key column of a table with levels is grouped by in the rows read (`l` leads, `f` events, `ch` channels). */
+const KEY_SOURCES: Record<keyof typeof LEVELS, Record<string, string>> = {
+  report_leads: { campaign_id: "l.campaign_id", supplier_id: "l.supplier_id", source: "l.source", sub_id: "l.sub_id" },
+  report_channels: { campaign_id: "l.campaign_id", supplier_id: "l.supplier_id", channel_id: "f.channel_id", buyer_id: "ch.buyer_id" },
+};
 
-const groupingSets = (table: keyof typeof GROUPING_SETS, level: number | null) => {
-  const sets = GROUPING_SETS[table] as Record<number, string>;
-  return level === null ? Object.values(sets).join(", ") : sets[level];
+const levelsOf = (table: keyof typeof LEVELS) => Object.entries(LEVELS[table] as Record<number, readonly string[]>).map(([level, cols]) => ({ level: Number(level), cols }));
+
+/** The grouping sets of the levels asked for (null: every level). */
+const groupingSets = (table: keyof typeof LEVELS, level: number | null) =>
+  levelsOf(table)
+    .filter((l) => level === null || l.level === level)
+    .map((l) => `(l.at, l.test, ${l.cols.map((c) => KEY_SOURCES[table][c]).join(", ")})`)
+    .join(", ");
+
+/**
+ * A row's level: known beforehand when one level is read, else told by which key columns its
+ * grouping set leaves out (grouping() sets a bit for each).
+ */
+const levelColumn = (table: keyof typeof LEVELS, level: number | null) => {
+  if (level !== null) return String(level);
+  const keys = Object.keys(KEY_SOURCES[table]);
+  const mask = (cols: readonly string[]) => keys.reduce((m, k, i) => (cols.includes(k) ? m : m | (1 << (keys.length - 1 - i))), 0);
+  const cases = levelsOf(table).map((l) => `when ${mask(l.cols)} then ${l.level}`).join(" ");
+  return `case grouping(${keys.map((k) => KEY_SOURCES[table][k]).join(", ")}) ${cases} end`;
 };
 
 /**
@@ -104,15 +119,16 @@ const groupingSets = (table: keyof typeof GROUPING_SETS, level: number | null) =
  * that is told by grouping(); at one level it is known beforehand (and grouping() may only name
  * the columns grouped by).
  */
-const keyColumn = (table: keyof typeof LEVELS, column: string, level: number | null, source = `l.${column}`) => {
-  if (level === null) return `case when grouping(${source}) = 1 then '' else ${source} end`;
-  return (LEVELS[table] as Record<number, readonly string[]>)[level].includes(column) ? source : `''`;
+const keyColumn = (table: keyof typeof LEVELS, column: string, level: number | null, value = KEY_SOURCES[table][column]) => {
+  const source = KEY_SOURCES[table][column];
+  if (level === null) return `case when grouping(${source}) = 1 then '' else ${value} end`;
+  return (LEVELS[table] as Record<number, readonly string[]>)[level].includes(column) ? value : `''`;
 };
 
 const leadsSelect = (level: number | null) => `
-    select 'hour' as grain,
-           ${level ?? "case when grouping(l.source) = 1 then 1 when grouping(l.campaign_id) = 1 then 2 else 0 end"} as level, l.at, l.test,
-           ${keyColumn("report_leads", "campaign_id", level)} as campaign_id, l.supplier_id,
+    select 'hour' as grain, ${levelColumn("report_leads", level)} as level, l.at, l.test,
+           ${keyColumn("report_leads", "campaign_id", level)} as campaign_id,
+           ${keyColumn("report_leads", "supplier_id", level)} as supplier_id,
            ${keyColumn("report_leads", "source", level)} as source,
            ${keyColumn("report_leads", "sub_id", level)} as sub_id,
            count(*)::int as leads,
@@ -152,9 +168,11 @@ const leadsSelect = (level: number | null) => `
 // One row per (lead, channel) event: an attempt, an exclusion, or the sale. A channel's `leads` are
 // the leads it was offered: pinged or excluded.
 const channelsSelect = (level: number | null) => `
-    select 'hour' as grain, ${level ?? "case when grouping(l.supplier_id) = 1 then 2 else 1 end"} as level, l.at, l.test, l.campaign_id,
+    select 'hour' as grain, ${levelColumn("report_channels", level)} as level, l.at, l.test,
+           ${keyColumn("report_channels", "campaign_id", level)} as campaign_id,
            ${keyColumn("report_channels", "supplier_id", level)} as supplier_id,
-           f.channel_id, coalesce(ch.buyer_id, '') as buyer_id,
+           ${keyColumn("report_channels", "channel_id", level)} as channel_id,
+           ${keyColumn("report_channels", "buyer_id", level, "coalesce(ch.buyer_id, '')")} as buyer_id,
            (count(*) filter (where f.kind = 'ping') + count(*) filter (where f.kind = 'excluded'))::int as leads,
            count(*) filter (where f.kind = 'excluded')::int as excluded,
            count(*) filter (where f.kind = 'ping')::int as pings,
