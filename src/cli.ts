@@ -3,7 +3,7 @@
 //   gavel serve                      run the server (same as `npm start`)
 //   gavel migrate                    apply database migrations
 //   gavel demo                       the self-contained demo
-//   gavel export [--out FILE]        write the configuration as YAML (secrets as ${ENV} references)
+//   gavel export [--out FILE]        write the configuration as YAML (secrets as ${NAME:-***} references)
 //   gavel apply FILE [--dry-run]     make the configuration match FILE (`-` reads stdin)
 //
 // export and apply open the database directly (DATABASE_URL, or the embedded one in GAVEL_DATA_DIR)
@@ -23,7 +23,8 @@ const USAGE = `Usage: gavel <command>
   serve                      run the server (PORT, DATABASE_URL or GAVEL_DATA_DIR, ADMIN_TOKEN, …)
   migrate                    apply database migrations
   demo                       run the demo: simulated buyers, 50 leads, then exit
-  export [--out FILE]        print the configuration as YAML; secrets become \${ENV} references
+  export [--out FILE]        print the configuration as YAML; secrets become \${NAME:-***}
+                             references: NAME's value where it is set, else the stored secret
   apply FILE [--dry-run]     make the configuration match FILE ('-' for stdin); --dry-run only
                              prints the plan. \${ENV} references are read from the environment.
 
@@ -41,6 +42,22 @@ async function withDatabase<T>(run: (db: Awaited<ReturnType<typeof openDatabase>
   } finally {
     await database.close();
   }
+}
+
+/**
+ * Why `export` must not write to stdout, if it must not: `npm run gavel -- export > FILE` has npm
+ * print its banner ("> gavel@0.1.0 gavel" and the command) on the same stdout, ahead of the file.
+ * npm tells its scripts how it was run: `npm_command` is `run` (`run-script`), and
+ * `npm_config_loglevel` is `silent` only under `--silent`, when it prints no banner.
+ */
+function npmBannerOnStdout(env: NodeJS.ProcessEnv = process.env): string | undefined {
+  const run = env.npm_command === "run" || env.npm_command === "run-script";
+  if (!run || env.npm_config_loglevel === "silent" || process.stdout.isTTY) return undefined;
+  return [
+    "gavel export: not writing to stdout: `npm run` has already printed its banner there, and the file would not apply.",
+    "Use `npx gavel export > gavel.yaml`, `npm run --silent gavel -- export > gavel.yaml`, or `--out gavel.yaml`.",
+    "",
+  ].join("\n");
 }
 
 function cliActor() {
@@ -65,12 +82,20 @@ async function main(argv: string[]): Promise<number> {
       return -1; // sets its own exit code
     case "export": {
       const { values } = parseArgs({ args: rest, options: { out: { type: "string", short: "o" } } });
+      const banner = !values.out && npmBannerOnStdout();
+      if (banner) {
+        process.stderr.write(banner);
+        return 2;
+      }
       const { text, secrets } = await withDatabase((database) => exportConfig(database.db));
       if (values.out) {
         writeFileSync(values.out, text);
         process.stderr.write(`wrote ${values.out}\n`);
       } else process.stdout.write(text);
-      if (secrets.length) process.stderr.write(`secrets are references; set these where you apply: ${secrets.join(", ")}\n`);
+      if (secrets.length)
+        process.stderr.write(
+          `secrets are references: set these where you apply to set or change a secret (unset, each keeps the stored one): ${secrets.join(", ")}\n`,
+        );
       return 0;
     }
     case "apply": {

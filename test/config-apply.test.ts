@@ -169,7 +169,10 @@ describe("configuration as code", () => {
       "channels[0].auth.token": "19:27",
       "channels[1].id": "20:5",
     });
-    expect(res.body.errors.find((e: any) => e.path === "channels[0].auth.token").message).toContain("CFG_UNSET_VARIABLE");
+    // What to do about it: set the variable, or keep the stored secret.
+    expect(res.body.errors.find((e: any) => e.path === "channels[0].auth.token").message).toBe(
+      `environment variable CFG_UNSET_VARIABLE is not set: set it where the file is applied (for POST /v1/config/apply, in the server's environment), or write \${CFG_UNSET_VARIABLE:-***} (or "***") to keep the stored secret`,
+    );
     expect(await storedConfig(t.g)).toEqual(before);
 
     // References are checked within the file once every document is valid.
@@ -252,8 +255,8 @@ describe("configuration as code", () => {
       for (const secret of ["hdr-$ecret", "pa$$word", "direct-secret", "bearer-secret"]) expect(text).not.toContain(secret);
       const doc = parse(text);
       const rtPing = doc.channels.find((c: any) => c.id === "rt-ping");
-      expect(rtPing.auth.password).toBe("${GAVEL_CHANNEL_RT_PING_AUTH_PASSWORD}");
-      expect(rtPing.ping.headers["X-Key"]).toBe("${GAVEL_CHANNEL_RT_PING_PING_HEADERS_X_KEY}");
+      expect(rtPing.auth.password).toBe("${GAVEL_CHANNEL_RT_PING_AUTH_PASSWORD:-***}");
+      expect(rtPing.ping.headers["X-Key"]).toBe("${GAVEL_CHANNEL_RT_PING_PING_HEADERS_X_KEY:-***}");
       expect(rtPing.ping.headers["X-Plain"]).toBe("$${plain}");
       expect(doc.campaigns.find((c: any) => c.id === "rt-old").status).toBe("archived");
 
@@ -275,5 +278,149 @@ describe("configuration as code", () => {
       // The source database is already what the file says.
       expect((await apply(t.g, text)).body.applied).toBe(false);
     });
+  });
+});
+
+// The file of an export, applied back over HTTP with nothing set, must change nothing: its secrets
+// are `${NAME:-***}` references, and "***" keeps each stored secret. A new Gavel needs the variables,
+// and says which.
+describe("an export applied back", () => {
+  const t = useTestGavel();
+  const names = {
+    bearer: "GAVEL_CHANNEL_BACK_BEARER_AUTH_TOKEN",
+    bearerSigning: "GAVEL_CHANNEL_BACK_BEARER_SIGNING_SECRET",
+    basic: "GAVEL_CHANNEL_BACK_BASIC_AUTH_PASSWORD",
+    basicSigning: "GAVEL_CHANNEL_BACK_BASIC_SIGNING_SECRET",
+    basicPrevious: "GAVEL_CHANNEL_BACK_BASIC_SIGNING_PREVIOUS_SECRET",
+    header: "GAVEL_CHANNEL_BACK_BASIC_POST_HEADERS_X_KEY",
+  };
+  const values = {
+    bearer: "back-bearer-token",
+    bearerSigning: "back-signing-secret-0001",
+    basic: "back-basic-password",
+    basicSigning: "back-signing-secret-0002",
+    basicPrevious: "back-signing-secret-0003",
+    header: "back-header-value",
+  };
+  for (const name of Object.values(names)) delete process.env[name];
+  let second: TestGavel | undefined;
+  afterAll(async () => {
+    await second?.close();
+  });
+
+  async function configure(g: TestGavel) {
+    await g.admin("POST", "/v1/campaigns", { id: "back-auto", name: "Auto", fields: standardFields });
+    await g.admin("POST", "/v1/buyers", { id: "back-buyer", name: "Buyer" });
+    await g.admin("POST", "/v1/suppliers", { id: "back-pub", name: "Publisher" });
+    const channels = [
+      pingPost("back-bearer", buyerUrls, {
+        auth: { type: "bearer", token: values.bearer },
+        signing: { secret: values.bearerSigning },
+      }),
+      pingPost("back-basic", buyerUrls, {
+        auth: { type: "basic", username: "u", password: values.basic },
+        post: { url: buyerUrls.postUrl, headers: { "X-Key": values.header, "X-Plain": "plain" } },
+        secret_headers: ["X-Key"],
+        signing: { secret: values.basicSigning, previous_secret: values.basicPrevious },
+      }),
+      // No secret at all: no reference either.
+      pingPost("back-plain", buyerUrls),
+    ];
+    for (const channel of channels) {
+      const res = await g.admin("POST", "/v1/channels", { buyer_id: "back-buyer", campaign_id: "back-auto", ...channel });
+      expect(res.status).toBe(201);
+    }
+  }
+
+  it("references only the secrets that exist, and applies back as no change with no variable set", async () => {
+    await configure(t.g);
+    const before = await storedConfig(t.g);
+    const text = await exported(t.g);
+    for (const secret of Object.values(values)) expect(text).not.toContain(secret);
+
+    // Every reference in the file is one of the six secrets, written once, with "***" as its default.
+    const body = text.replace(/^#.*\n/gm, "");
+    const references = [...body.matchAll(/\$\{([A-Z0-9_]+)(:-[^}]*)?\}/g)].map((m) => m[0]);
+    expect(references.sort()).toEqual(Object.values(names).map((name) => `\${${name}:-***}`).sort());
+    const doc = parse(text);
+    const channel = (id: string) => doc.channels.find((c: any) => c.id === id);
+    expect(channel("back-bearer").signing).toEqual({ secret: `\${${names.bearerSigning}:-***}` });
+    expect(channel("back-plain").signing).toBeUndefined();
+    expect(channel("back-plain").auth).toBeUndefined();
+    expect(channel("back-basic").post.headers).toEqual({ "X-Key": `\${${names.header}:-***}`, "X-Plain": "plain" });
+
+    const dry = await apply(t.g, text, true);
+    expect(dry.status).toBe(200);
+    expect(dry.body).toMatchObject({ applied: false, changes: { created: [], changed: [], archived: [] } });
+    const res = await apply(t.g, text);
+    expect(res.status).toBe(200);
+    expect(res.body).toMatchObject({ applied: false, changes: { created: [], changed: [], archived: [] } });
+    expect(await storedConfig(t.g)).toEqual(before);
+    expect((await t.g.admin("GET", "/v1/audit?resource=channels/back-bearer")).body.items).toHaveLength(1);
+    expect(await exported(t.g)).toBe(text);
+  });
+
+  it("on a Gavel without those secrets, names each variable to set; with them set, reproduces them", async () => {
+    const text = await exported(t.g);
+    second = await startTestGavel();
+    const missing = await apply(second, text);
+    expect(missing.status).toBe(422);
+    const errors = Object.fromEntries(missing.body.errors.map((e: any) => [e.path, e.message]));
+    expect(Object.keys(errors).sort()).toEqual(
+      [
+        "channels[0].auth.password",
+        "channels[0].post.headers.X-Key",
+        "channels[0].signing.previous_secret",
+        "channels[0].signing.secret",
+        "channels[1].auth.token",
+        "channels[1].signing.secret",
+      ].sort(),
+    );
+    expect(errors["channels[1].auth.token"]).toBe(
+      `environment variable ${names.bearer} is not set, and there is no stored secret for "***" to keep: set ${names.bearer} where the file is applied (for POST /v1/config/apply, in the server's environment)`,
+    );
+    expect(missing.body.errors.every((e: any) => e.line > 0 && e.col > 0)).toBe(true);
+    expect((await second.admin("GET", "/v1/channels")).body.items).toEqual([]);
+
+    for (const [key, name] of Object.entries(names)) process.env[name] = values[key as keyof typeof values];
+    try {
+      const applied = await apply(second, text);
+      expect(applied.status).toBe(200);
+      expect(applied.body.changes.created).toHaveLength(6);
+      expect(await storedConfig(second)).toEqual(await storedConfig(t.g));
+      // A variable that is set replaces the stored secret (shown masked in the plan).
+      process.env[names.bearer] = "another-bearer-token";
+      const plan = await apply(t.g, text, true);
+      expect(plan.body.changes.changed).toEqual([
+        { kind: "channels", id: "back-bearer", diff: [{ path: "auth.token", before: "***", after: "***" }] },
+      ]);
+    } finally {
+      for (const name of Object.values(names)) delete process.env[name];
+    }
+  });
+
+  it("says so when the file starts with npm's banner", async () => {
+    const text = `\n> gavel@0.1.0 gavel\n> tsx src/cli.ts export\n\n${await exported(t.g)}`;
+    const res = await apply(t.g, text);
+    expect(res.status).toBe(422);
+    expect(res.body.errors).toEqual([
+      {
+        path: "$",
+        line: 2,
+        col: 1,
+        message: expect.stringContaining("starts with npm's banner ('> gavel@0.1.0 gavel'): it was written by `npm run gavel -- export > FILE`"),
+      },
+    ]);
+    expect(res.body.errors[0].message).toContain("npx gavel export > FILE");
+  });
+
+  it("reads a malformed secret_headers beside a \"***\" as a field error, not a failure", async () => {
+    const doc = parse(await exported(t.g));
+    const channel = doc.channels.find((c: any) => c.id === "back-basic");
+    channel.secret_headers = "X-Key";
+    channel.post.headers = "***";
+    const res = await apply(t.g, JSON.stringify(doc));
+    expect(res.status).toBe(422);
+    expect(res.body.errors.map((e: any) => e.path).sort()).toEqual(["channels[0].post.headers", "channels[0].secret_headers"]);
   });
 });

@@ -52,7 +52,7 @@ export function configRoutes(deps: ConfigRouteDeps): AnyRoute[] {
       path: "/v1/config/export",
       access: "analyst",
       operationId: "exportConfig",
-      summary: "The whole configuration as a YAML file (secrets as ${ENV} references)",
+      summary: "The whole configuration as a YAML file (secrets as ${NAME:-***} references)",
       tags: ["Config as code"],
       responses: { 200: { description: "The file `gavel apply` takes", contentType: "application/yaml" } },
       async handler(c) {
@@ -67,7 +67,7 @@ export function configRoutes(deps: ConfigRouteDeps): AnyRoute[] {
       operationId: "applyConfig",
       summary: "Make the configuration match a file (one transaction)",
       description:
-        "The body is the file of `GET /v1/config/export` (YAML, or the same as JSON). Creates what is new, replaces what changed, archives what the file no longer lists, in one transaction. `${ENV}` references are resolved from the server's environment. A file with errors is rejected whole: every error has its `path` and `line`/`col`. Like every JSON body, the file may not hold a NUL, an unpaired surrogate or a `__proto__` key, nor nest deeper than 32 levels; it is at most 16 MiB of UTF-8. `?dry_run=true` returns the plan and changes nothing.",
+        "The body is the file of `GET /v1/config/export` (YAML, or the same as JSON). Creates what is new, replaces what changed, archives what the file no longer lists, in one transaction. `${NAME}` references are resolved from the server's environment; `${NAME:-default}` takes the default while NAME is unset, and a secret of `\"***\"` keeps the stored one — so the export's `${NAME:-***}` secrets apply back to the same Gavel as no change without any variable set. A file with errors is rejected whole: every error has its `path` and `line`/`col`. Like every JSON body, the file may not hold a NUL, an unpaired surrogate or a `__proto__` key, nor nest deeper than 32 levels; it is at most 16 MiB of UTF-8. `?dry_run=true` returns the plan and changes nothing.",
       tags: ["Config as code"],
       query: ApplyQuery,
       documentedBody: { content: { "application/yaml": z.string(), "application/json": z.record(z.string(), z.unknown()) } },

@@ -6,7 +6,7 @@
 import { sql } from "drizzle-orm";
 import type { Actor } from "../db/audit";
 import type { Db } from "../db/client";
-import { GavelError, formatPath, type FieldError } from "../errors";
+import { GavelError, formatPath } from "../errors";
 import { diffDocs, sameJson, type FieldChange } from "./diff";
 import { fileKinds, parseConfigText, renderConfigFile, type Bundle } from "./file";
 import {
@@ -15,7 +15,6 @@ import {
   createSupplier,
   loadAllStored,
   replaceResource,
-  restoreSecrets,
   secretPaths,
   SECRET_MASK,
   singular,
@@ -62,36 +61,29 @@ export async function exportConfig(db: Db): Promise<{ text: string; secrets: str
     [
       "Gavel configuration (gavel export).",
       "Apply with `gavel apply <file>` (try --dry-run first) or POST /v1/config/apply.",
-      "Secrets are ${ENV} references: set those variables where you apply. `$$` is a literal `$`.",
+      "Secrets are ${NAME:-***} references: where NAME is set (where the file is applied), its value is the",
+      "secret; where it is not, \"***\" keeps the secret already stored. `$$` is a literal `$`.",
     ].join("\n"),
   );
 }
 
-function plan(stored: Bundle, desired: Bundle, locate: (path: PropertyKey[]) => { line?: number; col?: number }): { plan: ConfigPlan; docs: Bundle; errors: FieldError[] } {
+/** What applying `desired` (its "***" secrets already restored) to `stored` creates, changes and archives. */
+function plan(stored: Bundle, desired: Bundle): ConfigPlan {
   const result: ConfigPlan = { created: [], changed: [], archived: [] };
-  const docs = {} as Bundle;
-  const errors: FieldError[] = [];
   for (const kind of fileKinds) {
     const before = new Map(stored[kind].map((d) => [d.id, d]));
-    docs[kind] = desired[kind].map((wanted, i) => {
-      const current = before.get(wanted.id) ?? null;
-      const doc = structuredClone(wanted);
-      // "***" keeps the stored secret, exactly as in a PUT.
-      for (const e of restoreSecrets(kind, doc, current)) {
-        const path = [kind, i, ...e.path.split(".")];
-        errors.push({ path: formatPath(path), message: e.message, ...locate(path) });
-      }
+    for (const doc of desired[kind]) {
+      const current = before.get(doc.id);
       if (!current) result.created.push({ kind, id: doc.id });
       else if (!sameJson(current, doc)) {
         const secret = [...secretPaths(kind, current), ...secretPaths(kind, doc)].map((p) => p.join("."));
         result.changed.push({ kind, id: doc.id, diff: diffDocs(current, doc, secret, SECRET_MASK) });
       }
-      return doc;
-    });
+    }
     const listed = new Set(desired[kind].map((d) => d.id));
     for (const doc of stored[kind]) if (!listed.has(doc.id) && doc.status !== "archived") result.archived.push({ kind, id: doc.id });
   }
-  return { plan: result, docs, errors };
+  return result;
 }
 
 /**
@@ -104,14 +96,14 @@ export async function applyConfig(
   text: string,
   options: { dryRun: boolean; actor: Actor; env: Record<string, string | undefined> },
 ): Promise<ApplyResult> {
-  const parsed = parseConfigText(text, options.env);
-  if (!parsed.ok) throw new GavelError("validation", "The configuration file is invalid; nothing was changed", { errors: parsed.errors });
-  const { bundle, locate } = parsed.file;
-
   return db.transaction(async (tx) => {
     await tx.execute(sql`select pg_advisory_xact_lock(${APPLY_LOCK})`);
-    const { plan: changes, docs, errors } = plan(await loadBundle(tx), bundle, locate);
-    if (errors.length) throw new GavelError("validation", "The configuration file is invalid; nothing was changed", { errors });
+    // The file is read against what is stored: "***" keeps a stored secret.
+    const stored = await loadBundle(tx);
+    const parsed = parseConfigText(text, options.env, stored);
+    if (!parsed.ok) throw new GavelError("validation", "The configuration file is invalid; nothing was changed", { errors: parsed.errors });
+    const { bundle: docs, locate } = parsed.file;
+    const changes = plan(stored, docs);
     const result: ApplyResult = {
       dry_run: options.dryRun,
       applied: false,

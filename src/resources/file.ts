@@ -1,12 +1,14 @@
 // The configuration file of `gavel export` / `gavel apply`: YAML (JSON is YAML too) holding every
-// campaign, buyer, supplier and channel. Secrets never appear in it: they are `${ENV_NAME}`
-// references, resolved from the environment when the file is applied. Reading a file checks all
+// campaign, buyer, supplier and channel. Secrets never appear in it: they are `${ENV_NAME:-***}`
+// references, resolved from the environment when the file is applied; an unset variable falls back
+// to "***", which keeps the secret already stored, so an export applies back to the Gavel it came
+// from as no change, and sets the secrets of a new one from the environment. Reading a file checks all
 // of it with the API's own zod schemas and reports every error at once, each with its field path
 // and, where the parser knows it, its line and column.
 import { isMap, isPair, isScalar, isSeq, Lexer, LineCounter, parseDocument, stringify, type Document, type Node } from "yaml";
 import { formatPath, issuesOf, type FieldError } from "../errors";
 import { findUnstorable, MAX_JSON_DEPTH } from "../storable";
-import { resourceSchemas, secretPaths, setPath, singular, type Doc, type ResourceKind } from "./store";
+import { getPath, resourceSchemas, restoreSecrets, SECRET_MASK, secretPaths, setPath, singular, type Doc, type ResourceKind } from "./store";
 
 export const FILE_VERSION = 1;
 
@@ -23,29 +25,44 @@ export interface ParsedFile {
 
 export type ParseResult = { ok: true; file: ParsedFile } | { ok: false; errors: FieldError[] };
 
-// `${NAME}` is a reference; `$$` is a literal `$` (so `$${NAME}` is the text `${NAME}`), as in
-// docker-compose files. Any other `$` is itself.
-const REFERENCE = /\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g;
+// `${NAME}` is a reference; `${NAME:-default}` is one whose default stands in while NAME is unset
+// or empty; `$$` is a literal `$` (so `$${NAME}` is the text `${NAME}`), as in docker-compose
+// files. Any other `$` is itself.
+const REFERENCE = /\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g;
 
-function resolveReferences(
-  value: unknown,
-  env: Record<string, string | undefined>,
-  path: PropertyKey[],
-  errors: { path: PropertyKey[]; message: string }[],
-): unknown {
+/** Where a missing variable is to be set: the same file is applied by the CLI and by the server. */
+export const WHERE_TO_SET = "where the file is applied (for POST /v1/config/apply, in the server's environment)";
+
+interface Resolution {
+  issues: { path: PropertyKey[]; message: string }[];
+  /** formatPath of a value → the unset variable whose default it took. */
+  defaulted: Map<string, string>;
+}
+
+function resolveReferences(value: unknown, env: Record<string, string | undefined>, path: PropertyKey[], secrets: Set<string>, out: Resolution): unknown {
   if (typeof value === "string")
-    return value.replace(REFERENCE, (match, name: string | undefined) => {
+    return value.replace(REFERENCE, (match, name: string | undefined, fallback: string | undefined) => {
       if (!name) return "$";
       const resolved = env[name];
+      if (fallback !== undefined && (resolved === undefined || resolved === "")) {
+        out.defaulted.set(formatPath(path), name);
+        return fallback;
+      }
       if (resolved === undefined) {
-        errors.push({ path, message: `environment variable ${name} is not set` });
+        const secret = secrets.has(JSON.stringify(path.slice(2)));
+        out.issues.push({
+          path,
+          message:
+            `environment variable ${name} is not set: set it ${WHERE_TO_SET}` +
+            (secret ? `, or write \${${name}:-${SECRET_MASK}} (or "${SECRET_MASK}") to keep the stored secret` : ""),
+        });
         return match;
       }
       return resolved;
     });
-  if (Array.isArray(value)) return value.map((v, i) => resolveReferences(v, env, [...path, i], errors));
+  if (Array.isArray(value)) return value.map((v, i) => resolveReferences(v, env, [...path, i], secrets, out));
   if (value && typeof value === "object")
-    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, resolveReferences(v, env, [...path, k], errors)]));
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, resolveReferences(v, env, [...path, k], secrets, out)]));
   return value;
 }
 
@@ -118,7 +135,32 @@ function tooDeep(text: string): FieldError | undefined {
   }
 }
 
-export function parseConfigText(text: string, env: Record<string, string | undefined>): ParseResult {
+/**
+ * `npm run gavel -- export > FILE` writes npm's banner ("> gavel@0.1.0 gavel", then the command) to
+ * stdout ahead of the file; the YAML parser would only say "Not a YAML token".
+ */
+function npmBanner(text: string): FieldError | undefined {
+  const lines = text.split("\n");
+  const first = lines.findIndex((line) => line.trim() !== "");
+  if (first === -1 || !/^> \S+@\S+ \S/.test(lines[first])) return undefined;
+  return {
+    path: "$",
+    message:
+      `starts with npm's banner ('${lines[first].trim()}'): it was written by \`npm run gavel -- export > FILE\`, which puts npm's own lines on stdout. ` +
+      "Delete the lines starting with '>' at the top, or export again with `npx gavel export > FILE` (or `gavel export --out FILE`)",
+    line: first + 1,
+    col: 1,
+  };
+}
+
+/**
+ * Reads a configuration file against the configuration now `stored`: a secret written as "***"
+ * (or a `${NAME:-***}` whose NAME is unset) becomes the stored one before validation, as in a PUT,
+ * so the secret's own rules (a signing secret's length) judge the real value.
+ */
+export function parseConfigText(text: string, env: Record<string, string | undefined>, stored: Bundle): ParseResult {
+  const banner = npmBanner(text);
+  if (banner) return { ok: false, errors: [banner] };
   const deep = tooDeep(text);
   if (deep) return { ok: false, errors: [deep] };
   const lines = new LineCounter();
@@ -134,7 +176,8 @@ export function parseConfigText(text: string, env: Record<string, string | undef
       })),
     };
   const locate = locator(doc, lines);
-  const issues: { path: PropertyKey[]; message: string }[] = [];
+  const resolution: Resolution = { issues: [], defaulted: new Map() };
+  const issues = resolution.issues;
   let root: unknown;
   try {
     root = doc.toJS({ maxAliasCount: 1000 });
@@ -168,15 +211,24 @@ export function parseConfigText(text: string, env: Record<string, string | undef
       }
       const seen = new Map<string, number>();
       list.forEach((item, i) => {
-        const resolved = resolveReferences(item, env, [kind, i], issues);
+        const secrets = new Set(secretPaths(kind, isDoc(item) ? item : null).map((p) => JSON.stringify(p)));
+        const resolved = resolveReferences(item, env, [kind, i], secrets, resolution);
         const id = (resolved as { id?: unknown } | null)?.id;
         if (typeof id === "string") {
           if (seen.has(id)) issues.push({ path: [kind, i, "id"], message: `duplicate ${singular[kind]} id '${id}' (also ${kind}[${seen.get(id)}])` });
           else seen.set(id, i);
         }
+        // "***" keeps the stored secret; where there is none, the schema's complaint about "***" is
+        // replaced by what to do.
+        const kept = isDoc(resolved) ? keepStoredSecrets(kind, i, resolved, stored, resolution.defaulted) : [];
+        issues.push(...kept);
         const parsed = resourceSchemas[kind].safeParse(resolved);
         if (!parsed.success) {
-          for (const issue of issuesOf(parsed.error)) issues.push({ path: [kind, i, ...issue.path], message: issue.message });
+          const reported = new Set(kept.map((issue) => formatPath(issue.path)));
+          for (const issue of issuesOf(parsed.error)) {
+            const path = [kind, i, ...issue.path];
+            if (!reported.has(formatPath(path))) issues.push({ path, message: issue.message });
+          }
           return;
         }
         bundle[kind].push(parsed.data as Doc);
@@ -189,6 +241,22 @@ export function parseConfigText(text: string, env: Record<string, string | undef
     return { ok: false, errors: issues.map((issue) => ({ path: formatPath(issue.path), message: issue.message, ...locate(issue.path) })) };
   return { ok: true, file: { bundle, locate } };
 }
+
+/** Puts the stored secret in place of each "***" of one resource of the file (in place). */
+function keepStoredSecrets(kind: ResourceKind, index: number, doc: Doc, stored: Bundle, defaulted: ReadonlyMap<string, string>) {
+  const current = stored[kind].find((d) => d.id === doc.id) ?? null;
+  return restoreSecrets(kind, doc, current).map((e) => {
+    const path = [kind, index, ...e.path.split(".")];
+    // `${NAME:-***}` with NAME unset, where there is no stored secret to keep (a new channel).
+    const variable = defaulted.get(formatPath(path));
+    const message = variable
+      ? `environment variable ${variable} is not set, and there is no stored secret for "${SECRET_MASK}" to keep: set ${variable} ${WHERE_TO_SET}`
+      : e.message;
+    return { path, message };
+  });
+}
+
+const isDoc = (value: unknown): value is Doc => Boolean(value) && typeof value === "object" && !Array.isArray(value);
 
 /** A file is the whole configuration, so what it refers to must be in it. */
 function referenceIssues(bundle: Bundle): { path: PropertyKey[]; message: string }[] {
@@ -225,7 +293,11 @@ const escapeDollars = (value: unknown): unknown => {
   return value;
 };
 
-/** Writes a bundle as the configuration file; each secret becomes an `${ENV}` reference. */
+/**
+ * Writes a bundle as the configuration file; each secret the bundle holds becomes an
+ * `${ENV:-***}` reference (a place where a resource could hold a secret but does not, such as a
+ * channel without signing, gets none), and `secrets` lists their names.
+ */
 export function renderConfigFile(bundle: Bundle, header: string): { text: string; secrets: string[] } {
   const used = new Set<string>();
   const out: Record<string, unknown> = { version: FILE_VERSION };
@@ -233,10 +305,11 @@ export function renderConfigFile(bundle: Bundle, header: string): { text: string
     out[kind] = bundle[kind].map((doc) => {
       const copy = escapeDollars(structuredClone(doc)) as Doc;
       for (const path of secretPaths(kind, doc)) {
+        if (typeof getPath(doc, path) !== "string") continue;
         let name = secretEnvName(kind, doc.id, path);
         for (let n = 2; used.has(name); n++) name = `${secretEnvName(kind, doc.id, path)}_${n}`;
         used.add(name);
-        setPath(copy, path, `\${${name}}`);
+        setPath(copy, path, `\${${name}:-${SECRET_MASK}}`);
       }
       return copy;
     });

@@ -42,9 +42,12 @@ export function secretPaths(kind: ResourceKind, doc: Doc | null): string[][] {
   if (auth?.type === "bearer") paths.push(["auth", "token"]);
   if (auth?.type === "header") paths.push(["auth", "value"]);
   paths.push(["signing", "secret"], ["signing", "previous_secret"]);
-  const secretHeaders = new Set(((doc.secret_headers as string[] | undefined) ?? []).map((h) => h.toLowerCase()));
+  // The document may not be validated yet ("***" is restored before validation): any shape is read.
+  const listed: unknown[] = Array.isArray(doc.secret_headers) ? doc.secret_headers : [];
+  const secretHeaders = new Set(listed.filter((h) => typeof h === "string").map((h) => h.toLowerCase()));
   for (const endpoint of ["ping", "post"]) {
-    const headers = (doc[endpoint] as { headers?: Record<string, string> } | undefined)?.headers ?? {};
+    const headers = (doc[endpoint] as { headers?: unknown } | null | undefined)?.headers;
+    if (!headers || typeof headers !== "object") continue;
     for (const name of Object.keys(headers)) if (secretHeaders.has(name.toLowerCase())) paths.push([endpoint, "headers", name]);
   }
   return paths;
