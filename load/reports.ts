@@ -3,8 +3,10 @@
 // a fresh PostgreSQL database, rolls it up as Gavel's roller would, starts Gavel on it (built and run
 // as `npm start` runs it) and times every report through HTTP with an analyst token, over the last
 // day and the last 30 days, and the dashboard's overview page. With --compare it does the same over
-// a history a tenth the size in a second database and prints how much slower each report is over
-// the large one: reports read rollups, so ten times the history should cost them little.
+// a history a tenth as long (a tenth of the days, as many leads a day) in a second database and
+// prints how much slower each report is over the long one: reports read rollups, so ten times the
+// history should cost them little. --compare-traffic compares with a tenth of the leads over the
+// same days instead (a report over a day then holds a tenth of the leads and keys).
 // `npm run bench:reports -- --help` lists the options.
 import { parseArgs } from "node:util";
 import type postgres from "postgres";
@@ -30,7 +32,11 @@ export const ZONE = "America/New_York";
 export interface ReportsOptions {
   leads: number;
   days: number;
-  compare: boolean;
+  /**
+   * The second history, a tenth the size: `history` spans a tenth of the days at the same leads per
+   * day (the history grown tenfold over time), `traffic` a tenth of the leads over the same days.
+   */
+  compare: "history" | "traffic" | null;
   reps: number;
   warmup: number;
   keep: boolean;
@@ -42,7 +48,8 @@ export interface ReportsOptions {
 const knobs = [
   { name: "leads", arg: "N", help: "leads in the history (default 1000000)" },
   { name: "days", arg: "D", help: "days the history spans, ending now (default 90)" },
-  { name: "compare", help: "also a history of a tenth the leads, in a second database; print each report's slowdown" },
+  { name: "compare", help: "also a history a tenth as long (a tenth of the days, as many leads a day); print each report's slowdown" },
+  { name: "compare-traffic", help: "the same with a tenth of the leads over the same days instead" },
   { name: "reps", arg: "N", help: "timed requests per report (default 30)" },
   { name: "warmup", arg: "N", help: "unmeasured requests per report before them (default 3)" },
   { name: "keep", help: "keep the databases (and print their URLs) instead of dropping them" },
@@ -75,11 +82,12 @@ export function parseReportsArgs(argv: string[], env: NodeJS.ProcessEnv = proces
     if (!Number.isInteger(n) || n < min || n > max) throw new Error(`--${name}: expected a whole number from ${min} to ${max}, got '${text}'`);
     return n;
   };
-  if (values.history !== undefined && values.compare) throw new Error("--history: times one kept history; --compare writes two new ones");
+  if (values.compare && values["compare-traffic"]) throw new Error("--compare and --compare-traffic: choose one second history");
+  if (values.history !== undefined && (values.compare || values["compare-traffic"])) throw new Error("--history: times one kept history; --compare writes two new ones");
   return {
     leads: int("leads", 1_000_000, 100, 100_000_000),
     days: int("days", 90, 1, 3650),
-    compare: Boolean(values.compare),
+    compare: values.compare ? "history" : values["compare-traffic"] ? "traffic" : null,
     reps: int("reps", 30, 1, 10_000),
     warmup: int("warmup", 3, 0, 1000),
     keep: Boolean(values.keep),
@@ -90,9 +98,28 @@ export function parseReportsArgs(argv: string[], env: NodeJS.ProcessEnv = proces
 
 // ---- the history -------------------------------------------------------------------------------
 
+export interface HistorySize {
+  leads: number;
+  days: number;
+}
+
+/** The histories a run writes: the one asked for, and with a comparison the one a tenth its size. */
+export function historySizes(options: Pick<ReportsOptions, "leads" | "days" | "compare">): HistorySize[] {
+  const full = { leads: options.leads, days: options.days };
+  if (options.compare === "traffic") return [full, { leads: Math.max(100, Math.round(options.leads / 10)), days: options.days }];
+  if (options.compare === "history") {
+    // As many leads a day over a tenth of the days (whole days, at least one).
+    const days = Math.max(1, Math.round(options.days / 10));
+    return [full, { leads: Math.max(100, Math.round((options.leads * days) / options.days)), days }];
+  }
+  return [full];
+}
+
 interface History {
   label: string;
   leads: number;
+  /** The days it spans (null for a kept history: its days were chosen by the run that wrote it). */
+  days: number | null;
   database: BenchDatabase;
   facts: HistoryFacts;
   /** Seconds per phase: config, generate, indexes, vacuum, check, rollup. */
@@ -101,19 +128,19 @@ interface History {
 }
 
 /** Migrates a fresh database, writes the configuration and the history, checks it and rolls it up. */
-async function buildHistory(options: ReportsOptions, leads: number, label: string, end: Date, progress: (line: string) => void): Promise<History> {
+async function buildHistory(options: ReportsOptions, size: HistorySize, label: string, end: Date, progress: (line: string) => void): Promise<History> {
   const database = await createBenchDatabase(options.databaseUrl);
   const url = database.env.DATABASE_URL;
   progress(`${label}: a fresh database, ${new URL(url).pathname.slice(1)}${options.keep ? " (kept after)" : ""}`);
   try {
-    return await writeHistory(database, options, leads, label, end, progress);
+    return await writeHistory(database, options, size, label, end, progress);
   } catch (error) {
     if (!options.keep) await database.drop();
     throw error;
   }
 }
 
-async function writeHistory(database: BenchDatabase, options: ReportsOptions, leads: number, label: string, end: Date, progress: (line: string) => void): Promise<History> {
+async function writeHistory(database: BenchDatabase, options: ReportsOptions, { leads, days }: HistorySize, label: string, end: Date, progress: (line: string) => void): Promise<History> {
   const url = database.env.DATABASE_URL;
   const seconds: Record<string, number> = {};
   const time = async <T>(phase: string, work: () => Promise<T>): Promise<T> => {
@@ -129,8 +156,8 @@ async function writeHistory(database: BenchDatabase, options: ReportsOptions, le
   const sql = connectPostgres(url, { max: 1, onnotice: () => {} });
   try {
     await time("config", () => createConfiguration(gavelDb.db));
-    progress(`${label}: generating ${leads.toLocaleString("en-US")} leads over ${options.days} days …`);
-    const generated = await generateHistory(sql, { leads, days: options.days, end }, (line) => progress(`${label}:${line}`));
+    progress(`${label}: generating ${leads.toLocaleString("en-US")} leads over ${days} days …`);
+    const generated = await generateHistory(sql, { leads, days, end }, (line) => progress(`${label}:${line}`));
     Object.assign(seconds, generated.seconds);
     const facts = await time("check", () => checkHistory(sql));
     const broken = Object.entries(facts.broken).filter(([, n]) => n > 0);
@@ -139,7 +166,7 @@ async function writeHistory(database: BenchDatabase, options: ReportsOptions, le
     const rolled = await time("rollup", () => rollUp(gavelDb, { until: end }));
     progress(`${label}: rolled up ${rolled.leads.toLocaleString("en-US")} leads to ${rolled.rolledTo.toISOString()} (${seconds.rollup.toFixed(1)} s)`);
     await time("analyze", () => analyzeRollups(sql));
-    return { label, leads, database, facts, seconds, attempts: generated.attempts };
+    return { label, leads, days, database, facts, seconds, attempts: generated.attempts };
   } finally {
     await sql.end({ timeout: 5 });
     await gavelDb.close();
@@ -175,7 +202,7 @@ async function keptHistory(url: string, progress: (line: string) => void): Promi
     t = performance.now();
     await analyzeRollups(sql);
     seconds.analyze = (performance.now() - t) / 1000;
-    return { label, leads, database, facts, seconds, attempts: facts.pings + facts.posts };
+    return { label, leads, days: null, database, facts, seconds, attempts: facts.pings + facts.posts };
   } finally {
     await sql.end({ timeout: 5 });
     await gavelDb.close();
@@ -333,7 +360,7 @@ export interface ReportsResult {
   startedAt: string;
   machine: { cpus: number; model: string; node: string; postgres: string; loadavgBefore: number[]; loadavgAfter: number[] };
   options: ReportsOptions;
-  histories: { label: string; leads: number; attempts: number; seconds: Record<string, number>; url?: string }[];
+  histories: { label: string; leads: number; days: number | null; attempts: number; seconds: Record<string, number>; url?: string }[];
   cases: CaseResult[];
   agreement: HistoryAgreement[];
 }
@@ -351,13 +378,13 @@ export async function runReportsBench(options: ReportsOptions, io: ReportsIo): P
   const loadavgBefore = loadavg();
   // The history ends now, to the second; both histories share it, so their report windows match.
   const end = new Date(Math.floor(Date.now() / 1000) * 1000);
-  const sizes = [options.leads, ...(options.compare ? [Math.max(100, Math.round(options.leads / 10))] : [])];
+  const sizes = historySizes(options);
 
   const histories: History[] = [];
   const servers: Server[] = [];
   try {
     if (options.history) histories.push(await keptHistory(options.history, progress));
-    else for (const leads of sizes) histories.push(await buildHistory(options, leads, short(leads), end, progress));
+    else for (const size of sizes) histories.push(await buildHistory(options, size, short(size.leads), end, progress));
     for (const history of histories) {
       progress(`${history.label}: starting Gavel …`);
       const server: Server = { history, gavel: await startGavelProcess({ database: history.database }), token: "" };
@@ -385,6 +412,7 @@ export async function runReportsBench(options: ReportsOptions, io: ReportsIo): P
       histories: histories.map((h) => ({
         label: h.label,
         leads: h.leads,
+        days: h.days,
         attempts: h.attempts,
         seconds: h.seconds,
         ...(options.keep || options.history ? { url: h.database.env.DATABASE_URL } : {}),
@@ -417,7 +445,7 @@ export function renderReports(result: ReportsResult): string {
   const { options, machine } = result;
   const labels = result.histories.map((h) => h.label);
   const lines: string[] = [];
-  lines.push(`Reports over ${result.histories.map((h) => `${count(h.leads)} leads`).join(" and ")}${options.history ? "" : ` spanning ${options.days} days`}`);
+  lines.push(`Reports over ${result.histories.map((h) => `${count(h.leads)} leads${h.days === null ? "" : ` over ${h.days} days`}`).join(" and ")}`);
   lines.push(`machine: ${machine.cpus} × ${machine.model}, node ${machine.node}, PostgreSQL ${machine.postgres} (same machine)`);
   for (const h of result.histories) {
     const s = h.seconds;

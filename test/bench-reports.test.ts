@@ -1,23 +1,32 @@
-// `npm run bench:reports` end to end, tiny: 2,000 leads over 3 days (and 200 for --compare), two
+// `npm run bench:reports` end to end, tiny: 2,000 leads over 10 days (and 200 over 1 day for --compare), two
 // timed requests per report. It checks the machinery, the table and the generated history — never
 // speed: the machines are shared and noisy. The bench writes its history with PostgreSQL's own SQL
 // into databases it creates on the server, so it runs where DATABASE_URL names one (as in CI).
 import { describe, expect, it } from "vitest";
 import { runningChildren } from "../load/proc";
-import { parseReportsArgs, reportCases, reportsHelp, runReportsBench, timing, type ReportsOptions } from "../load/reports";
+import { historySizes, parseReportsArgs, reportCases, reportsHelp, runReportsBench, timing, type ReportsOptions } from "../load/reports";
 import { onPostgres } from "./helpers/db";
 
 describe("npm run bench:reports options", () => {
   it("--help lists every option, and bad values are refused by name", () => {
     const help = reportsHelp();
-    for (const option of ["--leads", "--days", "--compare", "--reps", "--warmup", "--keep", "--history"]) expect(help).toContain(option);
+    for (const option of ["--leads", "--days", "--compare", "--compare-traffic", "--reps", "--warmup", "--keep", "--history"]) expect(help).toContain(option);
     expect(parseReportsArgs(["--help"], {})).toBe("help");
-    expect(parseReportsArgs([], {})).toMatchObject({ leads: 1_000_000, days: 90, reps: 30, compare: false, keep: false, databaseUrl: expect.stringContaining("/var/run/postgresql") });
-    expect(parseReportsArgs(["--leads", "2_000", "--compare"], { DATABASE_URL: "postgres://x@h/db" })).toMatchObject({ leads: 2000, compare: true, databaseUrl: "postgres://x@h/db" });
+    expect(parseReportsArgs([], {})).toMatchObject({ leads: 1_000_000, days: 90, reps: 30, compare: null, keep: false, databaseUrl: expect.stringContaining("/var/run/postgresql") });
+    expect(parseReportsArgs(["--leads", "2_000", "--compare"], { DATABASE_URL: "postgres://x@h/db" })).toMatchObject({ leads: 2000, compare: "history", databaseUrl: "postgres://x@h/db" });
+    expect(parseReportsArgs(["--compare-traffic"], {})).toMatchObject({ compare: "traffic" });
+    expect(() => parseReportsArgs(["--compare", "--compare-traffic"], {})).toThrow(/choose one/);
     expect(() => parseReportsArgs(["--leads", "many"], {})).toThrow(/--leads/);
     expect(() => parseReportsArgs(["--reps", "0"], {})).toThrow(/--reps/);
     expect(() => parseReportsArgs(["--history", "postgres://x@h/db", "--compare"], {})).toThrow(/--history/);
     expect(() => parseReportsArgs(["--lead", "5"], {})).toThrow(/lead/);
+  });
+
+  it("compares with a history a tenth as long at the same leads a day, or a tenth of the leads over the same days", () => {
+    expect(historySizes({ leads: 1_000_000, days: 90, compare: null })).toEqual([{ leads: 1_000_000, days: 90 }]);
+    expect(historySizes({ leads: 1_000_000, days: 90, compare: "history" })).toEqual([{ leads: 1_000_000, days: 90 }, { leads: 100_000, days: 9 }]);
+    expect(historySizes({ leads: 1_000_000, days: 90, compare: "traffic" })).toEqual([{ leads: 1_000_000, days: 90 }, { leads: 100_000, days: 90 }]);
+    expect(historySizes({ leads: 2000, days: 3, compare: "history" })).toEqual([{ leads: 2000, days: 3 }, { leads: 667, days: 1 }]);
   });
 
   it("reads percentiles by nearest rank", () => {
@@ -29,12 +38,12 @@ describe("npm run bench:reports options", () => {
 
 describe.skipIf(!onPostgres)("npm run bench:reports on PostgreSQL (skipped on PGlite: the bench writes its history into databases it creates on a PostgreSQL server)", () => {
   it("writes a consistent history, times every report over it and the overview, and cleans up", { timeout: 300_000 }, async () => {
-    const options = parseReportsArgs(["--leads", "2000", "--days", "3", "--reps", "2", "--warmup", "1", "--compare"]) as ReportsOptions;
+    const options = parseReportsArgs(["--leads", "2000", "--days", "10", "--reps", "2", "--warmup", "1", "--compare"]) as ReportsOptions;
     const progress: string[] = [];
     const { result, text } = await runReportsBench(options, { progress: (line) => progress.push(line) });
 
     expect(runningChildren()).toEqual([]);
-    expect(result.histories.map((h) => h.leads)).toEqual([2000, 200]);
+    expect(result.histories.map((h) => [h.leads, h.days])).toEqual([[2000, 10], [200, 1]]);
     expect(result.histories.every((h) => h.url === undefined)).toBe(true);
 
     // Every report, over both windows, and the overview: a line each with its figures and verdicts.
