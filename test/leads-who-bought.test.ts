@@ -1,6 +1,7 @@
 // Who bought a lead and where it came from, through HTTP as an analyst sees it: a submission's
 // `source` and `sub_id` are stored on every lead (rejected and duplicate ones too) and never sent to
-// buyers; a sold lead names its channel and buyer in the trace and the list; the list filters by
+// buyers; a sold lead names its channel and buyer (`sold_channel`, `sold_buyer`) in the trace and the
+// list, and every attempt of the trace its channel's buyer (`buyer_id`); the list filters by
 // them, by reason, and by dates (bare dates are midnight in `tz`, the range half-open).
 import { beforeAll, describe, expect, it } from "vitest";
 import type { TestBuyer } from "./helpers/buyers";
@@ -93,16 +94,28 @@ describe("who bought, lead sources and lead list filters", () => {
 
   it("names who bought a sold lead in its trace and in the list, and no one for the others", async () => {
     const trace = await t.g.admin("GET", `/v1/leads/${sent.texan.id}`, undefined, analyst);
-    expect(trace.body).toMatchObject({ status: "sold", sold_to: 1, sold_channel: "wb-texas", buyer_id: "wb-acme" });
+    expect(trace.body).toMatchObject({ status: "sold", sold_to: 1, sold_channel: "wb-texas", sold_buyer: "wb-acme" });
+    expect(trace.body).not.toHaveProperty("buyer_id");
+    // Each attempt names its channel's buyer: the Texan was pinged by both, and posted to the winner.
+    const attempts = trace.body.attempts.map((a: any) => [a.kind, a.channel_id, a.buyer_id]);
+    expect(attempts).toEqual(
+      expect.arrayContaining([
+        ["ping", "wb-texas", "wb-acme"],
+        ["ping", "wb-anywhere", "wb-zen"],
+        ["post", "wb-texas", "wb-acme"],
+      ]),
+    );
+    expect(attempts).toHaveLength(3);
     // The waterfall is drawn against the lead's deadline.
     expect(Date.parse(trace.body.deadline_at) - Date.parse(trace.body.received_at)).toBe(TIMEOUT_MS);
 
     const items = new Map((await list("")).map((l) => [l.id, l]));
-    expect(items.get(sent.ohioan.id)).toMatchObject({ sold_to: 1, sold_channel: "wb-anywhere", buyer_id: "wb-zen" });
-    for (const name of ["again", "new-yorker", "invalid"]) expect(items.get(sent[name].id)).toMatchObject({ sold_to: 0, sold_channel: null, buyer_id: null });
+    expect(items.get(sent.ohioan.id)).toMatchObject({ sold_to: 1, sold_channel: "wb-anywhere", sold_buyer: "wb-zen" });
+    for (const name of ["again", "new-yorker", "invalid"]) expect(items.get(sent[name].id)).toMatchObject({ sold_to: 0, sold_channel: null, sold_buyer: null });
 
     const unsold = await t.g.admin("GET", `/v1/leads/${sent["new-yorker"].id}`, undefined, analyst);
-    expect(unsold.body).toMatchObject({ status: "unsold", sold_channel: null, buyer_id: null });
+    expect(unsold.body).toMatchObject({ status: "unsold", sold_channel: null, sold_buyer: null });
+    expect(unsold.body.attempts.map((a: any) => a.buyer_id)).toEqual(["wb-zen"]);
     expect(unsold.body.deadline_at).toEqual(expect.any(String));
     // A lead refused before any auction has no deadline.
     expect((await t.g.admin("GET", `/v1/leads/${sent.invalid.id}`, undefined, analyst)).body.deadline_at).toBeNull();

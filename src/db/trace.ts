@@ -1,7 +1,7 @@
 // Reads of leads for operators and analysts: the full trace of one lead, and paged listings.
-import { and, asc, desc, eq, gte, lt, type SQL } from "drizzle-orm";
+import { and, asc, desc, eq, gte, inArray, lt, type SQL } from "drizzle-orm";
 import type { Db } from "./client";
-import { attempts, leadEvents, leads } from "./schema";
+import { attempts, channels, leadEvents, leads } from "./schema";
 
 /** Attempts are looked for this far either side of a lead's arrival (an auction lasts at most a minute). */
 const ATTEMPT_SLACK_MS = 3_600_000;
@@ -13,7 +13,18 @@ export async function findLead(db: Db, id: string) {
     db.select().from(leadEvents).where(eq(leadEvents.leadId, id)).orderBy(asc(leadEvents.id)),
     leadAttempts(db, id, lead.receivedAt),
   ]);
-  return { lead, history, attempts: tried };
+  const buyers = await channelBuyers(db, [...new Set(tried.map((a) => a.channelId))]);
+  return { lead, history, attempts: tried.map((a) => ({ ...a, buyerId: buyers.get(a.channelId) ?? null })) };
+}
+
+/**
+ * The buyer each channel belongs to, as configured now: an attempt row names only its channel, and
+ * reports attribute a channel's attempts to its buyer the same way.
+ */
+async function channelBuyers(db: Db, ids: string[]): Promise<Map<string, string>> {
+  if (!ids.length) return new Map();
+  const rows = await db.select({ id: channels.id, buyerId: channels.buyerId }).from(channels).where(inArray(channels.id, ids));
+  return new Map(rows.map((r) => [r.id, r.buyerId]));
 }
 
 /**

@@ -28,7 +28,7 @@ const LeadAnswer = z
     lead_id: z.string(),
     status: z.enum(["sold", "unsold", "duplicate", "rejected", "error"]).meta({ description: "`rejected` (with `reason`: `suppressed`) is a lead on the do-not-sell list" }),
     price: z.number().meta({ description: "The supplier's payout (0 unless sold)" }),
-    sold_to: z.number().int().meta({ description: "Number of sales: 1 when sold, else 0 (not who bought: see the trace's `sold_channel`)" }),
+    sold_to: z.number().int().meta({ description: "Number of sales: 1 when sold, else 0 (a count, not who bought: the trace's `sold_channel` and `sold_buyer` say who)" }),
     trace_url: z.string(),
   })
   .meta({ id: "LeadAnswer" });
@@ -47,9 +47,9 @@ const LeadSummary = z
     decided_at: z.string().nullable(),
     price: z.number().meta({ description: "Paid to the supplier" }),
     revenue: z.number().meta({ description: "Paid by the buyer" }),
-    sold_to: z.number().int().meta({ description: "Number of sales: 1 when sold, else 0 (who bought is `sold_channel` and `buyer_id`)" }),
-    sold_channel: z.string().nullable().meta({ description: "Who bought: the channel whose post accepted the lead; null unless sold" }),
-    buyer_id: z.string().nullable().meta({ description: "The buyer of `sold_channel`; null unless sold" }),
+    sold_to: z.number().int().meta({ description: "Number of sales: 1 when sold, else 0 (a count, not who bought: that is `sold_channel` and `sold_buyer`)" }),
+    sold_channel: z.string().nullable().meta({ description: "Who bought: the id of the channel whose post accepted the lead; null unless sold" }),
+    sold_buyer: z.string().nullable().meta({ description: "Who bought: the id of the buyer of `sold_channel` when it bought; null unless sold" }),
     source: z.string().nullable().meta({ description: "The supplier's `source` tracking string, as submitted" }),
     sub_id: z.string().nullable().meta({ description: "The supplier's `sub_id` tracking string, as submitted" }),
     data: z.record(z.string(), z.unknown()).meta({ description: "Normalised lead data; pii fields read \"***\" for analysts" }),
@@ -68,6 +68,7 @@ const LeadTrace = LeadSummary.extend({
     z.object({
       kind: z.enum(["ping", "post"]),
       channel_id: z.string(),
+      buyer_id: z.string().nullable().meta({ description: "The buyer the attempt's channel belongs to (as the channel is configured now)" }),
       started_at: z.string(),
       duration_ms: z.number(),
       http_status: z.number().int().nullable(),
@@ -218,6 +219,7 @@ export function leadRoutes(deps: LeadRouteDeps): AnyRoute[] {
           attempts: attempts.map((a) => ({
             kind: a.kind,
             channel_id: a.channelId,
+            buyer_id: a.buyerId,
             started_at: a.startedAt.toISOString(),
             duration_ms: a.durationMs,
             http_status: a.httpStatus,
@@ -271,7 +273,7 @@ async function leadSummary(catalog: Catalog, lead: LeadRow, role: string) {
     revenue: fromCents(lead.revenueCents),
     sold_to: lead.soldTo,
     sold_channel: lead.soldChannelId,
-    buyer_id: lead.soldBuyerId,
+    sold_buyer: lead.soldBuyerId,
     source: lead.source,
     sub_id: lead.subId,
     data: role === "admin" ? lead.data : await maskPii(catalog, lead.campaignId, lead.data as Record<string, unknown>),

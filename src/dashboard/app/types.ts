@@ -93,12 +93,13 @@ export interface LeadSummary {
   source?: string | null;
   sub_id?: string | null;
   sold_channel?: string | null;
-  buyer_id?: string | null;
+  sold_buyer?: string | null;
 }
 
 export interface Attempt {
   kind: "ping" | "post";
   channel_id: string;
+  buyer_id?: string | null;
   started_at: string;
   duration_ms: number;
   http_status: number | null;

@@ -31,7 +31,7 @@ function Trace({ lead, tz }: { lead: LeadTrace; tz: string }) {
     ["Campaign", lead.campaign],
     ["Supplier", lead.supplier],
     ["Source", lead.source ? `${lead.source}${lead.sub_id ? ` / ${lead.sub_id}` : ""}` : "–"],
-    ["Sold to", lead.sold_channel ? `${lead.sold_channel}${lead.buyer_id ? ` (${lead.buyer_id})` : ""}` : "–"],
+    ["Sold to", lead.sold_channel ? `${lead.sold_channel}${lead.sold_buyer ? ` (${lead.sold_buyer})` : ""}` : "–"],
     ["Revenue", formatValue("money", lead.revenue)],
     ["Payout", formatValue("money", lead.price)],
     ["Received", formatInstant(lead.received_at, tz, "ms")],
