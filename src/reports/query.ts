@@ -163,13 +163,23 @@ export async function dimensionReport(database: Database, dimension: Dimension, 
     from (${unionSql(table, level, range, columnFilter, test, leadFilter, rolled, bySourceRaw)}) r
     group by ${keyList}, period`);
 
-  const groups: (Group & { order: string })[] = rows.map((row) => ({
-    key: Object.fromEntries(Object.entries(shape.key).map(([name, column]) => [name, (row[column] as string) === "" ? null : (row[column] as string)])),
-    order: keyColumns.map((c) => row[c] as string).join("\u0000"),
-    period: row.period === null ? null : periodText(row.period as string | Date, range.tz),
-    sums: sumsOf(row, table),
-    histograms: Object.fromEntries(kept.map((c) => [c, parseCounts(row[c] as string)])),
-  }));
+  // A month's sources report has thousands of rows: each is turned into figures with plain loops,
+  // and each period's text is written once.
+  const keyNames = Object.entries(shape.key);
+  const periodTexts = new Map<number, string>();
+  const groups: (Group & { order: string; at: number })[] = rows.map((row) => {
+    const key: Record<string, string | null> = {};
+    for (const [name, column] of keyNames) key[name] = (row[column] as string) === "" ? null : (row[column] as string);
+    const at = row.period === null ? 0 : new Date(row.period as string | Date).getTime();
+    let period: string | null = null;
+    if (row.period !== null) {
+      period = periodTexts.get(at) ?? periodText(at, range.tz);
+      periodTexts.set(at, period);
+    }
+    const histograms: Histograms = {};
+    for (const c of kept) histograms[c] = parseCounts(row[c] as string);
+    return { key, order: keyColumns.map((c) => row[c] as string).join("\u0000"), at, period, sums: sumsOf(row, table), histograms };
+  });
   const emptyGroup = (period: string | null): Group => ({
     key: {},
     period,
@@ -182,17 +192,17 @@ export async function dimensionReport(database: Database, dimension: Dimension, 
     for (const c of kept) addCounts(into.histograms[c], g.histograms[c]);
   };
   const total = emptyGroup(null);
-  const perPeriod = new Map<string, Group>();
+  const perPeriod = new Map<number, Group>();
   for (const g of groups) {
     add(total, g);
     if (g.period === null) continue;
-    let p = perPeriod.get(g.period);
-    if (!p) perPeriod.set(g.period, (p = emptyGroup(g.period)));
+    let p = perPeriod.get(g.at);
+    if (!p) perPeriod.set(g.at, (p = emptyGroup(g.period)));
     add(p, g);
   }
   groups.sort(
     (a, b) =>
-      (a.period ?? "").localeCompare(b.period ?? "") ||
+      a.at - b.at ||
       b.sums.revenue_cents - a.sums.revenue_cents ||
       (a.order < b.order ? -1 : a.order > b.order ? 1 : 0),
   );
@@ -204,27 +214,27 @@ export async function dimensionReport(database: Database, dimension: Dimension, 
     rows: groups.map((g) => ({ key: g.key, ...(range.interval && { period: g.period! }), ...metrics(table, g) })),
     totals: metrics(table, total),
     ...(range.interval && {
-      periods: [...perPeriod.values()].sort((a, b) => a.period!.localeCompare(b.period!)).map((p) => ({ period: p.period!, ...metrics(table, p) })),
+      periods: [...perPeriod.entries()].sort(([a], [b]) => a - b).map(([, p]) => ({ period: p.period!, ...metrics(table, p) })),
     }),
   };
 }
 
 function sumsOf(row: Record<string, unknown>, table: "report_leads" | "report_channels"): Sums {
-  const sums = emptySums(table);
+  const sums = { max_bid_cents: null } as Sums;
   for (const c of SUMS[table]) sums[c] = Number(row[c]);
   sums.max_bid_cents = row.max_bid_cents === null ? null : Number(row.max_bid_cents);
   return sums;
 }
 
 function emptySums(table: "report_leads" | "report_channels"): Sums {
-  const sums = Object.fromEntries(SUMS[table].map((c) => [c, 0])) as Sums;
-  sums.max_bid_cents = null;
+  const sums = { max_bid_cents: null } as Sums;
+  for (const c of SUMS[table]) sums[c] = 0;
   return sums;
 }
 
 /** A bucket's start as ISO 8601 with the zone's offset at that instant. */
-function periodText(value: string | Date, tz: string): string {
-  return DateTime.fromJSDate(new Date(value), { zone: tz }).toISO({ suppressMilliseconds: true })!;
+function periodText(at: number, tz: string): string {
+  return DateTime.fromMillis(at, { zone: tz }).toISO({ suppressMilliseconds: true })!;
 }
 
 const money = (cents: number) => Math.round(cents) / 100;
