@@ -163,11 +163,16 @@ export async function startGavel(options: StartOptions): Promise<Gavel> {
   await new Promise<void>((resolve) => server.listen(config.PORT, config.HOST, resolve));
   const port = (server.address() as AddressInfo).port;
   const host = config.HOST === "0.0.0.0" || config.HOST === "::" ? "127.0.0.1" : config.HOST;
-  logger.info({ port, database: database.kind }, "gavel listening");
+  const url = `http://${host.includes(":") ? `[${host}]` : host}:${port}`;
+  // The first line a newcomer reads: where to point a browser, a supplier and curl.
+  logger.info(
+    { url, host: config.HOST, port, docs: `${url}/docs`, dashboard: `${url}/`, openapi: `${url}/openapi.json`, database: database.kind },
+    `gavel listening on ${url} — API reference ${url}/docs, dashboard ${url}/`,
+  );
 
   let closing: Promise<void> | undefined;
   return {
-    url: `http://${host}:${port}`,
+    url,
     port,
     database,
     adminToken,

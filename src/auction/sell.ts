@@ -382,7 +382,9 @@ function logSummary(
       reason: result.reason,
       price: fromCents(payout),
       revenue: fromCents(result.revenueCents),
-      sold_to: result.soldTo?.id,
+      // Who bought, named as in the trace (`sold_to` in the supplier's answer is a count).
+      sold_channel: result.soldTo?.id ?? null,
+      sold_buyer: result.soldTo?.buyerId ?? null,
       pings,
       bids,
       posts,

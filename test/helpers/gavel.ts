@@ -2,7 +2,7 @@
 // small helpers to configure it through its own API as an operator would.
 import diagnosticsChannel from "node:diagnostics_channel";
 import type { IncomingMessage, Server, ServerResponse } from "node:http";
-import pino from "pino";
+import pino, { type Logger } from "pino";
 import { afterAll, beforeAll } from "vitest";
 import type { Clock } from "../../src/auction/catalog";
 import { createBuyerTransport, type BuyerTransport } from "../../src/channels/transport";
@@ -85,6 +85,8 @@ export interface TestGavelOptions {
    * unless `realLoopMonitor`). A test's own transport should pass `stallMs: Infinity` too.
    */
   transport?: BuyerTransport;
+  /** Where its logs go (default: nowhere). */
+  logger?: Logger;
 }
 
 export async function startTestGavel(env: Record<string, string> = {}, options: TestGavelOptions = {}): Promise<TestGavel> {
@@ -93,7 +95,7 @@ export async function startTestGavel(env: Record<string, string> = {}, options: 
   const gavel = await startGavel({
     config,
     target: db.target,
-    logger: pino({ level: "silent" }),
+    logger: options.logger ?? pino({ level: "silent" }),
     clock: options.clock,
     loopSaturated: options.realLoopMonitor ? undefined : () => false,
     transport: options.transport ?? (options.realLoopMonitor ? undefined : createBuyerTransport({ stallMs: Infinity })),

@@ -1,5 +1,5 @@
 // A second Gavel as a real child process (`node --import tsx src/main.ts`), for tests of rules that
-// must hold across processes sharing one PostgreSQL. Its port is read from its "gavel listening" log.
+// must hold across processes sharing one PostgreSQL. Its port is read from its "gavel listening on …" log.
 import { spawn, type ChildProcess } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { ADMIN } from "./gavel";
@@ -47,7 +47,7 @@ export async function startChildGavel(databaseUrl: string, env: Record<string, s
         buffered = buffered.slice(newline + 1);
         try {
           const entry = JSON.parse(line);
-          if (entry.msg === "gavel listening") {
+          if (typeof entry.msg === "string" && entry.msg.startsWith("gavel listening")) {
             clearTimeout(timer);
             resolve(entry.port);
           }
