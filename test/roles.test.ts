@@ -77,11 +77,35 @@ describe("roles", () => {
     expect(writes.filter((r) => r.role !== "admin" && !r.readOnly).map((r) => `${r.method} ${r.path}`)).toEqual([]);
   });
 
-  it("keeps supplier keys and operator tokens apart", async () => {
+  it("keeps supplier keys and operator tokens apart, and says which is which (403)", async () => {
     const key = await t.g.setup({ campaign: { id: "roles" }, channels: [] });
+    const analyst = (await t.g.admin("POST", "/v1/tokens", { name: "apart analyst", role: "analyst" })).body.token as string;
     const all = await routes();
-    for (const r of all.filter((r) => r.role === "admin" || r.role === "analyst")) expect((await call(r, key)).status, r.path).toBe(401);
-    for (const r of all.filter((r) => r.role === "supplier")) expect((await call(r, t.g.gavel.adminToken)).status, r.path).toBe(401);
+    /** The detail of the 403 problem `token` gets on `r`. */
+    const detail = async (r: Mounted, token: string) => {
+      const res = await fetch(`${t.g.url}${urlOf(r.path)}`, {
+        method: r.method,
+        headers: { "content-type": "application/json", authorization: `Bearer ${token}` },
+        body: r.method === "GET" ? undefined : "{}",
+      });
+      expect(res.status, `${r.method} ${r.path}`).toBe(403);
+      expect(res.headers.get("content-type")).toMatch(/^application\/problem\+json/);
+      return ((await res.json()) as { detail: string }).detail;
+    };
+    for (const r of all.filter((r) => r.role === "admin" || r.role === "analyst"))
+      expect(await detail(r, key), r.path).toMatch(/^This is a supplier API key \(supplier 'sup-\d+'\).*operator routes need an admin or analyst token/);
+    for (const r of all.filter((r) => r.role === "supplier"))
+      for (const token of [t.g.gavel.adminToken, analyst]) expect(await detail(r, token), r.path).toMatch(/^This is an operator token; lead intake needs a supplier API key/);
+  });
+
+  it("says a token shaped like a supplier key that is no live one is not valid (401)", async () => {
+    const supplier = "roles-revoked-sup";
+    const key = await t.g.setup({ campaign: { id: "roles-revoked" }, channels: [], supplier: { id: supplier } });
+    const keys = (await t.g.admin("GET", `/v1/suppliers/${supplier}/keys`)).body.items as { id: string }[];
+    for (const k of keys) expect((await t.g.admin("DELETE", `/v1/suppliers/${supplier}/keys/${k.id}`)).status).toBeLessThan(300);
+    const res = await t.g.admin("GET", "/v1/campaigns", undefined, key);
+    expect(res.status).toBe(401);
+    expect(res.body.detail).toMatch(/shape of a supplier API key/);
   });
 
   it("creates, lists and revokes operator tokens; a revoked token stops working at once", async () => {

@@ -9,6 +9,7 @@ import type { Db } from "../db/client";
 import { findOperatorToken } from "../db/tokens";
 import { GavelError } from "../errors";
 import type { Supplier } from "../resources/schemas";
+import { keyIdOf } from "../resources/store";
 import type { Role } from "../resources/tokens";
 import type { Access } from "./route";
 
@@ -60,17 +61,36 @@ function requireOperator(deps: AuthDeps, needs: Role): MiddlewareHandler {
       const row = await findOperatorToken(deps.db, sha256(token).toString("hex"));
       if (row) operator = { role: row.role, actor: { id: `token:${row.id}`, name: row.name, via: "api" } };
     }
-    if (!operator) throw new GavelError("unauthorized", "The operator token is not valid");
+    if (!operator) throw await notAnOperator(deps, token);
     if (needs === "admin" && operator.role !== "admin") throw new GavelError("forbidden", "This needs an admin token; analyst tokens are read-only");
     c.set("operator" as never, operator as never);
     await next();
   };
 }
 
+/** Operator tokens (resources/tokens.ts) and supplier API keys (resources/store.ts) are told apart by their shape. */
+const OPERATOR_TOKEN = /^gvl_op_/;
+
+/**
+ * Why a token that is no operator's is refused. A supplier's API key sent to an operator route is
+ * a common slip, and "not valid" would send its owner looking for a typo: it is told what it is.
+ */
+async function notAnOperator(deps: AuthDeps, token: string): Promise<GavelError> {
+  if (keyIdOf(token) === undefined) return new GavelError("unauthorized", "The operator token is not valid");
+  const supplier = await deps.catalog.supplierForKey(token);
+  if (!supplier) return new GavelError("unauthorized", "The operator token is not valid (it has the shape of a supplier API key, and is not a live one either)");
+  return new GavelError(
+    "forbidden",
+    `This is a supplier API key (supplier '${supplier.id}'): a supplier key only sends leads (POST /v1/leads); operator routes need an admin or analyst token`,
+  );
+}
+
 function requireSupplier(deps: AuthDeps): MiddlewareHandler {
   return async (c, next) => {
     const key = bearer(c);
     if (!key) throw new GavelError("unauthorized", "Send the supplier API key as 'Authorization: Bearer <key>'");
+    if (OPERATOR_TOKEN.test(key) || (deps.adminToken && sameSecret(key, deps.adminToken)))
+      throw new GavelError("forbidden", "This is an operator token; lead intake needs a supplier API key (POST /v1/suppliers or /v1/suppliers/{id}/keys makes one)");
     const supplier = await deps.catalog.supplierForKey(key);
     if (!supplier || supplier.status === "archived") throw new GavelError("unauthorized", "The API key is not valid");
     if (supplier.status !== "active") throw new GavelError("forbidden", `Supplier '${supplier.id}' is ${supplier.status}`);

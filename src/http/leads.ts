@@ -153,7 +153,11 @@ export function leadRoutes(deps: LeadRouteDeps): AnyRoute[] {
       documentedBody: { content: { "application/json": LeadSubmission } },
       responses: {
         200: { description: "The auction's outcome (sold, unsold, duplicate or error)", schema: LeadAnswer },
-        403: { description: "Supplier not allowed on the campaign, or a paused supplier or campaign", schema: undefined, contentType: "application/problem+json" },
+        403: {
+          description: "Supplier not allowed on the campaign, a paused supplier or campaign, or an operator token (lead intake needs a supplier API key)",
+          schema: undefined,
+          contentType: "application/problem+json",
+        },
         409: {
           description:
             "Same Idempotency-Key while the first request still runs, or while the lead recorded under it is not settled yet (its outcome could not be written, or its process died): send it again later to get the lead's answer replayed",

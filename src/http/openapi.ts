@@ -103,7 +103,9 @@ function standardResponses(route: AnyRoute): Record<number, ResponseSpec> {
   const out: Record<number, ResponseSpec> = {};
   if (route.body || route.documentedBody) out[400] = problemResponse("The body is not valid JSON (or YAML)");
   if (route.access !== "public") out[401] = problemResponse("No credentials, or credentials that are not valid");
-  if (route.access === "admin") out[403] = problemResponse("An analyst token: this route needs an admin token");
+  if (route.access === "admin")
+    out[403] = problemResponse("An analyst token (this route needs an admin token), or a supplier API key (operator routes need an admin or analyst token)");
+  if (route.access === "analyst") out[403] = problemResponse("A supplier API key: operator routes need an admin or analyst token");
   if (route.path.includes("{")) out[404] = problemResponse("No such resource");
   if (route.body || route.documentedBody || route.query) out[422] = problemResponse("Invalid fields: every error is listed in `errors`");
   return out;
