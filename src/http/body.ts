@@ -62,6 +62,46 @@ export async function jsonBody(c: Context, limit?: BodyLimit): Promise<unknown> 
   } catch (error) {
     throw new GavelError("bad_request", `The request body is not valid JSON: ${(error as Error).message}`);
   }
+  return storableOrThrow(value);
+}
+
+/** The media type of a request (`application/json`), lower-cased, without parameters. */
+export function mediaType(c: Context): string {
+  return (c.req.header("content-type") ?? "").split(";")[0].trim().toLowerCase();
+}
+
+/**
+ * Parses an `application/x-www-form-urlencoded` body into its name and value pairs, in order, as
+ * an HTML form or a supplier platform encodes them (`+` is a space). A malformed percent-escape,
+ * or escaped bytes that are not UTF-8, is a 400 naming the pair, never quietly replaced.
+ */
+export async function formBody(c: Context, limit: BodyLimit): Promise<[string, string][]> {
+  const text = await limitedText(c, limit);
+  if (text.trim() === "") throw new GavelError("bad_request", "The request body is empty; send the form's fields");
+  const pairs: [string, string][] = [];
+  for (const part of text.trim().split("&")) {
+    if (part === "") continue;
+    const eq = part.indexOf("=");
+    const [rawName, rawValue] = eq < 0 ? [part, ""] : [part.slice(0, eq), part.slice(eq + 1)];
+    const name = formDecode(rawName, rawName);
+    pairs.push([name, formDecode(rawValue, name)]);
+  }
+  return pairs;
+}
+
+function formDecode(text: string, name: string): string {
+  try {
+    return decodeURIComponent(text.replace(/\+/g, " "));
+  } catch {
+    throw new GavelError("bad_request", `The form field '${name.slice(0, 100)}' has a malformed %-escape or escaped bytes that are not UTF-8`);
+  }
+}
+
+/**
+ * A value read from a request that is not JSON (a form) held to the rules every JSON body meets
+ * (see jsonBody): what cannot be stored is a 422 naming where.
+ */
+export function storableOrThrow<T>(value: T): T {
   const problem = findUnstorable(value);
   if (problem)
     throw new GavelError("validation", "The request body holds a value Gavel cannot store", {

@@ -7,11 +7,11 @@ import type { Metrics } from "../metrics";
 import type { SupplierRateLimiter } from "../auction/rate-limit";
 import { LeadSubmission, sellLead, trackingString, type SellDeps } from "../auction/sell";
 import { findLead, listLeads } from "../db/trace";
-import { GavelError } from "../errors";
+import { GavelError, type FieldError } from "../errors";
 import { fromCents, slug } from "../resources/schemas";
 import { operatorOf, supplierOf } from "./auth";
 import { admittedArrival } from "./arrival";
-import { jsonBody, pageLimit, rangeZone, timeBound, timeRange } from "./body";
+import { formBody, jsonBody, mediaType, pageLimit, rangeZone, storableOrThrow, timeBound, timeRange } from "./body";
 import { route, type AnyRoute } from "./route";
 
 export interface LeadRouteDeps extends SellDeps {
@@ -22,6 +22,23 @@ export interface LeadRouteDeps extends SellDeps {
 const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
 
 const leadStatus = z.enum(["received", "rejected", "duplicate", "auctioning", "sold", "unsold", "error", "returned"]);
+
+const formTest = z.enum(["true", "false", "1", "0", "yes", "no", "on", "off", ""]);
+
+const LeadForm = z
+  .object({
+    campaign: z.string().min(1),
+    test: formTest.optional().meta({ description: "`true`, `1`, `yes` or `on` for a test lead (as `\"test\": true`); `false`, `0`, `no`, `off` or empty for a real one" }),
+    source: z.string().optional().meta({ description: "As `source` in JSON (empty: none)" }),
+    sub_id: z.string().optional().meta({ description: "As `sub_id` in JSON (empty: none)" }),
+    idempotency_key: z.string().optional().meta({ description: "For senders that cannot set the `Idempotency-Key` header; both, if sent, must be the same" }),
+  })
+  .catchall(z.string())
+  .meta({
+    id: "LeadForm",
+    description:
+      "A lead as a form: every field other than the ones named here is a data field, by its plain name (`email=jo%40example.com`) or as `data[email]=…` (the way to send a data field named `campaign`, `test`, `source`, `sub_id` or `idempotency_key`). Each name at most once.",
+  });
 
 const LeadAnswer = z
   .object({
@@ -148,9 +165,9 @@ export function leadRoutes(deps: LeadRouteDeps): AnyRoute[] {
       operationId: "sellLead",
       summary: "Sell a lead",
       description:
-        "Runs the whole auction and answers within the campaign's `auction.timeout_ms`. Optional `Idempotency-Key` header (scoped to the supplier): the same key and body replays the stored answer. `\"test\": true` runs a test auction: buyers see `\"test\": true` and `X-Gavel-Test: 1`, and the lead counts toward no caps or revenue figures. Suppliers with a `rate_limit` get 429 + Retry-After past it (enforced per Gavel process).",
+        "Runs the whole auction and answers within the campaign's `auction.timeout_ms`. Optional `Idempotency-Key` header (scoped to the supplier): the same key and body replays the stored answer. `\"test\": true` runs a test auction: buyers see `\"test\": true` and `X-Gavel-Test: 1`, and the lead counts toward no caps or revenue figures. Suppliers with a `rate_limit` get 429 + Retry-After past it (enforced per Gavel process). A lead may also be posted as a form (`application/x-www-form-urlencoded`): `campaign`, `test`, `source`, `sub_id` and `idempotency_key` are the submission's fields, every other field is a data field by its plain name (`email=…`) or as `data[email]=…`; it is validated like a JSON lead. Data fields the campaign does not declare are kept as strings (an object or array as its JSON text) and treated as pii.",
       tags: ["Leads"],
-      documentedBody: { content: { "application/json": LeadSubmission } },
+      documentedBody: { content: { "application/json": LeadSubmission, "application/x-www-form-urlencoded": LeadForm } },
       responses: {
         200: { description: "The auction's outcome (sold, unsold, duplicate or error)", schema: LeadAnswer },
         403: {
@@ -189,8 +206,26 @@ export function leadRoutes(deps: LeadRouteDeps): AnyRoute[] {
           throw new GavelError("validation", "Bad Idempotency-Key header", {
             errors: [{ path: "headers.idempotency-key", message: "must be 1 to 255 visible ASCII characters" }],
           });
-        const body = await jsonBody(c, { maxBytes: deps.maxLeadBytes, tooLarge: `The lead body is over the limit of ${deps.maxLeadBytes} bytes` });
-        const result = await sellLead(deps, supplierOf(c), body, received, key);
+        const limit = { maxBytes: deps.maxLeadBytes, tooLarge: `The lead body is over the limit of ${deps.maxLeadBytes} bytes` };
+        const type = mediaType(c);
+        if (type === "multipart/form-data")
+          throw new GavelError("bad_request", "multipart/form-data is not taken: send the lead as application/x-www-form-urlencoded or as JSON");
+        let body: unknown;
+        let idempotencyKey = key;
+        if (type === "application/x-www-form-urlencoded") {
+          const form = formSubmission(await formBody(c, limit));
+          if (form.idempotencyKey !== undefined) {
+            if (key !== undefined && key !== form.idempotencyKey)
+              throw new GavelError("validation", "Two different idempotency keys", {
+                errors: [{ path: "idempotency_key", message: "differs from the Idempotency-Key header: send one of them" }],
+              });
+            if (!IDEMPOTENCY_KEY.test(form.idempotencyKey))
+              throw new GavelError("validation", "Bad idempotency_key field", { errors: [{ path: "idempotency_key", message: "must be 1 to 255 visible ASCII characters" }] });
+            idempotencyKey = form.idempotencyKey;
+          }
+          body = form.submission;
+        } else body = await jsonBody(c, limit);
+        const result = await sellLead(deps, supplierOf(c), body, received, idempotencyKey);
         if (result.replayed) c.header("Idempotent-Replayed", "true");
         const contentType = result.httpStatus >= 400 ? "application/problem+json" : "application/json";
         const payload =
@@ -258,6 +293,54 @@ export function leadRoutes(deps: LeadRouteDeps): AnyRoute[] {
       },
     }),
   ];
+}
+
+/** Form fields that are the submission's own, not the lead's data (spelled `data[name]` to send a data field so named). */
+const FORM_ENVELOPE = new Set(["campaign", "test", "source", "sub_id", "idempotency_key"]);
+const FORM_DATA_NAME = /^data\[([^[\]]+)\]$/;
+const FORM_TRUE = new Set(["true", "1", "yes", "on"]);
+const FORM_FALSE = new Set(["false", "0", "no", "off", ""]);
+
+/**
+ * A lead posted as a form, read as the JSON submission it stands for: `campaign`, `test`, `source`,
+ * `sub_id` (and `idempotency_key`, for senders that cannot set the header) are the submission's;
+ * every other field is a data field, by its plain name (`email=…`, as supplier platforms post) or
+ * as `data[email]=…` (as PHP and Rails forms nest it, and the way to send a data field named like
+ * one of the submission's). A name sent twice, or nested any other way, is a 422 naming it. The
+ * result goes through the same validation as a JSON lead.
+ */
+export function formSubmission(pairs: [string, string][]): { submission: Record<string, unknown>; idempotencyKey?: string } {
+  const envelope = new Map<string, string>();
+  const data = new Map<string, string>();
+  const errors: FieldError[] = [];
+  for (const [name, value] of pairs) {
+    if (name === "") continue;
+    const nested = FORM_DATA_NAME.exec(name);
+    const [into, key] = nested ? [data, nested[1]] : FORM_ENVELOPE.has(name) ? [envelope, name] : [data, name];
+    if (!nested && /[[\]]/.test(name)) errors.push({ path: name, message: "is nested: send plain field names (email=…) or data[email]=…" });
+    else if (into.has(key)) errors.push({ path: into === data ? `data.${key}` : key, message: "is sent more than once" });
+    else into.set(key, value);
+  }
+  let test: boolean | undefined;
+  const testText = envelope.get("test")?.trim().toLowerCase();
+  if (testText !== undefined) {
+    if (FORM_TRUE.has(testText)) test = true;
+    else if (FORM_FALSE.has(testText)) test = false;
+    else errors.push({ path: "test", message: "must be true or false (or 1 or 0)" });
+  }
+  if (errors.length) throw new GavelError("validation", "The lead form is malformed", { errors });
+  const submission: Record<string, unknown> = {};
+  const campaign = envelope.get("campaign");
+  if (campaign !== undefined) submission.campaign = campaign;
+  // Built as own properties (a `__proto__` field is then refused as in JSON, never a prototype).
+  submission.data = Object.fromEntries(data);
+  if (test !== undefined) submission.test = test;
+  for (const name of ["source", "sub_id"]) {
+    const value = envelope.get(name);
+    // An empty field is an unfilled one, as a form sends it.
+    if (value !== undefined && value !== "") submission[name] = value;
+  }
+  return { submission: storableOrThrow(submission), idempotencyKey: envelope.get("idempotency_key") || undefined };
 }
 
 type LeadRow = NonNullable<Awaited<ReturnType<typeof findLead>>>["lead"];
