@@ -63,6 +63,9 @@ describe("field validation and normalisation", () => {
     if (!bad.ok) expect(bad.errors.map((e) => e.path)).toEqual(["data.zip", "data.email", "data.age"]);
     const good = compiled.validate({ zip: "10001", email: "a@b.co", extra: 12, age: "" });
     expect(good).toEqual({ ok: true, data: { zip: "10001", email: "a@b.co", extra: "12" } });
+    // Objects and arrays too: as their JSON text, so every undeclared value is a string.
+    const shaped = compiled.validate({ zip: "10001", email: "a@b.co", tags: ["a", 1], meta: { ip: "1.2.3.4", n: [true] }, ok: false });
+    expect(shaped).toEqual({ ok: true, data: { zip: "10001", email: "a@b.co", tags: '["a",1]', meta: '{"ip":"1.2.3.4","n":[true]}', ok: "false" } });
   });
 });
 

@@ -152,10 +152,12 @@ export function compileFields(fields: readonly FieldSpec[]): CompiledFields {
         if (r.ok) clean[spec.name] = r.value;
         else errors.push({ path: `data.${spec.name}`, message: r.message });
       }
-      // Undeclared fields are kept as given (scalars as strings) and are treated as pii.
+      // Undeclared fields are kept as strings and treated as pii: a scalar as its text, an object
+      // or an array as its JSON text. No structure a campaign never declared reaches a buyer's
+      // template, form or XML body (where it would be "[object Object]" or new elements).
       for (const [name, value] of Object.entries(data)) {
         if (declared.has(name) || value === undefined || value === null) continue;
-        clean[name] = typeof value === "object" ? value : String(value);
+        clean[name] = typeof value === "object" ? JSON.stringify(value) : String(value);
       }
       return errors.length ? { ok: false, errors, data: clean } : { ok: true, data: clean };
     },
