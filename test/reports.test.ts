@@ -130,6 +130,7 @@ describe("reports", () => {
   it("the bid landscape: bids per price range, and what came of them", async () => {
     const res = await report(`/v1/reports/bids?campaign=rp&bucket=5&${range()}`);
     expect(res.body.bucket).toBe(5);
+    expect((await report(`/v1/reports/bids?campaign=rp&bucket=0.5&${range()}`)).body.bucket).toBe(0.5);
     expect(res.body.rows).toEqual([
       { min_price: 0, max_price: 5, bids: 6, wins: 0, posts: 0, accepted: 0, post_reject_rate: null },
       { min_price: 10, max_price: 15, bids: 6, wins: 0, posts: 6, accepted: 6, post_reject_rate: 0 },
@@ -177,6 +178,10 @@ describe("reports", () => {
       ["/v1/reports/campaigns?colour=red", "colour"],
       ["/v1/reports/bids?bucket=0.3", "bucket"],
       ["/v1/reports/bids?bucket=abc", "bucket"],
+      ["/v1/reports/bids?bucket=", "bucket"],
+      ["/v1/reports/bids?bucket=-1", "bucket"],
+      ["/v1/reports/bids?bucket=1000.5", "bucket"],
+      ["/v1/reports/bids?bucket=Infinity", "bucket"],
       ["/v1/reports/campaigns?from=0000-01-01", "from"],
     ];
     for (const [path, field] of cases) {

@@ -42,12 +42,22 @@ const DimensionQuery = z
   })
   .strict();
 
+const BUCKET = "must be a price range width in dollars: a multiple of 0.5, up to 1000";
+/** `?bucket=`: read as a number (published as one), in whole half-dollar steps. */
+const priceBucket = z.coerce
+  .number<string>({ error: BUCKET })
+  .positive(BUCKET)
+  .max(1000, BUCKET)
+  .refine((dollars) => Number.isInteger((dollars * 100) / STEP_CENTS), BUCKET)
+  .default(1)
+  .meta({ description: "Width of a price range in dollars: a multiple of 0.5 up to 1000, default 1" });
+
 const BidQuery = z
   .object({
     ...range,
     campaign: name.optional(),
     channel: name.optional(),
-    bucket: z.string().optional().meta({ description: "Width of a price range in dollars: a multiple of 0.5 up to 1000, default 1" }),
+    bucket: priceBucket,
   })
   .strict();
 
@@ -140,10 +150,7 @@ export function reportRoutes(deps: ReportRouteDeps): AnyRoute[] {
       query: BidQuery,
       responses: responses("Price ranges with bids, then totals", BidLandscapeSchema),
       async handler(c, { query }) {
-        const bucketCents = Math.round(Number(query.bucket ?? "1") * 100);
-        if (!Number.isFinite(bucketCents) || bucketCents <= 0 || bucketCents % STEP_CENTS !== 0 || bucketCents > 100_000 || query.bucket?.trim() === "")
-          throw new GavelError("validation", "Bad report query", { errors: [{ path: "bucket", message: "must be a price range width in dollars: a multiple of 0.5, up to 1000" }] });
-        const report = await bidLandscape(deps.database, rangeOf(query, deps.clock.now()), query, query.test === "true", bucketCents);
+        const report = await bidLandscape(deps.database, rangeOf(query, deps.clock.now()), query, query.test === "true", Math.round(query.bucket * 100));
         if (!wantsCsv(c, query.format)) return c.json(report);
         const figures = ["min_price", "max_price", "bids", "wins", "posts", "accepted", "post_reject_rate"] as const;
         const lines = report.rows.map((r) => figures.map((f) => cell(f, r[f])));
