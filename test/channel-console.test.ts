@@ -115,6 +115,52 @@ describe("channel test console", () => {
     expect(priced.body.post.result).toMatchObject({ outcome: "accepted", price: 3 });
   });
 
+  it("warns when an answer without a bid holds an amount under another key than the bid rule reads", async () => {
+    // The native protocol reads $.bid; this buyer answers with `price`.
+    let answer: unknown = { price: 12.5, ping_id: "p-77" };
+    const b = await buyer({ ping: () => ({ json: answer }) });
+    await g.setup({ campaign: { id: "console-elsewhere" }, channels: [pingPost("console-elsewhere-acme", b)] });
+    const test = async (id: string) => {
+      const res = await g.admin("POST", `/v1/channels/${id}/test`, { data: consumer() });
+      expect(res.status, JSON.stringify(res.body)).toBe(200);
+      return res.body.ping;
+    };
+
+    const native = await test("console-elsewhere-acme");
+    expect(native.result.outcome).toBe("no_bid");
+    expect(native.warnings).toEqual([{ code: "bid_elsewhere", message: expect.any(String), paths: ["$.price"] }]);
+    expect(native.warnings[0].message).toMatch(/reads the bid at \$\.bid and found nothing.*12\.5 under \$\.price.*response\.ping\.bid to "\$\.price"/);
+
+    // A buyer that plainly passes gets no warning, and neither does a bid.
+    answer = { bid: 0, price: 12.5 };
+    expect((await test("console-elsewhere-acme")).warnings).toEqual([]);
+    answer = { bid: 4 };
+    expect((await test("console-elsewhere-acme")).warnings).toEqual([]);
+
+    // Rules of the channel's own, over XML: the element's text beside its attribute, and ids are no bids.
+    const xml = await buyer({
+      ping: () => ({ contentType: "application/xml", text: `<Response><LeadId>123456</LeadId><Amount currency="USD">12.50</Amount></Response>` }),
+    });
+    const channel = {
+      id: "console-elsewhere-xml",
+      type: "ping_post",
+      ping: { url: xml.pingUrl, format: "xml", body: { Ping: { Zip: "{{data.zip}}" } } },
+      post: { url: xml.postUrl },
+      response: { ping: { bid: "$.Response.Bid" } },
+    };
+    await g.setup({ campaign: { id: "console-elsewhere" }, channels: [channel] });
+    const ruled = await test("console-elsewhere-xml");
+    expect(ruled.result.outcome).not.toBe("bid");
+    expect(ruled.warnings).toEqual([{ code: "bid_elsewhere", message: expect.any(String), paths: ["$.Response.Amount"] }]);
+    expect(ruled.warnings[0].message).toMatch(/^The bid rule \$\.Response\.Bid found nothing, but the answer has "12\.50" under \$\.Response\.Amount/);
+    // The path it suggests is one a rule reads.
+    const fixed = await g.admin("PATCH", "/v1/channels/console-elsewhere-xml", { response: { ping: { bid: ruled.warnings[0].paths[0] } } });
+    expect(fixed.status, JSON.stringify(fixed.body)).toBe(200);
+    const read = await test("console-elsewhere-xml");
+    expect(read.result).toMatchObject({ outcome: "bid", price: 12.5 });
+    expect(read.warnings).toEqual([]);
+  });
+
   it("refuses an invalid sample lead, an unknown channel, and analysts", async () => {
     const b = await buyer({});
     await g.setup({ campaign: { id: "console-refuse" }, channels: [pingPost("console-refuse-acme", b)] });

@@ -5,7 +5,9 @@
 import { z } from "zod";
 import { channelSecrets } from "../channels/channel";
 import type { PingOutcome, PostOutcome } from "../channels/native";
-import type { ReadResult } from "../channels/rules";
+import { parseBody, responseFormat } from "../channels/formats";
+import { bidLookalikes } from "../channels/lookalikes";
+import { NATIVE_PING_RULES, type PingRules, type ReadResult, type RuleTrace } from "../channels/rules";
 import type { BuyerRequest, BuyerResponse, BuyerTransport } from "../channels/transport";
 import type { Db } from "../db/client";
 import { GavelError, invalid } from "../errors";
@@ -74,12 +76,41 @@ function shownResponse(response: BuyerResponse, mask: (s: string) => string) {
   }
 }
 
+/** Something in an answer that the rules missed and a person should look at. */
+export interface ConsoleWarning {
+  code: "bid_elsewhere";
+  message: string;
+  /** JSONPaths of what the warning is about. */
+  paths: string[];
+}
+
+/**
+ * A ping answer without a bid whose bid rule found nothing, though the answer holds amounts under
+ * keys named like a bid: the likeliest reason a buyer "never bids" is a rule that looks elsewhere.
+ */
+function pingWarnings(response: BuyerResponse, outcome: PingOutcome, rules: RuleTrace[], own: PingRules | undefined): ConsoleWarning[] {
+  if (response.kind !== "response" || outcome.outcome === "bid") return [];
+  const bidRule = rules.find((r) => r.rule === "bid");
+  if (!bidRule || bidRule.matched) return [];
+  const tree = parseBody(responseFormat(response.contentType, response.body, (own ?? NATIVE_PING_RULES).format), response.body);
+  const found = tree.ok ? bidLookalikes(tree.value) : [];
+  if (!found.length) return [];
+  const rule = typeof bidRule.spec === "string" ? bidRule.spec : JSON.stringify(bidRule.spec);
+  const seen = found.map((f) => `${JSON.stringify(f.value)} under ${f.path}`).join(", ");
+  const fix = `set response.ping.bid to "${found[0].path}"`;
+  const message = own
+    ? `The bid rule ${rule} found nothing, but the answer has ${seen}: if that is the bid, ${fix}.`
+    : `The native protocol reads the bid at ${rule} and found nothing, but the answer has ${seen}: have the buyer answer {"bid": …}, or ${fix}.`;
+  return [{ code: "bid_elsewhere", message, paths: found.map((f) => f.path) }];
+}
+
 async function exchange<T>(
   deps: ConsoleDeps,
   request: BuyerRequest,
   read: (response: BuyerResponse) => ReadResult<T>,
   mask: ReturnType<typeof masker>,
   show: (outcome: T) => Record<string, unknown>,
+  warn: (response: BuyerResponse, outcome: T, rules: RuleTrace[]) => ConsoleWarning[] = () => [],
 ) {
   const startedAt = new Date();
   const response = await deps.transport.send(request);
@@ -94,6 +125,7 @@ async function exchange<T>(
     response: shownResponse(response, mask.text),
     rules,
     result: show(outcome),
+    warnings: warn(response, outcome, rules).map((w) => ({ ...w, message: mask.text(w.message) })),
     timings: { started_at: startedAt.toISOString(), duration_ms: response.durationMs, timeout_ms: request.timeoutMs },
   };
 }
@@ -153,6 +185,7 @@ export async function testChannel(deps: ConsoleDeps, channelId: string, body: un
       },
       mask,
       showPing,
+      (response, outcome, rules) => pingWarnings(response, outcome, rules, config.response?.ping),
     );
     if (outcome?.outcome === "bid") bid = { priceCents: outcome.priceCents, pingRef: outcome.pingRef, pingId };
   } else {
