@@ -2,7 +2,7 @@
 //
 //   gavel serve                      run the server (same as `npm start`)
 //   gavel migrate                    apply database migrations
-//   gavel demo                       the self-contained demo
+//   gavel demo [--keep]              the self-contained demo (--keep: stays up until Ctrl-C)
 //   gavel export [--out FILE]        write the configuration as YAML (secrets as ${NAME:-***} references)
 //   gavel apply FILE [--dry-run]     make the configuration match FILE (`-` reads stdin)
 //
@@ -22,7 +22,8 @@ const USAGE = `Usage: gavel <command>
 
   serve                      run the server (PORT, DATABASE_URL or GAVEL_DATA_DIR, ADMIN_TOKEN, …)
   migrate                    apply database migrations
-  demo                       run the demo: simulated buyers, 50 leads, then exit
+  demo [--keep] [--leads N]  run the demo: simulated buyers, 50 leads, then exit (--keep: Gavel,
+                             its database and the buyers stay up until Ctrl-C, to look leads up)
   export [--out FILE]        print the configuration as YAML; secrets become \${NAME:-***}
                              references: NAME's value where it is set, else the stored secret
   apply FILE [--dry-run]     make the configuration match FILE ('-' for stdin); --dry-run only
@@ -77,9 +78,10 @@ async function main(argv: string[]): Promise<number> {
     case "migrate":
       await import("./db/migrate-cli");
       return 0;
-    case "demo":
-      await import("./demo/main");
-      return -1; // sets its own exit code
+    case "demo": {
+      const { demoCommand } = await import("./demo/command");
+      return demoCommand(rest);
+    }
     case "export": {
       const { values } = parseArgs({ args: rest, options: { out: { type: "string", short: "o" } } });
       const banner = !values.out && npmBannerOnStdout();

@@ -1,12 +1,16 @@
 // `npm run demo` end to end, smaller: runDemo with 12 leads on this suite's database (PGlite in
 // memory, or a fresh PostgreSQL database when DATABASE_URL is set).
+import { existsSync } from "node:fs";
 import { afterAll, describe, expect, it } from "vitest";
 import { demoChannels, channelId, runDemo, type DemoSummary } from "../src/demo/run";
 import { freshDatabase } from "./helpers/db";
+import { runShell, startShell, terminalEnv, type ShellProcess } from "./helpers/shell";
 
 describe("npm run demo", () => {
   let drop: (() => Promise<void>) | undefined;
+  let kept: ShellProcess | undefined;
   afterAll(async () => {
+    await kept?.stop("SIGKILL");
     await drop?.();
   });
 
@@ -51,10 +55,40 @@ describe("npm run demo", () => {
     expect(rejecting.wins).toBe(0);
     expect(summary.channels.reduce((n, c) => n + c.wins, 0)).toBe(summary.counts.sold);
 
+    // Whole lead ids, so that one can be looked up; and how to look one up.
+    for (const lead of summary.leads.filter((l) => l.leadId)) expect(output).toContain(` ${lead.leadId} `);
+    expect(output).toMatch(/^To look leads up \(GET \/v1\/leads\/\{id\}\) after the run, run it with --keep: npm run demo -- --keep$/m);
+
     // Resolved means shut down: nothing answers on Gavel's or the buyers' ports any more.
     expect(summary.closed).toBe(true);
     expect(output).toMatch(/^Shut down/m);
     for (const url of [summary.gavelUrl, ...Object.values(summary.buyerUrls)])
       await expect(fetch(`${url}/healthz`, { signal: AbortSignal.timeout(2000) })).rejects.toThrow();
   }, 120_000);
+
+  it("with --keep, stays up until Ctrl-C, and the lookup it prints finds the lead", async () => {
+    // The real command, as the README names it (on its own embedded database in a temporary folder).
+    kept = startShell("exec npm run demo -- --keep --leads 4", terminalEnv(["GAVEL", "ADMIN_TOKEN"]));
+    const folder = (await kept.waitFor(/^\s*database : embedded PGlite in a fresh temporary folder (\S+) /m, 120_000))[1];
+    const [lookup] = await kept.waitFor(/^ {2}export GAVEL=\S+ ADMIN_TOKEN=\S+\n {2}curl .*\/v1\/leads\/(\S+)$/m, 120_000);
+    const leadId = lookup.split("/v1/leads/")[1];
+    // The id it offers is one of the leads in its table, printed whole.
+    expect(leadId).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[0-9a-f]{4}-[0-9a-f]{12}$/);
+    expect(kept.stdout()).toMatch(new RegExp(`^\\s*\\d+\\s+${leadId}\\s`, "m"));
+
+    // Pasted into another terminal, the two lines it printed read the lead's trace.
+    const looked = await runShell(lookup, terminalEnv(["GAVEL", "ADMIN_TOKEN"]), 60_000);
+    expect(looked.code, looked.stderr).toBe(0);
+    // (It offers a sold lead when there is one: with 3 new leads and a buyer that accepts every post
+    // there is, unless the machine is so slow that every auction ran out of time.)
+    const trace = JSON.parse(looked.stdout);
+    expect(trace).toMatchObject({ id: leadId, attempts: expect.any(Array) });
+    expect(["sold", "unsold", "error"]).toContain(trace.status);
+
+    // Ctrl-C shuts Gavel and the buyers down and removes the temporary folder.
+    const stopped = await kept.stop("SIGINT");
+    kept = undefined;
+    expect(stopped.stdout, stopped.stderr).toMatch(/^Shut down in [\d.]+ s: Gavel closed, \d+ buyer servers closed, temporary folder removed\.$/m);
+    expect(existsSync(folder)).toBe(false);
+  }, 300_000);
 });

@@ -1,15 +1,14 @@
-// `npm run demo`: runs the demo with 50 leads and prints its tables to stdout. Exit code 0 when it
-// ran and shut down cleanly, 1 otherwise.
-import { runDemo } from "./run";
+// `npm run demo`: see ./command.ts for the options (--keep, --leads N).
+import { demoCommand } from "./command";
 
-runDemo({ leads: 50, out: process.stdout }).then(
-  () => {
-    process.exitCode = 0;
+demoCommand(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
     // Everything is closed, so Node exits on its own. Should some handle linger anyway, say so and
     // exit rather than hang (the timer does not itself keep the process alive).
     setTimeout(() => {
       console.error("demo: something still held the event loop 5 s after shutdown; exiting");
-      process.exit(0);
+      process.exit(code);
     }, 5000).unref();
   },
   (error) => {

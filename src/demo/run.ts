@@ -3,7 +3,8 @@
 // campaign, buyers, channels and a supplier through Gavel's own HTTP API (as an operator would),
 // sends a batch of leads (a few at a time, with duplicates and an invalid one among them), then
 // prints what happened per lead and per channel — the latter computed from the lead traces
-// (`GET /v1/leads/{id}`) — and shuts everything down.
+// (`GET /v1/leads/{id}`) — and shuts everything down; or, with `keep`, leaves Gavel, its database
+// and the buyers up and says how to look a lead up, until the caller closes them.
 import { randomBytes } from "node:crypto";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -28,6 +29,11 @@ export interface DemoOptions {
   concurrency?: number;
   /** Gavel's log level (default "warn", so the tables stay readable). */
   logLevel?: "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
+  /**
+   * Leave Gavel, its database and the buyers up after the run (`npm run demo -- --keep`), so the
+   * leads can be looked up; the summary's `close()` then shuts them down.
+   */
+  keep?: boolean;
 }
 
 export type LeadKind = "new" | "duplicate" | "invalid";
@@ -79,8 +85,12 @@ export interface DemoSummary {
   revenue: number;
   payout: number;
   wallMs: number;
+  /** This run's operator token (generated; printed only with `keep`). */
+  adminToken: string;
   /** True once Gavel and every buyer server are closed (and the temporary folder removed). */
   closed: boolean;
+  /** Shuts down what `keep` left up (and removes the temporary folder); nothing to do otherwise. */
+  close(): Promise<void>;
 }
 
 export interface DemoChannel {
@@ -325,7 +335,6 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoSummary> {
 
   let gavel: Gavel | undefined;
   let buyers: SimulatedBuyers | undefined;
-  let closed = false;
   try {
     write(`Gavel demo\n  database : ${database}\n`);
     buyers = await startBuyers(demoChannels.map((c) => c.profile));
@@ -455,7 +464,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoSummary> {
         ["#", "lead", "kind", "status", "http", "payout", "revenue", "winner", "ms", "source", "note"],
         leads.map((l) => [
           l.n + 1,
-          l.leadId ? `…${l.leadId.slice(-8)}` : "-",
+          l.leadId ?? "-",
           l.kind,
           l.status,
           l.httpStatus ?? "-",
@@ -515,20 +524,20 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoSummary> {
         `Timing: ${count} leads in ${(sendingMs / 1000).toFixed(1)} s; lead round trip p50 ${percentile(durations, 50)} ms, p95 ${percentile(durations, 95)} ms\n`,
     );
 
-    const closingAt = performance.now();
-    await gavel.close();
-    gavel = undefined;
-    await buyers.close();
-    buyers = undefined;
-    if (tempDir) await rm(tempDir, { recursive: true, force: true });
-    tempDir = undefined;
-    closed = true;
-    const wallMs = Math.round(performance.now() - started);
-    const removed = options.target === undefined ? ", temporary folder removed" : "";
-    const closeS = ((performance.now() - closingAt) / 1000).toFixed(1);
-    write(`Shut down in ${closeS} s: Gavel closed, ${demoChannels.length} buyer servers closed${removed}. Whole demo: ${(wallMs / 1000).toFixed(1)} s.\n`);
-
-    return {
+    // One lead to look up: a sold one says the most (who bought, every ping and post).
+    const example = (leads.find((l) => l.status === "sold") ?? leads.find((l) => l.leadId))?.leadId ?? "<lead id>";
+    const kept = { gavel, buyers, tempDir };
+    const shutDown = async () => {
+      const closingAt = performance.now();
+      await kept.gavel.close();
+      await kept.buyers.close();
+      if (kept.tempDir) await rm(kept.tempDir, { recursive: true, force: true });
+      summary.closed = true;
+      const removed = kept.tempDir ? ", temporary folder removed" : "";
+      const closeS = ((performance.now() - closingAt) / 1000).toFixed(1);
+      return `Shut down in ${closeS} s: Gavel closed, ${demoChannels.length} buyer servers closed${removed}.`;
+    };
+    const summary: DemoSummary = {
       database,
       gavelUrl,
       buyerUrls,
@@ -537,9 +546,36 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoSummary> {
       counts,
       revenue: revenueCents / 100,
       payout: payoutCents / 100,
-      wallMs,
-      closed,
+      wallMs: 0,
+      adminToken,
+      closed: false,
+      close: async () => {},
     };
+    if (options.keep) {
+      // From here what runs is the summary's to close, not this function's.
+      gavel = undefined;
+      buyers = undefined;
+      tempDir = undefined;
+      let closing: Promise<void> | undefined;
+      summary.close = () => (closing ??= shutDown().then((line) => void write(`${line}\n`)));
+      summary.wallMs = Math.round(performance.now() - started);
+      write(
+        `\nKept up (--keep) until Ctrl-C: Gavel at ${gavelUrl} (${database}) and the ${demoChannels.length} buyers above.\n` +
+          `Look a lead up — who bought it, its history, every ping and post — from another terminal:\n\n` +
+          `  export GAVEL=${gavelUrl} ADMIN_TOKEN=${adminToken}\n` +
+          `  curl -s -H "Authorization: Bearer $ADMIN_TOKEN" $GAVEL/v1/leads/${example}\n\n` +
+          `or sign in to the dashboard at ${gavelUrl}/ with that token.\n`,
+      );
+      return summary;
+    }
+    const line = await shutDown();
+    gavel = undefined;
+    buyers = undefined;
+    tempDir = undefined;
+    summary.wallMs = Math.round(performance.now() - started);
+    write(`${line} Whole demo: ${(summary.wallMs / 1000).toFixed(1)} s.\n`);
+    write(`To look leads up (GET /v1/leads/{id}) after the run, run it with --keep: npm run demo -- --keep\n`);
+    return summary;
   } finally {
     // On failure, still release everything; errors here must not hide the original one.
     if (gavel) await gavel.close().catch(() => {});
