@@ -3,6 +3,7 @@
 //   gavel serve                      run the server (same as `npm start`)
 //   gavel migrate                    apply database migrations
 //   gavel demo [--keep]              the self-contained demo (--keep: stays up until Ctrl-C)
+//   gavel buyers [--port N]          simulated buyers on loopback until Ctrl-C, for a Gavel to sell to
 //   gavel export [--out FILE]        write the configuration as YAML (secrets as ${NAME:-***} references)
 //   gavel apply FILE [--dry-run]     make the configuration match FILE (`-` reads stdin)
 //
@@ -24,6 +25,8 @@ const USAGE = `Usage: gavel <command>
   migrate                    apply database migrations
   demo [--keep] [--leads N]  run the demo: simulated buyers, 50 leads, then exit (--keep: Gavel,
                              its database and the buyers stay up until Ctrl-C, to look leads up)
+  buyers [--port N]          simulated buyers on 127.0.0.1:4101-4104 (from N) until Ctrl-C; prints
+                             their ping and post URLs, then every answer they send
   export [--out FILE]        print the configuration as YAML; secrets become \${NAME:-***}
                              references: NAME's value where it is set, else the stored secret
   apply FILE [--dry-run]     make the configuration match FILE ('-' for stdin); --dry-run only
@@ -81,6 +84,10 @@ async function main(argv: string[]): Promise<number> {
     case "demo": {
       const { demoCommand } = await import("./demo/command");
       return demoCommand(rest);
+    }
+    case "buyers": {
+      const { buyersCommand } = await import("./demo/serve-buyers");
+      return buyersCommand(rest);
     }
     case "export": {
       const { values } = parseArgs({ args: rest, options: { out: { type: "string", short: "o" } } });

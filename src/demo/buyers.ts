@@ -39,6 +39,23 @@ export interface SimulatedBuyer {
   stats: BuyerStats;
 }
 
+/** What a simulated buyer answered, for whoever wants to watch (`gavel buyers` prints each one). */
+export interface BuyerAnswer {
+  buyer: string;
+  kind: "ping" | "post";
+  /** The JSON it answered; undefined when it never answers (a hanging profile). */
+  answer: unknown;
+  /** A repeated post (same Idempotency-Key) answered as before. */
+  replayed?: boolean;
+}
+
+export interface StartBuyersOptions {
+  /** Ports to listen on, one per profile in order; default: any free port (0) for each. */
+  ports?: readonly number[];
+  /** Called as each answer is sent (or, for a hanging profile, as each request arrives). */
+  onAnswer?: (event: BuyerAnswer) => void;
+}
+
 export interface SimulatedBuyers {
   buyers: SimulatedBuyer[];
   /** The buyer started for the profile with this name. */
@@ -66,7 +83,12 @@ function readBody(req: IncomingMessage): Promise<Record<string, unknown>> {
   });
 }
 
-async function startOne(profile: BuyerProfile, random: () => number): Promise<SimulatedBuyer & { close(): Promise<void> }> {
+async function startOne(
+  profile: BuyerProfile,
+  random: () => number,
+  port: number,
+  onAnswer: (event: BuyerAnswer) => void,
+): Promise<SimulatedBuyer & { close(): Promise<void> }> {
   const stats: BuyerStats = { pings: 0, bids: 0, posts: 0, accepted: 0, rejected: 0 };
   const sockets = new Set<Socket>();
   const timers = new Set<NodeJS.Timeout>();
@@ -95,17 +117,21 @@ async function startOne(profile: BuyerProfile, random: () => number): Promise<Si
 
     if (path === "/ping") {
       stats.pings++;
-      if (profile.hang) return; // never answers
+      if (profile.hang) return onAnswer({ buyer: profile.name, kind: "ping", answer: undefined }); // never answers
       const delay = between(random, profile.latencyMs);
       const noBid = random() < (profile.noBidRate ?? 0);
       const bid = cents(between(random, profile.bid));
       if (!noBid) stats.bids++;
       const ref = `${profile.name}-${++pingCounter}`;
-      return later(delay, () => send(res, 200, noBid ? { bid: null, reason: "not interested" } : { bid, ping_ref: ref }));
+      const answer = noBid ? { bid: null, reason: "not interested" } : { bid, ping_ref: ref };
+      return later(delay, () => {
+        send(res, 200, answer);
+        onAnswer({ buyer: profile.name, kind: "ping", answer });
+      });
     }
 
     stats.posts++;
-    if (profile.hang) return;
+    if (profile.hang) return onAnswer({ buyer: profile.name, kind: "post", answer: undefined });
     const delay = between(random, profile.postLatencyMs ?? profile.latencyMs);
     const key = req.headers["idempotency-key"];
     const seen = typeof key === "string" ? answered.get(key) : undefined;
@@ -119,7 +145,10 @@ async function startOne(profile: BuyerProfile, random: () => number): Promise<Si
         : { accepted: true, ...(typeof body.price === "number" ? { price: body.price } : {}) };
       if (typeof key === "string") answered.set(key, answer);
     }
-    later(delay, () => send(res, 200, answer));
+    later(delay, () => {
+      send(res, 200, answer);
+      onAnswer({ buyer: profile.name, kind: "post", answer, ...(seen !== undefined && { replayed: true }) });
+    });
   });
 
   server.on("connection", (s: Socket) => {
@@ -128,7 +157,7 @@ async function startOne(profile: BuyerProfile, random: () => number): Promise<Si
   });
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => resolve());
+    server.listen(port, "127.0.0.1", () => resolve());
   });
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   return {
@@ -147,11 +176,19 @@ async function startOne(profile: BuyerProfile, random: () => number): Promise<Si
   };
 }
 
-/** Starts one loopback server per profile. Close them all with the returned `close()`. */
-export async function startBuyers(profiles: readonly BuyerProfile[], random: () => number = Math.random): Promise<SimulatedBuyers> {
+/**
+ * Starts one loopback server per profile. Close them all with the returned `close()`. A port that
+ * is taken rejects with Node's EADDRINUSE error, after closing the servers already started.
+ */
+export async function startBuyers(
+  profiles: readonly BuyerProfile[],
+  random: () => number = Math.random,
+  options: StartBuyersOptions = {},
+): Promise<SimulatedBuyers> {
   const started: Awaited<ReturnType<typeof startOne>>[] = [];
+  const onAnswer = options.onAnswer ?? (() => {});
   try {
-    for (const profile of profiles) started.push(await startOne(profile, random));
+    for (const [i, profile] of profiles.entries()) started.push(await startOne(profile, random, options.ports?.[i] ?? 0, onAnswer));
   } catch (error) {
     await Promise.all(started.map((b) => b.close()));
     throw error;
