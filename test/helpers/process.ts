@@ -16,12 +16,17 @@ export interface ChildGavel {
 
 const root = fileURLToPath(new URL("../..", import.meta.url));
 
-export async function startChildGavel(databaseUrl: string, env: Record<string, string> = {}): Promise<ChildGavel> {
+/**
+ * `database`: a PostgreSQL URL, or `{ dataDir }` for the embedded database in that folder (which one
+ * process opens at a time).
+ */
+export async function startChildGavel(database: string | { dataDir: string }, env: Record<string, string> = {}): Promise<ChildGavel> {
+  const { DATABASE_URL: _inherited, ...parentEnv } = process.env;
   const child: ChildProcess = spawn(process.execPath, ["--import", "tsx", "src/main.ts"], {
     cwd: root,
     env: {
-      ...process.env,
-      DATABASE_URL: databaseUrl,
+      ...parentEnv,
+      ...(typeof database === "string" ? { DATABASE_URL: database } : { GAVEL_DATA_DIR: database.dataDir }),
       PORT: "0",
       HOST: "127.0.0.1",
       ADMIN_TOKEN: ADMIN,
