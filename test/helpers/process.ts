@@ -42,7 +42,11 @@ export async function startChildGavel(database: string | { dataDir: string }, en
   child.stdout!.on("data", (chunk) => (stdout += chunk));
   const port = await new Promise<number>((resolve, reject) => {
     let buffered = "";
-    const timer = setTimeout(() => reject(new Error(`child Gavel did not start in time: ${stderr}`)), 120_000);
+    // A child that never says it listens is killed, not left running after the test gives up on it.
+    const timer = setTimeout(() => {
+      child.kill("SIGKILL");
+      reject(new Error(`child Gavel did not start in time: ${stdout}${stderr}`));
+    }, 120_000);
     child.on("exit", (code) => reject(new Error(`child Gavel exited with ${code}: ${stderr}`)));
     child.stdout!.on("data", (chunk: Buffer) => {
       buffered += chunk.toString("utf8");
