@@ -122,7 +122,8 @@ describe("OpenAPI document and API reference", () => {
       expect(url, "a local, absolute path").toMatch(/^\/(?!\/)/);
       const asset = await fetch(`${t.g.url}${url}`);
       expect(asset.status, url).toBe(200);
-      expect(asset.headers.get("content-type"), url).toMatch(/^text\/(css|javascript)/);
+      // Scripts, styles, the icon, and the document itself (preloaded while the script loads).
+      expect(asset.headers.get("content-type"), url).toMatch(/^(text\/(css|javascript)|application\/json|image\/png)/);
       expect((await asset.arrayBuffer()).byteLength, url).toBeGreaterThan(10);
     }
     const init = await (await fetch(`${t.g.url}/docs/assets/init.js`)).text();
