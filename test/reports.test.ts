@@ -197,7 +197,7 @@ describe("reports", () => {
   });
 
   it("is for operators: a supplier key cannot read reports", async () => {
-    expect((await report("/v1/reports/campaigns", key)).status).toBe(401);
+    expect((await report("/v1/reports/campaigns", key)).status).toBe(403);
     expect((await report("/v1/reports/campaigns", ADMIN)).status).toBe(200);
   });
 });
