@@ -14,6 +14,7 @@ import { SupplierRateLimiter } from "./auction/rate-limit";
 import type { BuyerTransport } from "./channels/transport";
 import type { Database } from "./db/client";
 import { dashboardRoutes } from "./dashboard/serve";
+import { DIMENSIONS } from "./reports/query";
 import { authenticator } from "./http/auth";
 import { configRoutes } from "./http/config";
 import { explainRoutes } from "./http/explain";
@@ -128,7 +129,11 @@ export function appRoutes(deps: AppDeps): AnyRoute[] {
 export function createApp(deps: AppDeps): Hono {
   const app = new Hono();
   app.onError(onError);
-  app.notFound((c) => problem(c, "not_found", `No route ${c.req.method} ${c.req.path}`));
+  app.notFound((c) => {
+    const report = /^\/v1\/reports\/([^/]+)$/.exec(c.req.path);
+    if (report) return problem(c, "not_found", `No report '${report[1]}': reports are ${DIMENSIONS.join(", ")}, bids and reasons`);
+    return problem(c, "not_found", `No route ${c.req.method} ${c.req.path}`);
+  });
   app.use(async (c, next) => {
     c.set("logger" as never, deps.logger as never);
     await next();

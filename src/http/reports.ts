@@ -4,7 +4,6 @@ import type { Context } from "hono";
 import { z } from "zod";
 import type { Clock } from "../auction/catalog";
 import type { Database } from "../db/client";
-import { GavelError } from "../errors";
 import { cell, csvStream, keyedLines } from "../reports/csv";
 import { STEP_CENTS } from "../reports/facts";
 import { bidLandscape, dimensionReport, DIMENSIONS, reasonReport, type Dimension } from "../reports/query";
@@ -41,6 +40,14 @@ const DimensionQuery = z
     channel: name.optional(),
   })
   .strict();
+
+const DIMENSION_SUMMARIES: Record<Dimension, string> = {
+  campaigns: "Leads, bids, posts, money and decision latency per campaign",
+  suppliers: "Leads, bids, posts, money and decision latency per supplier",
+  sources: "Leads, bids, posts and money per supplier, source and sub_id",
+  buyers: "Leads offered, bids, posts, money and ping and post latency per buyer",
+  channels: "Leads offered, bids, posts, money and ping and post latency per channel",
+};
 
 const BUCKET = "must be a price range width in dollars: a multiple of 0.5, up to 1000";
 /** `?bucket=`: read as a number (published as one), in whole half-dollar steps. */
@@ -177,33 +184,35 @@ export function reportRoutes(deps: ReportRouteDeps): AnyRoute[] {
         return csvAnswer(c, "reasons", ["channel", "stage", "reason", "count", "orphans"], lines);
       },
     }),
-    route({
-      method: "get",
-      path: "/v1/reports/{dimension}",
-      access: "analyst",
-      operationId: "report",
-      summary: "Leads, bids, posts, money and latency per campaign, supplier, source, buyer or channel",
-      description:
-        "`dimension` is `campaigns`, `suppliers`, `sources` (supplier, source and sub_id), `buyers` or `channels`. One row per key (and per period with `interval`), then `totals`: the SUM row. Money is exact (sums of integer cents); rates are 0 to 1, null when nothing was counted; latency percentiles are in ms, read from histograms (within a bucket's width). Buyers and channels count the leads offered to them; campaigns, suppliers and sources the leads received.",
-      tags: ["Reports"],
-      query: DimensionQuery,
-      responses: { ...responses("Rows and totals", DimensionReportSchema), 404: { description: "Not a dimension", contentType: "application/problem+json" } },
-      async handler(c, { params, query }) {
-        const dimension = params.dimension as Dimension;
-        if (!(DIMENSIONS as readonly string[]).includes(dimension))
-          throw new GavelError("not_found", `No report '${params.dimension}': reports are ${DIMENSIONS.join(", ")}, bids and reasons`);
-        const range = rangeOf(query, deps.clock.now());
-        const report = await dimensionReport(
-          deps.database,
-          dimension,
-          range,
-          { campaign: query.campaign, supplier: query.supplier, source: query.source, subId: query.sub_id, buyer: query.buyer, channel: query.channel },
-          query.test === "true",
-        );
-        if (!wantsCsv(c, query.format)) return c.json(report);
-        const { header, lines } = keyedLines(report, KEYS[dimension], range.interval !== null);
-        return csvAnswer(c, dimension, header, lines);
-      },
-    }),
+    // One route per dimension, each a path of its own: a path parameter beside /v1/reports/bids
+    // would be ambiguous to Hono's RegExpRouter, and every request would then be routed by the
+    // slower TrieRouter (lead intake included).
+    ...DIMENSIONS.map((dimension) =>
+      route({
+        method: "get",
+        path: `/v1/reports/${dimension}`,
+        access: "analyst",
+        operationId: `${dimension}Report`,
+        summary: DIMENSION_SUMMARIES[dimension],
+        description:
+          "One row per key (and per period with `interval`), then `totals`: the SUM row. Money is exact (sums of integer cents); rates are 0 to 1, null when nothing was counted; latency percentiles are in ms, read from histograms (within a bucket's width). Buyers and channels count the leads offered to them; campaigns, suppliers and sources the leads received.",
+        tags: ["Reports"],
+        query: DimensionQuery,
+        responses: responses("Rows and totals", DimensionReportSchema),
+        async handler(c, { query }) {
+          const range = rangeOf(query, deps.clock.now());
+          const report = await dimensionReport(
+            deps.database,
+            dimension,
+            range,
+            { campaign: query.campaign, supplier: query.supplier, source: query.source, subId: query.sub_id, buyer: query.buyer, channel: query.channel },
+            query.test === "true",
+          );
+          if (!wantsCsv(c, query.format)) return c.json(report);
+          const { header, lines } = keyedLines(report, KEYS[dimension], range.interval !== null);
+          return csvAnswer(c, dimension, header, lines);
+        },
+      }),
+    ),
   ];
 }
