@@ -164,10 +164,11 @@ export async function dimensionReport(database: Database, dimension: Dimension, 
     group by ${keyList}, period`);
 
   // A month's sources report has thousands of rows: each is turned into figures with plain loops,
-  // and each period's text is written once.
+  // its sums read where the driver put them (every sum is a float8 column of the row), and each
+  // period's text is written once.
   const keyNames = Object.entries(shape.key);
   const periodTexts = new Map<number, string>();
-  const groups: (Group & { order: string; at: number })[] = rows.map((row) => {
+  const groups: (Group & { row: Record<string, unknown>; at: number })[] = rows.map((row) => {
     const key: Record<string, string | null> = {};
     for (const [name, column] of keyNames) key[name] = (row[column] as string) === "" ? null : (row[column] as string);
     const at = row.period === null ? 0 : new Date(row.period as string | Date).getTime();
@@ -178,7 +179,7 @@ export async function dimensionReport(database: Database, dimension: Dimension, 
     }
     const histograms: Histograms = {};
     for (const c of kept) histograms[c] = parseCounts(row[c] as string);
-    return { key, order: keyColumns.map((c) => row[c] as string).join("\u0000"), at, period, sums: sumsOf(row, table), histograms };
+    return { key, row, at, period, sums: row as Sums, histograms };
   });
   const emptyGroup = (period: string | null): Group => ({
     key: {},
@@ -200,12 +201,16 @@ export async function dimensionReport(database: Database, dimension: Dimension, 
     if (!p) perPeriod.set(g.at, (p = emptyGroup(g.period)));
     add(p, g);
   }
-  groups.sort(
-    (a, b) =>
-      a.at - b.at ||
-      b.sums.revenue_cents - a.sums.revenue_cents ||
-      (a.order < b.order ? -1 : a.order > b.order ? 1 : 0),
-  );
+  // By period, then revenue, then key (column by column), so equal revenues keep one order.
+  const byKey = (a: { row: Record<string, unknown> }, b: { row: Record<string, unknown> }) => {
+    for (const c of keyColumns) {
+      const x = a.row[c] as string;
+      const y = b.row[c] as string;
+      if (x !== y) return x < y ? -1 : 1;
+    }
+    return 0;
+  };
+  groups.sort((a, b) => a.at - b.at || b.sums.revenue_cents - a.sums.revenue_cents || byKey(a, b));
   return {
     from: range.from.toISOString(),
     to: range.to.toISOString(),
@@ -217,13 +222,6 @@ export async function dimensionReport(database: Database, dimension: Dimension, 
       periods: [...perPeriod.entries()].sort(([a], [b]) => a - b).map(([, p]) => ({ period: p.period!, ...metrics(table, p) })),
     }),
   };
-}
-
-function sumsOf(row: Record<string, unknown>, table: "report_leads" | "report_channels"): Sums {
-  const sums = { max_bid_cents: null } as Sums;
-  for (const c of SUMS[table]) sums[c] = Number(row[c]);
-  sums.max_bid_cents = row.max_bid_cents === null ? null : Number(row.max_bid_cents);
-  return sums;
 }
 
 function emptySums(table: "report_leads" | "report_channels"): Sums {
