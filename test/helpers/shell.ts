@@ -47,14 +47,15 @@ export function startShell(command: string, env: NodeJS.ProcessEnv): ShellProces
     for (const l of listeners) l();
   });
   child.stderr!.on("data", (chunk: Buffer) => (stderr += chunk.toString("utf8")));
+  // Set before the listeners run, so that a waitFor still pending rejects at the exit (not at its timeout).
+  let gone = false;
   const exited = new Promise<ShellResult>((resolve) =>
     child.once("close", (code, signal) => {
+      gone = true;
       for (const l of listeners) l();
       resolve({ code, signal, stdout, stderr });
     }),
   );
-  let gone = false;
-  void exited.then(() => (gone = true));
   const signalGroup = (signal: NodeJS.Signals) => {
     if (gone || child.pid === undefined) return;
     try {
