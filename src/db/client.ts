@@ -352,7 +352,6 @@ export async function migrateDatabase(target: DatabaseTarget, database?: Databas
   await migratePglite(database.db as never, { migrationsFolder });
 }
 
-/** Whether the database answers now: a trivial statement, bounded by `timeoutMs`. */
 /**
  * Runs one statement in a transaction and returns its rows, whatever the driver's result shape
  * (drizzle answers an array on postgres.js, `{ rows }` on PGlite): `Database.rows` for a `tx`.
@@ -362,6 +361,7 @@ export async function txRows<T>(tx: { execute(query: SQL): PromiseLike<unknown> 
   return Array.isArray(result) ? result : result.rows;
 }
 
+/** Whether the database answers now: a trivial statement, bounded by `timeoutMs`. */
 export async function ping(database: Database, timeoutMs?: number): Promise<void> {
   await database.query("select 1", [], { timeoutMs });
 }

@@ -7,8 +7,15 @@ import type { Window } from "./facts";
 export const INTERVALS = ["hour", "day", "week", "month"] as const;
 export type Interval = (typeof INTERVALS)[number];
 
-const HOUR_MS = 3_600_000;
-const DAY_MS = 86_400_000;
+export const HOUR_MS = 3_600_000;
+export const DAY_MS = 86_400_000;
+export const WEEK_MS = 7 * DAY_MS;
+/** A Monday, 00:00 UTC: weeks of rollups start on Mondays, as `date_trunc('week', …)` does. */
+export const MONDAY = Date.UTC(1970, 0, 5);
+
+/** `t` down (up) to a whole `unit` counted from `origin`: an hour, a UTC day, a week from Monday. */
+export const floorTo = (t: number, unit: number, origin = 0) => Math.floor((t - origin) / unit) * unit + origin;
+export const ceilTo = (t: number, unit: number, origin = 0) => Math.ceil((t - origin) / unit) * unit + origin;
 
 /** The longest range per interval: more periods than a person reads, or a spreadsheet holds comfortably. */
 const LONGEST_DAYS: Record<Interval | "none", number> = { hour: 31, day: 731, week: 3653, month: 3653, none: 3653 };
@@ -84,12 +91,6 @@ export interface Segments {
   raw: Window[];
 }
 
-/** A Monday, 00:00 UTC: weeks of rollups start on Mondays, as `date_trunc('week', …)` does. */
-const MONDAY = Date.UTC(1970, 0, 5);
-const WEEK_MS = 7 * DAY_MS;
-
-const floorTo = (t: number, unit: number, origin = 0) => Math.floor((t - origin) / unit) * unit + origin;
-const ceilTo = (t: number, unit: number, origin = 0) => Math.ceil((t - origin) / unit) * unit + origin;
 
 /**
  * How [from, to) is read, given that the rollups hold every lead received before `rolledTo` (null:

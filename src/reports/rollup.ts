@@ -12,6 +12,7 @@ import type { Logger } from "pino";
 import { txRows, type Database, type Db } from "../db/client";
 import { addFactsSql, LEVELS, type RollupTable } from "./facts";
 import { addSql, HISTOGRAM_MS } from "./histogram";
+import { DAY_MS, floorTo, HOUR_MS, MONDAY, WEEK_MS } from "./range";
 
 /**
  * How far behind the database's clock the roller stays, in ms: far longer than a lead takes from its
@@ -21,11 +22,6 @@ import { addSql, HISTOGRAM_MS } from "./histogram";
 export const ROLLUP_DELAY_MS = 300_000;
 /** At most this much history in one transaction by default, so a backlog is rolled in bounded steps. */
 const STEP_MS = 3_600_000;
-const HOUR_MS = 3_600_000;
-const DAY_MS = 86_400_000;
-const WEEK_MS = 7 * DAY_MS;
-/** A Monday, 00:00 UTC: weeks start on Mondays, as `date_trunc('week', …)` has them. */
-const MONDAY = Date.UTC(1970, 0, 5);
 const PROGRESS = "rollups";
 
 interface TableShape {
@@ -170,7 +166,7 @@ async function rollStep(db: Db, until: Date | undefined, stepMs: number): Promis
       tx,
       sql`select min(received_at) as at from leads where received_at >= ${from.toISOString()}::timestamptz`,
     );
-    const firstLead = next.at === null ? to.getTime() : Math.max(from.getTime(), Math.floor(new Date(next.at).getTime() / HOUR_MS) * HOUR_MS);
+    const firstLead = next.at === null ? to.getTime() : Math.max(from.getTime(), floorTo(new Date(next.at).getTime(), HOUR_MS));
     const stepEnd = new Date(Math.min(to.getTime(), firstLead + stepMs));
     const [added] = await txRows<{ leads: number }>(
       tx,
@@ -181,8 +177,8 @@ async function rollStep(db: Db, until: Date | undefined, stepMs: number): Promis
     );
     // The UTC days, then weeks, whose last hour this step completed get their rows.
     for (const [grain, unit, origin] of [["day", DAY_MS, 0], ["week", WEEK_MS, MONDAY]] as const) {
-      const startOfFirst = Math.floor((from.getTime() - origin) / unit) * unit + origin;
-      const endOfLast = Math.floor((stepEnd.getTime() - origin) / unit) * unit + origin;
+      const startOfFirst = floorTo(from.getTime(), unit, origin);
+      const endOfLast = floorTo(stepEnd.getTime(), unit, origin);
       if (endOfLast > startOfFirst)
         for (const table of ROLLUP_TABLES) await tx.execute(sql.raw(coarserSql(table, grain, new Date(startOfFirst), new Date(endOfLast))));
     }
