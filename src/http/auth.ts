@@ -85,14 +85,23 @@ async function notAnOperator(deps: AuthDeps, token: string): Promise<GavelError>
   );
 }
 
+/**
+ * Why a key that is no live supplier's is refused: an operator token is told what it is. Only a
+ * refused key gets here, so a lead's intake never hashes the admin token.
+ */
+function notASupplier(deps: AuthDeps, key: string): GavelError {
+  if (OPERATOR_TOKEN.test(key) || (deps.adminToken && sameSecret(key, deps.adminToken)))
+    return new GavelError("forbidden", "This is an operator token; lead intake needs a supplier API key (POST /v1/suppliers or /v1/suppliers/{id}/keys makes one)");
+  return new GavelError("unauthorized", "The API key is not valid");
+}
+
 function requireSupplier(deps: AuthDeps): MiddlewareHandler {
   return async (c, next) => {
     const key = bearer(c);
     if (!key) throw new GavelError("unauthorized", "Send the supplier API key as 'Authorization: Bearer <key>'");
-    if (OPERATOR_TOKEN.test(key) || (deps.adminToken && sameSecret(key, deps.adminToken)))
-      throw new GavelError("forbidden", "This is an operator token; lead intake needs a supplier API key (POST /v1/suppliers or /v1/suppliers/{id}/keys makes one)");
     const supplier = await deps.catalog.supplierForKey(key);
-    if (!supplier || supplier.status === "archived") throw new GavelError("unauthorized", "The API key is not valid");
+    if (!supplier) throw notASupplier(deps, key);
+    if (supplier.status === "archived") throw new GavelError("unauthorized", "The API key is not valid");
     if (supplier.status !== "active") throw new GavelError("forbidden", `Supplier '${supplier.id}' is ${supplier.status}`);
     c.set("supplier" as never, supplier as never);
     await next();
