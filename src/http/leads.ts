@@ -1,5 +1,5 @@
 // Lead intake (suppliers) and lead reads (operators).
-import type { MiddlewareHandler } from "hono";
+import type { Context, MiddlewareHandler } from "hono";
 import { z } from "zod";
 import type { Catalog } from "../auction/catalog";
 import type { AuctionGate } from "../auction/gate";
@@ -11,7 +11,7 @@ import { GavelError, type FieldError } from "../errors";
 import { fromCents, slug } from "../resources/schemas";
 import { operatorOf, supplierOf } from "./auth";
 import { admittedArrival } from "./arrival";
-import { formBody, jsonBody, mediaType, pageLimit, rangeZone, storableOrThrow, timeBound, timeRange } from "./body";
+import { formBody, jsonBody, type BodyLimit, mediaType, pageLimit, rangeZone, storableOrThrow, timeBound, timeRange } from "./body";
 import { route, type AnyRoute } from "./route";
 
 export interface LeadRouteDeps extends SellDeps {
@@ -23,7 +23,11 @@ const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
 
 const leadStatus = z.enum(["received", "rejected", "duplicate", "auctioning", "sold", "unsold", "error", "returned"]);
 
-const formTest = z.enum(["true", "false", "1", "0", "yes", "no", "on", "off", ""]);
+/** How a form spells `test` (read trimmed and in any case). */
+const FORM_TRUE = ["true", "1", "yes", "on"] as const;
+const FORM_FALSE = ["false", "0", "no", "off", ""] as const;
+const formTest = z.enum([...FORM_TRUE, ...FORM_FALSE]);
+const FORM_TEST = new Map<string, boolean>([...FORM_TRUE.map((v) => [v, true] as const), ...FORM_FALSE.map((v) => [v, false] as const)]);
 
 const LeadForm = z
   .object({
@@ -201,30 +205,10 @@ export function leadRoutes(deps: LeadRouteDeps): AnyRoute[] {
         // The deadline counts from the lead's arrival: everything Gavel does, including waiting
         // for an auction slot, spends it.
         const received = admittedArrival(c) ?? { at: deps.clock.now(), mono: performance.now() };
-        const key = c.req.header("idempotency-key");
-        if (key !== undefined && !IDEMPOTENCY_KEY.test(key))
-          throw new GavelError("validation", "Bad Idempotency-Key header", {
-            errors: [{ path: "headers.idempotency-key", message: "must be 1 to 255 visible ASCII characters" }],
-          });
+        const header = c.req.header("idempotency-key");
+        if (header !== undefined) checkIdempotencyKey(header, "headers.idempotency-key", "Bad Idempotency-Key header");
         const limit = { maxBytes: deps.maxLeadBytes, tooLarge: `The lead body is over the limit of ${deps.maxLeadBytes} bytes` };
-        const type = mediaType(c);
-        if (type === "multipart/form-data")
-          throw new GavelError("bad_request", "multipart/form-data is not taken: send the lead as application/x-www-form-urlencoded or as JSON");
-        let body: unknown;
-        let idempotencyKey = key;
-        if (type === "application/x-www-form-urlencoded") {
-          const form = formSubmission(await formBody(c, limit));
-          if (form.idempotencyKey !== undefined) {
-            if (key !== undefined && key !== form.idempotencyKey)
-              throw new GavelError("validation", "Two different idempotency keys", {
-                errors: [{ path: "idempotency_key", message: "differs from the Idempotency-Key header: send one of them" }],
-              });
-            if (!IDEMPOTENCY_KEY.test(form.idempotencyKey))
-              throw new GavelError("validation", "Bad idempotency_key field", { errors: [{ path: "idempotency_key", message: "must be 1 to 255 visible ASCII characters" }] });
-            idempotencyKey = form.idempotencyKey;
-          }
-          body = form.submission;
-        } else body = await jsonBody(c, limit);
+        const { body, idempotencyKey } = await leadBody(c, limit, header);
         const result = await sellLead(deps, supplierOf(c), body, received, idempotencyKey);
         if (result.replayed) c.header("Idempotent-Replayed", "true");
         const contentType = result.httpStatus >= 400 ? "application/problem+json" : "application/json";
@@ -295,11 +279,32 @@ export function leadRoutes(deps: LeadRouteDeps): AnyRoute[] {
   ];
 }
 
+function checkIdempotencyKey(key: string, path: string, title: string): void {
+  if (!IDEMPOTENCY_KEY.test(key)) throw new GavelError("validation", title, { errors: [{ path, message: "must be 1 to 255 visible ASCII characters" }] });
+}
+
+/**
+ * A lead's body, as JSON or as a form, and its idempotency key: the header's, or a form's
+ * `idempotency_key` field (the two, if both are sent, must be the same).
+ */
+async function leadBody(c: Context, limit: BodyLimit, header: string | undefined): Promise<{ body: unknown; idempotencyKey?: string }> {
+  const type = mediaType(c);
+  if (type === "multipart/form-data")
+    throw new GavelError("bad_request", "multipart/form-data is not taken: send the lead as application/x-www-form-urlencoded or as JSON");
+  if (type !== "application/x-www-form-urlencoded") return { body: await jsonBody(c, limit), idempotencyKey: header };
+  const { submission, idempotencyKey: field } = formSubmission(await formBody(c, limit));
+  if (field === undefined) return { body: submission, idempotencyKey: header };
+  if (header !== undefined && header !== field)
+    throw new GavelError("validation", "Two different idempotency keys", {
+      errors: [{ path: "idempotency_key", message: "differs from the Idempotency-Key header: send one of them" }],
+    });
+  checkIdempotencyKey(field, "idempotency_key", "Bad idempotency_key field");
+  return { body: submission, idempotencyKey: field };
+}
+
 /** Form fields that are the submission's own, not the lead's data (spelled `data[name]` to send a data field so named). */
 const FORM_ENVELOPE = new Set(["campaign", "test", "source", "sub_id", "idempotency_key"]);
 const FORM_DATA_NAME = /^data\[([^[\]]+)\]$/;
-const FORM_TRUE = new Set(["true", "1", "yes", "on"]);
-const FORM_FALSE = new Set(["false", "0", "no", "off", ""]);
 
 /**
  * A lead posted as a form, read as the JSON submission it stands for: `campaign`, `test`, `source`,
@@ -321,13 +326,9 @@ export function formSubmission(pairs: [string, string][]): { submission: Record<
     else if (into.has(key)) errors.push({ path: into === data ? `data.${key}` : key, message: "is sent more than once" });
     else into.set(key, value);
   }
-  let test: boolean | undefined;
-  const testText = envelope.get("test")?.trim().toLowerCase();
-  if (testText !== undefined) {
-    if (FORM_TRUE.has(testText)) test = true;
-    else if (FORM_FALSE.has(testText)) test = false;
-    else errors.push({ path: "test", message: "must be true or false (or 1 or 0)" });
-  }
+  const testText = envelope.get("test");
+  const test = testText === undefined ? undefined : FORM_TEST.get(testText.trim().toLowerCase());
+  if (testText !== undefined && test === undefined) errors.push({ path: "test", message: "must be true or false (or 1 or 0)" });
   if (errors.length) throw new GavelError("validation", "The lead form is malformed", { errors });
   const submission: Record<string, unknown> = {};
   const campaign = envelope.get("campaign");
