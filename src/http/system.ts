@@ -13,6 +13,7 @@ import { gzip as gzipCallback } from "node:zlib";
 import type { Context } from "hono";
 import { z } from "zod";
 import type { AuctionGate } from "../auction/gate";
+import { etagOf, type DashboardFile } from "../dashboard/build";
 import { ping, type Database } from "../db/client";
 import { GavelError } from "../errors";
 import { openApiDocument, type ApiInfo } from "./openapi";
@@ -67,21 +68,15 @@ const assets: Record<string, { type: string; load: () => string | Buffer }> = {
   "favicon-32x32.png": { type: "image/png", load: () => readFileSync(join(swaggerDir(), "favicon-32x32.png")) },
 };
 
-/** A body sent as it is or gzipped, whichever the client takes, with an ETag for each. */
-interface Representation {
-  type: string;
-  body: Uint8Array;
-  gzip: Uint8Array;
-  etag: string;
-}
+/** A body sent as it is or gzipped, whichever the client takes, with an ETag for each: a dashboard file's shape. */
+type Representation = Omit<DashboardFile, "name">;
 
 const gzip = promisify(gzipCallback);
 
 /** Gzipped off the event loop (the script takes tens of ms), once per process. */
 async function representation(type: string, content: string | Buffer): Promise<Representation> {
   const body = typeof content === "string" ? Buffer.from(content) : content;
-  const etag = `"${createHash("sha256").update(body).digest("base64url").slice(0, 22)}"`;
-  return { type, body, gzip: await gzip(body, { level: 9 }), etag };
+  return { type, body, gzip: await gzip(body, { level: 9 }), etag: etagOf(body) };
 }
 
 function sendRepresentation(c: Context, file: Representation, cacheControl: string): Response {
