@@ -93,7 +93,9 @@ const KEY_SOURCES: Record<keyof typeof LEVELS, Record<string, string>> = {
   report_channels: { campaign_id: "l.campaign_id", supplier_id: "l.supplier_id", channel_id: "f.channel_id", buyer_id: "ch.buyer_id" },
 };
 
-const levelsOf = (table: keyof typeof LEVELS) => Object.entries(LEVELS[table] as Record<number, readonly string[]>).map(([level, cols]) => ({ level: Number(level), cols }));
+/** A table's levels, each with the key columns it keeps. */
+export const levelsOf = (table: keyof typeof LEVELS): { level: number; cols: readonly string[] }[] =>
+  Object.entries(LEVELS[table] as Record<number, readonly string[]>).map(([level, cols]) => ({ level: Number(level), cols }));
 
 /** The grouping sets of the levels asked for (null: every level). */
 const groupingSets = (table: keyof typeof LEVELS, level: number | null) =>
@@ -122,7 +124,7 @@ const levelColumn = (table: keyof typeof LEVELS, level: number | null) => {
 const keyColumn = (table: keyof typeof LEVELS, column: string, level: number | null, value = KEY_SOURCES[table][column]) => {
   const source = KEY_SOURCES[table][column];
   if (level === null) return `case when grouping(${source}) = 1 then '' else ${value} end`;
-  return (LEVELS[table] as Record<number, readonly string[]>)[level].includes(column) ? value : `''`;
+  return levelsOf(table).some((l) => l.level === level && l.cols.includes(column)) ? value : `''`;
 };
 
 const leadsSelect = (level: number | null) => `

@@ -5,7 +5,7 @@ import { sql, type SQL } from "drizzle-orm";
 import { DateTime } from "luxon";
 import { txRows, type Database } from "../db/client";
 import { GavelError } from "../errors";
-import { factsSql, LEVELS, STEP_CENTS, ts, type LeadFilter, type RollupTable, type Window } from "./facts";
+import { factsSql, levelsOf, STEP_CENTS, ts, type LeadFilter, type RollupTable, type Window } from "./facts";
 import { addCounts, BUCKETS, parseCounts, quantile, sumSql } from "./histogram";
 import { grainsFor, segments, type ReportRange } from "./range";
 import { columns, rolledTo, summedColumns } from "./rollup";
@@ -84,11 +84,9 @@ const windowsSql = (windows: readonly Window[]) =>
  * column no level holds is refused with the report that has it.
  */
 function levelFor(table: "report_leads" | "report_channels", needed: string[]): number | null {
-  const levels = LEVELS[table] as Record<number, readonly string[]>;
-  const fitting = Object.entries(levels)
-    .filter(([, cols]) => needed.every((c) => cols.includes(c)))
-    .map(([level, cols]) => ({ level: Number(level), width: cols.length }))
-    .sort((a, b) => a.width - b.width);
+  const fitting = levelsOf(table)
+    .filter(({ cols }) => needed.every((c) => cols.includes(c)))
+    .sort((a, b) => a.cols.length - b.cols.length);
   return fitting[0]?.level ?? null;
 }
 

@@ -10,7 +10,7 @@
 import { sql } from "drizzle-orm";
 import type { Logger } from "pino";
 import { txRows, type Database, type Db } from "../db/client";
-import { addFactsSql, LEVELS, type RollupTable } from "./facts";
+import { addFactsSql, LEVELS, levelsOf, type RollupTable } from "./facts";
 import { addSql, HISTOGRAM_MS } from "./histogram";
 import { DAY_MS, floorTo, HOUR_MS, MONDAY, WEEK_MS } from "./range";
 
@@ -103,7 +103,7 @@ function coarserSql(table: RollupTable, grain: "day" | "week", from: Date, to: D
   ];
   const start = `date_trunc('${grain}', at, 'UTC')`;
   // Naming the levels lets the read go down the primary key (grain, level, at, …) to the rows it sums.
-  const levels = table in LEVELS ? ` and level in (${Object.keys(LEVELS[table as keyof typeof LEVELS]).join(", ")})` : "";
+  const levels = table in LEVELS ? ` and level in (${levelsOf(table as keyof typeof LEVELS).map((l) => l.level).join(", ")})` : "";
   return `insert into ${table} (${columns(table).join(", ")})
     select '${grain}', ${shape.keys.filter((k) => k !== "grain").map((k) => (k === "at" ? start : k)).join(", ")}, ${values.join(", ")}
     from ${table} where grain = '${grain === "day" ? "hour" : "day"}'${levels}
