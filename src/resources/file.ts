@@ -210,6 +210,7 @@ export function parseConfigText(text: string, env: Record<string, string | undef
         continue;
       }
       const seen = new Map<string, number>();
+      const storedById = new Map(stored[kind].map((d) => [d.id, d]));
       list.forEach((item, i) => {
         const secrets = new Set(secretPaths(kind, isDoc(item) ? item : null).map((p) => JSON.stringify(p)));
         const resolved = resolveReferences(item, env, [kind, i], secrets, resolution);
@@ -220,7 +221,7 @@ export function parseConfigText(text: string, env: Record<string, string | undef
         }
         // "***" keeps the stored secret; where there is none, the schema's complaint about "***" is
         // replaced by what to do.
-        const kept = isDoc(resolved) ? keepStoredSecrets(kind, i, resolved, stored, resolution.defaulted) : [];
+        const kept = isDoc(resolved) ? keepStoredSecrets(kind, i, resolved, storedById.get(resolved.id) ?? null, resolution.defaulted) : [];
         issues.push(...kept);
         const parsed = resourceSchemas[kind].safeParse(resolved);
         if (!parsed.success) {
@@ -242,9 +243,8 @@ export function parseConfigText(text: string, env: Record<string, string | undef
   return { ok: true, file: { bundle, locate } };
 }
 
-/** Puts the stored secret in place of each "***" of one resource of the file (in place). */
-function keepStoredSecrets(kind: ResourceKind, index: number, doc: Doc, stored: Bundle, defaulted: ReadonlyMap<string, string>) {
-  const current = stored[kind].find((d) => d.id === doc.id) ?? null;
+/** Puts the stored secret (of `current`, the stored resource of the same id) in place of each "***" of one resource of the file (in place). */
+function keepStoredSecrets(kind: ResourceKind, index: number, doc: Doc, current: Doc | null, defaulted: ReadonlyMap<string, string>) {
   return restoreSecrets(kind, doc, current).map((e) => {
     const path = [kind, index, ...e.path.split(".")];
     // `${NAME:-***}` with NAME unset, where there is no stored secret to keep (a new channel).
