@@ -26,6 +26,20 @@ export async function readBuiltDashboard(dir: string): Promise<DashboardBundle> 
   return { index: dashboardFile("index.html", await readFile(join(dir, "index.html"))), assets };
 }
 
+/**
+ * A file as this request takes it: gzipped when the client accepts gzip, else as is. Each encoding
+ * is its own representation, with its own ETag; a matching If-None-Match is a 304. The API
+ * reference's files (http/system.ts) are sent the same way.
+ */
+export function sendFile(c: Context, file: Omit<DashboardFile, "name">, cacheControl: string): Response {
+  const gzip = /\bgzip\b/.test(c.req.header("accept-encoding") ?? "");
+  const etag = gzip ? `${file.etag.slice(0, -1)}-gz"` : file.etag;
+  const headers = { etag, "cache-control": cacheControl, vary: "accept-encoding" };
+  if (c.req.header("if-none-match") === etag) return c.body(null, 304, headers);
+  const body = (gzip ? file.gzip : file.body) as Uint8Array<ArrayBuffer>;
+  return c.body(body, 200, { ...headers, "content-type": file.type, ...(gzip ? { "content-encoding": "gzip" } : {}) });
+}
+
 export interface DashboardOptions {
   /** Where the bundle comes from (default: dist/dashboard/ when built, else an in-memory build). */
   load?: () => Promise<DashboardBundle>;
@@ -48,16 +62,6 @@ export function dashboardRoutes(options: DashboardOptions = {}): AnyRoute[] {
     return bundle;
   };
 
-  const send = (c: Context, file: DashboardFile, cacheControl: string) => {
-    const gzip = /\bgzip\b/.test(c.req.header("accept-encoding") ?? "");
-    // Each encoding is its own representation, with its own ETag.
-    const etag = gzip ? `${file.etag.slice(0, -1)}-gz"` : file.etag;
-    const headers = { etag, "cache-control": cacheControl, vary: "accept-encoding" };
-    if (c.req.header("if-none-match") === etag) return c.body(null, 304, headers);
-    const body = (gzip ? file.gzip : file.body) as Uint8Array<ArrayBuffer>;
-    return c.body(body, 200, { ...headers, "content-type": file.type, ...(gzip ? { "content-encoding": "gzip" } : {}) });
-  };
-
   return [
     route({
       method: "get",
@@ -72,7 +76,7 @@ export function dashboardRoutes(options: DashboardOptions = {}): AnyRoute[] {
         c.header("content-security-policy", CSP);
         c.header("x-content-type-options", "nosniff");
         c.header("referrer-policy", "no-referrer");
-        return send(c, index, "no-cache");
+        return sendFile(c, index, "no-cache");
       },
     }),
     route({
@@ -88,7 +92,7 @@ export function dashboardRoutes(options: DashboardOptions = {}): AnyRoute[] {
         const file = assets.get(params.file);
         if (!file) throw new GavelError("not_found", `No dashboard asset '${params.file}'`);
         c.header("x-content-type-options", "nosniff");
-        return send(c, file, "public, max-age=31536000, immutable");
+        return sendFile(c, file, "public, max-age=31536000, immutable");
       },
     }),
   ];

@@ -10,10 +10,10 @@ import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import { promisify } from "node:util";
 import { gzip as gzipCallback } from "node:zlib";
-import type { Context } from "hono";
 import { z } from "zod";
 import type { AuctionGate } from "../auction/gate";
 import { etagOf, type DashboardFile } from "../dashboard/build";
+import { sendFile } from "../dashboard/serve";
 import { ping, type Database } from "../db/client";
 import { GavelError } from "../errors";
 import { openApiDocument, type ApiInfo } from "./openapi";
@@ -79,18 +79,6 @@ async function representation(type: string, content: string | Buffer): Promise<R
   return { type, body, gzip: await gzip(body, { level: 9 }), etag: etagOf(body) };
 }
 
-function sendRepresentation(c: Context, file: Representation, cacheControl: string): Response {
-  const gzipped = /\bgzip\b/.test(c.req.header("accept-encoding") ?? "");
-  const etag = gzipped ? `${file.etag.slice(0, -1)}-gz"` : file.etag;
-  const headers = { etag, "cache-control": cacheControl, vary: "accept-encoding" };
-  if (c.req.header("if-none-match") === etag) return c.body(null, 304, headers);
-  return c.body((gzipped ? file.gzip : file.body) as Uint8Array<ArrayBuffer>, 200, {
-    ...headers,
-    "content-type": file.type,
-    ...(gzipped ? { "content-encoding": "gzip" } : {}),
-  });
-}
-
 /** What the asset URLs carry, so a new Swagger UI or a new init script is a new URL. */
 const assetsVersion = () =>
   createHash("sha256")
@@ -153,7 +141,7 @@ export function systemRoutes(deps: SystemRouteDeps, allRoutes: () => readonly An
       async handler(c) {
         document ??= representation("application/json; charset=utf-8", JSON.stringify(openApiDocument(allRoutes(), deps.info)));
         // Revalidated on each load (a new Gavel may document more), a 304 when unchanged.
-        return sendRepresentation(c, await document, "no-cache");
+        return sendFile(c, await document, "no-cache");
       },
     }),
     route({
@@ -189,7 +177,7 @@ export function systemRoutes(deps: SystemRouteDeps, allRoutes: () => readonly An
         version ??= assetsVersion();
         // The page asks for this version's URL: cached for good. Any other URL is revalidated.
         const current = query.v === version;
-        return sendRepresentation(c, await file, current ? "public, max-age=31536000, immutable" : "no-cache");
+        return sendFile(c, await file, current ? "public, max-age=31536000, immutable" : "no-cache");
       },
     }),
   ];
