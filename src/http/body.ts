@@ -110,6 +110,9 @@ export function storableOrThrow<T>(value: T): T {
   return value;
 }
 
+/** A query flag, `true` or `false` (published as a boolean, so a generated client sends one). */
+export const queryFlag = z.enum(["true", "false"]).transform((v) => v === "true");
+
 const PAGE_LIMIT = "must be an integer from 1 to 500";
 
 /**

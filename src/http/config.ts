@@ -5,7 +5,7 @@ import type { Db } from "../db/client";
 import { GavelError } from "../errors";
 import { applyConfig, exportConfig } from "../resources/apply";
 import { operatorOf } from "./auth";
-import { limitedText } from "./body";
+import { limitedText, queryFlag } from "./body";
 import { FieldChangeSchema } from "./operator";
 import { route, type AnyRoute } from "./route";
 
@@ -36,9 +36,7 @@ const ApplyResult = z
 
 const ApplyQuery = z
   .object({
-    dry_run: z
-      .enum(["true", "false"])
-      .transform((v) => v === "true")
+    dry_run: queryFlag
       .optional()
       .meta({ description: "`true`: compute and return the plan, change nothing" }),
   })

@@ -11,7 +11,7 @@ import { GavelError, type FieldError } from "../errors";
 import { fromCents, slug } from "../resources/schemas";
 import { operatorOf, supplierOf } from "./auth";
 import { admittedArrival } from "./arrival";
-import { formBody, jsonBody, type BodyLimit, mediaType, pageLimit, rangeZone, storableOrThrow, timeBound, timeRange } from "./body";
+import { formBody, jsonBody, type BodyLimit, mediaType, pageLimit, queryFlag, rangeZone, storableOrThrow, timeBound, timeRange } from "./body";
 import { route, type AnyRoute } from "./route";
 
 export interface LeadRouteDeps extends SellDeps {
@@ -108,9 +108,7 @@ const LeadQuery = z
     campaign: z.string().optional(),
     status: leadStatus.optional(),
     supplier: z.string().optional(),
-    test: z
-      .enum(["true", "false"])
-      .transform((v) => v === "true")
+    test: queryFlag
       .optional()
       .meta({ description: "`true`: only test leads; `false`: only real ones" }),
     buyer: slug.optional().meta({ description: "Only leads sold to this buyer" }),

@@ -8,7 +8,7 @@ import { cell, csvStream, keyedLines } from "../reports/csv";
 import { STEP_CENTS } from "../reports/facts";
 import { bidLandscape, dimensionReport, DIMENSIONS, reasonReport, type Dimension } from "../reports/query";
 import { INTERVALS, reportRange } from "../reports/range";
-import { rangeZone, timeBound, timeRange } from "./body";
+import { queryFlag, rangeZone, timeBound, timeRange } from "./body";
 import { route, type AnyRoute } from "./route";
 
 export interface ReportRouteDeps {
@@ -21,8 +21,7 @@ const range = {
   from: timeBound.optional().meta({ description: "Start of the range, included (see `to` for the forms). Default: a day before `to`" }),
   to: timeBound.optional(),
   tz: rangeZone.optional().meta({ description: "IANA time zone of `from` and `to` without an offset and of interval buckets, default `UTC`" }),
-  test: z
-    .enum(["true", "false"])
+  test: queryFlag
     .optional()
     .meta({ description: "`true`: test leads only; default `false`: real leads only (the two never mix)" }),
   format: z.enum(["json", "csv"]).optional().meta({ description: "`csv` for CSV (or send `Accept: text/csv`)" }),
@@ -157,7 +156,7 @@ export function reportRoutes(deps: ReportRouteDeps): AnyRoute[] {
       query: BidQuery,
       responses: responses("Price ranges with bids, then totals", BidLandscapeSchema),
       async handler(c, { query }) {
-        const report = await bidLandscape(deps.database, rangeOf(query, deps.clock.now()), query, query.test === "true", Math.round(query.bucket * 100));
+        const report = await bidLandscape(deps.database, rangeOf(query, deps.clock.now()), query, query.test === true, Math.round(query.bucket * 100));
         if (!wantsCsv(c, query.format)) return c.json(report);
         const figures = ["min_price", "max_price", "bids", "wins", "posts", "accepted", "post_reject_rate"] as const;
         const lines = report.rows.map((r) => figures.map((f) => cell(f, r[f])));
@@ -177,7 +176,7 @@ export function reportRoutes(deps: ReportRouteDeps): AnyRoute[] {
       query: ReasonQuery,
       responses: responses("Reasons by count, then totals", ReasonReportSchema),
       async handler(c, { query }) {
-        const report = await reasonReport(deps.database, rangeOf(query, deps.clock.now()), query, query.test === "true");
+        const report = await reasonReport(deps.database, rangeOf(query, deps.clock.now()), query, query.test === true);
         if (!wantsCsv(c, query.format)) return c.json(report);
         const lines = report.rows.map((r) => [r.key.channel ?? "", r.key.stage, r.key.reason, String(r.count), String(r.orphans)]);
         lines.push(["total", "", "", String(report.totals.count), String(report.totals.orphans)]);
@@ -206,7 +205,7 @@ export function reportRoutes(deps: ReportRouteDeps): AnyRoute[] {
             dimension,
             range,
             { campaign: query.campaign, supplier: query.supplier, source: query.source, subId: query.sub_id, buyer: query.buyer, channel: query.channel },
-            query.test === "true",
+            query.test === true,
           );
           if (!wantsCsv(c, query.format)) return c.json(report);
           const { header, lines } = keyedLines(report, KEYS[dimension], range.interval !== null);
