@@ -10,7 +10,7 @@ import { findOperatorToken } from "../db/tokens";
 import { GavelError } from "../errors";
 import type { Supplier } from "../resources/schemas";
 import { keyIdOf } from "../resources/store";
-import type { Role } from "../resources/tokens";
+import { OPERATOR_TOKEN_PREFIX, type Role } from "../resources/tokens";
 import type { Access } from "./route";
 
 export type { Role };
@@ -68,8 +68,6 @@ function requireOperator(deps: AuthDeps, needs: Role): MiddlewareHandler {
   };
 }
 
-/** Operator tokens (resources/tokens.ts) and supplier API keys (resources/store.ts) are told apart by their shape. */
-const OPERATOR_TOKEN = /^gvl_op_/;
 
 /**
  * Why a token that is no operator's is refused. A supplier's API key sent to an operator route is
@@ -90,7 +88,8 @@ async function notAnOperator(deps: AuthDeps, token: string): Promise<GavelError>
  * refused key gets here, so a lead's intake never hashes the admin token.
  */
 function notASupplier(deps: AuthDeps, key: string): GavelError {
-  if (OPERATOR_TOKEN.test(key) || (deps.adminToken && sameSecret(key, deps.adminToken)))
+  // Operator tokens (resources/tokens.ts) and supplier API keys (resources/store.ts) are told apart by their shape.
+  if (key.startsWith(OPERATOR_TOKEN_PREFIX) || (deps.adminToken && sameSecret(key, deps.adminToken)))
     return new GavelError("forbidden", "This is an operator token; lead intake needs a supplier API key (POST /v1/suppliers or /v1/suppliers/{id}/keys makes one)");
   return new GavelError("unauthorized", "The API key is not valid");
 }

@@ -26,8 +26,11 @@ const view = (row: { id: string; name: string; role: string; createdAt: Date; re
   revoked_at: row.revokedAt?.toISOString() ?? null,
 });
 
+/** Every operator token starts so (a supplier's API key never does: `gvl_<key id>_…`). */
+export const OPERATOR_TOKEN_PREFIX = "gvl_op_";
+
 export async function createOperatorToken(db: Db, input: { name: string; role: Role }, actor: Actor): Promise<TokenView & { token: string }> {
-  const token = `gvl_op_${randomBytes(32).toString("base64url")}`;
+  const token = `${OPERATOR_TOKEN_PREFIX}${randomBytes(32).toString("base64url")}`;
   return db.transaction(async (tx) => {
     const row = await insertOperatorToken(tx, {
       id: `tok_${randomBytes(8).toString("hex")}`,
