@@ -15,6 +15,7 @@ import type { DatabaseTarget } from "../db/client";
 import { startGavel, type Gavel } from "../server";
 import { autoInsuranceFields } from "./fields";
 import { startBuyers, type BuyerProfile, type SimulatedBuyers } from "./buyers";
+import { table } from "./table";
 
 export type DemoOut = ((text: string) => void) | { write(chunk: string): unknown };
 
@@ -220,18 +221,6 @@ function describeTarget(target: DatabaseTarget, temporary: boolean): string {
 
 const money = (v: number | null | undefined) => (v === null || v === undefined ? "-" : `$${v.toFixed(2)}`);
 const num = (v: number | null) => (v === null ? "-" : String(v));
-
-/** Plain-text table: left-aligned text, right-aligned numbers. */
-export function table(headers: string[], rows: (string | number)[][], rightAligned: boolean[]): string {
-  const cells = rows.map((r) => r.map(String));
-  const widths = headers.map((h, i) => Math.max(h.length, ...cells.map((r) => r[i].length)));
-  const line = (r: string[]) =>
-    r
-      .map((c, i) => (rightAligned[i] ? c.padStart(widths[i]) : c.padEnd(widths[i])))
-      .join("  ")
-      .trimEnd();
-  return [line(headers), widths.map((w) => "-".repeat(w)).join("  "), ...cells.map(line)].join("\n") + "\n";
-}
 
 /** Nearest-rank percentile. */
 export function percentile(values: number[], p: number): number | null {

@@ -4,6 +4,7 @@
 // every answer they send, so the newcomer sees each ping and post arrive.
 import { parseArgs } from "node:util";
 import { startBuyers, type BuyerAnswer, type BuyerProfile, type SimulatedBuyers } from "./buyers";
+import { table } from "./table";
 
 export interface StandingBuyer {
   profile: BuyerProfile;
@@ -78,11 +79,8 @@ export async function serveBuyers(options: ServeBuyersOptions): Promise<number> 
     const b = buyers.byName(profile.name);
     return [profile.name, b.pingUrl, b.postUrl, blurb];
   });
-  const widths = [0, 1, 2].map((i) => Math.max(...rows.map((r) => r[i].length), ["buyer", "ping URL", "post URL"][i].length));
-  const line = (r: string[]) => "  " + r.map((c, i) => (i < 3 ? c.padEnd(widths[i]) : c)).join("  ") + "\n";
   out.write(`Simulated buyers on 127.0.0.1 (Gavel's native buyer protocol), up until Ctrl-C:\n\n`);
-  out.write(line(["buyer", "ping URL", "post URL", "behaviour"]));
-  for (const r of rows) out.write(line(r));
+  out.write(table(["buyer", "ping URL", "post URL", "behaviour"], rows, []).replace(/^(?=.)/gm, "  "));
   out.write(
     `\nPut these URLs in a channel's ping.url and post.url (README.md, "A first sale with curl", uses ${rows[0][0]}).\n` +
       `Each answer they send is printed below.\n\n`,
