@@ -4,6 +4,7 @@
 // down cleanly, 1 when it failed, 2 for bad arguments.
 import { parseArgs } from "node:util";
 import { runDemo } from "./run";
+import { aborted, untilStopped } from "./stop-signal";
 
 export const DEMO_USAGE = `Usage: npm run demo [-- [--keep] [--leads N]]    (or: gavel demo [--keep] [--leads N])
 
@@ -36,20 +37,10 @@ export async function demoCommand(args: string[]): Promise<number> {
     const summary = await runDemo({ leads, out: process.stdout, keep });
     if (!keep) return 0;
     // Until now Ctrl-C ended the process as usual; from here it shuts the kept Gavel and buyers down.
-    // The listener stays while they close: one Ctrl-C can arrive twice (the terminal signals the
-    // whole process group, and `npm run demo`'s tsx relays the signal to this process as well), and
-    // a second SIGINT with no listener would end the process half closed.
-    let stop!: () => void;
-    const stopping = new Promise<void>((resolve) => (stop = resolve));
-    process.on("SIGINT", stop);
-    process.on("SIGTERM", stop);
-    try {
-      await stopping;
+    await untilStopped(async (stop) => {
+      await aborted(stop);
       await summary.close();
-    } finally {
-      process.off("SIGINT", stop);
-      process.off("SIGTERM", stop);
-    }
+    });
     return 0;
   } catch (error) {
     console.error("demo failed:", error);

@@ -4,6 +4,7 @@
 // every answer they send, so the newcomer sees each ping and post arrive.
 import { parseArgs } from "node:util";
 import { startBuyers, type BuyerAnswer, type BuyerProfile, type SimulatedBuyers } from "./buyers";
+import { aborted, untilStopped } from "./stop-signal";
 import { table } from "./table";
 
 export interface StandingBuyer {
@@ -86,10 +87,7 @@ export async function serveBuyers(options: ServeBuyersOptions): Promise<number> 
       `Each answer they send is printed below.\n\n`,
   );
 
-  await new Promise<void>((resolve) => {
-    if (options.signal.aborted) resolve();
-    else options.signal.addEventListener("abort", () => resolve(), { once: true });
-  });
+  await aborted(options.signal);
   await buyers.close();
   out.write(`buyers stopped\n`);
   return 0;
@@ -111,17 +109,5 @@ export async function buyersCommand(args: string[]): Promise<number> {
     process.stderr.write(`gavel buyers: ${(error as Error).message}\n\n${BUYERS_USAGE}`);
     return 2;
   }
-  // Listening (not once) until the buyers are closed: one Ctrl-C can arrive twice (the terminal
-  // signals the whole process group, and a wrapper such as tsx or npm may relay it too), and a second
-  // SIGINT with no listener would end the process before it closed its servers.
-  const stop = new AbortController();
-  const onSignal = () => stop.abort();
-  process.on("SIGINT", onSignal);
-  process.on("SIGTERM", onSignal);
-  try {
-    return await serveBuyers({ port, signal: stop.signal });
-  } finally {
-    process.off("SIGINT", onSignal);
-    process.off("SIGTERM", onSignal);
-  }
+  return untilStopped((signal) => serveBuyers({ port, signal }));
 }
