@@ -1,6 +1,7 @@
 // `npm run demo` end to end, smaller: runDemo with 12 leads on this suite's database (PGlite in
 // memory, or a fresh PostgreSQL database when DATABASE_URL is set).
 import { existsSync } from "node:fs";
+import { createServer, type AddressInfo } from "node:net";
 import { afterAll, describe, expect, it } from "vitest";
 import { demoChannels, channelId, runDemo, type DemoSummary } from "../src/demo/run";
 import { freshDatabase } from "./helpers/db";
@@ -93,4 +94,20 @@ describe("npm run demo", () => {
     expect(stopped.stdout, stopped.stderr).toMatch(/^Shut down in [\d.]+ s: Gavel closed, \d+ buyer servers closed, temporary folder removed\.$/m);
     expect(existsSync(folder)).toBe(false);
   }, 300_000);
+});
+
+describe("gavel buyers", () => {
+  it("on a taken port, exits 1 and says how to move them", async () => {
+    const taken = createServer();
+    await new Promise<void>((resolve) => taken.listen(0, "127.0.0.1", resolve));
+    const port = (taken.address() as AddressInfo).port;
+    try {
+      const result = await runShell(`exec npx gavel buyers --port ${port}`, terminalEnv(), 120_000);
+      expect(result.code, result.stdout + result.stderr).toBe(1);
+      expect(result.stderr).toContain(`gavel buyers: port ${port} is taken (the buyers use ${port}-${port + 3}). Start them on others with --port N`);
+      expect(result.stdout).toBe("");
+    } finally {
+      await new Promise((resolve) => taken.close(resolve));
+    }
+  }, 180_000);
 });
