@@ -71,6 +71,48 @@ describe.skipIf(!onPostgres)("database bounds (PostgreSQL: connections that die 
     }
   });
 
+  it("survives a transaction whose connection is killed mid-statement: it fails as unavailable, and the process does not crash", async () => {
+    // postgres.js 3.4.9 answers the failed statement by writing its ROLLBACK to the connection it
+    // has just nulled, from a setImmediate: an uncaught TypeError that ended the whole process
+    // (porsager/postgres#1208). src/db/patches/ guards that write; without it vitest reports the
+    // uncaught error and this file fails.
+    const name = `gavel-tx-kill-${process.pid}`;
+    const database = await openDatabase({ url: `${url}?application_name=${name}`, poolSize: 2, bounds: { statementTimeoutMs: 20_000, queryTimeoutMs: 30_000 } });
+    try {
+      for (let round = 0; round < 3; round++) {
+        let inside!: () => void;
+        const sleeping = new Promise<void>((resolve) => (inside = resolve));
+        const transaction = database.db.transaction(async (tx) => {
+          await tx.execute(sql`select 1`);
+          inside();
+          await tx.execute(sql`select pg_sleep(10)`);
+        });
+        const failure = transaction.then(
+          () => "committed",
+          (error: unknown) => error,
+        );
+        await sleeping;
+        // The sleep is on the server once pg_stat_activity shows it.
+        const admin = connectPostgres(url, { max: 1, onnotice: () => {} });
+        try {
+          for (let seen = 0; seen === 0; ) {
+            seen = (await admin.unsafe(`select pg_terminate_backend(pid) from pg_stat_activity where application_name = $1 and query like '%pg_sleep%'`, [name]))
+              .length;
+          }
+        } finally {
+          await admin.end();
+        }
+        expect(await failure).toBeInstanceOf(DatabaseUnavailable);
+        // Give the driver's deferred writes their turn before the next round: the crash came from one.
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+      const [row] = await database.query<{ n: number }>("select 1 as n", []);
+      expect(row.n).toBe(1);
+    } finally {
+      await database.close();
+    }
+  });
+
   it("fails a statement whose connection went silent within the client bound, then works once the network heals", async () => {
     const proxy: TcpProxy = await startTcpProxy({ host: "127.0.0.1", port: Number(new URL(url).port || 5432) });
     const database = await openDatabase({ url: proxy.url(url), poolSize: 2, bounds: { statementTimeoutMs: 300, queryTimeoutMs: 500 } });

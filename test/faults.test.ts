@@ -36,8 +36,14 @@ const FAST_SETTLING = {
 const postsReceived = (buyers: TestBuyer[], count: number) =>
   eventually(() => buyers.reduce((n, b) => n + b.posts.length, 0) >= count, `${count} posts to reach the buyers`, 60_000);
 
-/** Polls a server until `probe` holds: a latch on the outside world, not a sleep. */
-const until = (what: string, probe: () => Promise<boolean>) => eventually(probe, what, 60_000, 100);
+/**
+ * Polls a server until `probe` holds: a latch on the outside world, not a sleep. Gives up with the
+ * end of the process's log, which says what it saw of the database.
+ */
+const until = (gavel: ChildGavel, what: string, probe: () => Promise<boolean>) =>
+  eventually(probe, what, 60_000, 100).catch((error: Error) => {
+    throw new Error(`${error.message}\n--- the end of its log ---\n${gavel.output().split("\n").slice(-60).join("\n")}`);
+  });
 
 /** Each scenario takes 10–20 s on a quiet machine; its waits are bounded well inside this. */
 const FAULT_TEST_MS = 300_000;
@@ -143,9 +149,9 @@ describe.skipIf(!onPostgres)("faults (PostgreSQL: several processes on one datab
     expect(Math.max(...requests.map((r) => r.answers[0].ms))).toBeLessThan(15_000);
 
     // Recovered alone: ready, and a new lead sells, within seconds.
-    await until("ready again", async () => (await readyz(gavel.url)) === 200);
+    await until(gavel, "ready again", async () => (await readyz(gavel.url)) === 200);
     const [probe] = leadRequests("terminate-after", "fault-terminate", 1);
-    await until("a new lead sells", async () => (await send(gavel.url, apiKey, probe)).body?.status === "sold");
+    await until(gavel, "a new lead sells", async () => (await send(gavel.url, apiKey, probe)).body?.status === "sold");
 
     await retryUntilSettled(gavel.url, apiKey, requests);
     await untilNoneAuctioning(url);
@@ -167,7 +173,7 @@ describe.skipIf(!onPostgres)("faults (PostgreSQL: several processes on one datab
     const sending = Promise.all(requests.map((r) => send(gavel.url, apiKey, r)));
     await postsReceived(theBuyers, 11);
     proxy.silence();
-    await until("/readyz reports the outage", async () => (await readyz(gavel.url)) === 503);
+    await until(gavel, "/readyz reports the outage", async () => (await readyz(gavel.url)) === 503);
     // A lead sent during the outage is answered 503 + Retry-After by its deadline plus the grace
     // (2 s + 1 s), not left hanging; the bound asserted is five times that.
     const [during]: SupplierRequest[] = leadRequests("outage-during", "fault-outage", 1);
@@ -180,12 +186,12 @@ describe.skipIf(!onPostgres)("faults (PostgreSQL: several processes on one datab
     await sending;
     expect(Math.max(...requests.map((r) => r.answers[0].ms))).toBeLessThan(15_000);
     proxy.cut();
-    await until("/readyz still reports the outage once connections are refused", async () => (await readyz(gavel.url)) === 503);
+    await until(gavel, "/readyz still reports the outage once connections are refused", async () => (await readyz(gavel.url)) === 503);
     proxy.heal();
 
-    await until("ready again", async () => (await readyz(gavel.url)) === 200);
+    await until(gavel, "ready again", async () => (await readyz(gavel.url)) === 200);
     const [probe] = leadRequests("outage-after", "fault-outage", 1);
-    await until("a new lead sells", async () => (await send(gavel.url, apiKey, probe)).body?.status === "sold");
+    await until(gavel, "a new lead sells", async () => (await send(gavel.url, apiKey, probe)).body?.status === "sold");
 
     requests.push(during);
     await retryUntilSettled(gavel.url, apiKey, requests);

@@ -211,6 +211,10 @@ export function connectPostgres(url: string, options: postgres.Options<Record<st
  * killed mid-query (they never settle, and later queries queue behind them), so a pool that lost a
  * connection or let a statement go unanswered is replaced by a fresh one; the old one is ended in
  * the background and its remaining queries fail by their own timers.
+ *
+ * postgres.js 3.4.9 itself is patched (src/db/patches/, applied by `npm install`): a transaction
+ * whose connection was killed wrote its ROLLBACK to the nulled socket from a setImmediate, an
+ * uncaught TypeError that ended the process (porsager/postgres#1208, unreleased upstream).
  */
 async function openPostgres(url: string, poolSize: number, bounds: DatabaseBounds): Promise<Database> {
   let closed = false;
