@@ -5,7 +5,8 @@
 // its declared access level and described in /openapi.json from the same declaration.
 import { Hono } from "hono";
 import type { Logger } from "pino";
-import type { Catalog, Clock } from "./auction/catalog";
+import type { Catalog } from "./auction/catalog";
+import type { Clock } from "./time/clock";
 import type { CapLedger } from "./auction/caps";
 import type { AuctionGate } from "./auction/gate";
 import { processWorld } from "./auction/eligibility";

@@ -7,7 +7,7 @@ import { getRequestListener, type ServerType } from "@hono/node-server";
 import type { Hono } from "hono";
 import type { Logger } from "pino";
 import { createApp } from "./app";
-import { Catalog, systemClock, type Clock } from "./auction/catalog";
+import { Catalog } from "./auction/catalog";
 import { CapLedger, UsageView } from "./auction/caps";
 import { AuctionGate, LoopMonitor } from "./auction/gate";
 import { ChannelLimiter } from "./auction/limiter";
@@ -24,6 +24,7 @@ import { markAdmitted } from "./http/arrival";
 import { problemBody, rawProblemAnswer } from "./http/problem";
 import { createLogger } from "./logger";
 import { createMetrics } from "./metrics";
+import { DAY_MS, systemClock, type Clock } from "./time/clock";
 
 export interface Gavel {
   url: string;
@@ -110,7 +111,7 @@ export async function startGavel(options: StartOptions): Promise<Gavel> {
       settleInterruptedLeads(database, new Date(clock.now() - config.GAVEL_SETTLE_AFTER_MS), config.GAVEL_SETTLE_AFTER_MS)
         .then((n) => (n.leads || n.keys) && logger.warn({ leads: n.leads, idempotency_keys: n.keys }, "settled interrupted auctions as error"))
         .catch((err) => logger.error({ err }, "settling interrupted auctions failed")),
-      deleteEndedUsage(database, clock.now() - 35 * 86_400_000, clock.now()).catch((err) => logger.error({ err }, "removing old cap usage failed")),
+      deleteEndedUsage(database, clock.now() - 35 * DAY_MS, clock.now()).catch((err) => logger.error({ err }, "removing old cap usage failed")),
       keepAttemptPartitions(database, clock.now(), config.GAVEL_RETENTION_DAYS)
         .then((done) => logPartitionUpkeep(logger, done))
         .catch((err) => logger.error({ err }, "keeping the partitions of attempts failed")),

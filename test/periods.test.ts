@@ -2,7 +2,7 @@
 // daylight-saving transitions of each. Instants are passed in explicitly: the clock is injected.
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { capPeriods, paceWindow, periodWindow } from "../src/auction/periods";
+import { capPeriods, paceWindow, periodWindow } from "../src/time/periods";
 
 const at = (iso: string) => Date.parse(iso);
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());

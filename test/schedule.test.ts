@@ -1,7 +1,7 @@
 // Channel schedules: weekly hours in the channel's zone, several ranges a day, overnight ranges,
 // blackout dates, daylight-saving days, and the field errors a bad schedule gets.
 import { describe, expect, it } from "vitest";
-import { compileSchedule, isOpen, type ScheduleSpec } from "../src/auction/schedule";
+import { compileSchedule, isOpen, type ScheduleSpec } from "../src/time/schedule";
 import { Channel } from "../src/resources/schemas";
 
 const CHICAGO = "America/Chicago";

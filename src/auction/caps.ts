@@ -20,8 +20,8 @@ import {
 } from "../db/caps";
 import { dedupKeys, type DedupRule } from "../leads/dedup";
 import { toCents, type Cap } from "../resources/schemas";
-import type { Clock } from "./catalog";
-import { paceWindow, periodWindow, type CapPeriod } from "./periods";
+import { DAY_MS, type Clock } from "../time/clock";
+import { paceWindow, periodWindow, type CapPeriod } from "../time/periods";
 
 export interface CapRule {
   scope: CapScope;
@@ -35,8 +35,6 @@ export interface CapRule {
   /** How an exclusion by this rule reads: `cap:day:leads`, `buyer_cap:day:leads`, `paced`. */
   label: "cap" | "buyer_cap" | "paced";
 }
-
-const DAY_MS = 86_400_000;
 
 export function capRules(scope: CapScope, ownerId: string, caps: readonly Cap[], zone: string, label: "cap" | "buyer_cap"): CapRule[] {
   return caps.map((cap) => ({

@@ -11,7 +11,8 @@ import { decodeStored, hashSecret, keyIdOf } from "../resources/store";
 import { CircuitBreaker, toCents, type Buyer, type Campaign, type Channel, type Supplier } from "../resources/schemas";
 import { buyerDedupPlan, capRules, paceRule, type BuyerDedupPlan, type CapRule } from "./caps";
 import { compileFilter, type LeadPredicate } from "./filters";
-import { compileSchedule, type CompiledSchedule } from "./schedule";
+import { systemClock, type Clock } from "../time/clock";
+import { compileSchedule, type CompiledSchedule } from "../time/schedule";
 
 export interface ChannelPlan {
   id: string;
@@ -41,13 +42,6 @@ export interface CampaignPlan {
   /** Whether any channel has a cap or pacing: only then is the usage view consulted. */
   hasCaps: boolean;
 }
-
-export interface Clock {
-  /** Wall-clock milliseconds since the epoch. */
-  now(): number;
-}
-
-export const systemClock: Clock = { now: () => Date.now() };
 
 type SupplierKey = NonNullable<Awaited<ReturnType<typeof findSupplierKey>>>;
 

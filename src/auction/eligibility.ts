@@ -11,7 +11,7 @@
 import type { Usage, UsageKey } from "../db/caps";
 import type { ChannelPlan } from "./catalog";
 import { firstFull } from "./caps";
-import { isOpen } from "./schedule";
+import { isOpen } from "../time/schedule";
 
 export interface LeadFacts {
   /** Absent only in explain without a supplier: supplier allow-lists are then not checked. */

@@ -8,11 +8,10 @@ import type { FieldError } from "../errors";
 import { GavelError } from "../errors";
 import { dedupKeys } from "../leads/dedup";
 import { toCents, type Supplier } from "../resources/schemas";
+import { DAY_MS } from "../time/clock";
 import type { Catalog } from "./catalog";
 import { explainChannels, type EligibilityWorld } from "./eligibility";
 import { floorCents } from "./run";
-
-const DAY_MS = 86_400_000;
 
 export interface ExplainInput {
   data: Record<string, unknown>;

@@ -4,7 +4,7 @@
 // per process on purpose — no database round trip on the hot path — so N processes behind a load
 // balancer admit up to N times the configured rate (the README says so).
 import type { RateLimit } from "../resources/schemas";
-import type { Clock } from "./catalog";
+import type { Clock } from "../time/clock";
 
 interface Bucket {
   tokens: number;

@@ -21,7 +21,8 @@ import { leadContacts } from "../leads/suppression";
 import { longestPingMs, type Metrics } from "../metrics";
 import { fromCents, toCents, type Payout, type Supplier } from "../resources/schemas";
 import { capRules, claimOf, fullCap } from "./caps";
-import type { Catalog, CampaignPlan, Clock } from "./catalog";
+import { DAY_MS, type Clock } from "../time/clock";
+import type { Catalog, CampaignPlan } from "./catalog";
 import { processWorld, selectChannels } from "./eligibility";
 import type { AuctionGate } from "./gate";
 import { runAuction, type AuctionDeps, type AuctionResult } from "./run";
@@ -80,8 +81,6 @@ export interface SellResult {
   body: unknown;
   replayed: boolean;
 }
-
-const DAY_MS = 86_400_000;
 
 /** What the supplier is paid for a sale: its own payout rule if it has one, else the campaign's. */
 export function payoutCents(rule: Payout, revenueCents: number): number {

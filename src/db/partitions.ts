@@ -8,10 +8,9 @@
 // dropped in a transaction of its own that first takes an advisory lock and then looks again, so
 // processes that sweep at once take turns and the later ones find the work done.
 import { sql, type SQL } from "drizzle-orm";
+import { DAY_MS } from "../time/clock";
 import { txRows, type Database } from "./client";
 import { sqlState } from "./caps";
-
-const DAY_MS = 86_400_000;
 
 /**
  * The days after today whose partitions are made ahead: a week of sweeps could fail before an

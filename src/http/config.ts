@@ -1,6 +1,7 @@
 // Configuration as code over HTTP: the same export and apply as the `gavel` command.
 import { z } from "zod";
-import type { Catalog, Clock } from "../auction/catalog";
+import type { Catalog } from "../auction/catalog";
+import type { Clock } from "../time/clock";
 import type { Db } from "../db/client";
 import { GavelError } from "../errors";
 import { applyConfig, exportConfig } from "../resources/apply";

@@ -1,6 +1,7 @@
 // Explain over HTTP: what would happen to a lead, without pinging anyone or recording it.
 import { z } from "zod";
-import type { Catalog, Clock } from "../auction/catalog";
+import type { Catalog } from "../auction/catalog";
+import type { Clock } from "../time/clock";
 import { explainLead } from "../auction/explain";
 import type { EligibilityWorld } from "../auction/eligibility";
 import type { Database } from "../db/client";

@@ -2,7 +2,7 @@
 // and the reasons leads were not taken; JSON, or CSV with the same columns.
 import type { Context } from "hono";
 import { z } from "zod";
-import type { Clock } from "../auction/catalog";
+import type { Clock } from "../time/clock";
 import type { Database } from "../db/client";
 import { cell, csvStream, keyedLines } from "../reports/csv";
 import { STEP_CENTS } from "../reports/facts";

@@ -3,7 +3,8 @@
 // every write invalidates the engine's cached configuration and is audited (by the store, in the
 // write's own transaction).
 import { z } from "zod";
-import type { Catalog, Clock } from "../auction/catalog";
+import type { Catalog } from "../auction/catalog";
+import type { Clock } from "../time/clock";
 import { ChannelTest, testChannel, type ConsoleDeps } from "../auction/console";
 import { CircuitBreaker } from "../resources/schemas";
 import type { Db } from "../db/client";

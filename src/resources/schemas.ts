@@ -2,8 +2,8 @@
 // These zod schemas are the one definition: the API validates with them, the engine reads their
 // output types, and every default lives here.
 import { z } from "zod";
-import { capPeriods } from "../auction/periods";
-import { compileSchedule } from "../auction/schedule";
+import { capPeriods } from "../time/periods";
+import { compileSchedule } from "../time/schedule";
 import { channelConfigProblems } from "../channels/check";
 import { MAX_LEAD_PRICE } from "../money";
 

@@ -1,7 +1,7 @@
 // Cap usage in read-backs: a channel, buyer or supplier shows each cap with what the current
 // period has used and when it resets (SPEC.md "Caps usage"), in one query per response.
 import { inArray } from "drizzle-orm";
-import { periodWindow, type CapPeriod } from "../auction/periods";
+import { periodWindow, type CapPeriod } from "../time/periods";
 import { readUsage, usageKey, type CapScope, type UsageKey } from "../db/caps";
 import type { Db } from "../db/client";
 import { campaigns } from "../db/schema";

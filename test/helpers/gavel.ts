@@ -4,7 +4,7 @@ import diagnosticsChannel from "node:diagnostics_channel";
 import type { IncomingMessage, Server, ServerResponse } from "node:http";
 import pino, { type Logger } from "pino";
 import { afterAll, beforeAll } from "vitest";
-import type { Clock } from "../../src/auction/catalog";
+import type { Clock } from "../../src/time/clock";
 import { createBuyerTransport, type BuyerTransport } from "../../src/channels/transport";
 import { loadConfig } from "../../src/config";
 import { startGavel, type Gavel } from "../../src/server";
