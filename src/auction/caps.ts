@@ -19,7 +19,8 @@ import {
   type UsageRow,
 } from "../db/caps";
 import { dedupKeys, type DedupRule } from "../leads/dedup";
-import { toCents, type Cap } from "../resources/schemas";
+import { toCents } from "../money";
+import type { Cap } from "../resources/schemas";
 import { DAY_MS, type Clock } from "../time/clock";
 import { paceWindow, periodWindow, type CapPeriod } from "../time/periods";
 

@@ -11,7 +11,8 @@ import { NATIVE_PING_RULES, type PingRules, type ReadResult, type RuleTrace } fr
 import type { BuyerRequest, BuyerResponse, BuyerTransport } from "../channels/transport";
 import type { Db } from "../db/client";
 import { GavelError, invalid } from "../errors";
-import { fromCents, leadPrice, toCents, type Channel } from "../resources/schemas";
+import { fromCents, leadPrice, toCents } from "../money";
+import type { Channel } from "../resources/schemas";
 import { getResource, SECRET_MASK } from "../resources/store";
 import type { Catalog } from "./catalog";
 

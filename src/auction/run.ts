@@ -5,7 +5,7 @@ import { unavailable } from "../db/client";
 import type { AttemptRow } from "../db/leads";
 import type { PostOutcome } from "../channels/native";
 import { waitedInGavelQueue, type BuyerTransport } from "../channels/transport";
-import { toCents } from "../resources/schemas";
+import { toCents } from "../money";
 import type { CapHold, CapLedger } from "./caps";
 import type { CampaignPlan, ChannelPlan } from "./catalog";
 import type { Eligibility } from "./eligibility";

@@ -2,7 +2,8 @@
 // and post (native JSON or the buyer's own format through a template; headers, auth, signing) and
 // how to read its answers (native rules or the channel's own). The auction calls these for every
 // lead; nothing here parses configuration per lead.
-import { toCents, type Channel } from "../resources/schemas";
+import { toCents } from "../money";
+import type { Channel } from "../resources/schemas";
 import { CONTENT_TYPES, formPairs, serialize } from "./formats";
 import {
   buildPing as buildNativePing,

@@ -5,25 +5,13 @@ import { z } from "zod";
 import { capPeriods } from "../time/periods";
 import { compileSchedule } from "../time/schedule";
 import { channelConfigProblems } from "../channels/check";
-import { MAX_LEAD_PRICE } from "../money";
+import { leadPrice, money } from "../money";
 
 export const slug = z
   .string()
   .min(1)
   .max(64)
   .regex(/^[a-z0-9][a-z0-9_-]*$/, "must be a slug: lower-case letters, digits, '-' and '_'");
-
-/** Money in the API: a decimal with at most 2 places. Stored as integer cents. */
-export const money = z
-  .number()
-  .nonnegative()
-  .refine((v) => Math.abs(v * 100 - Math.round(v * 100)) < 1e-6, "must have at most 2 decimal places");
-
-/** The price of one lead (a payout, a floor, a fixed price, a minimum bid): at most MAX_LEAD_PRICE. */
-export const leadPrice = money.max(MAX_LEAD_PRICE, `must be at most ${MAX_LEAD_PRICE}`);
-
-export const toCents = (amount: number): number => Math.round(amount * 100);
-export const fromCents = (cents: number): number => cents / 100;
 
 /** An IANA time zone name (`America/Chicago`, `UTC`), as Intl knows it. */
 export const timezone = z.string().refine((tz) => {

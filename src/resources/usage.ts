@@ -5,7 +5,8 @@ import { periodWindow, type CapPeriod } from "../time/periods";
 import { readUsage, usageKey, type CapScope, type UsageKey } from "../db/caps";
 import type { Db } from "../db/client";
 import { campaigns } from "../db/schema";
-import { fromCents, type Cap } from "./schemas";
+import { fromCents } from "../money";
+import type { Cap } from "./schemas";
 import type { ResourceKind } from "./store";
 
 type Doc = Record<string, unknown> & { id: string };
