@@ -9,6 +9,7 @@ import type { Catalog } from "./auction/catalog";
 import type { Clock } from "./time/clock";
 import type { CapLedger } from "./auction/caps";
 import type { AuctionGate } from "./auction/gate";
+import type { SupplierKeys } from "./auth/supplier-keys";
 import { processWorld } from "./auction/eligibility";
 import type { ChannelLimiter } from "./auction/limiter";
 import { SupplierRateLimiter } from "./auction/rate-limit";
@@ -35,6 +36,7 @@ export interface AppDeps {
   database: Database;
   leadWriter: LeadWriter;
   catalog: Catalog;
+  supplierKeys: SupplierKeys;
   transport: BuyerTransport;
   gate: AuctionGate;
   limiter: ChannelLimiter;
@@ -99,6 +101,11 @@ function metricsRoutes(metrics: Metrics | undefined): AnyRoute[] {
 
 /** Every route of the app, in one list: what is mounted and what /openapi.json describes. */
 export function appRoutes(deps: AppDeps): AnyRoute[] {
+  // A configuration write through this process applies to its next lead at once.
+  const configChanged = () => {
+    deps.catalog.invalidate();
+    deps.supplierKeys.invalidate();
+  };
   const routes: AnyRoute[] = [];
   routes.push(
     ...systemRoutes({ database: deps.database, gate: deps.gate, isReady: deps.isReady, info: API_INFO }, () => routes),
@@ -106,6 +113,7 @@ export function appRoutes(deps: AppDeps): AnyRoute[] {
     ...resourceRoutes({
       db: deps.database.db,
       catalog: deps.catalog,
+      configChanged,
       clock: deps.clock,
       transport: deps.transport,
       newId: deps.newId,
@@ -121,7 +129,7 @@ export function appRoutes(deps: AppDeps): AnyRoute[] {
     ...operatorRoutes({ db: deps.database.db }),
     ...suppressionRoutes({ db: deps.database.db }),
     ...metricsRoutes(deps.metrics),
-    ...configRoutes({ db: deps.database.db, catalog: deps.catalog, clock: deps.clock, env: deps.env ?? process.env }),
+    ...configRoutes({ db: deps.database.db, configChanged, clock: deps.clock, env: deps.env ?? process.env }),
     ...dashboardRoutes(),
   );
   return routes;
@@ -139,6 +147,6 @@ export function createApp(deps: AppDeps): Hono {
     c.set("logger" as never, deps.logger as never);
     await next();
   });
-  mountRoutes(app, appRoutes(deps), authenticator({ db: deps.database.db, catalog: deps.catalog, adminToken: deps.adminToken }));
+  mountRoutes(app, appRoutes(deps), authenticator({ db: deps.database.db, supplierKeys: deps.supplierKeys, adminToken: deps.adminToken }));
   return app;
 }

@@ -11,6 +11,7 @@ import { Catalog } from "./auction/catalog";
 import { CapLedger, UsageView } from "./auction/caps";
 import { AuctionGate, LoopMonitor } from "./auction/gate";
 import { ChannelLimiter } from "./auction/limiter";
+import { SupplierKeys } from "./auth/supplier-keys";
 import { createBuyerTransport, type BuyerTransport } from "./channels/transport";
 import { dbTimeoutMs, type Config } from "./config";
 import { migrateDatabase, openDatabase, type Database, type DatabaseTarget } from "./db/client";
@@ -87,6 +88,7 @@ export async function startGavel(options: StartOptions): Promise<Gavel> {
     database,
     leadWriter,
     catalog,
+    supplierKeys: new SupplierKeys(database, config.GAVEL_CONFIG_TTL_MS, clock),
     transport,
     gate,
     limiter: new ChannelLimiter(),

@@ -1,15 +1,14 @@
 // Who is calling: operators (admin or analyst tokens) on configuration and reads, suppliers (API
 // keys) on lead intake. Every route declares its access level (route.ts); `authenticator` turns
 // that level into one small middleware.
-import { createHash, timingSafeEqual } from "node:crypto";
 import type { Context, MiddlewareHandler } from "hono";
-import type { Catalog } from "../auction/catalog";
+import { hashSecret, sameSecret } from "../auth/secrets";
+import { keyIdOf, type SupplierKeys } from "../auth/supplier-keys";
 import type { Actor } from "../db/audit";
 import type { Db } from "../db/client";
 import { findOperatorToken } from "../db/tokens";
 import { GavelError } from "../errors";
 import type { Supplier } from "../resources/schemas";
-import { keyIdOf } from "../resources/store";
 import { OPERATOR_TOKEN_PREFIX, type Role } from "../resources/tokens";
 import type { Access } from "./route";
 
@@ -26,20 +25,13 @@ function bearer(c: Context): string | undefined {
   return match?.[1];
 }
 
-const sha256 = (text: string) => createHash("sha256").update(text).digest();
-
-/** Equal-length digests compared in constant time, so timing says nothing about the token. */
-function sameSecret(a: string, b: string): boolean {
-  return timingSafeEqual(sha256(a), sha256(b));
-}
-
 const pass: MiddlewareHandler = async (_c, next) => {
   await next();
 };
 
 export interface AuthDeps {
   db: Db;
-  catalog: Catalog;
+  supplierKeys: SupplierKeys;
   adminToken?: string;
 }
 
@@ -58,7 +50,7 @@ function requireOperator(deps: AuthDeps, needs: Role): MiddlewareHandler {
     if (deps.adminToken && sameSecret(token, deps.adminToken))
       operator = { role: "admin", actor: { id: "env:ADMIN_TOKEN", name: "ADMIN_TOKEN", via: "api" } };
     else {
-      const row = await findOperatorToken(deps.db, sha256(token).toString("hex"));
+      const row = await findOperatorToken(deps.db, hashSecret(token));
       if (row) operator = { role: row.role, actor: { id: `token:${row.id}`, name: row.name, via: "api" } };
     }
     if (!operator) throw await notAnOperator(deps, token);
@@ -75,7 +67,7 @@ function requireOperator(deps: AuthDeps, needs: Role): MiddlewareHandler {
  */
 async function notAnOperator(deps: AuthDeps, token: string): Promise<GavelError> {
   if (keyIdOf(token) === undefined) return new GavelError("unauthorized", "The operator token is not valid");
-  const supplier = await deps.catalog.supplierForKey(token);
+  const supplier = await deps.supplierKeys.supplierFor(token);
   if (!supplier) return new GavelError("unauthorized", "The operator token is not valid (it has the shape of a supplier API key, and is not a live one either)");
   return new GavelError(
     "forbidden",
@@ -88,7 +80,7 @@ async function notAnOperator(deps: AuthDeps, token: string): Promise<GavelError>
  * refused key gets here, so a lead's intake never hashes the admin token.
  */
 function notASupplier(deps: AuthDeps, key: string): GavelError {
-  // Operator tokens (resources/tokens.ts) and supplier API keys (resources/store.ts) are told apart by their shape.
+  // Operator tokens (resources/tokens.ts) and supplier API keys (auth/supplier-keys.ts) are told apart by their shape.
   if (key.startsWith(OPERATOR_TOKEN_PREFIX) || (deps.adminToken && sameSecret(key, deps.adminToken)))
     return new GavelError("forbidden", "This is an operator token; lead intake needs a supplier API key (POST /v1/suppliers or /v1/suppliers/{id}/keys makes one)");
   return new GavelError("unauthorized", "The API key is not valid");
@@ -98,7 +90,7 @@ function requireSupplier(deps: AuthDeps): MiddlewareHandler {
   return async (c, next) => {
     const key = bearer(c);
     if (!key) throw new GavelError("unauthorized", "Send the supplier API key as 'Authorization: Bearer <key>'");
-    const supplier = await deps.catalog.supplierForKey(key);
+    const supplier = await deps.supplierKeys.supplierFor(key);
     if (!supplier) throw notASupplier(deps, key);
     if (supplier.status === "archived") throw new GavelError("unauthorized", "The API key is not valid");
     if (supplier.status !== "active") throw new GavelError("forbidden", `Supplier '${supplier.id}' is ${supplier.status}`);

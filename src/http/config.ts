@@ -1,6 +1,5 @@
 // Configuration as code over HTTP: the same export and apply as the `gavel` command.
 import { z } from "zod";
-import type { Catalog } from "../auction/catalog";
 import type { Clock } from "../time/clock";
 import type { Db } from "../db/client";
 import { GavelError } from "../errors";
@@ -12,7 +11,8 @@ import { route, type AnyRoute } from "./route";
 
 export interface ConfigRouteDeps {
   db: Db;
-  catalog: Catalog;
+  /** Called after an applied file: cached configuration and supplier keys are read again. */
+  configChanged(): void;
   clock: Clock;
   /** Where `${ENV}` references in an applied configuration file are resolved. */
   env: Record<string, string | undefined>;
@@ -76,7 +76,7 @@ export function configRoutes(deps: ConfigRouteDeps): AnyRoute[] {
         if (text.trim() === "") throw new GavelError("bad_request", "The request body is empty; send the configuration file");
         const operator = operatorOf(c);
         const result = await applyConfig(db, text, { dryRun: query.dry_run ?? false, actor: { ...operator.actor, via: "apply" }, env: deps.env });
-        if (result.applied) deps.catalog.invalidate();
+        if (result.applied) deps.configChanged();
         return c.json(result);
       },
     }),

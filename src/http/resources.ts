@@ -29,6 +29,8 @@ import { route, type AnyRoute } from "./route";
 export interface ResourceRouteDeps extends ConsoleDeps {
   db: Db;
   catalog: Catalog;
+  /** Called after every write: cached configuration and supplier keys are read again. */
+  configChanged(): void;
   clock: Clock;
 }
 
@@ -77,7 +79,7 @@ export function resourceRoutes(deps: ResourceRouteDeps): AnyRoute[] {
   const channelHealth = (doc: Record<string, unknown> & { id: string }) =>
     deps.catalog.health.view(doc.id, (doc.circuit_breaker as CircuitBreaker | undefined) ?? CircuitBreaker.parse({}), deps.clock.now());
   const changed = <T>(value: T): T => {
-    deps.catalog.invalidate();
+    deps.configChanged();
     return value;
   };
   const routes: AnyRoute[] = [];

@@ -2,9 +2,10 @@
 // validated document in a jsonb column; the document, not the row, is what the API returns. Every
 // write records an audit entry (actor, action, field-level diff with secrets masked) in the same
 // transaction, so a change and its record commit together or not at all.
-import { createHash, randomBytes } from "node:crypto";
 import { and, asc, eq, gt, inArray, isNull, ne, or, type SQL } from "drizzle-orm";
 import type { z } from "zod";
+import { hashSecret } from "../auth/secrets";
+import { newApiKey } from "../auth/supplier-keys";
 import { recordAudit, type Actor } from "../db/audit";
 import type { Db } from "../db/client";
 import { buyers, campaigns, channels, supplierKeys, suppliers } from "../db/schema";
@@ -341,18 +342,6 @@ export async function archiveResource(db: Db, kind: ResourceKind, id: string, ac
 }
 
 // --- supplier keys -------------------------------------------------------------------------
-
-export const hashSecret = (secret: string): string => createHash("sha256").update(secret).digest("hex");
-
-/** Supplier API keys read `gvl_<key id>_<secret>`: the id finds the row, the secret is only ever hashed. */
-export function newApiKey(): { keyId: string; apiKey: string } {
-  const keyId = randomBytes(8).toString("hex");
-  return { keyId, apiKey: `gvl_${keyId}_${randomBytes(32).toString("base64url")}` };
-}
-
-export function keyIdOf(apiKey: string): string | undefined {
-  return /^gvl_([0-9a-f]{16})_[A-Za-z0-9_-]{43}$/.exec(apiKey)?.[1];
-}
 
 export interface SupplierKeyView {
   id: string;

@@ -1,12 +1,12 @@
 // Operator tokens: created with a role and shown once, stored only hashed, revoked at once. Both
 // operations are audited; the token itself never reaches the log.
 import { randomBytes } from "node:crypto";
+import { hashSecret } from "../auth/secrets";
 import { recordAudit, type Actor } from "../db/audit";
 import type { Db } from "../db/client";
 import { insertOperatorToken, listOperatorTokens, revokeOperatorToken } from "../db/tokens";
 import { GavelError } from "../errors";
 import { diffDocs } from "./diff";
-import { hashSecret } from "./store";
 
 export type Role = "admin" | "analyst";
 
