@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { compileFilter } from "../src/auction/filters";
-import { Filter } from "../src/resources/schemas";
+import { Filter } from "../src/channels/config";
 
 const holds = (filter: object, data: Record<string, unknown>) => compileFilter(Filter.parse(filter))(data);
 

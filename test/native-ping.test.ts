@@ -3,7 +3,7 @@
 import { describe, expect, it } from "vitest";
 import { compileChannel } from "../src/channels/channel";
 import { buildPing } from "../src/channels/native";
-import { Channel } from "../src/resources/schemas";
+import { Channel } from "../src/channels/config";
 
 const channel = (extra: Record<string, unknown> = {}) =>
   Channel.parse({

@@ -2,16 +2,8 @@
 // answer becomes an outcome, and the rule problems refused when a channel is saved.
 import { describe, expect, it } from "vitest";
 import { parseBody, responseFormat, serialize } from "../src/channels/formats";
-import {
-  compileCondition,
-  compilePingReader,
-  compilePostReader,
-  compileValueRule,
-  conditionProblem,
-  valueRuleProblem,
-  type Condition,
-  type ValueRule,
-} from "../src/channels/rules";
+import { conditionProblem, valueRuleProblem, type Condition, type ValueRule } from "../src/channels/config";
+import { compileCondition, compilePingReader, compilePostReader, compileValueRule } from "../src/channels/rules";
 import type { BuyerResponse } from "../src/channels/transport";
 
 const answer = (body: string, contentType = "application/json", status = 200): BuyerResponse => ({

@@ -2,7 +2,7 @@
 // blackout dates, daylight-saving days, and the field errors a bad schedule gets.
 import { describe, expect, it } from "vitest";
 import { compileSchedule, isOpen, type ScheduleSpec } from "../src/time/schedule";
-import { Channel } from "../src/resources/schemas";
+import { Channel } from "../src/channels/config";
 
 const CHICAGO = "America/Chicago";
 function opener(spec: ScheduleSpec, zone = CHICAGO) {

@@ -20,7 +20,7 @@ import {
 } from "../db/caps";
 import { dedupKeys, type DedupRule } from "../leads/dedup";
 import { toCents } from "../money";
-import type { Cap } from "../resources/schemas";
+import type { Cap } from "../shapes";
 import { DAY_MS, type Clock } from "../time/clock";
 import { paceWindow, periodWindow, type CapPeriod } from "../time/periods";
 

@@ -7,12 +7,12 @@ import { channelSecrets } from "../channels/channel";
 import type { PingOutcome, PostOutcome } from "../channels/native";
 import { parseBody, responseFormat } from "../channels/formats";
 import { bidLookalikes } from "../channels/lookalikes";
-import { NATIVE_PING_RULES, type PingRules, type ReadResult, type RuleTrace } from "../channels/rules";
+import { NATIVE_PING_RULES, type ReadResult, type RuleTrace } from "../channels/rules";
 import type { BuyerRequest, BuyerResponse, BuyerTransport } from "../channels/transport";
 import type { Db } from "../db/client";
 import { GavelError, invalid } from "../errors";
 import { fromCents, leadPrice, toCents } from "../money";
-import type { Channel } from "../resources/schemas";
+import type { Channel, PingRules } from "../channels/config";
 import { getResource, SECRET_MASK } from "../resources/store";
 import type { Catalog } from "./catalog";
 

@@ -1,6 +1,6 @@
 // Channel filters (SPEC.md "Filter ops"), compiled once per channel. All of a channel's filters must
 // hold; a failing one names its field in the exclusion reason (`filtered:state`).
-import type { Filter } from "../resources/schemas";
+import type { Filter } from "../channels/config";
 
 export type LeadPredicate = (data: Record<string, unknown>) => boolean;
 

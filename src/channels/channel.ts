@@ -3,8 +3,8 @@
 // how to read its answers (native rules or the channel's own). The auction calls these for every
 // lead; nothing here parses configuration per lead.
 import { toCents } from "../money";
-import type { Channel } from "../resources/schemas";
-import { CONTENT_TYPES, formPairs, serialize } from "./formats";
+import type { Channel, EndpointConfig } from "./config";
+import { CONTENT_TYPES, formPairs, serialize, type RequestFormat } from "./formats";
 import {
   buildPing as buildNativePing,
   buildPost as buildNativePost,
@@ -32,13 +32,11 @@ export interface ChannelIO {
   explainPost(response: BuyerResponse, bidCents: number): ReadResult<PostOutcome>;
 }
 
-const ACCEPT: Record<"json" | "form" | "xml", string> = {
+const ACCEPT: Record<RequestFormat, string> = {
   json: "application/json",
   form: "application/x-www-form-urlencoded, application/json;q=0.9, */*;q=0.8",
   xml: "application/xml, text/xml;q=0.9, */*;q=0.8",
 };
-
-type EndpointConfig = NonNullable<Channel["ping"]>;
 
 /** Static headers: defaults for the format, the channel's own (names lower-cased), then auth. */
 function staticHeaders(channel: Channel, cfg: EndpointConfig): Record<string, string> {

@@ -4,8 +4,11 @@
 // template and in a response rule.
 import { XMLBuilder, XMLParser, XMLValidator } from "fast-xml-parser";
 
-export type RequestFormat = "json" | "form" | "xml";
-export type ResponseFormat = RequestFormat | "text";
+/** What a request is written in; also the formats a response can be read in, with `text`. */
+export const requestFormats = ["json", "form", "xml"] as const;
+export type RequestFormat = (typeof requestFormats)[number];
+export const responseFormats = ["json", "xml", "form", "text"] as const satisfies readonly (RequestFormat | "text")[];
+export type ResponseFormat = (typeof responseFormats)[number];
 
 export const CONTENT_TYPES: Record<RequestFormat, string> = {
   json: "application/json",

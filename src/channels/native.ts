@@ -2,7 +2,7 @@
 // written, and how a buyer's answer becomes an outcome. Every buyer fault is an outcome with a
 // reason code here, never an exception.
 import { MAX_LEAD_PRICE } from "../money";
-import type { Channel } from "../resources/schemas";
+import type { Channel } from "./config";
 import type { BuyerRequest, BuyerResponse } from "./transport";
 
 export type PingOutcome =

@@ -12,39 +12,16 @@
 //   { "regex": "^ACCEPTED" }               the raw text matches
 //   { "status": [200, 201] }               the HTTP status is one of these
 //
-// Rules are checked when a channel is saved and compiled once per channel; reading an answer
-// evaluates them and keeps a trace of each, which the test console shows verbatim.
+// Rules are checked when a channel is saved (src/channels/config.ts) and compiled once per channel;
+// reading an answer evaluates them and keeps a trace of each, which the test console shows verbatim.
 import { JSONPath } from "jsonpath-plus";
-import { excerpt, noBid, parsePrice, pingFault, postFault, reasonText, refused, type PingOutcome, type PostOutcome } from "./native";
+import type { Condition, PingRules, PostRules, ValueRule } from "./config";
 import { parseBody, responseFormat, type Parsed, type ResponseFormat } from "./formats";
+import { literalAttributes } from "./jsonpath";
+import { excerpt, noBid, parsePrice, pingFault, postFault, reasonText, refused, type PingOutcome, type PostOutcome } from "./native";
 import type { BuyerResponse } from "./transport";
 
 type Scalar = string | number | boolean;
-export type ValueRule = string | { path: string } | { regex: string; flags?: string };
-export type Condition =
-  | string
-  | { path: string; equals?: Scalar; in?: Scalar[]; matches?: string; exists?: boolean }
-  | { regex: string; flags?: string }
-  | { status: number[] };
-
-export interface PingRules {
-  format?: ResponseFormat;
-  bid?: ValueRule;
-  accepted?: Condition;
-  ping_ref?: ValueRule;
-  reason?: ValueRule;
-  expires_at?: ValueRule;
-  ttl_seconds?: ValueRule;
-}
-
-export interface PostRules {
-  format?: ResponseFormat;
-  accepted: Condition;
-  rejected?: Condition;
-  price?: ValueRule;
-  reason?: ValueRule;
-  redirect_url?: ValueRule;
-}
 
 /** What one rule found in one answer, for the lead's reason and the test console. */
 export interface RuleTrace {
@@ -72,63 +49,6 @@ function answerOf(response: { status: number; contentType: string; body: string 
   };
 }
 
-// --- checking rules when a channel is saved ----------------------------------------------------
-
-const FLAGS = /^[imsu]*$/;
-
-function regexProblem(source: string, flags = ""): string | null {
-  if (!FLAGS.test(flags)) return `flags may only use i, m, s and u`;
-  try {
-    new RegExp(source, flags);
-    return null;
-  } catch (error) {
-    return `bad regular expression: ${(error as Error).message}`;
-  }
-}
-
-/** jsonpath-plus accepts nearly any string, so the shape is checked here: a clear error beats a rule that never matches. */
-export function jsonPathProblem(path: string): string | null {
-  if (!path.startsWith("$")) return `a JSONPath starts with '$' (got '${path}')`;
-  if (/\.$/.test(path)) return `'${path}' ends with '.'`;
-  const closing: Record<string, string> = { "[": "]", "(": ")" };
-  const stack: string[] = [];
-  let quote: string | null = null;
-  for (const ch of path) {
-    if (quote) {
-      if (ch === quote) quote = null;
-      continue;
-    }
-    if (ch === "'" || ch === '"') quote = ch;
-    else if (ch === "[" || ch === "(") stack.push(closing[ch]);
-    else if (ch === "]" || ch === ")") {
-      if (stack.pop() !== ch) return `unbalanced '${ch}' in '${path}'`;
-    }
-  }
-  if (quote) return `unclosed quote in '${path}'`;
-  if (stack.length) return `unclosed '${stack.length && stack[stack.length - 1] === "]" ? "[" : "("}' in '${path}'`;
-  try {
-    JSONPath({ path: literalAttributes(path), json: { a: [{ b: 1 }] }, wrap: true, eval: "safe" });
-  } catch (error) {
-    return `bad JSONPath '${path}': ${(error as Error).message}`;
-  }
-  return null;
-}
-
-export function valueRuleProblem(rule: ValueRule): string | null {
-  if (typeof rule === "string") return jsonPathProblem(rule);
-  if ("path" in rule) return jsonPathProblem(rule.path);
-  return regexProblem(rule.regex, rule.flags);
-}
-
-export function conditionProblem(rule: Condition): string | null {
-  if (typeof rule === "string") return jsonPathProblem(rule);
-  if ("status" in rule) return null;
-  if ("regex" in rule) return regexProblem(rule.regex, rule.flags);
-  const tests = (["equals", "in", "matches", "exists"] as const).filter((k) => rule[k] !== undefined);
-  if (tests.length > 1) return `use one of equals, in, matches or exists (got ${tests.join(", ")})`;
-  return jsonPathProblem(rule.path) ?? (rule.matches !== undefined ? regexProblem(rule.matches) : null);
-}
-
 // --- compiling and evaluating ------------------------------------------------------------------
 
 type Found = { found: boolean; value?: unknown; error?: string };
@@ -140,24 +60,6 @@ type Decide = (answer: Answer) => Decision;
 function scalarOf(value: unknown): unknown {
   if (value && typeof value === "object" && !Array.isArray(value) && "#text" in value) return (value as Record<string, unknown>)["#text"];
   return value;
-}
-
-/**
- * jsonpath-plus reads a segment starting with `@` as a type test (`@string()`), so an XML attribute
- * (`$.Bid.@_currency`, `$.Bid['@_currency']`) is rewritten with its backtick escape for a literal
- * name. Filter expressions inside parentheses are JavaScript and are left alone.
- */
-export function literalAttributes(path: string): string {
-  let out = "";
-  let depth = 0;
-  for (let i = 0; i < path.length; i++) {
-    const ch = path[i];
-    if (ch === "(") depth++;
-    if (ch === ")") depth--;
-    out += ch;
-    if (depth === 0 && path[i + 1] === "@" && (ch === "." || ((ch === "'" || ch === '"') && path[i - 1] === "["))) out += "`";
-  }
-  return out;
 }
 
 function compilePath(source: string): Extract {

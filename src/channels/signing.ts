@@ -8,12 +8,7 @@
 // `sha256=<a>,sha256=<b>`: a buyer accepts the request when any one of them matches a secret it
 // knows, so it can switch secrets whenever it likes. A GET has no body: its query string is signed.
 import { createHmac } from "node:crypto";
-
-export interface SigningConfig {
-  secret: string;
-  /** The secret being retired (or introduced) while a buyer migrates; both sign every request. */
-  previous_secret?: string;
-}
+import type { Signing } from "./config";
 
 export const TIMESTAMP_HEADER = "x-gavel-timestamp";
 export const SIGNATURE_HEADER = "x-gavel-signature";
@@ -23,7 +18,7 @@ export function signature(secret: string, timestamp: number, payload: string): s
 }
 
 /** The two signing headers for a payload (the body, or the query string of a GET). */
-export function signingHeaders(config: SigningConfig, payload: string, nowMs: number): Record<string, string> {
+export function signingHeaders(config: Signing, payload: string, nowMs: number): Record<string, string> {
   const timestamp = Math.floor(nowMs / 1000);
   const secrets = config.previous_secret ? [config.secret, config.previous_secret] : [config.secret];
   return {

@@ -38,6 +38,9 @@ export interface FieldRef {
   field: string;
 }
 
+/** Whether a header value is a template (a plain value is sent as it is). */
+export const hasPlaceholder = (v: string) => v.includes("{{") || v.includes("}}");
+
 const blank = (v: unknown) => v === undefined || v === null || v === "";
 
 const TRUE_WORDS = new Set(["true", "yes", "y", "1", "on"]);

@@ -4,7 +4,7 @@ import type { Context } from "hono";
 import { DateTime } from "luxon";
 import { z } from "zod";
 import { formatPath, GavelError } from "../errors";
-import { timezone } from "../resources/schemas";
+import { timezone } from "../shapes";
 import { findUnstorable } from "../storable";
 
 /**

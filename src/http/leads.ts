@@ -9,7 +9,7 @@ import { LeadSubmission, sellLead, trackingString, type SellDeps } from "../auct
 import { findLead, listLeads } from "../db/trace";
 import { GavelError, type FieldError } from "../errors";
 import { fromCents } from "../money";
-import { slug } from "../resources/schemas";
+import { slug } from "../shapes";
 import { operatorOf, supplierOf } from "./auth";
 import { admittedArrival } from "./arrival";
 import { formBody, jsonBody, type BodyLimit, mediaType, pageLimit, queryFlag, rangeZone, storableOrThrow, timeBound, timeRange } from "./body";

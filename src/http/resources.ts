@@ -6,9 +6,9 @@ import { z } from "zod";
 import type { Catalog } from "../auction/catalog";
 import type { Clock } from "../time/clock";
 import { ChannelTest, testChannel, type ConsoleDeps } from "../auction/console";
-import { CircuitBreaker } from "../resources/schemas";
+import { Channel, CircuitBreaker } from "../channels/config";
 import type { Db } from "../db/client";
-import { Buyer, Campaign, Channel, Supplier } from "../resources/schemas";
+import { Buyer, Campaign, Supplier } from "../resources/schemas";
 import {
   archiveResource,
   createResource,

@@ -10,9 +10,10 @@ import { recordAudit, type Actor } from "../db/audit";
 import type { Db } from "../db/client";
 import { buyers, campaigns, channels, supplierKeys, suppliers } from "../db/schema";
 import { fieldProblems } from "../channels/check";
+import { Channel } from "../channels/config";
 import { formatPath, GavelError, invalid, type FieldError } from "../errors";
 import { diffDocs, sameJson } from "./diff";
-import { Buyer, Campaign, Channel, Supplier } from "./schemas";
+import { Buyer, Campaign, Supplier } from "./schemas";
 
 export type ResourceKind = "campaigns" | "buyers" | "channels" | "suppliers";
 

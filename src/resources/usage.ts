@@ -6,7 +6,7 @@ import { readUsage, usageKey, type CapScope, type UsageKey } from "../db/caps";
 import type { Db } from "../db/client";
 import { campaigns } from "../db/schema";
 import { fromCents } from "../money";
-import type { Cap } from "./schemas";
+import type { Cap } from "../shapes";
 import type { ResourceKind } from "./store";
 
 type Doc = Record<string, unknown> & { id: string };

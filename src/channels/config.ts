@@ -1,0 +1,310 @@
+// A channel's configuration (SPEC.md "Channel configuration"): where its pings and posts go and in
+// what shape, which leads it takes, its caps, schedule and pacing, its credentials, and how its
+// buyer's answers are read. These zod schemas are the one definition: the API validates with them,
+// and every other module reads their `z.infer` types. The checks a channel must pass when it is
+// saved live here too, so a mistake is a 422 with the path of the bad part, never a surprise when a
+// lead arrives; the checks against the campaign's fields need the campaign, and ./check.ts has them.
+import { z } from "zod";
+import { leadPrice } from "../money";
+import { caps, slug, status, timezone } from "../shapes";
+import { compileSchedule } from "../time/schedule";
+import { requestFormats, responseFormats } from "./formats";
+import { jsonPathProblem } from "./jsonpath";
+import { compileTemplate, hasPlaceholder, type Endpoint } from "./template";
+
+export const Schedule = z
+  .object({
+    hours: z.record(z.string(), z.union([z.string(), z.array(z.string()).min(1)])).optional(),
+    blackout: z.array(z.string()).max(1000).default([]),
+  })
+  .strict()
+  .superRefine((s, ctx) => {
+    if (s.hours && Object.keys(s.hours).length === 0)
+      ctx.addIssue({ code: "custom", path: ["hours"], message: "give at least one day, or leave hours out to be open all day" });
+    for (const issue of compileSchedule(s).issues) ctx.addIssue({ code: "custom", path: issue.path, message: issue.message });
+  });
+export type Schedule = z.infer<typeof Schedule>;
+
+export const Pacing = z
+  .object({
+    /** At most this many leads per minute (fractions allowed: 0.2 is one lead per five minutes). */
+    leads_per_minute: z.number().positive().max(100_000),
+  })
+  .strict();
+
+const httpUrl = z.url({ protocol: /^https?$/, message: "must be an http(s) URL" });
+const headerName = z.string().regex(/^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/, "must be a valid HTTP header name");
+
+export const EndpointConfig = z
+  .object({
+    url: httpUrl,
+    method: z.enum(["POST", "GET"]).default("POST"),
+    format: z.enum(requestFormats).default("json"),
+    timeout_ms: z.number().int().min(10).max(60_000).optional(),
+    /** Values may be templates (`"{{lead_id}}"`). */
+    headers: z.record(headerName, z.string()).default({}),
+    /** null: the native payload; an object: a template of the buyer's own request. */
+    body: z.record(z.string(), z.unknown()).nullable().default(null),
+  })
+  .strict()
+  .meta({ id: "Endpoint" });
+export type EndpointConfig = z.infer<typeof EndpointConfig>;
+
+export const filterOps = ["eq", "neq", "in", "nin", "gt", "gte", "lt", "lte", "between", "prefix", "exists"] as const;
+
+const scalar = z.union([z.string(), z.number(), z.boolean()]);
+export const Filter = z
+  .object({ field: z.string().min(1), op: z.enum(filterOps), value: z.unknown() })
+  .strict()
+  .superRefine((f, ctx) => {
+    const need = (ok: boolean, message: string) => {
+      if (!ok) ctx.addIssue({ code: "custom", path: ["value"], message });
+    };
+    switch (f.op) {
+      case "eq":
+      case "neq":
+        return need(scalar.safeParse(f.value).success, "must be a string, number or boolean");
+      case "in":
+      case "nin":
+        return need(z.array(scalar).min(1).safeParse(f.value).success, "must be a non-empty list");
+      case "gt":
+      case "gte":
+      case "lt":
+      case "lte":
+        return need(z.union([z.number(), z.string()]).safeParse(f.value).success, "must be a number (or a date string)");
+      case "between":
+        return need(
+          z.tuple([z.union([z.number(), z.string()]), z.union([z.number(), z.string()])]).safeParse(f.value).success,
+          "must be a pair [low, high]",
+        );
+      case "prefix":
+        return need(
+          z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]).safeParse(f.value).success,
+          "must be a prefix or a list of prefixes",
+        );
+      case "exists":
+        return need(typeof f.value === "boolean", "must be true or false");
+    }
+  })
+  .meta({ id: "Filter" });
+export type Filter = z.infer<typeof Filter>;
+
+export const ChannelAuth = z.discriminatedUnion("type", [
+  z.object({ type: z.literal("basic"), username: z.string(), password: z.string() }).strict(),
+  z.object({ type: z.literal("bearer"), token: z.string().min(1) }).strict(),
+  z.object({ type: z.literal("header"), name: headerName, value: z.string() }).strict(),
+])
+  .meta({ id: "ChannelAuth" });
+
+/** Where a rule reads one value of an answer (see src/channels/rules.ts). */
+export const ValueRule = z.union([
+  z.string().min(1),
+  z.object({ path: z.string().min(1) }).strict(),
+  z.object({ regex: z.string().min(1), flags: z.string().optional() }).strict(),
+]);
+export type ValueRule = z.infer<typeof ValueRule>;
+
+/** A yes or no read from an answer (see src/channels/rules.ts). */
+export const Condition = z.union([
+  z.string().min(1),
+  z
+    .object({
+      path: z.string().min(1),
+      equals: scalar.optional(),
+      in: z.array(scalar).min(1).optional(),
+      matches: z.string().min(1).optional(),
+      exists: z.boolean().optional(),
+    })
+    .strict(),
+  z.object({ regex: z.string().min(1), flags: z.string().optional() }).strict(),
+  z.object({ status: z.array(z.number().int().min(100).max(599)).min(1) }).strict(),
+]);
+export type Condition = z.infer<typeof Condition>;
+
+const responseFormat = z.enum(responseFormats);
+
+export const PingResponseRules = z
+  .object({
+    format: responseFormat.optional(),
+    bid: ValueRule.optional(),
+    accepted: Condition.optional(),
+    ping_ref: ValueRule.optional(),
+    reason: ValueRule.optional(),
+    expires_at: ValueRule.optional(),
+    ttl_seconds: ValueRule.optional(),
+  })
+  .strict();
+export type PingRules = z.infer<typeof PingResponseRules>;
+
+export const PostResponseRules = z
+  .object({
+    format: responseFormat.optional(),
+    accepted: Condition,
+    rejected: Condition.optional(),
+    price: ValueRule.optional(),
+    reason: ValueRule.optional(),
+    redirect_url: ValueRule.optional(),
+  })
+  .strict();
+export type PostRules = z.infer<typeof PostResponseRules>;
+
+const ResponseRules = z.object({ ping: PingResponseRules.optional(), post: PostResponseRules.optional() }).strict();
+
+const secret = z.string().min(16, "must be at least 16 characters");
+const Signing = z
+  .object({
+    secret,
+    /** The secret being retired (or introduced) while a buyer migrates; both sign every request. */
+    previous_secret: secret.optional(),
+  })
+  .strict();
+export type Signing = z.infer<typeof Signing>;
+
+export const CircuitBreaker = z
+  .object({
+    failures: z.number().int().min(1).max(10_000).default(10),
+    cooldown_ms: z.number().int().min(100).max(86_400_000).default(30_000),
+  })
+  .strict();
+
+export type CircuitBreaker = z.infer<typeof CircuitBreaker>;
+
+const ChannelFields = z
+  .object({
+    id: slug,
+    name: z.string().max(200).optional(),
+    buyer_id: slug,
+    campaign_id: slug,
+    type: z.enum(["ping_post", "direct_post"]),
+    status: status.default("active"),
+    ping: EndpointConfig.optional(),
+    post: EndpointConfig,
+    fixed_price: leadPrice.optional(),
+    filters: z.array(Filter).default([]),
+    /** Suppliers whose leads this channel takes; null or absent takes every supplier. */
+    suppliers: z.array(slug).nullable().default(null),
+    priority: z.number().int().min(0).max(1_000_000).default(1),
+    weight: z.number().positive().max(1_000_000).default(1),
+    min_bid: leadPrice.default(0),
+    /** Time zone of the schedule and caps; absent: the campaign's. */
+    timezone: timezone.optional(),
+    schedule: Schedule.optional(),
+    caps,
+    pacing: Pacing.optional(),
+    /** Pings and posts in flight to this channel at once, per Gavel process; more are `throttled`. */
+    max_concurrency: z.number().int().positive().max(100_000).optional(),
+    auth: ChannelAuth.optional(),
+    secret_headers: z.array(headerName).default([]),
+    response: ResponseRules.optional(),
+    signing: Signing.optional(),
+    circuit_breaker: CircuitBreaker.default(CircuitBreaker.parse({})),
+  })
+  .strict();
+
+export const Channel = ChannelFields.superRefine((ch, ctx) => {
+  for (const problem of channelConfigProblems(ch)) ctx.addIssue({ code: "custom", path: problem.path, message: problem.message });
+  if (ch.type === "ping_post" && !ch.ping)
+    ctx.addIssue({ code: "custom", path: ["ping"], message: "a ping_post channel needs a ping endpoint" });
+  if (ch.type === "direct_post" && ch.fixed_price === undefined)
+    ctx.addIssue({ code: "custom", path: ["fixed_price"], message: "a direct_post channel needs a fixed_price" });
+  if (ch.type === "direct_post" && ch.ping)
+    ctx.addIssue({ code: "custom", path: ["ping"], message: "a direct_post channel is not pinged" });
+}).meta({ id: "Channel" });
+export type Channel = z.infer<typeof Channel>;
+
+// --- checks when a channel is saved ------------------------------------------------------------
+
+export interface ConfigProblem {
+  path: (string | number)[];
+  message: string;
+}
+
+const FLAGS = /^[imsu]*$/;
+
+function regexProblem(source: string, flags = ""): string | null {
+  if (!FLAGS.test(flags)) return `flags may only use i, m, s and u`;
+  try {
+    new RegExp(source, flags);
+    return null;
+  } catch (error) {
+    return `bad regular expression: ${(error as Error).message}`;
+  }
+}
+
+export function valueRuleProblem(rule: ValueRule): string | null {
+  if (typeof rule === "string") return jsonPathProblem(rule);
+  if ("path" in rule) return jsonPathProblem(rule.path);
+  return regexProblem(rule.regex, rule.flags);
+}
+
+export function conditionProblem(rule: Condition): string | null {
+  if (typeof rule === "string") return jsonPathProblem(rule);
+  if ("status" in rule) return null;
+  if ("regex" in rule) return regexProblem(rule.regex, rule.flags);
+  const tests = (["equals", "in", "matches", "exists"] as const).filter((k) => rule[k] !== undefined);
+  if (tests.length > 1) return `use one of equals, in, matches or exists (got ${tests.join(", ")})`;
+  return jsonPathProblem(rule.path) ?? (rule.matches !== undefined ? regexProblem(rule.matches) : null);
+}
+
+function endpointProblems(endpoint: Endpoint, cfg: EndpointConfig): ConfigProblem[] {
+  const problems: ConfigProblem[] = [];
+  const at = (...path: (string | number)[]) => [endpoint, ...path];
+  if (cfg.body === null) {
+    if (cfg.format !== "json")
+      problems.push({
+        path: at("format"),
+        message: `${cfg.format === "xml" ? "an XML" : "a form"} request needs a body template (body: null sends Gavel's native JSON)`,
+      });
+    if (cfg.method === "GET") problems.push({ path: at("method"), message: "a GET needs a body template: its fields become the query string" });
+  } else {
+    for (const p of compileTemplate(cfg.body, endpoint).problems) problems.push({ path: at("body", ...p.path), message: p.message });
+    const keys = Object.keys(cfg.body);
+    if (cfg.format === "xml" && cfg.method !== "GET" && keys.length !== 1)
+      problems.push({
+        path: at("body"),
+        message: `an XML body template has exactly one top-level key, the root element (got ${keys.length}: ${keys.join(", ") || "none"})`,
+      });
+    if (cfg.format === "form" || cfg.method === "GET") {
+      const what = cfg.method === "GET" ? "a GET query string" : "a form body";
+      for (const [key, value] of Object.entries(cfg.body)) {
+        const flat = (v: unknown) => v === null || typeof v !== "object";
+        if (!(flat(value) || (Array.isArray(value) && value.every(flat))))
+          problems.push({ path: at("body", key), message: `${what} is flat: a value is text, a number, a boolean or a list of them` });
+      }
+    }
+  }
+  for (const [name, value] of Object.entries(cfg.headers)) {
+    if (!hasPlaceholder(value)) continue;
+    for (const p of compileTemplate(value, endpoint).problems) problems.push({ path: at("headers", name), message: p.message });
+  }
+  return problems;
+}
+
+function rulesProblems(base: (string | number)[], rules: PingRules | PostRules, conditions: readonly string[]): ConfigProblem[] {
+  const problems: ConfigProblem[] = [];
+  for (const [name, rule] of Object.entries(rules)) {
+    if (name === "format" || rule === undefined) continue;
+    const problem = conditions.includes(name) ? conditionProblem(rule as Condition) : valueRuleProblem(rule as ValueRule);
+    if (problem) problems.push({ path: [...base, name], message: problem });
+  }
+  return problems;
+}
+
+/** The problems of a channel's endpoints and response rules (its fields are checked by the schema above). */
+function channelConfigProblems(ch: Pick<z.infer<typeof ChannelFields>, "type" | "ping" | "post" | "fixed_price" | "response">): ConfigProblem[] {
+  const problems: ConfigProblem[] = [];
+  if (ch.ping) problems.push(...endpointProblems("ping", ch.ping));
+  problems.push(...endpointProblems("post", ch.post));
+  const ping = ch.response?.ping;
+  if (ping) {
+    if (ch.type === "direct_post") problems.push({ path: ["response", "ping"], message: "a direct_post channel is not pinged" });
+    if (ping.bid === undefined && ping.accepted === undefined)
+      problems.push({ path: ["response", "ping", "bid"], message: "needs bid (where the price is), or accepted (a yes/no priced at fixed_price)" });
+    if (ping.bid === undefined && ping.accepted !== undefined && ch.fixed_price === undefined)
+      problems.push({ path: ["fixed_price"], message: "a ping answered only with yes/no sells at the channel's fixed_price: set it" });
+    problems.push(...rulesProblems(["response", "ping"], ping, ["accepted"]));
+  }
+  const post = ch.response?.post;
+  if (post) problems.push(...rulesProblems(["response", "post"], post, ["accepted", "rejected"]));
+  return problems;
+}
