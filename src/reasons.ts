@@ -1,0 +1,144 @@
+// Every reason Gavel records, as closed lists of codes (after Prebid Server's non_bid_reason): why a
+// channel was left out, why a ping brought no bid, what became of a post, why a lead ended as it
+// did. A reason is a code with an optional detail — `{ reason: "below_floor", detail: "bid 1.50 <
+// floor 3.00" }` — stored as one text, `code` or `code: detail`. The codes here are the API's
+// enums and the README's tables (a test holds all three together); nothing else invents one.
+// A kernel: it imports nothing of Gavel's.
+
+/** Code → what it means, for one stage. `keyed`: its detail is from a small set (a field, a period, an HTTP status), so reports may group by it; any other detail is free text (a buyer's message, a body excerpt) and never a report key. */
+interface CodeInfo {
+  readonly means: string;
+  readonly keyed?: true;
+}
+
+/** A channel left out of a lead: before its ping, or when its bid came up for the post. */
+export const EXCLUSION_REASONS = {
+  paused: { means: "the channel is paused" },
+  archived: { means: "the channel is archived" },
+  buyer_paused: { means: "the channel's buyer is paused" },
+  buyer_archived: { means: "the channel's buyer is archived" },
+  supplier: { means: "the channel's `suppliers` allow-list leaves this supplier out" },
+  filtered: { means: "a filter does not hold; detail: the field of the first one", keyed: true },
+  schedule: { means: "outside the channel's hours, or on a blackout date, in its zone" },
+  buyer_duplicate: { means: "the buyer already received this consumer within its `dedup` window" },
+  cap_leads: { means: "a leads cap of the channel has no room; detail: its period", keyed: true },
+  cap_spend: { means: "a spend cap of the channel has no room; detail: its period", keyed: true },
+  buyer_cap_leads: { means: "a leads cap of the channel's buyer has no room; detail: its period", keyed: true },
+  buyer_cap_spend: { means: "a spend cap of the channel's buyer has no room; detail: its period", keyed: true },
+  paced: { means: "the channel's pacing window is used up" },
+  throttled: { means: "the channel has `max_concurrency` requests in flight in this process" },
+  below_floor: { means: "a `direct_post` channel whose fixed price is under the floor or its `min_bid`" },
+  circuit_open: { means: "the channel's circuit breaker is open after consecutive errors or timeouts" },
+} as const satisfies Record<string, CodeInfo>;
+
+/** A ping that brought no bid (its outcome says which kind: no_bid, below_floor, timeout, error, invalid_response). */
+export const PING_REASONS = {
+  no_bid: { means: "the buyer declined (HTTP 204, no bid or a bid of 0); detail: its message, if any" },
+  below_floor: { means: "a bid under the floor or the channel's `min_bid`; detail: `bid 1.50 < floor 3.00`" },
+  ping_timeout: { means: "no answer within the ping timeout" },
+  ping_not_sent: { means: "the ping never reached a socket before the deadline (still connecting, or waiting for a connection)" },
+  gavel_stalled: { means: "a timeout Gavel caused itself (its event loop stalled): no mark against the buyer" },
+  http_error: { means: "a non-2xx answer; detail: the status", keyed: true },
+  connection: { means: "the connection failed; detail: the error code (`ECONNREFUSED`)", keyed: true },
+  body_too_large: { means: "the answer was over the size limit" },
+  unparseable_body: { means: "the answer could not be read; detail: its start" },
+  no_rule_matched: { means: "the answer was read, but none of the channel's response rules found a bid or a no-bid in it; detail: its start" },
+  bad_bid: { means: "the bid is not a price; detail: what it was" },
+} as const satisfies Record<string, CodeInfo>;
+
+/** What became of a post (its outcome says accepted, rejected, error, unknown, invalid_response or skipped). */
+export const POST_REASONS = {
+  accepted: { means: "the buyer took the lead; detail: its message, if any" },
+  rejected: { means: "the buyer refused the lead; detail: its message, if any" },
+  post_timeout: { means: "sent, and no answer within the post timeout: the buyer may have taken the lead" },
+  post_not_sent: { means: "the post never reached a socket before the deadline: the buyer never saw it" },
+  connection_lost: { means: "the connection broke after the post was sent: the buyer may have taken the lead; detail: the error code", keyed: true },
+  connection: { means: "the connection failed before the post was sent; detail: the error code", keyed: true },
+  http_error: { means: "a non-2xx answer; detail: the status", keyed: true },
+  body_too_large: { means: "the answer was over the size limit" },
+  unparseable_body: { means: "the answer could not be read; detail: its start" },
+  no_rule_matched: { means: "the answer was read, but the channel's response rules found neither an acceptance nor a rejection in it; detail: its start" },
+  bid_expired: { means: "the buyer's bid had expired by the time it came up: not posted" },
+} as const satisfies Record<string, CodeInfo>;
+
+/** A lead's own reason (and its history's). */
+export const LEAD_REASONS = {
+  invalid: { means: "rejected: fields failed validation; detail: the fields" },
+  suppressed: { means: "rejected: the consumer is on the do-not-sell list" },
+  cap_leads: { means: "rejected: a leads cap of the supplier has no room; detail: its period", keyed: true },
+  cap_spend: { means: "rejected: a spend cap of the supplier has no room; detail: its period", keyed: true },
+  dedup: { means: "duplicate: the campaign already auctioned this consumer within `lookback_days`" },
+  resubmitted: { means: "duplicate: the same supplier sent this consumer again within `supplier_window_minutes`" },
+  no_eligible_channels: { means: "unsold: no channel could take the lead" },
+  no_bids: { means: "unsold: no channel bid" },
+  all_rejected: { means: "unsold: every bid's buyer refused the post, or none could be posted" },
+  deadline: { means: "unsold: the deadline passed before a buyer accepted" },
+  post_outcome_unknown: { means: "error: a post's outcome is unknown (the buyer may have the lead), so it was offered to no one else" },
+  database_unavailable: { means: "error: the database could not be reached to reserve a cap before a post" },
+  interrupted: { means: "history: the process running the auction died, and another settled the lead" },
+  sold_to: { means: "history: the sale; detail: the channel that bought" },
+} as const satisfies Record<string, CodeInfo>;
+
+export type ExclusionCode = keyof typeof EXCLUSION_REASONS;
+export type PingCode = keyof typeof PING_REASONS;
+export type PostCode = keyof typeof POST_REASONS | ExclusionCode;
+export type LeadCode = keyof typeof LEAD_REASONS;
+export type ReasonCode = ExclusionCode | PingCode | PostCode | LeadCode;
+
+/** A reason as stored: `code`, or `code: detail`. The type makes an unknown code a compile error. */
+export type ReasonText<C extends ReasonCode = ReasonCode> = C | `${C}: ${string}`;
+
+export interface Reason {
+  reason: ReasonCode;
+  detail: string | null;
+}
+
+/** The stored text of a code and its detail. */
+export function reasonText<C extends ReasonCode>(code: C, detail?: string | number | null): ReasonText<C> {
+  return detail === undefined || detail === null || detail === "" ? code : `${code}: ${detail}`;
+}
+
+const ALL_CODES: ReadonlySet<string> = new Set([
+  ...Object.keys(EXCLUSION_REASONS),
+  ...Object.keys(PING_REASONS),
+  ...Object.keys(POST_REASONS),
+  ...Object.keys(LEAD_REASONS),
+]);
+
+export const isReasonCode = (text: string): text is ReasonCode => ALL_CODES.has(text);
+
+/** Codes whose detail may be a report key (see CodeInfo.keyed). */
+export const KEYED_CODES: readonly ReasonCode[] = [EXCLUSION_REASONS, PING_REASONS, POST_REASONS, LEAD_REASONS].flatMap((stage) =>
+  Object.entries(stage)
+    .filter(([, info]) => (info as CodeInfo).keyed)
+    .map(([code]) => code as ReasonCode),
+);
+
+const CANONICAL = /^([a-z][a-z0-9_]*)(?:: ([\s\S]*))?$/;
+
+/**
+ * Reads a stored reason. Rows written before the codes existed are read as their code too:
+ * `filtered:state`, `cap:day:leads`, `buyer_cap:week:spend`, `http_503`, `connection:ECONNRESET`,
+ * `connection_lost:EPIPE`, `bid 1.5 < floor 3`, `invalid:email,phone`, `channel:acme`; anything else
+ * (a buyer's message) becomes the detail of `fallback` (the attempt's outcome, when it is a code).
+ */
+export function splitReason(text: string | null, fallback?: ReasonCode): Reason | null {
+  if (text === null || text === "") return fallback ? { reason: fallback, detail: null } : null;
+  const canonical = CANONICAL.exec(text);
+  if (canonical && isReasonCode(canonical[1])) return { reason: canonical[1], detail: canonical[2] ?? null };
+  const legacy = legacyReason(text);
+  if (legacy) return legacy;
+  return fallback ? { reason: fallback, detail: text } : { reason: "rejected", detail: text };
+}
+
+function legacyReason(text: string): Reason | null {
+  let m: RegExpExecArray | null;
+  if ((m = /^(cap|buyer_cap):([a-z]+):(leads|spend)$/.exec(text))) return { reason: `${m[1]}_${m[3]}` as ReasonCode, detail: m[2] };
+  if ((m = /^http_(\d{3})$/.exec(text))) return { reason: "http_error", detail: m[1] };
+  if ((m = /^(filtered|connection|connection_lost|invalid):(.*)$/.exec(text))) return { reason: m[1] as ReasonCode, detail: m[2] };
+  if ((m = /^channel:(.+)$/.exec(text))) return { reason: "sold_to", detail: m[1] };
+  if ((m = /^bid ([\d.]+) < floor ([\d.]+)$/.exec(text)))
+    return { reason: "below_floor", detail: `bid ${Number(m[1]).toFixed(2)} < floor ${Number(m[2]).toFixed(2)}` };
+  if ((m = /^(unparseable_body|bad_bid|no_rule_matched): ([\s\S]*)$/.exec(text))) return { reason: m[1] as ReasonCode, detail: m[2] };
+  return null;
+}
