@@ -19,6 +19,7 @@ import { dashboardRoutes } from "./dashboard/serve";
 import { DIMENSIONS } from "./reports/query";
 import { authenticator } from "./http/auth";
 import { configRoutes } from "./http/config";
+import type { AppEnv } from "./http/env";
 import { explainRoutes } from "./http/explain";
 import { leadRoutes } from "./http/leads";
 import type { ApiInfo } from "./http/openapi";
@@ -38,7 +39,10 @@ export interface AppDeps {
   catalog: Catalog;
   supplierKeys: SupplierKeys;
   transport: BuyerTransport;
+  /** Admission control: the bound on auctions running at once. */
   gate: AuctionGate;
+  /** How long a lead may wait for an auction slot before its 503 (GAVEL_ADMISSION_WAIT_MS). */
+  admissionWaitMs: number;
   limiter: ChannelLimiter;
   caps: CapLedger;
   clock: Clock;
@@ -135,17 +139,17 @@ export function appRoutes(deps: AppDeps): AnyRoute[] {
   return routes;
 }
 
-export function createApp(deps: AppDeps): Hono {
-  const app = new Hono();
+export function createApp(deps: AppDeps): Hono<AppEnv> {
+  const app = new Hono<AppEnv>();
+  app.use(async (c, next) => {
+    c.set("logger", deps.logger);
+    await next();
+  });
   app.onError(onError);
   app.notFound((c) => {
     const report = /^\/v1\/reports\/([^/]+)$/.exec(c.req.path);
     if (report) return problem(c, "not_found", `No report '${report[1]}': reports are ${DIMENSIONS.join(", ")}, bids and reasons`);
     return problem(c, "not_found", `No route ${c.req.method} ${c.req.path}`);
-  });
-  app.use(async (c, next) => {
-    c.set("logger" as never, deps.logger as never);
-    await next();
   });
   mountRoutes(app, appRoutes(deps), authenticator({ db: deps.database.db, supplierKeys: deps.supplierKeys, adminToken: deps.adminToken }));
   return app;

@@ -2,7 +2,7 @@
 // it, and drain on shutdown. Used by main.ts, the demo and the integration tests alike.
 import { randomBytes } from "node:crypto";
 import type { AddressInfo } from "node:net";
-import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
+import { createServer } from "node:http";
 import { getRequestListener, type ServerType } from "@hono/node-server";
 import type { Hono } from "hono";
 import type { Logger } from "pino";
@@ -21,8 +21,8 @@ import { settleInterruptedLeads } from "./db/leads";
 import { keepAttemptPartitions, type PartitionUpkeep } from "./db/partitions";
 import { uuidv7 } from "./ids";
 import { rollUp } from "./reports/rollup";
-import { markAdmitted } from "./http/arrival";
-import { problemBody, rawProblemAnswer } from "./http/problem";
+import type { AppEnv } from "./http/env";
+import { rawProblemAnswer } from "./http/problem";
 import { createLogger } from "./logger";
 import { createMetrics } from "./metrics";
 import { DAY_MS, systemClock, type Clock } from "./time/clock";
@@ -34,7 +34,7 @@ export interface Gavel {
   adminToken: string;
   logger: Logger;
   /** The mounted app (tests enumerate `app.routes`). */
-  app: Hono;
+  app: Hono<AppEnv>;
   /** Stops accepting, waits for running auctions (bounded), closes pools and the database. */
   close(): Promise<void>;
 }
@@ -75,7 +75,6 @@ export async function startGavel(options: StartOptions): Promise<Gavel> {
   const transport = options.transport ?? createBuyerTransport();
   const loop = options.loopSaturated ? undefined : new LoopMonitor();
   const gate = new AuctionGate(config.GAVEL_MAX_AUCTIONS, undefined, options.loopSaturated ?? (() => loop!.saturated()));
-  const admissionWaitMs = config.GAVEL_ADMISSION_WAIT_MS;
   const caps = new CapLedger(database, new UsageView(database, clock, config.GAVEL_USAGE_REFRESH_MS, logger));
   let ready = true;
 
@@ -91,6 +90,7 @@ export async function startGavel(options: StartOptions): Promise<Gavel> {
     supplierKeys: new SupplierKeys(database, config.GAVEL_CONFIG_TTL_MS, clock),
     transport,
     gate,
+    admissionWaitMs: config.GAVEL_ADMISSION_WAIT_MS,
     limiter: new ChannelLimiter(),
     caps,
     clock,
@@ -135,25 +135,9 @@ export async function startGavel(options: StartOptions): Promise<Gavel> {
   const roller = setInterval(roll, config.GAVEL_SWEEP_MS);
   roller.unref();
 
-  // Admission happens here, before the request reaches the app: a lead takes an auction slot, or
-  // waits for one (unread, first come first served, up to GAVEL_ADMISSION_WAIT_MS of its own
-  // deadline), or is answered 503 without its body or key being read and without being recorded.
-  // Under a flood that keeps the cost of "not now" far below the cost of an auction, and waiting
-  // clients do not come straight back, so the admitted leads keep their deadlines.
-  const toApp = getRequestListener(app.fetch);
-  const server: ServerType = createServer((req, res) => {
-    if (req.method !== "POST" || !isLeadIntake(req)) return void toApp(req, res);
-    const arrival = { at: clock.now(), mono: performance.now() };
-    const go = (admitted: boolean) => {
-      if (!admitted) return shed(res, metrics);
-      markAdmitted(req, arrival);
-      res.once("close", () => gate.leave());
-      void toApp(req, res);
-    };
-    const entered = gate.enter(admissionWaitMs, (withdraw) => res.once("close", withdraw));
-    if (typeof entered === "boolean") go(entered);
-    else void entered.then(go);
-  });
+  // Every request goes to the app, lead intake included: admission control is its middleware
+  // (http/admission.ts), which reads nothing of a lead it refuses.
+  const server: ServerType = createServer(getRequestListener(app.fetch));
   // A request Node's parser refuses never reaches the app: it still gets a problem+json answer.
   server.on("clientError", (error: NodeJS.ErrnoException, socket) => {
     if (error.code === "ECONNRESET" || !socket.writable) return void socket.destroy();
@@ -216,15 +200,4 @@ function logPartitionUpkeep(logger: Logger, done: PartitionUpkeep): void {
   else if (done.created.length) logger.info({ created: done.created }, "made partitions of attempts");
   if (done.dropped.length) logger.info({ dropped: done.dropped }, "dropped partitions of attempts past GAVEL_RETENTION_DAYS");
   if (done.deferred.length) logger.warn({ deferred: done.deferred }, "partitions of attempts left for the next sweep: their locks were busy");
-}
-
-const isLeadIntake = (req: IncomingMessage) => req.url === "/v1/leads" || req.url?.startsWith("/v1/leads?") === true;
-
-const OVERLOADED = problemBody("overloaded", "Gavel is at its bound of concurrent auctions");
-
-function shed(res: ServerResponse, metrics: ReturnType<typeof createMetrics>): void {
-  metrics.recordOverloaded();
-  if (res.destroyed) return; // its client gave up while waiting
-  res.writeHead(503, { "content-type": "application/problem+json", "retry-after": "1", "content-length": Buffer.byteLength(OVERLOADED) });
-  res.end(OVERLOADED);
 }

@@ -9,6 +9,7 @@ import { gunzipSync } from "node:zlib";
 import { Hono } from "hono";
 import { describe, expect, it } from "vitest";
 import { dashboardRoutes, readBuiltDashboard } from "../src/dashboard/serve";
+import type { AppEnv } from "../src/http/env";
 import { onError } from "../src/http/problem";
 import { mountRoutes } from "../src/http/route";
 import { useTestGavel } from "./helpers/gavel";
@@ -70,7 +71,7 @@ describe("the dashboard built by npm run build", () => {
       await run(process.execPath, ["--import", "tsx", "src/dashboard/build-cli.ts", out], { timeout: 60_000 });
       const written = await readdir(join(out, "dashboard", "assets"));
       expect(written.some((f) => /^app-[A-Z0-9]+\.js$/.test(f))).toBe(true);
-      const app = new Hono();
+      const app = new Hono<AppEnv>();
       app.onError(onError);
       mountRoutes(app, dashboardRoutes({ load: () => readBuiltDashboard(join(out, "dashboard")) }), () => async (_c, next) => next());
       const page = await app.request("/");

@@ -1,7 +1,8 @@
-// Admission control: a bound on auctions running at once in this process. Past it a lead is
-// answered 503 with Retry-After before anything is pinged, so overload sheds load quickly instead
-// of letting every lead queue past its deadline. The gate also lets shutdown wait for the auctions
-// still running, and says when Gavel itself is the reason buyers seem slow.
+// Admission control: a bound on auctions running at once in this process. Past it a lead waits
+// briefly or is answered 503 with Retry-After before anything is pinged (http/admission.ts is the
+// one place that asks), so overload sheds load quickly instead of letting every lead queue past its
+// deadline. The gate also lets shutdown wait for the auctions still running, and says when Gavel
+// itself is the reason buyers seem slow.
 
 /**
  * Watches this process's event loop: every `everyMs` it records how busy the loop was since the
@@ -128,7 +129,7 @@ export class AuctionGate {
     return this.running;
   }
 
-  /** Records a lead refused without entering (the server's early 503). */
+  /** Records a lead refused; `enter` records each lead it refuses. */
   refused(): void {
     this.refusedAt = this.now();
   }

@@ -30,7 +30,7 @@ import { runAuction, type AuctionDeps, type AuctionResult } from "./run";
 
 export interface SellDeps extends AuctionDeps {
   database: Database;
-  /** Admission control (a slot is taken by the server before the app, or by the lead route without it); while Gavel is overloaded, unsent requests are not the buyers' fault. */
+  /** Admission control (http/admission.ts takes a lead's slot); while Gavel is overloaded, unsent requests are not the buyers' fault. */
   gate: AuctionGate;
   /** Group commit of the end-of-auction writes. */
   leadWriter: LeadWriter;

@@ -1,31 +1,25 @@
 // Who is calling: operators (admin or analyst tokens) on configuration and reads, suppliers (API
 // keys) on lead intake. Every route declares its access level (route.ts); `authenticator` turns
 // that level into one small middleware.
-import type { Context, MiddlewareHandler } from "hono";
 import { hashSecret, sameSecret } from "../auth/secrets";
 import { keyIdOf, type SupplierKeys } from "../auth/supplier-keys";
-import type { Actor } from "../db/audit";
 import type { Db } from "../db/client";
 import { findOperatorToken } from "../db/tokens";
 import { GavelError } from "../errors";
 import type { Supplier } from "../resources/schemas";
 import { OPERATOR_TOKEN_PREFIX, type Role } from "../resources/tokens";
+import type { AppContext, AppMiddleware, Operator } from "./env";
 import type { Access } from "./route";
 
-export type { Role };
+export type { Operator, Role };
 
-export interface Operator {
-  role: Role;
-  actor: Actor;
-}
-
-function bearer(c: Context): string | undefined {
+function bearer(c: AppContext): string | undefined {
   const header = c.req.header("authorization");
   const match = header ? /^Bearer\s+(\S+)\s*$/i.exec(header) : null;
   return match?.[1];
 }
 
-const pass: MiddlewareHandler = async (_c, next) => {
+const pass: AppMiddleware = async (_c, next) => {
   await next();
 };
 
@@ -35,14 +29,14 @@ export interface AuthDeps {
   adminToken?: string;
 }
 
-export function authenticator(deps: AuthDeps): (access: Access) => MiddlewareHandler {
+export function authenticator(deps: AuthDeps): (access: Access) => AppMiddleware {
   const analyst = requireOperator(deps, "analyst");
   const admin = requireOperator(deps, "admin");
   const supplier = requireSupplier(deps);
   return (access) => ({ public: pass, supplier, analyst, admin })[access];
 }
 
-function requireOperator(deps: AuthDeps, needs: Role): MiddlewareHandler {
+function requireOperator(deps: AuthDeps, needs: Role): AppMiddleware {
   return async (c, next) => {
     const token = bearer(c);
     if (!token) throw new GavelError("unauthorized", "Send an operator token as 'Authorization: Bearer <token>'");
@@ -55,11 +49,10 @@ function requireOperator(deps: AuthDeps, needs: Role): MiddlewareHandler {
     }
     if (!operator) throw await notAnOperator(deps, token);
     if (needs === "admin" && operator.role !== "admin") throw new GavelError("forbidden", "This needs an admin token; analyst tokens are read-only");
-    c.set("operator" as never, operator as never);
+    c.set("operator", operator);
     await next();
   };
 }
-
 
 /**
  * Why a token that is no operator's is refused. A supplier's API key sent to an operator route is
@@ -86,7 +79,7 @@ function notASupplier(deps: AuthDeps, key: string): GavelError {
   return new GavelError("unauthorized", "The API key is not valid");
 }
 
-function requireSupplier(deps: AuthDeps): MiddlewareHandler {
+function requireSupplier(deps: AuthDeps): AppMiddleware {
   return async (c, next) => {
     const key = bearer(c);
     if (!key) throw new GavelError("unauthorized", "Send the supplier API key as 'Authorization: Bearer <key>'");
@@ -94,21 +87,21 @@ function requireSupplier(deps: AuthDeps): MiddlewareHandler {
     if (!supplier) throw notASupplier(deps, key);
     if (supplier.status === "archived") throw new GavelError("unauthorized", "The API key is not valid");
     if (supplier.status !== "active") throw new GavelError("forbidden", `Supplier '${supplier.id}' is ${supplier.status}`);
-    c.set("supplier" as never, supplier as never);
+    c.set("supplier", supplier);
     await next();
   };
 }
 
 /** The operator an `analyst` or `admin` route was called by. */
-export function operatorOf(c: Context): Operator {
-  const operator = c.get("operator" as never) as Operator | undefined;
+export function operatorOf(c: AppContext): Operator {
+  const operator = c.var.operator;
   if (!operator) throw new Error("operatorOf: the route is not behind operator authentication");
   return operator;
 }
 
 /** The supplier a `supplier` route was called by. */
-export function supplierOf(c: Context): Supplier {
-  const supplier = c.get("supplier" as never) as Supplier | undefined;
+export function supplierOf(c: AppContext): Supplier {
+  const supplier = c.var.supplier;
   if (!supplier) throw new Error("supplierOf: the route is not behind supplier authentication");
   return supplier;
 }

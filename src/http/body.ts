@@ -1,11 +1,10 @@
 import { isUtf8 } from "node:buffer";
-import type { IncomingMessage } from "node:http";
-import type { Context } from "hono";
 import { DateTime } from "luxon";
 import { z } from "zod";
 import { formatPath, GavelError } from "../errors";
 import { timezone } from "../shapes";
 import { findUnstorable } from "../storable";
+import type { AppContext } from "./env";
 
 /**
  * The request body as text, refused with 413 past `maxBytes` (a declared Content-Length over it is
@@ -19,8 +18,9 @@ export interface BodyLimit {
   tooLarge: string;
 }
 
-export async function limitedText(c: Context, { maxBytes, tooLarge }: BodyLimit): Promise<string> {
-  const incoming = (c.env as { incoming?: IncomingMessage } | undefined)?.incoming;
+export async function limitedText(c: AppContext, { maxBytes, tooLarge }: BodyLimit): Promise<string> {
+  // Absent under app.request(), which passes no bindings.
+  const incoming = c.env?.incoming;
   if (!incoming || incoming.readableEnded) {
     const bytes = new Uint8Array(await c.req.arrayBuffer());
     if (bytes.byteLength > maxBytes) throw new GavelError("payload_too_large", tooLarge);
@@ -38,7 +38,7 @@ export async function limitedText(c: Context, { maxBytes, tooLarge }: BodyLimit)
 }
 
 /** The request body as text, with no limit of its own; bytes that are not UTF-8 are a 400. */
-export async function bodyText(c: Context): Promise<string> {
+export async function bodyText(c: AppContext): Promise<string> {
   return utf8(new Uint8Array(await c.req.arrayBuffer()));
 }
 
@@ -53,7 +53,7 @@ function utf8(bytes: Uint8Array): string {
  * out of range, nesting past MAX_JSON_DEPTH; see storable.ts) is a 422 naming where, before any
  * handler sees it. Every JSON body of the API comes through here.
  */
-export async function jsonBody(c: Context, limit?: BodyLimit): Promise<unknown> {
+export async function jsonBody(c: AppContext, limit?: BodyLimit): Promise<unknown> {
   const text = limit ? await limitedText(c, limit) : await bodyText(c);
   if (text.trim() === "") throw new GavelError("bad_request", "The request body is empty; send JSON");
   let value: unknown;
@@ -66,7 +66,7 @@ export async function jsonBody(c: Context, limit?: BodyLimit): Promise<unknown> 
 }
 
 /** The media type of a request (`application/json`), lower-cased, without parameters. */
-export function mediaType(c: Context): string {
+export function mediaType(c: AppContext): string {
   return (c.req.header("content-type") ?? "").split(";")[0].trim().toLowerCase();
 }
 
@@ -75,7 +75,7 @@ export function mediaType(c: Context): string {
  * an HTML form or a supplier platform encodes them (`+` is a space). A malformed percent-escape,
  * or escaped bytes that are not UTF-8, is a 400 naming the pair, never quietly replaced.
  */
-export async function formBody(c: Context, limit: BodyLimit): Promise<[string, string][]> {
+export async function formBody(c: AppContext, limit: BodyLimit): Promise<[string, string][]> {
   const text = await limitedText(c, limit);
   if (text.trim() === "") throw new GavelError("bad_request", "The request body is empty; send the form's fields");
   const pairs: [string, string][] = [];

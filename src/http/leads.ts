@@ -1,23 +1,23 @@
 // Lead intake (suppliers) and lead reads (operators).
-import type { Context, MiddlewareHandler } from "hono";
 import { z } from "zod";
 import type { Catalog } from "../auction/catalog";
-import type { AuctionGate } from "../auction/gate";
-import type { Metrics } from "../metrics";
 import type { SupplierRateLimiter } from "../auction/rate-limit";
 import { LeadSubmission, sellLead, trackingString, type SellDeps } from "../auction/sell";
 import { findLead, listLeads } from "../db/trace";
 import { GavelError, type FieldError } from "../errors";
 import { fromCents } from "../money";
 import { slug } from "../shapes";
+import { admission, arrivalOf } from "./admission";
 import { operatorOf, supplierOf } from "./auth";
-import { admittedArrival } from "./arrival";
 import { formBody, jsonBody, type BodyLimit, mediaType, pageLimit, queryFlag, rangeZone, storableOrThrow, timeBound, timeRange } from "./body";
+import type { AppContext, AppMiddleware } from "./env";
 import { route, type AnyRoute } from "./route";
 
 export interface LeadRouteDeps extends SellDeps {
   maxLeadBytes: number;
   rateLimiter: SupplierRateLimiter;
+  /** How long a lead may wait for an auction slot (GAVEL_ADMISSION_WAIT_MS). */
+  admissionWaitMs: number;
 }
 
 const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
@@ -126,7 +126,7 @@ const LeadQuery = z
   .strict();
 
 /** Per-supplier token bucket (in this process): 429 + Retry-After before the body is even read. */
-function rateLimit(limiter: SupplierRateLimiter): MiddlewareHandler {
+function rateLimit(limiter: SupplierRateLimiter): AppMiddleware {
   return async (c, next) => {
     const supplier = supplierOf(c);
     const admission = limiter.take(supplier.id, supplier.rate_limit);
@@ -135,27 +135,6 @@ function rateLimit(limiter: SupplierRateLimiter): MiddlewareHandler {
         retryAfter: admission.retryAfterSeconds,
       });
     await next();
-  };
-}
-
-/**
- * Admission control: a place among GAVEL_MAX_AUCTIONS running auctions, taken before the body is
- * even read, so an overloaded process answers 503 + Retry-After for almost nothing, before any
- * ping, and records no lead. The place is held until the answer is ready.
- */
-function admit(gate: AuctionGate, metrics: Metrics | undefined): MiddlewareHandler {
-  return async (c, next) => {
-    // The server took the slot already (and gives it back when the answer is sent).
-    if (admittedArrival(c)) return next();
-    if (!gate.tryEnter()) {
-      metrics?.recordOverloaded();
-      throw new GavelError("overloaded", "Gavel is at its bound of concurrent auctions", { retryAfter: 1 });
-    }
-    try {
-      await next();
-    } finally {
-      gate.leave();
-    }
   };
 }
 
@@ -196,14 +175,12 @@ export function leadRoutes(deps: LeadRouteDeps): AnyRoute[] {
           headers: { "Retry-After": { description: "Seconds", schema: { type: "integer" } } },
         },
       },
-      use: [
-        rateLimit(deps.rateLimiter),
-        admit(deps.gate, deps.metrics),
-      ],
+      before: [admission({ gate: deps.gate, waitMs: deps.admissionWaitMs, clock: deps.clock, metrics: deps.metrics })],
+      use: [rateLimit(deps.rateLimiter)],
       async handler(c) {
         // The deadline counts from the lead's arrival: everything Gavel does, including waiting
         // for an auction slot, spends it.
-        const received = admittedArrival(c) ?? { at: deps.clock.now(), mono: performance.now() };
+        const received = arrivalOf(c);
         const header = c.req.header("idempotency-key");
         if (header !== undefined) checkIdempotencyKey(header, "headers.idempotency-key", "Bad Idempotency-Key header");
         const limit = { maxBytes: deps.maxLeadBytes, tooLarge: `The lead body is over the limit of ${deps.maxLeadBytes} bytes` };
@@ -286,7 +263,7 @@ function checkIdempotencyKey(key: string, path: string, title: string): void {
  * A lead's body, as JSON or as a form, and its idempotency key: the header's, or a form's
  * `idempotency_key` field (the two, if both are sent, must be the same).
  */
-async function leadBody(c: Context, limit: BodyLimit, header: string | undefined): Promise<{ body: unknown; idempotencyKey?: string }> {
+async function leadBody(c: AppContext, limit: BodyLimit, header: string | undefined): Promise<{ body: unknown; idempotencyKey?: string }> {
   const type = mediaType(c);
   if (type === "multipart/form-data")
     throw new GavelError("bad_request", "multipart/form-data is not taken: send the lead as application/x-www-form-urlencoded or as JSON");

@@ -1,11 +1,11 @@
 // The one place errors become HTTP answers: application/problem+json (RFC 9457) with `type`,
 // `title`, `status`, `detail` and, for field errors, `errors[]`.
-import type { Context } from "hono";
 import { HTTPException } from "hono/http-exception";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { z } from "zod";
 import { unavailable } from "../db/client";
 import { GavelError, type ErrorCode } from "../errors";
+import type { AppContext } from "./env";
 
 export const FieldErrorSchema = z
   .object({
@@ -64,7 +64,7 @@ const titleOf: Record<ErrorCode, string> = {
   supplier_cap: "Supplier cap reached",
 };
 
-/** The problem+json text of an error, for answers written outside the app (the server's early 503). */
+/** The problem+json text of an error. */
 export function problemBody(code: ErrorCode, detail: string, extra: Record<string, unknown> = {}): string {
   return JSON.stringify({ type: `urn:gavel:problem:${code}`, title: titleOf[code], status: statusOf[code], detail, ...extra });
 }
@@ -82,14 +82,14 @@ export function rawProblemAnswer(code: ErrorCode, detail: string): string {
   );
 }
 
-export function problem(c: Context, code: ErrorCode, detail: string, extra: Record<string, unknown> = {}): Response {
+export function problem(c: AppContext, code: ErrorCode, detail: string, extra: Record<string, unknown> = {}): Response {
   const status = statusOf[code];
   return c.body(problemBody(code, detail, extra), status, {
     "content-type": "application/problem+json",
   });
 }
 
-export function onError(error: Error, c: Context): Response {
+export function onError(error: Error, c: AppContext): Response {
   if (error instanceof GavelError) {
     const { errors, lead_id, retryAfter, reason } = error.extra;
     if (retryAfter !== undefined) c.header("Retry-After", String(retryAfter));
@@ -105,8 +105,7 @@ export function onError(error: Error, c: Context): Response {
   if (error instanceof HTTPException && error.status < 500) {
     return problem(c, error.status === 401 ? "unauthorized" : "bad_request", error.message);
   }
-  const logger = c.get("logger" as never) as { error(o: object, m: string): void } | undefined;
-  logger?.error({ err: error }, "unhandled error");
+  c.var.logger.error({ err: error }, "unhandled error");
   return c.body(
     JSON.stringify({ type: "urn:gavel:problem:internal", title: "Internal error", status: 500, detail: "Something went wrong; it has been logged." }),
     500,

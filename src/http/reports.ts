@@ -1,6 +1,5 @@
 // Reports for analysts: figures per campaign, supplier, source, buyer or channel, the bid landscape
 // and the reasons leads were not taken; JSON, or CSV with the same columns.
-import type { Context } from "hono";
 import { z } from "zod";
 import type { Clock } from "../time/clock";
 import type { Database } from "../db/client";
@@ -9,6 +8,7 @@ import { STEP_CENTS } from "../reports/facts";
 import { bidLandscape, dimensionReport, DIMENSIONS, reasonReport, type Dimension } from "../reports/query";
 import { INTERVALS, reportRange } from "../reports/range";
 import { queryFlag, rangeZone, timeBound, timeRange } from "./body";
+import type { AppContext } from "./env";
 import { route, type AnyRoute } from "./route";
 
 export interface ReportRouteDeps {
@@ -129,10 +129,10 @@ function rangeOf(query: { from?: string; to?: string; tz?: string; interval?: st
   return reportRange({ from, to, tz: query.tz, interval: query.interval }, now);
 }
 
-const wantsCsv = (c: Context, format: string | undefined) =>
+const wantsCsv = (c: AppContext, format: string | undefined) =>
   format === "csv" || (format === undefined && (c.req.header("accept") ?? "").toLowerCase().includes("text/csv"));
 
-function csvAnswer(c: Context, fileName: string, header: string[], lines: string[][]): Response {
+function csvAnswer(c: AppContext, fileName: string, header: string[], lines: string[][]): Response {
   return c.body(csvStream(header, lines), 200, {
     "content-type": "text/csv; charset=utf-8",
     "content-disposition": `attachment; filename="${fileName}.csv"`,

@@ -3,11 +3,12 @@
 // authentication and validates its query and body with those schemas, and `openApiDocument`
 // (openapi.ts) describes it from the same declaration. A route cannot be mounted without being
 // documented, nor documented without a role.
-import type { Context, Hono, MiddlewareHandler } from "hono";
+import type { Hono } from "hono";
 import type { z } from "zod";
 import { GavelError, invalid } from "../errors";
 import { unstorableText } from "../storable";
 import { jsonBody } from "./body";
+import type { AppContext, AppEnv, AppMiddleware } from "./env";
 
 /**
  * Who may call a route: anyone (`public`), a supplier API key (`supplier`), any operator token
@@ -57,9 +58,14 @@ export interface RouteSpec<Q extends z.ZodType | undefined = undefined, B extend
    */
   documentedBody?: { content: Record<string, z.ZodType>; description?: string };
   responses: Record<number, ResponseSpec>;
+  /**
+   * Middleware before authentication, for what must not cost a key lookup: admission control
+   * refuses a lead when Gavel is full before its key or body is read.
+   */
+  before?: AppMiddleware[];
   /** Middleware between authentication and the handler: body limits, rate limits. */
-  use?: MiddlewareHandler[];
-  handler(c: Context, input: RouteInput<Q, B>): Response | Promise<Response>;
+  use?: AppMiddleware[];
+  handler(c: AppContext, input: RouteInput<Q, B>): Response | Promise<Response>;
 }
 
 export type AnyRoute = RouteSpec<any, any>;
@@ -92,12 +98,12 @@ export function checkRoutes(routes: readonly AnyRoute[]): void {
   }
 }
 
-export function mountRoutes(app: Hono, routes: readonly AnyRoute[], authenticate: (access: Access) => MiddlewareHandler): void {
+export function mountRoutes(app: Hono<AppEnv>, routes: readonly AnyRoute[], authenticate: (access: Access) => AppMiddleware): void {
   checkRoutes(routes);
   for (const r of routes) {
-    const handler = async (c: Context) => {
+    const handler = async (c: AppContext) => {
       // No id holds a NUL or an unpaired surrogate, and the database refuses to even compare one.
-      const params = c.req.param() as Record<string, string>;
+      const params: Record<string, string> = c.req.param();
       for (const value of Object.values(params))
         if (unstorableText(value) !== undefined) throw new GavelError("not_found", "Nothing here: no id holds a NUL or an unpaired surrogate");
       let query: unknown;
@@ -119,6 +125,8 @@ export function mountRoutes(app: Hono, routes: readonly AnyRoute[], authenticate
       }
       return r.handler(c, { params, query, body } as RouteInput<unknown, unknown>);
     };
-    app.on(r.method.toUpperCase(), honoPath(r.path), authenticate(r.access), ...(r.use ?? []), handler);
+    const middleware: [AppMiddleware, ...AppMiddleware[]] = [authenticate(r.access), ...(r.use ?? [])];
+    if (r.before) middleware.unshift(...r.before);
+    app.on(r.method.toUpperCase(), honoPath(r.path), ...middleware, handler);
   }
 }

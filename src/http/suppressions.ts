@@ -1,13 +1,13 @@
 // The do-not-sell list over HTTP: upload (CSV or JSON), delete, count. Values are normalised and
 // hashed before they reach the database; a body with any bad value is refused whole (422 listing
 // every bad value), so a typo never half-applies an upload.
-import type { Context } from "hono";
 import { z } from "zod";
 import type { Db } from "../db/client";
 import { addSuppressions, countSuppressions, removeSuppressions } from "../db/suppressions";
 import { GavelError, invalid, type FieldError } from "../errors";
 import { parseSuppressionCsv, suppressionEntry, type SuppressionEntry } from "../leads/suppression";
 import { jsonBody, limitedText } from "./body";
+import type { AppContext } from "./env";
 import { route, type AnyRoute } from "./route";
 
 export interface SuppressionRouteDeps {
@@ -24,7 +24,7 @@ const SuppressionList = z
   })
   .strict();
 
-async function readEntries(c: Context): Promise<SuppressionEntry[]> {
+async function readEntries(c: AppContext): Promise<SuppressionEntry[]> {
   const type = c.req.header("content-type") ?? "";
   const errors: FieldError[] = [];
   const entries: SuppressionEntry[] = [];
