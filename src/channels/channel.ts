@@ -17,6 +17,7 @@ import {
   type PostOutcome,
 } from "./native";
 import { compilePingReader, compilePostReader, NATIVE_PING_RULES, NATIVE_POST_RULES, traceRules, type ReadResult } from "./rules";
+import { basicCredentials } from "./secrets";
 import { signingHeaders } from "./signing";
 import { compileTemplate, renderText, type CompiledTemplate, type Endpoint, type TemplateVars } from "./template";
 import type { BuyerRequest, BuyerResponse } from "./transport";
@@ -47,7 +48,7 @@ function staticHeaders(channel: Channel, cfg: EndpointConfig): Record<string, st
   };
   for (const [name, value] of Object.entries(cfg.headers)) if (!value.includes("{{")) headers[name.toLowerCase()] = value;
   const auth = channel.auth;
-  if (auth?.type === "basic") headers.authorization = `Basic ${Buffer.from(`${auth.username}:${auth.password}`).toString("base64")}`;
+  if (auth?.type === "basic") headers.authorization = `Basic ${basicCredentials(auth.username, auth.password)}`;
   if (auth?.type === "bearer") headers.authorization = `Bearer ${auth.token}`;
   if (auth?.type === "header") headers[auth.name.toLowerCase()] = auth.value;
   return headers;
@@ -164,19 +165,4 @@ export function compileChannel(channel: Channel): ChannelIO {
     explainPing,
     explainPost,
   };
-}
-
-/** Every secret value a channel holds, so that whatever shows a request can mask them. */
-export function channelSecrets(channel: Channel): string[] {
-  const secrets: string[] = [];
-  const auth = channel.auth;
-  if (auth?.type === "basic") secrets.push(auth.password, Buffer.from(`${auth.username}:${auth.password}`).toString("base64"));
-  if (auth?.type === "bearer") secrets.push(auth.token);
-  if (auth?.type === "header") secrets.push(auth.value);
-  const named = new Set(channel.secret_headers.map((h) => h.toLowerCase()));
-  for (const cfg of [channel.ping, channel.post])
-    for (const [name, value] of Object.entries(cfg?.headers ?? {})) if (named.has(name.toLowerCase())) secrets.push(value);
-  if (channel.signing) secrets.push(channel.signing.secret, ...(channel.signing.previous_secret ? [channel.signing.previous_secret] : []));
-  // Longest first, so a secret containing another is masked whole.
-  return secrets.filter((s) => s.length >= 4).sort((a, b) => b.length - a.length);
 }

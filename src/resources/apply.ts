@@ -7,6 +7,7 @@ import { sql } from "drizzle-orm";
 import type { Actor } from "../db/audit";
 import type { Db } from "../db/client";
 import { GavelError, formatPath } from "../errors";
+import { SECRET_MASK } from "../channels/secrets";
 import { diffDocs, sameJson, type FieldChange } from "./diff";
 import { fileKinds, parseConfigText, renderConfigFile, type Bundle } from "./file";
 import {
@@ -16,7 +17,6 @@ import {
   loadAllStored,
   replaceResource,
   secretPaths,
-  SECRET_MASK,
   singular,
   type ResourceKind,
 } from "./store";

@@ -8,7 +8,8 @@
 import { isMap, isPair, isScalar, isSeq, Lexer, LineCounter, parseDocument, stringify, type Document, type Node } from "yaml";
 import { formatPath, issuesOf, type FieldError } from "../errors";
 import { findUnstorable, MAX_JSON_DEPTH } from "../storable";
-import { getPath, resourceSchemas, restoreSecrets, SECRET_MASK, secretPaths, setPath, singular, type Doc, type ResourceKind } from "./store";
+import { SECRET_MASK } from "../channels/secrets";
+import { getPath, resourceSchemas, restoreSecrets, secretPaths, setPath, singular, type Doc, type ResourceKind } from "./store";
 
 export const FILE_VERSION = 1;
 

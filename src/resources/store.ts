@@ -11,6 +11,7 @@ import type { Db } from "../db/client";
 import { buyers, campaigns, channels, supplierKeys, suppliers } from "../db/schema";
 import { fieldProblems } from "../channels/check";
 import { Channel } from "../channels/config";
+import { SECRET_MASK, secretPaths as channelSecretPaths } from "../channels/secrets";
 import { formatPath, GavelError, invalid, type FieldError } from "../errors";
 import { diffDocs, sameJson } from "./diff";
 import { Buyer, Campaign, Supplier } from "./schemas";
@@ -32,27 +33,11 @@ export const singular: Record<ResourceKind, string> = {
   suppliers: "supplier",
 };
 
-export const SECRET_MASK = "***";
 export type Doc = Record<string, unknown> & { id: string; status: string };
 
 /** Where a resource keeps write-only values: each is shown as "***" and kept when "***" is sent back. */
 export function secretPaths(kind: ResourceKind, doc: Doc | null): string[][] {
-  if (kind !== "channels" || !doc) return [];
-  const paths: string[][] = [];
-  const auth = doc.auth as { type?: string } | undefined;
-  if (auth?.type === "basic") paths.push(["auth", "password"]);
-  if (auth?.type === "bearer") paths.push(["auth", "token"]);
-  if (auth?.type === "header") paths.push(["auth", "value"]);
-  paths.push(["signing", "secret"], ["signing", "previous_secret"]);
-  // The document may not be validated yet ("***" is restored before validation): any shape is read.
-  const listed: unknown[] = Array.isArray(doc.secret_headers) ? doc.secret_headers : [];
-  const secretHeaders = new Set(listed.filter((h) => typeof h === "string").map((h) => h.toLowerCase()));
-  for (const endpoint of ["ping", "post"]) {
-    const headers = (doc[endpoint] as { headers?: unknown } | null | undefined)?.headers;
-    if (!headers || typeof headers !== "object") continue;
-    for (const name of Object.keys(headers)) if (secretHeaders.has(name.toLowerCase())) paths.push([endpoint, "headers", name]);
-  }
-  return paths;
+  return kind === "channels" && doc ? channelSecretPaths(doc) : [];
 }
 
 export function getPath(doc: unknown, path: string[]): unknown {
