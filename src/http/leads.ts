@@ -5,6 +5,7 @@ import type { SupplierRateLimiter } from "../auction/rate-limit";
 import { LeadSubmission, sellLead, trackingString, type SellDeps } from "../auction/sell";
 import { findLead, listLeads } from "../db/trace";
 import { GavelError, type FieldError } from "../errors";
+import { maskPii } from "../leads/pii";
 import { fromCents } from "../money";
 import { slug } from "../shapes";
 import { admission, arrivalOf } from "./admission";
@@ -340,13 +341,6 @@ async function leadSummary(catalog: Catalog, lead: LeadRow, role: string) {
     sold_buyer: lead.soldBuyerId,
     source: lead.source,
     sub_id: lead.subId,
-    data: role === "admin" ? lead.data : await maskPii(catalog, lead.campaignId, lead.data as Record<string, unknown>),
+    data: role === "admin" ? lead.data : maskPii(lead.data as Record<string, unknown>, (await catalog.campaign(lead.campaignId))?.fields),
   };
-}
-
-/** Analysts see declared non-pii fields; pii and undeclared fields read "***". */
-async function maskPii(catalog: Catalog, campaignId: string, data: Record<string, unknown>): Promise<Record<string, unknown>> {
-  const plan = await catalog.campaign(campaignId);
-  const visible = new Set(plan?.fields.publicFields ?? []);
-  return Object.fromEntries(Object.entries(data).map(([k, v]) => [k, visible.has(k) ? v : "***"]));
 }
