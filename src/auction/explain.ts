@@ -7,11 +7,11 @@ import { findDedupHolders } from "../db/leads";
 import type { FieldError } from "../errors";
 import { GavelError } from "../errors";
 import { dedupKeys } from "../leads/dedup";
-import { toCents } from "../money";
 import type { Supplier } from "../resources/schemas";
 import { DAY_MS } from "../time/clock";
 import type { Catalog } from "./catalog";
 import { explainChannels, type EligibilityWorld } from "./eligibility";
+import { payoutFloorCents, payoutRuleFor } from "./payout";
 import { floorCents } from "./run";
 
 export interface ExplainInput {
@@ -67,8 +67,7 @@ export async function explainLead(
 
   // Channels are judged on the fields that passed validation, as normalised as the auction sees them.
   const lead = { supplierId: supplier?.id, data: checked.data, test: input.test, receivedAt: input.at };
-  const payout = supplier?.payout ?? campaign.payout;
-  const floor = floorCents(plan, payout.type === "fixed" ? toCents(payout.amount) : null);
+  const floor = floorCents(plan, payoutFloorCents(payoutRuleFor(supplier, campaign)));
   const channels = explainChannels(plan.channels, lead, deps.world).map(({ channel, reasons }) => {
     // A direct_post channel whose fixed price is under the floor joins no auction (run.ts step 4).
     if (channel.config.type === "direct_post" && (channel.fixedPriceCents ?? 0) < Math.max(floor, channel.minBidCents))

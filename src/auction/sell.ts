@@ -19,13 +19,14 @@ import { settleHealth } from "../channels/health";
 import { dedupKeys, supplierDedupKeys } from "../leads/dedup";
 import { leadContacts } from "../leads/suppression";
 import { longestPingMs, type Metrics } from "../metrics";
-import { fromCents, toCents } from "../money";
-import type { Payout, Supplier } from "../resources/schemas";
-import { capRules, claimOf, fullCap } from "./caps";
+import { fromCents } from "../money";
+import type { Supplier } from "../resources/schemas";
 import { DAY_MS, type Clock } from "../time/clock";
+import { capRules, claimOf, fullCap } from "./caps";
 import type { Catalog, CampaignPlan } from "./catalog";
 import { processWorld, selectChannels } from "./eligibility";
 import type { AuctionGate } from "./gate";
+import { payoutCents, payoutFloorCents, payoutRuleFor } from "./payout";
 import { runAuction, type AuctionDeps, type AuctionResult } from "./run";
 
 export interface SellDeps extends AuctionDeps {
@@ -81,12 +82,6 @@ export interface SellResult {
   httpStatus: number;
   body: unknown;
   replayed: boolean;
-}
-
-/** What the supplier is paid for a sale: its own payout rule if it has one, else the campaign's. */
-export function payoutCents(rule: Payout, revenueCents: number): number {
-  // Revenue share rounds down to the cent, so the payout never exceeds the share.
-  return rule.type === "fixed" ? toCents(rule.amount) : Math.floor((revenueCents * rule.percent) / 100);
 }
 
 function answer(leadId: string, status: LeadAnswer["status"], priceCents: number, soldTo: number, reason?: string): LeadAnswer {
@@ -271,7 +266,7 @@ async function sellValidated(
   }
 
   // Steps 3–6.
-  const payoutRule = supplier.payout ?? campaign.payout;
+  const payoutRule = payoutRuleFor(supplier, campaign);
   const lead = {
     id: leadId,
     supplierId: supplier.id,
@@ -282,7 +277,7 @@ async function sellValidated(
     seenBuyers: new Set(verdict.seenBuyers),
   };
   const eligibility = selectChannels(plan.channels, lead, processWorld(deps.caps, deps.limiter));
-  const result = await runAuction(deps, plan, lead, eligibility, payoutRule.type === "fixed" ? toCents(payoutRule.amount) : null);
+  const result = await runAuction(deps, plan, lead, eligibility, payoutFloorCents(payoutRule));
   settleHealth(eligibility.eligible, result.attempts, lead, leadId, deps.clock.now(), deps.gate.overloaded());
   // What the buyers did, whatever becomes of the write.
   metrics?.recordAttempts(campaign.id, result.attempts);
