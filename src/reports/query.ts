@@ -51,16 +51,6 @@ const QUERY_NAMES: Record<keyof ReportFilter, string> = { campaign: "campaign", 
 const SUMS = { report_leads: summedColumns("report_leads").sums, report_channels: summedColumns("report_channels").sums };
 const HISTOGRAMS = { report_leads: summedColumns("report_leads").histograms, report_channels: summedColumns("report_channels").histograms };
 
-type Sums = Record<string, number> & { max_bid_cents: number | null };
-type Histograms = Record<string, number[]>;
-
-interface Group {
-  key: Record<string, string | null>;
-  period: string | null;
-  sums: Sums;
-  histograms: Histograms;
-}
-
 export interface DimensionReport {
   from: string;
   to: string;
@@ -152,80 +142,119 @@ export async function dimensionReport(database: Database, dimension: Dimension, 
   const keyColumns = Object.values(shape.key);
   const keyList = sql.raw(keyColumns.join(", "));
   const sums = SUMS[table].map((c) => `coalesce(sum(${c}), 0)::float8 as ${c}`).join(", ");
-  // Sources, the most detailed report, give no decision latency (campaigns and suppliers do): it
-  // would cost a month's report a sum per bucket of every one of its many rows.
-  const kept: readonly string[] = dimension === "sources" ? [] : HISTOGRAMS[table];
-  const histograms = kept.map((c) => `, ${sumSql(c)} as ${c}`).join("");
+  const histograms = histogramsOf(dimension).map((c) => `, ${sumSql(c)} as ${c}`).join("");
   const rows = await reportRows<Record<string, unknown>>(database, sql`
     select ${keyList}, ${periodSql(range)} as period, ${sql.raw(sums)}, max(max_bid_cents)::float8 as max_bid_cents${sql.raw(histograms)}
     from (${unionSql(table, level, range, columnFilter, test, leadFilter, rolled, bySourceRaw)}) r
     group by ${keyList}, period`);
 
-  // A month's sources report has thousands of rows: each is turned into figures with plain loops,
-  // its sums read where the driver put them (every sum is a float8 column of the row), and each
-  // period's text is written once.
-  const keyNames = Object.entries(shape.key);
+  return shapeReport(dimension, range, rows);
+}
+
+/** The histograms a dimension's report gives percentiles from. */
+function histogramsOf(dimension: Dimension): readonly string[] {
+  // Sources, the most detailed report, give no decision latency (campaigns and suppliers do): it
+  // would cost a month's report a sum per bucket of every one of its many rows.
+  return dimension === "sources" ? [] : HISTOGRAMS[SHAPES[dimension].table];
+}
+
+/** A row of the answer before its figures: its key, its period, and its sums in SUMS[table]'s order. */
+interface Line {
+  key: Record<string, string | null>;
+  /** The key columns' values ('' where the level has none), for ordering. */
+  keys: string[];
+  /** The period's start in ms (0 without an interval). */
+  at: number;
+  period: string | null;
+  sums: number[];
+  maxBid: number | null;
+  /** By column: the report's latency histograms (none for sources). */
+  histograms: Record<string, number[]>;
+}
+
+/**
+ * A dimension report's answer from its grouped rows: each row's figures, the totals and each
+ * period's. A month's sources report has thousands of rows, so each is read once into an array of
+ * its sums (every later step indexes it rather than looking a figure up by name).
+ */
+function shapeReport(dimension: Dimension, range: ReportRange, rows: readonly Record<string, unknown>[]): DimensionReport {
+  const shape = SHAPES[dimension];
+  const table = shape.table;
+  const keyNames = Object.keys(shape.key);
+  const keyColumns = Object.values(shape.key);
+  const sumColumns = SUMS[table];
+  const kept = histogramsOf(dimension);
   const periodTexts = new Map<number, string>();
-  const groups: (Group & { row: Record<string, unknown>; at: number })[] = rows.map((row) => {
+  const lines: Line[] = new Array(rows.length);
+  for (let r = 0; r < rows.length; r++) {
+    const row = rows[r];
     const key: Record<string, string | null> = {};
-    for (const [name, column] of keyNames) key[name] = (row[column] as string) === "" ? null : (row[column] as string);
-    const at = row.period === null ? 0 : new Date(row.period as string | Date).getTime();
+    const keys = new Array<string>(keyColumns.length);
+    for (let i = 0; i < keyColumns.length; i++) {
+      const value = row[keyColumns[i]] as string;
+      keys[i] = value;
+      key[keyNames[i]] = value === "" ? null : value;
+    }
+    let at = 0;
     let period: string | null = null;
     if (row.period !== null) {
+      at = new Date(row.period as string | Date).getTime();
       period = periodTexts.get(at) ?? periodText(at, range.tz);
       periodTexts.set(at, period);
     }
-    const histograms: Histograms = {};
+    // Every sum is a float8 column: the driver has read it as a number.
+    const sums = new Array<number>(sumColumns.length);
+    for (let i = 0; i < sumColumns.length; i++) sums[i] = row[sumColumns[i]] as number;
+    const histograms: Record<string, number[]> = {};
     for (const c of kept) histograms[c] = parseCounts(row[c] as string);
-    return { key, row, at, period, sums: row as Sums, histograms };
-  });
-  const emptyGroup = (period: string | null): Group => ({
+    lines[r] = { key, keys, at, period, sums, maxBid: row.max_bid_cents as number | null, histograms };
+  }
+  const emptyLine = (at: number, period: string | null): Line => ({
     key: {},
+    keys: [],
+    at,
     period,
-    sums: emptySums(table),
+    sums: new Array<number>(sumColumns.length).fill(0),
+    maxBid: null,
     histograms: Object.fromEntries(kept.map((c) => [c, new Array<number>(BUCKETS).fill(0)])),
   });
-  const add = (into: Group, g: Group) => {
-    for (const c of SUMS[table]) into.sums[c] += g.sums[c];
-    if (g.sums.max_bid_cents !== null) into.sums.max_bid_cents = Math.max(into.sums.max_bid_cents ?? 0, g.sums.max_bid_cents);
-    for (const c of kept) addCounts(into.histograms[c], g.histograms[c]);
+  const add = (into: Line, line: Line) => {
+    for (let i = 0; i < sumColumns.length; i++) into.sums[i] += line.sums[i];
+    if (line.maxBid !== null) into.maxBid = Math.max(into.maxBid ?? 0, line.maxBid);
+    for (const c of kept) addCounts(into.histograms[c], line.histograms[c]);
   };
-  const total = emptyGroup(null);
-  const perPeriod = new Map<number, Group>();
-  for (const g of groups) {
-    add(total, g);
-    if (g.period === null) continue;
-    let p = perPeriod.get(g.at);
-    if (!p) perPeriod.set(g.at, (p = emptyGroup(g.period)));
-    add(p, g);
+  const total = emptyLine(0, null);
+  const perPeriod = new Map<number, Line>();
+  for (const line of lines) {
+    add(total, line);
+    if (line.period === null) continue;
+    let p = perPeriod.get(line.at);
+    if (!p) perPeriod.set(line.at, (p = emptyLine(line.at, line.period)));
+    add(p, line);
   }
   // By period, then revenue, then key (column by column), so equal revenues keep one order.
-  const byKey = (a: { row: Record<string, unknown> }, b: { row: Record<string, unknown> }) => {
-    for (const c of keyColumns) {
-      const x = a.row[c] as string;
-      const y = b.row[c] as string;
-      if (x !== y) return x < y ? -1 : 1;
-    }
+  const revenue = sumColumns.indexOf("revenue_cents");
+  lines.sort((a, b) => {
+    const d = a.at - b.at || b.sums[revenue] - a.sums[revenue];
+    if (d !== 0) return d;
+    for (let i = 0; i < keyColumns.length; i++) if (a.keys[i] !== b.keys[i]) return a.keys[i] < b.keys[i] ? -1 : 1;
     return 0;
+  });
+  const withFigures = <H extends object>(head: H, line: Line) => {
+    FIGURES[table](head as Record<string, number | null>, line);
+    return head as H & Record<string, number | null>;
   };
-  groups.sort((a, b) => a.at - b.at || b.sums.revenue_cents - a.sums.revenue_cents || byKey(a, b));
   return {
     from: range.from.toISOString(),
     to: range.to.toISOString(),
     tz: range.tz,
     interval: range.interval,
-    rows: groups.map((g) => ({ key: g.key, ...(range.interval && { period: g.period! }), ...metrics(table, g) })),
-    totals: metrics(table, total),
+    rows: lines.map((line) => withFigures(range.interval ? { key: line.key, period: line.period! } : { key: line.key }, line)),
+    totals: withFigures({}, total),
     ...(range.interval && {
-      periods: [...perPeriod.entries()].sort(([a], [b]) => a - b).map(([, p]) => ({ period: p.period!, ...metrics(table, p) })),
+      periods: [...perPeriod.values()].sort((a, b) => a.at - b.at).map((p) => withFigures({ period: p.period! }, p)),
     }),
   };
-}
-
-function emptySums(table: "report_leads" | "report_channels"): Sums {
-  const sums = { max_bid_cents: null } as Sums;
-  for (const c of SUMS[table]) sums[c] = 0;
-  return sums;
 }
 
 /** A bucket's start as ISO 8601 with the zone's offset at that instant. */
@@ -238,55 +267,73 @@ const ratio = (a: number, b: number) => (b === 0 ? null : Math.round((a / b) * 1
 /** A money amount per unit, rounded half up to the cent. */
 const moneyPer = (cents: number, n: number) => (n === 0 ? null : Math.round(cents / n) / 100);
 
-/** Every figure of a row, derived from its sums once. */
-function metrics(table: "report_leads" | "report_channels", g: Group): Record<string, number | null> {
-  const s = g.sums;
-  const common = {
-    pings: s.pings,
-    bids: s.bids,
-    bid_rate: ratio(s.bids, s.pings),
-    avg_bid: moneyPer(s.bid_cents, s.bids),
-    max_bid: s.max_bid_cents === null ? null : money(s.max_bid_cents),
-    wins: s.wins,
-    posts: s.posts,
-    accepted: s.accepted,
-    accept_rate: ratio(s.accepted, s.posts),
-    post_rejects: s.post_rejects,
-    timeouts: s.timeouts,
-    revenue: money(s.revenue_cents),
-    payout: money(s.payout_cents),
-    margin: money(s.revenue_cents - s.payout_cents),
-    epl: moneyPer(s.revenue_cents, s.leads),
-  };
-  const percentiles = (name: string, counts: number[]) => ({
-    [`${name}_p50`]: quantile(counts, 0.5),
-    [`${name}_p95`]: quantile(counts, 0.95),
-    [`${name}_p99`]: quantile(counts, 0.99),
-  });
-  if (table === "report_leads")
-    return {
-      leads: s.leads,
-      rejected: s.rejected,
-      duplicate: s.duplicate,
-      auctioned: s.auctioned,
-      sold: s.sold,
-      unsold: s.unsold,
-      errors: s.errors,
-      sell_through: ratio(s.sold, s.auctioned),
-      ...common,
-      ...(g.histograms.decision_ms && percentiles("decision_ms", g.histograms.decision_ms)),
-    };
-  return {
-    leads: s.leads,
-    excluded: s.excluded,
-    auctioned: s.pings,
-    sold: s.sold,
-    sell_through: ratio(s.sold, s.pings),
-    errors: s.errors,
-    ...common,
-    ...percentiles("ping_ms", g.histograms.ping_ms),
-    ...percentiles("post_ms", g.histograms.post_ms),
-  };
+/** Where each sum of a table sits in a line's sums. */
+const indexes = (table: "report_leads" | "report_channels") => Object.fromEntries(SUMS[table].map((c, i) => [c, i])) as Record<string, number>;
+const L = indexes("report_leads");
+const C = indexes("report_channels");
+
+type Figures = (out: Record<string, number | null>, line: Line) => void;
+
+/**
+ * Every figure of a line, derived from its sums once and written into `out` after what it holds
+ * (a row's key and period): lead figures of the campaign, supplier and source reports, channel
+ * figures of the buyer and channel reports.
+ */
+const FIGURES: Record<"report_leads" | "report_channels", Figures> = {
+  report_leads(out, { sums: s, maxBid, histograms }) {
+    out.leads = s[L.leads];
+    out.rejected = s[L.rejected];
+    out.duplicate = s[L.duplicate];
+    out.auctioned = s[L.auctioned];
+    out.sold = s[L.sold];
+    out.unsold = s[L.unsold];
+    out.errors = s[L.errors];
+    out.sell_through = ratio(s[L.sold], s[L.auctioned]);
+    common(out, s, L, maxBid);
+    out.epl = moneyPer(s[L.revenue_cents], s[L.leads]);
+    // Only what the report keeps: none for sources.
+    const decision = histograms.decision_ms;
+    if (decision) {
+      out.decision_ms_p50 = quantile(decision, 0.5);
+      out.decision_ms_p95 = quantile(decision, 0.95);
+      out.decision_ms_p99 = quantile(decision, 0.99);
+    }
+  },
+  report_channels(out, { sums: s, maxBid, histograms }) {
+    out.leads = s[C.leads];
+    out.excluded = s[C.excluded];
+    out.auctioned = s[C.pings];
+    out.sold = s[C.sold];
+    out.sell_through = ratio(s[C.sold], s[C.pings]);
+    out.errors = s[C.errors];
+    common(out, s, C, maxBid);
+    out.epl = moneyPer(s[C.revenue_cents], s[C.leads]);
+    const { ping_ms: ping, post_ms: post } = histograms;
+    out.ping_ms_p50 = quantile(ping, 0.5);
+    out.ping_ms_p95 = quantile(ping, 0.95);
+    out.ping_ms_p99 = quantile(ping, 0.99);
+    out.post_ms_p50 = quantile(post, 0.5);
+    out.post_ms_p95 = quantile(post, 0.95);
+    out.post_ms_p99 = quantile(post, 0.99);
+  },
+};
+
+/** The figures both kinds of report give, from bids to margin. */
+function common(out: Record<string, number | null>, s: readonly number[], at: Record<string, number>, maxBid: number | null) {
+  out.pings = s[at.pings];
+  out.bids = s[at.bids];
+  out.bid_rate = ratio(s[at.bids], s[at.pings]);
+  out.avg_bid = moneyPer(s[at.bid_cents], s[at.bids]);
+  out.max_bid = maxBid === null ? null : money(maxBid);
+  out.wins = s[at.wins];
+  out.posts = s[at.posts];
+  out.accepted = s[at.accepted];
+  out.accept_rate = ratio(s[at.accepted], s[at.posts]);
+  out.post_rejects = s[at.post_rejects];
+  out.timeouts = s[at.timeouts];
+  out.revenue = money(s[at.revenue_cents]);
+  out.payout = money(s[at.payout_cents]);
+  out.margin = money(s[at.revenue_cents] - s[at.payout_cents]);
 }
 
 export interface BidLandscape {
