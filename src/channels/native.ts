@@ -1,6 +1,8 @@
 // Gavel's native buyer protocol (SPEC.md "Native buyer protocol"): how a ping and a post are
-// written, and how a buyer's answer becomes an outcome. Every buyer fault is an outcome with a
-// reason code here, never an exception.
+// written, and how a buyer's answer becomes an outcome. What any answer means before its body is
+// read (a fault, a 204, a non-2xx), and what a bid or an acceptance comes to once read, are here for
+// both readers: the native one and response rules (./rules.ts). Every buyer fault is an outcome with
+// a reason code, never an exception.
 import { MAX_LEAD_PRICE } from "../money";
 import type { Channel } from "./config";
 import type { BuyerRequest, BuyerResponse } from "./transport";
@@ -142,7 +144,41 @@ export function pingFault(response: BuyerResponse): PingOutcome | null {
   return null;
 }
 
-/** Reads a ping answer. `floorCents` is the higher of the channel's min_bid and the campaign floor. */
+// --- reading an answer: shared by the native protocol (below) and response rules (./rules.ts) ---
+
+/** What a bid at `cents` comes to: below the floor, or a bid good until `expiresAt` (when the buyer said). */
+export function offered(cents: number, floorCents: number, pingRef: string | null, expiresAt?: number | null): PingOutcome {
+  if (cents < floorCents) return noBid("below_floor", `bid ${cents / 100} < floor ${floorCents / 100}`, cents);
+  return { outcome: "bid", priceCents: cents, pingRef, reason: null, ...(expiresAt !== undefined && { expiresAt }) };
+}
+
+/**
+ * A bid value an answer gave (absent and null are no bid, and the caller has said so): a price past
+ * zero is offered at the floor; zero is no bid; anything else is not a price, an invalid answer.
+ */
+export function readBid(value: unknown, floorCents: number, reason: string | null, pingRef: string | null, expiresAt?: number | null): PingOutcome {
+  const cents = parsePrice(value);
+  if (cents === undefined) return noBid("invalid_response", `bad_bid: ${excerpt(JSON.stringify(value))}`);
+  if (cents === 0) return noBid("no_bid", reason);
+  return offered(cents, floorCents, pingRef, expiresAt);
+}
+
+/**
+ * An accepted post: the sale is at the price the buyer answered (its final word) when that is a
+ * price, capped at the bid; without one, at the bid.
+ */
+export function acceptedAt(price: unknown, bidCents: number, reason: string | null, redirectUrl: string | null): PostOutcome {
+  const answered = parsePrice(price);
+  return { outcome: "accepted", priceCents: answered === undefined ? bidCents : Math.min(answered, bidCents), reason, redirectUrl };
+}
+
+/** A 2xx post answer that says neither yes nor no: like a timeout, the sale's fate is unknown. */
+export const unreadable = (reason: string): PostOutcome => ({ outcome: "invalid_response", priceCents: null, reason, redirectUrl: null });
+
+/**
+ * Reads a native ping answer. `floorCents` is the lowest price the auction takes from this channel
+ * (its min_bid, the campaign floor, a fixed payout owed to the supplier).
+ */
 export function readPingResponse(response: BuyerResponse, floorCents: number): PingOutcome {
   const fault = pingFault(response);
   if (fault) return fault;
@@ -152,13 +188,9 @@ export function readPingResponse(response: BuyerResponse, floorCents: number): P
     return noBid("invalid_response", `unparseable_body: ${excerpt(response.body)}`);
   const body = parsed.value as Record<string, unknown>;
   const reason = reasonText(body.reason ?? body.message);
-  if (body.bid === undefined || body.bid === null || body.bid === 0 || body.bid === "0") return noBid("no_bid", reason);
-  const cents = parsePrice(body.bid);
-  if (cents === undefined) return noBid("invalid_response", `bad_bid: ${excerpt(JSON.stringify(body.bid))}`);
-  if (cents === 0) return noBid("no_bid", reason);
-  if (cents < floorCents) return noBid("below_floor", `bid ${cents / 100} < floor ${floorCents / 100}`, cents);
+  if (body.bid === undefined || body.bid === null) return noBid("no_bid", reason);
   const ref = body.ping_ref ?? body.ping_id;
-  return { outcome: "bid", priceCents: cents, pingRef: ref === undefined || ref === null ? null : String(ref), reason: null };
+  return readBid(body.bid, floorCents, reason, ref === undefined || ref === null ? null : String(ref));
 }
 
 const unknown = (reason: string): PostOutcome => ({ outcome: "unknown", priceCents: null, reason, redirectUrl: null });
@@ -182,8 +214,8 @@ export function postFault(response: BuyerResponse): PostOutcome | null {
 }
 
 /**
- * Reads a post answer. A price without `price` sells at the bid; a lower price is the buyer's final
- * word; a higher one is capped at the bid.
+ * Reads a native post answer. An acceptance without `price` sells at the bid; a lower price is the
+ * buyer's final word; a higher one is capped at the bid.
  */
 export function readPostResponse(response: BuyerResponse, bidCents: number): PostOutcome {
   const fault = postFault(response);
@@ -192,12 +224,8 @@ export function readPostResponse(response: BuyerResponse, bidCents: number): Pos
   if (response.status < 200 || response.status >= 300) return refused("error", `http_${response.status}`);
   const parsed = parseJson(response.body);
   const body = parsed.ok && parsed.value && typeof parsed.value === "object" ? (parsed.value as Record<string, unknown>) : null;
-  if (!body || typeof body.accepted !== "boolean")
-    return { outcome: "invalid_response", priceCents: null, reason: `unparseable_body: ${excerpt(response.body)}`, redirectUrl: null };
+  if (!body || typeof body.accepted !== "boolean") return unreadable(`unparseable_body: ${excerpt(response.body)}`);
   const reason = reasonText(body.reason ?? body.message);
   if (!body.accepted) return refused("rejected", reason);
-  const answered = body.price === undefined || body.price === null ? undefined : parsePrice(body.price);
-  const price = answered === undefined ? bidCents : Math.min(answered, bidCents);
-  const redirect = typeof body.redirect_url === "string" ? body.redirect_url : null;
-  return { outcome: "accepted", priceCents: price, reason, redirectUrl: redirect };
+  return acceptedAt(body.price, bidCents, reason, typeof body.redirect_url === "string" ? body.redirect_url : null);
 }

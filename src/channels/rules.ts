@@ -18,7 +18,20 @@ import { JSONPath } from "jsonpath-plus";
 import type { Condition, PingRules, PostRules, ValueRule } from "./config";
 import { parseBody, responseFormat, type Parsed, type ResponseFormat } from "./formats";
 import { literalAttributes } from "./jsonpath";
-import { excerpt, noBid, parsePrice, pingFault, postFault, reasonText, refused, type PingOutcome, type PostOutcome } from "./native";
+import {
+  acceptedAt,
+  excerpt,
+  noBid,
+  offered,
+  pingFault,
+  postFault,
+  readBid,
+  reasonText,
+  refused,
+  unreadable,
+  type PingOutcome,
+  type PostOutcome,
+} from "./native";
 import type { BuyerResponse } from "./transport";
 
 type Scalar = string | number | boolean;
@@ -208,27 +221,18 @@ export function compilePingReader(spec: PingRules, fixedPriceCents: number | nul
     const reason = reasonText(why.value);
 
     if (acc?.decided && !acc.holds) return { outcome: noBid("no_bid", reason), rules };
-    let cents: number | undefined;
-    if (price.found) {
-      const value = price.value;
-      if (value === null || value === undefined || value === 0 || value === "0" || value === "")
-        return { outcome: noBid("no_bid", reason), rules };
-      cents = parsePrice(value);
-      if (cents === undefined) return { outcome: noBid("invalid_response", `bad_bid: ${excerpt(JSON.stringify(value))}`), rules };
-      if (cents === 0) return { outcome: noBid("no_bid", reason), rules };
-    } else if (acc?.holds && fixedPriceCents !== null) {
-      cents = fixedPriceCents;
-    } else if (acc?.holds) {
-      return { outcome: noBid("invalid_response", `no_price: ${excerpt(answer.text)}`), rules };
-    } else {
-      const anything = acc?.decided || ref.found || why.found || exp.found || life.found;
-      return { outcome: anything ? noBid("no_bid", reason) : noBid("invalid_response", notReadable(answer)), rules };
-    }
-    if (cents < floorCents) return { outcome: noBid("below_floor", `bid ${cents / 100} < floor ${floorCents / 100}`, cents), rules };
-    const ttlSeconds = life.found ? Number(life.value) : NaN;
-    const expiry = exp.found ? expiryOf(exp.value) : Number.isFinite(ttlSeconds) ? nowMs + ttlSeconds * 1000 : undefined;
     const refText = ref.found && ref.value !== null && ref.value !== undefined ? String(ref.value) : null;
-    return { outcome: { outcome: "bid", priceCents: cents, pingRef: refText, reason: null, expiresAt: expiry ?? null }, rules };
+    const ttlSeconds = life.found ? Number(life.value) : NaN;
+    const expiry = (exp.found ? expiryOf(exp.value) : Number.isFinite(ttlSeconds) ? nowMs + ttlSeconds * 1000 : undefined) ?? null;
+    if (price.found) {
+      // An empty element or form field says no more than an absent one: no bid.
+      if (price.value === null || price.value === undefined || price.value === "") return { outcome: noBid("no_bid", reason), rules };
+      return { outcome: readBid(price.value, floorCents, reason, refText, expiry), rules };
+    }
+    if (acc?.holds && fixedPriceCents !== null) return { outcome: offered(fixedPriceCents, floorCents, refText, expiry), rules };
+    if (acc?.holds) return { outcome: noBid("invalid_response", `no_price: ${excerpt(answer.text)}`), rules };
+    const anything = acc?.decided || ref.found || why.found || exp.found || life.found;
+    return { outcome: anything ? noBid("no_bid", reason) : noBid("invalid_response", notReadable(answer)), rules };
   };
 }
 
@@ -265,12 +269,8 @@ export function compilePostReader(spec: PostRules): PostReader {
     if (acc.holds) {
       const answered = priceRule ? t.value("price", spec.price, priceRule(answer)) : { found: false };
       const redirect = redirectRule ? t.value("redirect_url", spec.redirect_url, redirectRule(answer)) : { found: false };
-      const cents = answered.found && answered.value !== null && answered.value !== "" ? parsePrice(answered.value) : undefined;
       const url = redirect.found && typeof redirect.value === "string" && redirect.value !== "" ? redirect.value : null;
-      return {
-        outcome: { outcome: "accepted", priceCents: cents === undefined ? bidCents : Math.min(cents, bidCents), reason, redirectUrl: url },
-        rules,
-      };
+      return { outcome: acceptedAt(answered.found ? answered.value : undefined, bidCents, reason, url), rules };
     }
     if (rejected) {
       const rej = t.condition("rejected", spec.rejected, rejected(answer));
@@ -278,7 +278,7 @@ export function compilePostReader(spec: PostRules): PostReader {
     } else if (acc.decided) {
       return { outcome: refused("rejected", reason), rules };
     }
-    return { outcome: { outcome: "invalid_response", priceCents: null, reason: notReadable(answer), redirectUrl: null }, rules };
+    return { outcome: unreadable(notReadable(answer)), rules };
   };
 }
 
