@@ -9,6 +9,7 @@ import type { Actor } from "../src/db/audit";
 import type { Db } from "../src/db/client";
 import { partitionName } from "../src/db/partitions";
 import { createResource, createSupplier } from "../src/resources/store";
+import { DAY_MS } from "../src/time/clock";
 
 export const CAMPAIGNS = [
   { id: "auto-insurance", name: "Auto insurance", share: 0.4, baseCents: 1800 },
@@ -25,7 +26,6 @@ export const SUB_IDS = ["a", "b", "c", "d"];
 export const PAYOUT_PERCENT = 70;
 const FLOOR_CENTS = 200;
 const PING_TIMEOUT_MS = 500;
-const DAY_MS = 86_400_000;
 const POST_TIMEOUT_MS = 1500;
 const DEADLINE_MS = 2000;
 

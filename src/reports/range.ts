@@ -2,13 +2,13 @@
 // hours from hour rows, and which ragged edges and recent minutes from the raw leads.
 import { DateTime, IANAZone } from "luxon";
 import { GavelError, type FieldError } from "../errors";
+import { DAY_MS } from "../time/clock";
 import type { Window } from "./facts";
 
 export const INTERVALS = ["hour", "day", "week", "month"] as const;
 export type Interval = (typeof INTERVALS)[number];
 
 export const HOUR_MS = 3_600_000;
-export const DAY_MS = 86_400_000;
 export const WEEK_MS = 7 * DAY_MS;
 /** A Monday, 00:00 UTC: weeks of rollups start on Mondays, as `date_trunc('week', …)` does. */
 export const MONDAY = Date.UTC(1970, 0, 5);

@@ -12,7 +12,8 @@ import type { Logger } from "pino";
 import { txRows, type Database, type Db } from "../db/client";
 import { addFactsSql, LEVELS, levelsOf, type RollupTable } from "./facts";
 import { addSql, HISTOGRAM_MS } from "./histogram";
-import { DAY_MS, floorTo, HOUR_MS, MONDAY, WEEK_MS } from "./range";
+import { DAY_MS } from "../time/clock";
+import { floorTo, HOUR_MS, MONDAY, WEEK_MS } from "./range";
 
 /**
  * How far behind the database's clock the roller stays, in ms: far longer than a lead takes from its
