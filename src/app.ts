@@ -26,6 +26,7 @@ import type { ApiInfo } from "./http/openapi";
 import { operatorRoutes } from "./http/operator";
 import { problem, onError } from "./http/problem";
 import { reportRoutes } from "./http/reports";
+import { requestId, requestLogger } from "./http/request-id";
 import { resourceRoutes } from "./http/resources";
 import { suppressionRoutes } from "./http/suppressions";
 import { mountRoutes, route, type AnyRoute } from "./http/route";
@@ -141,10 +142,8 @@ export function appRoutes(deps: AppDeps): AnyRoute[] {
 
 export function createApp(deps: AppDeps): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
-  app.use(async (c, next) => {
-    c.set("logger", deps.logger);
-    await next();
-  });
+  // First, so every answer (a 404, an error, a refusal by admission control) carries the id.
+  app.use(requestId({ newId: deps.newId }), requestLogger({ logger: deps.logger }));
   app.onError(onError);
   app.notFound((c) => {
     const report = /^\/v1\/reports\/([^/]+)$/.exec(c.req.path);

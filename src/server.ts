@@ -83,6 +83,7 @@ export async function startGavel(options: StartOptions): Promise<Gavel> {
 
   const metrics = createMetrics({ auctionsInFlight: () => gate.inFlight });
   const leadWriter = new LeadWriter(database, { logger });
+  const newId = () => uuidv7(clock.now());
   const app = createApp({
     database,
     leadWriter,
@@ -95,7 +96,7 @@ export async function startGavel(options: StartOptions): Promise<Gavel> {
     caps,
     clock,
     logger,
-    newId: () => uuidv7(clock.now()),
+    newId,
     random: options.random ?? Math.random,
     adminToken,
     maxLeadBytes: config.GAVEL_MAX_LEAD_BYTES,
@@ -138,13 +139,14 @@ export async function startGavel(options: StartOptions): Promise<Gavel> {
   // Every request goes to the app, lead intake included: admission control is its middleware
   // (http/admission.ts), which reads nothing of a lead it refuses.
   const server: ServerType = createServer(getRequestListener(app.fetch));
-  // A request Node's parser refuses never reaches the app: it still gets a problem+json answer.
+  // A request Node's parser refuses never reaches the app: it still gets a problem+json answer,
+  // with a request id of its own like every answer (its headers could not be read).
   server.on("clientError", (error: NodeJS.ErrnoException, socket) => {
     if (error.code === "ECONNRESET" || !socket.writable) return void socket.destroy();
     socket.end(
       error.code === "HPE_HEADER_OVERFLOW"
-        ? rawProblemAnswer("headers_too_large", "The request line and headers are over 16 KiB")
-        : rawProblemAnswer("bad_request", "The request is not valid HTTP/1.1"),
+        ? rawProblemAnswer("headers_too_large", "The request line and headers are over 16 KiB", newId())
+        : rawProblemAnswer("bad_request", "The request is not valid HTTP/1.1", newId()),
     );
   });
   await new Promise<void>((resolve) => server.listen(config.PORT, config.HOST, resolve));

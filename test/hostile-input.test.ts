@@ -217,6 +217,10 @@ describe("hostile input", () => {
     const garbage = await raw("\u0000\u0001 not http at all\r\n\r\n");
     expect(garbage).toMatch(/^HTTP\/1\.1 400 /);
     expect(JSON.parse(garbage.slice(garbage.indexOf("\r\n\r\n") + 4))).toMatchObject({ type: "urn:gavel:problem:bad_request" });
+    // Each with a request id of its own, like every answer (the request's own could not be read).
+    const ids = [huge, garbage].map((answer) => /^x-request-id: (\S+)\r$/im.exec(answer)?.[1]);
+    for (const id of ids) expect(id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-7/);
+    expect(ids[0]).not.toBe(ids[1]);
     expect((await fetch(`${t.g.url}/healthz`)).status).toBe(200);
   });
 });

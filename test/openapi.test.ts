@@ -74,6 +74,25 @@ describe("OpenAPI document and API reference", () => {
     expect(doc.paths["/v1/leads"].post.responses["429"].headers["Retry-After"]).toBeDefined();
   });
 
+  it("documents X-Request-Id on every operation and on every answer, errors included", async () => {
+    const doc = await document();
+    expect(doc.components.parameters.RequestId).toMatchObject({ name: "X-Request-Id", in: "header", required: false });
+    expect(doc.components.headers.RequestId.description).toContain("request_id");
+    let answers = 0;
+    for (const [path, ops] of Object.entries(doc.paths))
+      for (const [method, op] of Object.entries(ops)) {
+        const where = `${method.toUpperCase()} ${path}`;
+        expect(op.parameters, where).toContainEqual({ $ref: "#/components/parameters/RequestId" });
+        for (const [status, response] of Object.entries<any>(op.responses)) {
+          expect(response.headers?.["X-Request-Id"], `${where} ${status}`).toEqual({ $ref: "#/components/headers/RequestId" });
+          answers++;
+        }
+      }
+    expect(answers).toBeGreaterThan(100);
+    // A route's own headers are kept beside it.
+    expect(doc.paths["/v1/leads"].post.responses["503"].headers["Retry-After"]).toBeDefined();
+  });
+
   it("describes bodies with the zod schemas that validate them", async () => {
     const doc = await document();
     const schemas = doc.components.schemas;

@@ -27,7 +27,9 @@ export interface AppEnv {
    */
   Bindings: { incoming?: IncomingMessage; outgoing?: ServerResponse };
   Variables: {
-    /** The logger of this request's lines. */
+    /** The request's id (requestId middleware): the client's valid `X-Request-Id`, or a new one. */
+    requestId: string;
+    /** The process logger with this request's `request_id` bound: every line the request logs. */
     logger: Logger;
     /** Set behind operator authentication (`analyst` and `admin` routes). */
     operator?: Operator;

@@ -186,7 +186,8 @@ export function leadRoutes(deps: LeadRouteDeps): AnyRoute[] {
         if (header !== undefined) checkIdempotencyKey(header, "headers.idempotency-key", "Bad Idempotency-Key header");
         const limit = { maxBytes: deps.maxLeadBytes, tooLarge: `The lead body is over the limit of ${deps.maxLeadBytes} bytes` };
         const { body, idempotencyKey } = await leadBody(c, limit, header);
-        const result = await sellLead(deps, supplierOf(c), body, received, idempotencyKey);
+        // The request's logger, so the lead's lines carry its request_id.
+        const result = await sellLead({ ...deps, logger: c.var.logger }, supplierOf(c), body, received, idempotencyKey);
         if (result.replayed) c.header("Idempotent-Replayed", "true");
         const contentType = result.httpStatus >= 400 ? "application/problem+json" : "application/json";
         const payload =

@@ -7,6 +7,7 @@
 import { z } from "zod";
 import type { AnyRoute, ResponseSpec } from "./route";
 import { Problem } from "./problem";
+import { MAX_REQUEST_ID_LENGTH, REQUEST_ID_HEADER } from "./request-id";
 
 type Json = Record<string, unknown>;
 type Io = "input" | "output";
@@ -87,9 +88,29 @@ function queryParameterSchema(schema: Json): Json {
 
 const stringSchema = { type: "string" };
 
+/** Every operation takes an `X-Request-Id` and every answer carries one (http/request-id.ts). */
+const requestIdDescription = `Up to ${MAX_REQUEST_ID_LENGTH} letters, digits, \`_\`, \`-\` or \`=\`.`;
+const requestIdComponents = {
+  parameters: {
+    RequestId: {
+      name: REQUEST_ID_HEADER,
+      in: "header",
+      required: false,
+      description: `An id of the caller's own for this request: sent back in the answer's ${REQUEST_ID_HEADER} and written on every log line of the request. ${requestIdDescription} Anything else is not refused: it is replaced by a new id.`,
+      schema: stringSchema,
+    },
+  },
+  headers: {
+    RequestId: {
+      description: `This request's id: the caller's own ${REQUEST_ID_HEADER} when it was valid, else one Gavel made (a UUIDv7). Every log line of the request carries it as \`request_id\`.`,
+      schema: stringSchema,
+    },
+  },
+};
+
 function responseObject(status: number, spec: ResponseSpec, convert: Converter): Json {
   const out: Json = { description: spec.description };
-  if (spec.headers) out.headers = spec.headers;
+  out.headers = { [REQUEST_ID_HEADER]: { $ref: "#/components/headers/RequestId" }, ...spec.headers };
   const contentType = spec.contentType ?? (status >= 400 ? "application/problem+json" : "application/json");
   if (spec.schema) out.content = { [contentType]: { schema: convert.schema(spec.schema, "output") } };
   else if (spec.contentType) out.content = { [contentType]: { schema: stringSchema } };
@@ -137,7 +158,8 @@ function operation(route: AnyRoute, convert: Converter): Json {
     ...(route.readOnly ? { "x-gavel-read-only": true } : {}),
     security: route.access === "public" ? [] : route.access === "supplier" ? [{ supplierKey: [] }] : [{ operatorToken: [] }],
   };
-  if (parameters.length) op.parameters = parameters;
+  parameters.push({ $ref: "#/components/parameters/RequestId" });
+  op.parameters = parameters;
   if (route.body) op.requestBody = { required: true, content: { "application/json": { schema: convert.schema(route.body, "input") } } };
   else if (route.documentedBody)
     op.requestBody = {
@@ -217,6 +239,7 @@ export function openApiDocument(routes: readonly AnyRoute[], info: ApiInfo): Jso
     ...doc,
     components: {
       schemas,
+      ...requestIdComponents,
       securitySchemes: {
         operatorToken: {
           type: "http",

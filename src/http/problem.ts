@@ -6,6 +6,7 @@ import { z } from "zod";
 import { unavailable } from "../db/client";
 import { GavelError, type ErrorCode } from "../errors";
 import type { AppContext } from "./env";
+import { REQUEST_ID_HEADER } from "./request-id";
 
 export const FieldErrorSchema = z
   .object({
@@ -74,11 +75,11 @@ export function problemBody(code: ErrorCode, detail: string, extra: Record<strin
  * handler saw it (a head past its 16 KiB limit, bytes that are not HTTP): written straight to the
  * socket, which is then closed.
  */
-export function rawProblemAnswer(code: ErrorCode, detail: string): string {
+export function rawProblemAnswer(code: ErrorCode, detail: string, requestId: string): string {
   const body = problemBody(code, detail);
   return (
     `HTTP/1.1 ${statusOf[code]} ${titleOf[code]}\r\ncontent-type: application/problem+json\r\n` +
-    `content-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`
+    `${REQUEST_ID_HEADER}: ${requestId}\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`
   );
 }
 
@@ -105,6 +106,7 @@ export function onError(error: Error, c: AppContext): Response {
   if (error instanceof HTTPException && error.status < 500) {
     return problem(c, error.status === 401 ? "unauthorized" : "bad_request", error.message);
   }
+  // The request's own logger, so the line carries its request_id.
   c.var.logger.error({ err: error }, "unhandled error");
   return c.body(
     JSON.stringify({ type: "urn:gavel:problem:internal", title: "Internal error", status: 500, detail: "Something went wrong; it has been logged." }),
