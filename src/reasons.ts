@@ -79,11 +79,20 @@ export const LEAD_REASONS = {
   sold_to: { means: "history: the sale; detail: the channel that bought" },
 } as const satisfies Record<string, CodeInfo>;
 
+/** Explain's lead-level verdicts (`blocked_by`): why no channel of the campaign would be pinged; each channel lists them first. */
+export const VERDICT_REASONS = {
+  campaign_paused: { means: "the campaign is paused" },
+  supplier_not_allowed: { means: "the supplier may not send leads to the campaign" },
+  lead_invalid: { means: "fields fail validation (the explanation's `errors` name them)" },
+  duplicate: { means: "the campaign already auctioned this consumer within `lookback_days` (`duplicate_of` names the leads)" },
+} as const satisfies Record<string, CodeInfo>;
+
 export type ExclusionCode = keyof typeof EXCLUSION_REASONS;
 export type PingCode = keyof typeof PING_REASONS;
 export type PostCode = keyof typeof POST_REASONS | ExclusionCode;
 export type LeadCode = keyof typeof LEAD_REASONS;
-export type ReasonCode = ExclusionCode | PingCode | PostCode | LeadCode;
+export type VerdictCode = keyof typeof VERDICT_REASONS;
+export type ReasonCode = ExclusionCode | PingCode | PostCode | LeadCode | VerdictCode;
 
 /** A reason as stored: `code`, or `code: detail`. The type makes an unknown code a compile error. */
 export type ReasonText<C extends ReasonCode = ReasonCode> = C | `${C}: ${string}`;
@@ -103,7 +112,34 @@ const ALL_CODES: ReadonlySet<string> = new Set([
   ...Object.keys(PING_REASONS),
   ...Object.keys(POST_REASONS),
   ...Object.keys(LEAD_REASONS),
+  ...Object.keys(VERDICT_REASONS),
 ]);
+
+/**
+ * Where a reason is read: a channel's exclusion, a ping's, a post's (an exclusion code too, for a
+ * bid skipped at post time), a lead's own (and its history's), an explain verdict.
+ */
+export type ReasonStage = "excluded" | "ping" | "post" | "lead" | "explain";
+
+const keys = <T extends object>(o: T) => Object.keys(o) as (keyof T)[];
+
+/** Each stage's codes, in their tables' order: the API's enums. */
+export const STAGE_CODES = {
+  excluded: keys(EXCLUSION_REASONS),
+  ping: keys(PING_REASONS),
+  post: [...keys(POST_REASONS), ...keys(EXCLUSION_REASONS).filter((c) => !(c in POST_REASONS))],
+  lead: keys(LEAD_REASONS),
+  // An explained channel's reasons: the lead's verdicts, then its own exclusions.
+  explain: [...keys(VERDICT_REASONS), ...keys(EXCLUSION_REASONS)],
+} as const satisfies Record<ReasonStage, readonly ReasonCode[]>;
+
+const STAGE_SETS: Record<ReasonStage, ReadonlySet<string>> = {
+  excluded: new Set(STAGE_CODES.excluded),
+  ping: new Set(STAGE_CODES.ping),
+  post: new Set(STAGE_CODES.post),
+  lead: new Set(STAGE_CODES.lead),
+  explain: new Set(STAGE_CODES.explain),
+};
 
 export const isReasonCode = (text: string): text is ReasonCode => ALL_CODES.has(text);
 
@@ -124,12 +160,48 @@ const CANONICAL = /^([a-z][a-z0-9_]*)(?:: ([\s\S]*))?$/;
  */
 export function splitReason(text: string | null, fallback?: ReasonCode): Reason | null {
   if (text === null || text === "") return fallback ? { reason: fallback, detail: null } : null;
-  const canonical = CANONICAL.exec(text);
-  if (canonical && isReasonCode(canonical[1])) return { reason: canonical[1], detail: canonical[2] ?? null };
-  const legacy = legacyReason(text);
-  if (legacy) return legacy;
+  const known = knownReason(text);
+  if (known) return known;
   return fallback ? { reason: fallback, detail: text } : { reason: "rejected", detail: text };
 }
+
+/**
+ * A stored text read as a code of `stage` (canonical or a legacy spelling), or null when it is
+ * none: a buyer's own words, or a code of another stage (a buyer that rejects with "duplicate"
+ * has not given explain's verdict).
+ */
+export function knownReason(text: string, stage?: ReasonStage): Reason | null {
+  const canonical = CANONICAL.exec(text);
+  const found = canonical && isReasonCode(canonical[1]) ? { reason: canonical[1], detail: canonical[2] ?? null } : legacyReason(text);
+  return found && (stage === undefined || STAGE_SETS[stage].has(found.reason)) ? found : null;
+}
+
+/** A stored reason of a stage that has no outcome to fall back on: an exclusion, a lead's own reason, its history's. */
+export function stageReason(stage: ReasonStage, text: string | null): Reason | null {
+  if (text === null || text === "") return null;
+  return knownReason(text, stage) ?? splitReason(text);
+}
+
+/** What an attempt's outcome means when its reason says nothing readable: each outcome's catch-all code. */
+const OUTCOME_CODES: Record<"ping" | "post", Record<string, ReasonCode>> = {
+  ping: { no_bid: "no_bid", below_floor: "below_floor", timeout: "ping_timeout", error: "http_error", invalid_response: "unparseable_body" },
+  post: { accepted: "accepted", rejected: "rejected", unknown: "post_timeout", error: "http_error", invalid_response: "unparseable_body", skipped: "bid_expired" },
+};
+
+/**
+ * An attempt's reason as the API shows it: its stored text read as a code of its kind, else (a
+ * buyer's message, a row written before the codes) the detail of its outcome's code. A bid has none.
+ */
+export function attemptReason(kind: "ping" | "post", outcome: string, text: string | null): Reason | null {
+  const given = text === null || text === "" ? null : text;
+  const known = given === null ? null : knownReason(given, kind);
+  if (known) return known;
+  const fallback = OUTCOME_CODES[kind][outcome];
+  return fallback ? { reason: fallback, detail: given } : splitReason(given);
+}
+
+/** An attempt outcome's catch-all code (undefined for a bid). */
+export const outcomeCode = (kind: "ping" | "post", outcome: string): ReasonCode | undefined => OUTCOME_CODES[kind][outcome];
 
 function legacyReason(text: string): Reason | null {
   let m: RegExpExecArray | null;
