@@ -139,6 +139,12 @@ const RANGES: { from: string; to: string; tz?: string; interval?: string }[] = [
   // Ending minutes after where a partial roll stops (2026-03-18T13:37), in the same hour.
   { from: "2026-03-17T09:20:00Z", to: "2026-03-18T13:50:00Z" },
   { from: "2026-03-18T11:20:00Z", to: "2026-03-18T13:50:00Z", interval: "hour" },
+  // Week rows starting on a Thursday, a Sunday and a Saturday (each the 7 days from its start), by
+  // month (weeks from each month's first day), and a month ending past the partial roll.
+  { from: "2026-03-05T10:10:00Z", to: "2026-03-27T08:00:00Z" },
+  { from: "2026-03-01", to: "2026-04-01", interval: "month" },
+  { from: "2026-03-07", to: "2026-03-28", tz: "UTC", interval: "week" },
+  { from: "2026-02-16T13:00:00Z", to: "2026-03-18T13:50:00Z" },
 ];
 
 /** Filters that send a report to each level of its table, and the channel report by source to the raw leads. */
@@ -240,6 +246,26 @@ describe("reports over rollups and raw leads", () => {
     // Every level of detail holds every lead once.
     expect(before).toEqual([0, 1, 2, 3, 4].map((level) => ({ level, n: leads.length })));
   });
+
+  it("gives rollups written with week rows on Mondays only the week rows of every day, as the roller writes them (migration 0005)", async () => {
+    // Each table's week rows, in one order whatever order they were written in.
+    const weeks = () =>
+      Promise.all(
+        ["report_leads", "report_channels", "report_bids", "report_reasons"].map(async (table) =>
+          (await database.rows(sql`select * from ${sql.raw(table)} where grain = 'week'`)).map((row) => JSON.stringify(row)).sort(),
+        ),
+      );
+    const written = await weeks();
+    expect(written[0].length).toBeGreaterThan(0);
+    for (const table of ["report_leads", "report_channels", "report_bids", "report_reasons"])
+      await database.rows(sql`delete from ${sql.raw(table)} where grain = 'week' and extract(isodow from at at time zone 'UTC') <> 1`);
+    const migration = readFileSync(new URL("../drizzle/0005_report_weeks_every_day.sql", import.meta.url), "utf8");
+    await database.db.transaction(async (tx) => {
+      for (const statement of migration.split("--> statement-breakpoint")) await tx.execute(sql.raw(statement));
+    });
+    expect(await weeks()).toEqual(written);
+    expect(await everyReport(database)).toEqual(truth);
+  }, 120_000);
 
   it("gives rollups written before the campaign, supplier and buyer levels those levels (migration 0004)", async () => {
     await database.rows(sql`delete from report_leads where level in (3, 4)`);

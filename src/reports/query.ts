@@ -91,8 +91,9 @@ function unionSql(table: RollupTable, level: number | null, range: ReportRange, 
     return sql.join(conditions, sql` and `);
   };
   const parts: SQL[] = [];
-  const seg = allRaw ? { weeks: null, days: [], hours: [], raw: [{ from: range.from, to: range.to }] } : segments(range.from, range.to, rolled, grainsFor(range));
-  if (seg.weeks) parts.push(sql`select ${list} from ${col(table)} where ${where([sql`grain = 'week'`, sql`at >= ${ts(seg.weeks.from)}`, sql`at < ${ts(seg.weeks.to)}`])}`);
+  const seg = allRaw ? { weeks: [], days: [], hours: [], raw: [{ from: range.from, to: range.to }] } : segments(range.from, range.to, rolled, grainsFor(range));
+  if (seg.weeks.length)
+    parts.push(sql`select ${list} from ${col(table)} where ${where([sql`grain = 'week'`, sql`at in (${sql.join(seg.weeks.map(ts), sql`, `)})`])}`);
   if (seg.days.length) parts.push(sql`select ${list} from ${col(table)} where ${where([sql`grain = 'day'`, sql`(${windowsSql(seg.days)})`])}`);
   if (seg.hours.length) parts.push(sql`select ${list} from ${col(table)} where ${where([sql`grain = 'hour'`, sql`(${windowsSql(seg.hours)})`])}`);
   if (seg.raw.length) parts.push(sql`select ${list} from (${factsSql(table, seg.raw, { ...lead, test }, level)}) f where ${where([])}`);

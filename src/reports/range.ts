@@ -65,24 +65,36 @@ export function reportRange(query: { from?: Date; to?: Date; tz?: string; interv
   return { from, to, tz, interval };
 }
 
+/** Which coarser rollup rows a report may read: each must lie wholly inside one of its buckets. */
+export interface Grains {
+  /** Whole UTC days from day rows. */
+  days: boolean;
+  /**
+   * Runs of 7 whole UTC days from week rows (the 7 days from each UTC day): anywhere in the range
+   * (`range`, a report without an interval), only inside one week from Monday (`week`) or one UTC
+   * month (`month`); null: none.
+   */
+  weeks: "range" | "week" | "month" | null;
+}
+
 /**
  * Which rollup rows fit a report's buckets: UTC days fall wholly into one bucket without an
- * interval, and by day, week or month in a zone at UTC all along the range; UTC weeks (from
- * Monday) without an interval, and by week at UTC.
+ * interval, and by day, week or month in a zone at UTC all along the range; so do 7 days from
+ * any UTC day without an interval, and 7 days inside one week or one month by week or month.
  */
-export function grainsFor(range: ReportRange): { days: boolean; weeks: boolean } {
-  if (range.interval === null) return { days: true, weeks: true };
-  if (range.interval === "hour") return { days: false, weeks: false };
+export function grainsFor(range: ReportRange): Grains {
+  if (range.interval === null) return { days: true, weeks: "range" };
+  if (range.interval === "hour") return { days: false, weeks: null };
   const zone = IANAZone.create(range.tz);
   for (let t = range.from.getTime(); ; t = Math.min(t + DAY_MS, range.to.getTime())) {
-    if (zone.offset(t) !== 0) return { days: false, weeks: false };
-    if (t >= range.to.getTime()) return { days: true, weeks: range.interval === "week" };
+    if (zone.offset(t) !== 0) return { days: false, weeks: null };
+    if (t >= range.to.getTime()) return { days: true, weeks: range.interval === "day" ? null : range.interval };
   }
 }
 
 export interface Segments {
-  /** Whole UTC weeks (from Monday) read from week rows. */
-  weeks: Window | null;
+  /** Where the week rows read start: each holds the 7 UTC days from its start. */
+  weeks: Date[];
   /** Whole UTC days read from day rows. */
   days: Window[];
   /** Whole hours read from hour rows (rolled up to `rolledTo`; an hour rolled in part holds that part). */
@@ -91,6 +103,12 @@ export interface Segments {
   raw: Window[];
 }
 
+/** The start of the bucket after the one `t` is in: the next Monday, or the next month's first day (UTC). */
+function nextBucket(t: number, bucket: "week" | "month"): number {
+  if (bucket === "week") return floorTo(t, WEEK_MS, MONDAY) + WEEK_MS;
+  const d = new Date(t);
+  return Date.UTC(d.getUTCFullYear(), d.getUTCMonth() + 1, 1);
+}
 
 /**
  * How [from, to) is read, given that the rollups hold every lead received before `rolledTo` (null:
@@ -99,10 +117,10 @@ export interface Segments {
  * them — except the hour `rolledTo` falls in, whose row holds just its part before `rolledTo`: a
  * range going past `rolledTo` reads that row, then the raw leads from `rolledTo` on. The minutes
  * before the first whole hour, and after the last when the range ends before `rolledTo`, are read
- * raw. `grains` says whether whole UTC days (and weeks) may come from day (and week) rows: only
- * when each of them falls wholly into one bucket of the report.
+ * raw. `grains` says which whole UTC days may come from day rows, and which runs of 7 of them from
+ * week rows: a month is four week rows and a day or two, whatever day of the week it starts on.
  */
-export function segments(from: Date, to: Date, rolledTo: Date | null, grains: { days: boolean; weeks: boolean }): Segments {
+export function segments(from: Date, to: Date, rolledTo: Date | null, grains: Grains): Segments {
   const f = from.getTime();
   const t = to.getTime();
   const r = rolledTo ? rolledTo.getTime() : -Infinity;
@@ -117,8 +135,8 @@ export function segments(from: Date, to: Date, rolledTo: Date | null, grains: { 
   add(raw, rowsTo, t);
   const hours: Window[] = [];
   const days: Window[] = [];
-  let weeks: Window | null = null;
-  // Day (and week) rows exist for the days (and weeks) wholly rolled up, which all end by rowsTo.
+  const weeks: Date[] = [];
+  // Day (and week) rows exist for the days wholly rolled up, which all end by rowsTo.
   const d0 = ceilTo(h0, DAY_MS);
   const d1 = floorTo(rowsTo, DAY_MS);
   if (!grains.days || d0 >= d1) {
@@ -127,12 +145,14 @@ export function segments(from: Date, to: Date, rolledTo: Date | null, grains: { 
   }
   add(hours, h0, d0);
   add(hours, d1, rowsTo);
-  const w0 = ceilTo(d0, WEEK_MS, MONDAY);
-  const w1 = floorTo(d1, WEEK_MS, MONDAY);
-  if (grains.weeks && w0 < w1) {
-    weeks = { from: new Date(w0), to: new Date(w1) };
-    add(days, d0, w0);
-    add(days, w1, d1);
-  } else add(days, d0, d1);
+  // The whole days, cut where the report's buckets start, each stretch read as runs of 7 days
+  // from its start and then the days left over.
+  for (let a = d0; a < d1; ) {
+    const b = grains.weeks === "week" || grains.weeks === "month" ? Math.min(nextBucket(a, grains.weeks), d1) : d1;
+    let w = a;
+    if (grains.weeks !== null) for (; w + WEEK_MS <= b; w += WEEK_MS) weeks.push(new Date(w));
+    add(days, w, b);
+    a = b;
+  }
   return { weeks, days, hours, raw };
 }

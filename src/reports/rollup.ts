@@ -1,6 +1,7 @@
-// The roller: adds the leads received since it last ran to the hourly rollups, and sums each UTC day
-// into day rows once its 24 hours are in. It runs in the background (every process may: one at a
-// time rolls, under a row lock on its progress), never on the auction's path.
+// The roller: adds the leads received since it last ran to the hourly rollups, sums each UTC day
+// into day rows once its 24 hours are in, and the 7 days from each UTC day into a week row once
+// its 7th day is. It runs in the background (every process may: one at a time rolls, under a row
+// lock on its progress), never on the auction's path.
 //
 // A lead is rolled up once, when it can no longer change: every lead received before `rolled_to`
 // is decided. The roller stops short of the first lead still in auction, and of the last
@@ -13,7 +14,7 @@ import { txRows, type Database, type Db } from "../db/client";
 import { addFactsSql, LEVELS, levelsOf, type RollupTable } from "./facts";
 import { addSql, HISTOGRAM_MS } from "./histogram";
 import { DAY_MS } from "../time/clock";
-import { floorTo, HOUR_MS, MONDAY, WEEK_MS } from "./range";
+import { floorTo, HOUR_MS, WEEK_MS } from "./range";
 
 /**
  * How far behind the database's clock the roller stays, in ms: far longer than a lead takes from its
@@ -89,27 +90,47 @@ function merge(table: RollupTable): string {
   return `on conflict (${shape.keys.join(", ")}) do update set ${set.join(", ")}`;
 }
 
-/**
- * The day rows of the UTC days in [from, to) as the sums of their hour rows, or the week rows of the
- * UTC weeks (from Monday) as the sums of their day rows: written once, when a day's (a week's) last
- * hour is in.
- */
-function coarserSql(table: RollupTable, grain: "day" | "week", from: Date, to: Date): string {
+/** The select list of `grain` rows summed from finer ones: their keys, `start` as their `at`, then sums, maxima and histograms bucket by bucket. */
+function summedSelect(table: RollupTable, grain: "day" | "week", start: string): string {
   const shape = SHAPES[table];
-  const keys = shape.keys.filter((k) => k !== "grain" && k !== "at");
   const values = [
     ...shape.sums.map((c) => `sum(${c})`),
     ...shape.maxes.map((c) => `max(${c})`),
     ...shape.histograms.map((c) => `array[${HISTOGRAM_MS.map((_, i) => `sum(${c}[${i + 1}])::int`).join(", ")}]`),
   ];
-  const start = `date_trunc('${grain}', at, 'UTC')`;
-  // Naming the levels lets the read go down the primary key (grain, level, at, …) to the rows it sums.
-  const levels = table in LEVELS ? ` and level in (${levelsOf(table as keyof typeof LEVELS).map((l) => l.level).join(", ")})` : "";
+  return `select '${grain}', ${shape.keys.filter((k) => k !== "grain").map((k) => (k === "at" ? start : k)).join(", ")}, ${values.join(", ")}`;
+}
+
+/** Naming the levels lets a read go down the primary key (grain, level, at, …) to the rows it sums. */
+const levelsIn = (table: RollupTable) => (table in LEVELS ? ` and level in (${levelsOf(table as keyof typeof LEVELS).map((l) => l.level).join(", ")})` : "");
+
+/** The day rows of the UTC days in [from, to), as the sums of their hour rows: written once, when a day's last hour is in. */
+function dayRowsSql(table: RollupTable, from: Date, to: Date): string {
+  const keys = SHAPES[table].keys.filter((k) => k !== "grain" && k !== "at");
+  const start = `date_trunc('day', at, 'UTC')`;
   return `insert into ${table} (${columns(table).join(", ")})
-    select '${grain}', ${shape.keys.filter((k) => k !== "grain").map((k) => (k === "at" ? start : k)).join(", ")}, ${values.join(", ")}
-    from ${table} where grain = '${grain === "day" ? "hour" : "day"}'${levels}
+    ${summedSelect(table, "day", start)}
+    from ${table} where grain = 'hour'${levelsIn(table)}
       and at >= '${from.toISOString()}'::timestamptz and at < '${to.toISOString()}'::timestamptz
     group by ${start}, ${keys.join(", ")}
+    on conflict do nothing`;
+}
+
+/**
+ * The week rows starting on the UTC days from `first` to `last` (both included): each the sums of
+ * the day rows of the 7 days from its start, written once, when the 7th day's last hour is in. A
+ * week row starts on every day, not only on Mondays, so any 7 whole days of a range are one row.
+ * Each week is summed on its own (a catch-up may complete many days in one step).
+ */
+function weekRowsSql(table: RollupTable, first: Date, last: Date): string {
+  const keys = SHAPES[table].keys.filter((k) => k !== "grain" && k !== "at");
+  return `insert into ${table} (${columns(table).join(", ")})
+    select r.* from generate_series('${first.toISOString()}'::timestamptz, '${last.toISOString()}'::timestamptz, interval '24 hours') w(start),
+    lateral (
+      ${summedSelect(table, "week", "w.start")}
+      from ${table} where grain = 'day'${levelsIn(table)} and at >= w.start and at < w.start + interval '168 hours'
+      group by ${keys.join(", ")}
+    ) r
     on conflict do nothing`;
 }
 
@@ -176,12 +197,14 @@ async function rollStep(db: Db, until: Date | undefined, stepMs: number): Promis
         return `insert into ${table} (${names}) select ${names} from (${select}) f ${merge(table)}`;
       }),
     );
-    // The UTC days, then weeks, whose last hour this step completed get their rows.
-    for (const [grain, unit, origin] of [["day", DAY_MS, 0], ["week", WEEK_MS, MONDAY]] as const) {
-      const startOfFirst = floorTo(from.getTime(), unit, origin);
-      const endOfLast = floorTo(stepEnd.getTime(), unit, origin);
-      if (endOfLast > startOfFirst)
-        for (const table of ROLLUP_TABLES) await tx.execute(sql.raw(coarserSql(table, grain, new Date(startOfFirst), new Date(endOfLast))));
+    // The UTC days whose last hour this step completed get their day rows, then the weeks those
+    // days end (each such day is the 7th day of the week row starting 6 days before it).
+    const startOfFirst = floorTo(from.getTime(), DAY_MS);
+    const endOfLast = floorTo(stepEnd.getTime(), DAY_MS);
+    if (endOfLast > startOfFirst) {
+      for (const table of ROLLUP_TABLES) await tx.execute(sql.raw(dayRowsSql(table, new Date(startOfFirst), new Date(endOfLast))));
+      const [first, last] = [startOfFirst - 6 * DAY_MS, endOfLast - WEEK_MS];
+      for (const table of ROLLUP_TABLES) await tx.execute(sql.raw(weekRowsSql(table, new Date(first), new Date(last))));
     }
     await tx.execute(sql`update report_progress set rolled_to = ${stepEnd.toISOString()}::timestamptz where name = ${PROGRESS}`);
     return { rolledTo: stepEnd, leads: Number(added.leads), done: stepEnd >= to };
