@@ -7,6 +7,12 @@ import { freshDatabase } from "./helpers/db";
 import { consumer, pingPost, startTestGavel } from "./helpers/gavel";
 import { eventually, latch } from "./helpers/latch";
 
+/**
+ * Each test starts a Gavel, migrates a database and waits on real shutdown: 3–4 s on a quiet
+ * machine, 16 s with the load average at 15; the bound is well past that.
+ */
+const LIFECYCLE_TEST_MS = 120_000;
+
 describe("process lifecycle", () => {
   const buyers: TestBuyer[] = [];
   afterAll(async () => {
@@ -35,7 +41,7 @@ describe("process lifecycle", () => {
     await closing;
     await expect(fetch(`${g.url}/healthz`)).rejects.toThrow();
     await g.close();
-  });
+  }, LIFECYCLE_TEST_MS);
 
   it("settles leads a dead process left mid-auction as error (post outcome unknown), replays that to their idempotency key, and frees keys that never got a lead", async () => {
     const db = await freshDatabase();
@@ -69,5 +75,5 @@ describe("process lifecycle", () => {
       await database.close();
       await db.drop();
     }
-  });
+  }, LIFECYCLE_TEST_MS);
 });
