@@ -35,16 +35,26 @@ export function addSql(a: string, b: string): string {
   return `array(select x + y from unnest(${a}, ${b}) as u(x, y))`;
 }
 
-/** A histogram's counts from their text ("3,0,12,…"), digit by digit: a long report reads thousands. */
-export function parseCounts(text: string | null | undefined): number[] {
-  const counts = new Array<number>(BUCKETS).fill(0);
+/**
+ * `length` counts from their text ("3,0,12,…": a histogram, or a row's sums), digit by digit: a
+ * long report reads thousands of them.
+ */
+export function parseCounts(text: string | null | undefined, length: number = BUCKETS): number[] {
+  const counts = new Array<number>(length).fill(0);
   if (!text) return counts;
   let i = 0;
+  let sign = 1;
   for (let at = 0; at < text.length; at++) {
     const c = text.charCodeAt(at);
-    if (c === 44) i++; // ","
+    if (c === 44) {
+      // ","
+      counts[i] *= sign;
+      sign = 1;
+      i++;
+    } else if (c === 45) sign = -1; // "-"
     else counts[i] = counts[i] * 10 + (c - 48);
   }
+  counts[i] *= sign;
   return counts;
 }
 
