@@ -123,7 +123,7 @@ describe("buyer auth and signing", () => {
     const stale = await g.lead(key, { campaign: "rotate", data: consumer() });
     expect(stale.body).toMatchObject({ status: "sold", price: 4 });
     const t = (await g.admin("GET", `/v1/leads/${stale.body.lead_id}`)).body;
-    expect(t.attempts.find((a: any) => a.channel_id === "rotate-migrating")).toMatchObject({ outcome: "error", reason: "http_401" });
+    expect(t.attempts.find((a: any) => a.channel_id === "rotate-migrating")).toMatchObject({ outcome: "error", reason: "http_error", detail: "401" });
   });
 
   it("sends Basic, Bearer and header API keys, and never shows a secret back", async () => {

@@ -150,7 +150,7 @@ describe("buyer formats", () => {
       bid: "9.5",
     });
     const t = await trace(res.body.lead_id);
-    expect(attempt(t, "post", "fmt-form-acme")).toMatchObject({ outcome: "accepted", price: 9.5, reason: "thanks" });
+    expect(attempt(t, "post", "fmt-form-acme")).toMatchObject({ outcome: "accepted", price: 9.5, reason: "accepted", detail: "thanks" });
   });
 
   it("speaks XML both ways, with namespaces and attributes", async () => {
@@ -251,7 +251,7 @@ describe("buyer formats", () => {
     const rejected = await g.lead(key, { campaign: "fmt-text", data: consumer({ email: "second@example.com" }) });
     expect(rejected.body).toMatchObject({ status: "unsold" });
     const t = await trace(rejected.body.lead_id);
-    expect(attempt(t, "post", "fmt-text-acme")).toMatchObject({ outcome: "rejected", reason: "duplicate" });
+    expect(attempt(t, "post", "fmt-text-acme")).toMatchObject({ outcome: "rejected", reason: "rejected", detail: "duplicate" });
   });
 
   it("accepts on the HTTP status alone, and prices an accept/decline ping at the fixed price", async () => {
@@ -285,7 +285,7 @@ describe("buyer formats", () => {
     const declined = await g.lead(key, { campaign: "fmt-status", data: consumer({ zip: "73301" }) });
     expect(declined.body).toMatchObject({ status: "unsold" });
     const d = await trace(declined.body.lead_id);
-    expect(attempt(d, "ping", "fmt-status-acme")).toMatchObject({ outcome: "no_bid", reason: "zip not served" });
+    expect(attempt(d, "ping", "fmt-status-acme")).toMatchObject({ outcome: "no_bid", reason: "no_bid", detail: "zip not served" });
   });
 
   it("posts a bid within its expiry", async () => {
@@ -362,7 +362,8 @@ describe("buyer formats", () => {
     expect(attempt(t, "ping", "fmt-nomatch-acme")).toMatchObject({
       outcome: "invalid_response",
       http_status: 200,
-      reason: 'no_rule_matched: {"status":"maintenance","message":"back soon"}',
+      reason: "no_rule_matched",
+      detail: '{"status":"maintenance","message":"back soon"}',
     });
     expect(b.posts).toHaveLength(0);
   });

@@ -19,7 +19,10 @@ describe("caps", () => {
   });
   const bidding = (bid: number): Behaviour => () => ({ json: { bid, ping_ref: `r${bid}` } });
   const trace = async (leadId: string) => (await g.admin("GET", `/v1/leads/${leadId}`)).body;
-  const reasonFor = (t: any, channel: string) => t.excluded.find((e: any) => e.channel_id === channel)?.reason;
+  const reasonFor = (t: any, channel: string) => {
+    const e = t.excluded.find((x: any) => x.channel_id === channel);
+    return e && { reason: e.reason, detail: e.detail };
+  };
   const soldTo = (t: any) => t.attempts.find((a: any) => a.kind === "post" && a.outcome === "accepted")?.channel_id;
   const capsOf = async (path: string) => (await g.admin("GET", path)).body.caps;
 
@@ -37,7 +40,7 @@ describe("caps", () => {
     for (let i = 0; i < 3; i++) sold.push(await g.lead(key, { campaign: "cap-day", data: consumer() }));
     expect(sold.map((r) => r.body.price)).toEqual([10, 10, 5]);
     const third = await trace(sold[2].body.lead_id);
-    expect(reasonFor(third, "cap-day-a")).toBe("cap:day:leads");
+    expect(reasonFor(third, "cap-day-a")).toEqual({ reason: "cap_leads", detail: "day" });
     expect(soldTo(third)).toBe("cap-day-b");
     expect(capped.posts).toHaveLength(2);
 
@@ -67,13 +70,13 @@ describe("caps", () => {
     // 8 used: a bid of 4 no longer fits 10, but a lower bid still could, so the channel was pinged.
     const third = await trace(prices[2].lead_id);
     expect(third.attempts.filter((a: any) => a.channel_id === "cap-spend-a").map((a: any) => a.kind)).toEqual(["ping"]);
-    expect(reasonFor(third, "cap-spend-a")).toBe("cap:month:spend");
+    expect(reasonFor(third, "cap-spend-a")).toEqual({ reason: "cap_spend", detail: "month" });
 
     // With a min_bid of 3, nothing it could bid fits: it is not even pinged.
     await g.admin("PATCH", "/v1/channels/cap-spend-a", { min_bid: 3 });
     const pingsBefore = spender.pings.length;
     const fourth = await g.lead(key, { campaign: "cap-spend", data: consumer() });
-    expect(reasonFor(await trace(fourth.body.lead_id), "cap-spend-a")).toBe("cap:month:spend");
+    expect(reasonFor(await trace(fourth.body.lead_id), "cap-spend-a")).toEqual({ reason: "cap_spend", detail: "month" });
     expect(spender.pings.length).toBe(pingsBefore);
     expect((await capsOf("/v1/channels/cap-spend-a"))[0]).toMatchObject({ period: "month", spend: 10, used: { leads: 2, spend: 8 } });
   });
@@ -102,7 +105,7 @@ describe("caps", () => {
     expect(await usedLeads()).toBe(1);
     const after = await g.lead(key, { campaign: "cap-release", data: consumer() });
     expect(after.body.price).toBe(2);
-    expect(reasonFor(await trace(after.body.lead_id), "cap-release-a")).toBe("cap:day:leads");
+    expect(reasonFor(await trace(after.body.lead_id), "cap-release-a")).toEqual({ reason: "cap_leads", detail: "day" });
   });
 
   it("counts a buyer's cap across its channels in two campaigns, in the buyer's time zone", async () => {
@@ -121,7 +124,7 @@ describe("caps", () => {
     const b = await g.lead(keyY, { campaign: "bcap-y", data: consumer() });
     const c = await g.lead(keyX, { campaign: "bcap-x", data: consumer() });
     expect([a.body.price, b.body.price, c.body.price]).toEqual([8, 8, 1]);
-    expect(reasonFor(await trace(c.body.lead_id), "bcap-x-capped")).toBe("buyer_cap:day:leads");
+    expect(reasonFor(await trace(c.body.lead_id), "bcap-x-capped")).toEqual({ reason: "buyer_cap_leads", detail: "day" });
     const buyerRead = (await g.admin("GET", "/v1/buyers/capped-buyer")).body;
     // Midnight in Berlin (UTC+2 in June).
     expect(buyerRead.caps).toEqual([{ period: "day", leads: 2, used: { leads: 2, spend: 16 }, resets_at: "2026-06-01T22:00:00.000Z" }]);

@@ -57,14 +57,14 @@ describe("channel health (circuit breaker)", () => {
     const skipped = await g.lead(key, { campaign: "health", data: consumer() });
     expect(skipped.body).toMatchObject({ status: "sold", price: 5 });
     const t = await trace(skipped.body.lead_id);
-    expect(t.excluded).toContainEqual({ channel_id: "health-flaky", reason: "circuit_open" });
+    expect(t.excluded).toContainEqual({ channel_id: "health-flaky", reason: "circuit_open", detail: null });
     expect(t.attempts.filter((a: any) => a.channel_id === "health-flaky")).toEqual([]);
     expect(flaky.pings).toHaveLength(3);
 
     // Not a millisecond before the cool-down is over.
     clock.advance(999);
     const early = await g.lead(key, { campaign: "health", data: consumer() });
-    expect((await trace(early.body.lead_id)).excluded).toContainEqual({ channel_id: "health-flaky", reason: "circuit_open" });
+    expect((await trace(early.body.lead_id)).excluded).toContainEqual({ channel_id: "health-flaky", reason: "circuit_open", detail: null });
 
     // After the cool-down the buyer is back; two leads arrive together: one probes, one is still skipped.
     mode = "ok";
@@ -80,7 +80,7 @@ describe("channel health (circuit breaker)", () => {
     const [ta, tb] = [await trace(a.body.lead_id), await trace(b.body.lead_id)];
     expect(ta.attempts.find((x: any) => x.kind === "ping" && x.channel_id === "health-flaky")).toMatchObject({ outcome: "bid", price: 20 });
     expect(a.body).toMatchObject({ status: "sold", price: 20 });
-    expect(tb.excluded).toContainEqual({ channel_id: "health-flaky", reason: "circuit_open" });
+    expect(tb.excluded).toContainEqual({ channel_id: "health-flaky", reason: "circuit_open", detail: null });
 
     const closed = await health("health-flaky");
     expect(closed).toMatchObject({ state: "closed", consecutive_failures: 0, opened_at: null });
@@ -105,7 +105,7 @@ describe("channel health (circuit breaker)", () => {
     expect(dead.pings).toHaveLength(2);
     const skipped = await g.lead(key, { campaign: "health-dead", data: consumer() });
     // Skipping the dead channel answers at once instead of waiting out its timeout.
-    expect((await trace(skipped.body.lead_id)).excluded).toEqual([{ channel_id: "health-dead-hang", reason: "circuit_open" }]);
+    expect((await trace(skipped.body.lead_id)).excluded).toEqual([{ channel_id: "health-dead-hang", reason: "circuit_open", detail: null }]);
     expect(skipped.body).toMatchObject({ status: "unsold" });
 
     clock.advance(500);

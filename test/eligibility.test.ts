@@ -32,13 +32,13 @@ describe("channel eligibility", () => {
     const res = await g.lead(key, { campaign: "elig", data: consumer({ state: "OK", age: 22 }) });
     expect(res.body.status).toBe("sold");
     const trace = await g.admin("GET", `/v1/leads/${res.body.lead_id}`);
-    const reasons = Object.fromEntries(trace.body.excluded.map((e: any) => [e.channel_id, e.reason]));
+    const reasons = Object.fromEntries(trace.body.excluded.map((e: any) => [e.channel_id, [e.reason, e.detail]]));
     expect(reasons).toEqual({
-      paused: "paused",
-      "buyer-paused": "buyer_paused",
-      "other-suppliers": "supplier",
-      "texas-only": "filtered:state",
-      "adults-25": "filtered:age",
+      paused: ["paused", null],
+      "buyer-paused": ["buyer_paused", null],
+      "other-suppliers": ["supplier", null],
+      "texas-only": ["filtered", "state"],
+      "adults-25": ["filtered", "age"],
     });
     expect(trace.body.attempts.filter((a: any) => a.kind === "ping").map((a: any) => a.channel_id)).toEqual(["open"]);
   });
@@ -47,7 +47,7 @@ describe("channel eligibility", () => {
     expect((await g.admin("PATCH", "/v1/channels/open", { status: "paused" })).status).toBe(200);
     const res = await g.lead(key, { campaign: "elig", data: consumer({ state: "TX", age: 30 }) });
     const trace = await g.admin("GET", `/v1/leads/${res.body.lead_id}`);
-    expect(trace.body.excluded).toContainEqual({ channel_id: "open", reason: "paused" });
+    expect(trace.body.excluded).toContainEqual({ channel_id: "open", reason: "paused", detail: null });
     expect(trace.body.attempts.filter((a: any) => a.kind === "ping").map((a: any) => a.channel_id).sort()).toEqual([
       "adults-25",
       "texas-only",

@@ -9,6 +9,8 @@ describe("explain", () => {
   let buyer: TestBuyer;
   const explain = (body: unknown, campaign = "exp") => t.g.admin("POST", `/v1/campaigns/${campaign}/explain`, body);
   const byChannel = (res: { body: any }) => Object.fromEntries(res.body.channels.map((c: any) => [c.channel_id, c]));
+  /** A reason as explain shows it: its code, and the detail beside it. */
+  const r = (reason: string, detail: string | null = null) => ({ reason, detail });
 
   beforeAll(async () => {
     buyer = await t.buyer({ ping: () => ({ json: { bid: 9 } }) });
@@ -44,13 +46,13 @@ describe("explain", () => {
     expect(res.body).toMatchObject({ campaign: "exp", valid: true, errors: [], duplicate: false, supplier: { id: "exp-sup", allowed: true }, blocked_by: [] });
     const c = byChannel(res);
     expect(c["exp-open"]).toMatchObject({ eligible: true, reasons: [], type: "ping_post", buyer_id: "acme" });
-    expect(c["exp-paused"]).toMatchObject({ eligible: false, reasons: ["paused"] });
-    expect(c["exp-buyer-paused"].reasons).toEqual(["buyer_paused"]);
-    expect(c["exp-other-suppliers"].reasons).toEqual(["supplier"]);
+    expect(c["exp-paused"]).toMatchObject({ eligible: false, reasons: [r("paused")] });
+    expect(c["exp-buyer-paused"].reasons).toEqual([r("buyer_paused")]);
+    expect(c["exp-other-suppliers"].reasons).toEqual([r("supplier")]);
     // Every failing filter, not just the first (the zip passes: 75001 starts with 75).
-    expect(c["exp-picky"].reasons).toEqual(["filtered:state", "filtered:age"]);
-    expect(c["exp-cheap-direct"].reasons).toEqual(["below_floor"]);
-    expect(c["exp-everything"].reasons).toEqual(["paused", "buyer_paused", "supplier", "filtered:state"]);
+    expect(c["exp-picky"].reasons).toEqual([r("filtered", "state"), r("filtered", "age")]);
+    expect(c["exp-cheap-direct"].reasons).toEqual([r("below_floor")]);
+    expect(c["exp-everything"].reasons).toEqual([r("paused"), r("buyer_paused"), r("supplier"), r("filtered", "state")]);
   });
 
   it("pings nobody and records no lead", async () => {
@@ -70,9 +72,9 @@ describe("explain", () => {
     expect(res.body.errors.map((e: any) => e.path).sort()).toEqual(["data.phone", "data.state", "data.zip"]);
     expect(res.body.blocked_by).toEqual(["lead_invalid"]);
     const c = byChannel(res);
-    expect(c["exp-open"]).toMatchObject({ eligible: false, reasons: ["lead_invalid"] });
+    expect(c["exp-open"]).toMatchObject({ eligible: false, reasons: [r("lead_invalid")] });
     // Channels are still judged on the fields that did pass (here none of state/zip/age).
-    expect(c["exp-picky"].reasons).toEqual(["lead_invalid", "filtered:state", "filtered:age", "filtered:zip"]);
+    expect(c["exp-picky"].reasons).toEqual([r("lead_invalid"), r("filtered", "state"), r("filtered", "age"), r("filtered", "zip")]);
   });
 
   it("gives the dedup verdict without claiming the lead's keys", async () => {
@@ -86,7 +88,7 @@ describe("explain", () => {
 
     const again = await explain({ data: { ...consumer(), email: person.email } });
     expect(again.body).toMatchObject({ duplicate: true, duplicate_of: [sold.body.lead_id], blocked_by: ["duplicate"] });
-    expect(byChannel(again)["exp-open"].reasons).toEqual(["duplicate"]);
+    expect(byChannel(again)["exp-open"].reasons).toEqual([r("duplicate")]);
     // Outside the lookback window, and for test leads, it is not a duplicate.
     const later = new Date(Date.now() + 31 * 86_400_000).toISOString();
     expect((await explain({ data: person, at: later })).body.duplicate).toBe(false);
@@ -97,7 +99,7 @@ describe("explain", () => {
     const res = await explain({ data: consumer(), supplier: "exp-elsewhere" });
     expect(res.body.supplier).toEqual({ id: "exp-elsewhere", allowed: false });
     expect(res.body.blocked_by).toEqual(["supplier_not_allowed"]);
-    expect(byChannel(res)["exp-open"].reasons).toEqual(["supplier_not_allowed"]);
+    expect(byChannel(res)["exp-open"].reasons).toEqual([r("supplier_not_allowed")]);
 
     await t.g.admin("PATCH", "/v1/campaigns/exp", { status: "paused" });
     const paused = await explain({ data: consumer() });
@@ -111,7 +113,7 @@ describe("explain", () => {
     expect(byChannel(await explain({ data: consumer() }))["exp-cheap-direct"].eligible).toBe(true);
     await t.g.admin("POST", "/v1/suppliers", { id: "exp-fixed", name: "Fixed", payout: { type: "fixed", amount: 5 } });
     const res = await explain({ data: consumer(), supplier: "exp-fixed" });
-    expect(byChannel(res)["exp-cheap-direct"].reasons).toEqual(["below_floor"]);
+    expect(byChannel(res)["exp-cheap-direct"].reasons).toEqual([r("below_floor")]);
   });
 
   it("answers 404 for an unknown campaign and 422 for a bad request, and is open to analysts", async () => {

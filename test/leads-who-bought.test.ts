@@ -137,10 +137,16 @@ describe("who bought, lead sources and lead list filters", () => {
     expect(ids(await list(`&source=${encodeURIComponent("email-list")}&status=rejected`))).toEqual(named("invalid"));
   });
 
-  it("filters the list by the lead's own reason, exactly", async () => {
+  it("filters the list by the lead's own reason code, whatever its detail, and refuses a code leads do not have", async () => {
     expect(ids(await list("&reason=no_bids"))).toEqual(named("new-yorker"));
     expect(ids(await list("&reason=dedup"))).toEqual(named("again"));
-    expect(await list("&reason=no_bid")).toEqual([]);
+    // An invalid lead's reason has the fields as its detail.
+    expect((await t.g.admin("GET", `/v1/leads/${sent.invalid.id}`, undefined, analyst)).body).toMatchObject({ reason: "invalid", detail: expect.stringContaining("zip") });
+    expect(ids(await list("&reason=invalid"))).toEqual(named("invalid"));
+    // no_bid is a ping's reason, never a lead's.
+    const unknown = await t.g.admin("GET", "/v1/leads?reason=no_bid", undefined, analyst);
+    expect(unknown.status).toBe(422);
+    expect(unknown.body.errors).toEqual([{ path: "reason", message: expect.stringContaining('"no_bids"') }]);
   });
 
   it("takes dates and times in from and to, read in tz unless they have an offset, the range half-open", async () => {

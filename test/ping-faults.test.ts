@@ -91,7 +91,7 @@ describe("ping faults", () => {
     expect(trickle.posts).toHaveLength(0);
   });
 
-  it("records an HTTP 500 answer as an error with reason http_500", async () => {
+  it("records an HTTP 500 answer as an error with reason http_error, detail 500", async () => {
     const broken = await buyer({ ping: () => ({ status: 500, json: { error: "boom" } }) });
     const good = await buyer({ ping: () => ({ json: { bid: 3 } }) });
     const key = await setup({
@@ -102,7 +102,7 @@ describe("ping faults", () => {
     const res = await g.lead(key, { campaign: "faults-500", data: consumer() });
     expect(res.body).toMatchObject({ status: "sold", price: 3 });
     const t = await trace(res.body.lead_id);
-    expect(attempt(t, "ping", "h500-broken")).toMatchObject({ outcome: "error", reason: "http_500", http_status: 500, price: null });
+    expect(attempt(t, "ping", "h500-broken")).toMatchObject({ outcome: "error", reason: "http_error", detail: "500", http_status: 500, price: null });
     expect(broken.posts).toHaveLength(0);
   });
 
@@ -119,7 +119,7 @@ describe("ping faults", () => {
     const t = await trace(res.body.lead_id);
     const ping = attempt(t, "ping", "reset-reset");
     expect(ping).toMatchObject({ outcome: "error", http_status: null, price: null });
-    expect(ping.reason).toMatch(/^connection:/);
+    expect(ping).toMatchObject({ reason: "connection", detail: expect.stringMatching(/^[A-Z_]+$/) });
     expect(reset.pings).toHaveLength(1);
     expect(reset.posts).toHaveLength(0);
   });
@@ -133,7 +133,8 @@ describe("ping faults", () => {
     const t = await trace(res.body.lead_id);
     const ping = attempt(t, "ping", "garbage-garbage");
     expect(ping).toMatchObject({ outcome: "invalid_response", http_status: 200 });
-    expect(ping.reason).toContain("Service Temporarily Unavailable");
+    expect(ping.reason).toBe("unparseable_body");
+    expect(ping.detail).toContain("Service Temporarily Unavailable");
     expect(garbage.posts).toHaveLength(0);
   });
 
@@ -206,7 +207,9 @@ describe("ping faults", () => {
       expect(attempt(t, "ping", `nobid-${id}`).outcome, id).toBe("no_bid");
     }
     expect(attempt(t, "ping", "nobid-nocontent").http_status).toBe(204);
-    expect(attempt(t, "ping", "nobid-null").reason).toBe("not today");
+    expect(attempt(t, "ping", "nobid-null")).toMatchObject({ reason: "no_bid", detail: "not today" });
+    // A 204 is a no_bid too, with nothing more to say.
+    expect(attempt(t, "ping", "nobid-nocontent")).toMatchObject({ reason: "no_bid", detail: null });
     expect(posts(t)).toHaveLength(0);
     expect(b.pings).toHaveLength(4);
     expect(b.posts).toHaveLength(0);

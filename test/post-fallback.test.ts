@@ -40,7 +40,7 @@ describe("posting and fallback", () => {
     const t = await trace(res.body.lead_id);
     expect(t).toMatchObject({ status: "sold", revenue: 8 });
     expect(posts(t)).toMatchObject([
-      { channel_id: "fb-reject-high", outcome: "rejected", reason: "dup", http_status: 200 },
+      { channel_id: "fb-reject-high", outcome: "rejected", reason: "rejected", detail: "dup", http_status: 200 },
       { channel_id: "fb-reject-low", outcome: "accepted", price: 8 },
     ]);
   });
@@ -60,7 +60,7 @@ describe("posting and fallback", () => {
     const t = await trace(res.body.lead_id);
     expect(t.revenue).toBe(8);
     expect(posts(t)).toMatchObject([
-      { channel_id: "fb-500-high", outcome: "error", http_status: 500, reason: "http_500" },
+      { channel_id: "fb-500-high", outcome: "error", http_status: 500, reason: "http_error", detail: "500" },
       { channel_id: "fb-500-low", outcome: "accepted" },
     ]);
   });
@@ -196,7 +196,7 @@ describe("posting and fallback", () => {
 
       const t = await trace(res.body.lead_id);
       expect(posts(t)).toMatchObject([
-        { channel_id: "fb-refused-high", outcome: "error", http_status: null, reason: "connection:ECONNREFUSED" },
+        { channel_id: "fb-refused-high", outcome: "error", http_status: null, reason: "connection", detail: "ECONNREFUSED" },
         { channel_id: "fb-refused-low", outcome: "accepted" },
       ]);
     } finally {

@@ -141,11 +141,16 @@ describe("reports", () => {
     expect(channel.body.rows).toEqual([{ min_price: 4, max_price: 5, bids: 6, wins: 0, posts: 0, accepted: 0, post_reject_rate: null }]);
   });
 
-  it("reasons: exclusions, refused posts and leads' own reasons", async () => {
+  it("reasons: exclusions, refused posts and leads' own reasons, by code, with a detail only where it is from a small set", async () => {
     const res = await report(`/v1/reports/reasons?campaign=rp&${range()}`);
-    expect(res.body.rows).toContainEqual({ key: { channel: "rp-ca", stage: "excluded", reason: expect.stringMatching(/^filter/) }, count: 6, orphans: 0 });
-    expect(res.body.rows).toContainEqual({ key: { channel: "rp-fickle", stage: "post", reason: "rejected:not_today" }, count: 6, orphans: 0 });
-    expect(res.body.rows).toContainEqual({ key: { channel: null, stage: "lead", reason: "rejected:invalid" }, count: 1, orphans: 0 });
+    expect(res.body.rows).toContainEqual({ key: { channel: "rp-ca", stage: "excluded", outcome: null, reason: "filtered", detail: "state" }, count: 6, orphans: 0 });
+    // The buyer's own words ("not_today") are never a key.
+    expect(res.body.rows).toContainEqual({ key: { channel: "rp-fickle", stage: "post", outcome: "rejected", reason: "rejected", detail: null }, count: 6, orphans: 0 });
+    expect(res.body.rows).toContainEqual({ key: { channel: null, stage: "lead", outcome: "rejected", reason: "invalid", detail: null }, count: 1, orphans: 0 });
+    const csv = await fetch(`${t.g.url}/v1/reports/reasons?campaign=rp&format=csv&${range()}`, { headers: { authorization: `Bearer ${analyst}` } });
+    const lines = (await csv.text()).trim().split("\r\n");
+    expect(lines[0]).toBe("channel,stage,outcome,reason,detail,count,orphans");
+    expect(lines).toContain("rp-ca,excluded,,filtered,state,6,0");
   });
 
   it("answers CSV with the same columns, closed by a total line", async () => {

@@ -28,9 +28,9 @@ describe("supplier caps", () => {
     expect(over.status).toBe(429);
     expect(over.headers.get("content-type")).toContain("application/problem+json");
     expect(over.headers.get("retry-after")).toBe(String(40 * 60));
-    expect(over.body).toMatchObject({ type: "urn:gavel:problem:supplier_cap", status: 429, reason: "cap:hour:leads" });
+    expect(over.body).toMatchObject({ type: "urn:gavel:problem:supplier_cap", status: 429, reason: "cap_leads", reason_detail: "hour" });
     const t = (await g.admin("GET", `/v1/leads/${over.body.lead_id}`)).body;
-    expect(t).toMatchObject({ status: "rejected", reason: "cap:hour:leads", attempts: [] });
+    expect(t).toMatchObject({ status: "rejected", reason: "cap_leads", detail: "hour", attempts: [] });
     expect(b.pings).toHaveLength(3);
 
     // Test leads are not refused either.

@@ -35,10 +35,10 @@ describe("suppression lists", () => {
     expect(byPhone.body).toMatchObject({ status: "rejected", reason: "suppressed" });
     expect(b.pings).toHaveLength(0);
     const t = (await g.admin("GET", `/v1/leads/${byEmail.body.lead_id}`)).body;
-    expect(t).toMatchObject({ status: "rejected", reason: "suppressed", attempts: [] });
-    expect(t.history.map((h: any) => [h.status, h.reason])).toEqual([
-      ["received", null],
-      ["rejected", "suppressed"],
+    expect(t).toMatchObject({ status: "rejected", reason: "suppressed", detail: null, attempts: [] });
+    expect(t.history.map((h: any) => [h.status, h.reason, h.detail])).toEqual([
+      ["received", null, null],
+      ["rejected", "suppressed", null],
     ]);
     expect((await g.lead(key, { campaign: "dns", data: consumer() })).body.status).toBe("sold");
   });

@@ -1,5 +1,6 @@
 // Reads of leads for operators and analysts: the full trace of one lead, and paged listings.
-import { and, asc, desc, eq, gte, inArray, lt, type SQL } from "drizzle-orm";
+import { and, asc, desc, eq, gte, inArray, like, lt, or, type SQL } from "drizzle-orm";
+import type { LeadCode } from "../reasons";
 import type { Db } from "./client";
 import { attempts, channels, leadEvents, leads } from "./schema";
 
@@ -55,13 +56,26 @@ export interface LeadQuery {
   channel?: string;
   source?: string;
   subId?: string;
-  /** The lead's own reason, exactly (`no_bids`, `dedup`, `cap:day:leads`). */
-  reason?: string;
+  /** The lead's own reason code, whatever its detail (`no_bids`, `dedup`, `cap_leads`). */
+  reason?: LeadCode;
   /** Received in [from, to). */
   from?: Date;
   to?: Date;
   cursor?: string;
   limit: number;
+}
+
+/** How a lead's reason was spelled before the codes (src/reasons.ts reads these as the code), as LIKE patterns. */
+const LEGACY_LEAD_REASONS: Partial<Record<LeadCode, string[]>> = {
+  cap_leads: ["cap:%:leads"],
+  cap_spend: ["cap:%:spend"],
+  invalid: ["invalid:%"],
+};
+
+/** A lead's reason is this code: `code`, or `code: detail` with any detail, or a spelling of it from before the codes. */
+function reasonIs(code: LeadCode): SQL {
+  const escaped = code.replace(/[\\%_]/g, (c) => `\\${c}`);
+  return or(eq(leads.reason, code), like(leads.reason, `${escaped}: %`), ...(LEGACY_LEAD_REASONS[code] ?? []).map((p) => like(leads.reason, p)))!;
 }
 
 /**
@@ -79,7 +93,7 @@ export async function listLeads(db: Db, q: LeadQuery) {
   if (q.channel !== undefined) where.push(eq(leads.soldChannelId, q.channel));
   if (q.source !== undefined) where.push(eq(leads.source, q.source));
   if (q.subId !== undefined) where.push(eq(leads.subId, q.subId));
-  if (q.reason !== undefined) where.push(eq(leads.reason, q.reason));
+  if (q.reason !== undefined) where.push(reasonIs(q.reason));
   if (q.from) where.push(gte(leads.receivedAt, q.from));
   if (q.to) where.push(lt(leads.receivedAt, q.to));
   if (q.cursor) where.push(lt(leads.id, q.cursor));

@@ -6,11 +6,13 @@ import { explainLead } from "../auction/explain";
 import type { EligibilityWorld } from "../auction/eligibility";
 import type { Database } from "../db/client";
 import { GavelError } from "../errors";
+import { stageReason, VERDICT_REASONS, type VerdictCode } from "../reasons";
 import type { Supplier } from "../resources/schemas";
 import { slug } from "../shapes";
 import { getResource } from "../resources/store";
 import { instant } from "./body";
 import { FieldErrorSchema } from "./problem";
+import { reasonDetail, reasonOf, shown } from "./reasons";
 import { route, type AnyRoute } from "./route";
 
 export interface ExplainRouteDeps {
@@ -39,14 +41,16 @@ const Explanation = z
     duplicate: z.boolean(),
     duplicate_of: z.array(z.string()),
     supplier: z.object({ id: z.string(), allowed: z.boolean() }).nullable(),
-    blocked_by: z.array(z.string()).meta({ description: "Lead-level verdicts that stop every channel: campaign_paused, supplier_not_allowed, lead_invalid, duplicate" }),
+    blocked_by: z.array(z.enum(Object.keys(VERDICT_REASONS) as VerdictCode[])).meta({ description: "Lead-level verdicts that stop every channel: campaign_paused, supplier_not_allowed, lead_invalid, duplicate" }),
     channels: z.array(
       z.object({
         channel_id: z.string(),
         buyer_id: z.string(),
         type: z.string(),
         eligible: z.boolean(),
-        reasons: z.array(z.string()).meta({ description: "Every reason, lead-level verdicts first: paused, buyer_paused, supplier, filtered:<field>, below_floor, …" }),
+        reasons: z
+          .array(z.object({ reason: reasonOf("explain"), detail: reasonDetail }))
+          .meta({ description: "Every reason, lead-level verdicts first: `paused`, `buyer_paused`, `supplier`, `filtered` (detail: the field; one per failing filter), `below_floor`, …" }),
       }),
     ),
   })
@@ -79,7 +83,11 @@ export function explainRoutes(deps: ExplainRouteDeps): AnyRoute[] {
           }
         }
         const at = body.at ? Date.parse(body.at) : deps.clock.now();
-        return c.json(await explainLead(deps, params.id, { data: body.data, supplier, at, test: body.test }));
+        const explanation = await explainLead(deps, params.id, { data: body.data, supplier, at, test: body.test });
+        return c.json({
+          ...explanation,
+          channels: explanation.channels.map((ch) => ({ ...ch, reasons: ch.reasons.map((r) => shown(stageReason("explain", r))) })),
+        });
       },
     }),
   ];

@@ -7,11 +7,13 @@ import { findLead, listLeads } from "../db/trace";
 import { GavelError, type FieldError } from "../errors";
 import { maskPii } from "../leads/pii";
 import { fromCents } from "../money";
+import { attemptReason, stageReason } from "../reasons";
 import { slug } from "../shapes";
 import { admission, arrivalOf } from "./admission";
 import { operatorOf, supplierOf } from "./auth";
 import { formBody, jsonBody, type BodyLimit, mediaType, pageLimit, queryFlag, rangeZone, storableOrThrow, timeBound, timeRange } from "./body";
 import type { AppContext, AppMiddleware } from "./env";
+import { attemptReasonCode, reasonDetail, reasonOf, shown } from "./reasons";
 import { route, type AnyRoute } from "./route";
 
 export interface LeadRouteDeps extends SellDeps {
@@ -50,13 +52,15 @@ const LeadAnswer = z
   .object({
     lead_id: z.string(),
     status: z.enum(["sold", "unsold", "duplicate", "rejected", "error"]).meta({ description: "`rejected` (with `reason`: `suppressed`) is a lead on the do-not-sell list" }),
+    reason: reasonOf("lead").optional().meta({ description: "Why a lead was `rejected` without an auction: `suppressed`" }),
+    detail: reasonDetail.optional(),
     price: z.number().meta({ description: "The supplier's payout (0 unless sold)" }),
     sold_to: z.number().int().meta({ description: "Number of sales: 1 when sold, else 0 (a count, not who bought: the trace's `sold_channel` and `sold_buyer` say who)" }),
     trace_url: z.string(),
   })
   .meta({ id: "LeadAnswer" });
 
-const Exclusion = z.object({ channel_id: z.string(), reason: z.string() });
+const Exclusion = z.object({ channel_id: z.string(), reason: reasonOf("excluded"), detail: reasonDetail });
 
 const LeadSummary = z
   .object({
@@ -64,7 +68,8 @@ const LeadSummary = z
     campaign: z.string(),
     supplier: z.string(),
     status: leadStatus,
-    reason: z.string().nullable(),
+    reason: reasonOf("lead").nullable().meta({ description: "Why the lead ended as it did (null for a sale or a lead still in its auction)" }),
+    detail: reasonDetail,
     test: z.boolean(),
     received_at: z.string(),
     decided_at: z.string().nullable(),
@@ -85,7 +90,7 @@ const LeadTrace = LeadSummary.extend({
     .string()
     .nullable()
     .meta({ description: "When the auction had to be over (received_at plus the campaign's timeout_ms); null for a lead never auctioned" }),
-  history: z.array(z.object({ status: z.string(), at: z.string(), reason: z.string().nullable() })),
+  history: z.array(z.object({ status: z.string(), at: z.string(), reason: reasonOf("lead").nullable(), detail: reasonDetail })),
   excluded: z.array(Exclusion),
   attempts: z.array(
     z.object({
@@ -97,7 +102,10 @@ const LeadTrace = LeadSummary.extend({
       http_status: z.number().int().nullable(),
       outcome: z.string(),
       price: z.number().nullable(),
-      reason: z.string().nullable(),
+      reason: attemptReasonCode
+        .nullable()
+        .meta({ description: "A ping's reason (null for a bid), or a post's: each outcome's codes are in the README's tables" }),
+      detail: reasonDetail,
       ping_ref: z.string().nullable(),
     }),
   ),
@@ -117,7 +125,9 @@ const LeadQuery = z
     channel: slug.optional().meta({ description: "Only leads sold through this channel" }),
     source: trackingString.optional().meta({ description: "Only leads submitted with this `source`" }),
     sub_id: trackingString.optional().meta({ description: "Only leads submitted with this `sub_id`" }),
-    reason: z.string().min(1).optional().meta({ description: "Only leads with exactly this reason (`no_bids`, `dedup`, `cap:day:leads`)" }),
+    reason: reasonOf("lead")
+      .optional()
+      .meta({ description: "Only leads with this reason code, whatever its detail (`no_bids`, `dedup`, `cap_leads`)" }),
     from: timeBound.optional().meta({ description: "Received at or after: an ISO 8601 date or date and time, read in `tz` unless it has an offset" }),
     to: timeBound.optional().meta({ description: "Received before (the range is half-open): an ISO 8601 date or date and time, read in `tz` unless it has an offset" }),
     tz: rangeZone.optional(),
@@ -215,8 +225,8 @@ export function leadRoutes(deps: LeadRouteDeps): AnyRoute[] {
           ...(await leadSummary(deps.catalog, lead, role)),
           overhead_ms: lead.overheadMs,
           deadline_at: lead.deadlineAt?.toISOString() ?? null,
-          history: history.map((e) => ({ status: e.status, at: e.at.toISOString(), reason: e.reason })),
-          excluded: lead.excluded,
+          history: history.map((e) => ({ status: e.status, at: e.at.toISOString(), ...shown(stageReason("lead", e.reason)) })),
+          excluded: (lead.excluded as { channel_id: string; reason: string }[]).map((e) => ({ channel_id: e.channel_id, ...shown(stageReason("excluded", e.reason)) })),
           attempts: attempts.map((a) => ({
             kind: a.kind,
             channel_id: a.channelId,
@@ -226,7 +236,7 @@ export function leadRoutes(deps: LeadRouteDeps): AnyRoute[] {
             http_status: a.httpStatus,
             outcome: a.outcome,
             price: a.priceCents === null ? null : fromCents(a.priceCents),
-            reason: a.reason,
+            ...shown(attemptReason(a.kind as "ping" | "post", a.outcome, a.reason)),
             ping_ref: a.pingRef,
           })),
         });
@@ -240,7 +250,7 @@ export function leadRoutes(deps: LeadRouteDeps): AnyRoute[] {
       operationId: "listLeads",
       summary: "Leads, newest first, paged",
       description:
-        "Filters combine. `buyer` and `channel` find the leads sold to them; `source` and `sub_id` the leads submitted with them; `reason` is an exact match on the lead's reason. `from` and `to` bound when leads were received, half-open [from, to), as in the reports; a bare date is midnight in `tz`, and a time without an offset is read in `tz`.",
+        "Filters combine. `buyer` and `channel` find the leads sold to them; `source` and `sub_id` the leads submitted with them; `reason` is a reason code of the lead's own (any detail: `cap_leads` finds every period's); an unknown code is a 422 listing the known ones. `from` and `to` bound when leads were received, half-open [from, to), as in the reports; a bare date is midnight in `tz`, and a time without an offset is read in `tz`.",
       tags: ["Leads"],
       query: LeadQuery,
       responses: { 200: { description: "A page of leads", schema: LeadPage } },
@@ -255,6 +265,12 @@ export function leadRoutes(deps: LeadRouteDeps): AnyRoute[] {
       },
     }),
   ];
+}
+
+/** A rejected lead's answer: its reason's code with the detail beside it (an answer replayed as stored before the codes too). */
+function withReasonDetail(body: unknown): unknown {
+  const reason = (body as { reason?: unknown } | null)?.reason;
+  return typeof reason === "string" ? { ...(body as object), ...shown(stageReason("lead", reason)) } : body;
 }
 
 function checkIdempotencyKey(key: string, path: string, title: string): void {
@@ -331,7 +347,7 @@ async function leadSummary(catalog: Catalog, lead: LeadRow, role: string) {
     campaign: lead.campaignId,
     supplier: lead.supplierId,
     status: lead.status,
-    reason: lead.reason,
+    ...shown(stageReason("lead", lead.reason)),
     test: lead.test,
     received_at: lead.receivedAt.toISOString(),
     decided_at: lead.decidedAt?.toISOString() ?? null,

@@ -5,6 +5,7 @@ import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { z } from "zod";
 import { unavailable } from "../db/client";
 import { GavelError, type ErrorCode } from "../errors";
+import { STAGE_CODES, stageReason } from "../reasons";
 import type { AppContext } from "./env";
 import { REQUEST_ID_HEADER } from "./request-id";
 
@@ -26,6 +27,12 @@ export const Problem = z
     detail: z.string(),
     errors: z.array(FieldErrorSchema).optional(),
     lead_id: z.string().optional(),
+    reason: z.enum(STAGE_CODES.lead).optional().meta({ description: "`supplier_cap`: the cap's code, `cap_leads` or `cap_spend`" }),
+    reason_detail: z
+      .string()
+      .nullable()
+      .optional()
+      .meta({ description: "`supplier_cap`: the cap's period (`day`): the detail beside `reason`, named so because `detail` is the problem's own text" }),
   })
   .meta({ id: "Problem" });
 
@@ -90,12 +97,18 @@ export function problem(c: AppContext, code: ErrorCode, detail: string, extra: R
   });
 }
 
+/** A reason in a problem: its code, and its detail as `reason_detail` (`detail` is the problem's own). */
+function problemReason(text: string) {
+  const r = stageReason("lead", text);
+  return r && { reason: r.reason, reason_detail: r.detail };
+}
+
 export function onError(error: Error, c: AppContext): Response {
   if (error instanceof GavelError) {
     const { errors, lead_id, retryAfter, reason } = error.extra;
     if (retryAfter !== undefined) c.header("Retry-After", String(retryAfter));
     if (error.code === "unauthorized") c.header("WWW-Authenticate", 'Bearer realm="gavel"');
-    return problem(c, error.code, error.message, { ...(errors && { errors }), ...(lead_id && { lead_id }), ...(reason && { reason }) });
+    return problem(c, error.code, error.message, { ...(errors && { errors }), ...(lead_id && { lead_id }), ...(reason && problemReason(reason)) });
   }
   // The database could not be reached: nothing is wrong with the request, so try again shortly.
   const absent = unavailable(error);

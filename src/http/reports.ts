@@ -3,6 +3,7 @@
 import { z } from "zod";
 import type { Clock } from "../time/clock";
 import type { Database } from "../db/client";
+import { STAGE_CODES } from "../reasons";
 import { cell, csvStream, keyedLines } from "../reports/csv";
 import { STEP_CENTS } from "../reports/facts";
 import { bidLandscape, dimensionReport, DIMENSIONS, reasonReport, type Dimension } from "../reports/query";
@@ -106,7 +107,19 @@ const ReasonReportSchema = z
     tz: z.string(),
     rows: z.array(
       z.object({
-        key: z.object({ channel: z.string().nullable(), stage: z.enum(["excluded", "ping", "post", "lead"]), reason: z.string() }),
+        key: z.object({
+          channel: z.string().nullable(),
+          stage: z.enum(["excluded", "ping", "post", "lead"]),
+          outcome: z.string().nullable().meta({ description: "The attempt's outcome (`ping`, `post`) or the lead's status (`lead`); null for `excluded`" }),
+          reason: z
+            .enum([...new Set([...STAGE_CODES.excluded, ...STAGE_CODES.ping, ...STAGE_CODES.post, ...STAGE_CODES.lead])])
+            .nullable()
+            .meta({ description: "A code of the stage (null when a row recorded none)" }),
+          detail: z
+            .string()
+            .nullable()
+            .meta({ description: "Only for a code whose detail is from a small set: a filter's field, a cap's period, an HTTP status, an error code; free text (a buyer's message) is never a key" }),
+        }),
         count: z.number(),
         orphans: z.number(),
       }),
@@ -171,16 +184,24 @@ export function reportRoutes(deps: ReportRouteDeps): AnyRoute[] {
       operationId: "reasonReport",
       summary: "Why leads were not taken: exclusions, non-bids and refused posts per channel and reason, with orphan leads",
       description:
-        "Each row counts a (channel, stage, reason): `excluded` (the channel was left out before the ping), `ping` (no bid: its outcome and reason code), `post` (a refused or failed post) or `lead` (a lead's own reason, channel null). `orphans` counts those on leads that ended unsold: the leads no channel could take, by what kept each channel out.",
+        "Each row counts a (channel, stage, outcome, reason, detail): `excluded` (the channel was left out before the ping, or its bid skipped at the post), `ping` (no bid), `post` (a refused or failed post) or `lead` (a lead's own reason by its status, channel null). `reason` is a code; `detail` is kept only where it is from a small set (a filter's field, a cap's period, an HTTP status, an error code), never a buyer's message. `orphans` counts those on leads that ended unsold: the leads no channel could take, by what kept each channel out.",
       tags: ["Reports"],
       query: ReasonQuery,
       responses: responses("Reasons by count, then totals", ReasonReportSchema),
       async handler(c, { query }) {
         const report = await reasonReport(deps.database, rangeOf(query, deps.clock.now()), query, query.test === true);
         if (!wantsCsv(c, query.format)) return c.json(report);
-        const lines = report.rows.map((r) => [r.key.channel ?? "", r.key.stage, r.key.reason, String(r.count), String(r.orphans)]);
-        lines.push(["total", "", "", String(report.totals.count), String(report.totals.orphans)]);
-        return csvAnswer(c, "reasons", ["channel", "stage", "reason", "count", "orphans"], lines);
+        const lines = report.rows.map((r) => [
+          r.key.channel ?? "",
+          r.key.stage,
+          r.key.outcome ?? "",
+          r.key.reason ?? "",
+          r.key.detail ?? "",
+          String(r.count),
+          String(r.orphans),
+        ]);
+        lines.push(["total", "", "", "", "", String(report.totals.count), String(report.totals.orphans)]);
+        return csvAnswer(c, "reasons", ["channel", "stage", "outcome", "reason", "detail", "count", "orphans"], lines);
       },
     }),
     // One route per dimension, each a path of its own: a path parameter beside /v1/reports/bids

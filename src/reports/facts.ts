@@ -3,6 +3,7 @@
 // rollups; a report reads the same rows live for the minutes not rolled up yet. One definition
 // for both, so a figure is the same whether it was rolled up or not.
 import { sql, type SQL } from "drizzle-orm";
+import { KEYED_CODES, STAGE_CODES } from "../reasons";
 import { bucketSql, countsSql } from "./histogram";
 
 /** A half-open range of instants, [from, to). */
@@ -46,8 +47,27 @@ const AUCTION_BOUND_MS = 3_600_000;
 const SOLD = `('sold', 'returned')`;
 const AUCTIONED = `('auctioning', 'sold', 'unsold', 'error', 'returned')`;
 const FAILED = `('error', 'invalid_response', 'unknown')`;
-/** A reason's code: its leading token when it has the form `code` or `code: detail`; free text has none. */
-const code = (reason: string) => `substring(${reason} from '^([a-z][a-z0-9_]{0,39})(?::|$)')`;
+/** A reason's leading token when it has the form `code` or `code: detail`; free text has none. */
+const token = (reason: string) => `substring(${reason} from '^([a-z][a-z0-9_]{0,39})(?::|$)')`;
+const list = (codes: readonly string[]) => `(${codes.map((c) => `'${c}'`).join(", ")})`;
+
+/**
+ * A reason's report key at a stage: the whole reason (to 100 characters) for a code whose detail
+ * is a key (and the older stored forms of them), the code alone for any other code of the stage,
+ * '' for free text.
+ */
+function reasonKey(reason: string, stage: "excluded" | "ping" | "post" | "lead"): string {
+  const codes: readonly string[] = STAGE_CODES[stage];
+  const keyed = KEYED_CODES.filter((c) => codes.includes(c));
+  const legacyKeyed = stage === "ping" || stage === "post" ? ` or ${reason} ~ '^http_[0-9]{3}$'` : "";
+  const legacyTokens = stage === "excluded" || stage === "lead" ? ["cap", "buyer_cap"] : [];
+  return `case when ${token(reason)} in ${list([...keyed, ...legacyTokens])}${legacyKeyed} then left(${reason}, 100)
+               when ${token(reason)} in ${list(codes)} then ${token(reason)}
+               else '' end`;
+}
+
+/** An outcome (or status) and its reason's key, `outcome:key`, or the outcome alone without one. */
+const withOutcome = (outcome: string, key: string) => `${outcome} || coalesce(':' || nullif(${key}, ''), '')`;
 
 /**
  * The leads received in the windows (`l`, one row each, with the hour it counts in) and their
@@ -234,13 +254,14 @@ const REASONS_SELECT = `
            count(*)::int as count,
            count(*) filter (where l.status = 'unsold')::int as orphans
     from (
-      select l.id as lead_id, coalesce(e->>'channel_id', '') as channel_id, 'excluded' as stage, left(coalesce(e->>'reason', ''), 100) as reason
+      select l.id as lead_id, coalesce(e->>'channel_id', '') as channel_id, 'excluded' as stage, ${reasonKey("coalesce(e->>'reason', '')", "excluded")} as reason
       from l, jsonb_array_elements(l.excluded) e
       union all
-      select lead_id, channel_id, kind, outcome || coalesce(':' || ${code("reason")}, '')
+      select lead_id, channel_id, kind,
+             ${withOutcome("outcome", `case when kind = 'ping' then ${reasonKey("reason", "ping")} else ${reasonKey("reason", "post")} end`)}
       from a where not (kind = 'ping' and outcome = 'bid') and not (kind = 'post' and outcome = 'accepted')
       union all
-      select id, '', 'lead', status || coalesce(':' || ${code("reason")}, '')
+      select id, '', 'lead', ${withOutcome("status", reasonKey("reason", "lead"))}
       from l where status in ('rejected', 'duplicate', 'unsold', 'error')
     ) r
     join l on l.id = r.lead_id

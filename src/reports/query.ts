@@ -8,6 +8,7 @@ import { GavelError } from "../errors";
 import { factsSql, levelsOf, STEP_CENTS, ts, type LeadFilter, type RollupTable, type Window } from "./facts";
 import { addCounts, BUCKETS, parseCounts, quantile, sumSql } from "./histogram";
 import { grainsFor, segments, type ReportRange } from "./range";
+import { reasonRows, type ReasonKey } from "./reason-keys";
 import { rolledTo, summedColumns } from "./rollup";
 
 export const DIMENSIONS = ["campaigns", "suppliers", "sources", "buyers", "channels"] as const;
@@ -399,7 +400,7 @@ export interface ReasonReport {
   from: string;
   to: string;
   tz: string;
-  rows: { key: { channel: string | null; stage: string; reason: string }; count: number; orphans: number }[];
+  rows: { key: ReasonKey; count: number; orphans: number }[];
   totals: { count: number; orphans: number };
 }
 
@@ -422,11 +423,7 @@ export async function reasonReport(database: Database, range: ReportRange, filte
     from: range.from.toISOString(),
     to: range.to.toISOString(),
     tz: range.tz,
-    rows: rows.map((r) => ({
-      key: { channel: r.channel_id === "" ? null : r.channel_id, stage: r.stage, reason: r.reason },
-      count: Number(r.count),
-      orphans: Number(r.orphans),
-    })),
+    rows: reasonRows(rows),
     totals,
   };
 }
