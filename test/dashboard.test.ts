@@ -269,6 +269,15 @@ describe.skipIf(missing && !process.env.CI)("the dashboard in a real browser", (
     expect(shown).toEqual(trace.attempts.map((a: any) => `${a.kind} ${a.outcome}`));
     expect(shown).toContain("post rejected");
     expect(shown).toContain("post accepted");
+    // Reasons read as the API gives them: the code, and the detail beside it.
+    expect(trace.attempts.find((a: any) => a.outcome === "rejected")).toMatchObject({ reason: "rejected", detail: "already in our system" });
+    const refused = waterfall.locator('.wf-row[data-outcome="rejected"] .why');
+    expect(await refused.locator(".why-code").textContent()).toBe("rejected");
+    expect(await refused.locator(".why-detail").textContent()).toBe("already in our system");
+    expect(trace.excluded).toEqual([{ channel_id: "bolt-ok", reason: "filtered", detail: "state" }]);
+    const excluded = page.getByTestId("exclusions").locator("tbody .why");
+    expect(await excluded.locator(".why-code").textContent()).toBe("filtered");
+    expect(await excluded.locator(".why-detail").textContent()).toBe("state");
     if (trace.deadline_at) await waterfall.getByTestId("deadline").waitFor({ state: "attached" });
     // Analysts see pii masked, as the API masks it.
     expect(trace.data.email).toBe("***");

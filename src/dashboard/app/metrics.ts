@@ -103,7 +103,9 @@ export const keysOf: Record<Dimension, { id: string; label: string }[]> = {
   reasons: [
     { id: "channel", label: "Channel" },
     { id: "stage", label: "Stage" },
+    { id: "outcome", label: "Outcome" },
     { id: "reason", label: "Reason" },
+    { id: "detail", label: "Detail" },
   ],
 };
 

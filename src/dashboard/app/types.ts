@@ -81,7 +81,9 @@ export interface LeadSummary {
   campaign: string;
   supplier: string;
   status: string;
+  /** The lead's reason code, and its detail. */
   reason: string | null;
+  detail: string | null;
   test: boolean;
   received_at: string;
   decided_at: string | null;
@@ -106,13 +108,14 @@ export interface Attempt {
   outcome: string;
   price: number | null;
   reason: string | null;
+  detail: string | null;
   ping_ref: string | null;
 }
 
 export interface LeadTrace extends LeadSummary {
   overhead_ms: number | null;
   deadline_at?: string | null;
-  history: { status: string; at: string; reason: string | null }[];
-  excluded: { channel_id: string; reason: string }[];
+  history: { status: string; at: string; reason: string | null; detail: string | null }[];
+  excluded: { channel_id: string; reason: string; detail: string | null }[];
   attempts: Attempt[];
 }

@@ -86,6 +86,17 @@ const statusTone: Record<string, string> = {
 };
 export const toneOf = (status: string) => statusTone[status] ?? "muted";
 
+/** A reason as the API gives it: its code, and the detail beside it (whole in the tooltip, as a long one is cut short). */
+export function ReasonText({ reason, detail }: { reason: string | null; detail: string | null }) {
+  if (reason === null) return <span class="muted">–</span>;
+  return (
+    <span class="why" title={detail === null ? reason : `${reason}: ${detail}`}>
+      <code class="why-code">{reason}</code>
+      {detail !== null && <span class="why-detail">{detail}</span>}
+    </span>
+  );
+}
+
 export interface Column<R> {
   id: string;
   label: string;

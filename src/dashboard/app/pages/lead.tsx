@@ -6,7 +6,7 @@ import { browserZone } from "../dates";
 import { formatInstant, formatValue } from "../format";
 import { href, type Route } from "../route";
 import type { Attempt, LeadTrace } from "../types";
-import { Badge, Empty, Show, Table, toneOf, useApi } from "../ui";
+import { Badge, Empty, ReasonText, Show, Table, toneOf, useApi } from "../ui";
 
 export function LeadPage({ route }: { route: Route }) {
   const id = route.id ?? "";
@@ -27,7 +27,7 @@ export function LeadPage({ route }: { route: Route }) {
 function Trace({ lead, tz }: { lead: LeadTrace; tz: string }) {
   const facts: [string, preact.ComponentChildren][] = [
     ["Status", <><Badge tone={toneOf(lead.status)}>{lead.status}</Badge>{lead.test && <Badge tone="muted">test</Badge>}</>],
-    ["Reason", lead.reason ?? "–"],
+    ["Reason", <ReasonText reason={lead.reason} detail={lead.detail} />],
     ["Campaign", lead.campaign],
     ["Supplier", lead.supplier],
     ["Source", lead.source ? `${lead.source}${lead.sub_id ? ` / ${lead.sub_id}` : ""}` : "–"],
@@ -66,7 +66,7 @@ function Trace({ lead, tz }: { lead: LeadTrace; tz: string }) {
               testId="exclusions"
               columns={[
                 { id: "channel_id", label: "Channel", kind: "text" },
-                { id: "reason", label: "Reason", kind: "text" },
+                { id: "reason", label: "Reason", kind: "text", render: (e) => <ReasonText reason={e.reason} detail={e.detail} /> },
               ]}
               rows={lead.excluded}
             />
@@ -79,7 +79,7 @@ function Trace({ lead, tz }: { lead: LeadTrace; tz: string }) {
             columns={[
               { id: "at", label: "At", kind: "text", render: (e) => formatInstant(e.at, tz, "ms") },
               { id: "status", label: "Status", kind: "text", render: (e) => <Badge tone={toneOf(e.status)}>{e.status}</Badge> },
-              { id: "reason", label: "Reason", kind: "text", render: (e) => e.reason ?? "–" },
+              { id: "reason", label: "Reason", kind: "text", render: (e) => <ReasonText reason={e.reason} detail={e.detail} /> },
             ]}
             rows={lead.history}
           />
@@ -185,7 +185,12 @@ function WaterfallRow({ a, left, width }: { a: Attempt; left: string; width: str
           · {formatValue("ms", a.duration_ms)}
           {a.http_status !== null && ` · HTTP ${a.http_status}`}
         </span>
-        {a.reason && <div class="reason">{a.reason}</div>}
+        {/* A reason that only repeats the outcome's badge (an accepted post with nothing more to say) is not shown again. */}
+        {a.reason && !(a.reason === a.outcome && a.detail === null) && (
+          <div class="reason">
+            <ReasonText reason={a.reason} detail={a.detail} />
+          </div>
+        )}
       </div>
     </li>
   );

@@ -5,7 +5,7 @@ import { browserZone } from "../dates";
 import { formatInstant } from "../format";
 import { go, href, withParams, type Route } from "../route";
 import type { LeadSummary, Page } from "../types";
-import { Badge, Empty, Show, Table, toneOf, useApi, type Column } from "../ui";
+import { Badge, Empty, ReasonText, Show, Table, toneOf, useApi, type Column } from "../ui";
 
 const TEXT_FILTERS = ["campaign", "supplier", "source", "sub_id", "buyer", "channel", "reason"] as const;
 const LABELS: Record<string, string> = { sub_id: "Sub ID", buyer: "Bought by buyer", channel: "Bought via channel" };
@@ -46,7 +46,7 @@ export function LeadsPage({ route }: { route: Route }) {
         </>
       ),
     },
-    { id: "reason", label: "Reason", kind: "text", render: (l) => l.reason ?? <span class="muted">–</span> },
+    { id: "reason", label: "Reason", kind: "text", render: (l) => <ReasonText reason={l.reason} detail={l.detail} /> },
     { id: "sold_channel", label: "Sold to", kind: "text", render: (l) => l.sold_channel ?? <span class="muted">–</span> },
     { id: "price", label: "Payout", kind: "money" },
     { id: "revenue", label: "Revenue", kind: "money" },

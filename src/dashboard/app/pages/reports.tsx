@@ -74,6 +74,8 @@ export function ReportsPage({ route }: { route: Route }) {
   const [csv, setCsv] = useState<{ busy: boolean; error?: ApiError }>({ busy: false });
 
   const metrics = metricsOf[dimension].filter((m) => all || KEY_FIGURES.has(m.id));
+  // A key the row does not have: a lead's own reason has no channel, an exclusion no outcome, most codes no detail.
+  const none = (key: string) => (dimension !== "reasons" ? "(none)" : key === "channel" ? "(the lead)" : "–");
   const columns: Column<Row>[] = [
     ...(interval ? [{ id: "period", label: "Period", kind: "text" as const, value: (r: Row) => r.period, render: (r: Row) => formatPeriod(r.period, interval) }] : []),
     ...keysOf[dimension].map(
@@ -86,7 +88,7 @@ export function ReportsPage({ route }: { route: Route }) {
           i === 0 && loaded.state === "done"
             ? (r) => {
                 const to = drillDown(dimension, route, r);
-                const text = r.key[k.id] ?? (dimension === "reasons" ? "(the lead)" : "(none)");
+                const text = r.key[k.id] ?? none(k.id);
                 return to ? (
                   <a href={to} class="drill" data-drill={r.key[k.id] ?? ""}>
                     {text}
@@ -95,7 +97,7 @@ export function ReportsPage({ route }: { route: Route }) {
                   text
                 );
               }
-            : (r) => r.key[k.id] ?? <span class="muted">{dimension === "reasons" ? "(the lead)" : "(none)"}</span>,
+            : (r) => r.key[k.id] ?? <span class="muted">{none(k.id)}</span>,
       }),
     ),
     ...metrics.map((m): Column<Row> => ({ id: m.id, label: m.label, kind: m.kind, title: m.title })),
