@@ -43,6 +43,8 @@ export interface InProcessOptions {
   logger?: Logger;
   /** Auctions at once (default 4). */
   maxAuctions?: number;
+  /** How buyers answer (default: none may be asked). A fake in memory, never a socket. */
+  transport?: BuyerTransport;
 }
 
 export async function startInProcessApp(options: InProcessOptions = {}): Promise<InProcessApp> {
@@ -58,7 +60,7 @@ export async function startInProcessApp(options: InProcessOptions = {}): Promise
     leadWriter,
     catalog: new Catalog(database, 5000, clock),
     supplierKeys: new SupplierKeys(database, 5000, clock),
-    transport: noBuyers,
+    transport: options.transport ?? noBuyers,
     gate,
     admissionWaitMs: 0,
     limiter: new ChannelLimiter(),
