@@ -65,7 +65,7 @@ describe("channel test console", () => {
       { rule: "bid", spec: "$.Response.Price", matched: false },
       { rule: "reason", spec: "$.Response.Reason", matched: true, value: "zip not served" },
     ]);
-    expect(out.ping.result).toEqual({ outcome: "no_bid", price: null, ping_ref: null, reason: "zip not served", expires_at: null });
+    expect(out.ping.result).toEqual({ outcome: "no_bid", price: null, ping_ref: null, reason: "no_bid", detail: "zip not served", expires_at: null });
     expect(out.ping.timings).toEqual({ started_at: expect.any(String), duration_ms: expect.any(Number), timeout_ms: 800 });
 
     // What the buyer got is what the console showed, secrets and all.
@@ -93,7 +93,7 @@ describe("channel test console", () => {
     ]);
     expect(res.body.post.request.headers).toMatchObject({ "x-gavel-test": "1", "idempotency-key": `${res.body.lead_id}:console-native-acme` });
     expect(JSON.parse(res.body.post.request.body)).toMatchObject({ lead_id: res.body.lead_id, ping_ref: "r-1", price: 6.5, test: true });
-    expect(res.body.post.result).toEqual({ outcome: "rejected", price: null, reason: "test leads not taken", redirect_url: null });
+    expect(res.body.post.result).toEqual({ outcome: "rejected", price: null, reason: "rejected", detail: "test leads not taken", redirect_url: null });
     expect(res.body.post.rules).toContainEqual({ rule: "accepted", spec: "$.accepted", matched: true, holds: false, value: false });
     expect(b.pings[0].body.test).toBe(true);
     expect(b.posts[0].headers["x-gavel-test"]).toBe("1");
@@ -107,7 +107,7 @@ describe("channel test console", () => {
       channels: [pingPost("console-broken-acme", broken, { circuit_breaker: { failures: 1, cooldown_ms: 60_000 } })],
     });
     const res = await g.admin("POST", "/v1/channels/console-broken-acme/test", { data: consumer(), post: true });
-    expect(res.body.ping).toMatchObject({ response: { status: 500, body: "boom" }, result: { outcome: "error", reason: "http_500" } });
+    expect(res.body.ping).toMatchObject({ response: { status: 500, body: "boom" }, result: { outcome: "error", reason: "http_error", detail: "500" } });
     expect(res.body.post).toEqual({ skipped: "no bid to post at: send a price to post anyway" });
     expect((await g.admin("GET", "/v1/channels/console-broken-acme/health")).body).toMatchObject({ state: "closed", consecutive_failures: 0 });
 

@@ -4,6 +4,7 @@
 // recorded here: the caller (src/auction/console.ts) finds the channel and its floor, and this
 // module only talks to the buyer and reports what happened.
 import { fromCents } from "../money";
+import { attemptReason, type Reason } from "../reasons";
 import type { ChannelIO } from "./channel";
 import type { Channel, PingRules } from "./config";
 import { parseBody, responseFormat } from "./formats";
@@ -133,16 +134,19 @@ const showPing = (o: PingOutcome) => ({
   outcome: o.outcome,
   price: o.priceCents === null ? null : fromCents(o.priceCents),
   ping_ref: o.pingRef,
-  reason: o.reason,
+  ...shownReason(attemptReason("ping", o.outcome, o.reason)),
   expires_at: o.outcome === "bid" && o.expiresAt ? new Date(o.expiresAt).toISOString() : null,
 });
 
 const showPost = (o: PostOutcome) => ({
   outcome: o.outcome,
   price: o.priceCents === null ? null : fromCents(o.priceCents),
-  reason: o.reason,
+  ...shownReason(attemptReason("post", o.outcome, o.reason)),
   redirect_url: o.redirectUrl,
 });
+
+/** A reason as a trace shows it: the code, and its detail beside it (both null for a bid). */
+const shownReason = (r: Reason | null) => ({ reason: r?.reason ?? null, detail: r?.detail ?? null });
 
 /**
  * Pings the channel with the sample lead (a direct_post channel is not pinged: its fixed price is
