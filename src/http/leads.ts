@@ -267,12 +267,6 @@ export function leadRoutes(deps: LeadRouteDeps): AnyRoute[] {
   ];
 }
 
-/** A rejected lead's answer: its reason's code with the detail beside it (an answer replayed as stored before the codes too). */
-function withReasonDetail(body: unknown): unknown {
-  const reason = (body as { reason?: unknown } | null)?.reason;
-  return typeof reason === "string" ? { ...(body as object), ...shown(stageReason("lead", reason)) } : body;
-}
-
 function checkIdempotencyKey(key: string, path: string, title: string): void {
   if (!IDEMPOTENCY_KEY.test(key)) throw new GavelError("validation", title, { errors: [{ path, message: "must be 1 to 255 visible ASCII characters" }] });
 }
