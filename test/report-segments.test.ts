@@ -23,16 +23,42 @@ const bucketOf = (t: number, bucket: "week" | "month") => {
 };
 
 describe("a report's range in rollup rows", () => {
-  it("reads the last 30 days as four week rows and a day, whatever day of the week they start on", () => {
+  it("reads the last 30 days as four week rows, a day and the day being rolled, whatever day of the week they start on", () => {
     for (let day = 0; day < 7; day++) {
       const to = T0 + 40 * DAY_MS + day * DAY_MS + 14 * HOUR_MS + 38 * 60_000;
       const from = to - 30 * DAY_MS;
-      const seg = segments(new Date(from), new Date(to), new Date(to - 5 * 60_000), { days: true, weeks: "range" });
-      expect(seg.weeks).toHaveLength(4);
-      expect(seg.days.reduce((n, w) => n + (w.to.getTime() - w.from.getTime()) / DAY_MS, 0)).toBe(1);
+      const rolled = to - 5 * 60_000;
+      const seg = segments(new Date(from), new Date(to), new Date(rolled), { days: true, weeks: "range" });
       // The weeks follow each other from the first whole day.
-      expect(seg.weeks.map((w) => w.getTime())).toEqual([0, 1, 2, 3].map((i) => Math.ceil((from + 22 * 60_000) / DAY_MS) * DAY_MS + i * WEEK_MS));
+      const firstDay = Math.ceil(from / DAY_MS) * DAY_MS;
+      expect(seg.weeks.map((w) => w.getTime())).toEqual([0, 1, 2, 3].map((i) => firstDay + i * WEEK_MS));
+      const today = Math.floor(to / DAY_MS) * DAY_MS;
+      expect(seg.days.map((w) => [w.from.getTime(), w.to.getTime()])).toEqual([
+        [today - DAY_MS, today],
+        [today, rolled], // the day being rolled: its row holds what is rolled of it
+      ]);
+      // Whole hours only before the first whole day; raw only the ragged start and past `rolledTo`.
+      expect(seg.hours.map((w) => [w.from.getTime(), w.to.getTime()])).toEqual([[Math.ceil(from / HOUR_MS) * HOUR_MS, firstDay]]);
+      expect(seg.raw.map((w) => [w.from.getTime(), w.to.getTime()])).toEqual([
+        [from, Math.ceil(from / HOUR_MS) * HOUR_MS],
+        [rolled, to],
+      ]);
     }
+  });
+
+  it("reads the day being rolled by the hour when the range starts within it, or ends before where it is rolled to", () => {
+    const rolled = new Date("2026-03-18T13:37:00Z");
+    const within = segments(new Date("2026-03-18T09:20:00Z"), new Date("2026-03-18T13:50:00Z"), rolled, { days: true, weeks: "range" });
+    expect(within.days).toEqual([]);
+    expect(within.hours).toEqual([{ from: new Date("2026-03-18T10:00:00Z"), to: rolled }]);
+    const before = segments(new Date("2026-03-17T09:20:00Z"), new Date("2026-03-18T12:50:00Z"), rolled, { days: true, weeks: "range" });
+    expect(before.days).toEqual([]);
+    expect(before.hours).toEqual([
+      { from: new Date("2026-03-17T10:00:00Z"), to: new Date("2026-03-18T00:00:00Z") },
+      { from: new Date("2026-03-18T00:00:00Z"), to: new Date("2026-03-18T12:00:00Z") },
+    ]);
+    const past = segments(new Date("2026-03-17T09:20:00Z"), new Date("2026-03-18T13:50:00Z"), rolled, { days: true, weeks: "range" });
+    expect(past.days).toEqual([{ from: new Date("2026-03-18T00:00:00Z"), to: rolled }]);
   });
 
   it("keeps week rows inside one week from Monday by week, and inside one UTC month by month", () => {
@@ -79,7 +105,12 @@ describe("a report's range in rollup rows", () => {
           // Rows hold what is rolled up: none reaches past `rolledTo` but the hour it falls in.
           const rowsEnd = Math.max(...[...seg.weeks.map((w) => w.getTime() + WEEK_MS), ...[...seg.days, ...seg.hours].map((w) => w.to.getTime()), -Infinity]);
           if (rowsEnd > -Infinity) expect(rowsEnd).toBeLessThanOrEqual(Math.ceil(rolled! / HOUR_MS) * HOUR_MS);
-          for (const w of seg.days) expect(w.to.getTime()).toBeLessThanOrEqual(Math.floor(rolled! / DAY_MS) * DAY_MS);
+          // Day rows of whole days, but for the day being rolled, read up to `rolledTo` when the range goes past it.
+          for (const w of seg.days)
+            if (w.to.getTime() > Math.floor(rolled! / DAY_MS) * DAY_MS) {
+              expect(w.to.getTime()).toBe(rolled);
+              expect(to).toBeGreaterThan(rolled!);
+            }
           // Coarse rows only where the buckets allow them, starting on whole UTC days.
           if (!g.days) expect(seg.days).toEqual([]);
           if (g.weeks === null) expect(seg.weeks).toEqual([]);

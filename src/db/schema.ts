@@ -288,7 +288,7 @@ export const auditLog = pgTable(
 // adding: counts, integer cents and latency histograms (counts per bucket of HISTOGRAM_MS in
 // src/reports/histogram.ts). A rolled-away key column holds '' (see src/reports/rollup.ts).
 const rollupKey = () => ({
-  /** 'hour', 'day' (a UTC day: the sum of its hours) or 'week' (the 7 UTC days from `at`, any day: the sum of their day rows). */
+  /** 'hour', 'day' (a UTC day: the sum of its hours, so far for the day being rolled) or 'week' (the 7 UTC days from `at`, any day: the sum of their day rows). */
   grain: text().notNull(),
   level: integer().notNull(),
   at: timestamp({ withTimezone: true }).notNull(),

@@ -114,11 +114,13 @@ function nextBucket(t: number, bucket: "week" | "month"): number {
  * How [from, to) is read, given that the rollups hold every lead received before `rolledTo` (null:
  * nothing is rolled up): the coarsest rows that fit, each level inside the next. Rows count leads
  * by the hour (day, week) they arrived in, so only hours wholly inside the range are read from
- * them — except the hour `rolledTo` falls in, whose row holds just its part before `rolledTo`: a
- * range going past `rolledTo` reads that row, then the raw leads from `rolledTo` on. The minutes
- * before the first whole hour, and after the last when the range ends before `rolledTo`, are read
- * raw. `grains` says which whole UTC days may come from day rows, and which runs of 7 of them from
- * week rows: a month is four week rows and a day or two, whatever day of the week it starts on.
+ * them — except the hour and the day `rolledTo` falls in, whose rows hold just their part before
+ * `rolledTo`: a range going past `rolledTo` reads that day's row (or, when the range starts within
+ * the day or the report's buckets are hours, that hour's row and the whole hours before it), then
+ * the raw leads from `rolledTo` on. The minutes before the first whole hour, and after the last
+ * when the range ends before `rolledTo`, are read raw. `grains` says which whole UTC days may come
+ * from day rows, and which runs of 7 of them from week rows: a month is four week rows and a day
+ * or two, whatever day of the week it starts on.
  */
 export function segments(from: Date, to: Date, rolledTo: Date | null, grains: Grains): Segments {
   const f = from.getTime();
@@ -136,15 +138,16 @@ export function segments(from: Date, to: Date, rolledTo: Date | null, grains: Gr
   const hours: Window[] = [];
   const days: Window[] = [];
   const weeks: Date[] = [];
-  // Day (and week) rows exist for the days wholly rolled up, which all end by rowsTo.
-  const d0 = ceilTo(h0, DAY_MS);
-  const d1 = floorTo(rowsTo, DAY_MS);
-  if (!grains.days || d0 >= d1) {
+  if (!grains.days) {
     add(hours, h0, rowsTo);
     return { weeks, days, hours, raw };
   }
+  // Day (and week) rows exist for the days wholly rolled up, which all end by rowsTo; and the
+  // day being rolled has a row of its part, read when the range holds all of that part.
+  const d0 = Math.min(ceilTo(h0, DAY_MS), rowsTo);
+  let d1 = Math.max(floorTo(rowsTo, DAY_MS), d0);
+  const partial = r < t && rowsTo > d1 && d1 === floorTo(rowsTo, DAY_MS);
   add(hours, h0, d0);
-  add(hours, d1, rowsTo);
   // The whole days, cut where the report's buckets start, each stretch read as runs of 7 days
   // from its start and then the days left over.
   for (let a = d0; a < d1; ) {
@@ -154,5 +157,10 @@ export function segments(from: Date, to: Date, rolledTo: Date | null, grains: Gr
     add(days, w, b);
     a = b;
   }
+  if (partial) {
+    add(days, d1, rowsTo);
+    d1 = rowsTo;
+  }
+  add(hours, d1, rowsTo);
   return { weeks, days, hours, raw };
 }

@@ -1,7 +1,7 @@
-// The roller: adds the leads received since it last ran to the hourly rollups, sums each UTC day
-// into day rows once its 24 hours are in, and the 7 days from each UTC day into a week row once
-// its 7th day is. It runs in the background (every process may: one at a time rolls, under a row
-// lock on its progress), never on the auction's path.
+// The roller: adds the leads received since it last ran to the hourly rollups and to their UTC
+// days' rows, and sums the 7 days from each UTC day into a week row once its 7th day is finished.
+// It runs in the background (every process may: one at a time rolls, under a row lock on its
+// progress), never on the auction's path.
 //
 // A lead is rolled up once, when it can no longer change: every lead received before `rolled_to`
 // is decided. The roller stops short of the first lead still in auction, and of the last
@@ -104,18 +104,6 @@ function summedSelect(table: RollupTable, grain: "day" | "week", start: string):
 /** Naming the levels lets a read go down the primary key (grain, level, at, …) to the rows it sums. */
 const levelsIn = (table: RollupTable) => (table in LEVELS ? ` and level in (${levelsOf(table as keyof typeof LEVELS).map((l) => l.level).join(", ")})` : "");
 
-/** The day rows of the UTC days in [from, to), as the sums of their hour rows: written once, when a day's last hour is in. */
-function dayRowsSql(table: RollupTable, from: Date, to: Date): string {
-  const keys = SHAPES[table].keys.filter((k) => k !== "grain" && k !== "at");
-  const start = `date_trunc('day', at, 'UTC')`;
-  return `insert into ${table} (${columns(table).join(", ")})
-    ${summedSelect(table, "day", start)}
-    from ${table} where grain = 'hour'${levelsIn(table)}
-      and at >= '${from.toISOString()}'::timestamptz and at < '${to.toISOString()}'::timestamptz
-    group by ${start}, ${keys.join(", ")}
-    on conflict do nothing`;
-}
-
 /**
  * The week rows starting on the UTC days from `first` to `last` (both included): each the sums of
  * the day rows of the 7 days from its start, written once, when the 7th day's last hour is in. A
@@ -190,19 +178,28 @@ async function rollStep(db: Db, until: Date | undefined, stepMs: number): Promis
     );
     const firstLead = next.at === null ? to.getTime() : Math.max(from.getTime(), floorTo(new Date(next.at).getTime(), HOUR_MS));
     const stepEnd = new Date(Math.min(to.getTime(), firstLead + stepMs));
+    // The step's rows go into their hours' rows and, summed by day, into their days' rows: a day's
+    // row holds its hours rolled so far, as the hour being rolled holds its part.
     const [added] = await txRows<{ leads: number }>(
       tx,
       addFactsSql([{ from, to: stepEnd }], (table, select) => {
         const names = columns(table).join(", ");
-        return `insert into ${table} (${names}) select ${names} from (${select}) f ${merge(table)}`;
+        const keys = SHAPES[table].keys.filter((k) => k !== "grain" && k !== "at");
+        const day = `date_trunc('day', at, 'UTC')`;
+        return `insert into ${table} (${names})
+          select ${names} from (
+            with f as materialized (${select})
+            select ${names} from f
+            union all
+            ${summedSelect(table, "day", day)} from f group by ${day}, ${keys.join(", ")}
+          ) r ${merge(table)}`;
       }),
     );
-    // The UTC days whose last hour this step completed get their day rows, then the weeks those
-    // days end (each such day is the 7th day of the week row starting 6 days before it).
+    // The weeks ended by the UTC days this step finished (each such day is the 7th day of the week
+    // row starting 6 days before it).
     const startOfFirst = floorTo(from.getTime(), DAY_MS);
     const endOfLast = floorTo(stepEnd.getTime(), DAY_MS);
     if (endOfLast > startOfFirst) {
-      for (const table of ROLLUP_TABLES) await tx.execute(sql.raw(dayRowsSql(table, new Date(startOfFirst), new Date(endOfLast))));
       const [first, last] = [startOfFirst - 6 * DAY_MS, endOfLast - WEEK_MS];
       for (const table of ROLLUP_TABLES) await tx.execute(sql.raw(weekRowsSql(table, new Date(first), new Date(last))));
     }
