@@ -98,12 +98,18 @@ function leadsAndAttempts(windows: readonly Window[], filter: LeadFilter): SQL {
              case when status in ${sql.raw(AUCTIONED)} and decided_at is not null
                   then ${sql.raw(bucketSql("extract(epoch from decided_at - received_at) * 1000"))} end as decision_b
       from leads where ${sql.join(where, sql` and `)}
-    ), a as materialized (
-      select t.lead_id, t.kind, t.channel_id, t.outcome, t.price_cents, t.reason,
-             ${sql.raw(bucketSql("t.duration_ms"))} as b,
-             t.kind = 'post' and row_number() over (partition by t.lead_id, t.kind order by t.started_at, t.id) = 1 as won
+    ), attempt as materialized (
+      select t.id, t.lead_id, t.kind, t.channel_id, t.outcome, t.price_cents, t.reason, t.started_at,
+             ${sql.raw(bucketSql("t.duration_ms"))} as b
       from attempts t
       where t.lead_id in (select id from l) and (${attemptsIn})
+    ), a as (
+      -- A lead's first post (its winner's) is found among the posts alone: a window over every
+      -- attempt sorted ten times the rows, half the time of a report's raw minutes.
+      select t.lead_id, t.kind, t.channel_id, t.outcome, t.price_cents, t.reason, t.b, first_post.id is not null as won
+      from attempt t left join (
+        select distinct on (lead_id) id from attempt where kind = 'post' order by lead_id, started_at, id
+      ) first_post on first_post.id = t.id
     )`;
 }
 
