@@ -47,8 +47,13 @@ const AUCTION_BOUND_MS = 3_600_000;
 const SOLD = `('sold', 'returned')`;
 const AUCTIONED = `('auctioning', 'sold', 'unsold', 'error', 'returned')`;
 const FAILED = `('error', 'invalid_response', 'unknown')`;
-/** A reason's leading token when it has the form `code` or `code: detail`; free text has none. */
-const token = (reason: string) => `substring(${reason} from '^([a-z][a-z0-9_]{0,39})(?::|$)')`;
+/**
+ * A reason's leading token when it has the form `code` or `code: detail`; free text has none. Its
+ * length is not bounded here: a key is only ever a token found among a stage's codes, and a
+ * bounded repetition (`{0,39}`) made PostgreSQL's regex seven times slower (9 µs a row, read up to
+ * four times per attempt of a report's raw minutes).
+ */
+const token = (reason: string) => `substring(${reason} from '^([a-z][a-z0-9_]*)(?::|$)')`;
 const list = (codes: readonly string[]) => `(${codes.map((c) => `'${c}'`).join(", ")})`;
 
 /**
