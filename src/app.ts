@@ -7,7 +7,7 @@ import { Hono } from "hono";
 import type { Logger } from "pino";
 import type { Catalog } from "./auction/catalog";
 import type { Clock } from "./time/clock";
-import type { CapLedger } from "./auction/caps";
+import type { DatabaseCapLedger } from "./auction/caps";
 import type { AuctionGate } from "./auction/gate";
 import type { SupplierKeys } from "./auth/supplier-keys";
 import { processWorld } from "./auction/eligibility";
@@ -45,7 +45,7 @@ export interface AppDeps {
   /** How long a lead may wait for an auction slot before its 503 (GAVEL_ADMISSION_WAIT_MS). */
   admissionWaitMs: number;
   limiter: ChannelLimiter;
-  caps: CapLedger;
+  caps: DatabaseCapLedger;
   clock: Clock;
   logger: Logger;
   newId(): string;

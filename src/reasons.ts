@@ -26,7 +26,7 @@ export const EXCLUSION_REASONS = {
   buyer_cap_leads: { means: "a leads cap of the channel's buyer has no room; detail: its period", keyed: true },
   buyer_cap_spend: { means: "a spend cap of the channel's buyer has no room; detail: its period", keyed: true },
   paced: { means: "the channel's pacing window is used up" },
-  throttled: { means: "the channel has `max_concurrency` requests in flight in this process" },
+  throttled: { means: "`max_concurrency` leads are using the channel (its ping or its post) in this process" },
   below_floor: { means: "a `direct_post` channel whose fixed price is under the floor or its `min_bid`" },
   circuit_open: { means: "the channel's circuit breaker is open after consecutive errors or timeouts" },
 } as const satisfies Record<string, CodeInfo>;

@@ -8,7 +8,7 @@ import type { Hono } from "hono";
 import type { Logger } from "pino";
 import { createApp } from "./app";
 import { Catalog } from "./auction/catalog";
-import { CapLedger, UsageView } from "./auction/caps";
+import { DatabaseCapLedger, UsageView } from "./auction/caps";
 import { AuctionGate, LoopMonitor } from "./auction/gate";
 import { ChannelLimiter } from "./auction/limiter";
 import { SupplierKeys } from "./auth/supplier-keys";
@@ -75,7 +75,7 @@ export async function startGavel(options: StartOptions): Promise<Gavel> {
   const transport = options.transport ?? createBuyerTransport();
   const loop = options.loopSaturated ? undefined : new LoopMonitor();
   const gate = new AuctionGate(config.GAVEL_MAX_AUCTIONS, undefined, options.loopSaturated ?? (() => loop!.saturated()));
-  const caps = new CapLedger(database, new UsageView(database, clock, config.GAVEL_USAGE_REFRESH_MS, logger));
+  const caps = new DatabaseCapLedger(database, new UsageView(database, clock, config.GAVEL_USAGE_REFRESH_MS, logger));
   let ready = true;
 
   const adminToken = config.ADMIN_TOKEN ?? `gvl_admin_${randomBytes(24).toString("base64url")}`;

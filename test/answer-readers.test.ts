@@ -4,6 +4,7 @@
 // same outcome. Where they differ on purpose, the difference is pinned here.
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import { atFloor } from "../src/auction/floors";
 import { readPingResponse, readPostResponse, type PingOutcome } from "../src/channels/native";
 import { compilePingReader, compilePostReader, NATIVE_PING_RULES, NATIVE_POST_RULES } from "../src/channels/rules";
 import type { BuyerResponse } from "../src/channels/transport";
@@ -36,7 +37,8 @@ describe("the native reader and response rules read an answer alike", () => {
     fc.assert(
       fc.property(price, fc.option(fc.oneof(text, fc.integer()), { nil: undefined }), fc.option(text, { nil: undefined }), (bid, ref, reason) => {
         const response = json({ bid, ping_ref: ref, reason });
-        expect(withoutExpiry(byRules(response, FLOOR, 0).outcome)).toEqual(readPingResponse(response, FLOOR));
+        // Each as the auction sees it: judged against the floor (src/auction/floors.ts).
+        expect(withoutExpiry(atFloor(byRules(response, 0).outcome, FLOOR))).toEqual(atFloor(readPingResponse(response), FLOOR));
       }),
     );
   });
@@ -51,7 +53,7 @@ describe("the native reader and response rules read an answer alike", () => {
   });
 
   it("except that an empty bid is no bid to rules (an empty XML element or form field) and not a price to the native reader", () => {
-    expect(byRules(json({ bid: "" }), FLOOR, 0).outcome).toMatchObject({ outcome: "no_bid" });
-    expect(readPingResponse(json({ bid: "" }), FLOOR)).toMatchObject({ outcome: "invalid_response" });
+    expect(byRules(json({ bid: "" }), 0).outcome).toMatchObject({ outcome: "no_bid" });
+    expect(readPingResponse(json({ bid: "" }))).toMatchObject({ outcome: "invalid_response" });
   });
 });

@@ -3,6 +3,7 @@
 import { describe, expect, it } from "vitest";
 import { parseBody, responseFormat, serialize } from "../src/channels/formats";
 import { conditionProblem, valueRuleProblem, type Condition, type ValueRule } from "../src/channels/config";
+import { atFloor } from "../src/auction/floors";
 import { compileCondition, compilePingReader, compilePostReader, compileValueRule } from "../src/channels/rules";
 import type { BuyerResponse } from "../src/channels/transport";
 
@@ -21,7 +22,7 @@ const text = (t: string) => answer(t, "text/plain");
 
 /** Evaluates a rule the way the readers do (through a ping reader with only that rule). */
 function value(rule: ValueRule, response: BuyerResponse) {
-  const r = compilePingReader({ reason: rule, bid: "$.__never__" }, null)(response, 0, 0);
+  const r = compilePingReader({ reason: rule, bid: "$.__never__" }, null)(response, 0);
   return r.rules.find((x) => x.rule === "reason");
 }
 
@@ -147,8 +148,9 @@ describe("conditions", () => {
 
 describe("reading a ping answer by rules", () => {
   const now = Date.parse("2026-01-01T00:00:00Z");
+  /** The answer as the auction sees it: read by the rules, then judged against the floor (src/auction/floors.ts). */
   const read = (rules: Parameters<typeof compilePingReader>[0], response: BuyerResponse, fixed: number | null = null, floor = 0) =>
-    compilePingReader(rules, fixed)(response, floor, now).outcome;
+    atFloor(compilePingReader(rules, fixed)(response, now).outcome, floor);
 
   it("a bid with its reference and expiry", () => {
     expect(read({ bid: "$.offer.price", ping_ref: "$.offer.id", ttl_seconds: "$.offer.ttl" }, json({ offer: { price: "12.5", id: 42, ttl: 30 } }))).toEqual({

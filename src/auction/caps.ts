@@ -187,10 +187,25 @@ export interface ReservableLead {
 
 export type CapReservation = { ok: true; hold: CapHold } | { ok: false; reason: string };
 
+/**
+ * Exact cap reservations around a post (SPEC.md step 6): a reservation is taken before the post and
+ * given back (released) when the sale does not happen, or partly given back (settled) when the buyer
+ * took the lead for less than it bid. Behind this interface so that posting can be tested without a
+ * database.
+ */
+export interface CapLedger {
+  /** Reserves every cap a sale at `priceCents` on the channel must fit, and claims the consumer for its buyer: all or nothing. */
+  reserveCap(channel: ReservableChannel, lead: ReservableLead, priceCents: number): Promise<CapReservation>;
+  /** Gives a reservation back: the sale did not happen. */
+  releaseCap(hold: CapHold): Promise<void>;
+  /** Gives back the spend reserved but not spent: the buyer accepted below its bid. */
+  settleCap(hold: CapHold, reservedCents: number, soldCents: number): Promise<void>;
+}
+
 const EMPTY_HOLD: CapHold = { claims: [] };
 
-/** Exact reservations for posts; see the top of this file. */
-export class CapLedger {
+/** The ledger in the database, with this process's view of usage beside it; see the top of this file. */
+export class DatabaseCapLedger implements CapLedger {
   constructor(
     private readonly database: Database,
     readonly view: UsageView,

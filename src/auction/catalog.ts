@@ -45,7 +45,8 @@ export interface CampaignPlan {
   hasCaps: boolean;
 }
 
-function planChannel(config: Channel, buyer: Buyer, campaign: Campaign, health: HealthRegistry): ChannelPlan {
+/** A channel compiled for the auction (exported for tests that run the auction without a database). */
+export function planChannel(config: Channel, buyer: Buyer, campaign: Campaign, health: HealthRegistry): ChannelPlan {
   const zone = config.timezone ?? campaign.timezone;
   return {
     id: config.id,

@@ -10,6 +10,7 @@ import { GavelError, invalid } from "../errors";
 import { leadPrice, toCents } from "../money";
 import { getResource } from "../resources/store";
 import type { Catalog } from "./catalog";
+import { atFloor, channelFloorCents } from "./floors";
 
 export interface ConsoleDeps {
   db: Db;
@@ -47,13 +48,14 @@ export async function testChannel(deps: ConsoleDeps, channelId: string, body: un
   const config = channel.config;
   const auction = plan.campaign.auction;
   const leadId = deps.newId();
+  const floor = channelFloorCents(channel, toCents(auction.floor));
   const { ping, post } = await tryChannel(
     deps,
     {
       config,
       io: channel.io,
       campaignId: plan.campaign.id,
-      floorCents: Math.max(channel.minBidCents, toCents(auction.floor)),
+      atFloor: (answer) => atFloor(answer, floor),
       fixedPriceCents: channel.fixedPriceCents,
       pingTimeoutMs: config.ping?.timeout_ms ?? auction.ping_timeout_ms,
       postTimeoutMs: config.post.timeout_ms ?? auction.post_timeout_ms,

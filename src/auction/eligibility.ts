@@ -4,13 +4,18 @@
 // in flight): they decide nothing that needs to be exact. What must be exact (caps, pacing, the
 // buyer's dedup window) is enforced again, atomically in the database, right before the post.
 //
+// Two rules take something when they pass: a concurrency slot (max_concurrency, admitted here and
+// nowhere else: the lead keeps it through its ping and its post) and a half-open circuit's one
+// probe. Each gives back what it took (`giveBack`) when a later rule leaves the channel out.
+//
 // The auction needs one reason per excluded channel and stops at the first; explain
 // (`explainChannels`) wants every reason. A rule that can fail in several ways at once (filters)
 // carries an `all` variant listing each; a plain rule is its own single-reason variant. So the hot
-// path stays a loop of cheap early-exit checks, and explain costs only explain.
+// path stays a loop of cheap early-exit checks, and explain costs only explain (and takes nothing).
 import type { Usage, UsageKey } from "../db/caps";
 import type { ChannelPlan } from "./catalog";
 import { firstFull } from "./caps";
+import type { ChannelSlots } from "./limiter";
 import { isOpen } from "../time/schedule";
 
 export interface LeadFacts {
@@ -27,12 +32,15 @@ export interface LeadFacts {
 /** What a rule may know about the process beyond the lead and channel. */
 export interface EligibilityWorld {
   usage(key: UsageKey): Usage;
-  inFlight(channelId: string): number;
+  /** Requests to each channel in this process (max_concurrency): a selected channel holds one of its slots. */
+  slots: ChannelSlots;
 }
 
 export type EligibilityRule = ((channel: ChannelPlan, lead: LeadFacts, world: EligibilityWorld) => string | null) & {
-  /** Every reason this rule excludes the channel for (explain); defaults to the single one. */
+  /** Every reason this rule excludes the channel for (explain, which must take nothing); defaults to the single one. */
   all?: (channel: ChannelPlan, lead: LeadFacts, world: EligibilityWorld) => string[];
+  /** For a rule that takes something when it passes: gives it back when a later rule excludes the channel. */
+  giveBack?: (channel: ChannelPlan, lead: LeadFacts, world: EligibilityWorld) => void;
 };
 
 const channelActive: EligibilityRule = (channel) =>
@@ -55,6 +63,7 @@ filtersHold.all = (channel, lead) => channel.filters.filter((f) => !f.holds(lead
 const circuitClosed: EligibilityRule = (channel, lead) => (channel.health.admit(lead, lead.receivedAt) ? null : "circuit_open");
 // Explain must not take the probe slot a real lead would get.
 circuitClosed.all = (channel, lead) => (channel.health.wouldAdmit(lead.receivedAt) ? [] : ["circuit_open"]);
+circuitClosed.giveBack = (channel, lead) => channel.health.release(lead);
 
 const insideSchedule: EligibilityRule = (channel, lead) =>
   channel.schedule && !isOpen(channel.schedule, channel.zone, lead.receivedAt) ? "schedule" : null;
@@ -71,11 +80,18 @@ const underCaps: EligibilityRule = (channel, lead, world) => {
   return firstFull(channel.capRules, lead.receivedAt, lowest, (key) => world.usage(key));
 };
 
-const underConcurrency: EligibilityRule = (channel, _lead, world) =>
-  channel.maxConcurrency !== null && world.inFlight(channel.id) >= channel.maxConcurrency ? "throttled" : null;
+/**
+ * max_concurrency, admitted once: a channel with a free slot is selected holding it, and keeps it
+ * until the auction is done with it (run.ts gives it back after the ping when there is no bid, after
+ * the post, or when the auction ends). A channel at its limit is left out now, never queued.
+ */
+const underConcurrency: EligibilityRule = (channel, _lead, world) => (world.slots.tryAcquire(channel.id, channel.maxConcurrency) ? null : "throttled");
+underConcurrency.all = (channel, _lead, world) =>
+  channel.maxConcurrency !== null && world.slots.count(channel.id) >= channel.maxConcurrency ? ["throttled"] : [];
+underConcurrency.giveBack = (channel, _lead, world) => world.slots.release(channel.id);
 
-// circuitClosed stays last: admitting a lead through a half-open circuit claims the one probe, which
-// only a lead that passes every other rule should do.
+// The rules that take something come last, so that only a lead that passes every other rule takes
+// it: a concurrency slot, then (circuitClosed) a half-open circuit's one probe.
 export const defaultRules: readonly EligibilityRule[] = [
   channelActive,
   buyerActive,
@@ -88,19 +104,29 @@ export const defaultRules: readonly EligibilityRule[] = [
   circuitClosed,
 ];
 
+export interface Exclusion {
+  channel_id: string;
+  reason: string;
+}
+
 export interface Eligibility {
+  /** The selected channels: each holds a slot in `slots` until the auction gives it back. */
   eligible: ChannelPlan[];
-  excluded: { channel_id: string; reason: string }[];
+  excluded: Exclusion[];
+  slots: ChannelSlots;
 }
 
-/** The world as this process sees it: its cap-usage view and its requests in flight (two closures, read live). */
-export function processWorld(caps: { view: { get(key: UsageKey): Usage } }, limiter: { count(channelId: string): number }): EligibilityWorld {
-  return { usage: (key) => caps.view.get(key), inFlight: (id) => limiter.count(id) };
+/** The world as this process sees it: its cap-usage view (read live) and its requests in flight. */
+export function processWorld(caps: { view: { get(key: UsageKey): Usage } }, limiter: ChannelSlots): EligibilityWorld {
+  return { usage: (key) => caps.view.get(key), slots: limiter };
 }
 
-export const idleWorld: EligibilityWorld = { usage: () => ({ leads: 0, spendCents: 0 }), inFlight: () => 0 };
+/** Slots that are always free and hold nothing (explain without a process's state, tests). */
+export const unlimitedSlots: ChannelSlots = { tryAcquire: () => true, release: () => {}, count: () => 0 };
 
-/** Applies the rules in order; a channel's first failing rule is its reason. */
+export const idleWorld: EligibilityWorld = { usage: () => ({ leads: 0, spendCents: 0 }), slots: unlimitedSlots };
+
+/** Applies the rules in order; a channel's first failing rule is its reason, and the rules before it give back what they took. */
 export function selectChannels(
   channels: readonly ChannelPlan[],
   lead: LeadFacts,
@@ -108,17 +134,20 @@ export function selectChannels(
   rules = defaultRules,
 ): Eligibility {
   const eligible: ChannelPlan[] = [];
-  const excluded: Eligibility["excluded"] = [];
+  const excluded: Exclusion[] = [];
   for (const channel of channels) {
     let reason: string | null = null;
-    for (const rule of rules) {
-      reason = rule(channel, lead, world);
+    let r = 0;
+    for (; r < rules.length; r++) {
+      reason = rules[r](channel, lead, world);
       if (reason) break;
     }
-    if (reason) excluded.push({ channel_id: channel.id, reason });
-    else eligible.push(channel);
+    if (reason) {
+      while (r-- > 0) rules[r].giveBack?.(channel, lead, world);
+      excluded.push({ channel_id: channel.id, reason });
+    } else eligible.push(channel);
   }
-  return { eligible, excluded };
+  return { eligible, excluded, slots: world.slots };
 }
 
 /** Every reason each channel is excluded for, in rule order (explain; not the auction's hot path). */

@@ -12,7 +12,7 @@ import { DAY_MS } from "../time/clock";
 import type { Catalog } from "./catalog";
 import { explainChannels, type EligibilityWorld } from "./eligibility";
 import { payoutFloorCents, payoutRuleFor } from "./payout";
-import { floorCents } from "./run";
+import { fixedPriceClears, floorCents } from "./floors";
 
 export interface ExplainInput {
   data: Record<string, unknown>;
@@ -69,8 +69,8 @@ export async function explainLead(
   const lead = { supplierId: supplier?.id, data: checked.data, test: input.test, receivedAt: input.at };
   const floor = floorCents(plan, payoutFloorCents(payoutRuleFor(supplier, campaign)));
   const channels = explainChannels(plan.channels, lead, deps.world).map(({ channel, reasons }) => {
-    // A direct_post channel whose fixed price is under the floor joins no auction (run.ts step 4).
-    if (channel.config.type === "direct_post" && (channel.fixedPriceCents ?? 0) < Math.max(floor, channel.minBidCents))
+    // A direct_post channel whose fixed price is under the floor joins no auction (ping.ts, step 4).
+    if (channel.config.type === "direct_post" && !fixedPriceClears(channel, floor))
       reasons.push("below_floor");
     const all = [...blockedBy, ...reasons];
     return { channel_id: channel.id, buyer_id: channel.config.buyer_id, type: channel.config.type, eligible: all.length === 0, reasons: all };

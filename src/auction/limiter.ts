@@ -1,7 +1,18 @@
-// max_concurrency (SPEC.md step 3): pings and posts in flight to one channel at once, in this
-// process. A request past the limit is not queued — a queued ping would only eat the deadline —
-// the channel is left out with reason `throttled` instead.
-export class ChannelLimiter {
+// max_concurrency (SPEC.md step 3): leads using one channel at once, in this process. A lead takes a
+// slot when the channel is selected for it (eligibility.ts, the one place that admits) and keeps it
+// through its ping and its post, so the channel never has more requests in flight than its limit. A
+// lead past the limit is not queued — a queued ping would only eat the deadline — the channel is
+// left out with reason `throttled` instead.
+
+/** A count of slots taken per channel. */
+export interface ChannelSlots {
+  /** Takes a slot when the channel has one free (no limit: always); every true needs a release. */
+  tryAcquire(channelId: string, limit: number | null): boolean;
+  release(channelId: string): void;
+  count(channelId: string): number;
+}
+
+export class ChannelLimiter implements ChannelSlots {
   private inFlight = new Map<string, number>();
 
   count(channelId: string): number {

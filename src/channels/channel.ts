@@ -11,8 +11,8 @@ import {
   postIdempotencyKey,
   readPingResponse,
   readPostResponse,
+  type PingAnswer,
   type PingInput,
-  type PingOutcome,
   type PostInput,
   type PostOutcome,
 } from "./native";
@@ -24,12 +24,12 @@ import type { BuyerRequest, BuyerResponse } from "./transport";
 
 export interface ChannelIO {
   buildPing(input: PingInput, timeoutMs: number, maxBodyBytes: number): BuyerRequest;
-  /** `nowMs` (wall clock) turns a `ttl_seconds` answer into an expiry. */
-  readPing(response: BuyerResponse, floorCents: number, nowMs: number): PingOutcome;
+  /** `nowMs` (wall clock) turns a `ttl_seconds` answer into an expiry. Whether a bid clears the floor is the auction's to say. */
+  readPing(response: BuyerResponse, nowMs: number): PingAnswer;
   buildPost(input: PostInput, timeoutMs: number, maxBodyBytes: number): BuyerRequest;
   readPost(response: BuyerResponse, bidCents: number): PostOutcome;
   /** The same reads, with what every rule found: for the test console. */
-  explainPing(response: BuyerResponse, floorCents: number, nowMs: number): ReadResult<PingOutcome>;
+  explainPing(response: BuyerResponse, nowMs: number): ReadResult<PingAnswer>;
   explainPost(response: BuyerResponse, bidCents: number): ReadResult<PostOutcome>;
 }
 
@@ -117,7 +117,7 @@ export function compileChannel(channel: Channel): ChannelIO {
 
   const explainPing: ChannelIO["explainPing"] = readPingRules
     ? readPingRules
-    : (response, floor) => ({ outcome: readPingResponse(response, floor), rules: traceRules(response, NATIVE_PING_RULES) });
+    : (response) => ({ outcome: readPingResponse(response), rules: traceRules(response, NATIVE_PING_RULES) });
   const explainPost: ChannelIO["explainPost"] = readPostRules
     ? readPostRules
     : (response, bid) => ({ outcome: readPostResponse(response, bid), rules: traceRules(response, NATIVE_POST_RULES) });
@@ -140,9 +140,7 @@ export function compileChannel(channel: Channel): ChannelIO {
       const headers = input.test ? { ...built.headers, "x-gavel-test": "1" } : built.headers;
       return { ...built, headers, timeoutMs, maxBodyBytes };
     },
-    readPing: readPingRules
-      ? (response, floor, now) => readPingRules(response, floor, now).outcome
-      : (response, floor) => readPingResponse(response, floor),
+    readPing: readPingRules ? (response, now) => readPingRules(response, now).outcome : (response) => readPingResponse(response),
     buildPost(input, timeoutMs, maxBodyBytes) {
       const vars: TemplateVars = {
         lead_id: input.leadId,

@@ -1,15 +1,15 @@
 // The channel test console's exchange with a buyer: one real ping (and optionally a post) marked as
 // a test, built and read exactly as an auction would, shown to the operator as the request that left
 // (secrets masked), the raw answer, what every response rule found and the timings. Nothing is
-// recorded here: the caller (src/auction/console.ts) finds the channel and its floor, and this
-// module only talks to the buyer and reports what happened.
+// recorded here: the caller (src/auction/console.ts) finds the channel and judges a bid against its
+// floor as an auction would, and this module only talks to the buyer and reports what happened.
 import { fromCents } from "../money";
 import { attemptReason, type Reason } from "../reasons";
 import type { ChannelIO } from "./channel";
 import type { Channel, PingRules } from "./config";
 import { parseBody, responseFormat } from "./formats";
 import { bidLookalikes } from "./lookalikes";
-import type { PingOutcome, PostOutcome } from "./native";
+import type { PingAnswer, PingOutcome, PostOutcome } from "./native";
 import { NATIVE_PING_RULES, type ReadResult, type RuleTrace } from "./rules";
 import { SECRET_MASK, secretHeaderNames, secretValues } from "./secrets";
 import type { BuyerRequest, BuyerResponse, BuyerTransport } from "./transport";
@@ -25,7 +25,8 @@ export interface ConsoleChannel {
   config: Channel;
   io: ChannelIO;
   campaignId: string;
-  floorCents: number;
+  /** What an auction makes of a ping answer: a bid under the floor is `below_floor`. */
+  atFloor(answer: PingAnswer): PingOutcome;
   fixedPriceCents: number | null;
   pingTimeoutMs: number;
   postTimeoutMs: number;
@@ -172,9 +173,9 @@ export async function tryChannel(
       deps,
       out,
       (response) => {
-        const read = io.explainPing(response, channel.floorCents, Date.now());
-        outcome = read.outcome;
-        return read;
+        const read = io.explainPing(response, Date.now());
+        outcome = channel.atFloor(read.outcome);
+        return { outcome, rules: read.rules };
       },
       mask,
       showPing,

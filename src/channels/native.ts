@@ -7,10 +7,16 @@ import { MAX_LEAD_PRICE } from "../money";
 import type { Channel } from "./config";
 import type { BuyerRequest, BuyerResponse } from "./transport";
 
-export type PingOutcome =
-  /** `expiresAt` (epoch ms): the buyer's bid is good until then; a post after it is skipped. */
+/** What a buyer's ping answer says. `expiresAt` (epoch ms): the bid is good until then; a post after it is skipped. */
+export type PingAnswer =
   | { outcome: "bid"; priceCents: number; pingRef: string | null; reason: null; expiresAt?: number | null }
-  | { outcome: "no_bid" | "below_floor" | "timeout" | "error" | "invalid_response"; priceCents: number | null; pingRef: null; reason: string | null };
+  | { outcome: "no_bid" | "timeout" | "error" | "invalid_response"; priceCents: null; pingRef: null; reason: string | null };
+
+/**
+ * What a ping came to for the auction: the answer, or, for a bid under the floor, `below_floor` with
+ * the price bid. The readers here never decide that; the auction does (src/auction/floors.ts).
+ */
+export type PingOutcome = PingAnswer | { outcome: "below_floor"; priceCents: number; pingRef: null; reason: string };
 
 export type PostOutcome =
   | { outcome: "accepted"; priceCents: number; reason: string | null; redirectUrl: string | null }
@@ -122,15 +128,15 @@ export const PING_NOT_SENT = "ping_not_sent";
 /** A post that never reached its socket before the deadline: the buyer never saw it. */
 export const POST_NOT_SENT = "post_not_sent";
 
-export const noBid = (outcome: Exclude<PingOutcome["outcome"], "bid">, reason: string | null, priceCents: number | null = null): PingOutcome => ({
+export const noBid = (outcome: Exclude<PingAnswer["outcome"], "bid">, reason: string | null): PingAnswer => ({
   outcome,
-  priceCents,
+  priceCents: null,
   pingRef: null,
   reason,
 });
 
 /** What a ping answer means before its body is read: a transport fault, HTTP 204 or a non-2xx. */
-export function pingFault(response: BuyerResponse): PingOutcome | null {
+export function pingFault(response: BuyerResponse): PingAnswer | null {
   switch (response.kind) {
     case "timeout":
       return noBid("timeout", response.stalled ? GAVEL_STALLED : response.sent ? "ping_timeout" : PING_NOT_SENT);
@@ -146,21 +152,20 @@ export function pingFault(response: BuyerResponse): PingOutcome | null {
 
 // --- reading an answer: shared by the native protocol (below) and response rules (./rules.ts) ---
 
-/** What a bid at `cents` comes to: below the floor, or a bid good until `expiresAt` (when the buyer said). */
-export function offered(cents: number, floorCents: number, pingRef: string | null, expiresAt?: number | null): PingOutcome {
-  if (cents < floorCents) return noBid("below_floor", `bid ${cents / 100} < floor ${floorCents / 100}`, cents);
+/** A bid at `cents`, good until `expiresAt` when the buyer said. */
+export function bidAt(cents: number, pingRef: string | null, expiresAt?: number | null): PingAnswer {
   return { outcome: "bid", priceCents: cents, pingRef, reason: null, ...(expiresAt !== undefined && { expiresAt }) };
 }
 
 /**
  * A bid value an answer gave (absent and null are no bid, and the caller has said so): a price past
- * zero is offered at the floor; zero is no bid; anything else is not a price, an invalid answer.
+ * zero is a bid; zero is no bid; anything else is not a price, an invalid answer.
  */
-export function readBid(value: unknown, floorCents: number, reason: string | null, pingRef: string | null, expiresAt?: number | null): PingOutcome {
+export function readBid(value: unknown, reason: string | null, pingRef: string | null, expiresAt?: number | null): PingAnswer {
   const cents = parsePrice(value);
   if (cents === undefined) return noBid("invalid_response", `bad_bid: ${excerpt(JSON.stringify(value))}`);
   if (cents === 0) return noBid("no_bid", reason);
-  return offered(cents, floorCents, pingRef, expiresAt);
+  return bidAt(cents, pingRef, expiresAt);
 }
 
 /**
@@ -175,11 +180,8 @@ export function acceptedAt(price: unknown, bidCents: number, reason: string | nu
 /** A 2xx post answer that says neither yes nor no: like a timeout, the sale's fate is unknown. */
 export const unreadable = (reason: string): PostOutcome => ({ outcome: "invalid_response", priceCents: null, reason, redirectUrl: null });
 
-/**
- * Reads a native ping answer. `floorCents` is the lowest price the auction takes from this channel
- * (its min_bid, the campaign floor, a fixed payout owed to the supplier).
- */
-export function readPingResponse(response: BuyerResponse, floorCents: number): PingOutcome {
+/** Reads a native ping answer. Whether a bid clears the floor is the auction's to say (src/auction/floors.ts). */
+export function readPingResponse(response: BuyerResponse): PingAnswer {
   const fault = pingFault(response);
   if (fault) return fault;
   if (response.kind !== "response") throw new Error("unreachable");
@@ -190,7 +192,7 @@ export function readPingResponse(response: BuyerResponse, floorCents: number): P
   const reason = reasonText(body.reason ?? body.message);
   if (body.bid === undefined || body.bid === null) return noBid("no_bid", reason);
   const ref = body.ping_ref ?? body.ping_id;
-  return readBid(body.bid, floorCents, reason, ref === undefined || ref === null ? null : String(ref));
+  return readBid(body.bid, reason, ref === undefined || ref === null ? null : String(ref));
 }
 
 const unknown = (reason: string): PostOutcome => ({ outcome: "unknown", priceCents: null, reason, redirectUrl: null });

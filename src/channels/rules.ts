@@ -20,16 +20,16 @@ import { parseBody, responseFormat, type Parsed, type ResponseFormat } from "./f
 import { literalAttributes } from "./jsonpath";
 import {
   acceptedAt,
+  bidAt,
   excerpt,
   noBid,
-  offered,
   pingFault,
   postFault,
   readBid,
   reasonText,
   refused,
   unreadable,
-  type PingOutcome,
+  type PingAnswer,
   type PostOutcome,
 } from "./native";
 import type { BuyerResponse } from "./transport";
@@ -164,7 +164,8 @@ export interface ReadResult<T> {
   rules: RuleTrace[];
 }
 
-export type PingReader = (response: BuyerResponse, floorCents: number, nowMs: number) => ReadResult<PingOutcome>;
+/** `nowMs` (wall clock) turns a `ttl_seconds` answer into an expiry. Floors are the auction's (src/auction/floors.ts). */
+export type PingReader = (response: BuyerResponse, nowMs: number) => ReadResult<PingAnswer>;
 export type PostReader = (response: BuyerResponse, bidCents: number) => ReadResult<PostOutcome>;
 
 const notReadable = (answer: Answer): string => {
@@ -206,7 +207,7 @@ export function compilePingReader(spec: PingRules, fixedPriceCents: number | nul
   const ttl = spec.ttl_seconds === undefined ? undefined : compileValueRule(spec.ttl_seconds);
   const none: Found = { found: false };
 
-  return (response, floorCents, nowMs) => {
+  return (response, nowMs) => {
     const fault = pingFault(response);
     if (fault || response.kind !== "response") return { outcome: fault!, rules: [] };
     const answer = answerOf(response, spec.format);
@@ -227,9 +228,9 @@ export function compilePingReader(spec: PingRules, fixedPriceCents: number | nul
     if (price.found) {
       // An empty element or form field says no more than an absent one: no bid.
       if (price.value === null || price.value === undefined || price.value === "") return { outcome: noBid("no_bid", reason), rules };
-      return { outcome: readBid(price.value, floorCents, reason, refText, expiry), rules };
+      return { outcome: readBid(price.value, reason, refText, expiry), rules };
     }
-    if (acc?.holds && fixedPriceCents !== null) return { outcome: offered(fixedPriceCents, floorCents, refText, expiry), rules };
+    if (acc?.holds && fixedPriceCents !== null) return { outcome: bidAt(fixedPriceCents, refText, expiry), rules };
     if (acc?.holds) return { outcome: noBid("invalid_response", `no_price: ${excerpt(answer.text)}`), rules };
     const anything = acc?.decided || ref.found || why.found || exp.found || life.found;
     return { outcome: anything ? noBid("no_bid", reason) : noBid("invalid_response", notReadable(answer)), rules };

@@ -2,7 +2,7 @@
 // costs one round trip before its first ping and a share of one group-committed statement after its
 // auction, and each statement is atomic on its own: no explicit transaction, no half-written lead.
 import { sql, type SQL } from "drizzle-orm";
-import { capClaimsJson, capUpsertSql, type CapClaim } from "./caps";
+import { capClaimsJson, capUpsertSql, isCapViolation, type CapClaim } from "./caps";
 import type { Database } from "./client";
 
 export interface LeadEvent {
@@ -44,13 +44,17 @@ export interface IntakeChecks {
   buyerLookups?: { buyerId: string; keys: string[]; cutoff: Date }[];
 }
 
-export interface IntakeVerdict {
-  status: "auctioning" | "duplicate" | "rejected";
-  /** `dedup`, `resubmitted`, `suppressed`, or null for an auction. */
-  reason: string | null;
-  /** Buyers that already received this consumer within their dedup window. */
-  seenBuyers: string[];
-}
+export type IntakeVerdict =
+  | {
+      status: "auctioning";
+      reason: null;
+      /** Buyers that already received this consumer within their dedup window. */
+      seenBuyers: string[];
+    }
+  | { status: "duplicate"; reason: "dedup" | "resubmitted" }
+  | { status: "rejected"; reason: "suppressed" }
+  /** A cap of the supplier has no room: nothing was recorded (the caller records the refusal). */
+  | { status: "cap_full" };
 
 const ts = (d: Date) => sql`${d.toISOString()}::timestamptz`;
 const json = (v: unknown) => sql`${JSON.stringify(v)}::jsonb`;
@@ -125,7 +129,8 @@ export const INTAKE = `
  *   new or its last claim has left the window; the unique key makes two identical leads arriving at
  *   once take turns, and a lead that fails to claim every key is a `duplicate`;
  * - a lead going to auction reserves its supplier's caps; a cap without room fails the whole
- *   statement (a CHECK constraint), so nothing is recorded and the caller records the refusal;
+ *   statement (a CHECK constraint), so nothing is recorded: the verdict is `cap_full`, and the
+ *   caller records the refusal;
  * - it reads which buyers already received this consumer within their own dedup windows.
  */
 export async function insertLeadForAuction(
@@ -134,28 +139,37 @@ export async function insertLeadForAuction(
   checks: IntakeChecks,
   idempotency?: { supplierId: string; key: string },
 ): Promise<IntakeVerdict> {
-  const [row] = await database.query<{ status: IntakeVerdict["status"]; reason: string | null; seen_buyers: string[] | string }>(INTAKE, [
-    lead.id,
-    lead.campaignId,
-    lead.supplierId,
-    lead.test,
-    JSON.stringify(lead.data),
-    lead.receivedAt.toISOString(),
-    lead.deadlineAt.toISOString(),
-    JSON.stringify((checks.suppression ?? []).map((e) => [e.kind, e.hash])),
-    JSON.stringify(checks.dedup.keys),
-    checks.dedup.cutoff.toISOString(),
-    JSON.stringify(checks.resubmit?.keys ?? []),
-    checks.resubmit?.cutoff.toISOString() ?? null,
-    capClaimsJson(checks.supplierCaps ?? []),
-    idempotency?.supplierId ?? null,
-    idempotency?.key ?? null,
-    JSON.stringify((checks.buyerLookups ?? []).flatMap((b) => b.keys.map((key) => [b.buyerId, key, b.cutoff.toISOString()]))),
-    lead.source,
-    lead.subId,
-  ]);
+  let rows;
+  try {
+    rows = await database.query<{ status: "auctioning" | "duplicate" | "rejected"; reason: string | null; seen_buyers: string[] | string }>(INTAKE, [
+      lead.id,
+      lead.campaignId,
+      lead.supplierId,
+      lead.test,
+      JSON.stringify(lead.data),
+      lead.receivedAt.toISOString(),
+      lead.deadlineAt.toISOString(),
+      JSON.stringify((checks.suppression ?? []).map((e) => [e.kind, e.hash])),
+      JSON.stringify(checks.dedup.keys),
+      checks.dedup.cutoff.toISOString(),
+      JSON.stringify(checks.resubmit?.keys ?? []),
+      checks.resubmit?.cutoff.toISOString() ?? null,
+      capClaimsJson(checks.supplierCaps ?? []),
+      idempotency?.supplierId ?? null,
+      idempotency?.key ?? null,
+      JSON.stringify((checks.buyerLookups ?? []).flatMap((b) => b.keys.map((key) => [b.buyerId, key, b.cutoff.toISOString()]))),
+      lead.source,
+      lead.subId,
+    ]);
+  } catch (error) {
+    if (isCapViolation(error)) return { status: "cap_full" };
+    throw error;
+  }
+  const row = rows[0];
+  if (row.status === "duplicate") return { status: "duplicate", reason: row.reason as "dedup" | "resubmitted" };
+  if (row.status === "rejected") return { status: "rejected", reason: "suppressed" };
   const seenBuyers = typeof row.seen_buyers === "string" ? (JSON.parse(row.seen_buyers) as string[]) : row.seen_buyers;
-  return { status: row.status, reason: row.reason, seenBuyers };
+  return { status: "auctioning", reason: null, seenBuyers };
 }
 
 export interface IdempotentResponse {

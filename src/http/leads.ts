@@ -2,7 +2,7 @@
 import { z } from "zod";
 import type { Catalog } from "../auction/catalog";
 import type { SupplierRateLimiter } from "../auction/rate-limit";
-import { LeadSubmission, sellLead, trackingString, type SellDeps } from "../auction/sell";
+import { LeadAnswer, LeadSubmission, sellLead, trackingString, type SellDeps } from "../auction/sell";
 import { findLead, listLeads } from "../db/trace";
 import { GavelError, type FieldError } from "../errors";
 import { maskPii } from "../leads/pii";
@@ -48,17 +48,6 @@ const LeadForm = z
       "A lead as a form: every field other than the ones named here is a data field, by its plain name (`email=jo%40example.com`) or as `data[email]=…` (the way to send a data field named `campaign`, `test`, `source`, `sub_id` or `idempotency_key`). Each name at most once.",
   });
 
-const LeadAnswer = z
-  .object({
-    lead_id: z.string(),
-    status: z.enum(["sold", "unsold", "duplicate", "rejected", "error"]).meta({ description: "`rejected` (with `reason`: `suppressed`) is a lead on the do-not-sell list" }),
-    reason: reasonOf("lead").optional().meta({ description: "Why a lead was `rejected` without an auction: `suppressed`" }),
-    detail: reasonDetail.optional(),
-    price: z.number().meta({ description: "The supplier's payout (0 unless sold)" }),
-    sold_to: z.number().int().meta({ description: "Number of sales: 1 when sold, else 0 (a count, not who bought: the trace's `sold_channel` and `sold_buyer` say who)" }),
-    trace_url: z.string(),
-  })
-  .meta({ id: "LeadAnswer" });
 
 const Exclusion = z.object({ channel_id: z.string(), reason: reasonOf("excluded"), detail: reasonDetail });
 
@@ -197,14 +186,31 @@ export function leadRoutes(deps: LeadRouteDeps): AnyRoute[] {
         const limit = { maxBytes: deps.maxLeadBytes, tooLarge: `The lead body is over the limit of ${deps.maxLeadBytes} bytes` };
         const { body, idempotencyKey } = await leadBody(c, limit, header);
         // The request's logger, so the lead's lines carry its request_id.
-        const result = await sellLead({ ...deps, logger: c.var.logger }, supplierOf(c), body, received, idempotencyKey);
-        if (result.replayed) c.header("Idempotent-Replayed", "true");
-        const contentType = result.httpStatus >= 400 ? "application/problem+json" : "application/json";
-        const payload =
-          result.httpStatus >= 400
-            ? { type: "urn:gavel:problem:validation", title: "Validation failed", detail: "The lead has invalid fields", ...(result.body as object) }
-            : result.body;
-        return c.body(JSON.stringify(payload), result.httpStatus as 200, { "content-type": contentType });
+        const fate = await sellLead({ ...deps, logger: c.var.logger }, supplierOf(c), body, received, idempotencyKey);
+        switch (fate.kind) {
+          case "sold":
+          case "unsold":
+          case "error":
+          case "duplicate":
+          case "rejected":
+            return answered(c, 200, fate.answer);
+          case "invalid":
+            throw new GavelError("validation", "The lead has invalid fields", { errors: fate.answer.errors, lead_id: fate.answer.lead_id });
+          case "over_cap":
+            throw new GavelError("supplier_cap", `This supplier is over its cap (${fate.reason})`, {
+              lead_id: fate.leadId,
+              retryAfter: fate.retryAfter,
+              reason: fate.reason,
+            });
+          case "replay":
+            c.header("Idempotent-Replayed", "true");
+            // As first answered: a stored problem (an invalid lead's fields, status and lead id) as a problem again.
+            if (fate.status >= 400)
+              return answered(c, fate.status, { type: "urn:gavel:problem:validation", title: "Validation failed", detail: "The lead has invalid fields", ...(fate.body as object) });
+            return answered(c, fate.status, fate.body);
+          default:
+            return unreachable(fate);
+        }
       },
     }),
 
@@ -265,6 +271,16 @@ export function leadRoutes(deps: LeadRouteDeps): AnyRoute[] {
       },
     }),
   ];
+}
+
+/** A lead's answer as JSON (a problem as application/problem+json). */
+function answered(c: AppContext, status: number, body: unknown): Response {
+  const contentType = status >= 400 ? "application/problem+json" : "application/json";
+  return c.body(JSON.stringify(body), status as 200, { "content-type": contentType });
+}
+
+function unreachable(fate: never): never {
+  throw new Error(`unknown lead fate ${JSON.stringify(fate)}`);
 }
 
 function checkIdempotencyKey(key: string, path: string, title: string): void {

@@ -6,7 +6,7 @@ import pino from "pino";
 import { afterAll, beforeAll } from "vitest";
 import { createApp, type AppDeps } from "../../src/app";
 import { Catalog } from "../../src/auction/catalog";
-import { CapLedger, UsageView } from "../../src/auction/caps";
+import { DatabaseCapLedger, UsageView } from "../../src/auction/caps";
 import { AuctionGate } from "../../src/auction/gate";
 import { ChannelLimiter } from "../../src/auction/limiter";
 import { SupplierKeys } from "../../src/auth/supplier-keys";
@@ -64,7 +64,7 @@ export async function startInProcessApp(options: InProcessOptions = {}): Promise
     gate,
     admissionWaitMs: 0,
     limiter: new ChannelLimiter(),
-    caps: new CapLedger(database, new UsageView(database, clock, 1000, logger)),
+    caps: new DatabaseCapLedger(database, new UsageView(database, clock, 1000, logger)),
     clock,
     logger,
     newId: () => uuidv7(clock.now()),

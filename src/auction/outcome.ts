@@ -1,0 +1,124 @@
+// Step 7 of SPEC.md: the auction's outcome is persisted in one statement (grouped with other leads
+// ending now, db/lead-writer.ts) — the lead, every ping and post, its history and its
+// Idempotency-Key's answer — and only then is the supplier answered.
+import type { Logger } from "pino";
+import { settleHealth } from "../channels/health";
+import type { LeadWriter } from "../db/lead-writer";
+import type { IdempotentResponse } from "../db/leads";
+import { longestPingMs, type Metrics } from "../metrics";
+import { fromCents } from "../money";
+import type { Payout } from "../resources/schemas";
+import type { Clock } from "../time/clock";
+import { leadAnswer, leadUnsettled, type LeadFate } from "./answer";
+import type { CampaignPlan } from "./catalog";
+import type { Deadline } from "./deadline";
+import type { Eligibility } from "./eligibility";
+import type { AuctionGate } from "./gate";
+import { payoutCents } from "./payout";
+import type { AuctionResult } from "./run";
+
+export interface OutcomeDeps {
+  leadWriter: LeadWriter;
+  gate: AuctionGate;
+  clock: Clock;
+  logger: Logger;
+}
+
+/**
+ * Records how the auction of `lead` ended and answers the supplier. Channels hear how their buyers
+ * did (their circuit breakers), whatever becomes of the write; a write the database does not take
+ * in time is a 503 (thrown), and the lead settles in the background.
+ */
+export async function recordOutcome(
+  deps: OutcomeDeps,
+  plan: CampaignPlan,
+  lead: { id: string; supplierId: string },
+  eligibility: Eligibility,
+  result: AuctionResult,
+  payoutRule: Payout,
+  deadline: Deadline,
+  idempotent: IdempotentResponse | undefined,
+  metrics: Metrics | undefined,
+): Promise<LeadFate> {
+  const campaign = plan.campaign;
+  // The lead is the owner of any half-open circuit's probe it was let through (eligibility.ts).
+  settleHealth(eligibility.eligible, result.attempts, lead, lead.id, deps.clock.now(), deps.gate.overloaded());
+  // What the buyers did, whatever becomes of the write.
+  metrics?.recordAttempts(campaign.id, result.attempts);
+
+  const sold = result.status === "sold" ? result : null;
+  const payout = sold ? payoutCents(payoutRule, sold.revenueCents) : 0;
+  const answer = leadAnswer(lead.id, result.status, payout, sold ? 1 : 0);
+  if (sold?.redirectUrl && campaign.return_redirect_url) answer.redirect_url = sold.redirectUrl;
+  const decidedAt = new Date(deps.clock.now());
+  const elapsed = deadline.now() - deadline.receivedMono;
+  const overheadMs = Math.max(0, Math.round(elapsed - result.buyerWaitMs));
+  const reason = result.status === "sold" ? null : result.reason;
+  const written = await deps.leadWriter.finish({
+    leadId: lead.id,
+    status: result.status,
+    reason,
+    decidedAt,
+    priceCents: payout,
+    revenueCents: sold ? sold.revenueCents : 0,
+    soldTo: sold ? 1 : 0,
+    soldChannelId: sold ? sold.channel.id : null,
+    soldBuyerId: sold ? sold.channel.buyerId : null,
+    excluded: result.excluded,
+    overheadMs,
+    attempts: result.attempts,
+    events: [{ status: result.status, at: decidedAt, reason: sold ? `channel:${sold.channel.id}` : reason }],
+    idempotent: idempotent && { ...idempotent, body: answer },
+  });
+  // Another process settled the lead as interrupted first (this one could not write for that
+  // long): the record, not this auction's result, is the answer, and its key replays it.
+  if (!written) throw leadUnsettled("The lead was settled as interrupted before its outcome could be written", lead.id, idempotent !== undefined);
+  // The metric, unlike the trace (written by that very statement), includes the final write.
+  const total = deadline.now() - deadline.receivedMono;
+  metrics?.recordLead(result.status, { elapsedMs: total, overheadMs: Math.max(0, total - result.buyerWaitMs), pingPhaseMs: longestPingMs(result.attempts) });
+  logSummary(deps.logger, lead, campaign.id, result, payout, elapsed, overheadMs);
+  return { kind: result.status, recorded: true, answer };
+}
+
+/** One line per lead (STYLE.md): how it ended, what it brought, how many buyers it took. */
+function logSummary(
+  logger: Logger,
+  lead: { id: string; supplierId: string },
+  campaign: string,
+  result: AuctionResult,
+  payout: number,
+  elapsed: number,
+  overheadMs: number,
+): void {
+  let pings = 0;
+  let bids = 0;
+  let posts = 0;
+  for (const a of result.attempts) {
+    if (a.kind === "ping") {
+      pings++;
+      if (a.outcome === "bid") bids++;
+    } else posts++;
+  }
+  const sold = result.status === "sold" ? result : null;
+  logger.info(
+    {
+      lead_id: lead.id,
+      campaign,
+      supplier: lead.supplierId,
+      status: result.status,
+      reason: result.status === "sold" ? null : result.reason,
+      price: fromCents(payout),
+      revenue: fromCents(sold ? sold.revenueCents : 0),
+      // Who bought, named as in the trace (`sold_to` in the supplier's answer is a count).
+      sold_channel: sold ? sold.channel.id : null,
+      sold_buyer: sold ? sold.channel.buyerId : null,
+      pings,
+      bids,
+      posts,
+      excluded: result.excluded.length,
+      ms: Math.round(elapsed),
+      overhead_ms: overheadMs,
+    },
+    "lead",
+  );
+}

@@ -1,0 +1,189 @@
+// Step 6 of SPEC.md: post to the top bid, and fall back down the ranking until a buyer accepts, the
+// ranking runs out or the deadline passes. Each post is a step with its compensation: the caps it
+// needs are reserved before it, and given back when the sale does not happen (a reject, an error,
+// no time left to send it); an accepted post keeps them, and so does a post whose outcome is
+// unknown, since the buyer may have taken the lead.
+import { unavailable } from "../db/client";
+import type { PostOutcome } from "../channels/native";
+import { waitedInGavelQueue, type BuyerTransport } from "../channels/transport";
+import type { AttemptRow } from "../db/leads";
+import type { Bid } from "./bid";
+import type { CapHold, CapLedger, CapReservation } from "./caps";
+import type { Deadline } from "./deadline";
+import type { ChannelSlots } from "./limiter";
+import type { AuctionLead, AuctionTrail } from "./ping";
+
+export interface PostDeps {
+  transport: BuyerTransport;
+  caps: CapLedger;
+  maxBodyBytes: number;
+}
+
+/** What posting reads of the campaign: its id, and `auction.post_timeout_ms` (for a channel without its own) and `on_post_timeout`. */
+export interface PostCampaign {
+  id: string;
+  auction: { post_timeout_ms: number; on_post_timeout: "stop" | "next" };
+}
+
+export type PostingEnd =
+  | { status: "sold"; bid: Bid; priceCents: number; redirectUrl: string | null }
+  | { status: "unsold"; reason: "deadline" | "all_rejected" }
+  | { status: "error"; reason: "post_outcome_unknown" | "database_unavailable" };
+
+const DEADLINE: PostingEnd = { status: "unsold", reason: "deadline" };
+const ALL_REJECTED: PostingEnd = { status: "unsold", reason: "all_rejected" };
+const OUTCOME_UNKNOWN: PostingEnd = { status: "error", reason: "post_outcome_unknown" };
+const NO_DATABASE: PostingEnd = { status: "error", reason: "database_unavailable" };
+
+const isOutcomeUnknown = (post: { outcome: string }) => post.outcome === "unknown" || post.outcome === "invalid_response";
+
+/**
+ * Without the database no cap can be reserved, so no post may go out: the auction ends in error.
+ * A post whose outcome was already unknown keeps its reason: a buyer may have taken the lead.
+ */
+const noDatabase = (attempts: readonly AttemptRow[]): PostingEnd =>
+  attempts.some((a) => a.kind === "post" && isOutcomeUnknown(a)) ? OUTCOME_UNKNOWN : NO_DATABASE;
+
+/** The step: reserves a bid's caps before its post; null when the database cannot be reached. */
+async function reserve(caps: CapLedger, bid: Bid, lead: AuctionLead): Promise<CapReservation | null> {
+  try {
+    return await caps.reserveCap(bid.channel, lead, bid.priceCents);
+  } catch (error) {
+    if (unavailable(error)) return null;
+    throw error;
+  }
+}
+
+/**
+ * Its compensation: gives a reservation back; false when the database cannot take it now (the
+ * reservation then stays counted: a cap errs on the side of selling less, never more).
+ */
+async function giveBack(caps: CapLedger, hold: CapHold): Promise<boolean> {
+  try {
+    await caps.releaseCap(hold);
+    return true;
+  } catch (error) {
+    if (unavailable(error)) return false;
+    throw error;
+  }
+}
+
+/** The lead is done with a bid's channel: its concurrency slot is free for another lead. */
+export function letGo(slots: ChannelSlots, bid: Bid): void {
+  if (!bid.holdsSlot) return;
+  bid.holdsSlot = false;
+  slots.release(bid.channel.id);
+}
+
+/**
+ * Posts down the ranking: the first acceptance sells. Every post and every skipped bid is recorded
+ * in `trail`; each bid's concurrency slot is given back once its turn is over.
+ */
+export async function postWithFallback(
+  deps: PostDeps,
+  campaign: PostCampaign,
+  lead: AuctionLead,
+  ranking: readonly Bid[],
+  slots: ChannelSlots,
+  deadline: Deadline,
+  trail: AuctionTrail,
+): Promise<PostingEnd> {
+  const { attempts, excluded } = trail;
+  for (const bid of ranking) {
+    try {
+      if (deadline.passed()) return DEADLINE;
+      const channel = bid.channel;
+      // The buyer said how long its bid stands: past that, posting would only earn a reject.
+      if (bid.expiresAt !== null && deadline.wallNow() >= bid.expiresAt) {
+        attempts.push({
+          kind: "post",
+          channelId: channel.id,
+          startedAt: new Date(deadline.wallNow()),
+          durationMs: 0,
+          httpStatus: null,
+          outcome: "skipped",
+          priceCents: bid.priceCents,
+          reason: "bid_expired",
+          pingRef: bid.pingRef,
+        });
+        continue;
+      }
+
+      // Reserve the caps before posting, so two processes cannot both sell the last lead of the
+      // day; a bid that no longer fits is skipped with the cap's reason.
+      const reservation = await reserve(deps.caps, bid, lead);
+      if (reservation === null) return noDatabase(attempts);
+      if (!reservation.ok) {
+        excluded.push({ channel_id: channel.id, reason: reservation.reason });
+        continue;
+      }
+      const hold = reservation.hold;
+      const timeoutMs = deadline.postTimeout(channel.config.post.timeout_ms ?? campaign.auction.post_timeout_ms);
+      if (timeoutMs <= 0) return (await giveBack(deps.caps, hold)) ? DEADLINE : noDatabase(attempts);
+
+      const post = await send(deps, campaign, lead, bid, timeoutMs, deadline, trail);
+      if (post.outcome === "accepted") {
+        // The sale stands whatever happens next: spend the buyer did not use stays counted if the
+        // database cannot take it back now (a cap errs on the side of selling less, never more).
+        if (post.priceCents < bid.priceCents) await deps.caps.settleCap(hold, bid.priceCents, post.priceCents).catch(() => {});
+        return { status: "sold", bid, priceCents: post.priceCents, redirectUrl: post.redirectUrl };
+      }
+      // The buyer may have taken the lead: its reservation stays, and offering the lead to anyone
+      // else could sell it twice.
+      if (isOutcomeUnknown(post)) {
+        // `on_post_timeout: "next"` goes on to the next bid (a different buyer) all the same.
+        if (campaign.auction.on_post_timeout === "stop") return OUTCOME_UNKNOWN;
+        continue;
+      }
+      // Rejected or errored: the sale did not happen, so the caps it reserved are free again.
+      if (!(await giveBack(deps.caps, hold))) return noDatabase(attempts);
+    } finally {
+      letGo(slots, bid);
+    }
+  }
+  return ALL_REJECTED;
+}
+
+/** One post to the buyer of `bid`, recorded as an attempt. */
+async function send(
+  deps: PostDeps,
+  campaign: PostCampaign,
+  lead: AuctionLead,
+  bid: Bid,
+  timeoutMs: number,
+  deadline: Deadline,
+  trail: AuctionTrail,
+): Promise<PostOutcome> {
+  const channel = bid.channel;
+  const startedAt = deadline.wallNow();
+  const request = channel.io.buildPost(
+    {
+      leadId: lead.id,
+      channelId: channel.id,
+      pingId: bid.pingId,
+      pingRef: bid.pingRef,
+      campaign: campaign.id,
+      test: lead.test,
+      priceCents: bid.priceCents,
+      data: lead.data,
+    },
+    timeoutMs,
+    deps.maxBodyBytes,
+  );
+  const response = await deps.transport.send(request);
+  trail.buyerWaitMs += response.durationMs;
+  const post = channel.io.readPost(response, bid.priceCents);
+  trail.attempts.push({
+    kind: "post",
+    channelId: channel.id,
+    startedAt: new Date(startedAt),
+    durationMs: response.durationMs,
+    httpStatus: response.kind === "response" || response.kind === "too_large" ? response.status : null,
+    outcome: post.outcome,
+    priceCents: post.outcome === "accepted" ? post.priceCents : bid.priceCents,
+    reason: post.reason,
+    pingRef: bid.pingRef,
+    congested: waitedInGavelQueue(response),
+  });
+  return post;
+}
