@@ -157,6 +157,14 @@ const FILTERED: [Dimension, ReportFilter][] = [
   ["buyers", { buyer: "b-1", supplier: "s-1" }],
 ];
 
+/**
+ * The rollup tables as migrations 0005 and 0006 knew them: report_bids had no levels until 0007, so
+ * their statements for it cannot run on a database made today (and the roller's bid rows have levels
+ * those statements never wrote).
+ */
+const TABLES_BEFORE_0007 = ["report_leads", "report_channels", "report_reasons"];
+const statementsBefore0007 = (migration: string) => migration.split("--> statement-breakpoint").filter((st) => !st.includes("INSERT INTO report_bids"));
+
 async function everyReport(database: Database) {
   const out: unknown[] = [];
   for (const r of RANGES) {
@@ -164,7 +172,10 @@ async function everyReport(database: Database) {
     for (const dimension of DIMENSIONS) out.push(await dimensionReport(database, dimension as Dimension, range, {}, false));
     for (const [dimension, filter] of FILTERED) out.push(await dimensionReport(database, dimension, range, filter, false));
     out.push(await dimensionReport(database, "sources", range, {}, true));
+    // The landscape over all (level 2), of a campaign (level 1) and of a channel (level 0).
+    out.push(await bidLandscape(database, range, {}, false, 50));
     out.push(await bidLandscape(database, range, { campaign: "c-1" }, false, 500));
+    out.push(await bidLandscape(database, range, { channel: "ch-b" }, false, 100));
     out.push(await reasonReport(database, range, {}, false));
   }
   return out;
@@ -234,17 +245,17 @@ describe("reports over rollups and raw leads", () => {
   it("gives rollups written before a day's row held its hours rolled so far the row of the day being rolled (migration 0006)", async () => {
     const dayRows = async () => {
       const rows: string[] = [];
-      for (const table of ["report_leads", "report_channels", "report_bids", "report_reasons"])
+      for (const table of TABLES_BEFORE_0007)
         for (const row of await database.rows(sql`select * from ${sql.raw(table)} where grain = 'day' and at = '2026-03-18T00:00:00Z'`)) rows.push(JSON.stringify(row));
       return rows.sort();
     };
     const written = await dayRows();
     expect(written.length).toBeGreaterThan(0);
-    for (const table of ["report_leads", "report_channels", "report_bids", "report_reasons"])
+    for (const table of TABLES_BEFORE_0007)
       await database.rows(sql`delete from ${sql.raw(table)} where grain = 'day' and at = '2026-03-18T00:00:00Z'`);
     const migration = readFileSync(new URL("../drizzle/0006_report_day_so_far.sql", import.meta.url), "utf8");
     await database.db.transaction(async (tx) => {
-      for (const statement of migration.split("--> statement-breakpoint")) await tx.execute(sql.raw(statement));
+      for (const statement of statementsBefore0007(migration)) await tx.execute(sql.raw(statement));
     });
     expect(await dayRows()).toEqual(written);
     expect(await everyReport(database)).toEqual(truth);
@@ -272,19 +283,34 @@ describe("reports over rollups and raw leads", () => {
     // Each table's week rows, in one order whatever order they were written in.
     const weeks = () =>
       Promise.all(
-        ["report_leads", "report_channels", "report_bids", "report_reasons"].map(async (table) =>
+        TABLES_BEFORE_0007.map(async (table) =>
           (await database.rows(sql`select * from ${sql.raw(table)} where grain = 'week'`)).map((row) => JSON.stringify(row)).sort(),
         ),
       );
     const written = await weeks();
     expect(written[0].length).toBeGreaterThan(0);
-    for (const table of ["report_leads", "report_channels", "report_bids", "report_reasons"])
+    for (const table of TABLES_BEFORE_0007)
       await database.rows(sql`delete from ${sql.raw(table)} where grain = 'week' and extract(isodow from at at time zone 'UTC') <> 1`);
     const migration = readFileSync(new URL("../drizzle/0005_report_weeks_every_day.sql", import.meta.url), "utf8");
     await database.db.transaction(async (tx) => {
-      for (const statement of migration.split("--> statement-breakpoint")) await tx.execute(sql.raw(statement));
+      for (const statement of statementsBefore0007(migration)) await tx.execute(sql.raw(statement));
     });
     expect(await weeks()).toEqual(written);
+    expect(await everyReport(database)).toEqual(truth);
+  }, 120_000);
+
+  it("gives bid rollups written before the bid landscape had levels its campaign and overall levels (migration 0007)", async () => {
+    const bids = async () => (await database.rows(sql`select * from report_bids`)).map((row) => JSON.stringify(row)).sort();
+    const written = await bids();
+    const [levels] = await database.rows<{ n: number }>(sql`select count(distinct level)::int as n from report_bids`);
+    expect(levels.n).toBe(3);
+    await database.rows(sql`delete from report_bids where level <> 0`);
+    // Its rows: the levels summed from the channels' (its table changes ran when the database was made).
+    const migration = readFileSync(new URL("../drizzle/0007_report_bids_levels.sql", import.meta.url), "utf8");
+    await database.db.transaction(async (tx) => {
+      for (const statement of migration.split("--> statement-breakpoint").filter((st) => st.includes("INSERT INTO"))) await tx.execute(sql.raw(statement));
+    });
+    expect(await bids()).toEqual(written);
     expect(await everyReport(database)).toEqual(truth);
   }, 120_000);
 

@@ -358,11 +358,12 @@ export const reportChannels = pgTable(
   (t) => [primaryKey({ columns: [t.grain, t.level, t.at, t.test, t.campaignId, t.supplierId, t.channelId, t.buyerId] })],
 );
 
-/** The bid landscape: bids per channel and price step (HALF_DOLLAR cents), and what came of them. */
+/** The bid landscape: bids per price step (HALF_DOLLAR cents), and what came of them, by channel, by campaign (level 1) and over all (level 2). */
 export const reportBids = pgTable(
   "report_bids",
   {
     grain: text().notNull(),
+    level: integer().notNull(),
     at: timestamp({ withTimezone: true }).notNull(),
     test: boolean().notNull(),
     campaignId: text().notNull(),
@@ -374,7 +375,7 @@ export const reportBids = pgTable(
     posts: count(),
     accepted: count(),
   },
-  (t) => [primaryKey({ columns: [t.grain, t.at, t.test, t.campaignId, t.channelId, t.step] })],
+  (t) => [primaryKey({ columns: [t.grain, t.level, t.at, t.test, t.campaignId, t.channelId, t.step] })],
 );
 
 /** Why channels did not take leads: exclusions, non-bids and refused posts, per channel and reason. */

@@ -37,6 +37,12 @@ export const LEVELS = {
     2: ["campaign_id", "channel_id", "buyer_id"],
     3: ["buyer_id"],
   },
+  // Every level keeps the price step: the bid landscape of a channel, of a campaign, of everything.
+  report_bids: {
+    0: ["campaign_id", "channel_id"],
+    1: ["campaign_id"],
+    2: [],
+  },
 } as const;
 
 /** An instant as a timestamptz parameter. */
@@ -122,17 +128,18 @@ function leadsAndAttempts(windows: readonly Window[], filter: LeadFilter): SQL {
 const KEY_SOURCES: Record<keyof typeof LEVELS, Record<string, string>> = {
   report_leads: { campaign_id: "l.campaign_id", supplier_id: "l.supplier_id", source: "l.source", sub_id: "l.sub_id" },
   report_channels: { campaign_id: "l.campaign_id", supplier_id: "l.supplier_id", channel_id: "f.channel_id", buyer_id: "ch.buyer_id" },
+  report_bids: { campaign_id: "l.campaign_id", channel_id: "p.channel_id" },
 };
 
 /** A table's levels, each with the key columns it keeps. */
 export const levelsOf = (table: keyof typeof LEVELS): { level: number; cols: readonly string[] }[] =>
   Object.entries(LEVELS[table] as Record<number, readonly string[]>).map(([level, cols]) => ({ level: Number(level), cols }));
 
-/** The grouping sets of the levels asked for (null: every level). */
-const groupingSets = (table: keyof typeof LEVELS, level: number | null) =>
+/** The grouping sets of the levels asked for (null: every level), each also grouped by `always`. */
+const groupingSets = (table: keyof typeof LEVELS, level: number | null, always: readonly string[] = []) =>
   levelsOf(table)
     .filter((l) => level === null || l.level === level)
-    .map((l) => `(l.at, l.test, ${l.cols.map((c) => KEY_SOURCES[table][c]).join(", ")})`)
+    .map((l) => `(${["l.at", "l.test", ...always, ...l.cols.map((c) => KEY_SOURCES[table][c])].join(", ")})`)
     .join(", ");
 
 /**
@@ -237,10 +244,15 @@ const channelsSelect = (level: number | null) => `
 /** Half-dollar steps of a bid price. */
 export const STEP_CENTS = 50;
 
+const STEP = `(p.bid_cents / ${STEP_CENTS})::int`;
+
 // Each bid with what came of it on the same channel: one row per (lead, channel) first, so a ping
 // meets its post without a join of attempts with themselves.
-const BIDS_SELECT = `
-    select 'hour' as grain, l.at, l.test, l.campaign_id, p.channel_id, (p.bid_cents / ${STEP_CENTS})::int as step,
+const bidsSelect = (level: number | null) => `
+    select 'hour' as grain, ${levelColumn("report_bids", level)} as level, l.at, l.test,
+           ${keyColumn("report_bids", "campaign_id", level)} as campaign_id,
+           ${keyColumn("report_bids", "channel_id", level)} as channel_id,
+           ${STEP} as step,
            count(*)::int as bids,
            count(*) filter (where p.won)::int as wins,
            coalesce(sum(p.posts), 0)::int as posts,
@@ -255,7 +267,7 @@ const BIDS_SELECT = `
     ) p
     join l on l.id = p.lead_id
     where p.bid_cents is not null
-    group by l.at, l.test, l.campaign_id, p.channel_id, (p.bid_cents / ${STEP_CENTS})::int`;
+    group by grouping sets (${groupingSets("report_bids", level, [STEP])})`;
 
 // Reasons are grouped by their code, never by free text (a buyer's message, a body excerpt): a
 // non-bid is its outcome, plus its reason's code when it has one (`error:http_503`); a lead's own
@@ -282,7 +294,7 @@ const REASONS_SELECT = `
 const SELECTS: Record<RollupTable, (level: number | null) => string> = {
   report_leads: leadsSelect,
   report_channels: channelsSelect,
-  report_bids: () => BIDS_SELECT,
+  report_bids: bidsSelect,
   report_reasons: () => REASONS_SELECT,
 };
 

@@ -5,7 +5,7 @@ import { sql, type SQL } from "drizzle-orm";
 import { DateTime } from "luxon";
 import { txRows, type Database } from "../db/client";
 import { GavelError } from "../errors";
-import { factsSql, levelsOf, STEP_CENTS, ts, type LeadFilter, type RollupTable, type Window } from "./facts";
+import { factsSql, levelsOf, STEP_CENTS, ts, type LEVELS, type LeadFilter, type RollupTable, type Window } from "./facts";
 import { addCounts, BUCKETS, parseCounts, quantile, sumSql } from "./histogram";
 import { grainsFor, segments, type ReportRange } from "./range";
 import { reasonRows, type ReasonKey } from "./reason-keys";
@@ -74,7 +74,7 @@ const windowsSql = (windows: readonly Window[]) =>
  * The level of a table holding every column a report groups or filters by; a report asking for a
  * column no level holds is refused with the report that has it.
  */
-function levelFor(table: "report_leads" | "report_channels", needed: string[]): number | null {
+function levelFor(table: keyof typeof LEVELS, needed: string[]): number | null {
   const fitting = levelsOf(table)
     .filter(({ cols }) => needed.every((c) => cols.includes(c)))
     .sort((a, b) => a.cols.length - b.cols.length);
@@ -372,10 +372,13 @@ export async function bidLandscape(
   const columnFilter: Record<string, string> = {};
   if (filter.campaign !== undefined) columnFilter.campaign_id = filter.campaign;
   if (filter.channel !== undefined) columnFilter.channel_id = filter.channel;
+  // Rows by channel only for a channel's landscape, by campaign for a campaign's, else over all:
+  // the steps a month of bids fills, whatever the number of channels and the traffic.
+  const level = levelFor("report_bids", Object.keys(columnFilter));
   const perBucket = bucketCents / STEP_CENTS;
   const rows = await reportRows<{ bucket: number; bids: number; wins: number; posts: number; accepted: number }>(database, sql`
     select (step / ${perBucket}::int)::int as bucket, sum(bids)::float8 as bids, sum(wins)::float8 as wins, sum(posts)::float8 as posts, sum(accepted)::float8 as accepted
-    from (${unionSql("report_bids", ["step", ...summedColumns("report_bids").sums], null, range, columnFilter, test, { campaign: filter.campaign }, rolled, false)}) r
+    from (${unionSql("report_bids", ["step", ...summedColumns("report_bids").sums], level, range, columnFilter, test, { campaign: filter.campaign }, rolled, false)}) r
     group by 1 order by 1`);
   const line = (r: { bids: number; wins: number; posts: number; accepted: number }) => ({
     bids: Number(r.bids),

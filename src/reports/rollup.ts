@@ -53,7 +53,7 @@ const SHAPES: Record<RollupTable, TableShape> = {
     histograms: ["ping_ms", "post_ms"],
   },
   report_bids: {
-    keys: ["grain", "at", "test", "campaign_id", "channel_id", "step"],
+    keys: ["grain", "level", "at", "test", "campaign_id", "channel_id", "step"],
     sums: ["bids", "wins", "posts", "accepted"],
     maxes: [],
     histograms: [],
