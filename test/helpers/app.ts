@@ -15,7 +15,7 @@ import { migrateDatabase, openDatabase, type Database } from "../../src/db/clien
 import { LeadWriter } from "../../src/db/lead-writer";
 import { uuidv7 } from "../../src/ids";
 import { freshDatabase } from "./db";
-import { ADMIN, standardFields, testClock, type TestClock } from "./gavel";
+import { ADMIN, answerBody, standardFields, testClock, type TestClock } from "./gavel";
 
 /** A transport for apps that must not reach any buyer: a test that makes one ping fails loudly. */
 const noBuyers: BuyerTransport = {
@@ -83,12 +83,7 @@ export async function startInProcessApp(options: InProcessOptions = {}): Promise
       headers: { ...(body === undefined ? {} : { "content-type": "application/json" }), ...(token ? { authorization: `Bearer ${token}` } : {}), ...headers },
       body: body === undefined ? undefined : typeof body === "string" ? body : JSON.stringify(body),
     });
-    const text = await res.text();
-    let parsed: unknown = text;
-    try {
-      parsed = text ? JSON.parse(text) : null;
-    } catch {}
-    return { status: res.status, headers: res.headers, body: parsed as any };
+    return { status: res.status, headers: res.headers, body: await answerBody(res) };
   };
 
   async function created(path: string, body: unknown): Promise<any> {

@@ -15,6 +15,16 @@ import { freshDatabase } from "./db";
 
 export const ADMIN = "test-admin-token-0123456789";
 
+/** An answer's body: its JSON, its text when it is not JSON, null when empty. */
+export async function answerBody(res: Response): Promise<any> {
+  const text = await res.text();
+  try {
+    return text ? JSON.parse(text) : null;
+  } catch {
+    return text;
+  }
+}
+
 export interface TestGavel {
   gavel: Gavel;
   url: string;
@@ -108,12 +118,7 @@ export async function startTestGavel(env: Record<string, string> = {}, options: 
       headers: { "content-type": "application/json", ...headers },
       body: body === undefined ? undefined : typeof body === "string" ? body : JSON.stringify(body),
     });
-    const text = await res.text();
-    let parsed: unknown = text;
-    try {
-      parsed = text ? JSON.parse(text) : null;
-    } catch {}
-    return { status: res.status, body: parsed as any, headers: res.headers, ms: performance.now() - started };
+    return { status: res.status, body: await answerBody(res), headers: res.headers, ms: performance.now() - started };
   }
 
   const admin: TestGavel["admin"] = (method, path, body, token = ADMIN) =>
