@@ -3,6 +3,8 @@
 // fallback, where each cap reservation is paired with its release. A fake transport answers for
 // the buyers, a fake ledger holds the reservations, and the monotonic clock moves only when told.
 import { describe, expect, it } from "vitest";
+import { leadAnswer, replayedAnswer } from "../src/auction/answer";
+import { capRules, firstFull, paceRule } from "../src/auction/caps";
 import { explainChannels, selectChannels, type EligibilityWorld } from "../src/auction/eligibility";
 import { ChannelLimiter } from "../src/auction/limiter";
 import { runAuction, type AuctionDeps, type AuctionResult } from "../src/auction/run";
@@ -131,8 +133,8 @@ describe("the ping phase", () => {
     });
     const result = await a.run();
     expect(attempts(result, "ping")).toEqual([
-      { channel: "low", outcome: "below_floor", price: 150, reason: "bid 1.5 < floor 3" },
-      { channel: "picky", outcome: "below_floor", price: 400, reason: "bid 4 < floor 5" },
+      { channel: "low", outcome: "below_floor", price: 150, reason: "below_floor: bid 1.50 < floor 3.00" },
+      { channel: "picky", outcome: "below_floor", price: 400, reason: "below_floor: bid 4.00 < floor 5.00" },
       { channel: "fair", outcome: "bid", price: 600, reason: null },
     ]);
     expect(a.transport.posted()).toEqual(["fair"]);
@@ -141,7 +143,7 @@ describe("the ping phase", () => {
   it("holds every bid to a fixed payout owed to the supplier", async () => {
     const a = auction({}, [{ id: "six" }], { [pingUrl("six")]: bid(6) });
     const result = await a.run(700);
-    expect(attempts(result, "ping")).toEqual([{ channel: "six", outcome: "below_floor", price: 600, reason: "bid 6 < floor 7" }]);
+    expect(attempts(result, "ping")).toEqual([{ channel: "six", outcome: "below_floor", price: 600, reason: "below_floor: bid 6.00 < floor 7.00" }]);
     expect(result).toMatchObject({ status: "unsold", reason: "no_bids" });
   });
 
@@ -159,7 +161,7 @@ describe("the ping phase", () => {
     const none = auction({}, [{ id: "paused", status: "paused" }], {});
     expect(await none.run()).toMatchObject({ status: "unsold", reason: "no_eligible_channels", excluded: [{ channel_id: "paused", reason: "paused" }] });
     const silent = auction({}, [{ id: "silent" }], { [pingUrl("silent")]: noBid() });
-    expect(await silent.run()).toMatchObject({ status: "unsold", reason: "no_bids", attempts: [{ kind: "ping", outcome: "no_bid" }] });
+    expect(await silent.run()).toMatchObject({ status: "unsold", reason: "no_bids", attempts: [{ kind: "ping", outcome: "no_bid", reason: "no_bid" }] });
     expect(silent.ledger.reserved).toEqual([]);
   });
 });
@@ -189,7 +191,7 @@ describe("posting with fallback", () => {
     const result = await a.run();
     expect(result).toMatchObject({ status: "sold", channel: { id: "low" }, revenueCents: 800 });
     expect(attempts(result, "post")).toEqual([
-      { channel: "high", outcome: "rejected", price: 1200, reason: "dup" },
+      { channel: "high", outcome: "rejected", price: 1200, reason: "rejected: dup" },
       { channel: "low", outcome: "accepted", price: 800, reason: null },
     ]);
     expect(a.ledger.released).toEqual(["high"]);
@@ -224,10 +226,10 @@ describe("posting with fallback", () => {
 
   it("skips a bid whose cap has no room, with the cap's reason, and posts the next", async () => {
     const a = auction({}, bidders({ high: 12, low: 8 }), { ...pings({ high: 12, low: 8 }), [postUrl("low")]: accepted() });
-    a.ledger.refuse.set("high", "cap:day:leads");
+    a.ledger.refuse.set("high", "cap_leads: day");
     const result = await a.run();
     expect(result).toMatchObject({ status: "sold", channel: { id: "low" } });
-    expect(result.excluded).toEqual([{ channel_id: "high", reason: "cap:day:leads" }]);
+    expect(result.excluded).toEqual([{ channel_id: "high", reason: "cap_leads: day" }]);
     expect(a.transport.posted()).toEqual(["low"]);
   });
 
@@ -317,5 +319,38 @@ describe("posting with fallback", () => {
     });
     await a.run();
     expect(slotsAtPost).toEqual({ high: 0, low: 1 });
+  });
+});
+
+describe("reasons as the auction writes them: a code, or `code: detail`", () => {
+  it("names the first filter that fails, and a full cap by its owner, its kind and its period", () => {
+    const plan = campaignPlan({}, [
+      { id: "oklahoma", filters: [{ field: "state", op: "in", value: ["OK"] }, { field: "age", op: "gte", value: 40 }] },
+      { id: "on-hold", status: "paused" },
+    ]);
+    expect(selectChannels(plan.channels, auctionLead()).excluded).toEqual([
+      { channel_id: "oklahoma", reason: "filtered: state" },
+      { channel_id: "on-hold", reason: "paused" },
+    ]);
+    const used = () => ({ leads: 1, spendCents: 4000 });
+    expect(firstFull(capRules("channel", "c", [{ period: "day", leads: 1 }], "UTC", "cap"), RECEIVED_AT, 100, used)).toBe("cap_leads: day");
+    expect(firstFull(capRules("buyer", "b", [{ period: "month", spend: 40.5 }], "UTC", "buyer_cap"), RECEIVED_AT, 100, used)).toBe("buyer_cap_spend: month");
+    expect(firstFull([paceRule("c", 1)], RECEIVED_AT, 100, used)).toBe("paced");
+  });
+
+  it("answers a lead rejected without an auction with its reason's code and detail, and reads an answer stored before the codes the same way", () => {
+    expect(leadAnswer("l1", "rejected", 0, 0, { reason: "suppressed", detail: null })).toEqual({
+      lead_id: "l1",
+      status: "rejected",
+      price: 0,
+      sold_to: 0,
+      trace_url: "/v1/leads/l1",
+      reason: "suppressed",
+      detail: null,
+    });
+    const stored = { lead_id: "l1", status: "rejected", price: 0, sold_to: 0, trace_url: "/v1/leads/l1", reason: "suppressed" };
+    expect(replayedAnswer(stored)).toEqual({ ...stored, detail: null });
+    const sold = { lead_id: "l2", status: "sold", price: 7, sold_to: 1, trace_url: "/v1/leads/l2" };
+    expect(replayedAnswer(sold)).toBe(sold);
   });
 });

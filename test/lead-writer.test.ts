@@ -23,7 +23,7 @@ function outcome(leadId: string): LeadOutcome {
     excluded: [],
     overheadMs: 3,
     attempts: [{ kind: "ping", channelId: "c", startedAt: at, durationMs: 5, httpStatus: 200, outcome: "bid", priceCents: 150, reason: null, pingRef: null }],
-    events: [{ status: "sold", at, reason: "channel:c" }],
+    events: [{ status: "sold", at, reason: "sold_to: c" }],
   };
 }
 
@@ -126,7 +126,7 @@ describe("group commit of finished leads", () => {
       const sold = await t.g.lead(key, { campaign: "once", data: consumer() });
       const leadId = sold.body.lead_id;
       const before = (await t.g.admin("GET", `/v1/leads/${leadId}`)).body;
-      const again = { ...outcome(leadId), status: "unsold" as const, reason: "no_bids", priceCents: 0, revenueCents: 0, soldTo: 0 };
+      const again = { ...outcome(leadId), status: "unsold" as const, reason: "no_bids" as const, priceCents: 0, revenueCents: 0, soldTo: 0 };
       expect(await finishLeads(t.g.gavel.database, [again])).toEqual(new Set());
       expect((await t.g.admin("GET", `/v1/leads/${leadId}`)).body).toEqual(before);
     });

@@ -165,9 +165,9 @@ describe("reading a ping answer by rules", () => {
   });
 
   it("no bid when the price is null, 0 or absent beside something the rules understand", () => {
-    expect(read({ bid: "$.bid", reason: "$.why" }, json({ bid: null, why: "no coverage" }))).toMatchObject({ outcome: "no_bid", reason: "no coverage" });
+    expect(read({ bid: "$.bid", reason: "$.why" }, json({ bid: null, why: "no coverage" }))).toMatchObject({ outcome: "no_bid", reason: "no_bid: no coverage" });
     expect(read({ bid: "$.bid" }, json({ bid: 0 }))).toMatchObject({ outcome: "no_bid" });
-    expect(read({ bid: "$.bid", reason: "$.why" }, json({ why: "closed" }))).toMatchObject({ outcome: "no_bid", reason: "closed" });
+    expect(read({ bid: "$.bid", reason: "$.why" }, json({ why: "closed" }))).toMatchObject({ outcome: "no_bid", reason: "no_bid: closed" });
   });
 
   it("accept/decline pings priced at the channel's fixed price", () => {
@@ -175,7 +175,7 @@ describe("reading a ping answer by rules", () => {
     expect(read(rules, xml("<Response><Decision>ACCEPT</Decision></Response>"), 900)).toMatchObject({ outcome: "bid", priceCents: 900 });
     expect(read(rules, xml("<Response><Decision>DECLINE</Decision><Message>zip</Message></Response>"), 900)).toMatchObject({
       outcome: "no_bid",
-      reason: "zip",
+      reason: "no_bid: zip",
     });
     expect(read({ accepted: { status: [200] } }, answer("", "text/plain", 200), 500)).toMatchObject({ outcome: "bid", priceCents: 500 });
   });
@@ -201,7 +201,7 @@ describe("reading a ping answer by rules", () => {
     expect(read({ bid: "$.bid" }, { kind: "timeout", durationMs: 5, sent: true })).toMatchObject({ outcome: "timeout", reason: "ping_timeout" });
     expect(read({ bid: "$.bid" }, { kind: "timeout", durationMs: 5, sent: false })).toMatchObject({ outcome: "timeout", reason: "ping_not_sent" });
     expect(read({ bid: "$.bid" }, answer("", "", 204))).toMatchObject({ outcome: "no_bid" });
-    expect(read({ bid: "$.bid" }, json({ bid: 5 }, 503))).toMatchObject({ outcome: "error", reason: "http_503" });
+    expect(read({ bid: "$.bid" }, json({ bid: 5 }, 503))).toMatchObject({ outcome: "error", reason: "http_error: 503" });
   });
 });
 
@@ -223,12 +223,12 @@ describe("reading a post answer by rules", () => {
   it("rejected when accepted is found and false, or rejected holds", () => {
     expect(read({ accepted: { path: "$.status", equals: "sold" }, reason: "$.msg" }, json({ status: "dup", msg: "seen it" }))).toMatchObject({
       outcome: "rejected",
-      reason: "seen it",
+      reason: "rejected: seen it",
     });
     expect(read({ accepted: { regex: "^OK" }, rejected: { regex: "^NO" } }, text("NO thanks"))).toMatchObject({ outcome: "rejected" });
     expect(read({ accepted: { status: [200, 201] }, rejected: { status: [409] } }, answer("dup", "text/plain", 409))).toMatchObject({
       outcome: "rejected",
-      reason: "http_409",
+      reason: "rejected: HTTP 409",
     });
   });
 
@@ -243,7 +243,7 @@ describe("reading a post answer by rules", () => {
       reason: 'no_rule_matched: {"other":1}',
     });
     expect(read({ accepted: { regex: "^OK" }, rejected: { regex: "^NO" } }, text("MAYBE"))).toMatchObject({ outcome: "invalid_response" });
-    expect(read({ accepted: "$.ok" }, json({ ok: true }, 500))).toMatchObject({ outcome: "error", reason: "http_500" });
+    expect(read({ accepted: "$.ok" }, json({ ok: true }, 500))).toMatchObject({ outcome: "error", reason: "http_error: 500" });
     expect(read({ accepted: "$.ok" }, { kind: "timeout", durationMs: 9, sent: true })).toMatchObject({ outcome: "unknown", reason: "post_timeout" });
     // Never written to its socket: the buyer never saw the post, so it cannot have sold.
     expect(read({ accepted: "$.ok" }, { kind: "timeout", durationMs: 9, sent: false })).toMatchObject({ outcome: "error", reason: "post_not_sent" });

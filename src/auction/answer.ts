@@ -6,7 +6,7 @@
 import { z } from "zod";
 import { GavelError, type FieldError } from "../errors";
 import { fromCents } from "../money";
-import { STAGE_CODES, type LeadCode } from "../reasons";
+import { stageReason, STAGE_CODES, type LeadCode, type ReasonText } from "../reasons";
 
 export const LeadAnswer = z
   .object({
@@ -30,9 +30,25 @@ export const LeadAnswer = z
   .meta({ id: "LeadAnswer" });
 export type LeadAnswer = z.infer<typeof LeadAnswer>;
 
-/** The supplier's answer for a lead with a verdict. */
-export function leadAnswer(leadId: string, status: LeadAnswer["status"], priceCents: number, soldTo: number, reason?: LeadCode): LeadAnswer {
-  return { lead_id: leadId, status, price: fromCents(priceCents), sold_to: soldTo, trace_url: `/v1/leads/${leadId}`, ...(reason && { reason }) };
+/** The supplier's answer for a lead with a verdict: a lead rejected without an auction says why, as a code with its detail. */
+export function leadAnswer(leadId: string, status: LeadAnswer["status"], priceCents: number, soldTo: number, why?: { reason: LeadCode; detail: string | null }): LeadAnswer {
+  const answer: LeadAnswer = { lead_id: leadId, status, price: fromCents(priceCents), sold_to: soldTo, trace_url: `/v1/leads/${leadId}` };
+  if (why) {
+    answer.reason = why.reason;
+    answer.detail = why.detail;
+  }
+  return answer;
+}
+
+/**
+ * A stored answer, as replayed for its Idempotency-Key: one stored before the reason codes (a
+ * rejected lead's `reason: "suppressed"` alone) gets its code and detail as an answer has them now.
+ */
+export function replayedAnswer(body: unknown): unknown {
+  const reason = (body as { reason?: unknown } | null)?.reason;
+  if (typeof reason !== "string") return body;
+  const read = stageReason("lead", reason);
+  return { ...(body as object), reason: read?.reason, detail: read?.detail ?? null };
 }
 
 /**
@@ -56,7 +72,7 @@ export type LeadFate =
    * Over a cap of its supplier: recorded as `rejected` with the cap's reason, answered 429 until the
    * cap resets (`retryAfter` seconds; undefined for a `total` cap). Its Idempotency-Key is given back.
    */
-  | { kind: "over_cap"; recorded: true; leadId: string; reason: string; retryAfter: number | undefined }
+  | { kind: "over_cap"; recorded: true; leadId: string; reason: ReasonText<"cap_leads" | "cap_spend">; retryAfter: number | undefined }
   | { kind: "sold"; recorded: true; answer: LeadAnswer }
   | { kind: "unsold"; recorded: true; answer: LeadAnswer }
   | { kind: "error"; recorded: true; answer: LeadAnswer }

@@ -20,11 +20,21 @@ import {
 } from "../db/caps";
 import { dedupKeys, type DedupRule } from "../leads/dedup";
 import { toCents } from "../money";
+import { reasonText, type ReasonText } from "../reasons";
 import type { Cap } from "../shapes";
 import { DAY_MS, type Clock } from "../time/clock";
 import { paceWindow, periodWindow, type CapPeriod } from "../time/periods";
 
-export interface CapRule {
+/** Whose rule it is, as its exclusions read: a cap of the channel (or of a supplier), of the buyer, or the channel's pacing. */
+export type CapLabel = "cap" | "buyer_cap" | "paced";
+
+/** The codes a rule with label L excludes with: `cap_leads`, `buyer_cap_spend`, `paced`. */
+export type CapCode<L extends CapLabel = CapLabel> = L extends "paced" ? "paced" : `${L}_${"leads" | "spend"}`;
+
+/** Why a cap rule leaves a sale out: `paced`, or the cap's code with its period (`cap_leads: day`). */
+export type CapReason<L extends CapLabel = CapLabel> = ReasonText<CapCode<L>>;
+
+export interface CapRule<L extends CapLabel = CapLabel> {
   scope: CapScope;
   ownerId: string;
   period: CapPeriod | "pace";
@@ -33,11 +43,11 @@ export interface CapRule {
   spendLimitCents: number | null;
   /** For `pace`: the channel's leads_per_minute. */
   perMinute?: number;
-  /** How an exclusion by this rule reads: `cap:day:leads`, `buyer_cap:day:leads`, `paced`. */
-  label: "cap" | "buyer_cap" | "paced";
+  /** How an exclusion by this rule reads: `cap_leads: day`, `buyer_cap_spend: month`, `paced`. */
+  label: L;
 }
 
-export function capRules(scope: CapScope, ownerId: string, caps: readonly Cap[], zone: string, label: "cap" | "buyer_cap"): CapRule[] {
+export function capRules<L extends "cap" | "buyer_cap">(scope: CapScope, ownerId: string, caps: readonly Cap[], zone: string, label: L): CapRule<L>[] {
   return caps.map((cap) => ({
     scope,
     ownerId,
@@ -49,7 +59,7 @@ export function capRules(scope: CapScope, ownerId: string, caps: readonly Cap[],
   }));
 }
 
-export function paceRule(channelId: string, leadsPerMinute: number): CapRule {
+export function paceRule(channelId: string, leadsPerMinute: number): CapRule<"paced"> {
   return { scope: "channel", ownerId: channelId, period: "pace", zone: "UTC", leadsLimit: null, spendLimitCents: null, perMinute: leadsPerMinute, label: "paced" };
 }
 
@@ -74,25 +84,26 @@ export function claimOf(rule: CapRule, at: number, priceCents: number): CapClaim
   };
 }
 
-function reasonOf(rule: CapRule, kind: "leads" | "spend"): string {
-  return rule.label === "paced" ? "paced" : `${rule.label}:${rule.period}:${kind}`;
+function reasonOf<L extends CapLabel>(rule: CapRule<L>, kind: "leads" | "spend"): CapReason<L> {
+  const reason = rule.label === "paced" ? "paced" : reasonText(`${rule.label as "cap" | "buyer_cap"}_${kind}`, rule.period);
+  return reason as CapReason<L>;
 }
 
 /**
  * The first rule a sale at `priceCents` would break, given `usage`, or null when all fit.
  * A sale fits a cap when used + 1 ≤ leads and used + price ≤ spend.
  */
-export function firstFull(rules: readonly CapRule[], at: number, priceCents: number, usage: (key: UsageKey) => Usage): string | null {
+export function firstFull<L extends CapLabel>(rules: readonly CapRule<L>[], at: number, priceCents: number, usage: (key: UsageKey) => Usage): CapReason<L> | null {
   return fullCap(rules, at, priceCents, usage)?.reason ?? null;
 }
 
 /** Like firstFull, with the period instance that is full (its `resetsAt` says when it has room again). */
-export function fullCap(
-  rules: readonly CapRule[],
+export function fullCap<L extends CapLabel>(
+  rules: readonly CapRule<L>[],
   at: number,
   priceCents: number,
   usage: (key: UsageKey) => Usage,
-): { reason: string; claim: CapClaim } | null {
+): { reason: CapReason<L>; claim: CapClaim } | null {
   for (const rule of rules) {
     const claim = claimOf(rule, at, priceCents);
     const used = usage(claim);
@@ -185,7 +196,7 @@ export interface ReservableLead {
   receivedAt: number;
 }
 
-export type CapReservation = { ok: true; hold: CapHold } | { ok: false; reason: string };
+export type CapReservation = { ok: true; hold: CapHold } | { ok: false; reason: CapReason | "buyer_duplicate" };
 
 /**
  * Exact cap reservations around a post (SPEC.md step 6): a reservation is taken before the post and
@@ -238,7 +249,9 @@ export class DatabaseCapLedger implements CapLedger {
       const reason = firstFull(channel.capRules, lead.receivedAt, priceCents, (k) => byKey.get(usageKey(k)) ?? NOTHING_USED);
       if (reason) return { ok: false, reason };
     }
-    return { ok: false, reason: "cap" };
+    // Refused each time, yet each read found room: the caps are contended. Named by the first one.
+    const first = channel.capRules[0];
+    return { ok: false, reason: first ? reasonOf(first, first.leadsLimit === null && first.spendLimitCents !== null ? "spend" : "leads") : "cap_leads" };
   }
 
   /** The buyer rejected or errored: the sale did not happen, so neither does its reservation. */

@@ -13,6 +13,7 @@
 // carries an `all` variant listing each; a plain rule is its own single-reason variant. So the hot
 // path stays a loop of cheap early-exit checks, and explain costs only explain (and takes nothing).
 import type { Usage, UsageKey } from "../db/caps";
+import { reasonText, type ExclusionCode, type ReasonText } from "../reasons";
 import type { ChannelPlan } from "./catalog";
 import { firstFull } from "./caps";
 import type { ChannelSlots } from "./limiter";
@@ -36,9 +37,12 @@ export interface EligibilityWorld {
   slots: ChannelSlots;
 }
 
-export type EligibilityRule = ((channel: ChannelPlan, lead: LeadFacts, world: EligibilityWorld) => string | null) & {
+/** Why a channel is left out: an exclusion code, with its detail (a filter's field, a cap's period). */
+export type ExclusionReason = ReasonText<ExclusionCode>;
+
+export type EligibilityRule = ((channel: ChannelPlan, lead: LeadFacts, world: EligibilityWorld) => ExclusionReason | null) & {
   /** Every reason this rule excludes the channel for (explain, which must take nothing); defaults to the single one. */
-  all?: (channel: ChannelPlan, lead: LeadFacts, world: EligibilityWorld) => string[];
+  all?: (channel: ChannelPlan, lead: LeadFacts, world: EligibilityWorld) => ExclusionReason[];
   /** For a rule that takes something when it passes: gives it back when a later rule excludes the channel. */
   giveBack?: (channel: ChannelPlan, lead: LeadFacts, world: EligibilityWorld) => void;
 };
@@ -46,7 +50,8 @@ export type EligibilityRule = ((channel: ChannelPlan, lead: LeadFacts, world: El
 const channelActive: EligibilityRule = (channel) =>
   channel.config.status === "active" ? null : channel.config.status === "paused" ? "paused" : "archived";
 
-const buyerActive: EligibilityRule = (channel) => (channel.buyer.status === "active" ? null : `buyer_${channel.buyer.status}`);
+const buyerActive: EligibilityRule = (channel) =>
+  channel.buyer.status === "active" ? null : channel.buyer.status === "paused" ? "buyer_paused" : "buyer_archived";
 
 const supplierAllowed: EligibilityRule = (channel, lead) =>
   lead.supplierId === undefined || channel.config.suppliers === null || channel.config.suppliers.includes(lead.supplierId)
@@ -54,10 +59,10 @@ const supplierAllowed: EligibilityRule = (channel, lead) =>
     : "supplier";
 
 const filtersHold: EligibilityRule = (channel, lead) => {
-  for (const filter of channel.filters) if (!filter.holds(lead.data)) return `filtered:${filter.field}`;
+  for (const filter of channel.filters) if (!filter.holds(lead.data)) return reasonText("filtered", filter.field);
   return null;
 };
-filtersHold.all = (channel, lead) => channel.filters.filter((f) => !f.holds(lead.data)).map((f) => `filtered:${f.field}`);
+filtersHold.all = (channel, lead) => channel.filters.filter((f) => !f.holds(lead.data)).map((f) => reasonText("filtered", f.field));
 
 /** A channel whose circuit is open is skipped; a half-open one lets this lead through as its probe. */
 const circuitClosed: EligibilityRule = (channel, lead) => (channel.health.admit(lead, lead.receivedAt) ? null : "circuit_open");
@@ -106,7 +111,7 @@ export const defaultRules: readonly EligibilityRule[] = [
 
 export interface Exclusion {
   channel_id: string;
-  reason: string;
+  reason: ExclusionReason;
 }
 
 export interface Eligibility {
@@ -136,7 +141,7 @@ export function selectChannels(
   const eligible: ChannelPlan[] = [];
   const excluded: Exclusion[] = [];
   for (const channel of channels) {
-    let reason: string | null = null;
+    let reason: ExclusionReason | null = null;
     let r = 0;
     for (; r < rules.length; r++) {
       reason = rules[r](channel, lead, world);
@@ -156,7 +161,7 @@ export function explainChannels(
   lead: LeadFacts,
   world: EligibilityWorld = idleWorld,
   rules = defaultRules,
-): { channel: ChannelPlan; reasons: string[] }[] {
+): { channel: ChannelPlan; reasons: ExclusionReason[] }[] {
   return channels.map((channel) => ({
     channel,
     reasons: rules.flatMap((rule) => {

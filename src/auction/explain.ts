@@ -7,10 +7,11 @@ import { findDedupHolders } from "../db/leads";
 import type { FieldError } from "../errors";
 import { GavelError } from "../errors";
 import { dedupKeys } from "../leads/dedup";
+import type { VerdictCode } from "../reasons";
 import type { Supplier } from "../resources/schemas";
 import { DAY_MS } from "../time/clock";
 import type { Catalog } from "./catalog";
-import { explainChannels, type EligibilityWorld } from "./eligibility";
+import { explainChannels, type EligibilityWorld, type ExclusionReason } from "./eligibility";
 import { payoutFloorCents, payoutRuleFor } from "./payout";
 import { fixedPriceClears, floorCents } from "./floors";
 
@@ -33,8 +34,8 @@ export interface Explanation {
   duplicate_of: string[];
   supplier: { id: string; allowed: boolean } | null;
   /** `lead_invalid`, `duplicate`, `campaign_paused`, `supplier_not_allowed`: why no channel would be pinged. */
-  blocked_by: string[];
-  channels: { channel_id: string; buyer_id: string; type: string; eligible: boolean; reasons: string[] }[];
+  blocked_by: VerdictCode[];
+  channels: { channel_id: string; buyer_id: string; type: string; eligible: boolean; reasons: (VerdictCode | ExclusionReason)[] }[];
 }
 
 export async function explainLead(
@@ -59,8 +60,9 @@ export async function explainLead(
   const supplierAllowed = !supplier || supplier.campaigns === null || supplier.campaigns.includes(campaign.id);
 
   // Lead-level verdicts stop every channel, so each channel lists them first.
-  const blockedBy: string[] = [];
-  if (campaign.status !== "active") blockedBy.push(`campaign_${campaign.status}`);
+  const blockedBy: VerdictCode[] = [];
+  // (An archived campaign is not found at all.)
+  if (campaign.status === "paused") blockedBy.push("campaign_paused");
   if (!supplierAllowed) blockedBy.push("supplier_not_allowed");
   if (!checked.ok) blockedBy.push("lead_invalid");
   if (holders.length) blockedBy.push("duplicate");
@@ -72,7 +74,7 @@ export async function explainLead(
     // A direct_post channel whose fixed price is under the floor joins no auction (ping.ts, step 4).
     if (channel.config.type === "direct_post" && !fixedPriceClears(channel, floor))
       reasons.push("below_floor");
-    const all = [...blockedBy, ...reasons];
+    const all: (VerdictCode | ExclusionReason)[] = [...blockedBy, ...reasons];
     return { channel_id: channel.id, buyer_id: channel.config.buyer_id, type: channel.config.type, eligible: all.length === 0, reasons: all };
   });
 

@@ -2,7 +2,8 @@
 // under it. The buyers' answers are read without any floor (src/channels/): whether a bid clears it
 // is decided here, once, for the auction, explain and the test console alike.
 import type { PingAnswer, PingOutcome } from "../channels/native";
-import { toCents } from "../money";
+import { fromCents, toCents } from "../money";
+import { reasonText } from "../reasons";
 import type { CampaignPlan, ChannelPlan } from "./catalog";
 
 /** The lowest acceptable price: the campaign floor, and never below a fixed payout owed to the supplier. */
@@ -23,5 +24,6 @@ export const fixedPriceClears = (channel: Pick<ChannelPlan, "minBidCents" | "fix
  */
 export function atFloor(answer: PingAnswer, floor: number): PingOutcome {
   if (answer.outcome !== "bid" || answer.priceCents >= floor) return answer;
-  return { outcome: "below_floor", priceCents: answer.priceCents, pingRef: null, reason: `bid ${answer.priceCents / 100} < floor ${floor / 100}` };
+  const detail = `bid ${fromCents(answer.priceCents).toFixed(2)} < floor ${fromCents(floor).toFixed(2)}`;
+  return { outcome: "below_floor", priceCents: answer.priceCents, pingRef: null, reason: reasonText("below_floor", detail) };
 }

@@ -10,10 +10,11 @@ import type { FieldError } from "../errors";
 import { dedupKeys, supplierDedupKeys } from "../leads/dedup";
 import { leadContacts } from "../leads/suppression";
 import type { Metrics } from "../metrics";
+import { reasonText } from "../reasons";
 import type { Supplier } from "../resources/schemas";
 import { DAY_MS, type Clock } from "../time/clock";
 import { leadAnswer, type InvalidLeadAnswer, type LeadFate } from "./answer";
-import { capRules, claimOf, fullCap, type UsageView } from "./caps";
+import { capRules, claimOf, fullCap, type CapReason, type UsageView } from "./caps";
 import type { CampaignPlan } from "./catalog";
 import type { Deadline } from "./deadline";
 
@@ -86,7 +87,7 @@ export async function recordInvalid(
   metrics: Metrics | undefined,
 ): Promise<LeadFate> {
   const answer: InvalidLeadAnswer = { status: 422, errors, lead_id: origin.id };
-  const reason = "invalid:" + errors.map((e) => e.path.replace(/^data\./, "")).join(",");
+  const reason = reasonText("invalid", errors.map((e) => e.path.replace(/^data\./, "")).join(","));
   const key = idempotent && { ...idempotent, status: 422, body: answer };
   await recording(progress, origin.id, () =>
     insertRejectedLead(deps.database, { ...origin, data, receivedAt: new Date(deadline.receivedAt) }, reason, key),
@@ -152,7 +153,7 @@ export async function recordForAuction(
     // A supplier cap had no room: the statement recorded nothing. Find which cap, and record the refusal.
     const usage = await readUsage(deps.database.db, supplierClaims);
     deps.caps.view.update(usage);
-    const full = fullCap(supplierRules, at, 0, (k) => deps.caps.view.get(k)) ?? { reason: `cap:${supplierRules[0].period}:leads`, claim: supplierClaims[0] };
+    const full = fullCap(supplierRules, at, 0, (k) => deps.caps.view.get(k)) ?? { reason: reasonText("cap_leads", supplierRules[0].period), claim: supplierClaims[0] };
     return refuseOverCap(deps, lead, full, metrics);
   }
   // The lead is recorded, and its key is bound to it.
@@ -161,7 +162,7 @@ export async function recordForAuction(
 
   // Suppressed or a duplicate: decided without an auction.
   const status = verdict.status;
-  const answer = leadAnswer(origin.id, status, 0, 0, status === "rejected" ? verdict.reason : undefined);
+  const answer = leadAnswer(origin.id, status, 0, 0, status === "rejected" ? { reason: verdict.reason, detail: null } : undefined);
   if (idempotent) await storeIdempotentResponse(deps.database, { ...idempotent, body: answer }, origin.id);
   metrics?.recordLead(status);
   deps.logger.info({ lead_id: origin.id, campaign: campaign.id, supplier: supplier.id, status, reason: verdict.reason }, "lead");
@@ -187,7 +188,7 @@ function buyersWithDedup(plan: CampaignPlan, data: Record<string, unknown>, at: 
 async function refuseOverCap(
   deps: IntakeDeps,
   lead: NewLead,
-  full: { reason: string; claim: { resetsAt: number | null } },
+  full: { reason: CapReason<"cap">; claim: { resetsAt: number | null } },
   metrics: Metrics | undefined,
 ): Promise<LeadFate> {
   await insertRejectedLead(deps.database, lead, full.reason);

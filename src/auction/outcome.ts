@@ -7,6 +7,7 @@ import type { LeadWriter } from "../db/lead-writer";
 import type { IdempotentResponse } from "../db/leads";
 import { longestPingMs, type Metrics } from "../metrics";
 import { fromCents } from "../money";
+import { reasonText } from "../reasons";
 import type { Payout } from "../resources/schemas";
 import type { Clock } from "../time/clock";
 import { leadAnswer, leadUnsettled, type LeadFate } from "./answer";
@@ -67,7 +68,7 @@ export async function recordOutcome(
     excluded: result.excluded,
     overheadMs,
     attempts: result.attempts,
-    events: [{ status: result.status, at: decidedAt, reason: sold ? `channel:${sold.channel.id}` : reason }],
+    events: [{ status: result.status, at: decidedAt, reason: sold ? reasonText("sold_to", sold.channel.id) : reason }],
     idempotent: idempotent && { ...idempotent, body: answer },
   });
   // Another process settled the lead as interrupted first (this one could not write for that

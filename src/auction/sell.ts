@@ -11,7 +11,7 @@ import { GavelError, invalid } from "../errors";
 import type { Metrics } from "../metrics";
 import type { Supplier } from "../resources/schemas";
 import type { Clock } from "../time/clock";
-import { leadUnsettled, type LeadFate } from "./answer";
+import { leadUnsettled, replayedAnswer, type LeadFate } from "./answer";
 import type { CapLedger, UsageView } from "./caps";
 import type { Catalog, CampaignPlan } from "./catalog";
 import { Deadline } from "./deadline";
@@ -79,7 +79,7 @@ export async function sellLead(
       const claim = await claimIdempotencyKey(deps.database, supplier.id, idempotencyKey, requestHash);
       if (claim.kind === "mismatch") throw new GavelError("idempotency_mismatch", "This Idempotency-Key was used with a different request body");
       if (claim.kind === "running") throw new GavelError("idempotency_in_progress", "A request with this Idempotency-Key is still running");
-      if (claim.kind === "replay") return { kind: "replay", recorded: false, status: claim.status, body: claim.body };
+      if (claim.kind === "replay") return { kind: "replay", recorded: false, status: claim.status, body: replayedAnswer(claim.body) };
       idempotent = { supplierId: supplier.id, key: idempotencyKey, status: 200, body: null };
     }
     try {

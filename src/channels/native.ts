@@ -4,25 +4,27 @@
 // both readers: the native one and response rules (./rules.ts). Every buyer fault is an outcome with
 // a reason code, never an exception.
 import { MAX_LEAD_PRICE } from "../money";
+import { reasonText, type PingCode, type PostCode, type ReasonText } from "../reasons";
 import type { Channel } from "./config";
 import type { BuyerRequest, BuyerResponse } from "./transport";
 
 /** What a buyer's ping answer says. `expiresAt` (epoch ms): the bid is good until then; a post after it is skipped. */
 export type PingAnswer =
   | { outcome: "bid"; priceCents: number; pingRef: string | null; reason: null; expiresAt?: number | null }
-  | { outcome: "no_bid" | "timeout" | "error" | "invalid_response"; priceCents: null; pingRef: null; reason: string | null };
+  | { outcome: "no_bid" | "timeout" | "error" | "invalid_response"; priceCents: null; pingRef: null; reason: ReasonText<PingCode> };
 
 /**
  * What a ping came to for the auction: the answer, or, for a bid under the floor, `below_floor` with
  * the price bid. The readers here never decide that; the auction does (src/auction/floors.ts).
  */
-export type PingOutcome = PingAnswer | { outcome: "below_floor"; priceCents: number; pingRef: null; reason: string };
+export type PingOutcome = PingAnswer | { outcome: "below_floor"; priceCents: number; pingRef: null; reason: ReasonText<"below_floor"> };
 
 export type PostOutcome =
-  | { outcome: "accepted"; priceCents: number; reason: string | null; redirectUrl: string | null }
-  | { outcome: "rejected" | "error"; priceCents: null; reason: string | null; redirectUrl: null }
+  /** `reason`: `accepted: <the buyer's message>`, or null without one. */
+  | { outcome: "accepted"; priceCents: number; reason: ReasonText<"accepted"> | null; redirectUrl: string | null }
+  | { outcome: "rejected" | "error"; priceCents: null; reason: ReasonText<PostCode>; redirectUrl: null }
   /** The buyer may or may not have taken the lead: a timeout after sending, a cut connection, an unreadable 2xx. */
-  | { outcome: "unknown" | "invalid_response"; priceCents: null; reason: string; redirectUrl: null };
+  | { outcome: "unknown" | "invalid_response"; priceCents: null; reason: ReasonText<PostCode>; redirectUrl: null };
 
 const MAX_REASON = 200;
 
@@ -32,7 +34,8 @@ export function excerpt(text: string): string {
   return flat.length > 80 ? `${flat.slice(0, 80)}…` : flat;
 }
 
-export function reasonText(value: unknown): string | null {
+/** What a buyer said (a no-bid's or a post answer's message), as the detail of a reason: at most 200 characters. */
+export function buyerWords(value: unknown): string | null {
   if (value === undefined || value === null || value === "") return null;
   const s = typeof value === "string" ? value : JSON.stringify(value);
   return s.slice(0, MAX_REASON);
@@ -118,17 +121,17 @@ function parseJson(body: string): { ok: true; value: unknown } | { ok: false } {
 }
 
 /** A ping timeout that was Gavel's own doing (its event loop stalled): no mark against the buyer's health. */
-export const GAVEL_STALLED = "gavel_stalled";
+export const GAVEL_STALLED = "gavel_stalled" satisfies PingCode;
 /**
  * A ping that never reached its socket before the deadline (still connecting, or waiting for a free
  * connection): the buyer never saw it. It counts against the buyer's health unless Gavel was
  * overloaded then, when the wait was most likely Gavel's own queue.
  */
-export const PING_NOT_SENT = "ping_not_sent";
+export const PING_NOT_SENT = "ping_not_sent" satisfies PingCode;
 /** A post that never reached its socket before the deadline: the buyer never saw it. */
-export const POST_NOT_SENT = "post_not_sent";
+export const POST_NOT_SENT = "post_not_sent" satisfies PostCode;
 
-export const noBid = (outcome: Exclude<PingAnswer["outcome"], "bid">, reason: string | null): PingAnswer => ({
+export const noBid = (outcome: Exclude<PingAnswer["outcome"], "bid">, reason: ReasonText<PingCode>): PingAnswer => ({
   outcome,
   priceCents: null,
   pingRef: null,
@@ -143,10 +146,10 @@ export function pingFault(response: BuyerResponse): PingAnswer | null {
     case "too_large":
       return noBid("error", "body_too_large");
     case "connection_error":
-      return noBid("error", `connection:${response.code}`);
+      return noBid("error", reasonText("connection", response.code));
   }
-  if (response.status === 204) return noBid("no_bid", null);
-  if (response.status < 200 || response.status >= 300) return noBid("error", `http_${response.status}`);
+  if (response.status === 204) return noBid("no_bid", "no_bid");
+  if (response.status < 200 || response.status >= 300) return noBid("error", reasonText("http_error", response.status));
   return null;
 }
 
@@ -161,10 +164,10 @@ export function bidAt(cents: number, pingRef: string | null, expiresAt?: number 
  * A bid value an answer gave (absent and null are no bid, and the caller has said so): a price past
  * zero is a bid; zero is no bid; anything else is not a price, an invalid answer.
  */
-export function readBid(value: unknown, reason: string | null, pingRef: string | null, expiresAt?: number | null): PingAnswer {
+export function readBid(value: unknown, message: string | null, pingRef: string | null, expiresAt?: number | null): PingAnswer {
   const cents = parsePrice(value);
-  if (cents === undefined) return noBid("invalid_response", `bad_bid: ${excerpt(JSON.stringify(value))}`);
-  if (cents === 0) return noBid("no_bid", reason);
+  if (cents === undefined) return noBid("invalid_response", reasonText("bad_bid", excerpt(JSON.stringify(value))));
+  if (cents === 0) return noBid("no_bid", reasonText("no_bid", message));
   return bidAt(cents, pingRef, expiresAt);
 }
 
@@ -172,13 +175,14 @@ export function readBid(value: unknown, reason: string | null, pingRef: string |
  * An accepted post: the sale is at the price the buyer answered (its final word) when that is a
  * price, capped at the bid; without one, at the bid.
  */
-export function acceptedAt(price: unknown, bidCents: number, reason: string | null, redirectUrl: string | null): PostOutcome {
+export function acceptedAt(price: unknown, bidCents: number, message: string | null, redirectUrl: string | null): PostOutcome {
   const answered = parsePrice(price);
+  const reason = message === null ? null : reasonText("accepted", message);
   return { outcome: "accepted", priceCents: answered === undefined ? bidCents : Math.min(answered, bidCents), reason, redirectUrl };
 }
 
 /** A 2xx post answer that says neither yes nor no: like a timeout, the sale's fate is unknown. */
-export const unreadable = (reason: string): PostOutcome => ({ outcome: "invalid_response", priceCents: null, reason, redirectUrl: null });
+export const unreadable = (reason: ReasonText<PostCode>): PostOutcome => ({ outcome: "invalid_response", priceCents: null, reason, redirectUrl: null });
 
 /** Reads a native ping answer. Whether a bid clears the floor is the auction's to say (src/auction/floors.ts). */
 export function readPingResponse(response: BuyerResponse): PingAnswer {
@@ -187,16 +191,18 @@ export function readPingResponse(response: BuyerResponse): PingAnswer {
   if (response.kind !== "response") throw new Error("unreachable");
   const parsed = parseJson(response.body);
   if (!parsed.ok || !parsed.value || typeof parsed.value !== "object" || Array.isArray(parsed.value))
-    return noBid("invalid_response", `unparseable_body: ${excerpt(response.body)}`);
+    return noBid("invalid_response", reasonText("unparseable_body", excerpt(response.body)));
   const body = parsed.value as Record<string, unknown>;
-  const reason = reasonText(body.reason ?? body.message);
-  if (body.bid === undefined || body.bid === null) return noBid("no_bid", reason);
+  const message = buyerWords(body.reason ?? body.message);
+  if (body.bid === undefined || body.bid === null) return noBid("no_bid", reasonText("no_bid", message));
   const ref = body.ping_ref ?? body.ping_id;
-  return readBid(body.bid, reason, ref === undefined || ref === null ? null : String(ref));
+  return readBid(body.bid, message, ref === undefined || ref === null ? null : String(ref));
 }
 
-const unknown = (reason: string): PostOutcome => ({ outcome: "unknown", priceCents: null, reason, redirectUrl: null });
-export const refused = (outcome: "rejected" | "error", reason: string | null): PostOutcome => ({ outcome, priceCents: null, reason, redirectUrl: null });
+const unknown = (reason: ReasonText<PostCode>): PostOutcome => ({ outcome: "unknown", priceCents: null, reason, redirectUrl: null });
+export const refused = (outcome: "rejected" | "error", reason: ReasonText<PostCode>): PostOutcome => ({ outcome, priceCents: null, reason, redirectUrl: null });
+/** The buyer said no: `rejected`, with its message as the detail. */
+export const rejection = (message: string | null): PostOutcome => refused("rejected", reasonText("rejected", message));
 
 /**
  * What a post answer means before its status and body are read. A timeout after sending, a cut
@@ -208,7 +214,7 @@ export function postFault(response: BuyerResponse): PostOutcome | null {
       // A post that never left Gavel cannot have sold: safe to offer the lead to the next bid.
       return response.sent ? unknown("post_timeout") : refused("error", POST_NOT_SENT);
     case "connection_error":
-      return response.sent ? unknown(`connection_lost:${response.code}`) : refused("error", `connection:${response.code}`);
+      return response.sent ? unknown(reasonText("connection_lost", response.code)) : refused("error", reasonText("connection", response.code));
     case "too_large":
       return response.status >= 200 && response.status < 300 ? unknown("body_too_large") : refused("error", "body_too_large");
   }
@@ -223,11 +229,11 @@ export function readPostResponse(response: BuyerResponse, bidCents: number): Pos
   const fault = postFault(response);
   if (fault) return fault;
   if (response.kind !== "response") throw new Error("unreachable");
-  if (response.status < 200 || response.status >= 300) return refused("error", `http_${response.status}`);
+  if (response.status < 200 || response.status >= 300) return refused("error", reasonText("http_error", response.status));
   const parsed = parseJson(response.body);
   const body = parsed.ok && parsed.value && typeof parsed.value === "object" ? (parsed.value as Record<string, unknown>) : null;
-  if (!body || typeof body.accepted !== "boolean") return unreadable(`unparseable_body: ${excerpt(response.body)}`);
-  const reason = reasonText(body.reason ?? body.message);
-  if (!body.accepted) return refused("rejected", reason);
-  return acceptedAt(body.price, bidCents, reason, typeof body.redirect_url === "string" ? body.redirect_url : null);
+  if (!body || typeof body.accepted !== "boolean") return unreadable(reasonText("unparseable_body", excerpt(response.body)));
+  const message = buyerWords(body.reason ?? body.message);
+  if (!body.accepted) return rejection(message);
+  return acceptedAt(body.price, bidCents, message, typeof body.redirect_url === "string" ? body.redirect_url : null);
 }

@@ -18,16 +18,18 @@ import { JSONPath } from "jsonpath-plus";
 import type { Condition, PingRules, PostRules, ValueRule } from "./config";
 import { parseBody, responseFormat, type Parsed, type ResponseFormat } from "./formats";
 import { literalAttributes } from "./jsonpath";
+import { reasonText, type ReasonText } from "../reasons";
 import {
   acceptedAt,
   bidAt,
+  buyerWords,
   excerpt,
   noBid,
   pingFault,
   postFault,
   readBid,
-  reasonText,
   refused,
+  rejection,
   unreadable,
   type PingAnswer,
   type PostOutcome,
@@ -168,10 +170,8 @@ export interface ReadResult<T> {
 export type PingReader = (response: BuyerResponse, nowMs: number) => ReadResult<PingAnswer>;
 export type PostReader = (response: BuyerResponse, bidCents: number) => ReadResult<PostOutcome>;
 
-const notReadable = (answer: Answer): string => {
-  const tree = answer.tree();
-  return `${tree.ok ? "no_rule_matched" : "unparseable_body"}: ${excerpt(answer.text)}`;
-};
+const notReadable = (answer: Answer): ReasonText<"no_rule_matched" | "unparseable_body"> =>
+  reasonText(answer.tree().ok ? "no_rule_matched" : "unparseable_body", excerpt(answer.text));
 
 function tracer(rules: RuleTrace[]) {
   return {
@@ -219,21 +219,22 @@ export function compilePingReader(spec: PingRules, fixedPriceCents: number | nul
     const why = reasonRule ? t.value("reason", spec.reason, reasonRule(answer)) : none;
     const exp = expiresAt ? t.value("expires_at", spec.expires_at, expiresAt(answer)) : none;
     const life = ttl ? t.value("ttl_seconds", spec.ttl_seconds, ttl(answer)) : none;
-    const reason = reasonText(why.value);
+    const message = buyerWords(why.value);
+    const declined = reasonText("no_bid", message);
 
-    if (acc?.decided && !acc.holds) return { outcome: noBid("no_bid", reason), rules };
+    if (acc?.decided && !acc.holds) return { outcome: noBid("no_bid", declined), rules };
     const refText = ref.found && ref.value !== null && ref.value !== undefined ? String(ref.value) : null;
     const ttlSeconds = life.found ? Number(life.value) : NaN;
     const expiry = (exp.found ? expiryOf(exp.value) : Number.isFinite(ttlSeconds) ? nowMs + ttlSeconds * 1000 : undefined) ?? null;
     if (price.found) {
       // An empty element or form field says no more than an absent one: no bid.
-      if (price.value === null || price.value === undefined || price.value === "") return { outcome: noBid("no_bid", reason), rules };
-      return { outcome: readBid(price.value, reason, refText, expiry), rules };
+      if (price.value === null || price.value === undefined || price.value === "") return { outcome: noBid("no_bid", declined), rules };
+      return { outcome: readBid(price.value, message, refText, expiry), rules };
     }
     if (acc?.holds && fixedPriceCents !== null) return { outcome: bidAt(fixedPriceCents, refText, expiry), rules };
-    if (acc?.holds) return { outcome: noBid("invalid_response", `no_price: ${excerpt(answer.text)}`), rules };
+    if (acc?.holds) return { outcome: noBid("invalid_response", reasonText("no_price", excerpt(answer.text))), rules };
     const anything = acc?.decided || ref.found || why.found || exp.found || life.found;
-    return { outcome: anything ? noBid("no_bid", reason) : noBid("invalid_response", notReadable(answer)), rules };
+    return { outcome: anything ? noBid("no_bid", declined) : noBid("invalid_response", notReadable(answer)), rules };
   };
 }
 
@@ -261,23 +262,23 @@ export function compilePostReader(spec: PostRules): PostReader {
     const is2xx = response.status >= 200 && response.status < 300;
     // A buyer may say "duplicate" with a 409: a status rule for rejects reads non-2xx answers too.
     if (!is2xx) {
-      if (rejectsByStatus && t.condition("rejected", spec.rejected, rejected!(answer)).holds) return { outcome: refused("rejected", `http_${response.status}`), rules };
-      return { outcome: refused("error", `http_${response.status}`), rules };
+      if (rejectsByStatus && t.condition("rejected", spec.rejected, rejected!(answer)).holds) return { outcome: rejection(`HTTP ${response.status}`), rules };
+      return { outcome: refused("error", reasonText("http_error", response.status)), rules };
     }
     const acc = t.condition("accepted", spec.accepted, accepted(answer));
     const why = reasonRule ? t.value("reason", spec.reason, reasonRule(answer)) : { found: false };
-    const reason = reasonText(why.value);
+    const message = buyerWords(why.value);
     if (acc.holds) {
       const answered = priceRule ? t.value("price", spec.price, priceRule(answer)) : { found: false };
       const redirect = redirectRule ? t.value("redirect_url", spec.redirect_url, redirectRule(answer)) : { found: false };
       const url = redirect.found && typeof redirect.value === "string" && redirect.value !== "" ? redirect.value : null;
-      return { outcome: acceptedAt(answered.found ? answered.value : undefined, bidCents, reason, url), rules };
+      return { outcome: acceptedAt(answered.found ? answered.value : undefined, bidCents, message, url), rules };
     }
     if (rejected) {
       const rej = t.condition("rejected", spec.rejected, rejected(answer));
-      if (rej.holds) return { outcome: refused("rejected", reason), rules };
+      if (rej.holds) return { outcome: rejection(message), rules };
     } else if (acc.decided) {
-      return { outcome: refused("rejected", reason), rules };
+      return { outcome: rejection(message), rules };
     }
     return { outcome: unreadable(notReadable(answer)), rules };
   };

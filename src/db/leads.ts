@@ -4,11 +4,12 @@
 import { sql, type SQL } from "drizzle-orm";
 import { capClaimsJson, capUpsertSql, isCapViolation, type CapClaim } from "./caps";
 import type { Database } from "./client";
+import type { ExclusionCode, LeadCode, PingCode, PostCode, ReasonText } from "../reasons";
 
 export interface LeadEvent {
   status: string;
   at: Date;
-  reason?: string | null;
+  reason?: ReasonText<LeadCode> | null;
 }
 
 export interface NewLead {
@@ -183,7 +184,7 @@ export interface IdempotentResponse {
 export async function insertRejectedLead(
   database: Database,
   lead: Omit<NewLead, "deadlineAt">,
-  reason: string,
+  reason: ReasonText<LeadCode>,
   idempotent?: IdempotentResponse,
 ): Promise<void> {
   await database.rows(sql`
@@ -217,7 +218,8 @@ export interface AttemptRow {
   httpStatus: number | null;
   outcome: string;
   priceCents: number | null;
-  reason: string | null;
+  /** `code` or `code: detail` (src/reasons.ts); null for a bid, and for an acceptance without a message. */
+  reason: ReasonText<PingCode | PostCode> | null;
   pingRef: string | null;
   /**
    * The request never reached the buyer because Gavel's own pool of connections to it was full:
@@ -230,7 +232,7 @@ export interface AttemptRow {
 export interface LeadOutcome {
   leadId: string;
   status: "sold" | "unsold" | "error" | "duplicate";
-  reason: string | null;
+  reason: ReasonText<LeadCode> | null;
   decidedAt: Date;
   priceCents: number;
   revenueCents: number;
@@ -238,7 +240,7 @@ export interface LeadOutcome {
   /** Who bought: the channel whose post accepted, and its buyer; null unless sold. */
   soldChannelId: string | null;
   soldBuyerId: string | null;
-  excluded: { channel_id: string; reason: string }[];
+  excluded: { channel_id: string; reason: ReasonText<ExclusionCode> }[];
   overheadMs: number | null;
   attempts: AttemptRow[];
   events: LeadEvent[];

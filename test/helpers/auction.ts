@@ -111,7 +111,7 @@ export class FakeTransport implements BuyerTransport {
 /** Reservations in memory: which channels hold one, what was given back and settled. */
 export class FakeLedger implements CapLedger {
   /** Channels whose reservation is refused, with the refusal's reason. */
-  readonly refuse = new Map<string, string>();
+  readonly refuse = new Map<string, Extract<CapReservation, { ok: false }>["reason"]>();
   /** When set, each call of that kind fails as a database that cannot be reached. */
   down: { reserve?: boolean; release?: boolean } = {};
   /** Called as each reservation is asked for, before it is made (a test moves its clock, or takes the database away). */
