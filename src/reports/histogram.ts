@@ -30,9 +30,13 @@ export function sumSql(column: string): string {
   return `array_to_string(array[${HISTOGRAM_MS.map((_, i) => `coalesce(sum(${column}[${i + 1}]), 0)::bigint`).join(", ")}], ',')`;
 }
 
-/** SQL adding two histograms element by element (for a rollup row that grows). */
+/**
+ * SQL adding two histograms element by element (for a rollup row that grows), bucket by bucket: a
+ * subquery over unnest() cost five times as much (14 µs a row), and the roller adds a step's rows
+ * to its day's rows at every step.
+ */
 export function addSql(a: string, b: string): string {
-  return `array(select x + y from unnest(${a}, ${b}) as u(x, y))`;
+  return `array[${HISTOGRAM_MS.map((_, i) => `${a}[${i + 1}] + ${b}[${i + 1}]`).join(", ")}]`;
 }
 
 /**
