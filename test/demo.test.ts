@@ -50,9 +50,11 @@ describe("npm run demo", () => {
     expect(hanging.timeouts).toBeGreaterThan(0);
     expect(hanging.wins).toBe(0);
     const rejecting = stats((c) => c.profile.rejectRate === 1);
-    // It bids highest, so every bid it makes is posted first and rejected. (On a loaded machine its
-    // pings can all miss the 300 ms timeout; then there is nothing to reject.)
-    expect(rejecting.rejects).toBe(rejecting.bids);
+    // It bids highest, so its bids are posted first, and every post it gets is rejected. (On a
+    // loaded machine its pings can miss the 300 ms timeout, or the deadline can pass before a bid
+    // is posted; then there is less to reject, never a sale.)
+    expect(rejecting.rejects).toBe(rejecting.posts);
+    expect(rejecting.posts).toBeLessThanOrEqual(rejecting.bids);
     expect(rejecting.wins).toBe(0);
     expect(summary.channels.reduce((n, c) => n + c.wins, 0)).toBe(summary.counts.sold);
 
