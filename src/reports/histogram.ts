@@ -19,9 +19,13 @@ export function bucketSql(ms: string): string {
   return `greatest(1, width_bucket(${ms}, '{${HISTOGRAM_MS.join(",")}}'::int[]))`;
 }
 
-/** SQL building a histogram (int[] of BUCKETS counts) from rows where `when` holds, by `bucket`. */
+/**
+ * SQL building a histogram (int[] of BUCKETS counts) from rows where `when` holds, by `bucket`. The
+ * bucket is compared first: each row is tested against every bucket, and an integer comparison
+ * that fails skips `when` (a text comparison) for all buckets but its own.
+ */
 export function countsSql(bucket: string, when: string): string {
-  const counts = HISTOGRAM_MS.map((_, i) => `count(*) filter (where ${when} and ${bucket} = ${i + 1})::int`);
+  const counts = HISTOGRAM_MS.map((_, i) => `count(*) filter (where ${bucket} = ${i + 1} and ${when})::int`);
   return `array[${counts.join(", ")}]`;
 }
 
