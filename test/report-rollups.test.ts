@@ -264,7 +264,7 @@ describe("reports over rollups and raw leads", () => {
 
   it("says the same after rolling everything", async () => {
     await rollUp(database, { until: new Date("2026-04-01T00:00:00Z"), stepMs: 86_400_000 });
-    for (const grain of ["day", "week"]) {
+    for (const grain of ["day", "week", "four_weeks"]) {
       const [rows] = await database.rows<{ n: number }>(sql`select count(*)::int as n from report_leads where grain = ${grain}`);
       expect(rows.n, grain).toBeGreaterThan(0);
     }
@@ -312,6 +312,24 @@ describe("reports over rollups and raw leads", () => {
       for (const statement of migration.split("--> statement-breakpoint").filter((st) => st.includes("INSERT INTO"))) await tx.execute(sql.raw(statement));
     });
     expect(await bids()).toEqual(written);
+    expect(await everyReport(database)).toEqual(truth);
+  }, 120_000);
+
+  it("gives rollups written before four-week rows those rows, as the roller writes them (migration 0008)", async () => {
+    const fourWeeks = async () => {
+      const rows: string[] = [];
+      for (const table of ["report_leads", "report_channels", "report_bids", "report_reasons"])
+        for (const row of await database.rows(sql`select * from ${sql.raw(table)} where grain = 'four_weeks'`)) rows.push(JSON.stringify(row));
+      return rows.sort();
+    };
+    const written = await fourWeeks();
+    expect(written.length).toBeGreaterThan(0);
+    for (const table of ["report_leads", "report_channels", "report_bids", "report_reasons"]) await database.rows(sql`delete from ${sql.raw(table)} where grain = 'four_weeks'`);
+    const migration = readFileSync(new URL("../drizzle/0008_report_four_weeks.sql", import.meta.url), "utf8");
+    await database.db.transaction(async (tx) => {
+      for (const statement of migration.split("--> statement-breakpoint")) await tx.execute(sql.raw(statement));
+    });
+    expect(await fourWeeks()).toEqual(written);
     expect(await everyReport(database)).toEqual(truth);
   }, 120_000);
 

@@ -104,9 +104,9 @@ function unionSql(
     return sql.join(conditions, sql` and `);
   };
   const parts: SQL[] = [];
-  const seg = allRaw ? { weeks: [], days: [], hours: [], raw: [{ from: range.from, to: range.to }] } : segments(range.from, range.to, rolled, grainsFor(range));
-  if (seg.weeks.length)
-    parts.push(sql`select ${list} from ${col(table)} where ${where([sql`grain = 'week'`, sql`at in (${sql.join(seg.weeks.map(ts), sql`, `)})`])}`);
+  const seg = allRaw ? { fourWeeks: [], weeks: [], days: [], hours: [], raw: [{ from: range.from, to: range.to }] } : segments(range.from, range.to, rolled, grainsFor(range));
+  for (const [grain, starts] of [["four_weeks", seg.fourWeeks], ["week", seg.weeks]] as const)
+    if (starts.length) parts.push(sql`select ${list} from ${col(table)} where ${where([sql`grain = ${sql.raw(`'${grain}'`)}`, sql`at in (${sql.join(starts.map(ts), sql`, `)})`])}`);
   if (seg.days.length) parts.push(sql`select ${list} from ${col(table)} where ${where([sql`grain = 'day'`, sql`(${windowsSql(seg.days)})`])}`);
   if (seg.hours.length) parts.push(sql`select ${list} from ${col(table)} where ${where([sql`grain = 'hour'`, sql`(${windowsSql(seg.hours)})`])}`);
   if (seg.raw.length) parts.push(sql`select ${list} from (${factsSql(table, seg.raw, { ...lead, test }, level)}) f where ${where([])}`);
@@ -194,7 +194,7 @@ interface Line {
  * period's. A month's sources report has thousands of rows, so each is read once into an array of
  * its sums (every later step indexes it rather than looking a figure up by name).
  */
-function shapeReport(dimension: Dimension, range: ReportRange, rows: readonly Record<string, unknown>[]): DimensionReport {
+export function shapeReport(dimension: Dimension, range: ReportRange, rows: readonly Record<string, unknown>[]): DimensionReport {
   const shape = SHAPES[dimension];
   const table = shape.table;
   const keyNames = Object.keys(shape.key);

@@ -10,6 +10,7 @@ export type Interval = (typeof INTERVALS)[number];
 
 export const HOUR_MS = 3_600_000;
 export const WEEK_MS = 7 * DAY_MS;
+export const FOUR_WEEKS_MS = 4 * WEEK_MS;
 /** A Monday, 00:00 UTC: weeks of rollups start on Mondays, as `date_trunc('week', …)` does. */
 export const MONDAY = Date.UTC(1970, 0, 5);
 
@@ -70,17 +71,17 @@ export interface Grains {
   /** Whole UTC days from day rows. */
   days: boolean;
   /**
-   * Runs of 7 whole UTC days from week rows (the 7 days from each UTC day): anywhere in the range
-   * (`range`, a report without an interval), only inside one week from Monday (`week`) or one UTC
-   * month (`month`); null: none.
+   * Runs of 28 and of 7 whole UTC days from four-week and week rows (the 28 and the 7 days from
+   * each UTC day): anywhere in the range (`range`, a report without an interval), only inside one
+   * week from Monday (`week`) or one UTC month (`month`); null: none.
    */
   weeks: "range" | "week" | "month" | null;
 }
 
 /**
  * Which rollup rows fit a report's buckets: UTC days fall wholly into one bucket without an
- * interval, and by day, week or month in a zone at UTC all along the range; so do 7 days from
- * any UTC day without an interval, and 7 days inside one week or one month by week or month.
+ * interval, and by day, week or month in a zone at UTC all along the range; so do 7 (and 28) days
+ * from any UTC day without an interval, and inside one week or one month by week or month.
  */
 export function grainsFor(range: ReportRange): Grains {
   if (range.interval === null) return { days: true, weeks: "range" };
@@ -93,6 +94,8 @@ export function grainsFor(range: ReportRange): Grains {
 }
 
 export interface Segments {
+  /** Where the four-week rows read start: each holds the 28 UTC days from its start. */
+  fourWeeks: Date[];
   /** Where the week rows read start: each holds the 7 UTC days from its start. */
   weeks: Date[];
   /** Whole UTC days read from day rows. */
@@ -119,8 +122,8 @@ function nextBucket(t: number, bucket: "week" | "month"): number {
  * the day or the report's buckets are hours, that hour's row and the whole hours before it), then
  * the raw leads from `rolledTo` on. The minutes before the first whole hour, and after the last
  * when the range ends before `rolledTo`, are read raw. `grains` says which whole UTC days may come
- * from day rows, and which runs of 7 of them from week rows: a month is four week rows and a day
- * or two, whatever day of the week it starts on.
+ * from day rows, and which runs of 28 and of 7 of them from four-week and week rows: the last 30
+ * days are a four-week row and a day or two, whatever day of the week they start on.
  */
 export function segments(from: Date, to: Date, rolledTo: Date | null, grains: Grains): Segments {
   const f = from.getTime();
@@ -138,9 +141,10 @@ export function segments(from: Date, to: Date, rolledTo: Date | null, grains: Gr
   const hours: Window[] = [];
   const days: Window[] = [];
   const weeks: Date[] = [];
+  const fourWeeks: Date[] = [];
   if (!grains.days) {
     add(hours, h0, rowsTo);
-    return { weeks, days, hours, raw };
+    return { fourWeeks, weeks, days, hours, raw };
   }
   // Day (and week) rows exist for the days wholly rolled up, which all end by rowsTo; and the
   // day being rolled has a row of its part, read when the range holds all of that part.
@@ -148,12 +152,15 @@ export function segments(from: Date, to: Date, rolledTo: Date | null, grains: Gr
   let d1 = Math.max(floorTo(rowsTo, DAY_MS), d0);
   const partial = r < t && rowsTo > d1 && d1 === floorTo(rowsTo, DAY_MS);
   add(hours, h0, d0);
-  // The whole days, cut where the report's buckets start, each stretch read as runs of 7 days
-  // from its start and then the days left over.
+  // The whole days, cut where the report's buckets start, each stretch read as runs of 28 days
+  // from its start, then of 7, then the days left over.
   for (let a = d0; a < d1; ) {
     const b = grains.weeks === "week" || grains.weeks === "month" ? Math.min(nextBucket(a, grains.weeks), d1) : d1;
     let w = a;
-    if (grains.weeks !== null) for (; w + WEEK_MS <= b; w += WEEK_MS) weeks.push(new Date(w));
+    if (grains.weeks !== null) {
+      for (; w + FOUR_WEEKS_MS <= b; w += FOUR_WEEKS_MS) fourWeeks.push(new Date(w));
+      for (; w + WEEK_MS <= b; w += WEEK_MS) weeks.push(new Date(w));
+    }
     add(days, w, b);
     a = b;
   }
@@ -162,5 +169,5 @@ export function segments(from: Date, to: Date, rolledTo: Date | null, grains: Gr
     d1 = rowsTo;
   }
   add(hours, d1, rowsTo);
-  return { weeks, days, hours, raw };
+  return { fourWeeks, weeks, days, hours, raw };
 }

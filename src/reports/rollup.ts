@@ -1,7 +1,7 @@
 // The roller: adds the leads received since it last ran to the hourly rollups and to their UTC
-// days' rows, and sums the 7 days from each UTC day into a week row once its 7th day is finished.
-// It runs in the background (every process may: one at a time rolls, under a row lock on its
-// progress), never on the auction's path.
+// days' rows, and sums the 7 and the 28 days from each UTC day into a week row and a four-week row
+// once their last day is finished. It runs in the background (every process may: one at a time
+// rolls, under a row lock on its progress), never on the auction's path.
 //
 // A lead is rolled up once, when it can no longer change: every lead received before `rolled_to`
 // is decided. The roller stops short of the first lead still in auction, and of the last
@@ -14,7 +14,7 @@ import { txRows, type Database, type Db } from "../db/client";
 import { addFactsSql, LEVELS, levelsOf, type RollupTable } from "./facts";
 import { addSql, HISTOGRAM_MS } from "./histogram";
 import { DAY_MS } from "../time/clock";
-import { floorTo, HOUR_MS, WEEK_MS } from "./range";
+import { floorTo, FOUR_WEEKS_MS, HOUR_MS, WEEK_MS } from "./range";
 
 /**
  * How far behind the database's clock the roller stays, in ms: far longer than a lead takes from its
@@ -91,7 +91,7 @@ function merge(table: RollupTable): string {
 }
 
 /** The select list of `grain` rows summed from finer ones: their keys, `start` as their `at`, then sums, maxima and histograms bucket by bucket. */
-function summedSelect(table: RollupTable, grain: "day" | "week", start: string): string {
+function summedSelect(table: RollupTable, grain: "day" | "week" | "four_weeks", start: string): string {
   const shape = SHAPES[table];
   const values = [
     ...shape.sums.map((c) => `sum(${c})`),
@@ -117,6 +117,24 @@ function weekRowsSql(table: RollupTable, first: Date, last: Date): string {
     lateral (
       ${summedSelect(table, "week", "w.start")}
       from ${table} where grain = 'day'${levelsIn(table)} and at >= w.start and at < w.start + interval '168 hours'
+      group by ${keys.join(", ")}
+    ) r
+    on conflict do nothing`;
+}
+
+/**
+ * The four-week rows starting on the UTC days from `first` to `last` (both included): each the sums
+ * of the four week rows from its start, written once, when the 28th day's last hour is in (after
+ * that day's week rows).
+ */
+function fourWeekRowsSql(table: RollupTable, first: Date, last: Date): string {
+  const keys = SHAPES[table].keys.filter((k) => k !== "grain" && k !== "at");
+  const weeks = [0, 1, 2, 3].map((i) => `w.start + interval '${i * 168} hours'`).join(", ");
+  return `insert into ${table} (${columns(table).join(", ")})
+    select r.* from generate_series('${first.toISOString()}'::timestamptz, '${last.toISOString()}'::timestamptz, interval '24 hours') w(start),
+    lateral (
+      ${summedSelect(table, "four_weeks", "w.start")}
+      from ${table} where grain = 'week'${levelsIn(table)} and at in (${weeks})
       group by ${keys.join(", ")}
     ) r
     on conflict do nothing`;
@@ -195,13 +213,14 @@ async function rollStep(db: Db, until: Date | undefined, stepMs: number): Promis
           ) r ${merge(table)}`;
       }),
     );
-    // The weeks ended by the UTC days this step finished (each such day is the 7th day of the week
-    // row starting 6 days before it).
+    // The weeks and four weeks ended by the UTC days this step finished (each such day is the last
+    // day of the week row starting 6 days before it, and of the four-week row starting 27 days before).
     const startOfFirst = floorTo(from.getTime(), DAY_MS);
     const endOfLast = floorTo(stepEnd.getTime(), DAY_MS);
     if (endOfLast > startOfFirst) {
-      const [first, last] = [startOfFirst - 6 * DAY_MS, endOfLast - WEEK_MS];
-      for (const table of ROLLUP_TABLES) await tx.execute(sql.raw(weekRowsSql(table, new Date(first), new Date(last))));
+      for (const table of ROLLUP_TABLES) await tx.execute(sql.raw(weekRowsSql(table, new Date(startOfFirst - 6 * DAY_MS), new Date(endOfLast - WEEK_MS))));
+      for (const table of ROLLUP_TABLES)
+        await tx.execute(sql.raw(fourWeekRowsSql(table, new Date(startOfFirst - 27 * DAY_MS), new Date(endOfLast - FOUR_WEEKS_MS))));
     }
     await tx.execute(sql`update report_progress set rolled_to = ${stepEnd.toISOString()}::timestamptz where name = ${PROGRESS}`);
     return { rolledTo: stepEnd, leads: Number(added.leads), done: stepEnd >= to };
