@@ -46,14 +46,19 @@ describe.skipIf(!onPostgres)("npm run bench:reports on PostgreSQL (skipped on PG
     expect(result.histories.map((h) => [h.leads, h.days])).toEqual([[2000, 10], [200, 1]]);
     expect(result.histories.every((h) => h.url === undefined)).toBe(true);
 
-    // Every report, over both windows, and the overview: a line each with its figures and verdicts.
+    // Every report, over the three windows, and the overview: a line each with its figures and
+    // verdicts. The small history holds one day: lines over 7 and 30 days read different leads in
+    // the two histories, so their ratio is shown and not judged.
     const titles = reportCases(new Date()).map((c) => c.title);
-    expect(titles).toHaveLength(16);
+    expect(titles).toHaveLength(23);
     expect(result.cases.map((c) => c.title)).toEqual(titles);
     for (const title of titles) {
       const escaped = title.replace(/[()]/g, "\\$&");
-      expect(text).toMatch(new RegExp(`^${escaped}(\\s+[\\d.]+){6}\\s+p95 ≤ \\d+\\s+(PASS|FAIL)\\s+[\\d.]+×\\s+(PASS|FAIL)$`, "m"));
+      const verdict = /last (7|30) days|30 days, New York/.test(title) ? "n/a" : "(PASS|FAIL)";
+      expect(text).toMatch(new RegExp(`^${escaped}(\\s+[\\d.]+){6}\\s+p95 ≤ \\d+\\s+(PASS|FAIL)\\s+[\\d.]+×\\s+${verdict}$`, "m"));
     }
+    for (const c of result.cases) expect(c.ratioMet === undefined, c.title).toBe(/last (7|30) days|30 days, New York/.test(c.title));
+    expect(text).toMatch(/^n\/a: 15 lines read a window longer than the 200 history \(1 day\)/m);
     for (const c of result.cases) {
       const t = c.timings["2k"];
       expect(t.p50).toBeGreaterThan(0);
