@@ -122,6 +122,8 @@ export const leads = pgTable(
     soldChannelId: text(),
     soldBuyerId: text(),
     excluded: jsonb().notNull().default(sql`'[]'::jsonb`),
+    /** How routing ordered the posts (src/auction/routing.ts); null for a campaign routed by price alone. */
+    routing: jsonb(),
     overheadMs: integer(),
   },
   (t) => [
@@ -249,6 +251,33 @@ export const buyerDedupKeys = pgTable(
     seenAt: timestamp({ withTimezone: true }).notNull(),
   },
   (t) => [primaryKey({ columns: [t.buyerId, t.keyHash] })],
+);
+
+// Round-robin routing: one turn counter per campaign and priority tier, taken by an atomic upsert
+// (src/db/routing.ts), so every process sharing the database takes turns in one exact rotation.
+export const routingTurns = pgTable(
+  "routing_turns",
+  {
+    campaignId: text().notNull(),
+    tier: integer().notNull(),
+    turn: bigint({ mode: "number" }).notNull().default(0),
+  },
+  (t) => [primaryKey({ columns: [t.campaignId, t.tier] })],
+);
+
+// Sticky routing: the buyer that last bought each consumer of a campaign (by the campaign's hashed
+// dedup keys, never the values), so a returning consumer is offered to it first.
+export const routingSticky = pgTable(
+  "routing_sticky",
+  {
+    campaignId: text().notNull(),
+    keyHash: text().notNull(),
+    buyerId: text().notNull(),
+    channelId: text().notNull(),
+    leadId: text().notNull(),
+    soldAt: timestamp({ withTimezone: true }).notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.campaignId, t.keyHash] })],
 );
 
 // Do-not-sell list: SHA-256 of the normalised email or phone, never the value itself.
