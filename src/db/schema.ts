@@ -135,7 +135,7 @@ export const leads = pgTable(
     index().on(t.source, t.id),
     check(
       "leads_status",
-      sql`${t.status} in ('received', 'rejected', 'duplicate', 'auctioning', 'sold', 'unsold', 'error', 'returned')`,
+      sql`${t.status} in ('received', 'rejected', 'duplicate', 'auctioning', 'held', 'expired', 'sold', 'unsold', 'error', 'returned')`,
     ),
   ],
 );
@@ -278,6 +278,62 @@ export const routingSticky = pgTable(
     soldAt: timestamp({ withTimezone: true }).notNull(),
   },
   (t) => [primaryKey({ columns: [t.campaignId, t.keyHash] })],
+);
+
+// Pings from suppliers that ping first (src/auction/inbound.ts, db/pings.ts): a ping's non-PII
+// data, its quote, its ranked bids and its buyers' pings, kept until `expires_at` for its post,
+// which any process may take. The ping's id is its lead's once posted. `state` makes the post
+// happen once: the first post moves it from 'open' to 'posting' in one conditional update and
+// stores its answer ('posted'), which every later post replays.
+export const inboundPings = pgTable(
+  "inbound_pings",
+  {
+    id: text().primaryKey(),
+    campaignId: text().notNull(),
+    supplierId: text().notNull(),
+    test: boolean().notNull().default(false),
+    source: text(),
+    subId: text(),
+    data: jsonb().notNull(),
+    /** By field name, SHA-256 hex of the consumer's normalised email or phone, when the ping sent them. */
+    contactHashes: jsonb(),
+    receivedAt: timestamp({ withTimezone: true }).notNull(),
+    expiresAt: timestamp({ withTimezone: true }).notNull(),
+    status: text().notNull(),
+    reason: text(),
+    quoteCents: integer().notNull().default(0),
+    bids: jsonb().notNull().default(sql`'[]'::jsonb`),
+    attempts: jsonb().notNull().default(sql`'[]'::jsonb`),
+    excluded: jsonb().notNull().default(sql`'[]'::jsonb`),
+    ranking: jsonb(),
+    /** The supplier side of the lead's history (pinged, quoted, refused posts), copied to the lead by its post. */
+    events: jsonb().notNull().default(sql`'[]'::jsonb`),
+    state: text().notNull().default("open"),
+    postedAt: timestamp({ withTimezone: true }),
+    answerStatus: integer(),
+    answer: jsonb(),
+  },
+  (t) => [
+    index().on(t.receivedAt),
+    check("inbound_pings_status", sql`${t.status} in ('bid', 'no_bid')`),
+    check("inbound_pings_state", sql`${t.state} in ('open', 'posting', 'posted')`),
+  ],
+);
+
+// Held leads (src/auction/hold.ts, db/held.ts): a lead kept until the first of its closed channels
+// opens at `release_at`, or `expired` at `expires_at`. Due rows are taken with FOR UPDATE SKIP
+// LOCKED, so each is released by exactly one of the processes sharing the database.
+export const heldLeads = pgTable(
+  "held_leads",
+  {
+    leadId: text()
+      .primaryKey()
+      .references(() => leads.id),
+    campaignId: text().notNull(),
+    releaseAt: timestamp({ withTimezone: true }).notNull(),
+    expiresAt: timestamp({ withTimezone: true }).notNull(),
+  },
+  (t) => [index().on(t.releaseAt)],
 );
 
 // Do-not-sell list: SHA-256 of the normalised email or phone, never the value itself.
