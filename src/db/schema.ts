@@ -5,6 +5,7 @@ import {
   bigint,
   boolean,
   check,
+  doublePrecision,
   index,
   integer,
   jsonb,
@@ -124,6 +125,8 @@ export const leads = pgTable(
     excluded: jsonb().notNull().default(sql`'[]'::jsonb`),
     /** How routing ordered the posts (src/auction/routing.ts); null for a campaign routed by price alone. */
     routing: jsonb(),
+    /** Bids as made and as ranked, acceptance rates and charges (src/auction/clearing.ts); null for a plain first-price auction. */
+    ranking: jsonb(),
     overheadMs: integer(),
   },
   (t) => [
@@ -335,6 +338,17 @@ export const heldLeads = pgTable(
   },
   (t) => [index().on(t.releaseAt)],
 );
+
+// Expected-value ranking's post-acceptance tallies (src/db/acceptance.ts): per channel, its posts
+// and accepted posts, both decaying with `half_life_hours` from `as_of`. One upsert adds a batch of
+// posts, so every process sharing the database adds to, and reads, one estimate per channel.
+export const channelAcceptance = pgTable("channel_acceptance", {
+  channelId: text().primaryKey(),
+  posted: doublePrecision().notNull().default(0),
+  accepted: doublePrecision().notNull().default(0),
+  asOf: timestamp({ withTimezone: true }).notNull(),
+  halfLifeHours: doublePrecision().notNull(),
+});
 
 // Do-not-sell list: SHA-256 of the normalised email or phone, never the value itself.
 export const suppressions = pgTable(
