@@ -10,7 +10,10 @@ import { createApp } from "./app";
 import { Catalog } from "./auction/catalog";
 import { DatabaseCapLedger, UsageView } from "./auction/caps";
 import { AuctionGate, LoopMonitor } from "./auction/gate";
+import { releaseHeldLeads } from "./auction/hold";
 import { ChannelLimiter } from "./auction/limiter";
+import { DatabaseRouting } from "./auction/routing";
+import type { SellDeps } from "./auction/sell";
 import { SupplierKeys } from "./auth/supplier-keys";
 import { createBuyerTransport, type BuyerTransport } from "./channels/transport";
 import { dbTimeoutMs, type Config } from "./config";
@@ -37,6 +40,8 @@ export interface Gavel {
   app: Hono<AppEnv>;
   /** Stops accepting, waits for running auctions (bounded), closes pools and the database. */
   close(): Promise<void>;
+  /** One sweep of held leads now (it also runs every GAVEL_HOLD_SWEEP_MS): those due are auctioned or expired. */
+  releaseHeld(): Promise<{ released: number; expired: number }>;
 }
 
 export interface StartOptions {
@@ -84,6 +89,8 @@ export async function startGavel(options: StartOptions): Promise<Gavel> {
   const metrics = createMetrics({ auctionsInFlight: () => gate.inFlight });
   const leadWriter = new LeadWriter(database, { logger });
   const newId = () => uuidv7(clock.now());
+  const limiter = new ChannelLimiter();
+  const random = options.random ?? Math.random;
   const app = createApp({
     database,
     leadWriter,
@@ -92,12 +99,12 @@ export async function startGavel(options: StartOptions): Promise<Gavel> {
     transport,
     gate,
     admissionWaitMs: config.GAVEL_ADMISSION_WAIT_MS,
-    limiter: new ChannelLimiter(),
+    limiter,
     caps,
     clock,
     logger,
     newId,
-    random: options.random ?? Math.random,
+    random,
     adminToken,
     maxLeadBytes: config.GAVEL_MAX_LEAD_BYTES,
     maxBuyerBodyBytes: config.GAVEL_MAX_BUYER_BODY_BYTES,
@@ -122,6 +129,36 @@ export async function startGavel(options: StartOptions): Promise<Gavel> {
   await settle();
   const sweeper = setInterval(settle, config.GAVEL_SWEEP_MS);
   sweeper.unref();
+
+  // Held leads (auction/hold.ts) live in the database: whichever process sweeps first once a
+  // channel opens auctions each, and a sweep still running when the next is due is not doubled.
+  const sellDeps: SellDeps = {
+    database,
+    leadWriter,
+    catalog,
+    transport,
+    gate,
+    limiter,
+    caps,
+    clock,
+    logger,
+    newId,
+    random,
+    metrics,
+    maxBodyBytes: config.GAVEL_MAX_BUYER_BODY_BYTES,
+    answerGraceMs: config.GAVEL_ANSWER_GRACE_MS,
+    routing: new DatabaseRouting(database, caps.view),
+  };
+  let releasing: Promise<{ released: number; expired: number }> | undefined;
+  const releaseHeld = () =>
+    (releasing ??= releaseHeldLeads(sellDeps)
+      .catch((err) => {
+        logger.error({ err }, "releasing held leads failed");
+        return { released: 0, expired: 0 };
+      })
+      .finally(() => (releasing = undefined)));
+  const releaser = setInterval(releaseHeld, config.GAVEL_HOLD_SWEEP_MS);
+  releaser.unref();
 
   // The reports' rollups catch up with the leads decided since the last roll (any process may roll:
   // one at a time does). A roll still running when the next is due is not started twice.
@@ -167,11 +204,14 @@ export async function startGavel(options: StartOptions): Promise<Gavel> {
     adminToken,
     logger,
     app,
+    releaseHeld,
     close() {
       closing ??= (async () => {
         ready = false;
         clearInterval(sweeper);
         clearInterval(roller);
+        clearInterval(releaser);
+        await releasing;
         stopRolling.abort();
         const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
         (server as { closeIdleConnections?: () => void }).closeIdleConnections?.();
@@ -185,6 +225,8 @@ export async function startGavel(options: StartOptions): Promise<Gavel> {
         await transport.close();
         loop?.stop();
         await leadWriter.close();
+        // The last posts' counts for expected-value ranking (a failed write loses only them).
+        await catalog.acceptance.flush();
         await rolling;
         await database.close();
       })();

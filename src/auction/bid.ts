@@ -1,5 +1,7 @@
 // A bid in one lead's auction: a channel's offer, from its ping or its fixed price. It refers to its
 // channel rather than copying the channel's fields; ranking (rank.ts) reads them through it.
+import type { SaleType } from "../channels/config";
+import type { AcceptanceRate } from "./acceptance";
 import type { ChannelPlan } from "./catalog";
 import type { RankableBid } from "./rank";
 
@@ -10,6 +12,13 @@ export class Bid implements RankableBid {
    * post, or when the auction ends without one.
    */
   holdsSlot = true;
+
+  /**
+   * The sale the bid is for: the lead alone (`exclusive`) or one of several (`shared`, at the
+   * buyer's shared price). A `best` campaign's channel may make one bid of each from one ping;
+   * then only its exclusive bid holds the channel's slot at first (see `takeSlot` in shared.ts).
+   */
+  sale: SaleType = "exclusive";
 
   constructor(
     readonly channel: ChannelPlan,
@@ -32,5 +41,26 @@ export class Bid implements RankableBid {
 
   get weight(): number {
     return this.channel.config.weight;
+  }
+
+  // Pricing and ranking beyond first price by bid (clearing.ts); a plain campaign never sets these.
+  /** The bid as ranked: adjusted by the channel's `bid_adjustment` (set by scoreBids). */
+  adjustedCents = 0;
+  /** What ranking ordered by: the adjusted bid, × the acceptance rate under rank_by expected (set by scoreBids). */
+  score = 0;
+  /** rank_by expected: the channel's acceptance rate and its inputs (set by scoreBids). */
+  acceptance: AcceptanceRate | null = null;
+  private clearedCents: number | undefined = undefined;
+
+  /**
+   * What the buyer is charged if this bid sells: the post's price, what its caps reserve and the
+   * most it pays. Its own bid, unless second price cleared it lower (clearRanking); never above it.
+   */
+  get chargeCents(): number {
+    return this.clearedCents ?? this.priceCents;
+  }
+
+  set chargeCents(cents: number) {
+    this.clearedCents = cents;
   }
 }

@@ -12,7 +12,10 @@ import { toCents } from "../money";
 import { CircuitBreaker, type Channel } from "../channels/config";
 import type { Buyer, Campaign } from "../resources/schemas";
 import { buyerDedupPlan, capRules, paceRule, type BuyerDedupPlan, type CapRule } from "./caps";
+import { AcceptanceBook } from "./acceptance";
+import { pricingPlan, type CompiledAdjustment, type PricingPlan } from "./pricing";
 import { compileFilter, type LeadPredicate } from "./filters";
+import { reasonText, type ReasonText } from "../reasons";
 import { systemClock, type Clock } from "../time/clock";
 import { compileSchedule, type CompiledSchedule } from "../time/schedule";
 
@@ -27,6 +30,14 @@ export interface ChannelPlan {
   health: ChannelHealth;
   minBidCents: number;
   fixedPriceCents: number | null;
+  /** Its `bid_adjustment` in cents; null when it has none (pricing.ts). */
+  adjustment: CompiledAdjustment | null;
+  /** A direct_post channel's price for a shared sale. */
+  sharedFixedPriceCents: number | null;
+  /** The sales it takes (`buys`). */
+  buys: { exclusive: boolean; shared: boolean };
+  /** Set when the channel takes no sale of the kinds its campaign makes (`sale_type: <kind>`): eligibility leaves it out. */
+  wrongSale: ReasonText<"sale_type"> | null;
   /** The channel's time zone, else its campaign's. */
   zone: string;
   schedule: CompiledSchedule | null;
@@ -43,11 +54,15 @@ export interface CampaignPlan {
   channels: ChannelPlan[];
   /** Whether any channel has a cap or pacing: only then is the usage view consulted. */
   hasCaps: boolean;
+  /** Bid adjustments, second price or expected-value ranking (pricing.ts, clearing.ts); null for a plain first-price auction. */
+  pricing: PricingPlan | null;
 }
 
 /** A channel compiled for the auction (exported for tests that run the auction without a database). */
 export function planChannel(config: Channel, buyer: Buyer, campaign: Campaign, health: HealthRegistry): ChannelPlan {
   const zone = config.timezone ?? campaign.timezone;
+  // Documents saved before shared sales existed buy exclusive sales only.
+  const buys = { exclusive: (config.buys ?? ["exclusive"]).includes("exclusive"), shared: (config.buys ?? []).includes("shared") };
   return {
     id: config.id,
     config,
@@ -58,6 +73,12 @@ export function planChannel(config: Channel, buyer: Buyer, campaign: Campaign, h
     health: health.for(config.id, config.circuit_breaker ?? CircuitBreaker.parse({})),
     minBidCents: toCents(config.min_bid),
     fixedPriceCents: config.fixed_price === undefined ? null : toCents(config.fixed_price),
+    adjustment: config.bid_adjustment
+      ? { multiplier: config.bid_adjustment.multiplier, offsetCents: toCents(config.bid_adjustment.offset) }
+      : null,
+    sharedFixedPriceCents: config.shared_fixed_price === undefined ? null : toCents(config.shared_fixed_price),
+    buys,
+    wrongSale: saleMismatch(buys, campaign.auction.mode),
     zone,
     schedule: config.schedule ? compileSchedule(config.schedule).schedule : null,
     capRules: [
@@ -71,10 +92,19 @@ export function planChannel(config: Channel, buyer: Buyer, campaign: Campaign, h
   };
 }
 
+/** Why a channel that buys `buys` takes no part in a campaign of `mode`, or null when it does. */
+export function saleMismatch(buys: { exclusive: boolean; shared: boolean }, mode: Campaign["auction"]["mode"]): ReasonText<"sale_type"> | null {
+  if (mode === "exclusive" && !buys.exclusive) return reasonText("sale_type", "exclusive");
+  if (mode === "shared" && !buys.shared) return reasonText("sale_type", "shared");
+  return null;
+}
+
 export class Catalog {
   private readonly campaigns: ReadCache<CampaignPlan | undefined>;
   /** Channel health in this process (see src/channels/health.ts). */
   readonly health = new HealthRegistry();
+  /** Channels' post-acceptance rates, for campaigns ranked by expected value (acceptance.ts). */
+  readonly acceptance: AcceptanceBook;
 
   constructor(
     private readonly database: Database,
@@ -82,6 +112,8 @@ export class Catalog {
     clock: Clock = systemClock,
   ) {
     this.campaigns = new ReadCache(ttlMs, () => clock.now());
+    // Rates change with every post: re-read at most every 2 s, and never less often than configuration.
+    this.acceptance = new AcceptanceBook(database, clock, Math.min(ttlMs, 2000));
   }
 
   campaign(id: string): Promise<CampaignPlan | undefined> {
@@ -92,7 +124,13 @@ export class Catalog {
       const channels = loaded.channels.map((row) =>
         planChannel(decodeStored("channels", row.channel) as Channel, row.buyer as Buyer, campaign, this.health),
       );
-      return { campaign, fields: compileFields(campaign.fields), channels, hasCaps: channels.some((c) => c.capRules.length > 0) };
+      return {
+        campaign,
+        fields: compileFields(campaign.fields),
+        channels,
+        hasCaps: channels.some((c) => c.capRules.length > 0),
+        pricing: pricingPlan(campaign.auction, channels, this.acceptance),
+      };
     });
   }
 

@@ -7,10 +7,12 @@ import { tryChannel } from "../channels/console";
 import type { BuyerTransport } from "../channels/transport";
 import type { Db } from "../db/client";
 import { GavelError, invalid } from "../errors";
-import { leadPrice, toCents } from "../money";
+import { fromCents, leadPrice, toCents } from "../money";
 import { getResource } from "../resources/store";
-import type { Catalog } from "./catalog";
+import type { CampaignPlan, Catalog, ChannelPlan } from "./catalog";
+import { adjustedCents } from "./pricing";
 import { atFloor, channelFloorCents } from "./floors";
+import { channelRouting } from "./routing";
 
 export interface ConsoleDeps {
   db: Db;
@@ -63,5 +65,30 @@ export async function testChannel(deps: ConsoleDeps, channelId: string, body: un
     { data, publicData },
     { leadId, post: request.post, priceCents: request.price === undefined ? undefined : toCents(request.price) },
   );
-  return { channel_id: channelId, lead_id: leadId, test: true, ping, post };
+  return {
+    channel_id: channelId,
+    lead_id: leadId,
+    test: true,
+    ping,
+    post,
+    ranking: consoleRanking(plan, channel, ping?.result ?? null),
+    routing: channelRouting(plan, channel),
+  };
+}
+
+/**
+ * How an auction would rank the channel's bid (README "Pricing and ranking"): the bid, the channel's
+ * `bid_adjustment` and the adjusted bid, under the campaign's pricing and ranking.
+ */
+function consoleRanking(plan: CampaignPlan, channel: ChannelPlan, ping: Record<string, unknown> | null) {
+  const auction = plan.campaign.auction;
+  const bidCents =
+    channel.config.type === "direct_post" ? (channel.fixedPriceCents ?? 0) : ping?.outcome === "bid" && typeof ping.price === "number" ? toCents(ping.price) : null;
+  return {
+    pricing: auction.pricing ?? "first",
+    rank_by: auction.rank_by ?? "price",
+    bid_adjustment: channel.config.bid_adjustment ?? null,
+    bid: bidCents === null ? null : fromCents(bidCents),
+    adjusted_bid: bidCents === null ? null : fromCents(adjustedCents(channel.adjustment, bidCents)),
+  };
 }

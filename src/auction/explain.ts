@@ -5,6 +5,7 @@
 import type { Database } from "../db/client";
 import { findDedupHolders } from "../db/leads";
 import type { FieldError } from "../errors";
+import { saleTypes, type SaleType } from "../channels/config";
 import { GavelError } from "../errors";
 import { dedupKeys } from "../leads/dedup";
 import type { VerdictCode } from "../reasons";
@@ -13,7 +14,9 @@ import { DAY_MS } from "../time/clock";
 import type { Catalog } from "./catalog";
 import { explainChannels, type EligibilityWorld, type ExclusionReason } from "./eligibility";
 import { payoutFloorCents, payoutRuleFor } from "./payout";
-import { fixedPriceClears, floorCents } from "./floors";
+import { directPostClears, floorCents } from "./floors";
+import { previewPricing, type PricingPreview } from "./clearing";
+import { previewRouting, type RoutingPreview, type RoutingStore } from "./routing";
 
 export interface ExplainInput {
   data: Record<string, unknown>;
@@ -35,11 +38,17 @@ export interface Explanation {
   supplier: { id: string; allowed: boolean } | null;
   /** `lead_invalid`, `duplicate`, `campaign_paused`, `supplier_not_allowed`: why no channel would be pinged. */
   blocked_by: VerdictCode[];
-  channels: { channel_id: string; buyer_id: string; type: string; eligible: boolean; reasons: (VerdictCode | ExclusionReason)[] }[];
+  channels: { channel_id: string; buyer_id: string; type: string; buys: SaleType[]; eligible: boolean; reasons: (VerdictCode | ExclusionReason)[] }[];
+  /** How the lead would be routed among the eligible channels. */
+  routing: RoutingPreview;
+  /** The kind of sale the campaign makes (README "Shared sales"): each channel's `buys` says which it takes. */
+  sale: { mode: "exclusive" | "shared" | "best"; max_sells: number };
+  /** How bids would be ranked and priced (README "Pricing and ranking"). */
+  pricing: PricingPreview;
 }
 
 export async function explainLead(
-  deps: { database: Database; catalog: Catalog; world?: EligibilityWorld },
+  deps: { database: Database; catalog: Catalog; world?: EligibilityWorld; routing?: RoutingStore },
   campaignId: string,
   input: ExplainInput,
 ): Promise<Explanation> {
@@ -69,13 +78,20 @@ export async function explainLead(
 
   // Channels are judged on the fields that passed validation, as normalised as the auction sees them.
   const lead = { supplierId: supplier?.id, data: checked.data, test: input.test, receivedAt: input.at };
-  const floor = floorCents(plan, payoutFloorCents(payoutRuleFor(supplier, campaign)));
+  const floor = floorCents(plan, payoutFloorCents(payoutRuleFor(supplier, campaign), campaign.margin));
   const channels = explainChannels(plan.channels, lead, deps.world).map(({ channel, reasons }) => {
     // A direct_post channel whose fixed price is under the floor joins no auction (ping.ts, step 4).
-    if (channel.config.type === "direct_post" && !fixedPriceClears(channel, floor))
+    if (channel.config.type === "direct_post" && !directPostClears(channel, campaign.auction.mode, floor))
       reasons.push("below_floor");
     const all: (VerdictCode | ExclusionReason)[] = [...blockedBy, ...reasons];
-    return { channel_id: channel.id, buyer_id: channel.config.buyer_id, type: channel.config.type, eligible: all.length === 0, reasons: all };
+    return {
+      channel_id: channel.id,
+      buyer_id: channel.config.buyer_id,
+      type: channel.config.type,
+      buys: saleTypes.filter((kind) => channel.buys?.[kind] ?? kind === "exclusive"),
+      eligible: all.length === 0,
+      reasons: all,
+    };
   });
 
   return {
@@ -88,5 +104,13 @@ export async function explainLead(
     supplier: supplier ? { id: supplier.id, allowed: supplierAllowed } : null,
     blocked_by: blockedBy,
     channels,
+    sale: { mode: campaign.auction.mode, max_sells: campaign.auction.max_sells },
+    pricing: await previewPricing(deps.catalog.acceptance, plan, floor, input.at),
+    routing: await previewRouting(
+      deps.routing,
+      plan,
+      lead,
+      plan.channels.filter((c) => channels.some((e) => e.eligible && e.channel_id === c.id)),
+    ),
   };
 }

@@ -4,7 +4,7 @@
 import type { Logger } from "pino";
 import { settleHealth } from "../channels/health";
 import type { LeadWriter } from "../db/lead-writer";
-import type { IdempotentResponse } from "../db/leads";
+import type { IdempotentResponse, LeadEvent, LeadOutcome } from "../db/leads";
 import { longestPingMs, type Metrics } from "../metrics";
 import { fromCents } from "../money";
 import { reasonText } from "../reasons";
@@ -48,8 +48,10 @@ export async function recordOutcome(
   metrics?.recordAttempts(campaign.id, result.attempts);
 
   const sold = result.status === "sold" ? result : null;
-  const payout = sold ? payoutCents(payoutRule, sold.revenueCents) : 0;
-  const answer = leadAnswer(lead.id, result.status, payout, sold ? 1 : 0);
+  // The payout rule, then the campaign's margin (payout.ts).
+  const payout = sold ? payoutCents(payoutRule, sold.revenueCents, campaign.margin) : 0;
+  // A shared lead's payout is the rule applied to the revenue of all its sales.
+  const answer = leadAnswer(lead.id, result.status, payout, sold ? sold.sales.length : 0);
   if (sold?.redirectUrl && campaign.return_redirect_url) answer.redirect_url = sold.redirectUrl;
   const decidedAt = new Date(deps.clock.now());
   const elapsed = deadline.now() - deadline.receivedMono;
@@ -62,13 +64,15 @@ export async function recordOutcome(
     decidedAt,
     priceCents: payout,
     revenueCents: sold ? sold.revenueCents : 0,
-    soldTo: sold ? 1 : 0,
+    soldTo: sold ? sold.sales.length : 0,
     soldChannelId: sold ? sold.channel.id : null,
     soldBuyerId: sold ? sold.channel.buyerId : null,
     excluded: result.excluded,
+    routing: result.routing ?? null,
+    ranking: result.ranking ?? null,
     overheadMs,
     attempts: result.attempts,
-    events: [{ status: result.status, at: decidedAt, reason: sold ? reasonText("sold_to", sold.channel.id) : reason }],
+    events: outcomeEvents(result, decidedAt, reason),
     idempotent: idempotent && { ...idempotent, body: answer },
   });
   // Another process settled the lead as interrupted first (this one could not write for that
@@ -79,6 +83,14 @@ export async function recordOutcome(
   metrics?.recordLead(result.status, { elapsedMs: total, overheadMs: Math.max(0, total - result.buyerWaitMs), pingPhaseMs: longestPingMs(result.attempts) });
   logSummary(deps.logger, lead, campaign.id, result, payout, elapsed, overheadMs);
   return { kind: result.status, recorded: true, answer };
+}
+
+/** The lead's history from its auction: a `best` campaign's choice, then its verdict — one `sold` per sale. */
+function outcomeEvents(result: AuctionResult, at: Date, reason: LeadOutcome["reason"]): LeadEvent[] {
+  const events: LeadEvent[] = result.saleChosen ? [{ status: "auctioning", at, reason: result.saleChosen }] : [];
+  if (result.status === "sold") for (const sale of result.sales) events.push({ status: "sold", at, reason: reasonText("sold_to", sale.channel.id) });
+  else events.push({ status: result.status, at, reason });
+  return events;
 }
 
 /** One line per lead (STYLE.md): how it ended, what it brought, how many buyers it took. */

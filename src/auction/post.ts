@@ -35,7 +35,7 @@ const ALL_REJECTED: PostingEnd = { status: "unsold", reason: "all_rejected" };
 const OUTCOME_UNKNOWN: PostingEnd = { status: "error", reason: "post_outcome_unknown" };
 const NO_DATABASE: PostingEnd = { status: "error", reason: "database_unavailable" };
 
-const isOutcomeUnknown = (post: { outcome: string }) => post.outcome === "unknown" || post.outcome === "invalid_response";
+export const isOutcomeUnknown = (post: { outcome: string }) => post.outcome === "unknown" || post.outcome === "invalid_response";
 
 /**
  * Without the database no cap can be reserved, so no post may go out: the auction ends in error.
@@ -45,9 +45,10 @@ const noDatabase = (attempts: readonly AttemptRow[]): PostingEnd =>
   attempts.some((a) => a.kind === "post" && isOutcomeUnknown(a)) ? OUTCOME_UNKNOWN : NO_DATABASE;
 
 /** The step: reserves a bid's caps before its post; null when the database cannot be reached. */
-async function reserve(caps: CapLedger, bid: Bid, lead: AuctionLead): Promise<CapReservation | null> {
+export async function reserve(caps: CapLedger, bid: Bid, lead: AuctionLead): Promise<CapReservation | null> {
   try {
-    return await caps.reserveCap(bid.channel, lead, bid.priceCents);
+    // What the buyer is charged (its bid, or less under second price: clearing.ts) is what its spend caps count.
+    return await caps.reserveCap(bid.channel, lead, bid.chargeCents);
   } catch (error) {
     if (unavailable(error)) return null;
     throw error;
@@ -58,7 +59,7 @@ async function reserve(caps: CapLedger, bid: Bid, lead: AuctionLead): Promise<Ca
  * Its compensation: gives a reservation back; false when the database cannot take it now (the
  * reservation then stays counted: a cap errs on the side of selling less, never more).
  */
-async function giveBack(caps: CapLedger, hold: CapHold): Promise<boolean> {
+export async function giveBack(caps: CapLedger, hold: CapHold): Promise<boolean> {
   try {
     await caps.releaseCap(hold);
     return true;
@@ -125,7 +126,7 @@ export async function postWithFallback(
       if (post.outcome === "accepted") {
         // The sale stands whatever happens next: spend the buyer did not use stays counted if the
         // database cannot take it back now (a cap errs on the side of selling less, never more).
-        if (post.priceCents < bid.priceCents) await deps.caps.settleCap(hold, bid.priceCents, post.priceCents).catch(() => {});
+        if (post.priceCents < bid.chargeCents) await deps.caps.settleCap(hold, bid.chargeCents, post.priceCents).catch(() => {});
         return { status: "sold", bid, priceCents: post.priceCents, redirectUrl: post.redirectUrl };
       }
       // The buyer may have taken the lead: its reservation stays, and offering the lead to anyone
@@ -145,7 +146,7 @@ export async function postWithFallback(
 }
 
 /** One post to the buyer of `bid`, recorded as an attempt. */
-async function send(
+export async function send(
   deps: PostDeps,
   campaign: PostCampaign,
   lead: AuctionLead,
@@ -164,15 +165,17 @@ async function send(
       pingRef: bid.pingRef,
       campaign: campaign.id,
       test: lead.test,
-      priceCents: bid.priceCents,
+      priceCents: bid.chargeCents,
       data: lead.data,
+      ...(bid.sale === "shared" && { sale: "shared" as const }),
     },
     timeoutMs,
     deps.maxBodyBytes,
   );
   const response = await deps.transport.send(request);
   trail.buyerWaitMs += response.durationMs;
-  const post = channel.io.readPost(response, bid.priceCents);
+  // The post offers the lead at the bid's charge, and a buyer's answer never raises it.
+  const post = channel.io.readPost(response, bid.chargeCents);
   trail.attempts.push({
     kind: "post",
     channelId: channel.id,
@@ -180,7 +183,7 @@ async function send(
     durationMs: response.durationMs,
     httpStatus: response.kind === "response" || response.kind === "too_large" ? response.status : null,
     outcome: post.outcome,
-    priceCents: post.outcome === "accepted" ? post.priceCents : bid.priceCents,
+    priceCents: post.outcome === "accepted" ? post.priceCents : bid.chargeCents,
     reason: post.reason,
     pingRef: bid.pingRef,
     congested: waitedInGavelQueue(response),

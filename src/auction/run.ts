@@ -6,25 +6,62 @@ import type { Bid } from "./bid";
 import type { CampaignPlan, ChannelPlan } from "./catalog";
 import type { Deadline } from "./deadline";
 import type { Eligibility } from "./eligibility";
+import { byScore, clearRanking, countPosts, rankingRecord, scoreBids, type PricedTrail } from "./clearing";
 import { floorCents } from "./floors";
-import { collectBids, type AuctionLead, type AuctionTrail, type PingDeps } from "./ping";
-import { letGo, postWithFallback, type PostDeps } from "./post";
+import { collectBids, type AuctionLead, type PingDeps } from "./ping";
+import { letGo, type PostDeps } from "./post";
 import { rankBids } from "./rank";
+import { chooseSale, postShared, type SharedEnd } from "./shared";
+import type { ReasonText } from "../reasons";
+import { startRouting, type RoutedTrail, type RoutingDeps } from "./routing";
 
 export type { AuctionLead, AuctionTrail } from "./ping";
 
-export interface AuctionDeps extends PingDeps, PostDeps {
+export interface AuctionDeps extends PingDeps, PostDeps, RoutingDeps {
   /** Draws among exact ties (rank.ts). */
   random(): number;
 }
 
 /** How the auction ended, with its trail. */
-export type AuctionResult = AuctionTrail &
-  (
-    | { status: "sold"; channel: ChannelPlan; revenueCents: number; redirectUrl: string | null }
-    | { status: "unsold"; reason: "no_eligible_channels" | "no_bids" | "all_rejected" | "deadline" }
-    | { status: "error"; reason: "post_outcome_unknown" | "database_unavailable" }
-  );
+export type AuctionResult = RoutedTrail &
+  PricedTrail &
+  AuctionEnd & {
+    /** A `best` campaign's choice between an exclusive and a shared sale, with the figures it compared. */
+    saleChosen?: ReasonText<"sale_chosen">;
+  };
+
+/** How the auction ended, without its trail. */
+export type AuctionEnd =
+  | {
+      status: "sold";
+      /** The highest sale's channel (a shared lead's `sold_channel`), the revenue of every sale, the highest sale's redirect. */
+      channel: ChannelPlan;
+      revenueCents: number;
+      redirectUrl: string | null;
+      /** Every sale, highest price first: one for an exclusive sale, up to `max_sells` for a shared one. */
+      sales: SoldTo[];
+    }
+  | { status: "unsold"; reason: "no_eligible_channels" | "no_bids" | "all_rejected" | "deadline" }
+  | { status: "error"; reason: "post_outcome_unknown" | "database_unavailable" };
+
+/** One sale of the lead: the channel whose buyer accepted, at the price it accepted. */
+export interface SoldTo {
+  channel: ChannelPlan;
+  priceCents: number;
+}
+
+/** The auction's end after a shared posting (shared.ts): the sales, highest first, or why there were none. */
+export function sharedResult(end: SharedEnd): AuctionEnd {
+  if (end.status !== "sold") return end;
+  const sales = end.sales.map((s) => ({ channel: s.bid.channel, priceCents: s.priceCents }));
+  return {
+    status: "sold",
+    channel: sales[0].channel,
+    revenueCents: sales.reduce((total, s) => total + s.priceCents, 0),
+    redirectUrl: end.sales.find((s) => s.redirectUrl !== null)?.redirectUrl ?? null,
+    sales,
+  };
+}
 
 /**
  * Runs the auction of a lead among the channels selected for it (each holding its concurrency slot,
@@ -40,22 +77,41 @@ export async function runAuction(
   payoutFixedCents: number | null,
 ): Promise<AuctionResult> {
   const slots = eligibility.slots;
-  const trail: AuctionTrail = { attempts: [], excluded: eligibility.excluded, buyerWaitMs: 0 };
+  const trail: RoutedTrail & PricedTrail = { attempts: [], excluded: eligibility.excluded, buyerWaitMs: 0 };
+  const pricing = plan.pricing;
+  // Routing starts now, so that what it reads (a returning consumer's buyer) is read during the pings.
+  const router = startRouting(deps, plan, lead);
   const bids: Bid[] = [];
   try {
     // Step 4: direct posts join at their fixed price; ping_post channels are pinged.
-    await collectBids(deps, plan, lead, eligibility.eligible, slots, floorCents(plan, payoutFixedCents), deadline, trail, bids);
-    // Step 5.
-    const ranking = rankBids(bids, deps.random);
+    const floor = floorCents(plan, payoutFixedCents);
+    await collectBids(deps, plan, lead, eligibility.eligible, slots, floor, deadline, trail, bids);
+    // Step 5. A pricing plan (clearing.ts) ranks by adjusted bids, × acceptance rates under rank_by
+    // expected, and sets what each bid is charged if it sells; a plain campaign does none of it.
+    if (pricing) await scoreBids(pricing, plan.campaign.id, plan.channels, bids, deadline.wallNow());
+    const ranking = rankBids(bids, deps.random, pricing ? byScore : undefined);
+    if (pricing && ranking.length) {
+      clearRanking(pricing, ranking, floor);
+      trail.ranking = rankingRecord(pricing, ranking, floor);
+    }
     if (ranking.length === 0)
       return { ...trail, status: "unsold", reason: eligibility.eligible.length === 0 ? "no_eligible_channels" : "no_bids" };
-    // Step 6.
-    const end = await postWithFallback(deps, plan.campaign, lead, ranking, slots, deadline, trail);
-    if (end.status === "sold")
-      return { ...trail, status: "sold", channel: end.bid.channel, revenueCents: end.priceCents, redirectUrl: end.redirectUrl };
-    return { ...trail, ...end };
+    // Step 6. A shared sale (shared.ts) posts to the top max_sells bids at once, one per buyer; a
+    // `best` campaign first chooses between that and an exclusive sale.
+    const auction = plan.campaign.auction;
+    const choice = auction.mode === "best" ? chooseSale(ranking, auction.max_sells) : null;
+    if (auction.mode === "shared" || choice?.sale === "shared") {
+      const shared = await postShared(deps, plan.campaign, lead, choice ? choice.shared : ranking, auction.max_sells, slots, deadline, trail);
+      return { ...trail, saleChosen: choice?.reason, ...sharedResult(shared) };
+    }
+    // An exclusive sale, in the order the campaign's routing gives the bids (routing.ts; by default the ranking's).
+    // Its sales: one, or with the routing strategy `all` one per buyer of a tier.
+    const end = await router.post(choice ? choice.exclusive : ranking, slots, deadline, trail);
+    return { ...trail, saleChosen: choice?.reason, ...sharedResult(end) };
   } finally {
     // Bids the posting never reached (a sale or the deadline came first) free their channels now.
     for (const bid of bids) letGo(slots, bid);
+    // rank_by expected: every post counts for its channel's acceptance rate.
+    if (pricing) countPosts(pricing, plan.campaign.id, trail.attempts);
   }
 }

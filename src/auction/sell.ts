@@ -16,6 +16,7 @@ import type { CapLedger, UsageView } from "./caps";
 import type { Catalog, CampaignPlan } from "./catalog";
 import { Deadline } from "./deadline";
 import { processWorld, selectChannels } from "./eligibility";
+import { holdIfClosed } from "./hold";
 import type { AuctionGate } from "./gate";
 import { LeadSubmission, leadOrigin, recordForAuction, recordInvalid, type SellProgress } from "./intake";
 import type { ChannelSlots } from "./limiter";
@@ -152,10 +153,15 @@ async function sellValidated(
     seenBuyers: new Set(intake.seenBuyers),
   };
   const eligibility = selectChannels(plan.channels, lead, processWorld(deps.caps, deps.limiter));
+  // Every channel that could take the lead is closed: a campaign with `hold` keeps it until one opens (hold.ts).
+  if (plan.campaign.hold && eligibility.eligible.length === 0) {
+    const held = await holdIfClosed(deps, plan, lead, eligibility, idempotent, metrics);
+    if (held) return held;
+  }
 
   // Steps 4–6: ping, rank, post down the ranking.
   const payoutRule = payoutRuleFor(supplier, plan.campaign);
-  const result = await runAuction(deps, plan, lead, eligibility, deadline, payoutFloorCents(payoutRule));
+  const result = await runAuction(deps, plan, lead, eligibility, deadline, payoutFloorCents(payoutRule, plan.campaign.margin));
 
   // Step 7: persist the outcome, then answer.
   return recordOutcome(deps, plan, lead, eligibility, result, payoutRule, deadline, idempotent, metrics);

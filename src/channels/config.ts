@@ -5,7 +5,7 @@
 // saved live here too, so a mistake is a 422 with the path of the bad part, never a surprise when a
 // lead arrives; the checks against the campaign's fields need the campaign, and ./check.ts has them.
 import { z } from "zod";
-import { leadPrice } from "../money";
+import { leadPrice, MAX_LEAD_PRICE } from "../money";
 import { caps, slug, status, timezone } from "../shapes";
 import { compileSchedule } from "../time/schedule";
 import { requestFormats, responseFormats } from "./formats";
@@ -31,6 +31,10 @@ export const Pacing = z
     leads_per_minute: z.number().positive().max(100_000),
   })
   .strict();
+
+/** The kinds of sale (SPEC.md `auction.mode`): the lead to one buyer alone, or to several. */
+export const saleTypes = ["exclusive", "shared"] as const;
+export type SaleType = (typeof saleTypes)[number];
 
 const httpUrl = z.url({ protocol: /^https?$/, message: "must be an http(s) URL" });
 const headerName = z.string().regex(/^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/, "must be a valid HTTP header name");
@@ -127,6 +131,8 @@ export const PingResponseRules = z
   .object({
     format: responseFormat.optional(),
     bid: ValueRule.optional(),
+    /** A channel that buys shared sales: where its shared price is (next to `bid`, the exclusive one). */
+    shared_bid: ValueRule.optional(),
     accepted: Condition.optional(),
     ping_ref: ValueRule.optional(),
     reason: ValueRule.optional(),
@@ -160,6 +166,26 @@ const Signing = z
   .strict();
 export type Signing = z.infer<typeof Signing>;
 
+/**
+ * A channel's bid as the auction ranks it: `bid × multiplier + offset` (LeadProsper's bid penalty).
+ * Floors and `min_bid` apply to the bid itself, and the buyer is charged in its own terms (README
+ * "Pricing and ranking").
+ */
+export const BidAdjustment = z
+  .object({
+    multiplier: z.number().positive().max(100).default(1),
+    /** Added after the multiplier, in money (negative for a penalty); at most two decimals. */
+    offset: z
+      .number()
+      .min(-MAX_LEAD_PRICE)
+      .max(MAX_LEAD_PRICE)
+      .refine((v) => Math.abs(v * 100 - Math.round(v * 100)) < 1e-6, "must have at most 2 decimal places")
+      .default(0),
+  })
+  .strict()
+  .meta({ id: "BidAdjustment" });
+export type BidAdjustment = z.infer<typeof BidAdjustment>;
+
 export const CircuitBreaker = z
   .object({
     failures: z.number().int().min(1).max(10_000).default(10),
@@ -180,12 +206,34 @@ const ChannelFields = z
     ping: EndpointConfig.optional(),
     post: EndpointConfig,
     fixed_price: leadPrice.optional(),
+    /**
+     * The sales the channel takes (SPEC.md shared mode): `exclusive` (the lead is the buyer's
+     * alone), `shared` (one of up to `max_sells` buyers), or both. A campaign of the other kind
+     * leaves it out (`sale_type`).
+     */
+    buys: z
+      .array(z.enum(saleTypes))
+      .min(1)
+      .default(["exclusive"])
+      .refine((list) => new Set(list).size === list.length, "name each sale type once"),
+    /** A direct_post channel that buys shared sales: its price for a shared sale. */
+    shared_fixed_price: leadPrice.optional(),
     filters: z.array(Filter).default([]),
     /** Suppliers whose leads this channel takes; null or absent takes every supplier. */
     suppliers: z.array(slug).nullable().default(null),
     priority: z.number().int().min(0).max(1_000_000).default(1),
     weight: z.number().positive().max(1_000_000).default(1),
+    /**
+     * `buyer` (absent): offered the lead as its campaign's routing says. `fallback`: a catch-all,
+     * posted only when no other channel took the lead, so that no lead is orphaned.
+     */
+    role: z
+      .enum(["buyer", "fallback"])
+      .optional()
+      .meta({ description: "`buyer` (the default): routed as the campaign says. `fallback`: a catch-all posted only when no other channel took the lead" }),
     min_bid: leadPrice.default(0),
+    /** How the auction ranks this channel's bids (a bid penalty or boost); what the buyer pays is never above its own bid. */
+    bid_adjustment: BidAdjustment.optional(),
     /** Time zone of the schedule and caps; absent: the campaign's. */
     timezone: timezone.optional(),
     schedule: Schedule.optional(),
@@ -205,8 +253,15 @@ export const Channel = ChannelFields.superRefine((ch, ctx) => {
   for (const problem of channelConfigProblems(ch)) ctx.addIssue({ code: "custom", path: problem.path, message: problem.message });
   if (ch.type === "ping_post" && !ch.ping)
     ctx.addIssue({ code: "custom", path: ["ping"], message: "a ping_post channel needs a ping endpoint" });
-  if (ch.type === "direct_post" && ch.fixed_price === undefined)
+  const buys = ch.buys ?? ["exclusive"];
+  if (ch.type === "direct_post" && ch.fixed_price === undefined && buys.includes("exclusive"))
     ctx.addIssue({ code: "custom", path: ["fixed_price"], message: "a direct_post channel needs a fixed_price" });
+  if (ch.type === "direct_post" && ch.shared_fixed_price === undefined && buys.includes("shared"))
+    ctx.addIssue({ code: "custom", path: ["shared_fixed_price"], message: "a direct_post channel that buys shared sales needs a shared_fixed_price" });
+  if (ch.shared_fixed_price !== undefined && !buys.includes("shared"))
+    ctx.addIssue({ code: "custom", path: ["shared_fixed_price"], message: "only a channel that buys shared sales (buys: [\"shared\"]) has a shared price" });
+  if (ch.response?.ping?.shared_bid !== undefined && !buys.includes("shared"))
+    ctx.addIssue({ code: "custom", path: ["response", "ping", "shared_bid"], message: "only a channel that buys shared sales (buys: [\"shared\"]) reads a shared bid" });
   if (ch.type === "direct_post" && ch.ping)
     ctx.addIssue({ code: "custom", path: ["ping"], message: "a direct_post channel is not pinged" });
 }).meta({ id: "Channel" });
@@ -291,16 +346,16 @@ function rulesProblems(base: (string | number)[], rules: PingRules | PostRules, 
 }
 
 /** The problems of a channel's endpoints and response rules (its fields are checked by the schema above). */
-function channelConfigProblems(ch: Pick<z.infer<typeof ChannelFields>, "type" | "ping" | "post" | "fixed_price" | "response">): ConfigProblem[] {
+function channelConfigProblems(ch: Pick<z.infer<typeof ChannelFields>, "type" | "ping" | "post" | "fixed_price" | "shared_fixed_price" | "response">): ConfigProblem[] {
   const problems: ConfigProblem[] = [];
   if (ch.ping) problems.push(...endpointProblems("ping", ch.ping));
   problems.push(...endpointProblems("post", ch.post));
   const ping = ch.response?.ping;
   if (ping) {
     if (ch.type === "direct_post") problems.push({ path: ["response", "ping"], message: "a direct_post channel is not pinged" });
-    if (ping.bid === undefined && ping.accepted === undefined)
+    if (ping.bid === undefined && ping.shared_bid === undefined && ping.accepted === undefined)
       problems.push({ path: ["response", "ping", "bid"], message: "needs bid (where the price is), or accepted (a yes/no priced at fixed_price)" });
-    if (ping.bid === undefined && ping.accepted !== undefined && ch.fixed_price === undefined)
+    if (ping.bid === undefined && ping.shared_bid === undefined && ping.accepted !== undefined && ch.fixed_price === undefined && ch.shared_fixed_price === undefined)
       problems.push({ path: ["fixed_price"], message: "a ping answered only with yes/no sells at the channel's fixed_price: set it" });
     problems.push(...rulesProblems(["response", "ping"], ping, ["accepted"]));
   }

@@ -241,6 +241,10 @@ export interface LeadOutcome {
   soldChannelId: string | null;
   soldBuyerId: string | null;
   excluded: { channel_id: string; reason: ReasonText<ExclusionCode> }[];
+  /** How routing ordered the posts (src/auction/routing.ts), as the trace shows it; null for a campaign routed by price alone. */
+  routing?: unknown;
+  /** Bids, adjusted bids, acceptance rates and charges (src/auction/clearing.ts), as the trace shows them; null for a plain first-price auction. */
+  ranking?: unknown;
   overheadMs: number | null;
   attempts: AttemptRow[];
   events: LeadEvent[];
@@ -251,7 +255,7 @@ export interface LeadOutcome {
  * The end of several auctions, in ONE statement of fixed text (see finishLeads). Each list is a
  * JSON array of arrays, in the order its rows are to be inserted:
  *  $1 outcomes [id, status, reason, decided_at, price_cents, revenue_cents, sold_to, excluded, overhead_ms,
- *     sold_channel_id, sold_buyer_id],
+ *     sold_channel_id, sold_buyer_id, routing, ranking],
  *  $2 attempts [lead, kind, channel, started_at, duration_ms, http_status, outcome, price_cents, reason, ping_ref],
  *  $3 events [lead, status, at, reason], $4 idempotent answers [supplier, key, lead, status, response].
  * The updates name their rows' keys with `= any(array(…))` too, so the planner, which guesses 100
@@ -262,7 +266,8 @@ export const FINISH = `
     with outcome as (
       select o->>0 as id, o->>1 as status, o->>2 as reason, (o->>3)::timestamptz as decided_at, (o->>4)::int as price_cents,
              (o->>5)::int as revenue_cents, (o->>6)::int as sold_to, o->7 as excluded, (o->>8)::int as overhead_ms,
-             o->>9 as sold_channel_id, o->>10 as sold_buyer_id
+             o->>9 as sold_channel_id, o->>10 as sold_buyer_id, nullif(o->11, 'null'::jsonb) as routing,
+             nullif(o->12, 'null'::jsonb) as ranking
       from jsonb_array_elements($1::text::jsonb) o
     ), lead_out as (
       -- Only a lead still in auction is settled: a write retried after a lost answer, or one that
@@ -270,7 +275,8 @@ export const FINISH = `
       update leads set status = outcome.status, reason = outcome.reason, decided_at = outcome.decided_at,
              price_cents = outcome.price_cents, revenue_cents = outcome.revenue_cents, sold_to = outcome.sold_to,
              excluded = outcome.excluded, overhead_ms = outcome.overhead_ms,
-             sold_channel_id = outcome.sold_channel_id, sold_buyer_id = outcome.sold_buyer_id
+             sold_channel_id = outcome.sold_channel_id, sold_buyer_id = outcome.sold_buyer_id, routing = outcome.routing,
+             ranking = outcome.ranking
       from outcome where leads.id = outcome.id and leads.id = any(array(select id from outcome)) and leads.status = 'auctioning'
       returning leads.id
     ), attempts_in as (
@@ -336,6 +342,8 @@ export async function finishLeads(database: Database, outcomes: readonly LeadOut
       o.overheadMs,
       o.soldChannelId,
       o.soldBuyerId,
+      o.routing ?? null,
+      o.ranking ?? null,
     ]);
     for (const a of o.attempts)
       attempts.push([o.leadId, a.kind, a.channelId, a.startedAt.toISOString(), a.durationMs, a.httpStatus, a.outcome, a.priceCents, a.reason, a.pingRef]);

@@ -4,15 +4,18 @@ import type { Catalog } from "../auction/catalog";
 import type { Clock } from "../time/clock";
 import { explainLead } from "../auction/explain";
 import type { EligibilityWorld } from "../auction/eligibility";
+import type { RoutingStore } from "../auction/routing";
 import type { Database } from "../db/client";
 import { GavelError } from "../errors";
+import { saleTypes } from "../channels/config";
 import { stageReason, VERDICT_REASONS, type VerdictCode } from "../reasons";
-import type { Supplier } from "../resources/schemas";
+import { Margin, type Supplier } from "../resources/schemas";
 import { slug } from "../shapes";
 import { getResource } from "../resources/store";
 import { instant } from "./body";
 import { FieldErrorSchema } from "./problem";
 import { reasonDetail, reasonOf, shown } from "./reasons";
+import { RoutingPreview } from "./routing";
 import { route, type AnyRoute } from "./route";
 
 export interface ExplainRouteDeps {
@@ -21,6 +24,8 @@ export interface ExplainRouteDeps {
   clock: Clock;
   /** This process's view of cap usage and requests in flight, as the auction sees them. */
   world?: EligibilityWorld;
+  /** Rotations and returning consumers (read only), for how the lead would be routed. */
+  routing?: RoutingStore;
 }
 
 const ExplainRequest = z
@@ -31,6 +36,27 @@ const ExplainRequest = z
     test: z.boolean().default(false).meta({ description: "A test lead (skips dedup)" }),
   })
   .strict();
+
+/** How bids would be ranked and priced (README "Pricing and ranking"). */
+const PricingPreview = z
+  .object({
+    pricing: z.enum(["first", "second"]),
+    rank_by: z.enum(["price", "expected"]),
+    floor: z.number().meta({ description: "The lead's floor: the campaign's, or what a fixed payout plus the margin needs" }),
+    margin: Margin.nullable(),
+    acceptance: z.object({ floor: z.number(), half_life_hours: z.number(), prior_posts: z.number() }).nullable().meta({ description: "rank_by expected: how each channel's post-acceptance rate is estimated" }),
+    channels: z.array(
+      z.object({
+        channel_id: z.string(),
+        bid_adjustment: z.object({ multiplier: z.number(), offset: z.number() }).nullable(),
+        acceptance: z
+          .object({ posted: z.number(), accepted: z.number(), rate: z.number() })
+          .nullable()
+          .meta({ description: "rank_by expected: the channel's decayed post counts and the rate its bids are ranked with now (the floor applied)" }),
+      }),
+    ),
+  })
+  .meta({ id: "PricingPreview" });
 
 const Explanation = z
   .object({
@@ -47,12 +73,18 @@ const Explanation = z
         channel_id: z.string(),
         buyer_id: z.string(),
         type: z.string(),
+        buys: z.array(z.enum(saleTypes)).meta({ description: "The sales the channel takes: `exclusive`, `shared` or both" }),
         eligible: z.boolean(),
         reasons: z
           .array(z.object({ reason: reasonOf("explain"), detail: reasonDetail }))
           .meta({ description: "Every reason, lead-level verdicts first: `paused`, `buyer_paused`, `supplier`, `filtered` (detail: the field; one per failing filter), `below_floor`, …" }),
       }),
     ),
+    routing: RoutingPreview,
+    sale: z
+      .object({ mode: z.enum(["exclusive", "shared", "best"]), max_sells: z.number().int() })
+      .meta({ description: "The kind of sale the campaign makes (README \"Shared sales\"); a channel that does not buy it is left out with `sale_type`" }),
+    pricing: PricingPreview,
   })
   .meta({ id: "Explanation" });
 

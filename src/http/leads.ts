@@ -3,11 +3,14 @@ import { z } from "zod";
 import type { Catalog } from "../auction/catalog";
 import type { SupplierRateLimiter } from "../auction/rate-limit";
 import { LeadAnswer, LeadSubmission, sellLead, trackingString, type SellDeps } from "../auction/sell";
+import { findSupplierLead } from "../db/held";
 import { findLead, listLeads } from "../db/trace";
 import { GavelError, type FieldError } from "../errors";
 import { maskPii } from "../leads/pii";
 import { fromCents } from "../money";
 import { attemptReason, stageReason } from "../reasons";
+import { RoutingDecision } from "./routing";
+import { RankingTrace, rankingTrace } from "./ranking";
 import { slug } from "../shapes";
 import { admission, arrivalOf } from "./admission";
 import { operatorOf, supplierOf } from "./auth";
@@ -25,7 +28,7 @@ export interface LeadRouteDeps extends SellDeps {
 
 const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
 
-const leadStatus = z.enum(["received", "rejected", "duplicate", "auctioning", "sold", "unsold", "error", "returned"]);
+const leadStatus = z.enum(["received", "rejected", "duplicate", "auctioning", "held", "expired", "sold", "unsold", "error", "returned"]);
 
 /** How a form spells `test` (read trimmed and in any case). */
 const FORM_TRUE = ["true", "1", "yes", "on"] as const;
@@ -64,8 +67,14 @@ const LeadSummary = z
     decided_at: z.string().nullable(),
     price: z.number().meta({ description: "Paid to the supplier" }),
     revenue: z.number().meta({ description: "Paid by the buyer" }),
-    sold_to: z.number().int().meta({ description: "Number of sales: 1 when sold, else 0 (a count, not who bought: that is `sold_channel` and `sold_buyer`)" }),
-    sold_channel: z.string().nullable().meta({ description: "Who bought: the id of the channel whose post accepted the lead; null unless sold" }),
+    sold_to: z
+      .number()
+      .int()
+      .meta({ description: "Number of sales: 1 for an exclusive sale, up to `max_sells` for a shared one, else 0 (a count, not who bought: that is `sold_channel` and `sold_buyer`, and the trace's `sales`)" }),
+    sold_channel: z
+      .string()
+      .nullable()
+      .meta({ description: "Who bought: the id of the channel whose post accepted the lead (of a shared lead, the highest sale's); null unless sold" }),
     sold_buyer: z.string().nullable().meta({ description: "Who bought: the id of the buyer of `sold_channel` when it bought; null unless sold" }),
     source: z.string().nullable().meta({ description: "The supplier's `source` tracking string, as submitted" }),
     sub_id: z.string().nullable().meta({ description: "The supplier's `sub_id` tracking string, as submitted" }),
@@ -81,6 +90,22 @@ const LeadTrace = LeadSummary.extend({
     .meta({ description: "When the auction had to be over (received_at plus the campaign's timeout_ms); null for a lead never auctioned" }),
   history: z.array(z.object({ status: z.string(), at: z.string(), reason: reasonOf("lead").nullable(), detail: reasonDetail })),
   excluded: z.array(Exclusion),
+  routing: RoutingDecision.nullable(),
+  ranking: RankingTrace.nullable().meta({
+    description: "Bids as made and as ranked, acceptance rates and charges (README \"Pricing and ranking\"); null for a plain first-price auction",
+  }),
+  sales: z
+    .array(
+      z.object({
+        channel_id: z.string(),
+        buyer_id: z.string().nullable().meta({ description: "The channel's buyer (as the channel is configured now)" }),
+        price: z.number().meta({ description: "What the buyer paid for this sale" }),
+      }),
+    )
+    .meta({
+      description:
+        "Every sale of the lead, highest price first: its accepted posts. One for an exclusive sale; up to `max_sells` for a shared one (`sold_channel` is the first, and `revenue` their sum)",
+    }),
   attempts: z.array(
     z.object({
       kind: z.enum(["ping", "post"]),
@@ -99,6 +124,19 @@ const LeadTrace = LeadSummary.extend({
     }),
   ),
 }).meta({ id: "LeadTrace" });
+
+/** What a supplier reads of its own lead: how it ended and what it is paid, never who bought it. */
+const SupplierLead = z
+  .object({
+    id: z.string(),
+    status: leadStatus,
+    reason: reasonOf("lead").nullable(),
+    detail: reasonDetail,
+    price: z.number().meta({ description: "What the supplier is paid (0 unless sold)" }),
+    received_at: z.string(),
+    decided_at: z.string().nullable(),
+  })
+  .meta({ id: "SupplierLead" });
 
 const LeadPage = z.object({ items: z.array(LeadSummary.extend({ trace_url: z.string() })), next_cursor: z.string().nullable() });
 
@@ -126,7 +164,7 @@ const LeadQuery = z
   .strict();
 
 /** Per-supplier token bucket (in this process): 429 + Retry-After before the body is even read. */
-function rateLimit(limiter: SupplierRateLimiter): AppMiddleware {
+export function rateLimit(limiter: SupplierRateLimiter): AppMiddleware {
   return async (c, next) => {
     const supplier = supplierOf(c);
     const admission = limiter.take(supplier.id, supplier.rate_limit);
@@ -152,6 +190,10 @@ export function leadRoutes(deps: LeadRouteDeps): AnyRoute[] {
       documentedBody: { content: { "application/json": LeadSubmission, "application/x-www-form-urlencoded": LeadForm } },
       responses: {
         200: { description: "The auction's outcome (sold, unsold, duplicate or error)", schema: LeadAnswer },
+        202: {
+          description: "`held`: every channel that could take the lead is closed by its schedule, and the campaign holds leads (`hold`): it is auctioned when the first opens (README \"Held leads\")",
+          schema: LeadAnswer,
+        },
         403: {
           description: "Supplier not allowed on the campaign, a paused supplier or campaign, or an operator token (lead intake needs a supplier API key)",
           schema: undefined,
@@ -194,6 +236,8 @@ export function leadRoutes(deps: LeadRouteDeps): AnyRoute[] {
           case "duplicate":
           case "rejected":
             return answered(c, 200, fate.answer);
+          case "held":
+            return answered(c, 202, fate.answer);
           case "invalid":
             throw new GavelError("validation", "The lead has invalid fields", { errors: fate.answer.errors, lead_id: fate.answer.lead_id });
           case "over_cap":
@@ -220,9 +264,25 @@ export function leadRoutes(deps: LeadRouteDeps): AnyRoute[] {
       access: "analyst",
       operationId: "getLead",
       summary: "A lead's trace: history, exclusions and every ping and post",
+      description:
+        "With an operator token, the lead's whole trace. With a supplier API key, one of the supplier's own leads as `SupplierLead`: its status and price only (a held lead's outcome, README \"Held leads\"), never who bought it.",
       tags: ["Leads"],
-      responses: { 200: { description: "The lead", schema: LeadTrace } },
+      suppliersToo: true,
+      responses: { 200: { description: "The lead", schema: z.union([LeadTrace, SupplierLead]) } },
       async handler(c, { params }) {
+        const supplier = c.var.supplier;
+        if (supplier) {
+          const own = await findSupplierLead(deps.database, params.id, supplier.id);
+          if (!own) throw new GavelError("not_found", `No lead '${params.id}' of this supplier`);
+          return c.json({
+            id: own.id,
+            status: own.status,
+            ...shown(stageReason("lead", own.reason)),
+            price: fromCents(own.price_cents),
+            received_at: new Date(own.received_at).toISOString(),
+            decided_at: own.decided_at === null ? null : new Date(own.decided_at).toISOString(),
+          });
+        }
         const found = await findLead(deps.database.db, params.id);
         if (!found) throw new GavelError("not_found", `No lead '${params.id}'`);
         const { role } = operatorOf(c);
@@ -233,6 +293,12 @@ export function leadRoutes(deps: LeadRouteDeps): AnyRoute[] {
           deadline_at: lead.deadlineAt?.toISOString() ?? null,
           history: history.map((e) => ({ status: e.status, at: e.at.toISOString(), ...shown(stageReason("lead", e.reason)) })),
           excluded: (lead.excluded as { channel_id: string; reason: string }[]).map((e) => ({ channel_id: e.channel_id, ...shown(stageReason("excluded", e.reason)) })),
+          routing: lead.routing ?? null,
+          ranking: rankingTrace(lead.ranking, lead.soldChannelId),
+          sales: attempts
+            .filter((a) => a.kind === "post" && a.outcome === "accepted")
+            .sort((a, b) => (b.priceCents ?? 0) - (a.priceCents ?? 0))
+            .map((a) => ({ channel_id: a.channelId, buyer_id: a.buyerId, price: fromCents(a.priceCents ?? 0) })),
           attempts: attempts.map((a) => ({
             kind: a.kind,
             channel_id: a.channelId,

@@ -55,10 +55,43 @@ export const Payout = z.discriminatedUnion("type", [
   .meta({ id: "Payout" });
 export type Payout = z.infer<typeof Payout>;
 
+/**
+ * The broker's cut of a lead's revenue: a percent of it (rounded up to the cent) or a fixed amount.
+ * The supplier is paid by its payout rule, but never more than the revenue minus the margin.
+ */
+export const Margin = z.discriminatedUnion("type", [
+  z.object({ type: z.literal("percent"), percent: z.number().min(0).lt(100) }).strict(),
+  z.object({ type: z.literal("fixed"), amount: leadPrice }).strict(),
+])
+  .meta({ id: "Margin" });
+export type Margin = z.infer<typeof Margin>;
+
+/** The most sales of one lead in shared mode (SPEC.md `max_sells`): more would be a list, not a lead. */
+export const MAX_SELLS = 10;
+
+/**
+ * The post-acceptance rate `rank_by: "expected"` ranks with: accepted over posted, both counts decaying
+ * with `half_life_hours`, started with `prior_posts` accepted posts (so a new channel is trusted
+ * until it rejects), and never below `floor` (so a channel that rejected is still offered leads).
+ */
+export const AcceptanceEstimate = z
+  .object({
+    floor: z.number().min(0.01).max(1).default(0.1),
+    half_life_hours: z.number().positive().max(8760).default(24),
+    prior_posts: z.number().min(0).max(1000).default(5),
+  })
+  .strict()
+  .meta({ id: "AcceptanceEstimate" });
+export type AcceptanceEstimate = z.infer<typeof AcceptanceEstimate>;
+
 export const Auction = z
   .object({
-    mode: z.literal("exclusive", { message: "only exclusive mode is supported so far" }).default("exclusive"),
-    max_sells: z.literal(1, { message: "exclusive mode sells a lead once" }).default(1),
+    /**
+     * `exclusive`: one sale. `shared`: up to `max_sells` sales, one per buyer. `best`: exclusive
+     * when the best exclusive bid beats the best `max_sells` shared bids together, else shared.
+     */
+    mode: z.enum(["exclusive", "shared", "best"]).default("exclusive"),
+    max_sells: z.number().int().min(1).max(MAX_SELLS).default(1),
     timeout_ms: z.number().int().min(50).max(60_000).default(2000),
     ping_timeout_ms: z.number().int().min(10).max(60_000).default(800),
     post_timeout_ms: z.number().int().min(10).max(60_000).default(1500),
@@ -66,11 +99,25 @@ export const Auction = z
     post_reserve_ms: z.number().int().min(0).max(60_000).optional(),
     floor: leadPrice.default(0),
     on_post_timeout: z.enum(["stop", "next"]).default("stop"),
+    /**
+     * What the winner pays: `first`, its own bid; `second`, the least that would still have won
+     * (the next bid's adjusted price + 0.01, or the floor), never more than its bid (README
+     * "Pricing and ranking").
+     */
+    pricing: z.enum(["first", "second"]).default("first"),
+    /** `price`: bids rank by adjusted price; `expected`: by adjusted price × the channel's recent post-acceptance rate. */
+    rank_by: z.enum(["price", "expected"]).default("price"),
+    /** How `rank_by: "expected"` estimates a channel's post-acceptance rate. */
+    acceptance: AcceptanceEstimate.default(AcceptanceEstimate.parse({})),
   })
   .strict()
   .superRefine((a, ctx) => {
     if (a.post_reserve_ms !== undefined && a.post_reserve_ms >= a.timeout_ms)
       ctx.addIssue({ code: "custom", path: ["post_reserve_ms"], message: "must be less than timeout_ms" });
+    if (a.mode === "exclusive" && a.max_sells !== 1)
+      ctx.addIssue({ code: "custom", path: ["max_sells"], message: "exclusive mode sells a lead once: max_sells must be 1" });
+    if (a.mode !== "exclusive" && a.max_sells < 2)
+      ctx.addIssue({ code: "custom", path: ["max_sells"], message: `${a.mode} mode needs max_sells of 2 to ${MAX_SELLS}` });
   });
 export type Auction = z.infer<typeof Auction>;
 
@@ -84,6 +131,90 @@ export const Dedup = z
   })
   .strict();
 
+/** How a tier's bids are offered the lead (src/auction/routing.ts, README "Routing strategies"). */
+export const routingStrategies = ["price", "round_robin", "weighted", "capacity", "all"] as const;
+export const RoutingStrategy = z.enum(routingStrategies).meta({
+  id: "RoutingStrategy",
+  description:
+    "`price`: highest bid first (the auction's ranking). `round_robin`: an exact rotation among the tier's bidders, shared by every Gavel process on the database. `weighted`: a random split by channel `weight` (70/30). `capacity`: the channel with the most room left under its caps first. `all`: every bidder of the tier at once, one sale per buyer.",
+});
+export type RoutingStrategy = z.infer<typeof RoutingStrategy>;
+
+export const Routing = z
+  .object({
+    strategy: RoutingStrategy.default("price"),
+    /** A strategy of its own for a priority tier; tiers are offered the lead by priority ascending. */
+    tiers: z
+      .array(z.object({ priority: z.number().int().min(0).max(1_000_000), strategy: RoutingStrategy }).strict())
+      .max(100)
+      .default([])
+      .meta({ description: "A strategy per channel `priority`: the lead goes tier by tier (priority ascending), a lower tier only when no channel of the higher one took it" }),
+    sticky_days: z
+      .number()
+      .int()
+      .min(1)
+      .max(3650)
+      .optional()
+      .meta({ description: "A returning consumer (same campaign dedup key) goes first to the buyer that bought them within this many days" }),
+  })
+  .strict()
+  .superRefine((r, ctx) => {
+    const seen = new Set<number>();
+    r.tiers.forEach((tier, i) => {
+      if (seen.has(tier.priority)) ctx.addIssue({ code: "custom", path: ["tiers", i, "priority"], message: `priority ${tier.priority} appears twice` });
+      seen.add(tier.priority);
+    });
+  })
+  .meta({ id: "Routing" });
+export type Routing = z.infer<typeof Routing>;
+
+/**
+ * Suppliers that ping first (README "Suppliers that ping first"): how long a ping's ranked bids are
+ * kept for its post, whether a ping may or must carry the consumer's hashed email and phone (so a
+ * consumer on the do-not-sell list is refused at the ping), and what happens when the quoted winner
+ * refuses the post and only a bid that would pay the supplier less than its quote is left.
+ */
+export const InboundPings = z
+  .object({
+    ping_ttl_seconds: z
+      .number()
+      .int()
+      .min(5)
+      .max(86_400)
+      .default(60)
+      .meta({ description: "How long a ping's quote and ranked bids are kept for its post; a post after that is 410 `ping_expired`" }),
+    contact_hashes: z
+      .enum(["none", "optional", "required"])
+      .default("none")
+      .meta({
+        description:
+          "`optional` or `required`: a ping may (must, for each required email or phone field) carry `contact_hashes`: the SHA-256 hex of each normalised email (trimmed, lower case) and phone (E.164) field, checked against the do-not-sell list at the ping and against the post's values",
+      }),
+    below_quote: z
+      .enum(["no_sale", "sell_lower"])
+      .default("no_sale")
+      .meta({
+        description:
+          "When the quoted bids refuse the post: `no_sale` posts only to bids that still pay the supplier its quote (else the lead is unsold); `sell_lower` goes on down the ranking and pays the supplier by the lower sale",
+      }),
+  })
+  .strict()
+  .meta({ id: "InboundPings" });
+export type InboundPings = z.infer<typeof InboundPings>;
+
+/** Held leads (README "Held leads"): a lead that arrives while every channel that could take it is closed by its schedule waits for the first to open. */
+export const Hold = z
+  .object({
+    max_hours: z
+      .number()
+      .positive()
+      .max(168)
+      .meta({ description: "A held lead not auctioned within this many hours of its arrival ends `expired`" }),
+  })
+  .strict()
+  .meta({ id: "Hold" });
+export type Hold = z.infer<typeof Hold>;
+
 export const Campaign = z
   .object({
     id: slug,
@@ -94,11 +225,23 @@ export const Campaign = z
     auction: Auction.default(Auction.parse({})),
     dedup: Dedup.default(Dedup.parse({})),
     payout: Payout.default({ type: "revshare", percent: 100 }),
+    /** The broker's cut of a lead's revenue, kept before the supplier's payout (README "Pricing and ranking"); absent: none. */
+    margin: Margin.optional(),
     /** Hand the buyer's redirect URL (from its post answer) to the supplier on a sale. */
     return_redirect_url: z.boolean().default(false),
+    /** In what order bids are offered the lead; absent: by price, as `{ "strategy": "price" }`. */
+    routing: Routing.optional(),
+    /** Suppliers that ping first (POST /v1/pings, /v1/posts); absent: pings are taken with the defaults. */
+    inbound: InboundPings.optional(),
+    /** Hold a lead that arrives while every channel that could take it is closed; absent: such a lead is unsold at once. */
+    hold: Hold.optional(),
   })
   .strict()
   .superRefine((c, ctx) => {
+    if (c.routing && c.auction.mode === "shared")
+      ctx.addIssue({ code: "custom", path: ["routing"], message: "routing orders an exclusive sale: a shared campaign posts to its top max_sells bids (use strategy all to deliver to every bidder)" });
+    if (c.routing?.sticky_days !== undefined && c.dedup.fields.length === 0)
+      ctx.addIssue({ code: "custom", path: ["routing", "sticky_days"], message: "needs dedup.fields: a returning consumer is known by the campaign's dedup keys" });
     const names = new Set<string>();
     c.fields.forEach((f, i) => {
       if (names.has(f.name)) ctx.addIssue({ code: "custom", path: ["fields", i, "name"], message: `duplicate field '${f.name}'` });

@@ -3,6 +3,7 @@
 // reservations in memory, and a monotonic clock that moves only when told.
 import { planChannel, type CampaignPlan, type ChannelPlan } from "../../src/auction/catalog";
 import type { CapHold, CapLedger, CapReservation, ReservableChannel, ReservableLead } from "../../src/auction/caps";
+import { pricingPlan } from "../../src/auction/pricing";
 import { Deadline } from "../../src/auction/deadline";
 import type { AuctionLead } from "../../src/auction/ping";
 import { Channel } from "../../src/channels/config";
@@ -36,7 +37,14 @@ export function campaignPlan(auction: Record<string, unknown>, channels: Record<
     if (!buyer) buyers.set(config.buyer_id, (buyer = Buyer.parse({ id: config.buyer_id, name: config.buyer_id })));
     return planChannel(config, buyer, parsed, health);
   });
-  return { campaign: parsed, fields: compileFields(parsed.fields), channels: plans, hasCaps: plans.some((p) => p.capRules.length > 0) };
+  return {
+    campaign: parsed,
+    fields: compileFields(parsed.fields),
+    channels: plans,
+    hasCaps: plans.some((p) => p.capRules.length > 0),
+    // No database: rank_by expected ranks every channel at its prior rate.
+    pricing: pricingPlan(parsed.auction, plans, null),
+  };
 }
 
 /** Each channel's ping and post go to its own made-up URL, which the fake transport answers. */
