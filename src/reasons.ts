@@ -29,6 +29,9 @@ export const EXCLUSION_REASONS = {
   throttled: { means: "`max_concurrency` leads are using the channel (its ping or its post) in this process" },
   below_floor: { means: "a `direct_post` channel whose fixed price is under the floor or its `min_bid`" },
   circuit_open: { means: "the channel's circuit breaker is open after consecutive errors or timeouts" },
+  sale_type: { means: "the channel does not buy the kind of sale the campaign makes (`buys`); detail: that kind, `exclusive` or `shared`", keyed: true },
+  buyer_bought: { means: "shared sales: the channel's buyer already bought the lead (or may have: its post's outcome is unknown), and a buyer buys a lead once" },
+  below_quote: { means: "a posted ping: a lower bid whose sale would pay the supplier less than it was quoted, in a campaign with `inbound.below_quote: no_sale`" },
 } as const satisfies Record<string, CodeInfo>;
 
 /** A ping that brought no bid (its outcome says which kind: no_bid, below_floor, timeout, error, invalid_response). */
@@ -77,7 +80,15 @@ export const LEAD_REASONS = {
   post_outcome_unknown: { means: "error: a post's outcome is unknown (the buyer may have the lead), so it was offered to no one else" },
   database_unavailable: { means: "error: the database could not be reached to reserve a cap before a post" },
   interrupted: { means: "history: the process running the auction died, and another settled the lead" },
-  sold_to: { means: "history: the sale; detail: the channel that bought" },
+  sold_to: { means: "history: the sale; detail: the channel that bought (one event per sale of a shared lead)" },
+  sale_chosen: { means: "history: how a `best` campaign sold the lead, exclusive or shared; detail: the kind and the two figures compared" },
+  pinged: { means: "history: the supplier pinged with the lead's non-PII fields; detail: how many channels were pinged" },
+  quoted: { means: "history: the ping's answer; detail: the price quoted, or `no_bid`" },
+  ping_mismatch: { means: "history: a post whose non-PII fields differ from its ping's, refused; detail: the fields" },
+  posted: { means: "history: the supplier posted the full lead for its ping" },
+  held: { means: "history: every channel that could take the lead was closed by its schedule, so it was held; detail: when the first opens" },
+  released: { means: "history: a channel opened, and the held lead went to auction" },
+  hold_expired: { means: "expired: the lead was held for the campaign's `hold.max_hours` and no channel opened" },
 } as const satisfies Record<string, CodeInfo>;
 
 /** Explain's lead-level verdicts (`blocked_by`): why no channel of the campaign would be pinged; each channel lists them first. */

@@ -12,15 +12,18 @@ export const LeadAnswer = z
   .object({
     lead_id: z.string(),
     status: z
-      .enum(["sold", "unsold", "duplicate", "rejected", "error"])
-      .meta({ description: "`rejected` (with `reason`: `suppressed`) is a lead on the do-not-sell list" }),
+      .enum(["sold", "unsold", "duplicate", "rejected", "error", "held"])
+      .meta({
+        description:
+          "`rejected` (with `reason`: `suppressed`) is a lead on the do-not-sell list; `held` (answered 202) a lead kept until a channel opens (README \"Held leads\"): read its outcome at `trace_url` with the supplier key",
+      }),
     reason: z.enum(STAGE_CODES.lead).optional().meta({ description: "Why a lead was `rejected` without an auction: `suppressed`" }),
     detail: z.string().nullable().optional().meta({ description: "What the reason's code leaves open; null when there is none" }),
-    price: z.number().meta({ description: "The supplier's payout (0 unless sold)" }),
+    price: z.number().meta({ description: "The supplier's payout (0 unless sold): for a shared lead, its payout rule applied to the revenue of all its sales" }),
     sold_to: z
       .number()
       .int()
-      .meta({ description: "Number of sales: 1 when sold, else 0 (a count, not who bought: the trace's `sold_channel` and `sold_buyer` say who)" }),
+      .meta({ description: "Number of sales: 1 for an exclusive sale, up to the campaign's `max_sells` for a shared one, else 0 (a count, not who bought: the trace's `sales` say who)" }),
     trace_url: z.string(),
     redirect_url: z
       .string()
@@ -76,6 +79,8 @@ export type LeadFate =
   | { kind: "sold"; recorded: true; answer: LeadAnswer }
   | { kind: "unsold"; recorded: true; answer: LeadAnswer }
   | { kind: "error"; recorded: true; answer: LeadAnswer }
+  /** Every channel that could take it is closed: kept until the first opens (hold.ts), answered 202. */
+  | { kind: "held"; recorded: true; answer: LeadAnswer }
   /** The stored answer of an earlier request with the same Idempotency-Key and body: nothing new is recorded. */
   | { kind: "replay"; recorded: false; status: number; body: unknown };
 

@@ -53,6 +53,9 @@ const channelActive: EligibilityRule = (channel) =>
 const buyerActive: EligibilityRule = (channel) =>
   channel.buyer.status === "active" ? null : channel.buyer.status === "paused" ? "buyer_paused" : "buyer_archived";
 
+/** A channel that takes no sale of the kind its campaign makes (`buys`) is left out. */
+const buysTheSale: EligibilityRule = (channel) => channel.wrongSale ?? null;
+
 const supplierAllowed: EligibilityRule = (channel, lead) =>
   lead.supplierId === undefined || channel.config.suppliers === null || channel.config.suppliers.includes(lead.supplierId)
     ? null
@@ -100,6 +103,7 @@ underConcurrency.giveBack = (channel, _lead, world) => world.slots.release(chann
 export const defaultRules: readonly EligibilityRule[] = [
   channelActive,
   buyerActive,
+  buysTheSale,
   supplierAllowed,
   filtersHold,
   insideSchedule,

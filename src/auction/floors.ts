@@ -19,6 +19,21 @@ export const fixedPriceClears = (channel: Pick<ChannelPlan, "minBidCents" | "fix
   (channel.fixedPriceCents ?? 0) >= channelFloorCents(channel, floor);
 
 /**
+ * Whether a `direct_post` channel joins an auction of `mode` at all: at its fixed price (exclusive,
+ * or `best`), or at its shared fixed price (shared, or `best`), whichever it buys, clearing its floor.
+ */
+export function directPostClears(
+  channel: Pick<ChannelPlan, "minBidCents" | "fixedPriceCents" | "sharedFixedPriceCents" | "buys">,
+  mode: "exclusive" | "shared" | "best",
+  floor: number,
+): boolean {
+  if (mode === "exclusive") return fixedPriceClears(channel, floor);
+  const lowest = channelFloorCents(channel, floor);
+  const exclusive = mode === "best" && channel.buys.exclusive && (channel.fixedPriceCents ?? 0) >= lowest;
+  return exclusive || (channel.buys.shared && (channel.sharedFixedPriceCents ?? 0) >= lowest);
+}
+
+/**
  * A ping answer judged against the channel's floor: a bid under it is a recorded no-bid,
  * `below_floor`, with the price bid; any other answer is what it says.
  */

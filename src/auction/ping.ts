@@ -9,6 +9,8 @@ import { Bid } from "./bid";
 import type { CampaignPlan, ChannelPlan } from "./catalog";
 import type { Deadline } from "./deadline";
 import type { Exclusion } from "./eligibility";
+import { noBid, type PingAnswer, type PingOutcome } from "../channels/native";
+import { reasonText } from "../reasons";
 import { atFloor, channelFloorCents, fixedPriceClears } from "./floors";
 import type { ChannelSlots } from "./limiter";
 
@@ -52,9 +54,17 @@ export async function collectBids(
   bids: Bid[],
 ): Promise<void> {
   const toPing: ChannelPlan[] = [];
+  const mode = plan.campaign.auction.mode;
   for (const channel of eligible) {
     if (channel.config.type === "ping_post") toPing.push(channel);
-    else if (fixedPriceClears(channel, floor)) bids.push(new Bid(channel, channel.fixedPriceCents ?? 0, null, null, null));
+    else if (mode !== "exclusive") {
+      const offered = saleBids(channel, mode, channel.fixedPriceCents, channel.sharedFixedPriceCents, floor, null, null, null);
+      if (offered.length) bids.push(...offered);
+      else {
+        slots.release(channel.id);
+        trail.excluded.push({ channel_id: channel.id, reason: "below_floor" });
+      }
+    } else if (fixedPriceClears(channel, floor)) bids.push(new Bid(channel, channel.fixedPriceCents ?? 0, null, null, null));
     else {
       slots.release(channel.id);
       trail.excluded.push({ channel_id: channel.id, reason: "below_floor" });
@@ -64,7 +74,66 @@ export async function collectBids(
   const started = deadline.now();
   const answers = await pingChannels(deps, plan, lead, toPing, slots, floor, deadline, trail.attempts);
   trail.buyerWaitMs += deadline.now() - started;
-  for (const bid of answers) if (bid) bids.push(bid);
+  for (const offered of answers) if (offered) bids.push(...(Array.isArray(offered) ? offered : [offered]));
+}
+
+/**
+ * A channel's bids in a shared or `best` campaign, from its prices (a ping's, or a direct post's
+ * fixed ones): a shared bid at its shared price when it buys shared sales, and in a `best` campaign
+ * an exclusive bid at its exclusive price when it buys those; each only if it clears the channel's
+ * floor. A channel that buys only shared sales may give its shared price as its plain bid. Of two
+ * bids, the exclusive one holds the channel's slot.
+ */
+export function saleBids(
+  channel: ChannelPlan,
+  mode: "shared" | "best",
+  exclusiveCents: number | null,
+  sharedCents: number | null,
+  floor: number,
+  pingId: string | null,
+  pingRef: string | null,
+  expiresAt: number | null,
+): Bid[] {
+  const lowest = channelFloorCents(channel, floor);
+  const bids: Bid[] = [];
+  if (mode === "best" && channel.buys.exclusive && exclusiveCents !== null && exclusiveCents >= lowest)
+    bids.push(new Bid(channel, exclusiveCents, pingId, pingRef, expiresAt));
+  if (channel.buys.shared && sharedCents !== null && sharedCents >= lowest) {
+    const shared = new Bid(channel, sharedCents, pingId, pingRef, expiresAt);
+    shared.sale = "shared";
+    shared.holdsSlot = bids.length === 0;
+    bids.push(shared);
+  }
+  return bids;
+}
+
+/** What a ping answer offers a shared or `best` campaign: the exclusive and shared prices the channel buys at. */
+function offeredPrices(channel: ChannelPlan, answer: PingAnswer & { outcome: "bid" }): { exclusive: number | null; shared: number | null } {
+  const exclusive = channel.buys.exclusive && !answer.sharedOnly ? answer.priceCents : null;
+  const shared = channel.buys.shared ? (answer.sharedCents ?? (channel.buys.exclusive ? null : answer.priceCents)) : null;
+  return { exclusive, shared };
+}
+
+/**
+ * A ping's answer judged for a shared or `best` campaign: its bids, and the outcome its attempt
+ * records — a bid at the price the auction uses (the exclusive one when there is one), a
+ * `below_floor` when every price it offered was under the floor, or a no-bid when it offered no
+ * price for the sales the campaign makes.
+ */
+function judgeForSale(
+  channel: ChannelPlan,
+  mode: "shared" | "best",
+  answer: PingAnswer,
+  floor: number,
+  pingId: string,
+): { outcome: PingOutcome; bids: Bid[] } {
+  if (answer.outcome !== "bid") return { outcome: answer, bids: [] };
+  const prices = offeredPrices(channel, answer);
+  const bids = saleBids(channel, mode, mode === "best" ? prices.exclusive : null, prices.shared, floor, pingId, answer.pingRef, answer.expiresAt ?? null);
+  if (bids.length) return { outcome: { ...answer, priceCents: bids[0].priceCents }, bids };
+  const offered = Math.max(mode === "best" ? (prices.exclusive ?? 0) : 0, prices.shared ?? 0);
+  if (offered > 0) return { outcome: atFloor({ ...answer, priceCents: offered }, channelFloorCents(channel, floor)), bids };
+  return { outcome: noBid("no_bid", reasonText("no_bid", "no shared price")), bids };
 }
 
 /** Pings every channel at once; each answer is its bid, or null (and its attempt says why). */
@@ -77,7 +146,7 @@ function pingChannels(
   floor: number,
   deadline: Deadline,
   attempts: AttemptRow[],
-): Promise<(Bid | null)[]> {
+): Promise<(Bid | Bid[] | null)[]> {
   const publicData: Record<string, unknown> = {};
   for (const name of plan.fields.publicFields) if (lead.data[name] !== undefined) publicData[name] = lead.data[name];
   // Serialised once for every native ping of this lead.
@@ -85,7 +154,7 @@ function pingChannels(
   const campaign = plan.campaign;
   return Promise.all(
     channels.map(async (channel) => {
-      let bid: Bid | null = null;
+      let bid: Bid | Bid[] | null = null;
       try {
         const startedAt = deadline.wallNow();
         const pingId = deps.newId();
@@ -95,7 +164,10 @@ function pingChannels(
           deps.maxBodyBytes,
         );
         const response = await deps.transport.send(request);
-        const outcome = atFloor(channel.io.readPing(response, deadline.wallNow()), channelFloorCents(channel, floor));
+        const answer = channel.io.readPing(response, deadline.wallNow());
+        // An exclusive campaign's bid is the answer's `bid`; a shared or `best` one's, its prices for the sales the campaign makes.
+        const judged = campaign.auction.mode === "exclusive" ? null : judgeForSale(channel, campaign.auction.mode, answer, floor, pingId);
+        const outcome = judged ? judged.outcome : atFloor(answer, channelFloorCents(channel, floor));
         attempts.push({
           kind: "ping",
           channelId: channel.id,
@@ -108,7 +180,8 @@ function pingChannels(
           pingRef: outcome.pingRef,
           congested: waitedInGavelQueue(response),
         });
-        if (outcome.outcome === "bid") bid = new Bid(channel, outcome.priceCents, pingId, outcome.pingRef, outcome.expiresAt ?? null);
+        if (judged) bid = judged.bids.length ? judged.bids : null;
+        else if (outcome.outcome === "bid") bid = new Bid(channel, outcome.priceCents, pingId, outcome.pingRef, outcome.expiresAt ?? null);
         return bid;
       } finally {
         // No bid, no post: the channel's slot is free for another lead at once.

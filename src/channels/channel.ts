@@ -16,7 +16,7 @@ import {
   type PostInput,
   type PostOutcome,
 } from "./native";
-import { compilePingReader, compilePostReader, NATIVE_PING_RULES, NATIVE_POST_RULES, traceRules, type ReadResult } from "./rules";
+import { compilePingReader, compilePostReader, NATIVE_PING_RULES, NATIVE_POST_RULES, NATIVE_SHARED_PING_RULES, traceRules, type ReadResult } from "./rules";
 import { basicCredentials } from "./secrets";
 import { signingHeaders } from "./signing";
 import { compileTemplate, renderText, type CompiledTemplate, type Endpoint, type TemplateVars } from "./template";
@@ -112,12 +112,16 @@ export function compileChannel(channel: Channel): ChannelIO {
   const fixedPriceCents = channel.fixed_price === undefined ? null : toCents(channel.fixed_price);
   const pingRules = channel.response?.ping;
   const postRules = channel.response?.post;
-  const readPingRules = pingRules && compilePingReader(pingRules, fixedPriceCents);
+  const sharedFixedPriceCents = channel.shared_fixed_price === undefined ? null : toCents(channel.shared_fixed_price);
+  const readPingRules = pingRules && compilePingReader(pingRules, fixedPriceCents, sharedFixedPriceCents);
   const readPostRules = postRules && compilePostReader(postRules);
 
   const explainPing: ChannelIO["explainPing"] = readPingRules
     ? readPingRules
-    : (response) => ({ outcome: readPingResponse(response), rules: traceRules(response, NATIVE_PING_RULES) });
+    : (response) => ({
+        outcome: readPingResponse(response),
+        rules: traceRules(response, channel.buys?.includes("shared") ? NATIVE_SHARED_PING_RULES : NATIVE_PING_RULES),
+      });
   const explainPost: ChannelIO["explainPost"] = readPostRules
     ? readPostRules
     : (response, bid) => ({ outcome: readPostResponse(response, bid), rules: traceRules(response, NATIVE_POST_RULES) });

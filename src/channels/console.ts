@@ -137,6 +137,8 @@ const showPing = (o: PingOutcome) => ({
   ping_ref: o.pingRef,
   ...shownReason(attemptReason("ping", o.outcome, o.reason)),
   expires_at: o.outcome === "bid" && o.expiresAt ? new Date(o.expiresAt).toISOString() : null,
+  // A channel that buys shared sales: the answer's shared price, when it gave one (`shared_bid`).
+  ...(o.outcome === "bid" && o.sharedCents != null && { shared_price: fromCents(o.sharedCents), ...(o.sharedOnly && { price: null }) }),
 });
 
 const showPost = (o: PostOutcome) => ({

@@ -8,9 +8,22 @@ import { reasonText, type PingCode, type PostCode, type ReasonText } from "../re
 import type { Channel } from "./config";
 import type { BuyerRequest, BuyerResponse } from "./transport";
 
-/** What a buyer's ping answer says. `expiresAt` (epoch ms): the bid is good until then; a post after it is skipped. */
+/**
+ * What a buyer's ping answer says. `expiresAt` (epoch ms): the bid is good until then; a post after it
+ * is skipped. `sharedCents`: the price of a shared sale, when the answer gave one (`shared_bid`) as
+ * well as, or instead of, `bid`; `sharedOnly`: the answer gave no exclusive price, and `priceCents`
+ * is the shared one.
+ */
 export type PingAnswer =
-  | { outcome: "bid"; priceCents: number; pingRef: string | null; reason: null; expiresAt?: number | null }
+  | {
+      outcome: "bid";
+      priceCents: number;
+      pingRef: string | null;
+      reason: null;
+      expiresAt?: number | null;
+      sharedCents?: number | null;
+      sharedOnly?: boolean;
+    }
   | { outcome: "no_bid" | "timeout" | "error" | "invalid_response"; priceCents: null; pingRef: null; reason: ReasonText<PingCode> };
 
 /**
@@ -86,6 +99,8 @@ export interface PostInput {
   test: boolean;
   priceCents: number;
   data: Record<string, unknown>;
+  /** A shared sale (one of several buyers of the lead) says so: `"sale": "shared"` in the native post. */
+  sale?: "shared";
 }
 
 /** Stable for (lead, channel): a retried or repeated post is recognisably the same sale. */
@@ -104,6 +119,7 @@ export function buildPost(channel: Channel, headers: Record<string, string>, inp
       campaign: input.campaign,
       test: input.test,
       price: input.priceCents / 100,
+      ...(input.sale && { sale: input.sale }),
       data: input.data,
     }),
     timeoutMs,
@@ -155,6 +171,20 @@ export function pingFault(response: BuyerResponse): PingAnswer | null {
 
 // --- reading an answer: shared by the native protocol (below) and response rules (./rules.ts) ---
 
+/**
+ * An answer's shared price next to its bid (`shared_bid`): a bid with it, a bid of the shared price
+ * alone when there was no exclusive one, or an invalid answer when it is not a price. A shared price
+ * of 0 is no shared offer.
+ */
+export function withSharedBid(answer: PingAnswer, value: unknown, pingRef: string | null, expiresAt?: number | null): PingAnswer {
+  if (value === undefined || value === null || value === "") return answer;
+  const cents = parsePrice(value);
+  if (cents === undefined) return noBid("invalid_response", reasonText("bad_bid", excerpt(JSON.stringify(value))));
+  if (answer.outcome === "bid") return cents === 0 ? answer : { ...answer, sharedCents: cents };
+  if (cents === 0 || answer.outcome !== "no_bid") return answer;
+  return { outcome: "bid", priceCents: cents, pingRef, reason: null, ...(expiresAt !== undefined && { expiresAt }), sharedCents: cents, sharedOnly: true };
+}
+
 /** A bid at `cents`, good until `expiresAt` when the buyer said. */
 export function bidAt(cents: number, pingRef: string | null, expiresAt?: number | null): PingAnswer {
   return { outcome: "bid", priceCents: cents, pingRef, reason: null, ...(expiresAt !== undefined && { expiresAt }) };
@@ -194,9 +224,11 @@ export function readPingResponse(response: BuyerResponse): PingAnswer {
     return noBid("invalid_response", reasonText("unparseable_body", excerpt(response.body)));
   const body = parsed.value as Record<string, unknown>;
   const message = buyerWords(body.reason ?? body.message);
-  if (body.bid === undefined || body.bid === null) return noBid("no_bid", reasonText("no_bid", message));
   const ref = body.ping_ref ?? body.ping_id;
-  return readBid(body.bid, message, ref === undefined || ref === null ? null : String(ref));
+  const pingRef = ref === undefined || ref === null ? null : String(ref);
+  const answer = body.bid === undefined || body.bid === null ? noBid("no_bid", reasonText("no_bid", message)) : readBid(body.bid, message, pingRef);
+  // Only a bid or a plain no-bid can carry a shared price: an unreadable bid stays unreadable.
+  return body.shared_bid === undefined || answer.outcome === "invalid_response" ? answer : withSharedBid(answer, body.shared_bid, pingRef);
 }
 
 const unknown = (reason: ReasonText<PostCode>): PostOutcome => ({ outcome: "unknown", priceCents: null, reason, redirectUrl: null });

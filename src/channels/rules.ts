@@ -22,6 +22,7 @@ import { reasonText, type ReasonText } from "../reasons";
 import {
   acceptedAt,
   bidAt,
+  withSharedBid,
   buyerWords,
   excerpt,
   noBid,
@@ -198,8 +199,9 @@ function tracer(rules: RuleTrace[]) {
  * from the channel's fixed price when `accepted` holds. An answer in which no rule finds anything
  * is `invalid_response` with an excerpt of the body.
  */
-export function compilePingReader(spec: PingRules, fixedPriceCents: number | null): PingReader {
+export function compilePingReader(spec: PingRules, fixedPriceCents: number | null, sharedFixedPriceCents: number | null = null): PingReader {
   const bid = spec.bid === undefined ? undefined : compileValueRule(spec.bid);
+  const sharedBid = spec.shared_bid === undefined ? undefined : compileValueRule(spec.shared_bid);
   const accepted = spec.accepted === undefined ? undefined : compileCondition(spec.accepted);
   const pingRef = spec.ping_ref === undefined ? undefined : compileValueRule(spec.ping_ref);
   const reasonRule = spec.reason === undefined ? undefined : compileValueRule(spec.reason);
@@ -215,6 +217,7 @@ export function compilePingReader(spec: PingRules, fixedPriceCents: number | nul
     const t = tracer(rules);
     const acc = accepted && t.condition("accepted", spec.accepted, accepted(answer));
     const price = bid ? t.value("bid", spec.bid, bid(answer)) : none;
+    const shared = sharedBid ? t.value("shared_bid", spec.shared_bid, sharedBid(answer)) : none;
     const ref = pingRef ? t.value("ping_ref", spec.ping_ref, pingRef(answer)) : none;
     const why = reasonRule ? t.value("reason", spec.reason, reasonRule(answer)) : none;
     const exp = expiresAt ? t.value("expires_at", spec.expires_at, expiresAt(answer)) : none;
@@ -226,14 +229,23 @@ export function compilePingReader(spec: PingRules, fixedPriceCents: number | nul
     const refText = ref.found && ref.value !== null && ref.value !== undefined ? String(ref.value) : null;
     const ttlSeconds = life.found ? Number(life.value) : NaN;
     const expiry = (exp.found ? expiryOf(exp.value) : Number.isFinite(ttlSeconds) ? nowMs + ttlSeconds * 1000 : undefined) ?? null;
-    if (price.found) {
+    if (price.found || shared.found) {
       // An empty element or form field says no more than an absent one: no bid.
-      if (price.value === null || price.value === undefined || price.value === "") return { outcome: noBid("no_bid", declined), rules };
-      return { outcome: readBid(price.value, message, refText, expiry), rules };
+      const exclusive =
+        !price.found || price.value === null || price.value === undefined || price.value === ""
+          ? noBid("no_bid", declined)
+          : readBid(price.value, message, refText, expiry);
+      if (!shared.found || exclusive.outcome === "invalid_response") return { outcome: exclusive, rules };
+      return { outcome: withSharedBid(exclusive, shared.value, refText, expiry), rules };
     }
-    if (acc?.holds && fixedPriceCents !== null) return { outcome: bidAt(fixedPriceCents, refText, expiry), rules };
+    if (acc?.holds && (fixedPriceCents !== null || sharedFixedPriceCents !== null)) {
+      // A yes sells at the channel's fixed prices: its exclusive one, its shared one, or both.
+      const yes = bidAt(fixedPriceCents ?? sharedFixedPriceCents!, refText, expiry);
+      if (sharedFixedPriceCents === null) return { outcome: yes, rules };
+      return { outcome: { ...yes, sharedCents: sharedFixedPriceCents, sharedOnly: fixedPriceCents === null }, rules };
+    }
     if (acc?.holds) return { outcome: noBid("invalid_response", reasonText("no_price", excerpt(answer.text))), rules };
-    const anything = acc?.decided || ref.found || why.found || exp.found || life.found;
+    const anything = acc?.decided || shared.found || ref.found || why.found || exp.found || life.found;
     return { outcome: anything ? noBid("no_bid", declined) : noBid("invalid_response", notReadable(answer)), rules };
   };
 }
@@ -286,6 +298,8 @@ export function compilePostReader(spec: PostRules): PostReader {
 
 /** The native protocol's answers, spelled as rules: what the test console shows for a channel without its own. */
 export const NATIVE_PING_RULES: PingRules = { format: "json", bid: "$.bid", ping_ref: "$.ping_ref", reason: "$.reason" };
+/** The same for a channel that buys shared sales, whose answer may carry `shared_bid` too. */
+export const NATIVE_SHARED_PING_RULES: PingRules = { format: "json", bid: "$.bid", shared_bid: "$.shared_bid", ping_ref: "$.ping_ref", reason: "$.reason" };
 export const NATIVE_POST_RULES: PostRules = { format: "json", accepted: "$.accepted", price: "$.price", reason: "$.reason", redirect_url: "$.redirect_url" };
 
 /** Evaluates rules against an answer only to show what each finds (the native reader decides the outcome). */
