@@ -7,12 +7,16 @@ import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { acceptanceRate, AcceptanceBook } from "../src/auction/acceptance";
+import { Bid } from "../src/auction/bid";
+import { byScore, clearRanking } from "../src/auction/clearing";
 import { adjustedCents, rawCentsFor } from "../src/auction/pricing";
+import { rankBids } from "../src/auction/rank";
 import { marginCents, payoutCents, payoutFloorCents } from "../src/auction/payout";
 import { migrateDatabase, openDatabase, type Database } from "../src/db/client";
 import type { AttemptRow } from "../src/db/leads";
 import { AcceptanceEstimate } from "../src/resources/schemas";
 import type { Behaviour } from "./helpers/buyers";
+import { campaignPlan } from "./helpers/auction";
 import { freshDatabase, onPostgres } from "./helpers/db";
 import { consumer, pingPost, startTestGavel, testClock, useTestGavel, type TestGavel } from "./helpers/gavel";
 
@@ -74,6 +78,41 @@ describe("pricing arithmetic", () => {
         const floor = payoutFloorCents({ type: "fixed", amount: owed / 100 }, margin)!;
         expect(floor - marginCents(margin, floor)).toBeGreaterThanOrEqual(owed);
         expect(floor - 1 - marginCents(margin, floor - 1)).toBeLessThan(owed);
+      }),
+    );
+  });
+
+  it("second price under expected ranking: the least bid whose score still beats the next one's, + 0.01", () => {
+    const plan = campaignPlan({ pricing: "second", rank_by: "expected", floor: 2 }, [{ id: "flaky" }, { id: "honest" }, { id: "boosted", bid_adjustment: { multiplier: 2 } }]);
+    const [flaky, honest, boosted] = plan.channels;
+    const bid = (channel: (typeof plan.channels)[number], cents: number, rate: number) => {
+      const b = new Bid(channel, cents, null, null, null);
+      b.adjustedCents = adjustedCents(channel.adjustment, cents);
+      b.acceptance = { posted: 0, accepted: 0, rate };
+      b.score = b.adjustedCents * rate;
+      return b;
+    };
+    // Scores: boosted 300 × 2 × 1 = 600, flaky 1000 × 0.5 = 500, honest 400 × 1 = 400.
+    const ranking = rankBids([bid(flaky, 1000, 0.5), bid(honest, 400, 1), bid(boosted, 300, 1)], () => 0.5, byScore);
+    expect(ranking.map((b) => b.channel.id)).toEqual(["boosted", "flaky", "honest"]);
+    clearRanking(plan.pricing!, ranking, 200);
+    // boosted needs an adjusted 501 (a score of 501 at rate 1): a bid of 2.51, under its own 3.00.
+    // flaky needs a score over 400 at rate 0.5: an adjusted 801, 8.01. honest is last: the floor.
+    expect(ranking.map((b) => b.chargeCents)).toEqual([251, 801, 200]);
+  });
+
+  it("second price never charges above the bid, nor below the floor", () => {
+    const plan = campaignPlan({ pricing: "second" }, [{ id: "a" }, { id: "b", bid_adjustment: { multiplier: 0.7, offset: 1.5 } }, { id: "c" }]);
+    fc.assert(
+      fc.property(fc.array(fc.integer({ min: 100, max: 100_000 }), { minLength: 3, maxLength: 3 }), fc.integer({ min: 0, max: 100 }), (cents, floor) => {
+        const bids = plan.channels.map((channel, i) => new Bid(channel, cents[i], null, null, null));
+        for (const b of bids) b.score = b.adjustedCents = adjustedCents(b.channel.adjustment, b.priceCents);
+        const ranking = rankBids(bids, () => 0.5, byScore);
+        clearRanking(plan.pricing!, ranking, floor);
+        for (const b of ranking) {
+          expect(b.chargeCents).toBeLessThanOrEqual(b.priceCents);
+          expect(b.chargeCents).toBeGreaterThanOrEqual(Math.min(floor, b.priceCents));
+        }
       }),
     );
   });

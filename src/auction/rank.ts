@@ -11,14 +11,22 @@ export interface RankableBid {
 
 export function rankBids<B extends RankableBid>(bids: readonly B[], random: () => number = Math.random, score?: (bid: B) => number): B[] {
   const keyed = bids.map((bid) => ({ bid, draw: Math.pow(random(), 1 / bid.weight) }));
-  // A pricing plan (clearing.ts) ranks by each bid's score (its adjusted bid, × its acceptance rate) instead of its price.
-  const first = score ? (a: B, b: B) => score(b) - score(a) : (a: B, b: B) => b.priceCents - a.priceCents;
-  keyed.sort(
-    (a, b) =>
-      first(a.bid, b.bid) ||
-      a.bid.priority - b.bid.priority ||
-      b.draw - a.draw ||
-      (a.bid.channelId < b.bid.channelId ? -1 : a.bid.channelId > b.bid.channelId ? 1 : 0),
-  );
+  if (score)
+    // A pricing plan (clearing.ts) ranks by each bid's score (its adjusted bid, × its acceptance rate).
+    keyed.sort(
+      (a, b) =>
+        score(b.bid) - score(a.bid) ||
+        a.bid.priority - b.bid.priority ||
+        b.draw - a.draw ||
+        (a.bid.channelId < b.bid.channelId ? -1 : a.bid.channelId > b.bid.channelId ? 1 : 0),
+    );
+  else
+    keyed.sort(
+      (a, b) =>
+        b.bid.priceCents - a.bid.priceCents ||
+        a.bid.priority - b.bid.priority ||
+        b.draw - a.draw ||
+        (a.bid.channelId < b.bid.channelId ? -1 : a.bid.channelId > b.bid.channelId ? 1 : 0),
+    );
   return keyed.map((k) => k.bid);
 }
