@@ -8,6 +8,7 @@ import type { Logger } from "pino";
 import type { Catalog } from "./auction/catalog";
 import type { Clock } from "./time/clock";
 import type { DatabaseCapLedger } from "./auction/caps";
+import { DatabaseRouting } from "./auction/routing";
 import type { AuctionGate } from "./auction/gate";
 import type { SupplierKeys } from "./auth/supplier-keys";
 import { processWorld } from "./auction/eligibility";
@@ -22,6 +23,7 @@ import { configRoutes } from "./http/config";
 import type { AppEnv } from "./http/env";
 import { explainRoutes } from "./http/explain";
 import { leadRoutes } from "./http/leads";
+import { pingRoutes } from "./http/pings";
 import type { ApiInfo } from "./http/openapi";
 import { operatorRoutes } from "./http/operator";
 import { problem, onError } from "./http/problem";
@@ -111,10 +113,15 @@ export function appRoutes(deps: AppDeps): AnyRoute[] {
     deps.catalog.invalidate();
     deps.supplierKeys.invalidate();
   };
+  // Round-robin turns and returning consumers' buyers, in the database; cap usage as this process sees it.
+  const routing = new DatabaseRouting(deps.database, deps.caps.view);
+  const rateLimiter = new SupplierRateLimiter(deps.clock);
   const routes: AnyRoute[] = [];
   routes.push(
     ...systemRoutes({ database: deps.database, gate: deps.gate, isReady: deps.isReady, info: API_INFO }, () => routes),
-    ...leadRoutes({ ...deps, maxBodyBytes: deps.maxBuyerBodyBytes, rateLimiter: new SupplierRateLimiter(deps.clock) }),
+    ...leadRoutes({ ...deps, routing, maxBodyBytes: deps.maxBuyerBodyBytes, rateLimiter }),
+    // Suppliers that ping first: pings and posts count toward the same rate limit as leads.
+    ...pingRoutes({ ...deps, routing, maxBodyBytes: deps.maxBuyerBodyBytes, rateLimiter }, rateLimiter),
     ...resourceRoutes({
       db: deps.database.db,
       catalog: deps.catalog,
@@ -129,6 +136,7 @@ export function appRoutes(deps: AppDeps): AnyRoute[] {
       catalog: deps.catalog,
       clock: deps.clock,
       world: processWorld(deps.caps, deps.limiter),
+      routing,
     }),
     ...reportRoutes({ database: deps.database, clock: deps.clock }),
     ...operatorRoutes({ db: deps.database.db }),

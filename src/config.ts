@@ -67,6 +67,8 @@ export const Config = z.object({
   GAVEL_SETTLE_AFTER_MS: intFrom(60_000, 1000, 86_400_000),
   /** How often each process sweeps for interrupted leads, ended cap periods and attempt partitions. */
   GAVEL_SWEEP_MS: intFrom(30_000, 100, 3_600_000),
+  /** How often each process looks for held leads whose channel has opened (README "Held leads"). */
+  GAVEL_HOLD_SWEEP_MS: intFrom(10_000, 100, 3_600_000),
   /**
    * Days of raw attempts (pings and posts) kept: older UTC days are dropped whole, as partitions.
    * 0 keeps every day. Reports read rollups, and leads keep their outcome, so neither loses history.

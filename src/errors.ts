@@ -17,7 +17,9 @@ export type ErrorCode =
   | "database_unavailable"
   | "campaign_inactive"
   | "rate_limited"
-  | "supplier_cap";
+  | "supplier_cap"
+  | "ping_mismatch"
+  | "ping_expired";
 
 export interface FieldError {
   path: string;

@@ -156,7 +156,8 @@ function operation(route: AnyRoute, convert: Converter): Json {
     tags: route.tags,
     "x-gavel-role": route.access,
     ...(route.readOnly ? { "x-gavel-read-only": true } : {}),
-    security: route.access === "public" ? [] : route.access === "supplier" ? [{ supplierKey: [] }] : [{ operatorToken: [] }],
+    security:
+      route.access === "public" ? [] : route.access === "supplier" ? [{ supplierKey: [] }] : route.suppliersToo ? [{ operatorToken: [] }, { supplierKey: [] }] : [{ operatorToken: [] }],
   };
   parameters.push({ $ref: "#/components/parameters/RequestId" });
   op.parameters = parameters;

@@ -52,6 +52,8 @@ const statusOf: Record<ErrorCode, ContentfulStatusCode> = {
   overloaded: 503,
   database_unavailable: 503,
   supplier_cap: 429,
+  ping_mismatch: 422,
+  ping_expired: 410,
 };
 
 const titleOf: Record<ErrorCode, string> = {
@@ -70,6 +72,8 @@ const titleOf: Record<ErrorCode, string> = {
   overloaded: "Overloaded",
   database_unavailable: "Database unavailable",
   supplier_cap: "Supplier cap reached",
+  ping_mismatch: "Post does not match its ping",
+  ping_expired: "Ping expired",
 };
 
 /** The problem+json text of an error. */

@@ -9,6 +9,15 @@ import { GavelError, invalid } from "../errors";
 import { unstorableText } from "../storable";
 import { jsonBody } from "./body";
 import type { AppContext, AppEnv, AppMiddleware } from "./env";
+import { keyIdOf } from "../auth/supplier-keys";
+
+/** A supplier's key (told by its shape) goes through `supplier`, any other token through `other`. */
+function bySupplierKey(supplier: AppMiddleware, other: AppMiddleware): AppMiddleware {
+  return (c, next) => {
+    const token = /^Bearer\s+(\S+)\s*$/i.exec(c.req.header("authorization") ?? "")?.[1];
+    return token !== undefined && keyIdOf(token) !== undefined ? supplier(c, next) : other(c, next);
+  };
+}
 
 /**
  * Who may call a route: anyone (`public`), a supplier API key (`supplier`), any operator token
@@ -44,6 +53,11 @@ export interface RouteSpec<Q extends z.ZodType | undefined = undefined, B extend
    * route must be `admin` (or `supplier`): mountRoutes refuses to mount it otherwise.
    */
   readOnly?: boolean;
+  /**
+   * An `analyst` read that a supplier's API key may call too, for its own records (the handler
+   * decides what a supplier sees): a key shaped as a supplier's is authenticated as one.
+   */
+  suppliersToo?: boolean;
   operationId: string;
   summary: string;
   description?: string;
@@ -125,7 +139,8 @@ export function mountRoutes(app: Hono<AppEnv>, routes: readonly AnyRoute[], auth
       }
       return r.handler(c, { params, query, body } as RouteInput<unknown, unknown>);
     };
-    const middleware: [AppMiddleware, ...AppMiddleware[]] = [authenticate(r.access), ...(r.use ?? [])];
+    const auth = r.suppliersToo ? bySupplierKey(authenticate("supplier"), authenticate(r.access)) : authenticate(r.access);
+    const middleware: [AppMiddleware, ...AppMiddleware[]] = [auth, ...(r.use ?? [])];
     if (r.before) middleware.unshift(...r.before);
     app.on(r.method.toUpperCase(), honoPath(r.path), ...middleware, handler);
   }

@@ -1,0 +1,478 @@
+// Suppliers that ping first (issue #16, README "Suppliers that ping first"). A supplier pings with
+// the lead's non-PII fields (`pingFirst`): Gavel checks what it can without the consumer's contact
+// details, runs the ping phase of SPEC.md step 4 on its buyers under the campaign deadline, ranks the
+// bids (step 5) and keeps them in the database for `inbound.ping_ttl_seconds`, answering the price the
+// supplier would be paid. The supplier then posts the whole lead (`postPinged`), on any Gavel process:
+// the lead goes through steps 1–3 as any lead does, then down the kept ranking (step 6) without
+// pinging again, and its outcome is recorded (step 7). The auction's own steps are composed here,
+// never copied: collectBids, rankBids, postWithFallback, selectChannels, recordOutcome.
+import { createHash } from "node:crypto";
+import { z } from "zod";
+import { settleHealth } from "../channels/health";
+import { findDedupHolders, claimIdempotencyKey, releaseIdempotencyKey } from "../db/leads";
+import {
+  claimPing,
+  findPing,
+  finishPing,
+  insertLeadEvents,
+  insertPing,
+  recordPingEvent,
+  reopenPing,
+  suppressedAny,
+  type KeptBid,
+  type PingRow,
+  type StoredEvent,
+} from "../db/pings";
+import { GavelError, invalid, type FieldError } from "../errors";
+import { dedupKeys } from "../leads/dedup";
+import { contactHash } from "../leads/suppression";
+import { fromCents } from "../money";
+import { reasonText, STAGE_CODES, type LeadCode, type ReasonText } from "../reasons";
+import { InboundPings, type Supplier } from "../resources/schemas";
+import { DAY_MS } from "../time/clock";
+import { leadAnswer, LeadAnswer, replayedAnswer, type LeadFate } from "./answer";
+import { Bid } from "./bid";
+import type { CampaignPlan } from "./catalog";
+import { byScore, clearRanking, rankingRecord, scoreBids, type PricedTrail } from "./clearing";
+import { Deadline } from "./deadline";
+import { processWorld, selectChannels, type Exclusion } from "./eligibility";
+import { floorCents } from "./floors";
+import { leadOrigin, recordForAuction, trackingString, type SellProgress } from "./intake";
+import { collectBids, type AuctionTrail } from "./ping";
+import { letGo, postWithFallback } from "./post";
+import { rankBids } from "./rank";
+import { recordOutcome } from "./outcome";
+import { payoutCents, payoutFloorCents, payoutRuleFor } from "./payout";
+import type { AuctionResult } from "./run";
+import type { SellDeps } from "./sell";
+
+const SHA256_HEX = /^[0-9a-f]{64}$/;
+
+export const PingSubmission = z
+  .object({
+    campaign: z.string().min(1),
+    data: z.record(z.string(), z.unknown()).meta({ description: "The lead's non-PII fields only: a pii or undeclared field is refused, field by field" }),
+    test: z.boolean().default(false),
+    source: trackingString.optional(),
+    sub_id: trackingString.optional(),
+    contact_hashes: z
+      .record(z.string(), z.string().regex(SHA256_HEX, "must be a SHA-256 digest: 64 lower-case hex digits"))
+      .optional()
+      .meta({
+        description:
+          "By field name, the SHA-256 hex of the consumer's normalised email (trimmed, lower case) or phone (E.164, `+15125550100`), when the campaign's `inbound.contact_hashes` takes them: checked against the do-not-sell list now, and against the post's values",
+      }),
+  })
+  .strict()
+  .meta({ id: "PingSubmission" });
+export type PingSubmission = z.infer<typeof PingSubmission>;
+
+/** Why a ping brought no bid: the lead codes a ping can end with. */
+const PING_END_CODES = ["suppressed", "dedup", "no_eligible_channels", "no_bids"] as const satisfies readonly LeadCode[];
+type PingEndCode = (typeof PING_END_CODES)[number];
+
+export const PingAnswer = z
+  .object({
+    ping_id: z.string().meta({ description: "The ping's id: post the lead with it. It becomes the lead's id (`/v1/leads/{ping_id}`)" }),
+    status: z.enum(["bid", "no_bid"]),
+    price: z.number().meta({ description: "What the supplier is paid if the quoted bid buys the lead: its payout rule and the campaign's margin applied, never more (0 for no_bid)" }),
+    expires_at: z.string().meta({ description: "A post after this instant is 410 `ping_expired`" }),
+    reason: z.enum(PING_END_CODES).optional().meta({ description: "Why there is no bid" }),
+    detail: z.string().nullable().optional().meta({ description: "What the reason's code leaves open; null when there is none" }),
+  })
+  .meta({ id: "PingAnswer" });
+export type PingAnswer = z.infer<typeof PingAnswer>;
+
+export const PostSubmission = z
+  .object({
+    ping_id: z.string().min(1),
+    offer_ids: z.array(z.string()).optional().meta({ description: "Reserved for user choice (POST /v1/offers), which is not built yet: sending it is a 422" }),
+    data: z.record(z.string(), z.unknown()).meta({ description: "All the lead's fields: its non-PII ones must equal the ping's" }),
+  })
+  .strict()
+  .meta({ id: "PostSubmission" });
+
+export const PostAnswer = LeadAnswer.extend({ ping_id: z.string() }).meta({ id: "PostAnswer" });
+export type PostAnswer = z.infer<typeof PostAnswer>;
+
+/** The campaign's ping settings, its own or the defaults. */
+const inboundOf = (plan: CampaignPlan): InboundPings => plan.campaign.inbound ?? InboundPings.parse({});
+
+/** The campaign a supplier pings or posts to: it exists, the supplier may send to it, and it is active. */
+async function openCampaign(deps: SellDeps, supplier: Supplier, id: string): Promise<CampaignPlan> {
+  const plan = await deps.catalog.campaign(id);
+  if (!plan || plan.campaign.status === "archived") throw new GavelError("not_found", `No campaign '${id}'`);
+  if (supplier.campaigns !== null && !supplier.campaigns.includes(plan.campaign.id))
+    throw new GavelError("forbidden", `This supplier may not send leads to campaign '${plan.campaign.id}'`);
+  if (plan.campaign.status !== "active") throw new GavelError("campaign_inactive", `Campaign '${plan.campaign.id}' is ${plan.campaign.status}`);
+  return plan;
+}
+
+/**
+ * A ping's fields: only declared non-PII ones, each valid. PII (and undeclared fields, which are
+ * treated as PII) goes with the post; a required PII field is not asked for yet.
+ */
+function checkPing(plan: CampaignPlan, ping: PingSubmission): { data: Record<string, unknown>; errors: FieldError[] } {
+  const errors: FieldError[] = [];
+  const open = new Set(plan.fields.publicFields);
+  const declared = new Map(plan.campaign.fields.map((f) => [f.name, f]));
+  const data: Record<string, unknown> = {};
+  for (const [name, value] of Object.entries(ping.data)) {
+    if (open.has(name)) data[name] = value;
+    else if (declared.has(name)) errors.push({ path: `data.${name}`, message: "is pii: send it with the post, never in a ping" });
+    else errors.push({ path: `data.${name}`, message: "is not a field of the campaign (undeclared fields are treated as pii): send it with the post" });
+  }
+  const checked = plan.fields.validate(data);
+  if (!checked.ok) errors.push(...checked.errors.filter((e) => open.has(e.path.slice("data.".length))));
+
+  const setting = inboundOf(plan).contact_hashes;
+  const hashes = ping.contact_hashes ?? {};
+  const contacts = new Set(plan.fields.contactFields.map((f) => f.name));
+  if (setting === "none" && ping.contact_hashes !== undefined)
+    errors.push({ path: "contact_hashes", message: "the campaign takes no contact hashes (its inbound.contact_hashes is none)" });
+  else {
+    for (const name of Object.keys(hashes))
+      if (!contacts.has(name)) errors.push({ path: `contact_hashes.${name}`, message: "is not an email or phone field of the campaign" });
+    if (setting === "required")
+      for (const name of contacts)
+        if (declared.get(name)?.required && hashes[name] === undefined)
+          errors.push({ path: `contact_hashes.${name}`, message: "is required: the campaign's inbound.contact_hashes is required" });
+  }
+  return { data: checked.data, errors };
+}
+
+/** The lead's non-PII fields, and its contacts' hashes where the ping sent them, that differ from the ping's. */
+function mismatchedFields(plan: CampaignPlan, ping: PingRow, data: Record<string, unknown>): FieldError[] {
+  const errors: FieldError[] = [];
+  for (const name of plan.fields.publicFields)
+    if (JSON.stringify(ping.data[name] ?? null) !== JSON.stringify(data[name] ?? null))
+      errors.push({ path: `data.${name}`, message: `differs from the ping's (${JSON.stringify(ping.data[name] ?? null)})` });
+  for (const [name, hash] of Object.entries(ping.contactHashes ?? {})) {
+    const value = data[name];
+    if (typeof value !== "string" || contactHash(value) !== hash) errors.push({ path: `data.${name}`, message: "does not hash to the ping's contact_hashes value" });
+  }
+  return errors;
+}
+
+export type PingFate = { kind: "answered"; answer: PingAnswer } | { kind: "replay"; status: number; body: unknown };
+
+/**
+ * A supplier's ping: validated (a problem, nothing recorded, when it is not), checked against the
+ * do-not-sell list and the campaign's dedup where its fields allow, then pinged to the buyers and
+ * quoted. Its Idempotency-Key is handled as a lead's.
+ */
+export async function pingFirst(
+  deps: SellDeps,
+  supplier: Supplier,
+  body: unknown,
+  received: { at: number; mono: number },
+  idempotencyKey: string | undefined,
+): Promise<PingFate> {
+  const parsed = PingSubmission.safeParse(body);
+  if (!parsed.success) throw invalid(parsed.error, "The ping is malformed");
+  const submission = parsed.data;
+  const plan = await openCampaign(deps, supplier, submission.campaign);
+  if (plan.campaign.auction.mode !== "exclusive")
+    throw new GavelError("validation", "The campaign does not take pings", {
+      errors: [{ path: "campaign", message: `is a ${plan.campaign.auction.mode} campaign: pings answer exclusive campaigns only, for now` }],
+    });
+  const checked = checkPing(plan, submission);
+  if (checked.errors.length) throw new GavelError("validation", "The ping has invalid fields", { errors: checked.errors });
+
+  let idempotent: { supplierId: string; key: string; status: number; body: unknown } | undefined;
+  if (idempotencyKey !== undefined) {
+    const requestHash = createHash("sha256").update(JSON.stringify(body)).digest("hex");
+    const claim = await claimIdempotencyKey(deps.database, supplier.id, idempotencyKey, requestHash);
+    if (claim.kind === "mismatch") throw new GavelError("idempotency_mismatch", "This Idempotency-Key was used with a different request body");
+    if (claim.kind === "running") throw new GavelError("idempotency_in_progress", "A request with this Idempotency-Key is still running");
+    if (claim.kind === "replay") return { kind: "replay", status: claim.status, body: claim.body };
+    idempotent = { supplierId: supplier.id, key: idempotencyKey, status: 200, body: null };
+  }
+  let recorded = false;
+  try {
+    const answer = await quote(deps, plan, supplier, submission, checked.data, received, async (ping, answer) => {
+      await insertPing(deps.database, ping, idempotent && { ...idempotent, body: answer });
+      recorded = true;
+    });
+    return { kind: "answered", answer };
+  } finally {
+    // As for a lead: the key is given back only while nothing was recorded under it.
+    if (idempotent && !recorded) await releaseIdempotencyKey(deps.database, supplier.id, idempotent.key).catch(() => {});
+  }
+}
+
+/** Steps 2–5 for a ping: what can be checked without PII, the ping phase, the ranking and the quote. */
+async function quote(
+  deps: SellDeps,
+  plan: CampaignPlan,
+  supplier: Supplier,
+  submission: PingSubmission,
+  data: Record<string, unknown>,
+  received: { at: number; mono: number },
+  record: (ping: Parameters<typeof insertPing>[1], answer: PingAnswer) => Promise<void>,
+): Promise<PingAnswer> {
+  const campaign = plan.campaign;
+  const settings = inboundOf(plan);
+  const deadline = new Deadline(received.at, received.mono, campaign.auction, deps.answerGraceMs ?? 1000);
+  const id = deps.newId();
+  const lead = { id, supplierId: supplier.id, test: submission.test, data, receivedAt: received.at };
+  const trail: AuctionTrail & PricedTrail = { attempts: [], excluded: [], buyerWaitMs: 0 };
+  const events: StoredEvent[] = [];
+  const payoutRule = payoutRuleFor(supplier, campaign);
+
+  let end: PingEndCode | null = await refusedWithoutBuyers(deps, plan, submission, data, received.at);
+  let quoteCents = 0;
+  let kept: KeptBid[] = [];
+  let pinged = 0;
+  if (end === null) {
+    if (plan.hasCaps) await deps.caps.view.fresh();
+    const eligibility = selectChannels(plan.channels, lead, processWorld(deps.caps, deps.limiter));
+    trail.excluded = eligibility.excluded;
+    pinged = eligibility.eligible.filter((c) => c.config.type === "ping_post").length;
+    const bids: Bid[] = [];
+    try {
+      const floor = floorCents(plan, payoutFloorCents(payoutRule, campaign.margin));
+      await collectBids(deps, plan, lead, eligibility.eligible, eligibility.slots, floor, deadline, trail, bids);
+      const pricing = plan.pricing;
+      if (pricing) await scoreBids(pricing, campaign.id, plan.channels, bids, deadline.wallNow());
+      const ranking = rankBids(bids, deps.random, pricing ? byScore : undefined);
+      if (pricing && ranking.length) {
+        clearRanking(pricing, ranking, floor);
+        trail.ranking = rankingRecord(pricing, ranking, floor);
+      }
+      kept = ranking.map((b) => ({
+        channel_id: b.channelId,
+        price_cents: b.priceCents,
+        charge_cents: b.chargeCents,
+        ping_id: b.pingId,
+        ping_ref: b.pingRef,
+        expires_at: b.expiresAt,
+      }));
+      // The quote is what the top bid would pay the supplier: its payout rule on what the buyer is charged, after the margin.
+      if (ranking.length) quoteCents = payoutCents(payoutRule, ranking[0].chargeCents, campaign.margin);
+      else end = eligibility.eligible.length === 0 ? "no_eligible_channels" : "no_bids";
+    } finally {
+      // No channel is held for the post: its slot is taken again when the post comes.
+      for (const bid of bids) letGo(eligibility.slots, bid);
+      // The circuit breakers hear how the buyers answered, as after any auction.
+      settleHealth(eligibility.eligible, trail.attempts, lead, id, deps.clock.now(), deps.gate.overloaded());
+    }
+  }
+  const quotedAt = new Date(deadline.wallNow());
+  const expiresAt = new Date(received.at + settings.ping_ttl_seconds * 1000);
+  events.push({ status: "pinged", at: new Date(received.at).toISOString(), reason: reasonText("pinged", `${pinged} channels`) });
+  events.push({ status: "pinged", at: quotedAt.toISOString(), reason: reasonText("quoted", end === null ? fromCents(quoteCents).toFixed(2) : "no_bid") });
+  const answer: PingAnswer = {
+    ping_id: id,
+    status: end === null ? "bid" : "no_bid",
+    price: fromCents(quoteCents),
+    expires_at: expiresAt.toISOString(),
+    ...(end !== null && { reason: end, detail: null }),
+  };
+  await record(
+    {
+      id,
+      campaignId: campaign.id,
+      supplierId: supplier.id,
+      test: submission.test,
+      source: submission.source ?? null,
+      subId: submission.sub_id ?? null,
+      data,
+      contactHashes: submission.contact_hashes ?? null,
+      receivedAt: new Date(received.at),
+      expiresAt,
+      status: answer.status,
+      reason: end,
+      quoteCents,
+      bids: kept,
+      attempts: trail.attempts,
+      excluded: trail.excluded,
+      ranking: trail.ranking ?? null,
+      events,
+    },
+    answer,
+  );
+  deps.logger.info(
+    { ping_id: id, campaign: campaign.id, supplier: supplier.id, status: answer.status, reason: end, price: answer.price, bids: kept.length, ms: Math.round(deadline.now() - received.mono) },
+    "ping",
+  );
+  return answer;
+}
+
+/** Before any buyer: a consumer on the do-not-sell list (by its hashes), or a duplicate by the campaign's non-PII dedup fields. */
+async function refusedWithoutBuyers(
+  deps: SellDeps,
+  plan: CampaignPlan,
+  submission: PingSubmission,
+  data: Record<string, unknown>,
+  at: number,
+): Promise<PingEndCode | null> {
+  const kinds = new Map(plan.fields.contactFields.map((f) => [f.name, f.kind]));
+  const entries = Object.entries(submission.contact_hashes ?? {}).map(([name, hash]) => ({ kind: kinds.get(name) ?? "email", hash }));
+  if (entries.length && (await suppressedAny(deps.database, entries))) return "suppressed";
+  if (submission.test) return null;
+  // A dedup rule can be checked only on fields the ping carries: each of them under `any`, all of them under `all`.
+  const rule = plan.campaign.dedup;
+  const open = new Set(plan.fields.publicFields);
+  const fields = rule.fields.filter((f) => open.has(f));
+  if (fields.length === 0 || (rule.match === "all" && fields.length !== rule.fields.length)) return null;
+  const keys = dedupKeys({ fields, match: rule.match }, data);
+  const holders = await findDedupHolders(deps.database, plan.campaign.id, keys, new Date(at - rule.lookback_days * DAY_MS));
+  return holders.length ? "dedup" : null;
+}
+
+export type PostFate = { kind: "answered"; status: number; answer: PostAnswer; replayed: boolean } | { kind: "replay"; status: number; body: unknown };
+
+/** How long a ping may stay claimed by a post that recorded no lead before another post may take it. */
+const STALE_CLAIM_MS = 120_000;
+
+/**
+ * A supplier's post of a pinged lead: the whole lead, whose non-PII fields must be the ping's. The
+ * first post takes the ping (once across processes) and sells the lead down the kept ranking; every
+ * later post of the ping replays its answer.
+ */
+export async function postPinged(deps: SellDeps, supplier: Supplier, body: unknown, received: { at: number; mono: number }): Promise<PostFate> {
+  const parsed = PostSubmission.safeParse(body);
+  if (!parsed.success) throw invalid(parsed.error, "The post is malformed");
+  const submission = parsed.data;
+  if (submission.offer_ids !== undefined)
+    throw new GavelError("validation", "User choice is not available", {
+      errors: [{ path: "offer_ids", message: "offers (POST /v1/offers) are not built yet: post without offer_ids" }],
+    });
+  const ping = await findPing(deps.database, submission.ping_id, supplier.id);
+  if (!ping) throw new GavelError("not_found", `No ping '${submission.ping_id}' of this supplier`);
+  const plan = await openCampaign(deps, supplier, ping.campaignId);
+
+  const checked = plan.fields.validate(submission.data);
+  if (!checked.ok) throw new GavelError("validation", "The lead has invalid fields", { errors: checked.errors });
+  const mismatched = mismatchedFields(plan, ping, checked.data);
+  if (mismatched.length) {
+    const fields = mismatched.map((e) => e.path.slice("data.".length)).join(",");
+    await recordPingEvent(deps.database, ping.id, { status: "pinged", at: new Date(received.at), reason: reasonText("ping_mismatch", fields) });
+    throw new GavelError("ping_mismatch", "The post's non-PII fields differ from its ping's", { errors: mismatched });
+  }
+
+  const replay = replayOf(ping);
+  if (replay) return replay;
+  const now = new Date(deps.clock.now());
+  if (!(await claimPing(deps.database, ping.id, supplier.id, now, new Date(now.getTime() - STALE_CLAIM_MS)))) {
+    const again = await findPing(deps.database, ping.id, supplier.id);
+    const replayed = again && replayOf(again);
+    if (replayed) return replayed;
+    if (again && again.state !== "open") throw new GavelError("idempotency_in_progress", "Another post of this ping is still running: send it again shortly to read its answer");
+    throw new GavelError("ping_expired", `The ping expired at ${ping.expiresAt.toISOString()}: ping again`);
+  }
+  return sellPinged(deps, plan, supplier, ping, checked.data, received);
+}
+
+/** The answer a ping's post gave, for a later post: stored, or read from its lead once settled (a post that died before storing it). */
+function replayOf(ping: PingRow): PostFate | null {
+  if (ping.state === "posted" && ping.answerStatus !== null) return { kind: "replay", status: ping.answerStatus, body: replayedAnswer(ping.answer) };
+  const status = ping.leadStatus;
+  if (ping.state === "posting" && status && status !== "auctioning") {
+    const answer = { ...leadAnswer(ping.id, status as LeadAnswer["status"], ping.leadPriceCents ?? 0, ping.leadSoldTo ?? 0), ping_id: ping.id };
+    return { kind: "answered", status: 200, answer, replayed: true };
+  }
+  return null;
+}
+
+/** Steps 1–3 and 6–7 for a posted ping, holding its claim: the lead is recorded, then posted down the kept ranking. */
+async function sellPinged(
+  deps: SellDeps,
+  plan: CampaignPlan,
+  supplier: Supplier,
+  ping: PingRow,
+  data: Record<string, unknown>,
+  received: { at: number; mono: number },
+): Promise<PostFate> {
+  const campaign = plan.campaign;
+  const metrics = ping.test ? undefined : deps.metrics;
+  const deadline = new Deadline(received.at, received.mono, campaign.auction, deps.answerGraceMs ?? 1000);
+  const origin = leadOrigin(ping.id, campaign.id, supplier.id, { campaign: campaign.id, data, test: ping.test, source: ping.source ?? undefined, sub_id: ping.subId ?? undefined });
+  const progress: SellProgress = { leadId: undefined };
+  let intake;
+  try {
+    intake = await recordForAuction(deps, plan, supplier, origin, data, deadline, undefined, progress, metrics);
+  } catch (error) {
+    // Nothing recorded: the ping may be posted again.
+    if (progress.leadId === undefined) await reopenPing(deps.database, ping.id).catch(() => {});
+    throw error;
+  }
+  if (intake.kind !== "auctioning") return finish(deps, ping, fateAnswer(intake, ping.id));
+
+  // The supplier side of the lead's history: its ping, its quote, refused posts, and this post.
+  const history = [...ping.events.map((e) => ({ status: e.status, at: new Date(e.at), reason: e.reason })), { status: "received", at: new Date(received.at), reason: "posted" as const }];
+  await insertLeadEvents(deps.database, ping.id, history);
+
+  // The kept ranking, against the channels as they are now; each bid's channel must still take the lead.
+  const trail: AuctionTrail & PricedTrail = { attempts: [...ping.attempts], excluded: [...(ping.excluded as Exclusion[])], buyerWaitMs: 0 };
+  if (ping.ranking) trail.ranking = ping.ranking as PricedTrail["ranking"];
+  const byId = new Map(plan.channels.map((c) => [c.id, c]));
+  const lead = { id: ping.id, supplierId: supplier.id, test: ping.test, data, receivedAt: deadline.receivedAt, seenBuyers: new Set(intake.seenBuyers) };
+  const bidChannels = [...new Set(ping.bids.map((b) => b.channel_id))].flatMap((id) => {
+    const channel = byId.get(id);
+    if (!channel) trail.excluded.push({ channel_id: id, reason: "archived" });
+    return channel ? [channel] : [];
+  });
+  if (plan.hasCaps) await deps.caps.view.fresh();
+  const eligibility = selectChannels(bidChannels, lead, processWorld(deps.caps, deps.limiter));
+  trail.excluded.push(...eligibility.excluded);
+  const eligible = new Set(eligibility.eligible.map((c) => c.id));
+  const payoutRule = payoutRuleFor(supplier, campaign);
+  const ranking: Bid[] = [];
+  for (const kept of ping.bids) {
+    const channel = byId.get(kept.channel_id);
+    if (!channel || !eligible.has(channel.id)) continue;
+    const bid = new Bid(channel, kept.price_cents, kept.ping_id, kept.ping_ref, kept.expires_at);
+    if (kept.charge_cents !== kept.price_cents) bid.chargeCents = kept.charge_cents;
+    // `no_sale`: a bid that would pay the supplier less than its quote is not offered the lead.
+    if (inboundOf(plan).below_quote === "no_sale" && payoutCents(payoutRule, bid.chargeCents, campaign.margin) < ping.quoteCents) {
+      trail.excluded.push({ channel_id: channel.id, reason: "below_quote" });
+      letGo(eligibility.slots, bid);
+      continue;
+    }
+    ranking.push(bid);
+  }
+
+  let result: AuctionResult;
+  try {
+    const end = ranking.length
+      ? await postWithFallback(deps, campaign, lead, ranking, eligibility.slots, deadline, trail)
+      : ({ status: "unsold", reason: ping.bids.length ? "all_rejected" : (ping.reason === "no_eligible_channels" ? "no_eligible_channels" : "no_bids") } as const);
+    result =
+      end.status === "sold"
+        ? { ...trail, status: "sold", channel: end.bid.channel, revenueCents: end.priceCents, redirectUrl: end.redirectUrl, sales: [{ channel: end.bid.channel, priceCents: end.priceCents }] }
+        : { ...trail, ...end };
+  } finally {
+    for (const bid of ranking) letGo(eligibility.slots, bid);
+  }
+  // The quote's payout when the quoted bid buys at its price; a lower sale pays by its own revenue (never more than the quote).
+  const fate = await recordOutcome(deps, plan, lead, eligibility, result, payoutRule, deadline, undefined, metrics);
+  return finish(deps, ping, fateAnswer(fate, ping.id));
+}
+
+/** A lead's fate as the post's answer. */
+function fateAnswer(fate: LeadFate, pingId: string): { status: number; answer: PostAnswer } {
+  switch (fate.kind) {
+    case "sold":
+    case "unsold":
+    case "error":
+    case "duplicate":
+    case "rejected":
+      return { status: 200, answer: { ...fate.answer, ping_id: pingId } };
+    case "over_cap":
+      return { status: 200, answer: { ...leadAnswer(fate.leadId, "rejected", 0, 0, splitCap(fate.reason)), ping_id: pingId } };
+    default:
+      throw new Error(`a post cannot end as ${fate.kind}`);
+  }
+}
+
+function splitCap(reason: ReasonText<"cap_leads" | "cap_spend">): { reason: LeadCode; detail: string | null } {
+  const [code, detail] = reason.split(": ");
+  return { reason: STAGE_CODES.lead.includes(code as LeadCode) ? (code as LeadCode) : "cap_leads", detail: detail ?? null };
+}
+
+async function finish(deps: SellDeps, ping: PingRow, end: { status: number; answer: PostAnswer }): Promise<PostFate> {
+  await finishPing(deps.database, ping.id, end.status, end.answer);
+  return { kind: "answered", status: end.status, answer: end.answer, replayed: false };
+}

@@ -1,0 +1,117 @@
+// Held leads (src/auction/hold.ts): a lead that arrived while every channel that could take it was
+// closed waits in `held_leads` until its `release_at`. Any Gavel process sharing the database may
+// release it; `for update skip locked` hands each due row to exactly one of them, and the same
+// statement takes the row away and moves the lead on, so a release happens once even if the
+// releasing process dies right after (the lead is then `auctioning` past its deadline, and the
+// sweep of interrupted leads settles it as any other).
+import { sql } from "drizzle-orm";
+import type { Database } from "./client";
+import type { IdempotentResponse, LeadEvent } from "./leads";
+
+const ts = (d: Date) => sql`${d.toISOString()}::timestamptz`;
+const json = (v: unknown) => sql`${JSON.stringify(v)}::jsonb`;
+
+/**
+ * Holds a lead recorded as `auctioning` (its intake done: dedup claimed, supplier caps reserved)
+ * until `releaseAt`, ending it `expired` at `expiresAt`; with its history's event and its
+ * Idempotency-Key's answer, in one statement.
+ */
+export async function holdLead(
+  database: Database,
+  hold: { leadId: string; campaignId: string; releaseAt: Date; expiresAt: Date; event: LeadEvent },
+  idempotent?: IdempotentResponse,
+): Promise<void> {
+  const idem = idempotent
+    ? sql`, idem as (
+        update idempotency_keys set state = 'done', lead_id = ${hold.leadId}, response_status = ${idempotent.status}, response = ${json(idempotent.body)}
+        where supplier_id = ${idempotent.supplierId} and key = ${idempotent.key}
+      )`
+    : sql``;
+  await database.rows(sql`
+    with lead as (
+      update leads set status = 'held', deadline_at = null where id = ${hold.leadId} and status in ('auctioning', 'held') returning id
+    ), held as (
+      insert into held_leads (lead_id, campaign_id, release_at, expires_at)
+      select id, ${hold.campaignId}, ${ts(hold.releaseAt)}, ${ts(hold.expiresAt)} from lead
+      on conflict (lead_id) do update set release_at = excluded.release_at
+    ), event as (
+      insert into lead_events (lead_id, status, at, reason) select id, ${hold.event.status}, ${ts(hold.event.at)}, ${hold.event.reason ?? null} from lead
+    )${idem}
+    select 1`);
+}
+
+/** A held lead taken for its auction (or its expiry). */
+export interface ReleasedLead {
+  id: string;
+  status: "auctioning" | "expired";
+  campaignId: string;
+  supplierId: string;
+  /** The supplier's configuration as stored, for its payout rule. */
+  supplier: unknown;
+  test: boolean;
+  data: Record<string, unknown>;
+  /** When the lead's hold ends (epoch ms). */
+  expiresAt: number;
+}
+
+/**
+ * Takes up to `limit` held leads due at `now`: each is either released (`auctioning`, with a
+ * deadline of `now` plus its campaign's `auction.timeout_ms`) or, past its `expires_at`, ended
+ * `expired`. Rows another process is taking are skipped, never waited for.
+ */
+export async function takeDueHeldLeads(database: Database, now: Date, limit: number): Promise<ReleasedLead[]> {
+  const rows = await database.rows<{
+    id: string;
+    status: "auctioning" | "expired";
+    campaign_id: string;
+    supplier_id: string;
+    supplier: unknown;
+    test: boolean;
+    data: Record<string, unknown>;
+    expires_at: string | Date;
+  }>(sql`
+    with due as (
+      select lead_id from held_leads
+      where release_at <= ${ts(now)} or expires_at <= ${ts(now)}
+      order by release_at
+      limit ${limit}
+      for update skip locked
+    ), taken as (
+      delete from held_leads h using due where h.lead_id = due.lead_id returning h.lead_id, h.expires_at, h.expires_at <= ${ts(now)} as expired
+    ), moved as (
+      update leads l set
+        status = case when taken.expired then 'expired' else 'auctioning' end,
+        reason = case when taken.expired then 'hold_expired' else null end,
+        decided_at = case when taken.expired then ${ts(now)} else null end,
+        deadline_at = case when taken.expired then null
+          else ${ts(now)} + make_interval(secs => coalesce((c.config -> 'auction' ->> 'timeout_ms')::float8, 2000) / 1000) end
+      from taken, campaigns c
+      where l.id = taken.lead_id and l.status = 'held' and c.id = l.campaign_id
+      returning l.id, l.status, l.campaign_id, l.supplier_id, l.test, l.data
+    ), events as (
+      insert into lead_events (lead_id, status, at, reason)
+      select id, status, ${ts(now)}, case when status = 'expired' then 'hold_expired' else 'released' end from moved
+    )
+    select m.*, t.expires_at, s.config as supplier from moved m join taken t on t.lead_id = m.id left join suppliers s on s.id = m.supplier_id`);
+  return rows.map((r) => ({
+    id: r.id,
+    status: r.status,
+    campaignId: r.campaign_id,
+    supplierId: r.supplier_id,
+    supplier: r.supplier,
+    test: r.test,
+    data: r.data,
+    expiresAt: new Date(r.expires_at).getTime(),
+  }));
+}
+
+/** A supplier's view of its own lead: its status and price, never who bought it. */
+export async function findSupplierLead(
+  database: Database,
+  id: string,
+  supplierId: string,
+): Promise<{ id: string; status: string; reason: string | null; price_cents: number; received_at: Date | string; decided_at: Date | string | null } | undefined> {
+  const [row] = await database.rows<{ id: string; status: string; reason: string | null; price_cents: number; received_at: Date | string; decided_at: Date | string | null }>(sql`
+    select id, status, reason, price_cents, received_at, decided_at from leads where id = ${id} and supplier_id = ${supplierId}`);
+  return row;
+}

@@ -1,0 +1,133 @@
+// Suppliers that ping first: POST /v1/pings and POST /v1/posts (src/auction/inbound.ts), and the
+// pings report.
+import { z } from "zod";
+import { PingAnswer, PingSubmission, PostAnswer, PostSubmission, pingFirst, postPinged } from "../auction/inbound";
+import { GavelError } from "../errors";
+import { pingReport } from "../reports/pings";
+import { admission, arrivalOf } from "./admission";
+import { supplierOf } from "./auth";
+import { jsonBody, queryFlag, rangeZone, timeBound, timeRange } from "./body";
+import type { AppContext } from "./env";
+import type { LeadRouteDeps } from "./leads";
+import { rateLimit } from "./leads";
+import { route, type AnyRoute } from "./route";
+
+const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
+
+const PingReportQuery = z
+  .object({
+    from: timeBound.meta({ description: "Pings received at or after: an ISO 8601 date or date and time, read in `tz` unless it has an offset" }),
+    to: timeBound.meta({ description: "Pings received before (half-open)" }),
+    tz: rangeZone.optional(),
+    campaign: z.string().optional(),
+    supplier: z.string().optional(),
+    test: queryFlag.optional().meta({ description: "`true`: test pings only; default real ones" }),
+  })
+  .strict();
+
+const PingReport = z
+  .object({
+    rows: z.array(
+      z.object({
+        supplier: z.string(),
+        source: z.string().nullable(),
+        pings: z.number().int(),
+        bids: z.number().int().meta({ description: "Pings quoted a price" }),
+        posts: z.number().int().meta({ description: "Pings whose lead was posted (and recorded)" }),
+        sold: z.number().int(),
+        ping_to_post: z.number().nullable().meta({ description: "posts / pings (null without pings)" }),
+        bid_to_post: z.number().nullable().meta({ description: "posts / bids (null without bids)" }),
+        quoted: z.number().meta({ description: "Sum of the prices quoted" }),
+        payout: z.number().meta({ description: "Sum paid to suppliers for the sold posts" }),
+      }),
+    ),
+  })
+  .meta({ id: "PingReport" });
+
+function answered(c: AppContext, status: number, body: unknown): Response {
+  return c.body(JSON.stringify(body), status as 200, { "content-type": status >= 400 ? "application/problem+json" : "application/json" });
+}
+
+export function pingRoutes(deps: LeadRouteDeps, rateLimiter: Parameters<typeof rateLimit>[0]): AnyRoute[] {
+  const limits = { maxBytes: deps.maxLeadBytes, tooLarge: `The body is over the limit of ${deps.maxLeadBytes} bytes` };
+  return [
+    route({
+      method: "post",
+      path: "/v1/pings",
+      access: "supplier",
+      operationId: "pingLead",
+      summary: "Ping a lead's non-PII fields for a price",
+      description:
+        "For suppliers that ping first (README \"Suppliers that ping first\"): the lead's non-PII fields only (a pii or undeclared field is a 422, field by field). Gavel checks the do-not-sell list (by `contact_hashes`, when the campaign takes them) and its dedup where the ping's fields allow, pings its buyers under the campaign's deadline and keeps the ranked bids for `inbound.ping_ttl_seconds`; `price` is what the supplier will be paid if the quoted bid buys, never more. Optional `Idempotency-Key`, as for leads. Exclusive campaigns only, for now.",
+      tags: ["Leads"],
+      documentedBody: { content: { "application/json": PingSubmission } },
+      responses: {
+        200: { description: "The quote: `bid` with the price, or `no_bid` with why", schema: PingAnswer },
+        409: { description: "Same Idempotency-Key while the first request still runs", contentType: "application/problem+json" },
+        413: { description: "Body over GAVEL_MAX_LEAD_BYTES", contentType: "application/problem+json" },
+        429: { description: "Over the supplier's rate limit", contentType: "application/problem+json" },
+        503: { description: "Overloaded, or the database could not be reached", contentType: "application/problem+json" },
+      },
+      before: [admission({ gate: deps.gate, waitMs: deps.admissionWaitMs, clock: deps.clock, metrics: deps.metrics })],
+      use: [rateLimit(rateLimiter)],
+      async handler(c) {
+        const received = arrivalOf(c);
+        const key = c.req.header("idempotency-key");
+        if (key !== undefined && !IDEMPOTENCY_KEY.test(key))
+          throw new GavelError("validation", "Bad Idempotency-Key header", { errors: [{ path: "headers.idempotency-key", message: "must be 1 to 255 visible ASCII characters" }] });
+        const fate = await pingFirst({ ...deps, logger: c.var.logger }, supplierOf(c), await jsonBody(c, limits), received, key);
+        if (fate.kind === "replay") {
+          c.header("Idempotent-Replayed", "true");
+          return answered(c, fate.status, fate.body);
+        }
+        return c.json(fate.answer);
+      },
+    }),
+
+    route({
+      method: "post",
+      path: "/v1/posts",
+      access: "supplier",
+      operationId: "postPingedLead",
+      summary: "Post the whole lead of a ping",
+      description:
+        "The lead's fields, all of them, for a ping of this supplier: its non-PII fields must equal the ping's (422 `ping_mismatch`, naming each field), and the ping must not have expired (410 `ping_expired`). The lead is recorded (validation, dedup, the do-not-sell list and the supplier's caps, as for any lead) and posted to the ping's winner with its `ping_ref`, then down the kept ranking without pinging again. A second post of the same ping replays the first's answer (`Idempotent-Replayed: true`), on any Gavel process. The supplier is paid its quote when the quoted bid buys; when only a lower one would, the campaign's `inbound.below_quote` decides (`no_sale` or `sell_lower`).",
+      tags: ["Leads"],
+      documentedBody: { content: { "application/json": PostSubmission } },
+      responses: {
+        200: { description: "The lead's outcome, as a lead's answer with its `ping_id` (the lead's id is the ping's)", schema: PostAnswer },
+        409: { description: "Another post of the ping is still running: send it again shortly to read its answer", contentType: "application/problem+json" },
+        410: { description: "`ping_expired`: the ping's bids are no longer kept; ping again", contentType: "application/problem+json" },
+        413: { description: "Body over GAVEL_MAX_LEAD_BYTES", contentType: "application/problem+json" },
+        422: { description: "Invalid fields, or `ping_mismatch`: non-PII fields that differ from the ping's, each in `errors`", contentType: "application/problem+json" },
+        429: { description: "Over the supplier's rate limit", contentType: "application/problem+json" },
+        503: { description: "Overloaded, or the database could not be reached", contentType: "application/problem+json" },
+      },
+      before: [admission({ gate: deps.gate, waitMs: deps.admissionWaitMs, clock: deps.clock, metrics: deps.metrics })],
+      use: [rateLimit(rateLimiter)],
+      async handler(c) {
+        const received = arrivalOf(c);
+        const fate = await postPinged({ ...deps, logger: c.var.logger }, supplierOf(c), await jsonBody(c, limits), received);
+        if (fate.kind === "replay" || fate.replayed) c.header("Idempotent-Replayed", "true");
+        return fate.kind === "replay" ? answered(c, fate.status, fate.body) : answered(c, fate.status, fate.answer);
+      },
+    }),
+
+    route({
+      method: "get",
+      path: "/v1/reports/pings",
+      access: "analyst",
+      operationId: "pingReport",
+      summary: "Pings and posts per supplier and source, with the ping-to-post rate",
+      tags: ["Reports"],
+      query: PingReportQuery,
+      responses: { 200: { description: "One row per supplier and source", schema: PingReport } },
+      async handler(c, { query }) {
+        const { from, to } = timeRange(query) as { from: Date; to: Date };
+        if (!(from < to)) throw new GavelError("validation", "Bad range", { errors: [{ path: "to", message: "must be after from" }] });
+        const rows = await pingReport(deps.database, { from, to }, { campaign: query.campaign, supplier: query.supplier, test: query.test ?? false });
+        return c.json({ rows });
+      },
+    }),
+  ];
+}

@@ -1,0 +1,204 @@
+// Suppliers that ping first (POST /v1/pings, POST /v1/posts): the real app, loopback buyers and a
+// clock the tests set, so a ping's expiry is reached by moving the clock, never by waiting.
+import { describe, expect, it } from "vitest";
+import { contactHash } from "../src/leads/suppression";
+import { consumer, pingPost, testClock, useTestGavel } from "./helpers/gavel";
+import type { TestBuyer } from "./helpers/buyers";
+
+const clock = testClock("2026-06-01T15:00:00Z");
+const t = useTestGavel({}, { clock });
+
+const PUBLIC = ["zip", "state", "age", "coverage"];
+const publicOf = (lead: Record<string, unknown>) => Object.fromEntries(PUBLIC.map((k) => [k, lead[k]]));
+
+async function call(key: string, path: string, body: unknown, headers: Record<string, string> = {}) {
+  const res = await fetch(t.g.url + path, {
+    method: "POST",
+    headers: { "content-type": "application/json", authorization: `Bearer ${key}`, ...headers },
+    body: JSON.stringify(body),
+  });
+  const text = await res.text();
+  return { status: res.status, body: text ? JSON.parse(text) : null, headers: res.headers };
+}
+
+let n = 0;
+/** A campaign of its own with two buyers bidding 12 and 8 (each ping answered with its ping_ref); returns the supplier key. */
+async function market(campaign: Record<string, unknown>, behaviour: { a?: Parameters<typeof t.buyer>[0]; b?: Parameters<typeof t.buyer>[0] } = {}) {
+  const id = `ping-first-${++n}`;
+  const a = await t.buyer({ ping: () => ({ json: { bid: 12, ping_ref: `a-${n}` } }), ...behaviour.a });
+  const b = await t.buyer({ ping: () => ({ json: { bid: 8, ping_ref: `b-${n}` } }), ...behaviour.b });
+  const key = await t.g.setup({
+    campaign: { id, payout: { type: "revshare", percent: 50 }, ...campaign },
+    channels: [pingPost(`${id}-a`, a, { buyer_id: `${id}-buyer-a` }), pingPost(`${id}-b`, b, { buyer_id: `${id}-buyer-b` })],
+  });
+  return { id, a, b, key };
+}
+
+const pingOf = (campaign: string, lead: Record<string, unknown>, extra: Record<string, unknown> = {}) => ({ campaign, data: publicOf(lead), ...extra });
+const postsOf = (buyer: TestBuyer) => buyer.posts.length;
+
+describe("POST /v1/pings then POST /v1/posts", () => {
+  it("quotes the supplier's payout on the top bid, and sells at it to the winner with its ping_ref, without pinging again", async () => {
+    const m = await market({});
+    const lead = consumer();
+    const ping = await call(m.key, "/v1/pings", pingOf(m.id, lead, { source: "site-a" }));
+    expect(ping.status).toBe(200);
+    // 50 % of the top bid, 12.00.
+    expect(ping.body).toMatchObject({ status: "bid", price: 6 });
+    expect(Date.parse(ping.body.expires_at)).toBe(clock.now() + 60_000);
+    // Buyers saw the non-PII fields only.
+    expect(m.a.pings).toHaveLength(1);
+    expect(m.a.pings[0].body.data).toEqual(publicOf({ ...lead, state: "TX" }));
+    expect(JSON.stringify(m.a.pings[0].body)).not.toContain(String(lead.email));
+
+    const post = await call(m.key, "/v1/posts", { ping_id: ping.body.ping_id, data: lead });
+    expect(post.status).toBe(200);
+    expect(post.body).toMatchObject({ ping_id: ping.body.ping_id, lead_id: ping.body.ping_id, status: "sold", price: 6, sold_to: 1 });
+    expect(m.a.pings).toHaveLength(1);
+    expect(m.b.pings).toHaveLength(1);
+    expect(m.a.posts).toHaveLength(1);
+    expect(m.a.posts[0].body).toMatchObject({ ping_ref: `a-${n}`, data: { email: lead.email } });
+    expect(postsOf(m.b)).toBe(0);
+
+    // The supplier side is in the lead's history, the buyers' pings in its attempts.
+    const trace = await t.g.admin("GET", `/v1/leads/${ping.body.ping_id}`);
+    expect(trace.body.history.map((e: { reason: string | null }) => e.reason)).toEqual(expect.arrayContaining(["pinged", "quoted", "posted", "sold_to"]));
+    expect(trace.body.history.find((e: { reason: string }) => e.reason === "quoted").detail).toBe("6.00");
+    expect(trace.body.attempts.map((a: { kind: string }) => a.kind).sort()).toEqual(["ping", "ping", "post"]);
+    expect(trace.body).toMatchObject({ status: "sold", price: 6, revenue: 12, source: "site-a" });
+  });
+
+  it("refuses PII and undeclared fields in a ping, field by field, and pings no buyer", async () => {
+    const m = await market({});
+    const lead = consumer();
+    const ping = await call(m.key, "/v1/pings", { campaign: m.id, data: { ...publicOf(lead), email: lead.email, phone: lead.phone, favourite: "blue" } });
+    expect(ping.status).toBe(422);
+    expect(ping.body.errors.map((e: { path: string }) => e.path).sort()).toEqual(["data.email", "data.favourite", "data.phone"]);
+    expect(m.a.pings).toHaveLength(0);
+    // A bad non-PII field is refused too; a missing PII field is not asked for yet.
+    const bad = await call(m.key, "/v1/pings", { campaign: m.id, data: { ...publicOf(lead), zip: "nope" } });
+    expect(bad.status).toBe(422);
+    expect(bad.body.errors).toEqual([{ path: "data.zip", message: expect.any(String) }]);
+  });
+
+  it("answers 410 ping_expired to a post after the ping's TTL", async () => {
+    const m = await market({ inbound: { ping_ttl_seconds: 30 } });
+    const lead = consumer();
+    const ping = await call(m.key, "/v1/pings", pingOf(m.id, lead));
+    expect(Date.parse(ping.body.expires_at)).toBe(clock.now() + 30_000);
+    clock.advance(30_000);
+    const post = await call(m.key, "/v1/posts", { ping_id: ping.body.ping_id, data: lead });
+    expect(post.status).toBe(410);
+    expect(post.body.type).toBe("urn:gavel:problem:ping_expired");
+    expect(postsOf(m.a) + postsOf(m.b)).toBe(0);
+  });
+
+  it("refuses a post whose non-PII fields differ from the ping's (422 ping_mismatch, naming each), then takes the right one", async () => {
+    const m = await market({});
+    const lead = consumer();
+    const ping = await call(m.key, "/v1/pings", pingOf(m.id, lead));
+    const wrong = await call(m.key, "/v1/posts", { ping_id: ping.body.ping_id, data: { ...lead, zip: "75002", age: 31 } });
+    expect(wrong.status).toBe(422);
+    expect(wrong.body.type).toBe("urn:gavel:problem:ping_mismatch");
+    expect(wrong.body.errors.map((e: { path: string }) => e.path).sort()).toEqual(["data.age", "data.zip"]);
+    expect(postsOf(m.a)).toBe(0);
+
+    const right = await call(m.key, "/v1/posts", { ping_id: ping.body.ping_id, data: lead });
+    expect(right.body.status).toBe("sold");
+    const trace = await t.g.admin("GET", `/v1/leads/${ping.body.ping_id}`);
+    expect(trace.body.history).toContainEqual(expect.objectContaining({ reason: "ping_mismatch", detail: "zip,age" }));
+  });
+
+  it("replays the first post's answer to a second post of the same ping, and to two posts at once sells once", async () => {
+    const m = await market({});
+    const lead = consumer();
+    const ping = await call(m.key, "/v1/pings", pingOf(m.id, lead));
+    const first = await call(m.key, "/v1/posts", { ping_id: ping.body.ping_id, data: lead });
+    const second = await call(m.key, "/v1/posts", { ping_id: ping.body.ping_id, data: lead });
+    expect(second.status).toBe(200);
+    expect(second.headers.get("idempotent-replayed")).toBe("true");
+    expect(second.body).toEqual(first.body);
+    expect(postsOf(m.a)).toBe(1);
+
+    const other = consumer();
+    const ping2 = await call(m.key, "/v1/pings", pingOf(m.id, other));
+    const both = await Promise.all([0, 1, 2].map(() => call(m.key, "/v1/posts", { ping_id: ping2.body.ping_id, data: other })));
+    // One sells; each other either replays it or is told the first is still running.
+    expect(both.filter((r) => r.status === 200 && r.headers.get("idempotent-replayed") === null)).toHaveLength(1);
+    for (const r of both) expect([200, 409]).toContain(r.status);
+    expect(postsOf(m.a)).toBe(2);
+  });
+
+  it("when the quoted winner refuses: no sale under `no_sale`, the lower bid at its own payout under `sell_lower`", async () => {
+    const refuse = { post: () => ({ json: { accepted: false, reason: "full" } }) };
+    const strict = await market({ inbound: { below_quote: "no_sale" } }, { a: refuse });
+    const lead = consumer();
+    const ping = await call(strict.key, "/v1/pings", pingOf(strict.id, lead));
+    const post = await call(strict.key, "/v1/posts", { ping_id: ping.body.ping_id, data: lead });
+    expect(post.body).toMatchObject({ status: "unsold", price: 0 });
+    expect(postsOf(strict.b)).toBe(0);
+    const trace = await t.g.admin("GET", `/v1/leads/${ping.body.ping_id}`);
+    expect(trace.body.excluded).toContainEqual({ channel_id: `${strict.id}-b`, reason: "below_quote", detail: null });
+
+    const lower = await market({ inbound: { below_quote: "sell_lower" } }, { a: refuse });
+    const lead2 = consumer();
+    const ping2 = await call(lower.key, "/v1/pings", pingOf(lower.id, lead2));
+    expect(ping2.body.price).toBe(6);
+    const post2 = await call(lower.key, "/v1/posts", { ping_id: ping2.body.ping_id, data: lead2 });
+    // 50 % of the 8.00 that bought: never more than the quote.
+    expect(post2.body).toMatchObject({ status: "sold", price: 4 });
+    expect(lower.b.posts[0].body.ping_ref).toBe(`b-${n}`);
+  });
+
+  it("checks a ping's contact hashes against the do-not-sell list, and the post's contacts against them", async () => {
+    const m = await market({ inbound: { contact_hashes: "optional" } });
+    const listed = consumer();
+    const added = await t.g.admin("POST", "/v1/suppressions", { emails: [String(listed.email)] });
+    expect(added.status).toBeLessThan(300);
+    const hashes = (lead: Record<string, unknown>) => ({ email: contactHash(String(lead.email).toLowerCase()) });
+    const refused = await call(m.key, "/v1/pings", pingOf(m.id, listed, { contact_hashes: hashes(listed) }));
+    expect(refused.body).toMatchObject({ status: "no_bid", price: 0, reason: "suppressed" });
+    expect(m.a.pings).toHaveLength(0);
+
+    const lead = consumer();
+    const ping = await call(m.key, "/v1/pings", pingOf(m.id, lead, { contact_hashes: hashes(lead) }));
+    expect(ping.body.status).toBe("bid");
+    const swapped = await call(m.key, "/v1/posts", { ping_id: ping.body.ping_id, data: { ...lead, email: "someone.else@example.com" } });
+    expect(swapped.status).toBe(422);
+    expect(swapped.body.errors).toEqual([{ path: "data.email", message: expect.stringContaining("contact_hashes") }]);
+    // A campaign that takes no hashes says so.
+    const plain = await market({});
+    const no = await call(plain.key, "/v1/pings", pingOf(plain.id, lead, { contact_hashes: hashes(lead) }));
+    expect(no.status).toBe(422);
+    expect(no.body.errors[0].path).toBe("contact_hashes");
+  });
+
+  it("replays a ping under its Idempotency-Key without pinging the buyers again", async () => {
+    const m = await market({});
+    const body = pingOf(m.id, consumer());
+    const first = await call(m.key, "/v1/pings", body, { "idempotency-key": `ping-${n}` });
+    const again = await call(m.key, "/v1/pings", body, { "idempotency-key": `ping-${n}` });
+    expect(again.body).toEqual(first.body);
+    expect(again.headers.get("idempotent-replayed")).toBe("true");
+    expect(m.a.pings).toHaveLength(1);
+  });
+
+  it("reports pings and posts per supplier and source, with the ping-to-post rate", async () => {
+    const m = await market({});
+    const from = new Date(clock.now()).toISOString();
+    const leads = [consumer(), consumer(), consumer(), consumer()];
+    const pings = [];
+    for (const lead of leads) pings.push(await call(m.key, "/v1/pings", pingOf(m.id, lead, { source: "report-src" })));
+    // Half of them are posted.
+    for (const i of [0, 1]) await call(m.key, "/v1/posts", { ping_id: pings[i].body.ping_id, data: leads[i] });
+    const to = new Date(clock.now() + 1000).toISOString();
+    const report = await t.g.admin("GET", `/v1/reports/pings?from=${from}&to=${to}&campaign=${m.id}`);
+    expect(report.status).toBe(200);
+    expect(report.body.rows).toEqual([
+      expect.objectContaining({ source: "report-src", pings: 4, bids: 4, posts: 2, sold: 2, ping_to_post: 0.5, bid_to_post: 0.5, quoted: 24, payout: 12 }),
+    ]);
+    // Analysts only: a supplier's key is refused.
+    const res = await fetch(`${t.g.url}/v1/reports/pings?from=${from}&to=${to}`, { headers: { authorization: `Bearer ${m.key}` } });
+    expect(res.status).toBe(403);
+  });
+});
