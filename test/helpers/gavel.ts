@@ -97,6 +97,8 @@ export interface TestGavelOptions {
   transport?: BuyerTransport;
   /** Where its logs go (default: nowhere). */
   logger?: Logger;
+  /** The auction's draws (ties, weighted routing): seed it for a test that counts them. */
+  random?: () => number;
 }
 
 export async function startTestGavel(env: Record<string, string> = {}, options: TestGavelOptions = {}): Promise<TestGavel> {
@@ -107,6 +109,7 @@ export async function startTestGavel(env: Record<string, string> = {}, options: 
     target: db.target,
     logger: options.logger ?? pino({ level: "silent" }),
     clock: options.clock,
+    random: options.random,
     loopSaturated: options.realLoopMonitor ? undefined : () => false,
     transport: options.transport ?? (options.realLoopMonitor ? undefined : createBuyerTransport({ stallMs: Infinity })),
   });
