@@ -206,3 +206,49 @@ describe("reports", () => {
     expect((await report("/v1/reports/campaigns", ADMIN)).status).toBe(200);
   });
 });
+
+describe("reports of shared sales", () => {
+  const t = useTestGavel();
+  const leads: any[] = [];
+  let from: string;
+
+  beforeAll(async () => {
+    // Each lead is sold to three buyers at 10.01, 7 and 6 (23.01); the fourth bid is never posted.
+    const prices = [10.01, 7, 6, 5];
+    const buyers = await Promise.all(prices.map((bid) => t.buyer({ ping: () => ({ json: { bid } }) })));
+    const key = await t.g.setup({
+      campaign: { id: "rs", auction: { mode: "shared", max_sells: 3 }, payout: { type: "revshare", percent: 33 } },
+      channels: buyers.map((b, i) => pingPost(`rs-${i}`, b, { buyer_id: `rs-buyer-${i}`, buys: ["shared"] })),
+    });
+    from = new Date(Date.now() - 60_000).toISOString();
+    for (let i = 0; i < 2; i++) {
+      const res = await t.g.lead(key, { campaign: "rs", data: consumer() });
+      expect(res.body).toMatchObject({ status: "sold", sold_to: 3 });
+      leads.push((await t.g.admin("GET", `/v1/leads/${res.body.lead_id}`)).body);
+    }
+  });
+
+  const range = () => `from=${encodeURIComponent(from)}&to=${encodeURIComponent(new Date(Date.now() + 60_000).toISOString())}`;
+
+  it("counts every sale for its channel and buyer at its own price, and splits the payout so it adds up to the leads'", async () => {
+    // The raw figures: 23.01 a lead; 33 % of it rounds down to 7.59.
+    expect(leads.map((l) => [l.revenue, l.price, l.sold_to])).toEqual([
+      [23.01, 7.59, 3],
+      [23.01, 7.59, 3],
+    ]);
+    const channels = await t.g.admin("GET", `/v1/reports/channels?campaign=rs&${range()}`);
+    const row = (id: string) => channels.body.rows.find((r: any) => r.key.channel === id);
+    // Payout split by price, rounded down (3.30, 2.30, 1.97), the highest sale taking the rest (3.32).
+    expect(row("rs-0")).toMatchObject({ key: { buyer: "rs-buyer-0" }, sold: 2, revenue: 20.02, payout: 6.64, accepted: 2 });
+    expect(row("rs-1")).toMatchObject({ sold: 2, revenue: 14, payout: 4.6 });
+    expect(row("rs-2")).toMatchObject({ sold: 2, revenue: 12, payout: 3.94 });
+    expect(row("rs-3")).toMatchObject({ sold: 0, revenue: 0, posts: 0 });
+    expect(channels.body.totals).toMatchObject({ sold: 6, revenue: 46.02, payout: 15.18 });
+
+    const campaigns = await t.g.admin("GET", `/v1/reports/campaigns?${range()}`);
+    expect(campaigns.body.totals).toMatchObject({ leads: 2, sold: 2, accepted: 6, revenue: 46.02, payout: 15.18 });
+    const buyers = await t.g.admin("GET", `/v1/reports/buyers?${range()}`);
+    expect(buyers.body.rows.find((r: any) => r.key.buyer === "rs-buyer-2")).toMatchObject({ sold: 2, revenue: 12 });
+    expect(buyers.body.totals).toMatchObject({ sold: 6, revenue: 46.02, payout: 15.18 });
+  });
+});

@@ -105,7 +105,7 @@ function leadsAndAttempts(windows: readonly Window[], filter: LeadFilter): SQL {
   );
   return sql`l as materialized (
       select id, campaign_id, supplier_id, coalesce(source, '') as source, coalesce(sub_id, '') as sub_id, test, status, reason,
-             date_trunc('hour', received_at) as at, revenue_cents, price_cents, sold_channel_id, excluded,
+             date_trunc('hour', received_at) as at, revenue_cents, price_cents, sold_channel_id, sold_to, excluded,
              case when status in ${sql.raw(AUCTIONED)} and decided_at is not null
                   then ${sql.raw(bucketSql("extract(epoch from decided_at - received_at) * 1000"))} end as decision_b
       from leads where ${sql.join(where, sql` and `)}
@@ -226,16 +226,30 @@ const channelsSelect = (level: number | null) => `
            count(*) filter (where f.outcome = 'timeout')::int as timeouts,
            count(*) filter (where f.kind in ('ping', 'post') and f.outcome in ${FAILED})::int as errors,
            count(*) filter (where f.kind = 'sale')::int as sold,
-           coalesce(sum(l.revenue_cents) filter (where f.kind = 'sale'), 0)::bigint as revenue_cents,
-           coalesce(sum(l.price_cents) filter (where f.kind = 'sale'), 0)::bigint as payout_cents,
+           coalesce(sum(f.sale_cents) filter (where f.kind = 'sale'), 0)::bigint as revenue_cents,
+           coalesce(sum(f.payout_cents) filter (where f.kind = 'sale'), 0)::bigint as payout_cents,
            ${countsSql("f.b", "f.kind = 'ping'")} as ping_ms,
            ${countsSql("f.b", "f.kind = 'post'")} as post_ms
     from (
-      select lead_id, channel_id, kind, outcome, price_cents, b, won from a
+      select lead_id, channel_id, kind, outcome, price_cents, b, won, null::bigint as sale_cents, null::bigint as payout_cents from a
       union all
-      select l.id, e->>'channel_id', 'excluded', null, null, null, false from l, jsonb_array_elements(l.excluded) e
+      select l.id, e->>'channel_id', 'excluded', null, null, null, false, null, null from l, jsonb_array_elements(l.excluded) e
       union all
-      select l.id, l.sold_channel_id, 'sale', null, null, null, false from l where l.status in ${SOLD} and l.sold_channel_id is not null
+      select l.id, l.sold_channel_id, 'sale', null, null, null, false, l.revenue_cents, l.price_cents
+      from l where l.status in ${SOLD} and l.sold_channel_id is not null and l.sold_to <= 1
+      union all
+      -- A shared lead has a sale per accepted post, at its price. The supplier's payout is split by
+      -- price, rounded down, and the highest sale (the lead's sold_channel) takes what rounding left,
+      -- so a channel's payouts add up to the leads' exactly.
+      select lead_id, channel_id, 'sale', null, null, null, false, sale_cents,
+             case when main then lead_payout - (sum(share) over (partition by lead_id) - share) else share end
+      from (
+        select t.lead_id, t.channel_id, t.price_cents::bigint as sale_cents, l.price_cents::bigint as lead_payout,
+               t.channel_id = l.sold_channel_id as main,
+               coalesce(l.price_cents::bigint * t.price_cents / nullif(l.revenue_cents, 0), 0) as share
+        from l join attempt t on t.lead_id = l.id
+        where l.sold_to > 1 and l.status in ${SOLD} and t.kind = 'post' and t.outcome = 'accepted'
+      ) shared_sale
     ) f
     join l on l.id = f.lead_id
     left join channels ch on ch.id = f.channel_id
