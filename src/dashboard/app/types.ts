@@ -117,5 +117,7 @@ export interface LeadTrace extends LeadSummary {
   deadline_at?: string | null;
   history: { status: string; at: string; reason: string | null; detail: string | null }[];
   excluded: { channel_id: string; reason: string; detail: string | null }[];
+  /** Every sale, highest first (several for a shared lead). */
+  sales?: { channel_id: string; buyer_id: string | null; price: number }[];
   attempts: Attempt[];
 }

@@ -31,7 +31,15 @@ function Trace({ lead, tz }: { lead: LeadTrace; tz: string }) {
     ["Campaign", lead.campaign],
     ["Supplier", lead.supplier],
     ["Source", lead.source ? `${lead.source}${lead.sub_id ? ` / ${lead.sub_id}` : ""}` : "–"],
-    ["Sold to", lead.sold_channel ? `${lead.sold_channel}${lead.sold_buyer ? ` (${lead.sold_buyer})` : ""}` : "–"],
+    [
+      "Sold to",
+      // A shared lead lists each sale with its price; an exclusive one names its buyer.
+      lead.sales && lead.sales.length > 1
+        ? lead.sales.map((s) => `${s.channel_id}${s.buyer_id ? ` (${s.buyer_id})` : ""} ${formatValue("money", s.price)}`).join(", ")
+        : lead.sold_channel
+          ? `${lead.sold_channel}${lead.sold_buyer ? ` (${lead.sold_buyer})` : ""}`
+          : "–",
+    ],
     ["Revenue", formatValue("money", lead.revenue)],
     ["Payout", formatValue("money", lead.price)],
     ["Received", formatInstant(lead.received_at, tz, "ms")],
