@@ -447,7 +447,7 @@ describe("acceptance estimates shared through the database", () => {
       clock.advance(3_600_000);
       book.record("c", estimate, [post("decay", "rejected"), post("decay", "rejected")]);
       await book.flush();
-      const tally = (await book.tallies("c", ["decay"])).get("decay")!;
+      const tally = (await book.tallies("c", [{ id: "decay" }])).get("decay")!;
       // 4 posts an hour ago count 2, then 2 more: 4 posted, 1 accepted.
       expect(tally.posted).toBeCloseTo(4, 6);
       expect(tally.accepted).toBeCloseTo(1, 6);
@@ -474,7 +474,7 @@ describe("acceptance estimates shared through the database", () => {
         await Promise.all([a.flush(), b.flush()]);
       }
       for (const book of [a, b]) {
-        const tally = (await book.tallies("c", ["shared"])).get("shared")!;
+        const tally = (await book.tallies("c", [{ id: "shared" }])).get("shared")!;
         expect(tally.posted).toBeCloseTo(40, 6);
         expect(tally.accepted).toBeCloseTo(10, 6);
       }

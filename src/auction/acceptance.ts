@@ -79,12 +79,15 @@ export class AcceptanceBook {
   }
 
   /** The tallies of a campaign's channels, as of the last read (at most a TTL old) plus this process's posts since. */
-  tallies(campaignId: string, channelIds: readonly string[]): Promise<Map<string, AcceptanceTally>> {
+  tallies(campaignId: string, channels: readonly { id: string }[]): Promise<Map<string, AcceptanceTally>> {
     return this.cache.get(campaignId, async () => {
       // This process's posts so far go in first, so the read holds them (once per TTL, one short write).
       if (this.writing) await this.writing;
       if (this.pending.size) await this.write();
-      const loaded = await loadAcceptance(this.database, channelIds);
+      const loaded = await loadAcceptance(
+        this.database,
+        channels.map((c) => c.id),
+      );
       this.views.set(campaignId, loaded);
       return loaded;
     });

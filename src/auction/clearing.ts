@@ -28,11 +28,7 @@ import { adjustedCents, rawCentsFor, type PricingPlan } from "./pricing";
 export async function scoreBids(plan: PricingPlan, campaignId: string, channels: readonly ChannelPlan[], bids: readonly Bid[], at: number): Promise<void> {
   let tallies: Map<string, AcceptanceTally> | null = null;
   // Without the database (and no earlier read) every channel ranks at its prior rate.
-  if (plan.book)
-    tallies = await plan.book.tallies(
-      campaignId,
-      channels.map((c) => c.id),
-    ).catch(() => null);
+  if (plan.book) tallies = await plan.book.tallies(campaignId, channels).catch(() => null);
   for (const bid of bids) {
     bid.adjustedCents = adjustedCents(bid.channel.adjustment, bid.priceCents);
     if (plan.rankBy === "expected") {
@@ -140,12 +136,7 @@ export async function previewPricing(book: AcceptanceBook, plan: CampaignPlan, f
   const auction = plan.campaign.auction;
   const rankBy = auction.rank_by ?? "price";
   const estimate = rankBy === "expected" ? (auction.acceptance ?? AcceptanceEstimate.parse({})) : null;
-  const tallies = estimate
-    ? await book.tallies(
-        plan.campaign.id,
-        plan.channels.map((c) => c.id),
-      )
-    : null;
+  const tallies = estimate ? await book.tallies(plan.campaign.id, plan.channels) : null;
   return {
     pricing: auction.pricing ?? "first",
     rank_by: rankBy,
