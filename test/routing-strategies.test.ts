@@ -319,6 +319,27 @@ describe("routing strategies, end to end", () => {
     expect(posted(catchAll)).toBe(0);
   });
 
+  it("holds a fallback channel back in a shared sale too, until no other buyer took the lead", async () => {
+    let reject = false;
+    const one = await t.buyer({ post: () => ({ json: { accepted: !reject } }) });
+    const two = await t.buyer({ post: () => ({ json: { accepted: !reject } }) });
+    const house = await t.buyer({});
+    const shared = { buys: ["shared"], shared_fixed_price: 3 };
+    const key = await t.g.setup({
+      campaign: { id: "shared-fb", auction: { ...auction, mode: "shared", max_sells: 2 } },
+      channels: [direct("sfb-1", one, 4, shared), direct("sfb-2", two, 4, shared), direct("sfb-house", house, 9, { ...shared, shared_fixed_price: 8, role: "fallback" })],
+    });
+    const sold = await sell(key, "shared-fb");
+    expect(sold.answer).toMatchObject({ status: "sold", sold_to: 2 });
+    expect(sold.trace.routing.fallback).toEqual({ channels: ["sfb-house"], used: false });
+    expect(posted(house)).toBe(0);
+    reject = true;
+    const orphan = await sell(key, "shared-fb");
+    expect(orphan.answer).toMatchObject({ status: "sold", sold_to: 1 });
+    expect(orphan.soldTo).toBe("sfb-house");
+    expect(orphan.trace.routing.fallback).toEqual({ channels: ["sfb-house"], used: true });
+  });
+
   it("keeps the default auction's trace free of routing", async () => {
     const buyer = await t.buyer({ ping: () => ({ json: { bid: 3 } }) });
     const key = await t.g.setup({ campaign: { id: "plain", auction }, channels: [pingPost("plain-1", buyer, { buyer_id: "plain-co" })] });

@@ -207,6 +207,23 @@ export class LeadRouter {
     return this.settled(end);
   }
 
+  /**
+   * A shared sale (shared.ts: the top k bids at once, one per buyer), with any fallback channel held
+   * back: the fallbacks are posted, as a shared sale of their own, only when no other channel bought.
+   */
+  async postShared(ranking: readonly Bid[], k: number, slots: ChannelSlots, deadline: Deadline, trail: RoutedTrail): Promise<SharedEnd> {
+    const { deps, plan, lead } = this;
+    const fallbacks = ranking.filter((b) => isFallback(b.channel));
+    if (fallbacks.length === 0) return postShared(deps, plan.campaign, lead, ranking, k, slots, deadline, trail);
+    const rest = ranking.filter((b) => !isFallback(b.channel));
+    const fallback = { channels: fallbacks.map((b) => b.channelId), used: false };
+    trail.routing = { strategy: "price", tiers: rest.length ? [{ priority: null, strategy: "price", order: rest.map((b) => b.channelId) }] : [], fallback };
+    const end = rest.length ? await postShared(deps, plan.campaign, lead, rest, k, slots, deadline, trail) : ALL_REJECTED;
+    if (!(end.status === "unsold" && end.reason === "all_rejected")) return end;
+    fallback.used = true;
+    return postShared(deps, plan.campaign, lead, fallbacks, k, slots, deadline, trail);
+  }
+
   /** A sale to a consumer that sticky routing may see again is remembered for its next visit. */
   private async settled(end: SharedEnd): Promise<SharedEnd> {
     if (end.status === "sold" && this.keys.length > 0) {

@@ -11,7 +11,7 @@ import { floorCents } from "./floors";
 import { collectBids, type AuctionLead, type PingDeps } from "./ping";
 import { letGo, type PostDeps } from "./post";
 import { rankBids } from "./rank";
-import { chooseSale, postShared, type SharedEnd } from "./shared";
+import { chooseSale, type SharedEnd } from "./shared";
 import type { ReasonText } from "../reasons";
 import { startRouting, type RoutedTrail, type RoutingDeps } from "./routing";
 
@@ -101,7 +101,7 @@ export async function runAuction(
     const auction = plan.campaign.auction;
     const choice = auction.mode === "best" ? chooseSale(ranking, auction.max_sells) : null;
     if (auction.mode === "shared" || choice?.sale === "shared") {
-      const shared = await postShared(deps, plan.campaign, lead, choice ? choice.shared : ranking, auction.max_sells, slots, deadline, trail);
+      const shared = await router.postShared(choice ? choice.shared : ranking, auction.max_sells, slots, deadline, trail);
       return { ...trail, saleChosen: choice?.reason, ...sharedResult(shared) };
     }
     // An exclusive sale, in the order the campaign's routing gives the bids (routing.ts; by default the ranking's).
