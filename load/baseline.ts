@@ -28,6 +28,8 @@ export interface BaselineSettings {
   publicFields: string[];
   /** Supplier revenue share, in percent. */
   payoutPercent: number;
+  /** Above 1: sold shared to up to this many buyers (each simulated buyer is a buyer of its own). */
+  maxSells?: number;
 }
 
 type Reply = { ok: true; status: number; body: string } | { ok: false; timeout: boolean };
@@ -77,6 +79,7 @@ export async function startBaseline(initial: BaselineSettings, port = 0) {
       } catch {}
     }
     bids.sort((a, b) => b.price - a.price);
+    if ((settings.maxSells ?? 1) > 1) return postShared(bids, leadId, lead.campaign, data, deadline, settings.maxSells!);
     for (const bid of bids) {
       const left = deadline - performance.now();
       if (left <= 0) break;
@@ -92,6 +95,57 @@ export async function startBaseline(initial: BaselineSettings, port = 0) {
       if (accepted) return { lead_id: leadId, status: "sold", price: Math.floor((bid.price * settings.payoutPercent) / 100) / 100, sold_to: 1 };
     }
     return { lead_id: leadId, status: "unsold", price: 0, sold_to: 0 };
+  }
+
+  /** One post: sold, refused (a reject, an error, a refused connection) or unknown (a timeout), as Gavel reads it. */
+  async function postOnce(bid: { i: number; price: number; ref: unknown }, leadId: string, campaign: unknown, data: unknown, deadline: number) {
+    const left = deadline - performance.now();
+    if (left <= 0) return "refused" as const;
+    const body = JSON.stringify({ lead_id: leadId, ping_ref: bid.ref, campaign, test: false, price: bid.price / 100, data });
+    const reply = await call(bid.i, `/b/${bid.i}/post`, body, Math.min(settings.postTimeoutMs, left), { "idempotency-key": `${leadId}:${bid.i}` });
+    if (!reply.ok) return reply.timeout ? ("unknown" as const) : ("refused" as const);
+    try {
+      if (reply.status === 200 && (JSON.parse(reply.body) as { accepted?: unknown }).accepted === true) return "sold" as const;
+    } catch {}
+    return "refused" as const;
+  }
+
+  /**
+   * Shared mode as Gavel runs it: the top k bids (each buyer its own) posted at once, the next bid
+   * down the ranking for each post that does not sell, until k have accepted, the bids run out or
+   * the deadline passes; an unknown outcome keeps its slot (Gavel's default `on_post_timeout: "stop"`).
+   */
+  function postShared(bids: { i: number; price: number; ref: unknown }[], leadId: string, campaign: unknown, data: unknown, deadline: number, k: number) {
+    return new Promise<{ lead_id: string; status: string; price: number; sold_to: number }>((resolve) => {
+      let next = 0;
+      let inFlight = 0;
+      let filled = 0;
+      let sold = 0;
+      let revenue = 0;
+      let unknown = false;
+      const fill = () => {
+        while (filled + inFlight < k && next < bids.length && deadline - performance.now() > 0) {
+          const bid = bids[next++];
+          inFlight++;
+          void postOnce(bid, leadId, campaign, data, deadline).then((outcome) => {
+            inFlight--;
+            if (outcome === "sold") {
+              sold++;
+              filled++;
+              revenue += bid.price;
+            } else if (outcome === "unknown") {
+              unknown = true;
+              filled++;
+            }
+            fill();
+          });
+        }
+        if (inFlight > 0) return;
+        if (sold > 0) resolve({ lead_id: leadId, status: "sold", price: Math.floor((revenue * settings.payoutPercent) / 100) / 100, sold_to: sold });
+        else resolve({ lead_id: leadId, status: unknown ? "error" : "unsold", price: 0, sold_to: 0 });
+      };
+      fill();
+    });
   }
 
   const send = (res: ServerResponse, status: number, body: unknown) => {

@@ -79,6 +79,7 @@ function baselineSettings(scenario: Scenario) {
     connections: 256,
     publicFields,
     payoutPercent: PAYOUT_PERCENT,
+    maxSells: scenario.auction.maxSells ?? 1,
   };
 }
 

@@ -254,6 +254,8 @@ export interface AuctionSettings {
   pingTimeoutMs: number;
   postTimeoutMs: number;
   deadlineMs: number;
+  /** Sold shared to up to this many buyers (`mode: "shared"`); absent: exclusive. */
+  maxSells?: number;
 }
 
 /** Gavel's default post reserve: what the baseline keeps after its ping phase too. */
@@ -284,16 +286,26 @@ export async function addCampaign(gavel: GavelProcess, campaignId: string, sim: 
     id: campaignId,
     name: "Load lab",
     fields: benchFields,
-    auction: { timeout_ms: auction.deadlineMs, ping_timeout_ms: auction.pingTimeoutMs, post_timeout_ms: auction.postTimeoutMs },
+    auction: {
+      timeout_ms: auction.deadlineMs,
+      ping_timeout_ms: auction.pingTimeoutMs,
+      post_timeout_ms: auction.postTimeoutMs,
+      ...(auction.maxSells ? { mode: "shared", max_sells: auction.maxSells } : {}),
+    },
     dedup: { fields: ["email", "phone"], match: "any", lookback_days: 30 },
     payout: { type: "revshare", percent: PAYOUT_PERCENT },
   });
   for (let i = 0; i < buyers; i++) {
+    // A shared lead goes to a buyer once: each simulated buyer is a buyer of its own, buying shared
+    // sales (its plain bid is its shared price).
+    const buyer = auction.maxSells ? `${campaignId}-buyer-${i}` : "sim";
+    if (auction.maxSells) await api("/v1/buyers", { id: buyer, name: `Simulated buyer ${i}` });
     await api("/v1/channels", {
       id: `${campaignId}-${i}`,
-      buyer_id: "sim",
+      buyer_id: buyer,
       campaign_id: campaignId,
       type: "ping_post",
+      ...(auction.maxSells ? { buys: ["shared"] } : {}),
       ping: { url: `${sim.buyerOrigin(i)}/b/${i}/ping` },
       post: { url: `${sim.buyerOrigin(i)}/b/${i}/post` },
     });

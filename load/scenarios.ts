@@ -97,6 +97,15 @@ export function standardScenarios(durationS = 5, warmupS = 1.5, soakS = 120, soa
       auction: common.auction,
       steps: [{ id: "c64", mode: "closed", connections: 64, durationS: soakS, warmupS: 0, baselineDurationS: soakBaselineS, rssEveryS }],
     },
+    {
+      // S1's load, sold shared: each lead to up to three buyers (one per simulated buyer), posted at
+      // once and refilled down the ranking on each reject, as the baseline does too.
+      id: "S6",
+      title: "shared k=3",
+      sim: { ...common.sim, buyers: 10 },
+      auction: { ...common.auction, maxSells: 3 },
+      steps: [{ id: "c64", mode: "closed", connections: 64, durationS, warmupS }],
+    },
   ];
 }
 
@@ -111,7 +120,8 @@ export function describeScenario(s: Scenario): string {
     `${s.id} ${s.title}: N=${sim.buyers} buyers, ${latency}, bids $${sim.bid[0]}–${sim.bid[1]}, ` +
     `${Math.round(sim.noBidRate * 100)}% no-bid, ${Math.round(sim.rejectRate * 100)}% post reject` +
     (faults.length ? `, ${faults.join(" + ")}` : "") +
-    `; ping timeout ${s.auction.pingTimeoutMs} ms, post timeout ${s.auction.postTimeoutMs} ms, deadline ${s.auction.deadlineMs} ms`
+    `; ping timeout ${s.auction.pingTimeoutMs} ms, post timeout ${s.auction.postTimeoutMs} ms, deadline ${s.auction.deadlineMs} ms` +
+    (s.auction.maxSells ? `; shared, max_sells ${s.auction.maxSells}` : "")
   );
 }
 
@@ -135,7 +145,7 @@ interface Knob {
 }
 
 export const knobs: Knob[] = [
-  { name: "scenario", type: "string", arg: "S1,S2,…", help: "scenarios to run (default: all five, S1 S2 S3 S4 S5)" },
+  { name: "scenario", type: "string", arg: "S1,S2,…", help: "scenarios to run (default: all six, S1 S2 S3 S4 S5 S6)" },
   { name: "duration", type: "string", arg: "s", help: "measured seconds per step, per server (default 5)" },
   { name: "warmup", type: "string", arg: "s", help: "unmeasured warm-up at the start of each step's run (default 1.5)" },
   { name: "process-warmup", type: "string", arg: "s", help: "unmeasured load on each freshly started server before the first step, 64 in flight (default 5; 0: none)" },
@@ -220,7 +230,7 @@ export function parseBenchArgs(argv: string[], env: NodeJS.ProcessEnv = process.
   let scenarios = standardScenarios(duration, warmup, soak, soakBaseline, rssEvery);
   if (str("scenario")) {
     const wanted = str("scenario")!.split(",").map((s) => s.trim().toUpperCase());
-    for (const id of wanted) if (!scenarios.some((s) => s.id === id)) throw new Error(`--scenario: unknown '${id}' (S1…S5)`);
+    for (const id of wanted) if (!scenarios.some((s) => s.id === id)) throw new Error(`--scenario: unknown '${id}' (S1…S6)`);
     scenarios = scenarios.filter((s) => wanted.includes(s.id));
   }
 
