@@ -119,5 +119,27 @@ export interface LeadTrace extends LeadSummary {
   excluded: { channel_id: string; reason: string; detail: string | null }[];
   /** Every sale, highest first (several for a shared lead). */
   sales?: { channel_id: string; buyer_id: string | null; price: number }[];
+  /** Bids as made and as ranked, and their charges; null for a plain first-price auction. */
+  ranking?: RankingTrace | null;
   attempts: Attempt[];
+}
+
+export interface RankedBid {
+  channel_id: string;
+  bid: number;
+  adjusted_bid: number;
+  posted: number | null;
+  accepted: number | null;
+  rate: number | null;
+  score: number;
+  charge: number;
+}
+
+export interface RankingTrace {
+  pricing: "first" | "second";
+  rank_by: "price" | "expected";
+  floor: number;
+  rate_floor: number | null;
+  clearing_price: number | null;
+  bids: RankedBid[];
 }

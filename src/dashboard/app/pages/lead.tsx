@@ -5,8 +5,8 @@ import { getJson } from "../api";
 import { browserZone } from "../dates";
 import { formatInstant, formatValue } from "../format";
 import { href, type Route } from "../route";
-import type { Attempt, LeadTrace } from "../types";
-import { Badge, Empty, ReasonText, Show, Table, toneOf, useApi } from "../ui";
+import type { Attempt, LeadTrace, RankedBid, RankingTrace } from "../types";
+import { Badge, Empty, ReasonText, Show, Table, toneOf, useApi, type Column } from "../ui";
 
 export function LeadPage({ route }: { route: Route }) {
   const id = route.id ?? "";
@@ -64,6 +64,7 @@ function Trace({ lead, tz }: { lead: LeadTrace; tz: string }) {
       </dl>
       <h2>Pings and posts</h2>
       {lead.attempts.length === 0 ? <Empty>No channel was pinged or posted to.</Empty> : <Waterfall lead={lead} />}
+      {lead.ranking && <Ranking ranking={lead.ranking} />}
       <div class="two-cols">
         <div>
           <h2>Exclusions</h2>
@@ -201,5 +202,33 @@ function WaterfallRow({ a, left, width }: { a: Attempt; left: string; width: str
         )}
       </div>
     </li>
+  );
+}
+
+/** How the bids were ranked and priced (README "Pricing and ranking"): every figure is the trace's. */
+function Ranking({ ranking }: { ranking: RankingTrace }) {
+  const expected = ranking.rank_by === "expected";
+  const columns: Column<RankedBid>[] = [
+    { id: "channel_id", label: "Channel", kind: "text", render: (b) => <span class="mono">{b.channel_id}</span> },
+    { id: "bid", label: "Bid", kind: "money" },
+    { id: "adjusted_bid", label: "Adjusted", kind: "money", title: "bid × multiplier + offset (the channel's bid_adjustment)" },
+    ...(expected
+      ? ([
+          { id: "rate", label: "Acceptance rate", kind: "rate", title: "accepted / posted, decayed, with the prior and the floor" },
+          { id: "score", label: "Score", kind: "money", title: "adjusted bid × acceptance rate" },
+        ] as Column<RankedBid>[])
+      : []),
+    { id: "charge", label: "Charge", kind: "money", title: "what the bid is charged if it sells" },
+  ];
+  return (
+    <>
+      <h2>Ranking</h2>
+      <p class="muted" data-testid="ranking-settings">
+        {ranking.pricing} price · ranked by {ranking.rank_by} · floor {formatValue("money", ranking.floor)}
+        {ranking.rate_floor !== null && ` · rate floor ${formatValue("rate", ranking.rate_floor)}`} · clearing price{" "}
+        {formatValue("money", ranking.clearing_price)}
+      </p>
+      <Table testId="ranking" columns={columns} rows={ranking.bids} />
+    </>
   );
 }
