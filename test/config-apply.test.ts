@@ -220,6 +220,9 @@ describe("configuration as code", () => {
         auction: { timeout_ms: 1500, floor: 1.25, on_post_timeout: "next" },
         dedup: { fields: ["email"], match: "all", lookback_days: 7 },
         payout: { type: "fixed", amount: 4 },
+        // Suppliers that ping first and held leads (README): settings of their own, carried whole.
+        inbound: { ping_ttl_seconds: 90, contact_hashes: "required", below_quote: "sell_lower" },
+        hold: { max_hours: 10.5 },
       });
       await t.g.admin("POST", "/v1/campaigns", { id: "rt-old", name: "Old", fields: standardFields, status: "paused" });
       await t.g.admin("DELETE", "/v1/campaigns/rt-old");

@@ -88,6 +88,18 @@ describe("holding a lead until a buyer opens", () => {
     expect(m.buyer.pings).toHaveLength(0);
   });
 
+  it("is explained: the lead would be held until the opening, or not held when a channel is open", async () => {
+    clock.set("2026-06-01T05:00:00Z");
+    const m = await heldMarket({ max_hours: 12 });
+    const at5 = await t.g.admin("POST", `/v1/campaigns/${m.id}/explain`, { data: consumer(), at: "2026-06-01T05:00:00Z" });
+    expect(at5.body.hold).toEqual({ held: true, release_at: "2026-06-01T09:00:00.000Z", expires_at: "2026-06-01T17:00:00.000Z" });
+    const at10 = await t.g.admin("POST", `/v1/campaigns/${m.id}/explain`, { data: consumer(), at: "2026-06-01T10:00:00Z" });
+    expect(at10.body.hold).toEqual({ held: false, release_at: null, expires_at: null });
+    // Friday evening, 12 hours of hold: Monday's opening is out of reach, so the lead would not be held.
+    const friday = await t.g.admin("POST", `/v1/campaigns/${m.id}/explain`, { data: consumer(), at: "2026-06-05T18:00:00Z" });
+    expect(friday.body.hold.held).toBe(false);
+  });
+
   it("does not hold a lead in a campaign without `hold`, nor when a channel is open", async () => {
     clock.set("2026-06-01T05:00:00Z");
     const m = await heldMarket();

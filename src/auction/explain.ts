@@ -13,6 +13,7 @@ import type { Supplier } from "../resources/schemas";
 import { DAY_MS } from "../time/clock";
 import type { Catalog } from "./catalog";
 import { explainChannels, type EligibilityWorld, type ExclusionReason } from "./eligibility";
+import { firstOpening } from "./hold";
 import { payoutFloorCents, payoutRuleFor } from "./payout";
 import { directPostClears, floorCents } from "./floors";
 import { previewPricing, type PricingPreview } from "./clearing";
@@ -45,6 +46,8 @@ export interface Explanation {
   sale: { mode: "exclusive" | "shared" | "best"; max_sells: number };
   /** How bids would be ranked and priced (README "Pricing and ranking"). */
   pricing: PricingPreview;
+  /** A campaign with `hold`: whether the lead would be held until a closed channel opens (README "Held leads"); null without `hold`. */
+  hold: { held: boolean; release_at: string | null; expires_at: string | null } | null;
 }
 
 export async function explainLead(
@@ -94,7 +97,17 @@ export async function explainLead(
     };
   });
 
+  // Held: no channel would take the lead, and some would but for their schedule alone (hold.ts).
+  let hold: Explanation["hold"] = null;
+  if (campaign.hold) {
+    const closed = plan.channels.filter((c) => channels.some((e) => e.channel_id === c.id && e.reasons.length === 1 && e.reasons[0] === "schedule"));
+    const expiresAt = input.at + campaign.hold.max_hours * 3_600_000;
+    const opens = blockedBy.length === 0 && !channels.some((e) => e.eligible) && closed.length ? firstOpening(closed, input.at, expiresAt) : null;
+    hold = { held: opens !== null, release_at: opens === null ? null : new Date(opens).toISOString(), expires_at: opens === null ? null : new Date(expiresAt).toISOString() };
+  }
+
   return {
+    hold,
     campaign: campaign.id,
     campaign_status: campaign.status,
     valid: checked.ok,

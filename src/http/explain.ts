@@ -85,6 +85,14 @@ const Explanation = z
       .object({ mode: z.enum(["exclusive", "shared", "best"]), max_sells: z.number().int() })
       .meta({ description: "The kind of sale the campaign makes (README \"Shared sales\"); a channel that does not buy it is left out with `sale_type`" }),
     pricing: PricingPreview,
+    hold: z
+      .object({
+        held: z.boolean(),
+        release_at: z.string().nullable().meta({ description: "When the first closed channel opens: the lead would be auctioned then" }),
+        expires_at: z.string().nullable(),
+      })
+      .nullable()
+      .meta({ description: "A campaign with `hold` (README \"Held leads\"): whether the lead would be held, because every channel that could take it is closed by its schedule, and until when; null without `hold`" }),
   })
   .meta({ id: "Explanation" });
 
