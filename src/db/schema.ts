@@ -350,6 +350,68 @@ export const channelAcceptance = pgTable("channel_acceptance", {
   halfLifeHours: doublePrecision().notNull(),
 });
 
+// Buyer postbacks (src/postbacks/): what a buyer said happened to a lead after buying it. The
+// primary key (buyer, event id) makes a postback idempotent: a repeat finds the stored answer, and
+// a repeat with a different body (request_hash) is refused.
+export const buyerPostbacks = pgTable(
+  "buyer_postbacks",
+  {
+    buyerId: text().notNull(),
+    eventId: text().notNull(),
+    leadId: text().notNull(),
+    /** `contacted`, `converted` or `return_requested`. */
+    event: text().notNull(),
+    valueCents: integer(),
+    reason: text(),
+    requestHash: text().notNull(),
+    receivedAt: timestamp({ withTimezone: true }).notNull(),
+    answerStatus: integer().notNull(),
+    answer: jsonb().notNull(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.buyerId, t.eventId] }),
+    index().on(t.leadId),
+    index().on(t.receivedAt),
+    check("buyer_postbacks_event", sql`${t.event} in ('contacted', 'converted', 'return_requested')`),
+  ],
+);
+
+// Returns (src/returns/): one per sale (lead, buyer). Pending until accepted (by an operator, or
+// by the sweeper once `auto_accept_at` passes) or rejected. On acceptance the sale's revenue is
+// reversed (`revenue_cents`), and the supplier's share clawed back (`clawback_cents`, 0 when the
+// campaign keeps paying the supplier); the lead's own columns keep the figures of the sale.
+export const leadReturns = pgTable(
+  "lead_returns",
+  {
+    id: text().primaryKey(),
+    leadId: text()
+      .notNull()
+      .references(() => leads.id),
+    buyerId: text().notNull(),
+    channelId: text().notNull(),
+    campaignId: text().notNull(),
+    supplierId: text().notNull(),
+    reason: text().notNull(),
+    state: text().notNull(),
+    /** `postback:<event id>` or `operator:<actor id>`. */
+    requestedBy: text().notNull(),
+    requestedAt: timestamp({ withTimezone: true }).notNull(),
+    autoAcceptAt: timestamp({ withTimezone: true }),
+    decidedBy: text(),
+    decidedAt: timestamp({ withTimezone: true }),
+    note: text(),
+    revenueCents: integer().notNull(),
+    clawbackCents: integer().notNull().default(0),
+    capsReleased: boolean().notNull().default(false),
+  },
+  (t) => [
+    uniqueIndex().on(t.leadId, t.buyerId),
+    index().on(t.buyerId, t.requestedAt),
+    index().on(t.state, t.autoAcceptAt),
+    check("lead_returns_state", sql`${t.state} in ('pending', 'accepted', 'rejected')`),
+  ],
+);
+
 // Do-not-sell list: SHA-256 of the normalised email or phone, never the value itself.
 export const suppressions = pgTable(
   "suppressions",
