@@ -183,6 +183,58 @@ describe("POST /v1/pings then POST /v1/posts", () => {
     expect(m.a.pings).toHaveLength(1);
   });
 
+  it("answers a shared campaign's ping with its offers, and posts to those buyers at once, refilling a refusal from the kept ranking", async () => {
+    const id = `ping-shared-${++n}`;
+    const bids = [7, 6, 5, 4];
+    const buyers = await Promise.all(
+      bids.map((bid, i) => t.buyer({ ping: () => ({ json: { shared_bid: bid, ping_ref: `${id}-${i}` } }), post: () => ({ json: { accepted: i !== 1 } }) })),
+    );
+    const key = await t.g.setup({
+      campaign: { id, auction: { mode: "shared", max_sells: 2 }, payout: { type: "revshare", percent: 50 } },
+      channels: buyers.map((b, i) => pingPost(`${id}-${i}`, b, { buyer_id: `${id}-buyer-${i}`, buys: ["shared"] })),
+    });
+    const lead = consumer();
+    const ping = await call(key, "/v1/pings", pingOf(id, lead));
+    // The best two, one per buyer: 50 % of 7.00 and of 6.00; the price is the payout over both.
+    expect(ping.body).toMatchObject({ status: "bid", price: 6.5, offers: [{ offer_id: "o1", price: 3.5 }, { offer_id: "o2", price: 3 }] });
+    const post = await call(key, "/v1/posts", { ping_id: ping.body.ping_id, data: lead });
+    // The 6.00 buyer refuses: its slot goes to the 5.00 bid, without pinging again.
+    expect(post.body).toMatchObject({ status: "sold", sold_to: 2, price: 6 });
+    expect(buyers.map((b) => b.posts.length)).toEqual([1, 1, 1, 0]);
+    expect(buyers.map((b) => b.pings.length)).toEqual([1, 1, 1, 1]);
+    expect(buyers[2].posts[0].body).toMatchObject({ sale: "shared", ping_ref: `${id}-2` });
+  });
+
+  it("user choice: answers 4 ranked offers with the buyers' names, and sells to exactly the 2 the consumer picks", async () => {
+    const id = `choice-${++n}`;
+    const bids = [9, 8, 7, 6];
+    const buyers = await Promise.all(bids.map((bid) => t.buyer({ ping: () => ({ json: { bid } }) })));
+    const key = await t.g.setup({
+      campaign: { id, payout: { type: "revshare", percent: 50 } },
+      channels: buyers.map((b, i) => pingPost(`${id}-${i}`, b, { buyer_id: `${id}-buyer-${i}` })),
+    });
+    for (let i = 0; i < 4; i++) await t.g.admin("PATCH", `/v1/buyers/${id}-buyer-${i}`, { name: `Insurer ${"ABCD"[i]}` });
+    const lead = consumer();
+    const offers = await call(key, "/v1/offers", { ...pingOf(id, lead), n: 4 });
+    expect(offers.status).toBe(200);
+    expect(offers.body).toMatchObject({
+      status: "bid",
+      offers: [
+        { offer_id: "o1", buyer: "Insurer A", price: 4.5 },
+        { offer_id: "o2", buyer: "Insurer B", price: 4 },
+        { offer_id: "o3", buyer: "Insurer C", price: 3.5 },
+        { offer_id: "o4", buyer: "Insurer D", price: 3 },
+      ],
+    });
+    const unknown = await call(key, "/v1/posts", { ping_id: offers.body.ping_id, offer_ids: ["o2", "o9"], data: lead });
+    expect(unknown.status).toBe(422);
+    expect(unknown.body.errors).toEqual([{ path: "offer_ids[1]", message: expect.stringContaining("not an offer") }]);
+    const post = await call(key, "/v1/posts", { ping_id: offers.body.ping_id, offer_ids: ["o2", "o4"], data: lead });
+    // 50 % of 8.00 + 6.00.
+    expect(post.body).toMatchObject({ status: "sold", sold_to: 2, price: 7 });
+    expect(buyers.map((b) => b.posts.length)).toEqual([0, 1, 0, 1]);
+  });
+
   it("reports pings and posts per supplier and source, with the ping-to-post rate", async () => {
     const m = await market({});
     const from = new Date(clock.now()).toISOString();

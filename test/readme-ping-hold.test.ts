@@ -56,12 +56,12 @@ describe("README: suppliers that ping first and held leads, pasted after the wal
   });
 
   it("quotes, sells at the quote, reports, and holds a lead while the channel is closed", { timeout: 120_000 }, async () => {
-    expect(pings).toHaveLength(1);
+    expect(pings).toHaveLength(2);
     expect(held).toHaveLength(1);
     const defaultGavel = `http://127.0.0.1:${loadConfig({}).PORT}`;
     const defaultBuyer = `http://127.0.0.1:${DEFAULT_BUYERS_PORT}`;
     const script = [...walkthrough, ...pings, ...held].join("\n").replaceAll(defaultGavel, gavel.url).replaceAll(defaultBuyer, buyer.url);
-    const run = await runShell(`set -euo pipefail\n${script}`, terminalEnv(["GAVEL", "ADMIN_TOKEN", "BUYER", "KEY", "LEAD", "PING", "POST", "HELD"]), 90_000);
+    const run = await runShell(`set -euo pipefail\n${script}`, terminalEnv(["GAVEL", "ADMIN_TOKEN", "BUYER", "KEY", "LEAD", "PING", "POST", "OFFERS", "HELD"]), 90_000);
     expect(run.code, run.stdout + run.stderr).toBe(0);
     expect(run.stdout, "no step answered a problem").not.toMatch(/urn:gavel:problem/);
 
@@ -77,6 +77,12 @@ describe("README: suppliers that ping first and held leads, pasted after the wal
     const post = answers.find((a) => "ping_id" in a && "lead_id" in a);
     like(post, shown(pings[0], "lead_id"));
     expect(post.lead_id).toBe(ping.ping_id);
+    // User choice: the one buyer's offer, chosen and sold.
+    const offers = answers.find((a) => "offers" in a && !("price" in a));
+    like(offers, shown(pings[1], "ping_id"));
+    expect(offers.offers).toEqual(shown(pings[1], "ping_id").offers);
+    const chosen = answers.find((a) => a.ping_id === offers.ping_id && "lead_id" in a);
+    like(chosen, shown(pings[1], "lead_id"));
     const report = find("rows");
     expect(report.rows).toEqual([expect.objectContaining({ supplier: "pub-1", source: "quotes-site", pings: 1, bids: 1, posts: 1, sold: 1, ping_to_post: 1 })]);
     const hold = answers.find((a) => a.status === "held" && "lead_id" in a);

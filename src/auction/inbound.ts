@@ -43,7 +43,8 @@ import { letGo, postWithFallback } from "./post";
 import { rankBids } from "./rank";
 import { recordOutcome } from "./outcome";
 import { payoutCents, payoutFloorCents, payoutRuleFor } from "./payout";
-import type { AuctionResult } from "./run";
+import { sharedResult, type AuctionResult } from "./run";
+import { chooseSale, postShared } from "./shared";
 import type { SellDeps } from "./sell";
 
 const SHA256_HEX = /^[0-9a-f]{64}$/;
@@ -71,6 +72,11 @@ export type PingSubmission = z.infer<typeof PingSubmission>;
 const PING_END_CODES = ["suppressed", "dedup", "no_eligible_channels", "no_bids"] as const satisfies readonly LeadCode[];
 type PingEndCode = (typeof PING_END_CODES)[number];
 
+const Offer = z.object({
+  offer_id: z.string().meta({ description: "Post the lead with it in `offer_ids` to sell to this buyer (user choice)" }),
+  price: z.number().meta({ description: "What this sale pays the supplier: its payout rule and the margin on this buyer's price" }),
+});
+
 export const PingAnswer = z
   .object({
     ping_id: z.string().meta({ description: "The ping's id: post the lead with it. It becomes the lead's id (`/v1/leads/{ping_id}`)" }),
@@ -79,6 +85,10 @@ export const PingAnswer = z
     expires_at: z.string().meta({ description: "A post after this instant is 410 `ping_expired`" }),
     reason: z.enum(PING_END_CODES).optional().meta({ description: "Why there is no bid" }),
     detail: z.string().nullable().optional().meta({ description: "What the reason's code leaves open; null when there is none" }),
+    offers: z
+      .array(Offer)
+      .optional()
+      .meta({ description: "A shared sale (a `shared` campaign, or a `best` one that chose shared): each buyer the lead would be posted to, with what its sale pays the supplier; `price` is the payout over all of them" }),
   })
   .meta({ id: "PingAnswer" });
 export type PingAnswer = z.infer<typeof PingAnswer>;
@@ -86,11 +96,39 @@ export type PingAnswer = z.infer<typeof PingAnswer>;
 export const PostSubmission = z
   .object({
     ping_id: z.string().min(1),
-    offer_ids: z.array(z.string()).optional().meta({ description: "Reserved for user choice (POST /v1/offers), which is not built yet: sending it is a 422" }),
+    offer_ids: z
+      .array(z.string())
+      .min(1)
+      .max(10)
+      .optional()
+      .meta({ description: "User choice: the offers (of the ping's answer, or POST /v1/offers) to sell to, exactly those buyers and no others; absent: the ping's ranking" }),
     data: z.record(z.string(), z.unknown()).meta({ description: "All the lead's fields: its non-PII ones must equal the ping's" }),
   })
   .strict()
   .meta({ id: "PostSubmission" });
+
+export const OffersSubmission = PingSubmission.extend({
+  n: z.number().int().min(1).max(10).default(3).meta({ description: "How many offers to answer at most: the best n bids, one per buyer" }),
+})
+  .strict()
+  .meta({ id: "OffersSubmission" });
+export type OffersSubmission = z.infer<typeof OffersSubmission>;
+
+export const OffersAnswer = z
+  .object({
+    ping_id: z.string().meta({ description: "Post the lead with it and the chosen `offer_ids`" }),
+    status: z.enum(["bid", "no_bid"]),
+    expires_at: z.string(),
+    reason: z.enum(PING_END_CODES).optional(),
+    detail: z.string().nullable().optional(),
+    offers: z.array(
+      Offer.extend({
+        buyer: z.string().meta({ description: "The buyer's display name (its `name`), for the consumer to choose by" }),
+      }),
+    ),
+  })
+  .meta({ id: "OffersAnswer" });
+export type OffersAnswer = z.infer<typeof OffersAnswer>;
 
 export const PostAnswer = LeadAnswer.extend({ ping_id: z.string() }).meta({ id: "PostAnswer" });
 export type PostAnswer = z.infer<typeof PostAnswer>;
@@ -154,7 +192,7 @@ function mismatchedFields(plan: CampaignPlan, ping: PingRow, data: Record<string
   return errors;
 }
 
-export type PingFate = { kind: "answered"; answer: PingAnswer } | { kind: "replay"; status: number; body: unknown };
+export type PingFate = { kind: "answered"; answer: PingAnswer | OffersAnswer } | { kind: "replay"; status: number; body: unknown };
 
 /**
  * A supplier's ping: validated (a problem, nothing recorded, when it is not), checked against the
@@ -167,15 +205,14 @@ export async function pingFirst(
   body: unknown,
   received: { at: number; mono: number },
   idempotencyKey: string | undefined,
+  /** `offers`: user choice (POST /v1/offers), answering the best `n` offers with their buyers' names. */
+  kind: "ping" | "offers" = "ping",
 ): Promise<PingFate> {
-  const parsed = PingSubmission.safeParse(body);
-  if (!parsed.success) throw invalid(parsed.error, "The ping is malformed");
+  const parsed = (kind === "offers" ? OffersSubmission : PingSubmission).safeParse(body);
+  if (!parsed.success) throw invalid(parsed.error, kind === "offers" ? "The offers request is malformed" : "The ping is malformed");
   const submission = parsed.data;
+  const choice = "n" in submission ? (submission.n as number) : undefined;
   const plan = await openCampaign(deps, supplier, submission.campaign);
-  if (plan.campaign.auction.mode !== "exclusive")
-    throw new GavelError("validation", "The campaign does not take pings", {
-      errors: [{ path: "campaign", message: `is a ${plan.campaign.auction.mode} campaign: pings answer exclusive campaigns only, for now` }],
-    });
   const checked = checkPing(plan, submission);
   if (checked.errors.length) throw new GavelError("validation", "The ping has invalid fields", { errors: checked.errors });
 
@@ -190,7 +227,7 @@ export async function pingFirst(
   }
   let recorded = false;
   try {
-    const answer = await quote(deps, plan, supplier, submission, checked.data, received, async (ping, answer) => {
+    const answer = await quote(deps, plan, supplier, submission, checked.data, received, choice, async (ping, answer) => {
       await insertPing(deps.database, ping, idempotent && { ...idempotent, body: answer });
       recorded = true;
     });
@@ -209,8 +246,9 @@ async function quote(
   submission: PingSubmission,
   data: Record<string, unknown>,
   received: { at: number; mono: number },
-  record: (ping: Parameters<typeof insertPing>[1], answer: PingAnswer) => Promise<void>,
-): Promise<PingAnswer> {
+  choice: number | undefined,
+  record: (ping: Parameters<typeof insertPing>[1], answer: PingAnswer | OffersAnswer) => Promise<void>,
+): Promise<PingAnswer | OffersAnswer> {
   const campaign = plan.campaign;
   const settings = inboundOf(plan);
   const deadline = new Deadline(received.at, received.mono, campaign.auction, deps.answerGraceMs ?? 1000);
@@ -223,6 +261,8 @@ async function quote(
   let end: PingEndCode | null = await refusedWithoutBuyers(deps, plan, submission, data, received.at);
   let quoteCents = 0;
   let kept: KeptBid[] = [];
+  let offered: Bid[] = [];
+  let shared = false;
   let pinged = 0;
   if (end === null) {
     if (plan.hasCaps) await deps.caps.view.fresh();
@@ -240,16 +280,32 @@ async function quote(
         clearRanking(pricing, ranking, floor);
         trail.ranking = rankingRecord(pricing, ranking, floor);
       }
-      kept = ranking.map((b) => ({
+      // The sale the post would make (shared.ts): a `best` campaign chooses now, from the bids in hand.
+      const k = campaign.auction.max_sells;
+      let sale: readonly Bid[] = ranking;
+      shared = campaign.auction.mode === "shared";
+      if (campaign.auction.mode === "best" && ranking.length) {
+        const chosen = chooseSale(ranking, k);
+        shared = chosen.sale === "shared";
+        sale = shared ? chosen.shared : chosen.exclusive;
+        events.push({ status: "pinged", at: new Date(deadline.wallNow()).toISOString(), reason: chosen.reason });
+      }
+      // What is offered: user choice's best n (one per buyer), a shared sale's best max_sells, else the top bid.
+      offered = choice !== undefined ? oneEach(sale, choice) : shared ? oneEach(sale, k) : sale.slice(0, 1);
+      kept = sale.map((b) => ({
         channel_id: b.channelId,
         price_cents: b.priceCents,
         charge_cents: b.chargeCents,
         ping_id: b.pingId,
         ping_ref: b.pingRef,
         expires_at: b.expiresAt,
+        sale: b.sale,
+        offer_id: offered.includes(b) ? `o${offered.indexOf(b) + 1}` : null,
       }));
-      // The quote is what the top bid would pay the supplier: its payout rule on what the buyer is charged, after the margin.
-      if (ranking.length) quoteCents = payoutCents(payoutRule, ranking[0].chargeCents, campaign.margin);
+      // The quote is what the sale would pay the supplier: its payout rule on what the buyers are
+      // charged (the top bid's, or a shared sale's together), after the margin.
+      const revenue = shared && choice === undefined ? offered.reduce((total, b) => total + b.chargeCents, 0) : (offered[0]?.chargeCents ?? 0);
+      if (offered.length) quoteCents = payoutCents(payoutRule, revenue, campaign.margin);
       else end = eligibility.eligible.length === 0 ? "no_eligible_channels" : "no_bids";
     } finally {
       // No channel is held for the post: its slot is taken again when the post comes.
@@ -262,13 +318,13 @@ async function quote(
   const expiresAt = new Date(received.at + settings.ping_ttl_seconds * 1000);
   events.push({ status: "pinged", at: new Date(received.at).toISOString(), reason: reasonText("pinged", `${pinged} channels`) });
   events.push({ status: "pinged", at: quotedAt.toISOString(), reason: reasonText("quoted", end === null ? fromCents(quoteCents).toFixed(2) : "no_bid") });
-  const answer: PingAnswer = {
-    ping_id: id,
-    status: end === null ? "bid" : "no_bid",
-    price: fromCents(quoteCents),
-    expires_at: expiresAt.toISOString(),
-    ...(end !== null && { reason: end, detail: null }),
-  };
+  const offers = offered.map((b, i) => ({ offer_id: `o${i + 1}`, price: fromCents(payoutCents(payoutRule, b.chargeCents, campaign.margin)) }));
+  const status = end === null ? ("bid" as const) : ("no_bid" as const);
+  const why = end !== null && { reason: end, detail: null };
+  const answer: PingAnswer | OffersAnswer =
+    choice !== undefined
+      ? { ping_id: id, status, expires_at: expiresAt.toISOString(), ...why, offers: offers.map((o, i) => ({ ...o, buyer: offered[i].channel.buyer.name })) }
+      : { ping_id: id, status, price: fromCents(quoteCents), expires_at: expiresAt.toISOString(), ...why, ...(shared && end === null && { offers }) };
   await record(
     {
       id,
@@ -293,10 +349,23 @@ async function quote(
     answer,
   );
   deps.logger.info(
-    { ping_id: id, campaign: campaign.id, supplier: supplier.id, status: answer.status, reason: end, price: answer.price, bids: kept.length, ms: Math.round(deadline.now() - received.mono) },
+    { ping_id: id, campaign: campaign.id, supplier: supplier.id, status: answer.status, reason: end, price: fromCents(quoteCents), offers: offered.length, bids: kept.length, ms: Math.round(deadline.now() - received.mono) },
     "ping",
   );
   return answer;
+}
+
+/** The first `n` bids of distinct buyers, best first: a buyer buys a lead once. */
+function oneEach(bids: readonly Bid[], n: number): Bid[] {
+  const out: Bid[] = [];
+  const buyers = new Set<string>();
+  for (const bid of bids) {
+    if (out.length === n) break;
+    if (buyers.has(bid.channel.buyerId)) continue;
+    buyers.add(bid.channel.buyerId);
+    out.push(bid);
+  }
+  return out;
 }
 
 /** Before any buyer: a consumer on the do-not-sell list (by its hashes), or a duplicate by the campaign's non-PII dedup fields. */
@@ -335,12 +404,15 @@ export async function postPinged(deps: SellDeps, supplier: Supplier, body: unkno
   const parsed = PostSubmission.safeParse(body);
   if (!parsed.success) throw invalid(parsed.error, "The post is malformed");
   const submission = parsed.data;
-  if (submission.offer_ids !== undefined)
-    throw new GavelError("validation", "User choice is not available", {
-      errors: [{ path: "offer_ids", message: "offers (POST /v1/offers) are not built yet: post without offer_ids" }],
-    });
   const ping = await findPing(deps.database, submission.ping_id, supplier.id);
   if (!ping) throw new GavelError("not_found", `No ping '${submission.ping_id}' of this supplier`);
+  const chosen = submission.offer_ids;
+  if (chosen) {
+    const offers = new Set(ping.bids.flatMap((b) => (b.offer_id ? [b.offer_id] : [])));
+    const errors = chosen.flatMap((id, i) => (offers.has(id) ? [] : [{ path: `offer_ids[${i}]`, message: `is not an offer of ping '${ping.id}'` }]));
+    chosen.forEach((id, i) => chosen.indexOf(id) < i && errors.push({ path: `offer_ids[${i}]`, message: "is chosen twice" }));
+    if (errors.length) throw new GavelError("validation", "Unknown offers", { errors });
+  }
   const plan = await openCampaign(deps, supplier, ping.campaignId);
 
   const checked = plan.fields.validate(submission.data);
@@ -362,7 +434,7 @@ export async function postPinged(deps: SellDeps, supplier: Supplier, body: unkno
     if (again && again.state !== "open") throw new GavelError("idempotency_in_progress", "Another post of this ping is still running: send it again shortly to read its answer");
     throw new GavelError("ping_expired", `The ping expired at ${ping.expiresAt.toISOString()}: ping again`);
   }
-  return sellPinged(deps, plan, supplier, ping, checked.data, received);
+  return sellPinged(deps, plan, supplier, ping, checked.data, received, chosen);
 }
 
 /** The answer a ping's post gave, for a later post: stored, or read from its lead once settled (a post that died before storing it). */
@@ -384,6 +456,7 @@ async function sellPinged(
   ping: PingRow,
   data: Record<string, unknown>,
   received: { at: number; mono: number },
+  offerIds: readonly string[] | undefined,
 ): Promise<PostFate> {
   const campaign = plan.campaign;
   const metrics = ping.test ? undefined : deps.metrics;
@@ -420,13 +493,21 @@ async function sellPinged(
   const eligible = new Set(eligibility.eligible.map((c) => c.id));
   const payoutRule = payoutRuleFor(supplier, campaign);
   const ranking: Bid[] = [];
+  // User choice sells to exactly the chosen offers' buyers; a shared sale to the ping's best max_sells, refilled down its ranking.
+  const chosen = offerIds && new Set(offerIds);
+  const sharedSale = ping.bids.some((b) => b.sale === "shared");
+  const slotted = new Set<string>();
   for (const kept of ping.bids) {
     const channel = byId.get(kept.channel_id);
-    if (!channel || !eligible.has(channel.id)) continue;
+    if (!channel || !eligible.has(channel.id) || (chosen && !chosen.has(kept.offer_id ?? ""))) continue;
     const bid = new Bid(channel, kept.price_cents, kept.ping_id, kept.ping_ref, kept.expires_at);
     if (kept.charge_cents !== kept.price_cents) bid.chargeCents = kept.charge_cents;
-    // `no_sale`: a bid that would pay the supplier less than its quote is not offered the lead.
-    if (inboundOf(plan).below_quote === "no_sale" && payoutCents(payoutRule, bid.chargeCents, campaign.margin) < ping.quoteCents) {
+    bid.sale = kept.sale ?? "exclusive";
+    // selectChannels took one slot per channel: its first bid holds it.
+    bid.holdsSlot = !slotted.has(channel.id);
+    slotted.add(channel.id);
+    // `no_sale`: a bid that would pay the supplier less than its quote is not offered the lead (an exclusive sale's fallback).
+    if (!chosen && !sharedSale && inboundOf(plan).below_quote === "no_sale" && payoutCents(payoutRule, bid.chargeCents, campaign.margin) < ping.quoteCents) {
       trail.excluded.push({ channel_id: channel.id, reason: "below_quote" });
       letGo(eligibility.slots, bid);
       continue;
@@ -436,13 +517,18 @@ async function sellPinged(
 
   let result: AuctionResult;
   try {
-    const end = ranking.length
-      ? await postWithFallback(deps, campaign, lead, ranking, eligibility.slots, deadline, trail)
-      : ({ status: "unsold", reason: ping.bids.length ? "all_rejected" : (ping.reason === "no_eligible_channels" ? "no_eligible_channels" : "no_bids") } as const);
-    result =
-      end.status === "sold"
-        ? { ...trail, status: "sold", channel: end.bid.channel, revenueCents: end.priceCents, redirectUrl: end.redirectUrl, sales: [{ channel: end.bid.channel, priceCents: end.priceCents }] }
-        : { ...trail, ...end };
+    const none = { status: "unsold", reason: ping.bids.length ? "all_rejected" : ping.reason === "no_eligible_channels" ? "no_eligible_channels" : "no_bids" } as const;
+    if (ranking.length === 0) result = { ...trail, ...none };
+    else if (sharedSale || (chosen && chosen.size > 1)) {
+      const k = chosen ? ranking.length : campaign.auction.max_sells;
+      result = { ...trail, ...sharedResult(await postShared(deps, campaign, lead, ranking, k, eligibility.slots, deadline, trail)) };
+    } else {
+      const end = await postWithFallback(deps, campaign, lead, ranking, eligibility.slots, deadline, trail);
+      result =
+        end.status === "sold"
+          ? { ...trail, status: "sold", channel: end.bid.channel, revenueCents: end.priceCents, redirectUrl: end.redirectUrl, sales: [{ channel: end.bid.channel, priceCents: end.priceCents }] }
+          : { ...trail, ...end };
+    }
   } finally {
     for (const bid of ranking) letGo(eligibility.slots, bid);
   }

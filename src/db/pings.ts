@@ -18,6 +18,10 @@ export interface KeptBid {
   ping_ref: string | null;
   /** Wall-clock epoch ms past which the buyer no longer honours the bid; null: none. */
   expires_at: number | null;
+  /** The sale the bid is for (absent in pings kept before shared pings: exclusive). */
+  sale?: "exclusive" | "shared";
+  /** The offer the ping's answer made of it, if it made one: what a post's `offer_ids` choose. */
+  offer_id?: string | null;
 }
 
 export interface StoredEvent {

@@ -1,7 +1,7 @@
 // Suppliers that ping first: POST /v1/pings and POST /v1/posts (src/auction/inbound.ts), and the
 // pings report.
 import { z } from "zod";
-import { PingAnswer, PingSubmission, PostAnswer, PostSubmission, pingFirst, postPinged } from "../auction/inbound";
+import { OffersAnswer, OffersSubmission, PingAnswer, PingSubmission, PostAnswer, PostSubmission, pingFirst, postPinged } from "../auction/inbound";
 import { GavelError } from "../errors";
 import { pingReport } from "../reports/pings";
 import { admission, arrivalOf } from "./admission";
@@ -58,7 +58,7 @@ export function pingRoutes(deps: LeadRouteDeps, rateLimiter: Parameters<typeof r
       operationId: "pingLead",
       summary: "Ping a lead's non-PII fields for a price",
       description:
-        "For suppliers that ping first (README \"Suppliers that ping first\"): the lead's non-PII fields only (a pii or undeclared field is a 422, field by field). Gavel checks the do-not-sell list (by `contact_hashes`, when the campaign takes them) and its dedup where the ping's fields allow, pings its buyers under the campaign's deadline and keeps the ranked bids for `inbound.ping_ttl_seconds`; `price` is what the supplier will be paid if the quoted bid buys, never more. Optional `Idempotency-Key`, as for leads. Exclusive campaigns only, for now.",
+        "For suppliers that ping first (README \"Suppliers that ping first\"): the lead's non-PII fields only (a pii or undeclared field is a 422, field by field). Gavel checks the do-not-sell list (by `contact_hashes`, when the campaign takes them) and its dedup where the ping's fields allow, pings its buyers under the campaign's deadline and keeps the ranked bids for `inbound.ping_ttl_seconds`; `price` is what the supplier will be paid if the quoted bid buys (a shared sale: the quoted buyers together, each in `offers`), never more. Optional `Idempotency-Key`, as for leads.",
       tags: ["Leads"],
       documentedBody: { content: { "application/json": PingSubmission } },
       responses: {
@@ -76,6 +76,39 @@ export function pingRoutes(deps: LeadRouteDeps, rateLimiter: Parameters<typeof r
         if (key !== undefined && !IDEMPOTENCY_KEY.test(key))
           throw new GavelError("validation", "Bad Idempotency-Key header", { errors: [{ path: "headers.idempotency-key", message: "must be 1 to 255 visible ASCII characters" }] });
         const fate = await pingFirst({ ...deps, logger: c.var.logger }, supplierOf(c), await jsonBody(c, limits), received, key);
+        if (fate.kind === "replay") {
+          c.header("Idempotent-Replayed", "true");
+          return answered(c, fate.status, fate.body);
+        }
+        return c.json(fate.answer);
+      },
+    }),
+
+    route({
+      method: "post",
+      path: "/v1/offers",
+      access: "supplier",
+      operationId: "offerLead",
+      summary: "Ranked offers for a consumer to choose from (user choice)",
+      description:
+        "As a ping (the lead's non-PII fields, checked and pinged the same way, with an optional `Idempotency-Key`), answered with up to `n` ranked offers, one per buyer, each with the buyer's display name and what its sale would pay the supplier; kept for `inbound.ping_ttl_seconds`. The consumer picks: `POST /v1/posts` with the chosen `offer_ids` sells the lead to exactly those buyers (README \"Suppliers that ping first\").",
+      tags: ["Leads"],
+      documentedBody: { content: { "application/json": OffersSubmission } },
+      responses: {
+        200: { description: "The offers, best first (none, with `no_bid` and why, when no buyer bid)", schema: OffersAnswer },
+        409: { description: "Same Idempotency-Key while the first request still runs", contentType: "application/problem+json" },
+        413: { description: "Body over GAVEL_MAX_LEAD_BYTES", contentType: "application/problem+json" },
+        429: { description: "Over the supplier's rate limit", contentType: "application/problem+json" },
+        503: { description: "Overloaded, or the database could not be reached", contentType: "application/problem+json" },
+      },
+      before: [admission({ gate: deps.gate, waitMs: deps.admissionWaitMs, clock: deps.clock, metrics: deps.metrics })],
+      use: [rateLimit(rateLimiter)],
+      async handler(c) {
+        const received = arrivalOf(c);
+        const key = c.req.header("idempotency-key");
+        if (key !== undefined && !IDEMPOTENCY_KEY.test(key))
+          throw new GavelError("validation", "Bad Idempotency-Key header", { errors: [{ path: "headers.idempotency-key", message: "must be 1 to 255 visible ASCII characters" }] });
+        const fate = await pingFirst({ ...deps, logger: c.var.logger }, supplierOf(c), await jsonBody(c, limits), received, key, "offers");
         if (fate.kind === "replay") {
           c.header("Idempotent-Replayed", "true");
           return answered(c, fate.status, fate.body);
