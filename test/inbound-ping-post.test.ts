@@ -233,6 +233,8 @@ describe("POST /v1/pings then POST /v1/posts", () => {
     // 50 % of 8.00 + 6.00.
     expect(post.body).toMatchObject({ status: "sold", sold_to: 2, price: 7 });
     expect(buyers.map((b) => b.posts.length)).toEqual([0, 1, 0, 1]);
+    const trace = await t.g.admin("GET", `/v1/leads/${offers.body.ping_id}`);
+    expect(trace.body.history).toContainEqual(expect.objectContaining({ reason: "quoted", detail: "4 offers (offers 4.50, 4.00, 3.50, 3.00)" }));
   });
 
   it("reports pings and posts per supplier and source, with the ping-to-post rate", async () => {

@@ -317,7 +317,10 @@ async function quote(
   const quotedAt = new Date(deadline.wallNow());
   const expiresAt = new Date(received.at + settings.ping_ttl_seconds * 1000);
   events.push({ status: "pinged", at: new Date(received.at).toISOString(), reason: reasonText("pinged", `${pinged} channels`) });
-  events.push({ status: "pinged", at: quotedAt.toISOString(), reason: reasonText("quoted", end === null ? fromCents(quoteCents).toFixed(2) : "no_bid") });
+  // The offers made: the price quoted, and each offer's when there are several (a shared sale, user choice).
+  const each = offered.length > 1 ? ` (offers ${offered.map((b) => fromCents(payoutCents(payoutRule, b.chargeCents, campaign.margin)).toFixed(2)).join(", ")})` : "";
+  const quotedText = choice !== undefined ? `${offered.length} offers${each}` : `${fromCents(quoteCents).toFixed(2)}${each}`;
+  events.push({ status: "pinged", at: quotedAt.toISOString(), reason: reasonText("quoted", end === null ? quotedText : "no_bid") });
   const offers = offered.map((b, i) => ({ offer_id: `o${i + 1}`, price: fromCents(payoutCents(payoutRule, b.chargeCents, campaign.margin)) }));
   const status = end === null ? ("bid" as const) : ("no_bid" as const);
   const why = end !== null && { reason: end, detail: null };
