@@ -102,6 +102,12 @@ describe("POST /v1/pings then POST /v1/posts", () => {
     expect(wrong.body.type).toBe("urn:gavel:problem:ping_mismatch");
     expect(wrong.body.errors.map((e: { path: string }) => e.path).sort()).toEqual(["data.age", "data.zip"]);
     expect(postsOf(m.a)).toBe(0);
+    // Before any lead exists, the ping's own record has its history, bids and buyers' pings.
+    const record = await t.g.admin("GET", `/v1/pings/${ping.body.ping_id}`);
+    expect(record.body).toMatchObject({ status: "bid", price: 6, state: "open", lead_url: null, campaign: m.id });
+    expect(record.body.history.map((e: { reason: string }) => e.reason)).toEqual(["pinged", "quoted", "ping_mismatch"]);
+    expect(record.body.bids.map((b: { channel_id: string; price: number }) => [b.channel_id, b.price])).toEqual([[`${m.id}-a`, 12], [`${m.id}-b`, 8]]);
+    expect(record.body.attempts).toHaveLength(2);
 
     const right = await call(m.key, "/v1/posts", { ping_id: ping.body.ping_id, data: lead });
     expect(right.body.status).toBe("sold");

@@ -159,6 +159,13 @@ export async function findPing(database: Database, id: string, supplierId: strin
   return row && pingOf(row);
 }
 
+/** Any supplier's ping (an operator's read). */
+export async function findAnyPing(database: Database, id: string): Promise<PingRow | undefined> {
+  const [row] = await database.rows<RawPing>(sql`
+    select ${PING_COLUMNS} from inbound_pings p left join leads l on l.id = p.id where p.id = ${id}`);
+  return row && pingOf(row);
+}
+
 /**
  * Takes the ping for its post, once across every process: the one conditional update that moves it
  * from `open` (unexpired at `now`) to `posting` wins; every other post finds it taken. A ping left

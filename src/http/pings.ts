@@ -2,12 +2,16 @@
 // pings report.
 import { z } from "zod";
 import { OffersAnswer, OffersSubmission, PingAnswer, PingSubmission, PostAnswer, PostSubmission, pingFirst, postPinged } from "../auction/inbound";
+import { findAnyPing } from "../db/pings";
 import { GavelError } from "../errors";
+import { fromCents } from "../money";
+import { attemptReason, stageReason } from "../reasons";
 import { pingReport } from "../reports/pings";
 import { admission, arrivalOf } from "./admission";
 import { supplierOf } from "./auth";
 import { jsonBody, queryFlag, rangeZone, timeBound, timeRange } from "./body";
 import type { AppContext } from "./env";
+import { reasonDetail, reasonOf, shown } from "./reasons";
 import type { LeadRouteDeps } from "./leads";
 import { rateLimit } from "./leads";
 import { route, type AnyRoute } from "./route";
@@ -43,6 +47,49 @@ const PingReport = z
     ),
   })
   .meta({ id: "PingReport" });
+
+const PingRecord = z
+  .object({
+    id: z.string(),
+    campaign: z.string(),
+    supplier: z.string(),
+    test: z.boolean(),
+    source: z.string().nullable(),
+    sub_id: z.string().nullable(),
+    received_at: z.string(),
+    expires_at: z.string(),
+    status: z.enum(["bid", "no_bid"]),
+    reason: reasonOf("lead").nullable().meta({ description: "Why there was no bid" }),
+    detail: reasonDetail,
+    price: z.number().meta({ description: "The quote: what the supplier would be paid by the quoted sale" }),
+    state: z.enum(["open", "posting", "posted"]).meta({ description: "`open` until its post takes it (`posting`), then `posted` with the post's answer" }),
+    lead_url: z.string().nullable().meta({ description: "The lead its post recorded; null while none" }),
+    history: z.array(z.object({ status: z.string(), at: z.string(), reason: reasonOf("lead").nullable(), detail: reasonDetail })),
+    bids: z.array(
+      z.object({
+        channel_id: z.string(),
+        price: z.number(),
+        charge: z.number().meta({ description: "What the buyer would be charged (its bid, or less under second price)" }),
+        sale: z.enum(["exclusive", "shared"]),
+        offer_id: z.string().nullable(),
+        ping_ref: z.string().nullable(),
+      }),
+    ),
+    excluded: z.array(z.object({ channel_id: z.string(), reason: reasonOf("excluded"), detail: reasonDetail })),
+    attempts: z.array(
+      z.object({
+        channel_id: z.string(),
+        started_at: z.string(),
+        duration_ms: z.number(),
+        http_status: z.number().int().nullable(),
+        outcome: z.string(),
+        price: z.number().nullable(),
+        reason: reasonOf("ping").nullable(),
+        detail: reasonDetail,
+      }),
+    ),
+  })
+  .meta({ id: "PingRecord" });
 
 function answered(c: AppContext, status: number, body: unknown): Response {
   return c.body(JSON.stringify(body), status as 200, { "content-type": status >= 400 ? "application/problem+json" : "application/json" });
@@ -143,6 +190,49 @@ export function pingRoutes(deps: LeadRouteDeps, rateLimiter: Parameters<typeof r
         const fate = await postPinged({ ...deps, logger: c.var.logger }, supplierOf(c), await jsonBody(c, limits), received);
         if (fate.kind === "replay" || fate.replayed) c.header("Idempotent-Replayed", "true");
         return fate.kind === "replay" ? answered(c, fate.status, fate.body) : answered(c, fate.status, fate.answer);
+      },
+    }),
+
+    route({
+      method: "get",
+      path: "/v1/pings/{id}",
+      access: "analyst",
+      operationId: "getPing",
+      summary: "A ping's record: its quote, its bids, its buyers' pings and the supplier side of its history",
+      description:
+        "Every ping is here for as long as it is kept, posted or not; a posted ping's lead (`lead_url`, the same id) has the whole trace, this history included.",
+      tags: ["Leads"],
+      responses: { 200: { description: "The ping", schema: PingRecord } },
+      async handler(c, { params }) {
+        const ping = await findAnyPing(deps.database, params.id);
+        if (!ping) throw new GavelError("not_found", `No ping '${params.id}'`);
+        return c.json({
+          id: ping.id,
+          campaign: ping.campaignId,
+          supplier: ping.supplierId,
+          test: ping.test,
+          source: ping.source,
+          sub_id: ping.subId,
+          received_at: ping.receivedAt.toISOString(),
+          expires_at: ping.expiresAt.toISOString(),
+          status: ping.status,
+          ...shown(stageReason("lead", ping.reason)),
+          price: fromCents(ping.quoteCents),
+          state: ping.state,
+          lead_url: ping.leadStatus === null ? null : `/v1/leads/${ping.id}`,
+          history: ping.events.map((e) => ({ status: e.status, at: e.at, ...shown(stageReason("lead", e.reason)) })),
+          bids: ping.bids.map((b) => ({ channel_id: b.channel_id, price: fromCents(b.price_cents), charge: fromCents(b.charge_cents), sale: b.sale ?? "exclusive", offer_id: b.offer_id ?? null, ping_ref: b.ping_ref })),
+          excluded: (ping.excluded as { channel_id: string; reason: string }[]).map((e) => ({ channel_id: e.channel_id, ...shown(stageReason("excluded", e.reason)) })),
+          attempts: ping.attempts.map((a) => ({
+            channel_id: a.channelId,
+            started_at: a.startedAt.toISOString(),
+            duration_ms: a.durationMs,
+            http_status: a.httpStatus,
+            outcome: a.outcome,
+            price: a.priceCents === null ? null : fromCents(a.priceCents),
+            ...shown(attemptReason("ping", a.outcome, a.reason)),
+          })),
+        });
       },
     }),
 
