@@ -1,5 +1,6 @@
 // Suppliers that ping first (POST /v1/pings, POST /v1/posts): the real app, loopback buyers and a
 // clock the tests set, so a ping's expiry is reached by moving the clock, never by waiting.
+import { sql } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
 import { contactHash } from "../src/leads/suppression";
 import { consumer, pingPost, testClock, useTestGavel } from "./helpers/gavel";
@@ -81,6 +82,31 @@ describe("POST /v1/pings then POST /v1/posts", () => {
     expect(bad.body.errors).toEqual([{ path: "data.zip", message: expect.any(String) }]);
   });
 
+  it("judges a filter on a PII field at the post, not at the ping", async () => {
+    const m = await market({});
+    await t.g.admin("PATCH", `/v1/channels/${m.id}-a`, { filters: [{ field: "email", op: "prefix", value: ["vip"] }] });
+    const vip = consumer({ email: `vip.${n}@example.com` });
+    const ping = await call(m.key, "/v1/pings", pingOf(m.id, vip));
+    // Pinged: the ping has no email to judge.
+    expect(m.a.pings).toHaveLength(1);
+    expect((await call(m.key, "/v1/posts", { ping_id: ping.body.ping_id, data: vip })).body).toMatchObject({ status: "sold", price: 6 });
+    expect(m.a.posts).toHaveLength(1);
+
+    const plain = consumer();
+    const ping2 = await call(m.key, "/v1/pings", pingOf(m.id, plain));
+    expect(ping2.body.price).toBe(6);
+    // The post's email fails the filter: the 12.00 bid is left out, and 8.00 pays less than the quote.
+    const post = await call(m.key, "/v1/posts", { ping_id: ping2.body.ping_id, data: plain });
+    expect(post.body.status).toBe("unsold");
+    const trace = await t.g.admin("GET", `/v1/leads/${ping2.body.ping_id}`);
+    expect(trace.body.excluded).toEqual(
+      expect.arrayContaining([
+        { channel_id: `${m.id}-a`, reason: "filtered", detail: "email" },
+        { channel_id: `${m.id}-b`, reason: "below_quote", detail: null },
+      ]),
+    );
+  });
+
   it("answers 410 ping_expired to a post after the ping's TTL", async () => {
     const m = await market({ inbound: { ping_ttl_seconds: 30 } });
     const lead = consumer();
@@ -133,6 +159,24 @@ describe("POST /v1/pings then POST /v1/posts", () => {
     expect(both.filter((r) => r.status === 200 && r.headers.get("idempotent-replayed") === null)).toHaveLength(1);
     for (const r of both) expect([200, 409]).toContain(r.status);
     expect(postsOf(m.a)).toBe(2);
+  });
+
+  it("takes a ping back from a post that died before recording its lead, once its claim is stale", async () => {
+    const m = await market({ inbound: { ping_ttl_seconds: 3600 } });
+    const lead = consumer();
+    const ping = await call(m.key, "/v1/pings", pingOf(m.id, lead));
+    // As a process that claimed the ping and died before its intake leaves it.
+    const claimed = async (ago: number) =>
+      t.g.gavel.database.rows(
+        sql`update inbound_pings set state = 'posting', posted_at = ${new Date(clock.now() - ago).toISOString()}::timestamptz where id = ${ping.body.ping_id}`,
+      );
+    await claimed(1000);
+    const running = await call(m.key, "/v1/posts", { ping_id: ping.body.ping_id, data: lead });
+    expect(running.status).toBe(409);
+    await claimed(10 * 60_000);
+    const taken = await call(m.key, "/v1/posts", { ping_id: ping.body.ping_id, data: lead });
+    expect(taken.body).toMatchObject({ status: "sold", price: 6 });
+    expect(postsOf(m.a)).toBe(1);
   });
 
   it("when the quoted winner refuses: no sale under `no_sale`, the lower bid at its own payout under `sell_lower`", async () => {

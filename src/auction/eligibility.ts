@@ -113,6 +113,18 @@ export const defaultRules: readonly EligibilityRule[] = [
   circuitClosed,
 ];
 
+/**
+ * The rules for a lead of which only `fields` are known (a supplier's ping, which carries no PII):
+ * a filter on any other field is not judged now; it is when the whole lead is posted.
+ */
+export function rulesKnowing(fields: ReadonlySet<string>): readonly EligibilityRule[] {
+  const knownFiltersHold: EligibilityRule = (channel, lead) => {
+    for (const filter of channel.filters) if (fields.has(filter.field) && !filter.holds(lead.data)) return reasonText("filtered", filter.field);
+    return null;
+  };
+  return defaultRules.map((rule) => (rule === filtersHold ? knownFiltersHold : rule));
+}
+
 export interface Exclusion {
   channel_id: string;
   reason: ExclusionReason;

@@ -35,7 +35,7 @@ import { Bid } from "./bid";
 import type { CampaignPlan } from "./catalog";
 import { byScore, clearRanking, rankingRecord, scoreBids, type PricedTrail } from "./clearing";
 import { Deadline } from "./deadline";
-import { processWorld, selectChannels, type Exclusion } from "./eligibility";
+import { processWorld, rulesKnowing, selectChannels, type Exclusion } from "./eligibility";
 import { floorCents } from "./floors";
 import { leadOrigin, recordForAuction, trackingString, type SellProgress } from "./intake";
 import { collectBids, type AuctionTrail } from "./ping";
@@ -266,7 +266,8 @@ async function quote(
   let pinged = 0;
   if (end === null) {
     if (plan.hasCaps) await deps.caps.view.fresh();
-    const eligibility = selectChannels(plan.channels, lead, processWorld(deps.caps, deps.limiter));
+    // A filter on a PII field is judged at the post, when the field is there.
+    const eligibility = selectChannels(plan.channels, lead, processWorld(deps.caps, deps.limiter), rulesKnowing(new Set(plan.fields.publicFields)));
     trail.excluded = eligibility.excluded;
     pinged = eligibility.eligible.filter((c) => c.config.type === "ping_post").length;
     const bids: Bid[] = [];
