@@ -261,7 +261,8 @@ describe("POST /v1/pings then POST /v1/posts", () => {
     const buyers = await Promise.all(bids.map((bid) => t.buyer({ ping: () => ({ json: { bid } }) })));
     const key = await t.g.setup({
       campaign: { id, payout: { type: "revshare", percent: 50 } },
-      channels: buyers.map((b, i) => pingPost(`${id}-${i}`, b, { buyer_id: `${id}-buyer-${i}` })),
+      // One lead at a time per channel: a channel the consumer did not choose must not be left holding a slot.
+      channels: buyers.map((b, i) => pingPost(`${id}-${i}`, b, { buyer_id: `${id}-buyer-${i}`, max_concurrency: 1 })),
     });
     for (let i = 0; i < 4; i++) await t.g.admin("PATCH", `/v1/buyers/${id}-buyer-${i}`, { name: `Insurer ${"ABCD"[i]}` });
     const lead = consumer();
@@ -285,6 +286,9 @@ describe("POST /v1/pings then POST /v1/posts", () => {
     expect(buyers.map((b) => b.posts.length)).toEqual([0, 1, 0, 1]);
     const trace = await t.g.admin("GET", `/v1/leads/${offers.body.ping_id}`);
     expect(trace.body.history).toContainEqual(expect.objectContaining({ reason: "quoted", detail: "4 offers (offers 4.50, 4.00, 3.50, 3.00)" }));
+    const next = await call(key, "/v1/offers", { ...pingOf(id, consumer()), n: 4 });
+    expect(next.body.offers).toHaveLength(4);
+    expect(buyers.map((b) => b.pings.length)).toEqual([2, 2, 2, 2]);
   });
 
   it("reports pings and posts per supplier and source, with the ping-to-post rate", async () => {

@@ -486,7 +486,11 @@ async function sellPinged(
   if (ping.ranking) trail.ranking = ping.ranking as PricedTrail["ranking"];
   const byId = new Map(plan.channels.map((c) => [c.id, c]));
   const lead = { id: ping.id, supplierId: supplier.id, test: ping.test, data, receivedAt: deadline.receivedAt, seenBuyers: new Set(intake.seenBuyers) };
-  const bidChannels = [...new Set(ping.bids.map((b) => b.channel_id))].flatMap((id) => {
+  // User choice sells to exactly the chosen offers' buyers; a shared sale to the ping's best max_sells, refilled down its ranking.
+  const chosen = offerIds && new Set(offerIds);
+  const keptBids = chosen ? ping.bids.filter((b) => chosen.has(b.offer_id ?? "")) : ping.bids;
+  // Each channel still to be offered the lead takes its concurrency slot again (none was held since the ping).
+  const bidChannels = [...new Set(keptBids.map((b) => b.channel_id))].flatMap((id) => {
     const channel = byId.get(id);
     if (!channel) trail.excluded.push({ channel_id: id, reason: "archived" });
     return channel ? [channel] : [];
@@ -497,13 +501,11 @@ async function sellPinged(
   const eligible = new Set(eligibility.eligible.map((c) => c.id));
   const payoutRule = payoutRuleFor(supplier, campaign);
   const ranking: Bid[] = [];
-  // User choice sells to exactly the chosen offers' buyers; a shared sale to the ping's best max_sells, refilled down its ranking.
-  const chosen = offerIds && new Set(offerIds);
   const sharedSale = ping.bids.some((b) => b.sale === "shared");
   const slotted = new Set<string>();
-  for (const kept of ping.bids) {
+  for (const kept of keptBids) {
     const channel = byId.get(kept.channel_id);
-    if (!channel || !eligible.has(channel.id) || (chosen && !chosen.has(kept.offer_id ?? ""))) continue;
+    if (!channel || !eligible.has(channel.id)) continue;
     const bid = new Bid(channel, kept.price_cents, kept.ping_id, kept.ping_ref, kept.expires_at);
     if (kept.charge_cents !== kept.price_cents) bid.chargeCents = kept.charge_cents;
     bid.sale = kept.sale ?? "exclusive";
