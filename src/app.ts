@@ -22,6 +22,7 @@ import { authenticator } from "./http/auth";
 import { configRoutes } from "./http/config";
 import type { AppEnv } from "./http/env";
 import { explainRoutes } from "./http/explain";
+import { afterSaleRoutes } from "./http/after-sale";
 import { leadRoutes } from "./http/leads";
 import { pingRoutes } from "./http/pings";
 import type { ApiInfo } from "./http/openapi";
@@ -80,6 +81,7 @@ export const API_INFO: ApiInfo = {
     { name: "Suppliers", description: "Who sends leads: payout, campaigns, caps and rate limit, and their API keys." },
     { name: "Tokens", description: "Operator tokens: admin (read and write) or analyst (read-only, pii masked)." },
     { name: "Suppression", description: "The do-not-sell list of emails and phones: a lead on it is rejected before any ping." },
+    { name: "After the sale", description: "Buyers' postbacks (contacted, converted, return requested) and returns: requested, accepted or rejected, reversing revenue and payout." },
     { name: "Audit", description: "Who changed what in the configuration, and when." },
     { name: "Config as code", description: "The whole configuration as one YAML file: export it, and apply a file in one transaction." },
     { name: "System", description: "Health and readiness probes, metrics, this document, the API reference and the dashboard." },
@@ -140,6 +142,7 @@ export function appRoutes(deps: AppDeps): AnyRoute[] {
     }),
     ...reportRoutes({ database: deps.database, clock: deps.clock }),
     ...operatorRoutes({ db: deps.database.db }),
+    ...afterSaleRoutes({ database: deps.database, clock: deps.clock, newId: deps.newId }),
     ...suppressionRoutes({ db: deps.database.db }),
     ...metricsRoutes(deps.metrics),
     ...configRoutes({ db: deps.database.db, configChanged, clock: deps.clock, env: deps.env ?? process.env }),
@@ -158,6 +161,6 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
     if (report) return problem(c, "not_found", `No report '${report[1]}': reports are ${DIMENSIONS.join(", ")}, bids and reasons`);
     return problem(c, "not_found", `No route ${c.req.method} ${c.req.path}`);
   });
-  mountRoutes(app, appRoutes(deps), authenticator({ db: deps.database.db, supplierKeys: deps.supplierKeys, adminToken: deps.adminToken }));
+  mountRoutes(app, appRoutes(deps), authenticator({ db: deps.database.db, supplierKeys: deps.supplierKeys, adminToken: deps.adminToken, clock: deps.clock }));
   return app;
 }

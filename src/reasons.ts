@@ -89,6 +89,11 @@ export const LEAD_REASONS = {
   held: { means: "history: every channel that could take the lead was closed by its schedule, so it was held; detail: when the first opens" },
   released: { means: "history: a channel opened, and the held lead went to auction" },
   hold_expired: { means: "expired: the lead was held for the campaign's `hold.max_hours` and no channel opened" },
+  contacted: { means: "history: a buyer's postback says it contacted the consumer; detail: the buyer and event id" },
+  converted: { means: "history: a buyer's postback says the consumer converted; detail: the buyer, value and event id" },
+  return_requested: { means: "history: a buyer (by postback) or an operator asked to return the lead; detail: the buyer and reason" },
+  return_accepted: { means: "history (returned when every sale is returned): a return was accepted, the sale's revenue reversed; detail: the buyer and who accepted" },
+  return_rejected: { means: "history: a return was rejected, the sale stands; detail: the buyer and who rejected" },
 } as const satisfies Record<string, CodeInfo>;
 
 /** Explain's lead-level verdicts (`blocked_by`): why no channel of the campaign would be pinged; each channel lists them first. */

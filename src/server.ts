@@ -11,6 +11,7 @@ import { Catalog } from "./auction/catalog";
 import { DatabaseCapLedger, UsageView } from "./auction/caps";
 import { AuctionGate, LoopMonitor } from "./auction/gate";
 import { releaseHeldLeads } from "./auction/hold";
+import { acceptDueReturns } from "./returns/returns";
 import { ChannelLimiter } from "./auction/limiter";
 import { DatabaseRouting } from "./auction/routing";
 import type { SellDeps } from "./auction/sell";
@@ -42,6 +43,8 @@ export interface Gavel {
   close(): Promise<void>;
   /** One sweep of held leads now (it also runs every GAVEL_HOLD_SWEEP_MS): those due are auctioned or expired. */
   releaseHeld(): Promise<{ released: number; expired: number }>;
+  /** One sweep of pending returns now (it also runs every GAVEL_SWEEP_MS): those past auto_accept_hours are accepted. */
+  acceptDueReturns(): Promise<number>;
 }
 
 export interface StartOptions {
@@ -160,6 +163,19 @@ export async function startGavel(options: StartOptions): Promise<Gavel> {
   const releaser = setInterval(releaseHeld, config.GAVEL_HOLD_SWEEP_MS);
   releaser.unref();
 
+  // Returns past their buyer's auto_accept_hours are accepted by whichever process sweeps first
+  // (each locked with SKIP LOCKED); a sweep still running when the next is due is not doubled.
+  let accepting: Promise<number> | undefined;
+  const acceptReturns = () =>
+    (accepting ??= acceptDueReturns({ database, clock, newId })
+      .catch((err) => {
+        logger.error({ err }, "accepting due returns failed");
+        return 0;
+      })
+      .finally(() => (accepting = undefined)));
+  const returnsSweeper = setInterval(acceptReturns, config.GAVEL_SWEEP_MS);
+  returnsSweeper.unref();
+
   // The reports' rollups catch up with the leads decided since the last roll (any process may roll:
   // one at a time does). A roll still running when the next is due is not started twice.
   let rolling: Promise<void> | undefined;
@@ -205,13 +221,16 @@ export async function startGavel(options: StartOptions): Promise<Gavel> {
     logger,
     app,
     releaseHeld,
+    acceptDueReturns: acceptReturns,
     close() {
       closing ??= (async () => {
         ready = false;
         clearInterval(sweeper);
         clearInterval(roller);
         clearInterval(releaser);
+        clearInterval(returnsSweeper);
         await releasing;
+        await accepting;
         stopRolling.abort();
         const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
         (server as { closeIdleConnections?: () => void }).closeIdleConnections?.();

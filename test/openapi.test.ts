@@ -65,7 +65,7 @@ describe("OpenAPI document and API reference", () => {
     for (const [path, ops] of Object.entries(doc.paths))
       for (const [method, op] of Object.entries(ops)) {
         const where = `${method.toUpperCase()} ${path}`;
-        expect(["public", "supplier", "analyst", "admin"], where).toContain(op["x-gavel-role"]);
+        expect(["public", "supplier", "analyst", "admin", "buyer"], where).toContain(op["x-gavel-role"]);
         expect(op.operationId, where).toBeTruthy();
         if (op["x-gavel-role"] === "public") expect(op.security, where).toEqual([]);
         else expect(op.responses["401"], where).toBeDefined();

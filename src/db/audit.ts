@@ -9,8 +9,8 @@ export interface Actor {
   /** `token:<id>`, `env:ADMIN_TOKEN`, `cli:<os user>`. */
   id: string;
   name: string | null;
-  /** `api`, `apply` (config as code over HTTP) or `cli`. */
-  via: "api" | "apply" | "cli";
+  /** `api`, `apply` (config as code over HTTP), `cli`, or `system` (Gavel itself: a return auto-accepted by its sweeper). */
+  via: "api" | "apply" | "cli" | "system";
 }
 
 export interface AuditChange {

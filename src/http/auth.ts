@@ -6,7 +6,12 @@ import { keyIdOf, type SupplierKeys } from "../auth/supplier-keys";
 import type { Db } from "../db/client";
 import { findOperatorToken } from "../db/tokens";
 import { GavelError } from "../errors";
-import type { Supplier } from "../resources/schemas";
+import { eq } from "drizzle-orm";
+import { bodyText } from "./body";
+import { buyers } from "../db/schema";
+import { SIGNATURE_HEADER, TIMESTAMP_HEADER, checkPostbackSignature } from "../postbacks/signature";
+import type { Buyer, Supplier } from "../resources/schemas";
+import type { Clock } from "../time/clock";
 import { OPERATOR_TOKEN_PREFIX, type Role } from "../resources/tokens";
 import type { AppContext, AppMiddleware, Operator } from "./env";
 import type { Access } from "./route";
@@ -25,6 +30,8 @@ const pass: AppMiddleware = async (_c, next) => {
 
 export interface AuthDeps {
   db: Db;
+  /** Postback signatures are checked against it (five minutes either way). */
+  clock: Clock;
   supplierKeys: SupplierKeys;
   adminToken?: string;
 }
@@ -33,7 +40,8 @@ export function authenticator(deps: AuthDeps): (access: Access) => AppMiddleware
   const analyst = requireOperator(deps, "analyst");
   const admin = requireOperator(deps, "admin");
   const supplier = requireSupplier(deps);
-  return (access) => ({ public: pass, supplier, analyst, admin })[access];
+  const buyer = requireBuyerSignature(deps);
+  return (access) => ({ public: pass, supplier, analyst, admin, buyer })[access];
 }
 
 function requireOperator(deps: AuthDeps, needs: Role): AppMiddleware {
@@ -90,6 +98,43 @@ function requireSupplier(deps: AuthDeps): AppMiddleware {
     c.set("supplier", supplier);
     await next();
   };
+}
+
+/**
+ * A buyer's postback (`buyer` routes, path parameter `buyer_id`): signed by the buyer's postback
+ * secret over the raw body. An unknown buyer and a buyer without a secret read alike, as not valid.
+ */
+const MAX_POSTBACK_BYTES = 16_384;
+
+function requireBuyerSignature(deps: AuthDeps): AppMiddleware {
+  return async (c, next) => {
+    const id = c.req.param("buyer_id");
+    const [row] = id ? await deps.db.select({ config: buyers.config, status: buyers.status }).from(buyers).where(eq(buyers.id, id)) : [];
+    const buyer = row?.config as Buyer | undefined;
+    if (!buyer?.postbacks || row.status === "archived")
+      throw new GavelError("unauthorized", `No postbacks are taken for buyer '${id}': give the buyer a postbacks.secret first`);
+    // The bytes as sent are what was signed (the handler reads the same body, cached).
+    const length = Number(c.req.header("content-length") ?? 0);
+    if (length > MAX_POSTBACK_BYTES) throw new GavelError("payload_too_large", `A postback is at most ${MAX_POSTBACK_BYTES} bytes`);
+    const body = await bodyText(c);
+    if (Buffer.byteLength(body) > MAX_POSTBACK_BYTES) throw new GavelError("payload_too_large", `A postback is at most ${MAX_POSTBACK_BYTES} bytes`);
+    const checked = checkPostbackSignature(
+      buyer.postbacks,
+      { timestamp: c.req.header(TIMESTAMP_HEADER), signature: c.req.header(SIGNATURE_HEADER) },
+      body,
+      deps.clock.now(),
+    );
+    if (!checked.ok) throw new GavelError("unauthorized", checked.why);
+    c.set("buyer", buyer);
+    await next();
+  };
+}
+
+/** The buyer a `buyer` route was called by. */
+export function buyerOf(c: AppContext): Buyer {
+  const buyer = c.var.buyer;
+  if (!buyer) throw new Error("buyerOf: the route is not behind a buyer's signature");
+  return buyer;
 }
 
 /** The operator an `analyst` or `admin` route was called by. */

@@ -4,7 +4,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Context, MiddlewareHandler } from "hono";
 import type { Logger } from "pino";
 import type { Actor } from "../db/audit";
-import type { Supplier } from "../resources/schemas";
+import type { Buyer, Supplier } from "../resources/schemas";
 import type { Role } from "../resources/tokens";
 
 /** Who called an operator route, and as what. */
@@ -35,6 +35,8 @@ export interface AppEnv {
     operator?: Operator;
     /** Set behind supplier authentication (`supplier` routes). */
     supplier?: Supplier;
+    /** Set behind a buyer's postback signature (`buyer` routes). */
+    buyer?: Buyer;
     /** Set by admission control, on the lead intake route. */
     arrival?: Arrival;
   };

@@ -1,5 +1,7 @@
 // Lead intake (suppliers) and lead reads (operators).
 import { z } from "zod";
+import { leadReturnsOf } from "../db/after-sale";
+import { ReturnSchema, returnJson } from "./after-sale";
 import type { Catalog } from "../auction/catalog";
 import type { SupplierRateLimiter } from "../auction/rate-limit";
 import { LeadAnswer, LeadSubmission, sellLead, trackingString, type SellDeps } from "../auction/sell";
@@ -94,6 +96,7 @@ const LeadTrace = LeadSummary.extend({
   ranking: RankingTrace.nullable().meta({
     description: "Bids as made and as ranked, acceptance rates and charges (README \"Pricing and ranking\"); null for a plain first-price auction",
   }),
+  returns: z.array(ReturnSchema).meta({ description: "Returns of the lead's sales (README \"After the sale\"): pending, accepted (revenue reversed) or rejected" }),
   sales: z
     .array(
       z.object({
@@ -295,6 +298,7 @@ export function leadRoutes(deps: LeadRouteDeps): AnyRoute[] {
           excluded: (lead.excluded as { channel_id: string; reason: string }[]).map((e) => ({ channel_id: e.channel_id, ...shown(stageReason("excluded", e.reason)) })),
           routing: lead.routing ?? null,
           ranking: rankingTrace(lead.ranking, lead.soldChannelId),
+          returns: (await leadReturnsOf(deps.database.db, lead.id)).map(returnJson),
           sales: attempts
             .filter((a) => a.kind === "post" && a.outcome === "accepted")
             .sort((a, b) => (b.priceCents ?? 0) - (a.priceCents ?? 0))

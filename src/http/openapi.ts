@@ -157,7 +157,7 @@ function operation(route: AnyRoute, convert: Converter): Json {
     "x-gavel-role": route.access,
     ...(route.readOnly ? { "x-gavel-read-only": true } : {}),
     security:
-      route.access === "public" ? [] : route.access === "supplier" ? [{ supplierKey: [] }] : route.suppliersToo ? [{ operatorToken: [] }, { supplierKey: [] }] : [{ operatorToken: [] }],
+      route.access === "public" ? [] : route.access === "supplier" ? [{ supplierKey: [] }] : route.access === "buyer" ? [{ buyerSignature: [] }] : route.suppliersToo ? [{ operatorToken: [] }, { supplierKey: [] }] : [{ operatorToken: [] }],
   };
   parameters.push({ $ref: "#/components/parameters/RequestId" });
   op.parameters = parameters;
@@ -248,6 +248,12 @@ export function openApiDocument(routes: readonly AnyRoute[], info: ApiInfo): Jso
           description: "An operator token: ADMIN_TOKEN from the environment, or one from POST /v1/tokens (role admin or analyst).",
         },
         supplierKey: { type: "http", scheme: "bearer", description: "A supplier API key, `gvl_<key id>_<secret>`." },
+        buyerSignature: {
+          type: "apiKey",
+          in: "header",
+          name: "X-Gavel-Signature",
+          description: "A buyer's postback: `X-Gavel-Timestamp` (Unix seconds, within 5 minutes) and `X-Gavel-Signature: sha256=<hex HMAC-SHA256 of \"<timestamp>.<body>\">` by the buyer's `postbacks.secret`.",
+        },
       },
     },
   };

@@ -42,7 +42,7 @@ const AuditEntry = z
     at: z.string(),
     actor: z.string(),
     actor_name: z.string().nullable(),
-    via: z.enum(["api", "apply", "cli"]),
+    via: z.enum(["api", "apply", "cli", "system"]),
     resource: z.string(),
     action: z.string().meta({ description: "create, update, archive, token.create, token.revoke, key.create, key.expire, key.revoke" }),
     diff: z.array(FieldChangeSchema),

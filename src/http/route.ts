@@ -21,9 +21,10 @@ function bySupplierKey(supplier: AppMiddleware, other: AppMiddleware): AppMiddle
 
 /**
  * Who may call a route: anyone (`public`), a supplier API key (`supplier`), any operator token
- * (`analyst`: analysts and admins) or an admin token only (`admin`).
+ * (`analyst`: analysts and admins), an admin token only (`admin`), or a buyer's signature by its
+ * postback secret (`buyer`: the route's `{buyer_id}`, src/postbacks/signature.ts).
  */
-export type Access = "public" | "supplier" | "analyst" | "admin";
+export type Access = "public" | "supplier" | "analyst" | "admin" | "buyer";
 export type Method = "get" | "post" | "put" | "patch" | "delete";
 
 export interface ResponseSpec {

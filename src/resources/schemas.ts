@@ -235,6 +235,14 @@ export const Campaign = z
     inbound: InboundPings.optional(),
     /** Hold a lead that arrives while every channel that could take it is closed; absent: such a lead is unsold at once. */
     hold: Hold.optional(),
+    /** What an accepted return does to the supplier's payout (README "After the sale"); absent: clawed back. */
+    returns: z
+      .object({
+        charge_supplier: z.boolean().default(true).meta({ description: "Claw the returned sale's share of the supplier's payout back (true), or keep paying it (false)" }),
+      })
+      .strict()
+      .optional()
+      .meta({ id: "CampaignReturns" }),
   })
   .strict()
   .superRefine((c, ctx) => {
@@ -255,6 +263,47 @@ export const Campaign = z
   .meta({ id: "Campaign" });
 export type Campaign = z.infer<typeof Campaign>;
 
+/** How a buyer signs its postbacks (README "After the sale"): the channel signing scheme, the other way. */
+export const BuyerPostbacks = z
+  .object({
+    secret: z.string().min(16, "must be at least 16 characters").meta({ description: "HMAC-SHA256 key of X-Gavel-Signature; write-only (reads \"***\")" }),
+    /** The secret being retired while the buyer switches: a signature by either is accepted. */
+    previous_secret: z.string().min(16, "must be at least 16 characters").optional(),
+  })
+  .strict()
+  .meta({ id: "BuyerPostbacks" });
+export type BuyerPostbacks = z.infer<typeof BuyerPostbacks>;
+
+/** What the buyer may return, and how a return is settled (README "After the sale"). */
+export const BuyerReturns = z
+  .object({
+    window_days: z.number().positive().max(365).meta({ description: "A return may be requested this many days after the sale at most" }),
+    reasons: z.array(z.string().min(1).max(100)).min(1).max(50).meta({ description: "The reasons a return may give" }),
+    max_rate_percent: z
+      .number()
+      .min(0)
+      .max(100)
+      .meta({ description: "Returns requested (not rejected) over the last window_days, as a share of the buyer's sales then, may not go over this" }),
+    auto_accept_hours: z
+      .number()
+      .min(0)
+      .max(8760)
+      .nullable()
+      .default(null)
+      .meta({ description: "A pending return is accepted by the sweeper this many hours after it was requested; null: only an operator decides" }),
+    release_caps: z.boolean().default(false).meta({ description: "An accepted return gives its lead and spend back to the buyer's and channel's caps (of the period the sale counted in)" }),
+  })
+  .strict()
+  .superRefine((r, ctx) => {
+    const seen = new Set<string>();
+    r.reasons.forEach((reason, i) => {
+      if (seen.has(reason)) ctx.addIssue({ code: "custom", path: ["reasons", i], message: `duplicate reason '${reason}'` });
+      seen.add(reason);
+    });
+  })
+  .meta({ id: "BuyerReturns" });
+export type BuyerReturns = z.infer<typeof BuyerReturns>;
+
 export const Buyer = z
   .object({
     id: slug,
@@ -264,6 +313,10 @@ export const Buyer = z
     /** Caps across all of the buyer's channels, in the buyer's time zone. */
     caps,
     dedup: BuyerDedup.optional(),
+    /** POST /v1/postbacks/{buyer_id} is refused (401) until the buyer has a postback secret. */
+    postbacks: BuyerPostbacks.optional(),
+    /** Absent: the buyer may not return leads. */
+    returns: BuyerReturns.optional(),
   })
   .strict()
   .meta({ id: "Buyer" });

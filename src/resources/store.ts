@@ -37,6 +37,8 @@ export type Doc = Record<string, unknown> & { id: string; status: string };
 
 /** Where a resource keeps write-only values: each is shown as "***" and kept when "***" is sent back. */
 export function secretPaths(kind: ResourceKind, doc: Doc | null): string[][] {
+  if (kind === "buyers" && doc?.postbacks && typeof doc.postbacks === "object")
+    return ["secret", "previous_secret"].filter((k) => k in (doc.postbacks as object)).map((k) => ["postbacks", k]);
   return kind === "channels" && doc ? channelSecretPaths(doc) : [];
 }
 
