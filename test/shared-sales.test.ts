@@ -163,6 +163,124 @@ describe("shared sales", () => {
         expect.objectContaining({ reason: "sale_chosen", detail: "shared: exclusive 21.00 <= shared 21.00 (8.00 + 7.00 + 6.00)" }),
       );
     });
+
+    it("compares the bids as ranked: a bid adjustment weighs in the choice as in the order", async () => {
+      // 30 exclusive × 0.5 ranks as 15, no more than the shared 8 + 7: shared, though 30 > 15 raw.
+      const a = await buyer({ ping: bidding(30) });
+      const b = await buyer({ ping: () => ({ json: { shared_bid: 8 } }) });
+      const c = await buyer({ ping: () => ({ json: { shared_bid: 7 } }) });
+      const key = await g.setup({
+        campaign: { id: "sh-best-adj", auction: { mode: "best", max_sells: 2 } },
+        channels: [
+          pingPost("sh-ba-a", a, { buyer_id: "sh-ba-a", bid_adjustment: { multiplier: 0.5 } }),
+          pingPost("sh-ba-b", b, { buyer_id: "sh-ba-b", buys: ["shared"] }),
+          pingPost("sh-ba-c", c, { buyer_id: "sh-ba-c", buys: ["shared"] }),
+        ],
+      });
+      const res = await g.lead(key, { campaign: "sh-best-adj", data: consumer() });
+      expect(res.body).toMatchObject({ status: "sold", sold_to: 2, price: 15 });
+      expect([a, b, c].map((x) => x.posts.length)).toEqual([0, 1, 1]);
+      const t = await trace(res.body.lead_id);
+      expect(t.history).toContainEqual(
+        expect.objectContaining({ reason: "sale_chosen", detail: "shared: exclusive 15.00 <= shared 15.00 (8.00 + 7.00), as ranked (adjusted bids)" }),
+      );
+    });
+
+    it("leaves fallback channels out of the shared sum: they get only what no other channel took", async () => {
+      // With the fallback's 10 the shared bids would come to 25 > 20; without it, 15 < 20: exclusive.
+      const a = await buyer({ ping: bidding(20) });
+      const b = await buyer({ ping: () => ({ json: { shared_bid: 8 } }) });
+      const c = await buyer({ ping: () => ({ json: { shared_bid: 7 } }) });
+      const f = await buyer({ ping: () => ({ json: { shared_bid: 10 } }) });
+      const key = await g.setup({
+        campaign: { id: "sh-best-fb", auction: { mode: "best", max_sells: 3 } },
+        channels: [
+          pingPost("sh-bf-a", a, { buyer_id: "sh-bf-a" }),
+          pingPost("sh-bf-b", b, { buyer_id: "sh-bf-b", buys: ["shared"] }),
+          pingPost("sh-bf-c", c, { buyer_id: "sh-bf-c", buys: ["shared"] }),
+          pingPost("sh-bf-f", f, { buyer_id: "sh-bf-f", buys: ["shared"], role: "fallback" }),
+        ],
+      });
+      const res = await g.lead(key, { campaign: "sh-best-fb", data: consumer() });
+      expect(res.body).toMatchObject({ status: "sold", sold_to: 1, price: 20 });
+      expect([a, b, c, f].map((x) => x.posts.length)).toEqual([1, 0, 0, 0]);
+      const t = await trace(res.body.lead_id);
+      expect(t.history).toContainEqual(expect.objectContaining({ reason: "sale_chosen", detail: "exclusive: exclusive 20.00 > shared 15.00 (8.00 + 7.00)" }));
+    });
+
+    it("sells shared to the shared bids when every exclusive post is refused, and to the fallback only after them", async () => {
+      const a = await buyer({ ping: bidding(20, 4), post: refusing });
+      const d = await buyer({ ping: bidding(18), post: refusing });
+      const b = await buyer({ ping: () => ({ json: { shared_bid: 8 } }) });
+      const c = await buyer({ ping: () => ({ json: { shared_bid: 7 } }) });
+      const f = await buyer({ ping: bidding(2) });
+      const key = await g.setup({
+        campaign: { id: "sh-best-then-shared", auction: { mode: "best", max_sells: 3 } },
+        channels: [
+          pingPost("sh-bt-a", a, { buyer_id: "sh-bt-a", buys: ["exclusive", "shared"] }),
+          pingPost("sh-bt-d", d, { buyer_id: "sh-bt-d" }),
+          pingPost("sh-bt-b", b, { buyer_id: "sh-bt-b", buys: ["shared"] }),
+          pingPost("sh-bt-c", c, { buyer_id: "sh-bt-c", buys: ["shared"] }),
+          pingPost("sh-bt-f", f, { buyer_id: "sh-bt-f", role: "fallback" }),
+        ],
+      });
+      const res = await g.lead(key, { campaign: "sh-best-then-shared", data: consumer() });
+      // a refused its exclusive post (20) and its shared one (4); b and c bought shared; the fallback was never offered it.
+      expect(res.body).toMatchObject({ status: "sold", sold_to: 2, price: 15 });
+      expect([a, d, b, c, f].map((x) => x.posts.length)).toEqual([2, 1, 1, 1, 0]);
+      expect(a.posts.map((p) => [p.body.price, p.body.sale])).toEqual([
+        [20, undefined],
+        [4, "shared"],
+      ]);
+      const t = await trace(res.body.lead_id);
+      expect(t.sales.map((s: any) => [s.channel_id, s.price])).toEqual([
+        ["sh-bt-b", 8],
+        ["sh-bt-c", 7],
+      ]);
+      expect(t.history).toContainEqual(
+        expect.objectContaining({ reason: "sale_chosen", detail: "exclusive: exclusive 20.00 > shared 19.00 (8.00 + 7.00 + 4.00); no exclusive sale: offered shared" }),
+      );
+    });
+
+    it("offers no shared sale after an exclusive post whose outcome is unknown", async () => {
+      const a = await buyer({ ping: bidding(20), post: () => ({ status: 200, text: "not json" }) });
+      const b = await buyer({ ping: () => ({ json: { shared_bid: 8 } }) });
+      const key = await g.setup({
+        campaign: { id: "sh-best-unknown", auction: { mode: "best", max_sells: 2 } },
+        channels: [pingPost("sh-bu-a", a, { buyer_id: "sh-bu-a" }), pingPost("sh-bu-b", b, { buyer_id: "sh-bu-b", buys: ["shared"] })],
+      });
+      const res = await g.lead(key, { campaign: "sh-best-unknown", data: consumer() });
+      expect(res.body).toMatchObject({ status: "error" });
+      expect([a, b].map((x) => x.posts.length)).toEqual([1, 0]);
+    });
+
+    it("charges second price within each kind: the exclusive winner at least what beats the shared sale it displaced", async () => {
+      // One ranking would charge a (30) against b's shared 10; its kind's next bid is d's 12; the shared sale it beat is 10 + 9.
+      const a = await buyer({ ping: bidding(30) });
+      const d = await buyer({ ping: bidding(12) });
+      const b = await buyer({ ping: () => ({ json: { shared_bid: 10 } }) });
+      const c = await buyer({ ping: () => ({ json: { shared_bid: 9 } }) });
+      const key = await g.setup({
+        campaign: { id: "sh-best-second", auction: { mode: "best", max_sells: 2, pricing: "second", floor: 1 } },
+        channels: [
+          pingPost("sh-b2-a", a, { buyer_id: "sh-b2-a" }),
+          pingPost("sh-b2-d", d, { buyer_id: "sh-b2-d" }),
+          pingPost("sh-b2-b", b, { buyer_id: "sh-b2-b", buys: ["shared"] }),
+          pingPost("sh-b2-c", c, { buyer_id: "sh-b2-c", buys: ["shared"] }),
+        ],
+      });
+      const res = await g.lead(key, { campaign: "sh-best-second", data: consumer() });
+      expect(res.body).toMatchObject({ status: "sold", sold_to: 1, price: 19.01 });
+      expect(a.posts[0].body.price).toBe(19.01);
+      const t = await trace(res.body.lead_id);
+      // In the trace's ranking: d charged against nothing of its kind below it (the floor), b against c, c the floor.
+      expect(t.ranking.bids.map((x: any) => [x.channel_id, x.charge])).toEqual([
+        ["sh-b2-a", 19.01],
+        ["sh-b2-d", 1],
+        ["sh-b2-b", 9.01],
+        ["sh-b2-c", 1],
+      ]);
+    });
   });
 
   it("reserves caps per sale: a sale uses its channel's cap, a rejected post gives its reservation back", async () => {

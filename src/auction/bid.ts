@@ -29,7 +29,10 @@ export class Bid implements RankableBid {
     readonly pingRef: string | null,
     /** Wall-clock epoch ms after which the buyer no longer honours the bid; null: no expiry. */
     readonly expiresAt: number | null,
-  ) {}
+  ) {
+    // A plain campaign ranks by the bid itself: its adjusted bid and score are the bid.
+    this.adjustedCents = this.score = priceCents;
+  }
 
   get channelId(): string {
     return this.channel.id;
@@ -44,10 +47,10 @@ export class Bid implements RankableBid {
   }
 
   // Pricing and ranking beyond first price by bid (clearing.ts); a plain campaign never sets these.
-  /** The bid as ranked: adjusted by the channel's `bid_adjustment` (set by scoreBids). */
-  adjustedCents = 0;
-  /** What ranking ordered by: the adjusted bid, × the acceptance rate under rank_by expected (set by scoreBids). */
-  score = 0;
+  /** The bid as ranked: adjusted by the channel's `bid_adjustment` (set by scoreBids; the bid itself without a pricing plan). */
+  adjustedCents: number;
+  /** What ranking ordered by: the adjusted bid, × the acceptance rate under rank_by expected (set by scoreBids; the bid itself without a pricing plan). */
+  score: number;
   /** rank_by expected: the channel's acceptance rate and its inputs (set by scoreBids). */
   acceptance: AcceptanceRate | null = null;
   private clearedCents: number | undefined = undefined;

@@ -9,11 +9,12 @@ import type { Eligibility } from "./eligibility";
 import { byScore, clearRanking, countPosts, rankingRecord, scoreBids, type PricedTrail } from "./clearing";
 import { floorCents } from "./floors";
 import { collectBids, type AuctionLead, type PingDeps } from "./ping";
-import { letGo, type PostDeps } from "./post";
+import { isOutcomeUnknown, letGo, type PostDeps } from "./post";
 import { rankBids } from "./rank";
-import { chooseSale, type SharedEnd } from "./shared";
-import type { ReasonText } from "../reasons";
-import { startRouting, type RoutedTrail, type RoutingDeps } from "./routing";
+import { chooseSale, clearChoice, isFallback, type SaleChoice, type SharedEnd } from "./shared";
+import { reasonText, type ReasonText } from "../reasons";
+import { startRouting, type LeadRouter, type RoutedTrail, type RoutingDeps } from "./routing";
+import type { ChannelSlots } from "./limiter";
 
 export type { AuctionLead, AuctionTrail } from "./ping";
 
@@ -90,28 +91,71 @@ export async function runAuction(
     // expected, and sets what each bid is charged if it sells; a plain campaign does none of it.
     if (pricing) await scoreBids(pricing, plan.campaign.id, plan.channels, bids, deadline.wallNow());
     const ranking = rankBids(bids, deps.random, pricing ? byScore : undefined);
-    if (pricing && ranking.length) {
-      clearRanking(pricing, ranking, floor);
-      trail.ranking = rankingRecord(pricing, ranking, floor);
-    }
     if (ranking.length === 0)
       return { ...trail, status: "unsold", reason: eligibility.eligible.length === 0 ? "no_eligible_channels" : "no_bids" };
     // Step 6. A shared sale (shared.ts) posts to the top max_sells bids at once, one per buyer; a
-    // `best` campaign first chooses between that and an exclusive sale.
+    // `best` campaign first chooses between that and an exclusive sale, comparing the bids as ranked
+    // (second price then charges each kind of sale within its kind: clearChoice).
     const auction = plan.campaign.auction;
+    if (pricing) clearRanking(pricing, ranking, floor);
     const choice = auction.mode === "best" ? chooseSale(ranking, auction.max_sells) : null;
+    if (pricing) {
+      if (choice) clearChoice(pricing, choice, auction.max_sells, floor);
+      trail.ranking = rankingRecord(pricing, ranking, floor);
+    }
     if (auction.mode === "shared" || choice?.sale === "shared") {
       const shared = await router.postShared(choice ? choice.shared : ranking, auction.max_sells, slots, deadline, trail);
       return { ...trail, saleChosen: choice?.reason, ...sharedResult(shared) };
     }
+    if (choice) return { ...trail, ...(await sellBest(router, choice, auction.max_sells, slots, deadline, trail)) };
     // An exclusive sale, in the order the campaign's routing gives the bids (routing.ts; by default the ranking's).
     // Its sales: one, or with the routing strategy `all` one per buyer of a tier.
-    const end = await router.post(choice ? choice.exclusive : ranking, slots, deadline, trail);
-    return { ...trail, saleChosen: choice?.reason, ...sharedResult(end) };
+    const end = await router.post(ranking, slots, deadline, trail);
+    return { ...trail, ...sharedResult(end) };
   } finally {
     // Bids the posting never reached (a sale or the deadline came first) free their channels now.
     for (const bid of bids) letGo(slots, bid);
     // rank_by expected: every post counts for its channel's acceptance rate.
     if (pricing) countPosts(pricing, plan.campaign.id, trail.attempts);
   }
+}
+
+/**
+ * A `best` campaign that chose an exclusive sale: the exclusive bids are posted in the routing's
+ * order. When every one is refused and the deadline allows, the lead is sold shared instead, to
+ * the shared bids (refilled as any shared sale), and only then offered to the fallback channels'
+ * exclusive bids, which get what no other channel took. Never after a post whose outcome is
+ * unknown: that buyer may have bought the lead exclusively, and selling it again, shared, would
+ * break its exclusivity (with `on_post_timeout: "next"` as well, which risks a second exclusive
+ * sale but never an exclusive and a shared one).
+ */
+async function sellBest(
+  router: LeadRouter,
+  choice: SaleChoice,
+  k: number,
+  slots: ChannelSlots,
+  deadline: Deadline,
+  trail: RoutedTrail,
+): Promise<AuctionEnd & { saleChosen: ReasonText<"sale_chosen"> }> {
+  const saleChosen = choice.reason;
+  if (choice.shared.length === 0) return { saleChosen, ...sharedResult(await router.post(choice.exclusive, slots, deadline, trail)) };
+  // Fallbacks are held back to the end, unless only fallbacks bid (then they are the exclusive sale).
+  let first = choice.exclusive.filter((b) => !isFallback(b));
+  let fallbacks = choice.exclusive.filter(isFallback);
+  if (first.length === 0) [first, fallbacks] = [fallbacks, []];
+  const goOn = (end: SharedEnd) =>
+    end.status === "unsold" && end.reason === "all_rejected" && !trail.attempts.some((a) => a.kind === "post" && isOutcomeUnknown(a));
+  let end = await router.post(first, slots, deadline, trail);
+  if (!goOn(end) || deadline.passed()) return { saleChosen, ...sharedResult(end) };
+  // The exclusive posts gave their channels' slots back: a shared twin bid of one takes a slot
+  // again to be posted, or is left out as any channel at its max_concurrency is.
+  const shared = choice.shared.filter((bid) => {
+    if (bid.holdsSlot || slots.tryAcquire(bid.channel.id, bid.channel.maxConcurrency)) return (bid.holdsSlot = true);
+    trail.excluded.push({ channel_id: bid.channel.id, reason: "throttled" });
+    return false;
+  });
+  end = await router.postShared(shared, k, slots, deadline, trail);
+  const detail = `${saleChosen.slice("sale_chosen: ".length)}; no exclusive sale: offered shared`;
+  if (goOn(end) && fallbacks.length && !deadline.passed()) end = await router.post(fallbacks, slots, deadline, trail);
+  return { saleChosen: reasonText("sale_chosen", detail), ...sharedResult(end) };
 }

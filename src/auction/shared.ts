@@ -8,6 +8,8 @@
 // `best` decides between the two kinds of sale from the bids in hand: exclusive when the best
 // exclusive bid beats the best k shared bids (one per buyer) together, shared otherwise.
 import { fromCents } from "../money";
+import { clearRanking } from "./clearing";
+import { rawCentsFor, type PricingPlan } from "./pricing";
 import { reasonText, type ReasonText } from "../reasons";
 import type { Bid } from "./bid";
 import type { Deadline } from "./deadline";
@@ -200,26 +202,64 @@ export interface SaleChoice {
  * `best`: the lead is sold exclusively when the best exclusive bid beats the sum of the best k
  * shared bids, one per buyer; shared otherwise (a tie goes to shared, which spreads the lead and
  * earns as much). A channel with a bid of each kind keeps its slot on the bid of the kind chosen.
+ *
+ * The bids are compared as the ranking compares them: by score — the bid itself in a plain
+ * campaign; under a pricing plan the adjusted bid, × the acceptance rate under rank_by expected —
+ * so a bid penalty or a buyer that rejects weighs the same in the choice as in the order. Not by
+ * the second-price charge, which depends on the choice (see clearChoice). Fallback channels are
+ * left out of both sides: they are offered the lead only when no other channel took it.
  */
 export function chooseSale(ranking: readonly Bid[], k: number): SaleChoice {
   const exclusive = ranking.filter((b) => b.sale === "exclusive");
   const shared = ranking.filter((b) => b.sale === "shared");
+  // Fallbacks count only when no other channel bid at all (then the choice is between them alone).
+  const others = ranking.some((b) => !isFallback(b));
+  const counted = countedShared(shared, k, others);
+  const best = exclusive.find((b) => !others || !isFallback(b))?.score ?? 0;
+  const sum = counted.reduce((total, bid) => total + bid.score, 0);
+  const sale = best > sum ? "exclusive" : "shared";
+  const money = (cents: number) => fromCents(Math.round(cents)).toFixed(2);
+  const parts = counted.length ? ` (${counted.map((b) => money(b.score)).join(" + ")})` : "";
+  // Scores that are not the bids themselves say so, so the trace's figures can be found in its ranking.
+  const terms = ranking.some((b) => b.score !== b.priceCents) ? ", as ranked (adjusted bids" + (ranking.some((b) => b.acceptance) ? " × acceptance rates)" : ")") : "";
+  const reason = reasonText("sale_chosen", `${sale}: exclusive ${money(best)} ${sale === "exclusive" ? ">" : "<="} shared ${money(sum)}${parts}${terms}`);
+  if (sale === "shared") for (const bid of shared) takeSlot(bid, exclusive);
+  return { sale, exclusive, shared, reason };
+}
+
+export const isFallback = (bid: Bid) => bid.channel.config.role === "fallback";
+
+/** The shared bids `best` counts: the best k, one per buyer, fallback channels left out (unless `others` is false). */
+function countedShared(shared: readonly Bid[], k: number, others = true): Bid[] {
   const counted: Bid[] = [];
   const buyers = new Set<string>();
   for (const bid of shared) {
     if (counted.length === k) break;
-    if (buyers.has(bid.channel.buyerId)) continue;
+    if ((others && isFallback(bid)) || buyers.has(bid.channel.buyerId)) continue;
     buyers.add(bid.channel.buyerId);
     counted.push(bid);
   }
-  const best = exclusive[0]?.priceCents ?? 0;
-  const sum = counted.reduce((total, bid) => total + bid.priceCents, 0);
-  const sale = best > sum ? "exclusive" : "shared";
-  const money = (cents: number) => fromCents(cents).toFixed(2);
-  const parts = counted.length ? ` (${counted.map((b) => money(b.priceCents)).join(" + ")})` : "";
-  const reason = reasonText("sale_chosen", `${sale}: exclusive ${money(best)} ${sale === "exclusive" ? ">" : "<="} shared ${money(sum)}${parts}`);
-  if (sale === "shared") for (const bid of shared) takeSlot(bid, exclusive);
-  return { sale, exclusive, shared, reason };
+  return counted;
+}
+
+/**
+ * Second price in a `best` campaign: each kind of sale is charged within its own kind (an exclusive
+ * bid against the next exclusive bid, a shared one against the next shared bid), since the ranking
+ * cleared as one list would charge an exclusive buyer against a shared price, a different product.
+ * The best exclusive bid, when the lead is sold exclusively, is charged at least what would still
+ * have beaten the shared sale it displaced: the least that would still have won, as second price
+ * always charges. Never above a bid; a first-price plan charges each its bid already.
+ */
+export function clearChoice(plan: PricingPlan, choice: SaleChoice, k: number, floor: number): void {
+  if (plan.pricing !== "second") return;
+  clearRanking(plan, choice.exclusive, floor);
+  clearRanking(plan, choice.shared, floor);
+  const top = choice.exclusive.find((b) => !isFallback(b));
+  if (choice.sale !== "exclusive" || !top) return;
+  const sum = countedShared(choice.shared, k).reduce((total, bid) => total + bid.score, 0);
+  if (sum <= 0) return;
+  const target = Math.ceil(sum / (top.acceptance?.rate ?? 1) - 1e-9) + 1;
+  top.chargeCents = Math.min(top.priceCents, Math.max(top.chargeCents, rawCentsFor(top.channel.adjustment, target)));
 }
 
 /** A shared bid whose channel's slot is held by its exclusive twin (one ping, two bids) takes it over. */
