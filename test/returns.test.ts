@@ -150,6 +150,44 @@ describe("returns", () => {
     expect((await g.admin("POST", `/v1/leads/${kept}/returns`, { reason: "" })).status).toBe(422);
   });
 
+  it("returns one sale of a shared lead at a time: each claws back its share of the payout, and the lead is returned with the last", async () => {
+    const returns = { window_days: 7, reasons: ["duplicate"], max_rate_percent: 100 };
+    const high = await t.buyer({ ping: () => ({ json: { bid: 10.01, shared_bid: 10.01 } }) });
+    const low = await t.buyer({ ping: () => ({ json: { bid: 7, shared_bid: 7 } }) });
+    for (const id of ["ret-sh-high", "ret-sh-low"]) expect((await g.admin("POST", "/v1/buyers", { id, name: id, returns })).status).toBe(201);
+    const key = await g.setup({
+      campaign: { id: "ret-shared", auction: { mode: "shared", max_sells: 2 }, payout: { type: "revshare", percent: 33 } },
+      channels: [
+        pingPost("ret-sh-high-ch", high, { buyer_id: "ret-sh-high", buys: ["shared"] }),
+        pingPost("ret-sh-low-ch", low, { buyer_id: "ret-sh-low", buys: ["shared"] }),
+      ],
+    });
+    const res = await g.lead(key, { campaign: "ret-shared", data: consumer() });
+    expect(res.body).toMatchObject({ status: "sold", sold_to: 2 });
+    const id = res.body.lead_id;
+    const payoutCents = Math.round(res.body.price * 100);
+    // Split by price, rounded down; the highest sale takes what rounding left (as the reports do).
+    const lowShare = Math.floor((payoutCents * 700) / 1701);
+    const first = await g.admin("POST", `/v1/leads/${id}/returns`, { reason: "duplicate" });
+    expect(first.status).toBe(422);
+    expect(first.body.errors).toEqual([{ path: "buyer_id", message: `is needed: lead '${id}' was sold to ret-sh-high, ret-sh-low` }]);
+    const lowReturn = await g.admin("POST", `/v1/leads/${id}/returns`, { buyer_id: "ret-sh-low", reason: "duplicate" });
+    expect(lowReturn.status, JSON.stringify(lowReturn.body)).toBe(201);
+    const lowDone = await g.admin("POST", `/v1/returns/${lowReturn.body.id}/accept`, {});
+    expect(lowDone.body).toMatchObject({ state: "accepted", channel_id: "ret-sh-low-ch", revenue: 7, payout_clawed_back: lowShare / 100 });
+    expect((await trace(id)).status).toBe("sold");
+    const highReturn = await g.admin("POST", `/v1/leads/${id}/returns`, { buyer_id: "ret-sh-high", reason: "duplicate" });
+    const highDone = await g.admin("POST", `/v1/returns/${highReturn.body.id}/accept`, {});
+    expect(highDone.body).toMatchObject({ revenue: 10.01, payout_clawed_back: (payoutCents - lowShare) / 100 });
+    const lead = await trace(id);
+    expect(lead.status).toBe("returned");
+    expect(lead.returns.map((r: any) => r.state)).toEqual(["accepted", "accepted"]);
+    const report = await g.admin("GET", "/v1/reports/after-sale?by=campaign&from=2026-11-04&to=2026-11-05");
+    expect(report.body.rows).toEqual([
+      expect.objectContaining({ key: "ret-shared", sold: 2, revenue: 17.01, returns: 2, return_rate: 1, net_revenue: 0, net_payout: 0 }),
+    ]);
+  });
+
   it("shows return rates and net revenue in the after-sale report", async () => {
     const res = await g.admin("GET", "/v1/reports/after-sale?by=buyer&from=2026-11-01&to=2026-11-03");
     expect(res.status).toBe(200);

@@ -16,8 +16,29 @@ export interface Sale {
   atMs: number;
 }
 
-/** Every sale of a lead (one per accepted post; several for a shared lead), highest price first. */
-export async function leadSales(db: Db, lead: { id: string; receivedAt: Date; decidedAt: Date | null }): Promise<Sale[]> {
+type SoldLead = {
+  id: string;
+  receivedAt: Date;
+  decidedAt: Date | null;
+  soldTo: number;
+  soldChannelId: string | null;
+  soldBuyerId: string | null;
+  revenueCents: number;
+};
+
+/**
+ * Every sale of a lead (one per accepted post; several for a shared lead), highest price first.
+ * Once its day of attempts is past retention (GAVEL_RETENTION_DAYS), a lead sold once still has
+ * its sale on its own row: its channel, buyer, revenue and decision time.
+ */
+export async function leadSales(db: Db, lead: SoldLead): Promise<Sale[]> {
+  const sales = await acceptedPosts(db, lead);
+  if (sales.length === 0 && lead.soldTo <= 1 && lead.soldChannelId && lead.soldBuyerId)
+    return [{ channelId: lead.soldChannelId, buyerId: lead.soldBuyerId, priceCents: lead.revenueCents, atMs: (lead.decidedAt ?? lead.receivedAt).getTime() }];
+  return sales;
+}
+
+async function acceptedPosts(db: Db, lead: SoldLead): Promise<Sale[]> {
   const from = new Date(lead.receivedAt.getTime() - SLACK_MS).toISOString();
   // A held lead is auctioned when a channel opens, up to a week after it arrived: its decision bounds its posts.
   const to = new Date((lead.decidedAt ?? lead.receivedAt).getTime() + SLACK_MS).toISOString();
