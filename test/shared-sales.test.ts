@@ -283,6 +283,49 @@ describe("shared sales", () => {
     });
   });
 
+  it("lists a shared lead under the buyer and the channel of any of its sales, not only the highest", async () => {
+    const x = await buyer({ ping: bidding(9) });
+    const y = await buyer({ ping: bidding(7) });
+    const z = await buyer({ ping: bidding(5) });
+    const key = await g.setup({
+      campaign: { id: "sh-list", auction: { mode: "shared", max_sells: 2 } },
+      channels: [
+        pingPost("sh-list-x", x, { buyer_id: "sh-lx", ...SHARED }),
+        pingPost("sh-list-y", y, { buyer_id: "sh-ly", ...SHARED }),
+        pingPost("sh-list-z", z, { buyer_id: "sh-lz", ...SHARED }),
+      ],
+    });
+    const ids: string[] = [];
+    for (let i = 0; i < 3; i++) {
+      const res = await g.lead(key, { campaign: "sh-list", data: consumer() });
+      expect(res.body).toMatchObject({ status: "sold", sold_to: 2 });
+      ids.push(res.body.lead_id);
+    }
+    const newestFirst = [...ids].reverse();
+    const list = async (query: string) => {
+      const res = await g.admin("GET", `/v1/leads?campaign=sh-list&${query}`);
+      expect(res.status).toBe(200);
+      return res.body as { items: { id: string; sold_buyer: string }[]; next_cursor: string | null };
+    };
+    const idsOf = (page: { items: { id: string }[] }) => page.items.map((l) => l.id);
+    // Every lead's highest sale is x's; y bought each too, z none.
+    expect(idsOf(await list("buyer=sh-lx"))).toEqual(newestFirst);
+    const byY = await list("buyer=sh-ly");
+    expect(idsOf(byY)).toEqual(newestFirst);
+    expect(byY.items.every((l) => l.sold_buyer === "sh-lx")).toBe(true);
+    expect(idsOf(await list("channel=sh-list-y"))).toEqual(newestFirst);
+    expect(idsOf(await list("buyer=sh-ly&channel=sh-list-x"))).toEqual(newestFirst);
+    expect(idsOf(await list("buyer=sh-lz"))).toEqual([]);
+    expect(idsOf(await list("channel=sh-list-y&status=unsold"))).toEqual([]);
+    // Pages of a filter by a sale that is never the highest.
+    const first = await list("buyer=sh-ly&limit=2");
+    expect(idsOf(first)).toEqual(newestFirst.slice(0, 2));
+    expect(first.next_cursor).toBeTruthy();
+    const second = await list(`buyer=sh-ly&limit=2&cursor=${first.next_cursor}`);
+    expect(idsOf(second)).toEqual(newestFirst.slice(2));
+    expect(second.next_cursor).toBeNull();
+  });
+
   it("reserves caps per sale: a sale uses its channel's cap, a rejected post gives its reservation back", async () => {
     // Each lead's sale at this channel is its own: with a cap of one lead a day, the first lead
     // uses it and the second finds it full. The rejecting channel's cap is given back each time.

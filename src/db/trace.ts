@@ -1,5 +1,5 @@
 // Reads of leads for operators and analysts: the full trace of one lead, and paged listings.
-import { and, asc, desc, eq, gte, inArray, like, lt, or, type SQL } from "drizzle-orm";
+import { and, asc, desc, eq, gt, gte, inArray, like, lt, or, sql, type SQL } from "drizzle-orm";
 import type { LeadCode } from "../reasons";
 import type { Db } from "./client";
 import { attempts, channels, leadEvents, leads } from "./schema";
@@ -89,14 +89,14 @@ export async function listLeads(db: Db, q: LeadQuery) {
   if (q.status) where.push(eq(leads.status, q.status));
   if (q.supplier) where.push(eq(leads.supplierId, q.supplier));
   if (q.test !== undefined) where.push(eq(leads.test, q.test));
-  if (q.buyer !== undefined) where.push(eq(leads.soldBuyerId, q.buyer));
-  if (q.channel !== undefined) where.push(eq(leads.soldChannelId, q.channel));
   if (q.source !== undefined) where.push(eq(leads.source, q.source));
   if (q.subId !== undefined) where.push(eq(leads.subId, q.subId));
   if (q.reason !== undefined) where.push(reasonIs(q.reason));
   if (q.from) where.push(gte(leads.receivedAt, q.from));
   if (q.to) where.push(lt(leads.receivedAt, q.to));
   if (q.cursor) where.push(lt(leads.id, q.cursor));
+  const sold = soldFilters(q);
+  if (sold.length) where.push(soldToAny(db, where, sold, q.limit + 1));
   const rows = await db
     .select()
     .from(leads)
@@ -105,4 +105,70 @@ export async function listLeads(db: Db, q: LeadQuery) {
     .limit(q.limit + 1);
   const page = rows.slice(0, q.limit);
   return { rows: page, nextCursor: rows.length > q.limit ? page[page.length - 1].id : null };
+}
+
+/** A `buyer` or `channel` filter: who bought any of the lead's sales. */
+interface SoldFilter {
+  /** The lead's highest sale (leads.sold_buyer_id / sold_channel_id), indexed with the id. */
+  highest: typeof leads.soldBuyerId | typeof leads.soldChannelId;
+  value: string;
+  /** An accepted post's channel is this one, or one of this buyer's (as the trace names a sale's buyer: its channel's buyer now). */
+  channelMatches(): SQL;
+}
+
+function soldFilters(q: LeadQuery): SoldFilter[] {
+  const filters: SoldFilter[] = [];
+  const { buyer, channel } = q;
+  if (buyer !== undefined)
+    filters.push({
+      highest: leads.soldBuyerId,
+      value: buyer,
+      channelMatches: () => sql`${attempts.channelId} in (select ${channels.id} from ${channels} where ${channels.buyerId} = ${buyer})`,
+    });
+  if (channel !== undefined) filters.push({ highest: leads.soldChannelId, value: channel, channelMatches: () => eq(attempts.channelId, channel) });
+  return filters;
+}
+
+/** Whether any sale of the lead matches: its highest sale (an exclusive lead's only one), or an accepted post of a shared lead. */
+function anySale(f: SoldFilter): SQL {
+  return or(eq(f.highest, f.value), and(gt(leads.soldTo, 1), acceptedPost(f)))!;
+}
+
+/** A shared lead has a post accepted by the filter's channel or buyer (within the window its attempts are read in, as the trace reads them). */
+function acceptedPost(f: SoldFilter): SQL {
+  return sql`exists (select 1 from ${attempts} where ${attempts.leadId} = ${leads.id} and ${attempts.kind} = 'post' and ${attempts.outcome} = 'accepted'
+    and ${attempts.startedAt} >= ${leads.receivedAt} - ${sql.raw(`interval '${ATTEMPT_SLACK_MS} milliseconds'`)}
+    and ${attempts.startedAt} < ${leads.receivedAt} + ${sql.raw(`interval '${ATTEMPT_SLACK_MS} milliseconds'`)}
+    and ${f.channelMatches()})`;
+}
+
+/**
+ * The `buyer`/`channel` filters match a lead when any of its sales does: its highest sale, which
+ * leads.sold_buyer_id/sold_channel_id name, or another sale of a shared lead (an accepted post of
+ * it). A page stays two short walks rather than a scan of every lead: the newest `limit` leads
+ * whose highest sale matches, down the (sold_…, id) index as before, and the newest `limit` shared
+ * leads with another matching sale, found from the channels' accepted posts down the attempts'
+ * (channel_id, started_at) index; the page is the newest `limit` of both. Each walk carries every
+ * other filter, so neither stops short on leads the others would drop.
+ */
+function soldToAny(db: Db, common: readonly SQL[], sold: readonly SoldFilter[], limit: number): SQL {
+  const [first, ...others] = sold;
+  const rest = [...common, ...others.map(anySale)];
+  const highest = db
+    .select({ id: leads.id })
+    .from(leads)
+    .where(and(eq(first.highest, first.value), ...rest))
+    .orderBy(desc(leads.id))
+    .limit(limit);
+  const posted = db
+    .selectDistinct({ id: attempts.leadId })
+    .from(attempts)
+    .where(and(eq(attempts.kind, "post"), eq(attempts.outcome, "accepted"), first.channelMatches()));
+  const shared = db
+    .select({ id: leads.id })
+    .from(leads)
+    .where(and(gt(leads.soldTo, 1), sql`${first.highest} is distinct from ${first.value}`, inArray(leads.id, posted), ...rest))
+    .orderBy(desc(leads.id))
+    .limit(limit);
+  return sql`${leads.id} in ((${highest}) union all (${shared}))`;
 }

@@ -151,8 +151,8 @@ const LeadQuery = z
     test: queryFlag
       .optional()
       .meta({ description: "`true`: only test leads; `false`: only real ones" }),
-    buyer: slug.optional().meta({ description: "Only leads sold to this buyer" }),
-    channel: slug.optional().meta({ description: "Only leads sold through this channel" }),
+    buyer: slug.optional().meta({ description: "Only leads sold to this buyer (by any of a shared lead's sales, not only its highest)" }),
+    channel: slug.optional().meta({ description: "Only leads sold through this channel (by any of a shared lead's sales, not only its highest)" }),
     source: trackingString.optional().meta({ description: "Only leads submitted with this `source`" }),
     sub_id: trackingString.optional().meta({ description: "Only leads submitted with this `sub_id`" }),
     reason: reasonOf("lead")
