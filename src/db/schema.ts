@@ -559,6 +559,16 @@ export const reportReasons = pgTable(
   (t) => [primaryKey({ columns: [t.grain, t.at, t.test, t.campaignId, t.channelId, t.stage, t.reason] })],
 );
 
+/**
+ * Held leads the roller passed over (src/reports/rollup.ts): a lead held when its hour was rolled
+ * is counted once it is decided, its facts then added to the rows of the hour it arrived in.
+ */
+export const reportDeferred = pgTable("report_deferred", {
+  leadId: text().primaryKey(),
+  /** The hour the lead counts in (its received_at's). */
+  at: timestamp({ withTimezone: true }).notNull(),
+});
+
 /** How far the rollups reach: every lead received before `rolled_to` is in them. */
 export const reportProgress = pgTable("report_progress", {
   name: text().primaryKey(),
