@@ -50,6 +50,8 @@ interface SeedLead {
   payoutCents: number;
   soldChannel: string | null;
   pings: { channel: string; outcome: string; price: number | null; ms: number }[];
+  /** Posts in order of starting (ms after arrival); a lead's sales are its accepted posts. */
+  posts: { channel: string; outcome: "accepted" | "rejected"; price: number; at: number }[];
 }
 
 function history(): SeedLead[] {
@@ -61,6 +63,7 @@ function history(): SeedLead[] {
     const roll = rnd();
     const status = roll < 0.05 ? "rejected" : roll < 0.1 ? "duplicate" : roll < 0.13 ? "error" : roll < 0.55 ? "sold" : "unsold";
     const pings: SeedLead["pings"] = [];
+    const posts: SeedLead["posts"] = [];
     let soldChannel: string | null = null;
     let revenueCents = 0;
     if (status !== "rejected" && status !== "duplicate") {
@@ -70,9 +73,27 @@ function history(): SeedLead[] {
         pings.push({ channel: ch.id, outcome, price: outcome === "bid" ? 100 + Math.floor(rnd() * 4000) : null, ms: Math.floor(rnd() * 900) });
       }
       const bids = pings.filter((p) => p.outcome === "bid").sort((a, b) => b.price! - a.price!);
+      const buyerOf = (channel: string) => CHANNELS.find((c) => c.id === channel)!.buyer;
       if (status === "sold" && bids.length) {
         soldChannel = bids[0].channel;
         revenueCents = bids[0].price!;
+        posts.push({ channel: soldChannel, outcome: "accepted", price: revenueCents, at: 30 });
+        // Some leads of c-1 with both buyers bidding are sold shared: each buyer's best bid posted
+        // at once, and when both of b-1's channels bid, its best refuses and its other buys (the
+        // refill); every accepted post is a sale, and a win.
+        const buyers = new Set(bids.map((b) => buyerOf(b.channel)));
+        if (campaign === "c-1" && buyers.size === 2 && rnd() < 0.4) {
+          posts.length = 0;
+          const first = [bids.find((b) => buyerOf(b.channel) === "b-1")!, bids.find((b) => buyerOf(b.channel) === "b-2")!];
+          const refill = bids.find((b) => buyerOf(b.channel) === "b-1" && b !== first[0]);
+          if (refill) posts.push({ channel: first[0].channel, outcome: "rejected", price: first[0].price!, at: 30 });
+          else posts.push({ channel: first[0].channel, outcome: "accepted", price: first[0].price!, at: 30 });
+          posts.push({ channel: first[1].channel, outcome: "accepted", price: first[1].price!, at: 30 });
+          if (refill) posts.push({ channel: refill.channel, outcome: "accepted", price: refill.price!, at: 45 });
+          const sales = posts.filter((p) => p.outcome === "accepted").sort((a, b) => b.price - a.price);
+          soldChannel = sales[0].channel;
+          revenueCents = sales.reduce((sum, p) => sum + p.price, 0);
+        }
       }
     }
     const sold = soldChannel !== null;
@@ -88,6 +109,7 @@ function history(): SeedLead[] {
       payoutCents: Math.floor(revenueCents * 0.7),
       soldChannel,
       pings,
+      posts,
     });
   }
   return leads;
@@ -103,7 +125,7 @@ async function seed(database: Database, leads: SeedLead[]) {
     l.id, l.campaign, l.supplier, l.status,
     l.status === "unsold" ? "no_bids" : l.status === "rejected" ? "invalid:zip" : null,
     l.test, l.source, new Date(l.receivedAt).toISOString(), new Date(l.receivedAt + 40 + (l.receivedAt % 700)).toISOString(),
-    l.payoutCents, l.revenueCents, l.soldChannel ? 1 : 0, l.soldChannel,
+    l.payoutCents, l.revenueCents, l.posts.filter((p) => p.outcome === "accepted").length, l.soldChannel,
     l.status === "unsold" ? [{ channel_id: "ch-d", reason: "filter:state" }] : [],
   ]);
   await database.rows(sql`
@@ -114,7 +136,7 @@ async function seed(database: Database, leads: SeedLead[]) {
     from jsonb_array_elements(${JSON.stringify(leadRows)}::jsonb) r`);
   const attemptRows = leads.flatMap((l) => [
     ...l.pings.map((p) => [l.id, "ping", p.channel, new Date(l.receivedAt + 5).toISOString(), p.ms, p.outcome, p.price, p.outcome === "error" ? "http_503" : null]),
-    ...(l.soldChannel ? [[l.id, "post", l.soldChannel, new Date(l.receivedAt + 30).toISOString(), 12, "accepted", l.revenueCents, null]] : []),
+    ...l.posts.map((p) => [l.id, "post", p.channel, new Date(l.receivedAt + p.at).toISOString(), 12, p.outcome, p.price, null]),
   ]);
   await database.rows(sql`
     insert into attempts (lead_id, kind, channel_id, started_at, duration_ms, http_status, outcome, price_cents, reason)
@@ -212,6 +234,10 @@ describe("reports over rollups and raw leads", () => {
     expect(campaigns.totals.payout).toBe(inRange.reduce((s, l) => s + l.payoutCents, 0) / 100);
     expect(campaigns.totals.pings).toBe(inRange.reduce((s, l) => s + l.pings.length, 0));
     expect(campaigns.rows.map((r) => r.key.campaign).sort()).toEqual(["c-1", "c-2"]);
+    const shared = inRange.filter((l) => l.posts.filter((p) => p.outcome === "accepted").length > 1);
+    expect(shared.length).toBeGreaterThan(3);
+    expect(shared.some((l) => l.posts.some((p) => p.outcome === "rejected"))).toBe(true);
+    expect(campaigns.totals.wins).toBe(inRange.reduce((n, l) => n + l.posts.filter((p) => p.outcome === "accepted").length, 0));
 
     const channels = await dimensionReport(database, "channels", range, {}, false);
     for (const ch of CHANNELS) {
@@ -221,7 +247,10 @@ describe("reports over rollups and raw leads", () => {
       expect(row.pings).toBe(pings.length);
       expect(row.bids).toBe(pings.filter((p) => p.outcome === "bid").length);
       expect(row.timeouts).toBe(pings.filter((p) => p.outcome === "timeout").length);
-      expect(row.sold).toBe(inRange.filter((l) => l.soldChannel === ch.id).length);
+      const sales = inRange.flatMap((l) => l.posts.filter((p) => p.channel === ch.id && p.outcome === "accepted"));
+      expect(row.sold).toBe(sales.length);
+      // A win: the lead's one post (an exclusive sale), or each sale of a shared lead, never its refused post.
+      expect(row.wins).toBe(sales.length);
       const maxBid = Math.max(...pings.filter((p) => p.price !== null).map((p) => p.price!));
       expect(row.max_bid).toBe(maxBid / 100);
     }

@@ -111,15 +111,18 @@ function leadsAndAttempts(windows: readonly Window[], filter: LeadFilter): SQL {
       from leads where ${sql.join(where, sql` and `)}
     ), attempt as materialized (
       select t.id, t.lead_id, t.kind, t.channel_id, t.outcome, t.price_cents, t.reason, t.started_at,
-             ${sql.raw(bucketSql("t.duration_ms"))} as b
-      from attempts t
-      where t.lead_id in (select id from l) and (${attemptsIn})
+             ${sql.raw(bucketSql("t.duration_ms"))} as b, l.sold_to > 1 as shared
+      from attempts t join l on l.id = t.lead_id
+      where ${attemptsIn}
     ), a as (
-      -- A lead's first post (its winner's) is found among the posts alone: a window over every
-      -- attempt sorted ten times the rows, half the time of a report's raw minutes.
-      select t.lead_id, t.kind, t.channel_id, t.outcome, t.price_cents, t.reason, t.b, first_post.id is not null as won
+      -- A win is a bid that was offered the lead: a lead's first post (its winner's), or of a lead
+      -- sold more than once (a shared sale, a routing tier delivered to all) every sale, whose
+      -- posts went out together. The first post is found among the posts alone: a window over
+      -- every attempt sorted ten times the rows, half the time of a report's raw minutes.
+      select t.lead_id, t.kind, t.channel_id, t.outcome, t.price_cents, t.reason, t.b,
+             case when t.shared then t.kind = 'post' and t.outcome = 'accepted' else first_post.id is not null end as won
       from attempt t left join (
-        select distinct on (lead_id) id from attempt where kind = 'post' order by lead_id, started_at, id
+        select distinct on (lead_id) id from attempt where kind = 'post' and not shared order by lead_id, started_at, id
       ) first_post on first_post.id = t.id
     )`;
 }
