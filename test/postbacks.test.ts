@@ -97,6 +97,9 @@ describe("buyer postbacks", () => {
     expect((await postback("pb-silent", event)).status).toBe(401);
     // An operator token is no buyer signature.
     expect((await g.admin("POST", "/v1/postbacks/pb-acme", event)).status).toBe(401);
+    // Read before its signature is checked, so within a bound: 16 KiB.
+    const huge = JSON.stringify({ ...event, reason: "x".repeat(20_000) });
+    expect((await postback("pb-acme", null, { raw: huge, headers: signedHeaders(SECRET, huge) })).status).toBe(413);
     // The secret being retired still signs, while the buyer switches.
     expect((await postback("pb-acme", event, { secret: OLD_SECRET })).status).toBe(200);
   });
