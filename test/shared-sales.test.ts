@@ -326,6 +326,32 @@ describe("shared sales", () => {
     expect(second.next_cursor).toBeNull();
   });
 
+  it("fills a custom post template's {{sale}} with the kind of sale, as the native post's `sale`", async () => {
+    const template = { post: { body: { LeadId: "{{lead_id}}", Kind: "{{sale}}", Price: "{{price}}" } } };
+    const x = await buyer({ ping: bidding(9) });
+    const y = await buyer({ ping: bidding(7) });
+    const sharedKey = await g.setup({
+      campaign: { id: "sh-tpl", auction: { mode: "shared", max_sells: 2 } },
+      channels: [
+        { ...pingPost("sh-tpl-x", x, { buyer_id: "sh-tx", ...SHARED }), post: { url: x.postUrl, ...template.post } },
+        pingPost("sh-tpl-y", y, { buyer_id: "sh-ty", ...SHARED }),
+      ],
+    });
+    const shared = await g.lead(sharedKey, { campaign: "sh-tpl", data: consumer() });
+    expect(shared.body).toMatchObject({ status: "sold", sold_to: 2 });
+    expect(x.posts[0].body).toEqual({ LeadId: shared.body.lead_id, Kind: "shared", Price: 9 });
+    expect(y.posts[0].body.sale).toBe("shared");
+
+    const z = await buyer({ ping: bidding(12) });
+    const exclusiveKey = await g.setup({
+      campaign: { id: "sh-tpl-excl" },
+      channels: [{ ...pingPost("sh-tpl-z", z, { buyer_id: "sh-tz" }), post: { url: z.postUrl, ...template.post } }],
+    });
+    const exclusive = await g.lead(exclusiveKey, { campaign: "sh-tpl-excl", data: consumer() });
+    expect(exclusive.body).toMatchObject({ status: "sold", sold_to: 1 });
+    expect(z.posts[0].body).toEqual({ LeadId: exclusive.body.lead_id, Kind: "exclusive", Price: 12 });
+  });
+
   it("reserves caps per sale: a sale uses its channel's cap, a rejected post gives its reservation back", async () => {
     // Each lead's sale at this channel is its own: with a cap of one lead a day, the first lead
     // uses it and the second finds it full. The rejecting channel's cap is given back each time.
@@ -408,6 +434,8 @@ describe("shared sales", () => {
     const text = await exported.text();
     expect(text).toContain("max_sells: 3");
     expect(text).toContain("- shared");
+    // A channel's body template is exported as written (stored as JSON text), and applies back unchanged.
+    expect(text).toContain("Kind: \"{{sale}}\"");
     const applied = await fetch(`${g.url}/v1/config/apply`, { method: "POST", headers: { "content-type": "application/yaml", authorization: `Bearer ${token}` }, body: text });
     expect(applied.status).toBe(200);
     expect(await applied.json()).toMatchObject({ applied: false, changes: { created: [], changed: [], archived: [] } });

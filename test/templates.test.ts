@@ -131,15 +131,17 @@ describe("templates", () => {
   describe("problems found when the channel is saved", () => {
     it("an unknown variable, with the known ones", () => {
       expect(problemsOf({ a: { b: "{{lead}}" } })).toEqual([
-        { path: ["a", "b"], message: "unknown variable 'lead' (known: lead_id, ping_id, campaign, test, ping_ref, price, data.<field>)" },
+        { path: ["a", "b"], message: "unknown variable 'lead' (known: lead_id, ping_id, campaign, test, ping_ref, price, sale, data.<field>)" },
       ]);
     });
 
     it("post-only variables in a ping", () => {
-      expect(problemsOf({ ref: "{{ping_ref}}", p: "{{price}}" }, "ping").map((p) => p.message)).toEqual([
+      expect(problemsOf({ ref: "{{ping_ref}}", p: "{{price}}", s: "{{sale}}" }, "ping").map((p) => p.message)).toEqual([
         "'{{ping_ref}}' is only known in posts",
         "'{{price}}' is only known in posts",
+        "'{{sale}}' is only known in posts",
       ]);
+      expect(problemsOf({ s: "{{sale | upper}}" }, "post")).toEqual([]);
     });
 
     it("unknown transforms and bad arguments", () => {

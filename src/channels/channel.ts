@@ -154,6 +154,7 @@ export function compileChannel(channel: Channel): ChannelIO {
         data: input.data,
         ping_ref: input.pingRef,
         price: input.priceCents / 100,
+        sale: input.sale ?? "exclusive",
       };
       const built = sign(
         channel,

@@ -19,10 +19,12 @@ export interface TemplateVars {
   data: Record<string, unknown>;
   ping_ref?: string | null;
   price?: number;
+  /** The kind of sale the post offers: the lead alone, or one of a shared lead's sales (the native post's `sale`). */
+  sale?: "exclusive" | "shared";
 }
 
 const COMMON_VARS = ["lead_id", "ping_id", "campaign", "test"] as const;
-const POST_VARS = ["ping_ref", "price"] as const;
+const POST_VARS = ["ping_ref", "price", "sale"] as const;
 
 type Transform = (value: unknown) => unknown;
 

@@ -200,8 +200,10 @@ export async function loadAllStored(db: Db, kind: ResourceKind): Promise<Doc[]> 
   const table = tables[kind];
   const rows = await db.select({ config: table.config }).from(table).orderBy(asc(table.id));
   return rows.map((row) => {
-    const ordered = schemas[kind].safeParse(row.config);
-    return (ordered.success ? ordered.data : row.config) as Doc;
+    // Body templates are stored as JSON text (encodeStored): the file shows them as written.
+    const config = decodeStored(kind, row.config);
+    const ordered = schemas[kind].safeParse(config);
+    return (ordered.success ? ordered.data : config) as Doc;
   });
 }
 
