@@ -260,9 +260,10 @@ describe("POST /v1/pings then POST /v1/posts", () => {
     const bids = [9, 8, 7, 6];
     const buyers = await Promise.all(bids.map((bid) => t.buyer({ ping: () => ({ json: { bid } }) })));
     const key = await t.g.setup({
-      campaign: { id, payout: { type: "revshare", percent: 50 } },
+      // Two buyers of one lead: a shared campaign, whose buyers buy shared sales.
+      campaign: { id, auction: { mode: "shared", max_sells: 2 }, payout: { type: "revshare", percent: 50 } },
       // One lead at a time per channel: a channel the consumer did not choose must not be left holding a slot.
-      channels: buyers.map((b, i) => pingPost(`${id}-${i}`, b, { buyer_id: `${id}-buyer-${i}`, max_concurrency: 1 })),
+      channels: buyers.map((b, i) => pingPost(`${id}-${i}`, b, { buyer_id: `${id}-buyer-${i}`, max_concurrency: 1, buys: ["shared"] })),
     });
     for (let i = 0; i < 4; i++) await t.g.admin("PATCH", `/v1/buyers/${id}-buyer-${i}`, { name: `Insurer ${"ABCD"[i]}` });
     const lead = consumer();
@@ -280,15 +281,43 @@ describe("POST /v1/pings then POST /v1/posts", () => {
     const unknown = await call(key, "/v1/posts", { ping_id: offers.body.ping_id, offer_ids: ["o2", "o9"], data: lead });
     expect(unknown.status).toBe(422);
     expect(unknown.body.errors).toEqual([{ path: "offer_ids[1]", message: expect.stringContaining("not an offer") }]);
+    // More than max_sells (2) is refused before any buyer hears of it.
+    const three = await call(key, "/v1/posts", { ping_id: offers.body.ping_id, offer_ids: ["o1", "o2", "o4"], data: lead });
+    expect(three.status).toBe(422);
+    expect(three.body.errors).toEqual([{ path: "offer_ids", message: expect.stringContaining("max_sells (2)") }]);
     const post = await call(key, "/v1/posts", { ping_id: offers.body.ping_id, offer_ids: ["o2", "o4"], data: lead });
     // 50 % of 8.00 + 6.00.
     expect(post.body).toMatchObject({ status: "sold", sold_to: 2, price: 7 });
     expect(buyers.map((b) => b.posts.length)).toEqual([0, 1, 0, 1]);
+    // Each buyer is told it buys one of several sales.
+    expect(buyers[1].posts[0].body).toMatchObject({ sale: "shared", price: 8 });
+    expect(buyers[3].posts[0].body).toMatchObject({ sale: "shared", price: 6 });
     const trace = await t.g.admin("GET", `/v1/leads/${offers.body.ping_id}`);
     expect(trace.body.history).toContainEqual(expect.objectContaining({ reason: "quoted", detail: "4 offers (offers 4.50, 4.00, 3.50, 3.00)" }));
     const next = await call(key, "/v1/offers", { ...pingOf(id, consumer()), n: 4 });
     expect(next.body.offers).toHaveLength(4);
     expect(buyers.map((b) => b.pings.length)).toEqual([2, 2, 2, 2]);
+  });
+
+  it("user choice on an exclusive campaign sells to one buyer: choosing two offers is a 422 and no buyer is posted", async () => {
+    const id = `choice-excl-${++n}`;
+    const buyers = await Promise.all([9, 8, 7].map((bid) => t.buyer({ ping: () => ({ json: { bid } }) })));
+    const key = await t.g.setup({
+      campaign: { id, payout: { type: "revshare", percent: 50 } },
+      channels: buyers.map((b, i) => pingPost(`${id}-${i}`, b, { buyer_id: `${id}-buyer-${i}` })),
+    });
+    const lead = consumer();
+    const offers = await call(key, "/v1/offers", { ...pingOf(id, lead), n: 3 });
+    expect(offers.body.offers).toHaveLength(3);
+    const two = await call(key, "/v1/posts", { ping_id: offers.body.ping_id, offer_ids: ["o1", "o3"], data: lead });
+    expect(two.status).toBe(422);
+    expect(two.body.errors).toEqual([{ path: "offer_ids", message: expect.stringContaining("exclusive") }]);
+    expect(buyers.map((b) => b.posts.length)).toEqual([0, 0, 0]);
+    // One chosen offer is sold exclusively, unmarked, at its bid.
+    const one = await call(key, "/v1/posts", { ping_id: offers.body.ping_id, offer_ids: ["o3"], data: lead });
+    expect(one.body).toMatchObject({ status: "sold", sold_to: 1, price: 3.5 });
+    expect(buyers.map((b) => b.posts.length)).toEqual([0, 0, 1]);
+    expect(buyers[2].posts[0].body.sale).toBeUndefined();
   });
 
   it("reports pings and posts per supplier and source, with the ping-to-post rate", async () => {

@@ -101,7 +101,7 @@ export const PostSubmission = z
       .min(1)
       .max(10)
       .optional()
-      .meta({ description: "User choice: the offers (of the ping's answer, or POST /v1/offers) to sell to, exactly those buyers and no others; absent: the ping's ranking" }),
+      .meta({ description: "User choice: the offers (of the ping's answer, or POST /v1/offers) to sell to, exactly those buyers and no others: one offer, or up to the campaign's max_sells when the offers are shared sales (more is a 422); absent: the ping's ranking" }),
     data: z.record(z.string(), z.unknown()).meta({ description: "All the lead's fields: its non-PII ones must equal the ping's" }),
   })
   .strict()
@@ -418,6 +418,7 @@ export async function postPinged(deps: SellDeps, supplier: Supplier, body: unkno
     if (errors.length) throw new GavelError("validation", "Unknown offers", { errors });
   }
   const plan = await openCampaign(deps, supplier, ping.campaignId);
+  if (chosen) checkChoice(plan, ping, chosen);
 
   const checked = plan.fields.validate(submission.data);
   if (!checked.ok) throw new GavelError("validation", "The lead has invalid fields", { errors: checked.errors });
@@ -439,6 +440,22 @@ export async function postPinged(deps: SellDeps, supplier: Supplier, body: unkno
     throw new GavelError("ping_expired", `The ping expired at ${ping.expiresAt.toISOString()}: ping again`);
   }
   return sellPinged(deps, plan, supplier, ping, checked.data, received, chosen);
+}
+
+/**
+ * How many offers a consumer may choose: one unless the offers are shared sales (a `shared`
+ * campaign, or a `best` one whose bids chose shared), then up to the campaign's max_sells. Two
+ * exclusive offers chosen would sell a lead sold as exclusive to two buyers.
+ */
+function checkChoice(plan: CampaignPlan, ping: PingRow, chosen: readonly string[]): void {
+  if (chosen.length < 2) return;
+  const shared = ping.bids.some((b) => b.offer_id && chosen.includes(b.offer_id) && b.sale === "shared");
+  const most = shared ? plan.campaign.auction.max_sells : 1;
+  if (chosen.length <= most) return;
+  const message = shared
+    ? `chooses ${chosen.length} offers: a lead is sold to at most max_sells (${most}) buyers`
+    : `chooses ${chosen.length} offers: these are exclusive sales, sold to one buyer (choose one offer, or sell shared)`;
+  throw new GavelError("validation", "Too many offers chosen", { errors: [{ path: "offer_ids", message }] });
 }
 
 /** The answer a ping's post gave, for a later post: stored, or read from its lead once settled (a post that died before storing it). */
@@ -525,8 +542,8 @@ async function sellPinged(
   try {
     const none = { status: "unsold", reason: ping.bids.length ? "all_rejected" : ping.reason === "no_eligible_channels" ? "no_eligible_channels" : "no_bids" } as const;
     if (ranking.length === 0) result = { ...trail, ...none };
-    else if (sharedSale || (chosen && chosen.size > 1)) {
-      const k = chosen ? ranking.length : campaign.auction.max_sells;
+    else if (sharedSale) {
+      const k = Math.min(chosen ? ranking.length : campaign.auction.max_sells, campaign.auction.max_sells);
       result = { ...trail, ...sharedResult(await postShared(deps, campaign, lead, ranking, k, eligibility.slots, deadline, trail)) };
     } else {
       const end = await postWithFallback(deps, campaign, lead, ranking, eligibility.slots, deadline, trail);
