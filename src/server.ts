@@ -23,6 +23,7 @@ import { deleteEndedUsage } from "./db/caps";
 import { LeadWriter } from "./db/lead-writer";
 import { settleInterruptedLeads } from "./db/leads";
 import { keepAttemptPartitions, type PartitionUpkeep } from "./db/partitions";
+import { pruneStickyBuyers } from "./db/routing";
 import { uuidv7 } from "./ids";
 import { rollUp } from "./reports/rollup";
 import type { AppEnv } from "./http/env";
@@ -30,6 +31,9 @@ import { rawProblemAnswer } from "./http/problem";
 import { createLogger } from "./logger";
 import { createMetrics } from "./metrics";
 import { DAY_MS, systemClock, type Clock } from "./time/clock";
+
+/** Returning consumers forgotten per sweep at most. */
+const STICKY_PRUNE_BATCH = 10_000;
 
 export interface Gavel {
   url: string;
@@ -116,6 +120,21 @@ export async function startGavel(options: StartOptions): Promise<Gavel> {
     answerGraceMs: config.GAVEL_ANSWER_GRACE_MS,
   });
 
+  // Returning consumers past every campaign's sticky window and the retention are forgotten
+  // (db/routing.ts). Finding them reads routing_sticky whole, so once an hour is plenty, unless the
+  // last sweep's batch was full (a backlog goes on at the next sweep).
+  let stickyPrunedAt = -Infinity;
+  const pruneSticky = async () => {
+    if (clock.now() - stickyPrunedAt < 3_600_000) return;
+    try {
+      const forgotten = await pruneStickyBuyers(database, clock.now(), config.GAVEL_RETENTION_DAYS, STICKY_PRUNE_BATCH);
+      if (forgotten) logger.info({ forgotten }, "forgot returning consumers past every sticky window");
+      if (forgotten < STICKY_PRUNE_BATCH) stickyPrunedAt = clock.now();
+    } catch (err) {
+      logger.error({ err }, "forgetting old returning consumers failed");
+    }
+  };
+
   // Leads a dead process left mid-auction are settled, never re-auctioned; keys claimed by requests
   // that never recorded a lead are given back; cap usage of periods that ended long ago is removed;
   // the partitions of attempts are made ahead, and those past GAVEL_RETENTION_DAYS dropped.
@@ -128,6 +147,7 @@ export async function startGavel(options: StartOptions): Promise<Gavel> {
       keepAttemptPartitions(database, clock.now(), config.GAVEL_RETENTION_DAYS)
         .then((done) => logPartitionUpkeep(logger, done))
         .catch((err) => logger.error({ err }, "keeping the partitions of attempts failed")),
+      pruneSticky(),
     ]);
   await settle();
   const sweeper = setInterval(settle, config.GAVEL_SWEEP_MS);

@@ -65,3 +65,29 @@ export async function rememberStickyBuyer(
     [campaignId, JSON.stringify(keys), buyer.buyerId, buyer.channelId, buyer.leadId, buyer.soldAt.toISOString()],
   );
 }
+
+/**
+ * Forgets returning consumers no campaign can route by any more: rows sold more than `keepDays`
+ * before `now`, where `keepDays` is the longest `sticky_days` of any campaign or `retentionDays`
+ * (GAVEL_RETENTION_DAYS), whichever is longer — so a campaign whose window is raised up to either
+ * still finds its consumers. With no campaign sticky and a retention of 0 (keep everything),
+ * nothing is forgotten. At most `batch` rows go per call (the sweep calls again next time), so a
+ * backlog never holds one long delete. Returns how many were forgotten.
+ */
+export async function pruneStickyBuyers(database: Database, now: number, retentionDays: number, batch = 10_000): Promise<number> {
+  const rows = await database.query<{ n: number }>(
+    `with keep as (
+       select greatest(coalesce(max((config->'routing'->>'sticky_days')::int), 0), $2::int) as days
+       from campaigns where jsonb_typeof(config->'routing'->'sticky_days') = 'number'
+     ), gone as (
+       delete from routing_sticky where ctid = any(array(
+         select s.ctid from routing_sticky s, keep
+         where keep.days > 0 and s.sold_at < $1::timestamptz - make_interval(days => keep.days)
+         limit $3::int))
+       returning 1
+     )
+     select count(*)::int as n from gone`,
+    [new Date(now).toISOString(), retentionDays, batch],
+  );
+  return Number(rows[0]?.n ?? 0);
+}
