@@ -19,6 +19,8 @@ export interface LeadFilter {
   supplier?: string;
   source?: string;
   subId?: string;
+  /** Only these leads (the roller adding held leads once decided). */
+  ids?: readonly string[];
 }
 
 export type RollupTable = "report_leads" | "report_channels" | "report_bids" | "report_reasons";
@@ -91,7 +93,10 @@ function leadsAndAttempts(windows: readonly Window[], filter: LeadFilter): SQL {
     windows.map((w) => sql`(received_at >= ${ts(w.from)} and received_at < ${ts(w.to)})`),
     sql` or `,
   );
-  const where: SQL[] = [sql`(${inWindows})`];
+  // A held lead is counted once it is decided, in the hour it arrived in (the roller adds it then:
+  // src/reports/rollup.ts), so rolled and raw figures agree while it waits.
+  const where: SQL[] = [sql`(${inWindows})`, sql`status <> 'held'`];
+  if (filter.ids !== undefined) where.push(sql`id in (${sql.join(filter.ids.map((id) => sql`${id}`), sql`, `)})`);
   if (filter.test !== undefined) where.push(sql`test = ${filter.test}`);
   if (filter.campaign !== undefined) where.push(sql`campaign_id = ${filter.campaign}`);
   if (filter.supplier !== undefined) where.push(sql`supplier_id = ${filter.supplier}`);
@@ -105,7 +110,7 @@ function leadsAndAttempts(windows: readonly Window[], filter: LeadFilter): SQL {
   );
   return sql`l as materialized (
       select id, campaign_id, supplier_id, coalesce(source, '') as source, coalesce(sub_id, '') as sub_id, test, status, reason,
-             date_trunc('hour', received_at) as at, revenue_cents, price_cents, sold_channel_id, sold_to, excluded,
+             date_trunc('hour', received_at) as at, received_at, decided_at, revenue_cents, price_cents, sold_channel_id, sold_to, excluded,
              case when status in ${sql.raw(AUCTIONED)} and decided_at is not null
                   then ${sql.raw(bucketSql("extract(epoch from decided_at - received_at) * 1000"))} end as decision_b
       from leads where ${sql.join(where, sql` and `)}
@@ -114,6 +119,13 @@ function leadsAndAttempts(windows: readonly Window[], filter: LeadFilter): SQL {
              ${sql.raw(bucketSql("t.duration_ms"))} as b, l.sold_to > 1 as shared
       from attempts t join l on l.id = t.lead_id
       where ${attemptsIn}
+      union all
+      -- A lead held before its auction (decided more than the bound after it arrived) has its
+      -- attempts later: found by its id, lead by lead (only such leads pay for it).
+      select t.id, t.lead_id, t.kind, t.channel_id, t.outcome, t.price_cents, t.reason, t.started_at,
+             ${sql.raw(bucketSql("t.duration_ms"))} as b, l.sold_to > 1 as shared
+      from l cross join lateral (select * from attempts t where t.lead_id = l.id and not (${attemptsIn})) t
+      where l.decided_at > l.received_at + interval '${sql.raw(String(AUCTION_BOUND_MS / 1000))} seconds'
     ), a as (
       -- A win is a bid that was offered the lead: a lead's first post (its winner's), or of a lead
       -- sold more than once (a shared sale, a routing tier delivered to all) every sale, whose
@@ -328,8 +340,8 @@ export function factsSql(table: RollupTable, windows: readonly Window[], filter:
  * reading those leads and their attempts once: `insert(table)` gives each table's insert of its
  * rows (named `f`); the statement answers the number of leads read.
  */
-export function addFactsSql(windows: readonly Window[], insert: (table: RollupTable, rows: string) => string): SQL {
+export function addFactsSql(windows: readonly Window[], insert: (table: RollupTable, rows: string) => string, filter: LeadFilter = {}): SQL {
   const tables = Object.keys(SELECTS) as RollupTable[];
   const inserts = tables.map((table) => `, ${table}_in as (${insert(table, SELECTS[table](null))})`).join("");
-  return sql`with ${leadsAndAttempts(windows, {})}${sql.raw(inserts)} select count(*)::int as leads from l`;
+  return sql`with ${leadsAndAttempts(windows, filter)}${sql.raw(inserts)} select count(*)::int as leads from l`;
 }

@@ -8,6 +8,14 @@
 // ROLLUP_DELAY_MS (a lead is recorded a moment after it arrives: its received_at is the arrival, so
 // a lead arriving just before `now` may still be on its way into the table). Reports read what is
 // past `rolled_to` from the raw tables, so they are exact at once either way.
+//
+// A held lead (src/auction/hold.ts) may wait up to a week for a channel to open; the roller does not
+// wait for it. Reports count a held lead once it is decided, in the hour it arrived in (facts.ts
+// leaves `held` leads out, raw or rolled): the roller passes over a lead held when its hour is
+// rolled, noting it in `report_deferred`, and a later step, once the lead is decided, adds its facts
+// to the rows of its hour, its day and the weeks and four weeks already summed from that day, and
+// forgets the note, in one transaction. Between a held lead's outcome and the next roll, a report
+// over its hour does not count it yet (a released lead's auction does not hold the roller up).
 import { sql } from "drizzle-orm";
 import type { Logger } from "pino";
 import { txRows, type Database, type Db } from "../db/client";
@@ -182,10 +190,11 @@ async function rollStep(db: Db, until: Date | undefined, stepMs: number): Promis
       sql`
         select p.rolled_to,
                ${until ? sql`${until.toISOString()}::timestamptz` : sql`now() - make_interval(secs => ${ROLLUP_DELAY_MS / 1000})`} as bound,
-               (select min(received_at) from leads where status in ('received', 'auctioning')) as undecided
+               (select min(received_at) from leads where status in ('received', 'auctioning') and received_at >= p.rolled_to) as undecided
         from report_progress p where p.name = ${PROGRESS} for update`,
     );
     const from = new Date(state.rolled_to);
+    await addDecidedDeferred(tx, from);
     let to = new Date(state.bound!);
     if (state.undecided !== null && new Date(state.undecided) < to) to = new Date(state.undecided);
     if (to <= from) return { rolledTo: from, leads: 0, done: true };
@@ -196,6 +205,16 @@ async function rollStep(db: Db, until: Date | undefined, stepMs: number): Promis
     );
     const firstLead = next.at === null ? to.getTime() : Math.max(from.getTime(), floorTo(new Date(next.at).getTime(), HOUR_MS));
     const stepEnd = new Date(Math.min(to.getTime(), firstLead + stepMs));
+    // The leads held now are passed over (facts.ts leaves them out), noted to be added once decided.
+    // Their hold is share-locked until this commits, so none is released (the sweep skips locked
+    // rows) between the note and the roll.
+    await tx.execute(sql`
+      with held as (
+        select h.lead_id, date_trunc('hour', l.received_at) as at from held_leads h join leads l on l.id = h.lead_id
+        where l.received_at >= ${from.toISOString()}::timestamptz and l.received_at < ${stepEnd.toISOString()}::timestamptz
+        for share of h
+      )
+      insert into report_deferred (lead_id, at) select lead_id, at from held on conflict do nothing`);
     // The step's rows go into their hours' rows and, summed by day, into their days' rows: a day's
     // row holds its hours rolled so far, as the hour being rolled holds its part.
     const [added] = await txRows<{ leads: number }>(
@@ -225,6 +244,49 @@ async function rollStep(db: Db, until: Date | undefined, stepMs: number): Promis
     await tx.execute(sql`update report_progress set rolled_to = ${stepEnd.toISOString()}::timestamptz where name = ${PROGRESS}`);
     return { rolledTo: stepEnd, leads: Number(added.leads), done: stepEnd >= to };
   });
+}
+
+/**
+ * Adds the deferred leads decided since (held leads whose hour was rolled while they waited) to the
+ * rows of their hour and day, and of the week and four-week rows already summed from that day (a
+ * week row is written once its 7th day is rolled: those starting up to 7 days before `rolled`'s
+ * day), under the progress row's lock, forgetting their notes.
+ */
+async function addDecidedDeferred(tx: Parameters<Parameters<Db["transaction"]>[0]>[0], rolled: Date): Promise<number> {
+  const decided = await txRows<{ lead_id: string; at: string | Date }>(
+    tx,
+    sql`
+      delete from report_deferred d using leads l
+      where l.id = d.lead_id and l.status not in ('received', 'auctioning', 'held')
+      returning d.lead_id, d.at`,
+  );
+  if (decided.length === 0) return 0;
+  const hours = [...new Set(decided.map((d) => new Date(d.at).getTime()))].map((at) => ({ from: new Date(at), to: new Date(at + HOUR_MS) }));
+  const rolledDay = `'${new Date(floorTo(rolled.getTime(), DAY_MS)).toISOString()}'::timestamptz`;
+  const [added] = await txRows<{ leads: number }>(
+    tx,
+    addFactsSql(hours, (table, select) => {
+      const names = columns(table).join(", ");
+      const keys = SHAPES[table].keys.filter((k) => k !== "grain" && k !== "at").join(", ");
+      const day = `date_trunc('day', at, 'UTC')`;
+      // The periods already summed that hold the lead's day: starting from `days` - 1 days before it.
+      const periods = (grain: "week" | "four_weeks", days: number) => `
+            ${summedSelect(table, grain, "p.start")}
+            from f, generate_series(${day} - interval '${(days - 1) * 24} hours', ${day}, interval '24 hours') p(start)
+            where p.start + interval '${days * 24} hours' <= ${rolledDay}
+            group by p.start, ${keys}`;
+      return `insert into ${table} (${names})
+        select ${names} from (
+          with f as materialized (${select})
+          select ${names} from f
+          union all
+          ${summedSelect(table, "day", day)} from f group by ${day}, ${keys}
+          union all ${periods("week", 7)}
+          union all ${periods("four_weeks", 28)}
+        ) r ${merge(table)}`;
+    }, { ids: decided.map((d) => d.lead_id) }),
+  );
+  return Number(added.leads);
 }
 
 /** Where the rollups reach (null before the first roll). */
