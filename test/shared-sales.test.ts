@@ -69,7 +69,7 @@ describe("shared sales", () => {
     expect(sixth.posts).toHaveLength(0);
     // Each sale is its own, with its own Idempotency-Key, at its own price.
     const leadId = res.body.lead_id;
-    expect(fourth.posts[0].headers["idempotency-key"]).toBe(`${leadId}:sh-refill-7`);
+    expect(fourth.posts[0].headers["idempotency-key"]).toBe(`${leadId}:sh-refill-7:shared`);
     expect(fifth.posts[0].body).toMatchObject({ price: 6, ping_ref: "ref-6", sale: "shared" });
 
     const t = await trace(leadId);
@@ -232,6 +232,8 @@ describe("shared sales", () => {
         [20, undefined],
         [4, "shared"],
       ]);
+      // The shared post is another sale than the refused exclusive one: its own Idempotency-Key.
+      expect(a.posts.map((p) => p.headers["idempotency-key"])).toEqual([`${res.body.lead_id}:sh-bt-a`, `${res.body.lead_id}:sh-bt-a:shared`]);
       const t = await trace(res.body.lead_id);
       expect(t.sales.map((s: any) => [s.channel_id, s.price])).toEqual([
         ["sh-bt-b", 8],

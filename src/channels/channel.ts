@@ -160,7 +160,7 @@ export function compileChannel(channel: Channel): ChannelIO {
         channel,
         post(vars, (headers) => buildNativePost(channel, headers, input, timeoutMs, maxBodyBytes)),
       );
-      const headers: Record<string, string> = { ...built.headers, "idempotency-key": postIdempotencyKey(input.leadId, input.channelId) };
+      const headers: Record<string, string> = { ...built.headers, "idempotency-key": postIdempotencyKey(input.leadId, input.channelId, input.sale) };
       if (input.test) headers["x-gavel-test"] = "1";
       return { ...built, headers, timeoutMs, maxBodyBytes, retryConnectFailure: true };
     },

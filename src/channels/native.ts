@@ -103,11 +103,15 @@ export interface PostInput {
   sale?: "shared";
 }
 
-/** Stable for (lead, channel): a retried or repeated post is recognisably the same sale. */
-export const postIdempotencyKey = (leadId: string, channelId: string) => `${leadId}:${channelId}`;
+/**
+ * Stable for (lead, channel, kind of sale): a retried or repeated post is recognisably the same
+ * sale, and a shared sale (`:shared`) is never taken for the exclusive one a `best` campaign
+ * offered the same channel first and was refused.
+ */
+export const postIdempotencyKey = (leadId: string, channelId: string, sale?: "shared") => `${leadId}:${channelId}${sale ? `:${sale}` : ""}`;
 
 export function buildPost(channel: Channel, headers: Record<string, string>, input: PostInput, timeoutMs: number, maxBodyBytes: number): BuyerRequest {
-  const withKey: Record<string, string> = { ...headers, "idempotency-key": postIdempotencyKey(input.leadId, input.channelId) };
+  const withKey: Record<string, string> = { ...headers, "idempotency-key": postIdempotencyKey(input.leadId, input.channelId, input.sale) };
   if (input.test) withKey["x-gavel-test"] = "1";
   return {
     url: channel.post.url,
