@@ -34,7 +34,7 @@ import { leadAnswer, LeadAnswer, replayedAnswer, type LeadFate } from "./answer"
 import { Bid } from "./bid";
 import type { CampaignPlan } from "./catalog";
 import { byScore, clearRanking, rankingRecord, scoreBids, type PricedTrail } from "./clearing";
-import { Deadline } from "./deadline";
+import { Deadline, monotonic } from "./deadline";
 import { processWorld, rulesKnowing, selectChannels, type Exclusion } from "./eligibility";
 import { floorCents } from "./floors";
 import { leadOrigin, recordForAuction, trackingString, type SellProgress } from "./intake";
@@ -216,6 +216,22 @@ export async function pingFirst(
   const checked = checkPing(plan, submission);
   if (checked.errors.length) throw new GavelError("validation", "The ping has invalid fields", { errors: checked.errors });
 
+  const bound = new AnswerBound(deps, "ping", () => new GavelError("database_unavailable", "The ping could not be recorded by its deadline: ping again", { retryAfter: 2 }));
+  bound.until(new Deadline(received.at, received.mono, plan.campaign.auction, deps.answerGraceMs ?? 1000).answerByMono);
+  return bound.race(pingRecorded(deps, plan, supplier, submission, checked.data, body, received, idempotencyKey, choice));
+}
+
+async function pingRecorded(
+  deps: SellDeps,
+  plan: CampaignPlan,
+  supplier: Supplier,
+  submission: PingSubmission,
+  data: Record<string, unknown>,
+  body: unknown,
+  received: { at: number; mono: number },
+  idempotencyKey: string | undefined,
+  choice: number | undefined,
+): Promise<PingFate> {
   let idempotent: { supplierId: string; key: string; status: number; body: unknown } | undefined;
   if (idempotencyKey !== undefined) {
     const requestHash = createHash("sha256").update(JSON.stringify(body)).digest("hex");
@@ -227,7 +243,7 @@ export async function pingFirst(
   }
   let recorded = false;
   try {
-    const answer = await quote(deps, plan, supplier, submission, checked.data, received, choice, async (ping, answer) => {
+    const answer = await quote(deps, plan, supplier, submission, data, received, choice, async (ping, answer) => {
       await insertPing(deps.database, ping, idempotent && { ...idempotent, body: answer });
       recorded = true;
     });
@@ -408,6 +424,28 @@ export async function postPinged(deps: SellDeps, supplier: Supplier, body: unkno
   const parsed = PostSubmission.safeParse(body);
   if (!parsed.success) throw invalid(parsed.error, "The post is malformed");
   const submission = parsed.data;
+  const claimed = { yes: false };
+  const bound = new AnswerBound(deps, "post", () =>
+    claimed.yes
+      ? new GavelError("database_unavailable", "The lead could not be settled by its deadline; it was recorded: post the same ping again to read its outcome once it is settled", {
+          lead_id: submission.ping_id,
+          retryAfter: 2,
+        })
+      : new GavelError("database_unavailable", "The ping could not be read by the deadline: post it again", { retryAfter: 2 }),
+  );
+  // Reading the ping is one row by its key: a database that cannot answer it within the grace is failing.
+  bound.until(received.mono + (deps.answerGraceMs ?? 1000));
+  return bound.race(postRead(deps, supplier, submission, received, bound, claimed));
+}
+
+async function postRead(
+  deps: SellDeps,
+  supplier: Supplier,
+  submission: z.infer<typeof PostSubmission>,
+  received: { at: number; mono: number },
+  bound: AnswerBound,
+  claimed: { yes: boolean },
+): Promise<PostFate> {
   const ping = await findPing(deps.database, submission.ping_id, supplier.id);
   if (!ping) throw new GavelError("not_found", `No ping '${submission.ping_id}' of this supplier`);
   const chosen = submission.offer_ids;
@@ -418,6 +456,7 @@ export async function postPinged(deps: SellDeps, supplier: Supplier, body: unkno
     if (errors.length) throw new GavelError("validation", "Unknown offers", { errors });
   }
   const plan = await openCampaign(deps, supplier, ping.campaignId);
+  bound.until(new Deadline(received.at, received.mono, plan.campaign.auction, deps.answerGraceMs ?? 1000).answerByMono);
   if (chosen) checkChoice(plan, ping, chosen);
 
   const checked = plan.fields.validate(submission.data);
@@ -439,7 +478,46 @@ export async function postPinged(deps: SellDeps, supplier: Supplier, body: unkno
     if (again && again.state !== "open") throw new GavelError("idempotency_in_progress", "Another post of this ping is still running: send it again shortly to read its answer");
     throw new GavelError("ping_expired", `The ping expired at ${ping.expiresAt.toISOString()}: ping again`);
   }
+  claimed.yes = true;
   return sellPinged(deps, plan, supplier, ping, checked.data, received, chosen);
+}
+
+/**
+ * A ping or a post is answered as a lead is (sell.ts's answerBy): by the deadline plus the answer
+ * grace (GAVEL_ANSWER_GRACE_MS) at the latest, whatever the database does. Past it the supplier hears
+ * 503 with Retry-After, and the work goes on behind the answer and settles itself: a ping's quote is
+ * recorded (its Idempotency-Key then replays it), a post's lead is settled and its ping keeps the
+ * answer for the next post of it. The bound moves once the campaign, and so the deadline, is known.
+ */
+class AnswerBound {
+  private timer: NodeJS.Timeout | undefined;
+  private fire!: () => void;
+  private readonly late: Promise<never>;
+
+  constructor(
+    private readonly deps: SellDeps,
+    private readonly what: "ping" | "post",
+    lateError: () => GavelError,
+  ) {
+    this.late = new Promise<never>((_, reject) => {
+      this.fire = () => {
+        deps.logger.warn({ kind: this.what }, `${this.what} not answered by its deadline: answered 503, settling it in the background`);
+        reject(lateError());
+      };
+    });
+    this.late.catch(() => {});
+  }
+
+  /** Answer by this monotonic instant at the latest. */
+  until(answerByMono: number): void {
+    clearTimeout(this.timer);
+    this.timer = setTimeout(this.fire, Math.max(0, answerByMono - monotonic()));
+  }
+
+  race<T>(work: Promise<T>): Promise<T> {
+    work.catch(() => {}); // answered by `late` if it fails after that
+    return Promise.race([work, this.late]).finally(() => clearTimeout(this.timer));
+  }
 }
 
 /**
