@@ -37,6 +37,9 @@ export const EXCLUSION_REASONS = {
 /** A ping that brought no bid (its outcome says which kind: no_bid, below_floor, timeout, error, invalid_response). */
 export const PING_REASONS = {
   no_bid: { means: "the buyer declined (HTTP 204, no bid or a bid of 0); detail: its message, if any" },
+  no_bid_rule: {
+    means: "the channel's `response.ping.no_bid` rule held: the buyer's own way of saying no buyer (HTTP 404, a flag); never a mark against its health; detail: its message, or the HTTP status",
+  },
   below_floor: { means: "a bid under the floor or the channel's `min_bid`; detail: `bid 1.50 < floor 3.00`" },
   ping_timeout: { means: "no answer within the ping timeout" },
   ping_not_sent: { means: "the ping never reached a socket before the deadline (still connecting, or waiting for a connection)" },

@@ -33,8 +33,8 @@ describe("channel configuration checks", () => {
     });
     expect(errors).toEqual(
       expect.arrayContaining([
-        { path: "ping.body.contact.email", message: "'email' is pii: a ping never carries it (use it in the post)" },
-        { path: "ping.headers.X-Phone", message: "'phone' is pii: a ping never carries it (use it in the post)" },
+        { path: "ping.body.contact.email", message: "'email' is pii: a ping never carries it (use it in the post, or a hash of it such as '{{data.email | sha256}}' with ping_hash: true on the field)" },
+        { path: "ping.headers.X-Phone", message: "'phone' is pii: a ping never carries it (use it in the post, or a hash of it such as '{{data.phone | sha256}}' with ping_hash: true on the field)" },
       ]),
     );
     const ok = await g.admin("POST", "/v1/channels", { id: "cfg-pii-post", ...base, post: { url: base.post.url, body: { email: "{{data.email}}" } } });

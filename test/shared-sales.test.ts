@@ -354,6 +354,38 @@ describe("shared sales", () => {
     expect(z.posts[0].body).toEqual({ LeadId: exclusive.body.lead_id, Kind: "exclusive", Price: 12 });
   });
 
+  it("holds a fixed payout as a floor on all the sales together, not on each", async () => {
+    // Owed 10 once per lead: shared bids of 6, 5 and 4 each clear the campaign's floor (1), and together 15.
+    const a = await buyer({ ping: bidding(6) });
+    const b = await buyer({ ping: bidding(5) });
+    const c = await buyer({ ping: bidding(4) });
+    const channels = (tag: string) => [
+      pingPost(`sh-fx${tag}-a`, a, { buyer_id: `sh-fx${tag}-a`, ...SHARED }),
+      pingPost(`sh-fx${tag}-b`, b, { buyer_id: `sh-fx${tag}-b`, ...SHARED }),
+      pingPost(`sh-fx${tag}-c`, c, { buyer_id: `sh-fx${tag}-c`, ...SHARED }),
+    ];
+    const key = await g.setup({
+      campaign: { id: "sh-fixed", auction: { mode: "shared", max_sells: 3, floor: 1 }, payout: { type: "fixed", amount: 10 } },
+      channels: channels("1"),
+    });
+    const sold = await g.lead(key, { campaign: "sh-fixed", data: consumer() });
+    expect(sold.body).toMatchObject({ status: "sold", sold_to: 3, price: 10 });
+    expect((await trace(sold.body.lead_id)).revenue).toBe(15);
+    expect([a, b, c].map((x) => x.posts.length)).toEqual([1, 1, 1]);
+
+    // Owed 20: the same bids together bring in less, so no sale is posted.
+    const shortKey = await g.setup({
+      campaign: { id: "sh-fixed-short", auction: { mode: "shared", max_sells: 3, floor: 1 }, payout: { type: "fixed", amount: 20 } },
+      channels: channels("2"),
+    });
+    const unsold = await g.lead(shortKey, { campaign: "sh-fixed-short", data: consumer() });
+    expect(unsold.body).toMatchObject({ status: "unsold" });
+    expect([a, b, c].map((x) => x.posts.length)).toEqual([1, 1, 1]);
+    const t = await trace(unsold.body.lead_id);
+    expect(t).toMatchObject({ status: "unsold", reason: "no_bids" });
+    expect(t.attempts.filter((x: any) => x.kind === "ping").map((x: any) => x.outcome)).toEqual(["bid", "bid", "bid"]);
+  });
+
   it("reserves caps per sale: a sale uses its channel's cap, a rejected post gives its reservation back", async () => {
     // Each lead's sale at this channel is its own: with a cap of one lead a day, the first lead
     // uses it and the second finds it full. The rejecting channel's cap is given back each time.

@@ -123,7 +123,11 @@ describe("templates", () => {
 
     it("all have a test above", () => {
       expect([...transformNames].sort()).toEqual(
-        ["bool", "date", "default", "digits", "e164", "fixed", "lower", "map", "national", "number", "string", "trim", "upper", "yesno"].sort(),
+        [
+          ...["bool", "date", "default", "digits", "e164", "fixed", "lower", "map", "national", "number", "string", "trim", "upper", "yesno"],
+          // test/template-output.test.ts
+          ...["phone", "tz", "iso", "unix", "md5", "sha1", "sha256", "xml", "url", "json"],
+        ].sort(),
       );
     });
   });
@@ -131,7 +135,7 @@ describe("templates", () => {
   describe("problems found when the channel is saved", () => {
     it("an unknown variable, with the known ones", () => {
       expect(problemsOf({ a: { b: "{{lead}}" } })).toEqual([
-        { path: ["a", "b"], message: "unknown variable 'lead' (known: lead_id, ping_id, campaign, test, ping_ref, price, sale, data.<field>)" },
+        { path: ["a", "b"], message: "unknown variable 'lead' (known: lead_id, ping_id, campaign, test, received_at, now, ping_ref, price, sale, data.<field>)" },
       ]);
     });
 

@@ -47,6 +47,7 @@ export async function testChannel(deps: ConsoleDeps, channelId: string, body: un
   if (!checked.ok) throw new GavelError("validation", "The sample lead has invalid fields", { errors: checked.errors });
   const data = checked.data;
   const publicData = Object.fromEntries(plan.fields.publicFields.filter((f) => data[f] !== undefined).map((f) => [f, data[f]]));
+  const hashable = Object.fromEntries(plan.fields.pingHashFields.filter((f) => data[f] !== undefined).map((f) => [f, data[f]]));
   const config = channel.config;
   const auction = plan.campaign.auction;
   const leadId = deps.newId();
@@ -62,7 +63,7 @@ export async function testChannel(deps: ConsoleDeps, channelId: string, body: un
       pingTimeoutMs: config.ping?.timeout_ms ?? auction.ping_timeout_ms,
       postTimeoutMs: config.post.timeout_ms ?? auction.post_timeout_ms,
     },
-    { data, publicData },
+    { data, publicData, hashable },
     { leadId, post: request.post, priceCents: request.price === undefined ? undefined : toCents(request.price) },
   );
   return {

@@ -10,6 +10,7 @@ import type { CampaignPlan, ChannelPlan } from "./catalog";
 import type { Deadline } from "./deadline";
 import type { Exclusion } from "./eligibility";
 import { noBid, type PingAnswer, type PingOutcome } from "../channels/native";
+import { toCents } from "../money";
 import { reasonText } from "../reasons";
 import { atFloor, channelFloorCents, fixedPriceClears } from "./floors";
 import type { ChannelSlots } from "./limiter";
@@ -55,10 +56,11 @@ export async function collectBids(
 ): Promise<void> {
   const toPing: ChannelPlan[] = [];
   const mode = plan.campaign.auction.mode;
+  const sharedFloor = sharedFloorCents(plan, floor);
   for (const channel of eligible) {
     if (channel.config.type === "ping_post") toPing.push(channel);
     else if (mode !== "exclusive") {
-      const offered = saleBids(channel, mode, channel.fixedPriceCents, channel.sharedFixedPriceCents, floor, null, null, null);
+      const offered = saleBids(channel, mode, channel.fixedPriceCents, channel.sharedFixedPriceCents, floor, null, null, null, sharedFloor);
       if (offered.length) bids.push(...offered);
       else {
         slots.release(channel.id);
@@ -78,11 +80,18 @@ export async function collectBids(
 }
 
 /**
+ * The floor of one shared sale: the campaign's floor. A fixed payout owed to the supplier (which
+ * raises `floor`, the lead's) is owed once per lead, so it is a floor on all the sales together,
+ * checked on the bids before a shared sale is posted (run.ts), not on each of them.
+ */
+export const sharedFloorCents = (plan: CampaignPlan, floor: number): number => Math.min(floor, toCents(plan.campaign.auction.floor));
+
+/**
  * A channel's bids in a shared or `best` campaign, from its prices (a ping's, or a direct post's
  * fixed ones): a shared bid at its shared price when it buys shared sales, and in a `best` campaign
  * an exclusive bid at its exclusive price when it buys those; each only if it clears the channel's
- * floor. A channel that buys only shared sales may give its shared price as its plain bid. Of two
- * bids, the exclusive one holds the channel's slot.
+ * floor (a shared bid, the shared sale's: `sharedFloor`). A channel that buys only shared sales may
+ * give its shared price as its plain bid. Of two bids, the exclusive one holds the channel's slot.
  */
 export function saleBids(
   channel: ChannelPlan,
@@ -93,12 +102,13 @@ export function saleBids(
   pingId: string | null,
   pingRef: string | null,
   expiresAt: number | null,
+  sharedFloor = floor,
 ): Bid[] {
   const lowest = channelFloorCents(channel, floor);
   const bids: Bid[] = [];
   if (mode === "best" && channel.buys.exclusive && exclusiveCents !== null && exclusiveCents >= lowest)
     bids.push(new Bid(channel, exclusiveCents, pingId, pingRef, expiresAt));
-  if (channel.buys.shared && sharedCents !== null && sharedCents >= lowest) {
+  if (channel.buys.shared && sharedCents !== null && sharedCents >= channelFloorCents(channel, sharedFloor)) {
     const shared = new Bid(channel, sharedCents, pingId, pingRef, expiresAt);
     shared.sale = "shared";
     shared.holdsSlot = bids.length === 0;
@@ -126,13 +136,17 @@ function judgeForSale(
   answer: PingAnswer,
   floor: number,
   pingId: string,
+  sharedFloor: number,
 ): { outcome: PingOutcome; bids: Bid[] } {
   if (answer.outcome !== "bid") return { outcome: answer, bids: [] };
   const prices = offeredPrices(channel, answer);
-  const bids = saleBids(channel, mode, mode === "best" ? prices.exclusive : null, prices.shared, floor, pingId, answer.pingRef, answer.expiresAt ?? null);
+  const exclusive = mode === "best" ? prices.exclusive : null;
+  const bids = saleBids(channel, mode, exclusive, prices.shared, floor, pingId, answer.pingRef, answer.expiresAt ?? null, sharedFloor);
   if (bids.length) return { outcome: { ...answer, priceCents: bids[0].priceCents }, bids };
-  const offered = Math.max(mode === "best" ? (prices.exclusive ?? 0) : 0, prices.shared ?? 0);
-  if (offered > 0) return { outcome: atFloor({ ...answer, priceCents: offered }, channelFloorCents(channel, floor)), bids };
+  const offered = Math.max(exclusive ?? 0, prices.shared ?? 0);
+  // Judged against the floor of the sale whose price it is.
+  const under = offered === (exclusive ?? 0) ? floor : sharedFloor;
+  if (offered > 0) return { outcome: atFloor({ ...answer, priceCents: offered }, channelFloorCents(channel, under)), bids };
   return { outcome: noBid("no_bid", reasonText("no_bid", "no shared price")), bids };
 }
 
@@ -152,6 +166,7 @@ function pingChannels(
   // Serialised once for every native ping of this lead.
   const publicJson = JSON.stringify(publicData);
   const campaign = plan.campaign;
+  const sharedFloor = sharedFloorCents(plan, floor);
   return Promise.all(
     channels.map(async (channel) => {
       let bid: Bid | Bid[] | null = null;
@@ -166,7 +181,7 @@ function pingChannels(
         const response = await deps.transport.send(request);
         const answer = channel.io.readPing(response, deadline.wallNow());
         // An exclusive campaign's bid is the answer's `bid`; a shared or `best` one's, its prices for the sales the campaign makes.
-        const judged = campaign.auction.mode === "exclusive" ? null : judgeForSale(channel, campaign.auction.mode, answer, floor, pingId);
+        const judged = campaign.auction.mode === "exclusive" ? null : judgeForSale(channel, campaign.auction.mode, answer, floor, pingId, sharedFloor);
         const outcome = judged ? judged.outcome : atFloor(answer, channelFloorCents(channel, floor));
         attempts.push({
           kind: "ping",

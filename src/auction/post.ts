@@ -167,6 +167,7 @@ export async function send(
       test: lead.test,
       priceCents: bid.chargeCents,
       data: lead.data,
+      receivedAt: lead.receivedAt,
       ...(bid.sale === "shared" && { sale: "shared" as const }),
     },
     timeoutMs,

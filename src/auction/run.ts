@@ -11,7 +11,7 @@ import { floorCents } from "./floors";
 import { collectBids, type AuctionLead, type PingDeps } from "./ping";
 import { isOutcomeUnknown, letGo, type PostDeps } from "./post";
 import { rankBids } from "./rank";
-import { chooseSale, clearChoice, isFallback, type SaleChoice, type SharedEnd } from "./shared";
+import { chooseSale, clearChoice, isFallback, sharedRevenueCents, type SaleChoice, type SharedEnd } from "./shared";
 import { reasonText, type ReasonText } from "../reasons";
 import { startRouting, type LeadRouter, type RoutedTrail, type RoutingDeps } from "./routing";
 import type { ChannelSlots } from "./limiter";
@@ -98,16 +98,21 @@ export async function runAuction(
     // (second price then charges each kind of sale within its kind: clearChoice).
     const auction = plan.campaign.auction;
     if (pricing) clearRanking(pricing, ranking, floor);
-    const choice = auction.mode === "best" ? chooseSale(ranking, auction.max_sells) : null;
+    // A fixed payout is owed once per lead: a shared sale is made only when its best bids together
+    // bring in at least that (each of its bids cleared the campaign's floor alone: ping.ts).
+    const owed = payoutFixedCents ?? 0;
+    const choice = auction.mode === "best" ? chooseSale(ranking, auction.max_sells, owed) : null;
     if (pricing) {
       if (choice) clearChoice(pricing, choice, auction.max_sells, floor);
       trail.ranking = rankingRecord(pricing, ranking, floor);
     }
     if (auction.mode === "shared" || choice?.sale === "shared") {
-      const shared = await router.postShared(choice ? choice.shared : ranking, auction.max_sells, slots, deadline, trail);
+      const offered = choice ? choice.shared : ranking;
+      if (sharedRevenueCents(offered, auction.max_sells) < owed) return { ...trail, saleChosen: choice?.reason, status: "unsold", reason: "no_bids" };
+      const shared = await router.postShared(offered, auction.max_sells, slots, deadline, trail);
       return { ...trail, saleChosen: choice?.reason, ...sharedResult(shared) };
     }
-    if (choice) return { ...trail, ...(await sellBest(router, choice, auction.max_sells, slots, deadline, trail)) };
+    if (choice) return { ...trail, ...(await sellBest(router, choice, auction.max_sells, owed, slots, deadline, trail)) };
     // An exclusive sale, in the order the campaign's routing gives the bids (routing.ts; by default the ranking's).
     // Its sales: one, or with the routing strategy `all` one per buyer of a tier.
     const end = await router.post(ranking, slots, deadline, trail);
@@ -133,12 +138,14 @@ async function sellBest(
   router: LeadRouter,
   choice: SaleChoice,
   k: number,
+  owedCents: number,
   slots: ChannelSlots,
   deadline: Deadline,
   trail: RoutedTrail,
 ): Promise<AuctionEnd & { saleChosen: ReasonText<"sale_chosen"> }> {
   const saleChosen = choice.reason;
-  if (choice.shared.length === 0) return { saleChosen, ...sharedResult(await router.post(choice.exclusive, slots, deadline, trail)) };
+  // No shared sale to fall back to: none bid, or together they would not bring in a fixed payout.
+  if (choice.shared.length === 0 || sharedRevenueCents(choice.shared, k) < owedCents) return { saleChosen, ...sharedResult(await router.post(choice.exclusive, slots, deadline, trail)) };
   // Fallbacks are held back to the end, unless only fallbacks bid (then they are the exclusive sale).
   let first = choice.exclusive.filter((b) => !isFallback(b));
   let fallbacks = choice.exclusive.filter(isFallback);

@@ -209,25 +209,38 @@ export interface SaleChoice {
  * the second-price charge, which depends on the choice (see clearChoice). Fallback channels are
  * left out of both sides: they are offered the lead only when no other channel took it.
  */
-export function chooseSale(ranking: readonly Bid[], k: number): SaleChoice {
+export function chooseSale(ranking: readonly Bid[], k: number, owedCents = 0): SaleChoice {
   const exclusive = ranking.filter((b) => b.sale === "exclusive");
   const shared = ranking.filter((b) => b.sale === "shared");
   // Fallbacks count only when no other channel bid at all (then the choice is between them alone).
   const others = ranking.some((b) => !isFallback(b));
   const counted = countedShared(shared, k, others);
   const best = exclusive.find((b) => !others || !isFallback(b))?.score ?? 0;
-  const sum = counted.reduce((total, bid) => total + bid.score, 0);
-  const sale = best > sum ? "exclusive" : "shared";
+  // A fixed payout is owed once per lead: shared bids that together would bring in less are no sale.
+  const reaches = sharedRevenueCents(shared, k) >= owedCents;
+  const sum = reaches ? counted.reduce((total, bid) => total + bid.score, 0) : 0;
+  const sale = best > sum || (!reaches && best > 0) ? "exclusive" : "shared";
   const money = (cents: number) => fromCents(Math.round(cents)).toFixed(2);
   const parts = counted.length ? ` (${counted.map((b) => money(b.score)).join(" + ")})` : "";
   // Scores that are not the bids themselves say so, so the trace's figures can be found in its ranking.
   const terms = ranking.some((b) => b.score !== b.priceCents) ? ", as ranked (adjusted bids" + (ranking.some((b) => b.acceptance) ? " × acceptance rates)" : ")") : "";
-  const reason = reasonText("sale_chosen", `${sale}: exclusive ${money(best)} ${sale === "exclusive" ? ">" : "<="} shared ${money(sum)}${parts}${terms}`);
+  const detail = reaches
+    ? `${sale}: exclusive ${money(best)} ${sale === "exclusive" ? ">" : "<="} shared ${money(sum)}${parts}${terms}`
+    : `${sale}: exclusive ${money(best)}; shared${parts} under the fixed payout's floor ${money(owedCents)} together`;
+  const reason = reasonText("sale_chosen", detail);
   if (sale === "shared") for (const bid of shared) takeSlot(bid, exclusive);
   return { sale, exclusive, shared, reason };
 }
 
 export const isFallback = (bid: Bid) => bid.channel.config.role === "fallback";
+
+/**
+ * What the best k shared bids (one per buyer) would be charged together, fallbacks left out unless
+ * only they bid: a fixed payout owed to the supplier is a floor on this total, not on each sale.
+ */
+export function sharedRevenueCents(shared: readonly Bid[], k: number): number {
+  return countedShared(shared, k, shared.some((b) => !isFallback(b))).reduce((total, bid) => total + bid.chargeCents, 0);
+}
 
 /** The shared bids `best` counts: the best k, one per buyer, fallback channels left out (unless `others` is false). */
 function countedShared(shared: readonly Bid[], k: number, others = true): Bid[] {

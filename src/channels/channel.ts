@@ -19,7 +19,7 @@ import {
 import { compilePingReader, compilePostReader, NATIVE_PING_RULES, NATIVE_POST_RULES, NATIVE_SHARED_PING_RULES, traceRules, type ReadResult } from "./rules";
 import { basicCredentials } from "./secrets";
 import { signingHeaders } from "./signing";
-import { compileTemplate, renderText, type CompiledTemplate, type Endpoint, type TemplateVars } from "./template";
+import { compileTemplate, compileUrlTemplate, hasPlaceholder, renderText, type CompiledTemplate, type Endpoint, type TemplateVars } from "./template";
 import type { BuyerRequest, BuyerResponse } from "./transport";
 
 export interface ChannelIO {
@@ -69,21 +69,23 @@ function compileEndpoint(channel: Channel, endpoint: Endpoint): (vars: TemplateV
     .filter(([, value]) => value.includes("{{"))
     .map(([name, value]) => [name.toLowerCase(), compileTemplate(value, endpoint).template]);
   const body = cfg.body === null ? null : compileTemplate(cfg.body, endpoint).template;
+  const urlTemplate = hasPlaceholder(cfg.url) ? compileUrlTemplate(cfg.url, endpoint) : null;
 
   return (vars, native) => {
     const headers = dynamic.length ? { ...fixed } : fixed;
     for (const [name, template] of dynamic) headers[name] = renderText(template, vars);
+    const target = urlTemplate ? urlTemplate.render(vars) : cfg.url;
     if (body === null) {
       const request = native(headers);
-      return { url: request.url, method: request.method, headers: request.headers, body: request.body };
+      return { url: target, method: request.method, headers: request.headers, body: request.body };
     }
     const rendered = body.render(vars);
     if (cfg.method === "GET") {
-      const url = new URL(cfg.url);
+      const url = new URL(target);
       for (const [key, value] of formPairs(rendered as Record<string, unknown>)) url.searchParams.append(key, value);
       return { url: url.toString(), method: "GET", headers: { ...headers }, body: undefined };
     }
-    return { url: cfg.url, method: cfg.method, headers: { ...headers }, body: serialize(cfg.format, rendered) };
+    return { url: target, method: cfg.method, headers: { ...headers }, body: serialize(cfg.format, rendered) };
   };
 }
 
@@ -101,7 +103,7 @@ function sign(channel: Channel, built: Built): Built {
  */
 function plainNativePing(channel: Channel): Record<string, string> | null {
   const cfg = channel.ping;
-  if (!cfg || cfg.body !== null || channel.signing || Object.values(cfg.headers).some((value) => value.includes("{{"))) return null;
+  if (!cfg || cfg.body !== null || channel.signing || hasPlaceholder(cfg.url) || Object.values(cfg.headers).some((value) => value.includes("{{"))) return null;
   return staticHeaders(channel, cfg);
 }
 
@@ -130,12 +132,16 @@ export function compileChannel(channel: Channel): ChannelIO {
     buildPing(input, timeoutMs, maxBodyBytes) {
       if (!ping) throw new Error(`channel ${channel.id} has no ping endpoint`);
       if (plainPingHeaders) return buildNativePing(channel, plainPingHeaders, input, timeoutMs, maxBodyBytes);
+      const now = Date.now();
       const vars: TemplateVars = {
         lead_id: input.leadId,
         ping_id: input.pingId,
         campaign: input.campaign,
         test: input.test,
         data: input.publicData,
+        received_at: new Date(input.receivedAt ?? now).toISOString(),
+        now: new Date(now).toISOString(),
+        hashable: input.hashable,
       };
       const built = sign(
         channel,
@@ -155,6 +161,8 @@ export function compileChannel(channel: Channel): ChannelIO {
         ping_ref: input.pingRef,
         price: input.priceCents / 100,
         sale: input.sale ?? "exclusive",
+        received_at: new Date(input.receivedAt ?? Date.now()).toISOString(),
+        now: new Date().toISOString(),
       };
       const built = sign(
         channel,

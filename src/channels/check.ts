@@ -1,7 +1,7 @@
 // The checks of a channel against its campaign's fields, which need the campaign: the store runs them
 // when either is saved. (Checks of a channel on its own are its schema's, in ./config.ts.)
 import type { Channel, ConfigProblem } from "./config";
-import { compileTemplate, hasPlaceholder, type Endpoint, type FieldRef } from "./template";
+import { compileTemplate, compileUrlTemplate, hasPlaceholder, type Endpoint, type FieldRef } from "./template";
 
 /** Every `{{data.<field>}}` in a channel's templates, with where it is, for the check against the campaign. */
 export function templateFieldRefs(ch: Pick<Channel, "ping" | "post">): (FieldRef & { endpoint: Endpoint })[] {
@@ -9,6 +9,8 @@ export function templateFieldRefs(ch: Pick<Channel, "ping" | "post">): (FieldRef
   for (const endpoint of ["ping", "post"] as const) {
     const cfg = ch[endpoint];
     if (!cfg) continue;
+    if (hasPlaceholder(cfg.url))
+      for (const ref of compileUrlTemplate(cfg.url, endpoint).fields) refs.push({ ...ref, path: [endpoint, "url"], endpoint });
     if (cfg.body !== null)
       for (const ref of compileTemplate(cfg.body, endpoint).template.fields) refs.push({ ...ref, path: [endpoint, "body", ...ref.path], endpoint });
     for (const [name, value] of Object.entries(cfg.headers))
@@ -22,15 +24,20 @@ export function templateFieldRefs(ch: Pick<Channel, "ping" | "post">): (FieldRef
  * Fields a template names must be campaign fields, and a ping may only name fields that are not
  * pii: a ping never carries pii, so such a placeholder could only ever render empty.
  */
-export function fieldProblems(ch: Pick<Channel, "ping" | "post">, fields: readonly { name: string; pii: boolean }[]): ConfigProblem[] {
+export function fieldProblems(ch: Pick<Channel, "ping" | "post">, fields: readonly { name: string; pii: boolean; ping_hash?: boolean }[]): ConfigProblem[] {
   const byName = new Map(fields.map((f) => [f.name, f]));
   const names = fields.map((f) => f.name).join(", ");
   const problems: ConfigProblem[] = [];
   for (const ref of templateFieldRefs(ch)) {
     const field = byName.get(ref.field);
     if (!field) problems.push({ path: ref.path, message: `unknown field '${ref.field}' (campaign fields: ${names})` });
-    else if (ref.endpoint === "ping" && field.pii)
-      problems.push({ path: ref.path, message: `'${ref.field}' is pii: a ping never carries it (use it in the post)` });
+    else if (ref.endpoint === "ping" && field.pii && !(ref.hashed && field.ping_hash))
+      problems.push({
+        path: ref.path,
+        message: ref.hashed
+          ? `'${ref.field}' is pii: a ping carries its hash only when the campaign's field says ping_hash: true`
+          : `'${ref.field}' is pii: a ping never carries it (use it in the post, or a hash of it such as '{{data.${ref.field} | sha256}}' with ping_hash: true on the field)`,
+      });
   }
   return problems;
 }

@@ -10,7 +10,7 @@ import { caps, slug, status, timezone } from "../shapes";
 import { compileSchedule } from "../time/schedule";
 import { requestFormats, responseFormats } from "./formats";
 import { jsonPathProblem } from "./jsonpath";
-import { compileTemplate, hasPlaceholder, type Endpoint } from "./template";
+import { compileTemplate, compileUrlTemplate, hasPlaceholder, type Endpoint } from "./template";
 
 export const Schedule = z
   .object({
@@ -134,6 +134,10 @@ export const PingResponseRules = z
     /** A channel that buys shared sales: where its shared price is (next to `bid`, the exclusive one). */
     shared_bid: ValueRule.optional(),
     accepted: Condition.optional(),
+    no_bid: Condition.optional().meta({
+      description:
+        "A no-bid by rule (reason `no_bid_rule`): the buyer's way of saying it has no buyer, as an HTTP status (`{ \"status\": [404] }`, read whatever the status) or a flag in the answer (`{ \"path\": \"$.result\", \"equals\": \"no_buyer\" }`). Never counts against the channel's health",
+    }),
     ping_ref: ValueRule.optional(),
     reason: ValueRule.optional(),
     expires_at: ValueRule.optional(),
@@ -304,6 +308,8 @@ export function conditionProblem(rule: Condition): string | null {
 function endpointProblems(endpoint: Endpoint, cfg: EndpointConfig): ConfigProblem[] {
   const problems: ConfigProblem[] = [];
   const at = (...path: (string | number)[]) => [endpoint, ...path];
+  // A templated URL is checked like a body: an unknown variable is refused, never sent as %7B%7B…%7D%7D.
+  if (hasPlaceholder(cfg.url)) for (const p of compileUrlTemplate(cfg.url, endpoint).problems) problems.push({ path: at("url"), message: p.message });
   if (cfg.body === null) {
     if (cfg.format !== "json")
       problems.push({
@@ -357,7 +363,7 @@ function channelConfigProblems(ch: Pick<z.infer<typeof ChannelFields>, "type" | 
       problems.push({ path: ["response", "ping", "bid"], message: "needs bid (where the price is), or accepted (a yes/no priced at fixed_price)" });
     if (ping.bid === undefined && ping.shared_bid === undefined && ping.accepted !== undefined && ch.fixed_price === undefined && ch.shared_fixed_price === undefined)
       problems.push({ path: ["fixed_price"], message: "a ping answered only with yes/no sells at the channel's fixed_price: set it" });
-    problems.push(...rulesProblems(["response", "ping"], ping, ["accepted"]));
+    problems.push(...rulesProblems(["response", "ping"], ping, ["accepted", "no_bid"]));
   }
   const post = ch.response?.post;
   if (post) problems.push(...rulesProblems(["response", "post"], post, ["accepted", "rejected"]));

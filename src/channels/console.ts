@@ -36,6 +36,8 @@ export interface ConsoleChannel {
 export interface ConsoleLead {
   data: Record<string, unknown>;
   publicData: Record<string, unknown>;
+  /** pii fields a ping template may send hashed (`ping_hash`). */
+  hashable?: Record<string, unknown>;
 }
 
 const BODY_SHOWN = 8 * 1024;
@@ -169,7 +171,7 @@ export async function tryChannel(
   let bid: { priceCents: number; pingRef: string | null; pingId: string | null } | null = null;
   if (config.type === "ping_post") {
     const pingId = deps.newId();
-    const out = io.buildPing({ pingId, leadId, campaign: channel.campaignId, test: true, publicData: lead.publicData }, channel.pingTimeoutMs, deps.maxBodyBytes);
+    const out = io.buildPing({ pingId, leadId, campaign: channel.campaignId, test: true, publicData: lead.publicData, hashable: lead.hashable }, channel.pingTimeoutMs, deps.maxBodyBytes);
     let outcome: PingOutcome | undefined;
     ping = await exchange(
       deps,

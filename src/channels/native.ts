@@ -75,6 +75,10 @@ export interface PingInput {
    * bytes JSON.stringify would write inside the body, without writing them again per channel.
    */
   publicJson?: string;
+  /** When the lead arrived (epoch ms), for `{{received_at}}`; absent: now. */
+  receivedAt?: number;
+  /** The pii fields whose hash a ping template may send (campaign fields with `ping_hash`). */
+  hashable?: Record<string, unknown>;
 }
 
 export function buildPing(channel: Channel, headers: Record<string, string>, input: PingInput, timeoutMs: number, maxBodyBytes: number): BuyerRequest {
@@ -99,6 +103,8 @@ export interface PostInput {
   test: boolean;
   priceCents: number;
   data: Record<string, unknown>;
+  /** When the lead arrived (epoch ms), for `{{received_at}}`; absent: now. */
+  receivedAt?: number;
   /** A shared sale (one of several buyers of the lead) says so: `"sale": "shared"` in the native post. */
   sale?: "shared";
 }

@@ -203,6 +203,7 @@ export function compilePingReader(spec: PingRules, fixedPriceCents: number | nul
   const bid = spec.bid === undefined ? undefined : compileValueRule(spec.bid);
   const sharedBid = spec.shared_bid === undefined ? undefined : compileValueRule(spec.shared_bid);
   const accepted = spec.accepted === undefined ? undefined : compileCondition(spec.accepted);
+  const noBidRule = spec.no_bid === undefined ? undefined : compileCondition(spec.no_bid);
   const pingRef = spec.ping_ref === undefined ? undefined : compileValueRule(spec.ping_ref);
   const reasonRule = spec.reason === undefined ? undefined : compileValueRule(spec.reason);
   const expiresAt = spec.expires_at === undefined ? undefined : compileValueRule(spec.expires_at);
@@ -210,11 +211,18 @@ export function compilePingReader(spec: PingRules, fixedPriceCents: number | nul
   const none: Found = { found: false };
 
   return (response, nowMs) => {
-    const fault = pingFault(response);
-    if (fault || response.kind !== "response") return { outcome: fault!, rules: [] };
+    // "No buyer" by the buyer's own rule, whatever the status it came with (a 404 is an answer,
+    // not a fault): a no-bid, never a mark against the channel's health.
+    if (response.kind !== "response") return { outcome: pingFault(response)!, rules: [] };
     const answer = answerOf(response, spec.format);
     const rules: RuleTrace[] = [];
     const t = tracer(rules);
+    if (noBidRule && t.condition("no_bid", spec.no_bid, noBidRule(answer)).holds) {
+      const why = reasonRule ? t.value("reason", spec.reason, reasonRule(answer)) : none;
+      return { outcome: noBid("no_bid", reasonText("no_bid_rule", buyerWords(why.value) ?? `HTTP ${response.status}`)), rules };
+    }
+    const fault = pingFault(response);
+    if (fault) return { outcome: fault, rules };
     const acc = accepted && t.condition("accepted", spec.accepted, accepted(answer));
     const price = bid ? t.value("bid", spec.bid, bid(answer)) : none;
     const shared = sharedBid ? t.value("shared_bid", spec.shared_bid, sharedBid(answer)) : none;
@@ -310,7 +318,7 @@ export function traceRules(response: BuyerResponse, spec: PingRules | PostRules)
   const t = tracer(rules);
   for (const [name, rule] of Object.entries(spec)) {
     if (name === "format" || rule === undefined) continue;
-    if (name === "accepted" || name === "rejected") t.condition(name, rule, compileCondition(rule as Condition)(answer));
+    if (name === "accepted" || name === "rejected" || name === "no_bid") t.condition(name, rule, compileCondition(rule as Condition)(answer));
     else t.value(name, rule, compileValueRule(rule as ValueRule)(answer));
   }
   return rules;

@@ -5,8 +5,10 @@
 // A string that is exactly one placeholder keeps the value's type (`"{{data.age}}"` → 30); a
 // placeholder inside other text renders as text (`"Age {{data.age}}"` → "Age 30"). A missing value
 // renders as null (JSON) or an empty string (form, XML, headers) unless `default:` says otherwise.
-import { format as formatDate, isValid, parseISO } from "date-fns";
+import { createHash } from "node:crypto";
+import { format as formatDate, isValid } from "date-fns";
 import { parsePhoneNumberFromString } from "libphonenumber-js";
+import { DateTime, IANAZone } from "luxon";
 
 export type Endpoint = "ping" | "post";
 
@@ -21,9 +23,17 @@ export interface TemplateVars {
   price?: number;
   /** The kind of sale the post offers: the lead alone, or one of a shared lead's sales (the native post's `sale`). */
   sale?: "exclusive" | "shared";
+  /** When the lead arrived, and when this request is written: ISO 8601 instants (UTC). */
+  received_at?: string;
+  now?: string;
+  /**
+   * Pings only: the pii fields whose hash the campaign lets a ping carry (`ping_hash: true`). A
+   * placeholder reads them only through a hash transform, so the value itself never leaves.
+   */
+  hashable?: Record<string, unknown>;
 }
 
-const COMMON_VARS = ["lead_id", "ping_id", "campaign", "test"] as const;
+const COMMON_VARS = ["lead_id", "ping_id", "campaign", "test", "received_at", "now"] as const;
 const POST_VARS = ["ping_ref", "price", "sale"] as const;
 
 type Transform = (value: unknown) => unknown;
@@ -38,6 +48,8 @@ export interface TemplateProblem {
 export interface FieldRef {
   path: (string | number)[];
   field: string;
+  /** Read through a hash (md5, sha1, sha256): a ping may carry it for a pii field with `ping_hash`. */
+  hashed?: boolean;
 }
 
 /** Whether a header value is a template (a plain value is sent as it is). */
@@ -56,14 +68,61 @@ function truthiness(v: unknown): boolean | undefined {
   return TRUE_WORDS.has(s) ? true : FALSE_WORDS.has(s) ? false : undefined;
 }
 
-/** Dates arrive as YYYY-MM-DD (campaign `date` fields) or ISO date-times; a bare date is a calendar day, not UTC midnight. */
-function toDate(v: unknown): Date | undefined {
-  if (v instanceof Date) return isValid(v) ? v : undefined;
-  if (typeof v === "number") return new Date(v);
+/**
+ * A time a transform works on: its wall clock in a zone. A bare date (YYYY-MM-DD, a campaign `date`
+ * field) or a date-time without an offset is that wall clock as written; an instant (with `Z` or an
+ * offset, as `received_at` and `now` are) is shown in UTC until `tz:` names a zone.
+ */
+function toTime(v: unknown): DateTime | undefined {
+  if (v instanceof DateTime) return v.isValid ? v : undefined;
+  if (v instanceof Date) return isValid(v) ? DateTime.fromJSDate(v, { zone: "UTC" }) : undefined;
+  if (typeof v === "number") return DateTime.fromMillis(v, { zone: "UTC" });
   if (typeof v !== "string") return undefined;
-  const day = /^(\d{4})-(\d{2})-(\d{2})$/.exec(v.trim());
-  const d = day ? new Date(+day[1], +day[2] - 1, +day[3]) : parseISO(v.trim());
-  return isValid(d) ? d : undefined;
+  const t = DateTime.fromISO(v.trim(), { zone: "UTC", setZone: true });
+  return t.isValid ? t : undefined;
+}
+
+/** The wall clock of `t` as a local Date, so that date-fns' `format` writes exactly that wall clock. */
+const wallClock = (t: DateTime) => new Date(t.year, t.month - 1, t.day, t.hour, t.minute, t.second, t.millisecond);
+
+const hashOf = (algorithm: "md5" | "sha1" | "sha256") => () => (v: unknown) =>
+  blank(v) ? v : createHash(algorithm).update(typeof v === "string" ? v : asText(v), "utf8").digest("hex");
+const HASHES = new Set(["md5", "sha1", "sha256"]);
+
+/** Transforms whose output never holds markup: escaped text, phones, numbers, dates, digests. */
+const XML_SAFE = new Set(["xml", "url", "phone", "digits", "e164", "national", "number", "fixed", "date", "iso", "unix", "md5", "sha1", "sha256", "bool"]);
+const XML_ENTITIES: Record<string, string> = { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&apos;" };
+
+/** Phone styles of `phone:<style>`, from a number libphonenumber parsed (US when it has no country code). */
+const PHONE_STYLES = ["dashed", "dotted", "national", "international", "e164", "digits", "national_digits"] as const;
+type PhoneStyle = (typeof PHONE_STYLES)[number];
+
+function phoneIn(style: PhoneStyle, v: unknown): unknown {
+  if (blank(v)) return v;
+  const n = parsePhoneNumberFromString(String(v), "US");
+  if (!n) return v;
+  const national = String(n.nationalNumber);
+  // NANP numbers (country code 1) are 3-3-4; others keep their national grouping with the separator.
+  const grouped = (sep: string) =>
+    n.countryCallingCode === "1" && national.length === 10
+      ? `${national.slice(0, 3)}${sep}${national.slice(3, 6)}${sep}${national.slice(6)}`
+      : n.formatNational().replace(/[^0-9]+/g, sep).replace(new RegExp(`^\\${sep}|\\${sep}$`, "g"), "");
+  switch (style) {
+    case "dashed":
+      return grouped("-");
+    case "dotted":
+      return grouped(".");
+    case "national":
+      return n.formatNational();
+    case "international":
+      return n.formatInternational();
+    case "e164":
+      return n.number;
+    case "digits":
+      return n.number.replace(/\D/g, "");
+    case "national_digits":
+      return national;
+  }
 }
 
 /** A literal in `default:` — a number, true, false or null reads as that; anything else is text. */
@@ -101,13 +160,24 @@ const TRANSFORMS: Record<string, (arg: string | undefined) => Transform | string
   e164: () => (v) => (blank(v) ? v : (parsePhoneNumberFromString(String(v), "US")?.number ?? v)),
   /** Phone as its national number, digits only: "+15125550142" → "5125550142". */
   national: () => (v) => (blank(v) ? v : (parsePhoneNumberFromString(String(v), "US")?.nationalNumber ?? String(v).replace(/\D/g, ""))),
-  /** date:MM/dd/yyyy — Unicode tokens as in date-fns `format`. */
+  /** phone:dashed → "512-555-0142"; also dotted, national "(512) 555-0142", international, e164, digits, national_digits. */
+  phone: (arg) => {
+    const style = (arg ?? "").trim() as PhoneStyle;
+    if (!PHONE_STYLES.includes(style)) return `phone needs a style: ${PHONE_STYLES.join(", ")} (e.g. phone:dashed)`;
+    return (v) => phoneIn(style, v);
+  },
+  /**
+   * date:MM/dd/yyyy — Unicode tokens as in date-fns `format`, on the value's wall clock: a bare date
+   * as written, an instant in UTC or in the zone a `tz:` before it named.
+   */
   date: (arg) => {
     if (!arg) return "date needs a format, e.g. date:MM/dd/yyyy";
     // date-fns refuses these with a console warning; they are nearly always a typo for yyyy and dd.
     const unquoted = arg.replace(/'[^']*'/g, "");
     if (unquoted.includes("Y")) return `bad date format '${arg}': use yyyy for the year (Y is the week-numbering year)`;
     if (unquoted.includes("D")) return `bad date format '${arg}': use dd for the day of the month (D is the day of the year)`;
+    // Offsets would be the server's own: an instant with its offset is `iso`.
+    if (/[XxOz]/.test(unquoted)) return `bad date format '${arg}': no offset or zone tokens (X, x, O, z): use iso for a time with its offset`;
     try {
       formatDate(new Date(2000, 0, 31, 13, 45, 30), arg);
     } catch (error) {
@@ -115,10 +185,38 @@ const TRANSFORMS: Record<string, (arg: string | undefined) => Transform | string
       return `bad date format '${arg}': ${(error as Error).message.split(" (in")[0].split(";")[0]}`;
     }
     return (v) => {
-      const d = blank(v) ? undefined : toDate(v);
-      return d ? formatDate(d, arg) : v;
+      const t = blank(v) ? undefined : toTime(v);
+      return t ? formatDate(wallClock(t), arg) : v;
     };
   },
+  /** tz:America/Chicago — an instant (received_at, now, an ISO time with an offset) in that zone, for date: or iso. */
+  tz: (arg) => {
+    const zone = (arg ?? "").trim();
+    if (!zone) return "tz needs an IANA time zone, e.g. tz:America/Chicago";
+    if (zone !== "UTC" && !IANAZone.isValidZone(zone)) return `unknown time zone '${zone}' (an IANA name, e.g. America/Chicago)`;
+    return (v) => {
+      const t = blank(v) ? undefined : toTime(v);
+      return t ? t.setZone(zone) : v;
+    };
+  },
+  /** An instant in ISO 8601 with its offset (UTC, or the zone of a tz: before it): "2026-03-02T09:00:00-06:00". */
+  iso: () => (v) => {
+    const t = blank(v) ? undefined : toTime(v);
+    return t ? t.toISO({ suppressMilliseconds: true }) : v;
+  },
+  /** An instant as Unix seconds. */
+  unix: () => (v) => {
+    const t = blank(v) ? undefined : toTime(v);
+    return t ? Math.floor(t.toSeconds()) : v;
+  },
+  /** Hex digests of the value's text (contact fields are normalised at intake: email lower case, phone E.164). */
+  md5: hashOf("md5"),
+  sha1: hashOf("sha1"),
+  sha256: hashOf("sha256"),
+  /** Escapes for text that is itself XML, a URL or JSON (the outer format escapes its own layer). */
+  xml: () => (v) => (blank(v) ? v : asText(v).replace(/[&<>"']/g, (c) => XML_ENTITIES[c])),
+  url: () => (v) => (blank(v) ? v : encodeURIComponent(asText(v))),
+  json: () => (v) => (blank(v) ? v : JSON.stringify(asText(v)).slice(1, -1)),
   /** Boolean-ish to words: yesno → "yes"/"no"; yesno:Y/N → "Y"/"N". */
   yesno: (arg) => {
     const [yes, no, extra] = (arg ?? "yes/no").split("/");
@@ -156,6 +254,10 @@ interface Placeholder {
   read: (vars: TemplateVars) => unknown;
   transforms: Transform[];
   field?: string;
+  /** A hash transform is in the chain: what leaves is a digest, never the value. */
+  hashed: boolean;
+  /** The chain ends with a transform whose output holds no markup ('&', '<', quotes): safe inside XML text. */
+  xmlSafe: boolean;
 }
 
 const PLACEHOLDER = /\{\{([^{}]*)\}\}/g;
@@ -163,13 +265,17 @@ const PLACEHOLDER = /\{\{([^{}]*)\}\}/g;
 function parsePlaceholder(expression: string, endpoint: Endpoint): Placeholder | string {
   const [head, ...steps] = expression.split("|").map((s) => s.trim());
   if (!head) return "empty placeholder '{{}}'";
+  const names = steps.map((step) => step.split(":")[0].trim());
+  const hashed = names.some((n) => HASHES.has(n));
+  const xmlSafe = names.length > 0 && XML_SAFE.has(names[names.length - 1]);
   let read: Placeholder["read"];
   let field: string | undefined;
   if (head.startsWith("data.")) {
     const name = head.slice(5);
     if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) return `bad field name in '{{${expression}}}'`;
     field = name;
-    read = (vars) => vars.data[name];
+    // A ping's data holds no pii; a hash may read the pii fields the campaign lets pings hash.
+    read = hashed ? (vars) => vars.data[name] ?? vars.hashable?.[name] : (vars) => vars.data[name];
   } else if ((COMMON_VARS as readonly string[]).includes(head)) {
     read = (vars) => vars[head as (typeof COMMON_VARS)[number]];
   } else if ((POST_VARS as readonly string[]).includes(head)) {
@@ -190,7 +296,7 @@ function parsePlaceholder(expression: string, endpoint: Endpoint): Placeholder |
     if (typeof made === "string") return made;
     transforms.push(made);
   }
-  return { read, transforms, field };
+  return { read, transforms, field, hashed, xmlSafe };
 }
 
 function apply(p: Placeholder, vars: TemplateVars): unknown {
@@ -225,7 +331,7 @@ function compileString(text: string, path: (string | number)[], ctx: Compiling):
     if (typeof parsed === "string") ctx.problems.push({ path, message: parsed });
     else {
       parts.push(parsed);
-      if (parsed.field) ctx.fields.push({ path, field: parsed.field });
+      if (parsed.field) ctx.fields.push({ path, field: parsed.field, ...(parsed.hashed && { hashed: true }) });
     }
     last = match.index + match[0].length;
   }
@@ -233,6 +339,13 @@ function compileString(text: string, path: (string | number)[], ctx: Compiling):
   const rest = text.replace(PLACEHOLDER, "");
   if (rest.includes("{{") || rest.includes("}}")) ctx.problems.push({ path, message: `unbalanced '{{' or '}}' in '${text}'` });
   if (parts.every((p) => typeof p === "string")) return { render: () => text, constant: true };
+  // Text that is itself XML (an XML document in a form field or a JSON string): a lead's value
+  // placed in it must be escaped, or "12 Oak & Elm St" breaks the buyer's parser.
+  const literal = parts.filter((p) => typeof p === "string").join("");
+  if (/<[A-Za-z_?!/]/.test(literal))
+    for (const p of parts)
+      if (typeof p !== "string" && p.field && !p.xmlSafe)
+        ctx.problems.push({ path, message: `'{{data.${p.field}}}' sits inside XML text: end it with '| xml' so that '&' and '<' reach the buyer's parser intact` });
   // Exactly one placeholder and nothing around it: keep the value's own type.
   if (parts.length === 1) {
     const only = parts[0] as Placeholder;
@@ -271,3 +384,36 @@ export function compileTemplate(template: unknown, endpoint: Endpoint): { templa
 
 /** Renders a template to text, as a header value or a form/query/XML value needs. */
 export const renderText = (template: CompiledTemplate, vars: TemplateVars): string => asText(template.render(vars));
+
+/**
+ * A templated endpoint URL (`https://buyer.example/leads/{{ping_ref}}/post?lead={{lead_id}}`):
+ * placeholders may stand in the path or the query only, and each value is percent-encoded as one
+ * URL component, so a value can never add a path segment or a parameter of its own.
+ */
+export function compileUrlTemplate(url: string, endpoint: Endpoint): { render: (vars: TemplateVars) => string; fields: FieldRef[]; problems: TemplateProblem[] } {
+  const ctx: Compiling = { endpoint, problems: [], fields: [] };
+  const parts: (string | Placeholder)[] = [];
+  let last = 0;
+  for (const match of url.matchAll(PLACEHOLDER)) {
+    if (match.index > last) parts.push(url.slice(last, match.index));
+    if (!/^https?:\/\/[^/?#]+[/?]/i.test(url.slice(0, match.index)))
+      ctx.problems.push({ path: [], message: `a placeholder may stand only in the URL's path or query, not in its scheme or host ('{{${match[1].trim()}}}')` });
+    else if (url.slice(0, match.index).includes("#"))
+      ctx.problems.push({ path: [], message: `a placeholder may stand only in the URL's path or query, not in its fragment ('{{${match[1].trim()}}}')` });
+    const parsed = parsePlaceholder(match[1], endpoint);
+    if (typeof parsed === "string") ctx.problems.push({ path: [], message: parsed });
+    else {
+      parts.push(parsed);
+      if (parsed.field) ctx.fields.push({ path: [], field: parsed.field, ...(parsed.hashed && { hashed: true }) });
+    }
+    last = match.index + match[0].length;
+  }
+  if (last < url.length) parts.push(url.slice(last));
+  const rest = url.replace(PLACEHOLDER, "");
+  if (rest.includes("{{") || rest.includes("}}")) ctx.problems.push({ path: [], message: `unbalanced '{{' or '}}' in '${url}'` });
+  return {
+    render: (vars) => parts.map((p) => (typeof p === "string" ? p : encodeURIComponent(asText(apply(p, vars))))).join(""),
+    fields: ctx.fields,
+    problems: ctx.problems,
+  };
+}

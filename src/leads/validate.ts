@@ -15,6 +15,8 @@ export interface CompiledFields {
   ): { ok: true; data: Record<string, unknown> } | { ok: false; errors: FieldError[]; /** the fields that did pass */ data: Record<string, unknown> };
   /** Declared fields not marked pii: the only ones a ping may carry. */
   publicFields: readonly string[];
+  /** pii fields whose hash a ping template may carry (`ping_hash: true`). */
+  pingHashFields: readonly string[];
   /** Declared email and phone fields: what a lead is matched against the suppression list by. */
   contactFields: readonly { name: string; kind: "email" | "phone" }[];
 }
@@ -138,6 +140,7 @@ export function compileFields(fields: readonly FieldSpec[]): CompiledFields {
   const declared = new Set(fields.map((f) => f.name));
   return {
     publicFields: fields.filter((f) => !f.pii).map((f) => f.name),
+    pingHashFields: fields.filter((f) => f.pii && f.ping_hash).map((f) => f.name),
     contactFields: fields.flatMap((f) => (f.type === "email" || f.type === "phone" ? [{ name: f.name, kind: f.type }] : [])),
     validate(data) {
       const clean: Record<string, unknown> = {};

@@ -23,6 +23,10 @@ export const FieldSpec = z
     type: z.enum(fieldTypes),
     required: z.boolean().default(false),
     pii: z.boolean().default(false),
+    ping_hash: z
+      .boolean()
+      .optional()
+      .meta({ description: "A pii field whose hash (md5, sha1, sha256 in a ping template) a ping may carry: the hash, never the value" }),
     min: z.number().optional(),
     max: z.number().optional(),
     pattern: z
@@ -42,6 +46,7 @@ export const FieldSpec = z
   .superRefine((f, ctx) => {
     if (f.type === "enum" && !f.values) ctx.addIssue({ code: "custom", path: ["values"], message: "an enum field needs values" });
     if (f.type !== "enum" && f.values) ctx.addIssue({ code: "custom", path: ["values"], message: "values only apply to enum fields" });
+    if (f.ping_hash && !f.pii) ctx.addIssue({ code: "custom", path: ["ping_hash"], message: "only a pii field needs ping_hash: a ping carries a field that is not pii as it is" });
     if (f.min !== undefined && f.max !== undefined && f.min > f.max)
       ctx.addIssue({ code: "custom", path: ["min"], message: "min must not exceed max" });
   })
