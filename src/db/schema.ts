@@ -315,9 +315,15 @@ export const inboundPings = pgTable(
     postedAt: timestamp({ withTimezone: true }),
     answerStatus: integer(),
     answer: jsonb(),
+    /**
+     * When the sweeper cleared what only a post needs (fields, bids, buyers' pings, history, the
+     * answer), a day past its expiry; the narrow row stays for the pings report until retention.
+     */
+    prunedAt: timestamp({ withTimezone: true }),
   },
   (t) => [
     index().on(t.receivedAt),
+    index("inbound_pings_unpruned").on(t.expiresAt).where(sql`${t.prunedAt} is null`),
     check("inbound_pings_status", sql`${t.status} in ('bid', 'no_bid')`),
     check("inbound_pings_state", sql`${t.state} in ('open', 'posting', 'posted')`),
   ],
