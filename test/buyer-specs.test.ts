@@ -244,6 +244,18 @@ describe("buyer specs", () => {
       expect(sold.body).toMatchObject({ status: "sold", price: 9.25 });
     });
 
+    it("keeps every new setting through config as code: the export holds them and applies back as no change", async () => {
+      const headers = { authorization: `Bearer ${g.gavel.adminToken}` };
+      const text = await (await fetch(`${g.url}/v1/config/export`, { headers })).text();
+      expect(text).toContain("ping_hash: true");
+      expect(text).toContain("{{data.email | sha256}}");
+      expect(text).toContain("/post/leads/{{ping_ref}}/accept?lead={{lead_id}}&src=gavel");
+      expect(text).toMatch(/no_bid:\s+status:\s+- 404/);
+      const res = await fetch(`${g.url}/v1/config/apply`, { method: "POST", headers: { ...headers, "content-type": "application/yaml" }, body: text });
+      expect(res.status).toBe(200);
+      expect(((await res.json()) as any).applied).toBe(false);
+    });
+
     it("refuses a no_bid rule that is not a condition at save time", async () => {
       const b = await buyer({});
       await g.setup({ campaign: { id: "spec-flag" }, channels: [] });
