@@ -179,6 +179,26 @@ describe("POST /v1/pings then POST /v1/posts", () => {
     expect(postsOf(m.a)).toBe(1);
   });
 
+  it("answers 410 to a post of an expired ping whose claim died with its post before recording the lead, once the claim is stale", async () => {
+    const m = await market({});
+    const lead = consumer();
+    const ping = await call(m.key, "/v1/pings", pingOf(m.id, lead));
+    // A process claimed the ping 10 s in and died before its intake (the default TTL is 60 s).
+    clock.advance(10_000);
+    await t.g.gavel.database.rows(sql`update inbound_pings set state = 'posting', posted_at = ${new Date(clock.now()).toISOString()}::timestamptz where id = ${ping.body.ping_id}`);
+    clock.advance(1_000);
+    expect((await call(m.key, "/v1/posts", { ping_id: ping.body.ping_id, data: lead })).status).toBe(409);
+    // Expired, but the claim is fresh: its post may still be running.
+    clock.advance(60_000);
+    expect((await call(m.key, "/v1/posts", { ping_id: ping.body.ping_id, data: lead })).status).toBe(409);
+    // Expired, and the claim stale: the ping is over (it was 409 forever).
+    clock.advance(120_000);
+    const over = await call(m.key, "/v1/posts", { ping_id: ping.body.ping_id, data: lead });
+    expect(over.status).toBe(410);
+    expect(over.body.type).toBe("urn:gavel:problem:ping_expired");
+    expect(postsOf(m.a) + postsOf(m.b)).toBe(0);
+  });
+
   it("when the quoted winner refuses: no sale under `no_sale`, the lower bid at its own payout under `sell_lower`", async () => {
     const refuse = { post: () => ({ json: { accepted: false, reason: "full" } }) };
     const strict = await market({ inbound: { below_quote: "no_sale" } }, { a: refuse });

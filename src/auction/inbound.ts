@@ -471,11 +471,15 @@ async function postRead(
   const replay = replayOf(ping);
   if (replay) return replay;
   const now = new Date(deps.clock.now());
-  if (!(await claimPing(deps.database, ping.id, supplier.id, now, new Date(now.getTime() - STALE_CLAIM_MS)))) {
+  const staleBefore = new Date(now.getTime() - STALE_CLAIM_MS);
+  if (!(await claimPing(deps.database, ping.id, supplier.id, now, staleBefore))) {
     const again = await findPing(deps.database, ping.id, supplier.id);
     const replayed = again && replayOf(again);
     if (replayed) return replayed;
-    if (again && again.state !== "open") throw new GavelError("idempotency_in_progress", "Another post of this ping is still running: send it again shortly to read its answer");
+    // A claim whose post died before recording its lead, on a ping that expired before the claim went
+    // stale (the default TTL is shorter than STALE_CLAIM_MS): the ping is over, not still running.
+    const abandoned = again?.state === "posting" && again.leadStatus === null && again.expiresAt <= now && again.postedAt !== null && again.postedAt < staleBefore;
+    if (again && again.state !== "open" && !abandoned) throw new GavelError("idempotency_in_progress", "Another post of this ping is still running: send it again shortly to read its answer");
     throw new GavelError("ping_expired", `The ping expired at ${ping.expiresAt.toISOString()}: ping again`);
   }
   claimed.yes = true;
