@@ -165,6 +165,9 @@ function pingChannels(
   for (const name of plan.fields.publicFields) if (lead.data[name] !== undefined) publicData[name] = lead.data[name];
   // Serialised once for every native ping of this lead.
   const publicJson = JSON.stringify(publicData);
+  // pii fields a ping template may send hashed (never as they are): see src/channels/template.ts.
+  let hashable: Record<string, unknown> | undefined;
+  for (const name of plan.fields.pingHashFields) if (lead.data[name] !== undefined) (hashable ??= {})[name] = lead.data[name];
   const campaign = plan.campaign;
   const sharedFloor = sharedFloorCents(plan, floor);
   return Promise.all(
@@ -174,7 +177,7 @@ function pingChannels(
         const startedAt = deadline.wallNow();
         const pingId = deps.newId();
         const request = channel.io.buildPing(
-          { pingId, leadId: lead.id, campaign: campaign.id, test: lead.test, publicData, publicJson },
+          { pingId, leadId: lead.id, campaign: campaign.id, test: lead.test, publicData, publicJson, receivedAt: lead.receivedAt, hashable },
           deadline.pingTimeout(channel.config.ping?.timeout_ms ?? campaign.auction.ping_timeout_ms),
           deps.maxBodyBytes,
         );
