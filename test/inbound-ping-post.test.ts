@@ -319,6 +319,31 @@ describe("POST /v1/pings then POST /v1/posts", () => {
     expect(buyers.map((b) => b.pings.length)).toEqual([2, 2, 2, 2]);
   });
 
+  it("charges a best campaign's second price as a lead's auction does: the exclusive winner at least what beats the shared sale it displaced", async () => {
+    const id = `best-second-${++n}`;
+    const bidding = (json: Record<string, unknown>) => t.buyer({ ping: () => ({ json }) });
+    // One ranking would charge a (30) against d's 12; the shared sale it beat is 10 + 9: 19.01, as POST /v1/leads charges.
+    const [a, d, b, c] = await Promise.all([bidding({ bid: 30 }), bidding({ bid: 12 }), bidding({ shared_bid: 10 }), bidding({ shared_bid: 9 })]);
+    const key = await t.g.setup({
+      campaign: { id, auction: { mode: "best", max_sells: 2, pricing: "second", floor: 1 }, payout: { type: "revshare", percent: 50 } },
+      channels: [
+        pingPost(`${id}-a`, a, { buyer_id: `${id}-a` }),
+        pingPost(`${id}-d`, d, { buyer_id: `${id}-d` }),
+        pingPost(`${id}-b`, b, { buyer_id: `${id}-b`, buys: ["shared"] }),
+        pingPost(`${id}-c`, c, { buyer_id: `${id}-c`, buys: ["shared"] }),
+      ],
+    });
+    const lead = consumer();
+    const ping = await call(key, "/v1/pings", pingOf(id, lead));
+    expect(ping.body.price).toBe(9.5);
+    const post = await call(key, "/v1/posts", { ping_id: ping.body.ping_id, data: lead });
+    expect(post.body).toMatchObject({ status: "sold", sold_to: 1 });
+    expect(a.posts[0].body.price).toBe(19.01);
+    const direct = await t.g.lead(key, { campaign: id, data: consumer() });
+    expect(a.posts[1].body.price).toBe(19.01);
+    expect(direct.body.price).toBe(post.body.price);
+  });
+
   it("user choice on an exclusive campaign sells to one buyer: choosing two offers is a 422 and no buyer is posted", async () => {
     const id = `choice-excl-${++n}`;
     const buyers = await Promise.all([9, 8, 7].map((bid) => t.buyer({ ping: () => ({ json: { bid } }) })));

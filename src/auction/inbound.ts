@@ -44,7 +44,7 @@ import { rankBids } from "./rank";
 import { recordOutcome } from "./outcome";
 import { payoutCents, payoutFloorCents, payoutRuleFor } from "./payout";
 import { sharedResult, type AuctionResult } from "./run";
-import { chooseSale, postShared } from "./shared";
+import { chooseSale, clearChoice, postShared } from "./shared";
 import type { SellDeps } from "./sell";
 
 const SHA256_HEX = /^[0-9a-f]{64}$/;
@@ -293,20 +293,20 @@ async function quote(
       const pricing = plan.pricing;
       if (pricing) await scoreBids(pricing, campaign.id, plan.channels, bids, deadline.wallNow());
       const ranking = rankBids(bids, deps.random, pricing ? byScore : undefined);
-      if (pricing && ranking.length) {
-        clearRanking(pricing, ranking, floor);
-        trail.ranking = rankingRecord(pricing, ranking, floor);
-      }
-      // The sale the post would make (shared.ts): a `best` campaign chooses now, from the bids in hand.
+      if (pricing && ranking.length) clearRanking(pricing, ranking, floor);
+      // The sale the post would make (shared.ts): a `best` campaign chooses now, from the bids in hand,
+      // and second price charges each kind within its kind, as a lead's auction does (run.ts).
       const k = campaign.auction.max_sells;
       let sale: readonly Bid[] = ranking;
       shared = campaign.auction.mode === "shared";
       if (campaign.auction.mode === "best" && ranking.length) {
         const chosen = chooseSale(ranking, k);
+        if (pricing) clearChoice(pricing, chosen, k, floor);
         shared = chosen.sale === "shared";
         sale = shared ? chosen.shared : chosen.exclusive;
         events.push({ status: "pinged", at: new Date(deadline.wallNow()).toISOString(), reason: chosen.reason });
       }
+      if (pricing && ranking.length) trail.ranking = rankingRecord(pricing, ranking, floor);
       // What is offered: user choice's best n (one per buyer), a shared sale's best max_sells, else the top bid.
       offered = choice !== undefined ? oneEach(sale, choice) : shared ? oneEach(sale, k) : sale.slice(0, 1);
       kept = sale.map((b) => ({
