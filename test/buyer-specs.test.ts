@@ -208,6 +208,24 @@ describe("buyer specs", () => {
       expect(tried.body.ping.rules[0]).toEqual({ rule: "no_bid", spec: { status: [404] }, matched: true, holds: true, value: 404 });
     });
 
+    it("lets a native buyer add only the no_bid rule, the native protocol reading the rest", async () => {
+      const b = await buyer({
+        ping: (r) => (r.body.data.state === "OK" ? { status: 404, text: "" } : r.body.ping_id ? { json: { bid: 6, ping_ref: "n-1" } } : refuse("not native")),
+        post: (r) => (r.body.ping_ref === "n-1" ? { json: { accepted: true } } : refuse("ping_ref")),
+      });
+      const key = await g.setup({
+        campaign: { id: "spec-404-native" },
+        channels: [pingPost("spec-404-native-acme", b, { circuit_breaker: { failures: 1, cooldown_ms: 600_000 }, response: { ping: { no_bid: { status: [404] } } } })],
+      });
+      const none = await g.lead(key, { campaign: "spec-404-native", data: consumer({ state: "OK" }) });
+      expect((await trace(none.body.lead_id)).attempts[0]).toMatchObject({ outcome: "no_bid", reason: "no_bid_rule", detail: "HTTP 404" });
+      const sold = await g.lead(key, { campaign: "spec-404-native", data: consumer() });
+      expect(sold.body).toMatchObject({ status: "sold", price: 6 });
+      const tried = await g.admin("POST", "/v1/channels/spec-404-native-acme/test", { data: consumer() });
+      expect(tried.body.ping.rules.map((r: any) => r.rule)).toEqual(["no_bid", "bid", "ping_ref", "reason"]);
+      expect(tried.body.ping.result).toMatchObject({ outcome: "bid", price: 6, ping_ref: "n-1" });
+    });
+
     it("the same 404s without the rule are errors that open the circuit", async () => {
       const b = await buyer({ ping: (r) => (r.body.data.state === "OK" ? { status: 404, json: { message: "no buyer" } } : { json: { bid: 11 } }) });
       const key = await g.setup({

@@ -83,7 +83,7 @@ describe("channel configuration checks", () => {
       { path: "response.post.price", message: "flags may only use i, m, s and u" },
     ]);
     expect(await refused("cfg-nobid", { response: { ping: { reason: "$.why" } } })).toEqual([
-      { path: "response.ping.bid", message: "needs bid (where the price is), or accepted (a yes/no priced at fixed_price)" },
+      { path: "response.ping.bid", message: "needs bid (where the price is), or accepted (a yes/no priced at fixed_price), or only no_bid (the native protocol reads the rest)" },
     ]);
     expect(await refused("cfg-accept-only", { response: { ping: { accepted: "$.ok" } } })).toEqual([
       { path: "fixed_price", message: "a ping answered only with yes/no sells at the channel's fixed_price: set it" },

@@ -16,7 +16,7 @@ import {
   type PostInput,
   type PostOutcome,
 } from "./native";
-import { compilePingReader, compilePostReader, NATIVE_PING_RULES, NATIVE_POST_RULES, NATIVE_SHARED_PING_RULES, traceRules, type ReadResult } from "./rules";
+import { compileNativePingWithNoBid, compilePingReader, compilePostReader, NATIVE_PING_RULES, NATIVE_POST_RULES, NATIVE_SHARED_PING_RULES, traceRules, type ReadResult } from "./rules";
 import { basicCredentials } from "./secrets";
 import { signingHeaders } from "./signing";
 import { compileTemplate, compileUrlTemplate, hasPlaceholder, renderText, type CompiledTemplate, type Endpoint, type TemplateVars } from "./template";
@@ -115,7 +115,12 @@ export function compileChannel(channel: Channel): ChannelIO {
   const pingRules = channel.response?.ping;
   const postRules = channel.response?.post;
   const sharedFixedPriceCents = channel.shared_fixed_price === undefined ? null : toCents(channel.shared_fixed_price);
-  const readPingRules = pingRules && compilePingReader(pingRules, fixedPriceCents, sharedFixedPriceCents);
+  const nativeWithNoBid = pingRules?.no_bid !== undefined && pingRules.bid === undefined && pingRules.shared_bid === undefined && pingRules.accepted === undefined;
+  const readPingRules =
+    pingRules &&
+    (nativeWithNoBid
+      ? compileNativePingWithNoBid(pingRules, channel.buys?.includes("shared") ?? false)
+      : compilePingReader(pingRules, fixedPriceCents, sharedFixedPriceCents));
   const readPostRules = postRules && compilePostReader(postRules);
 
   const explainPing: ChannelIO["explainPing"] = readPingRules

@@ -359,8 +359,13 @@ function channelConfigProblems(ch: Pick<z.infer<typeof ChannelFields>, "type" | 
   const ping = ch.response?.ping;
   if (ping) {
     if (ch.type === "direct_post") problems.push({ path: ["response", "ping"], message: "a direct_post channel is not pinged" });
-    if (ping.bid === undefined && ping.shared_bid === undefined && ping.accepted === undefined)
-      problems.push({ path: ["response", "ping", "bid"], message: "needs bid (where the price is), or accepted (a yes/no priced at fixed_price)" });
+    // Only `no_bid` (and `reason`, `format`): the native protocol reads everything else.
+    const nativeRest = ping.no_bid !== undefined && Object.keys(ping).every((k) => ["no_bid", "reason", "format"].includes(k));
+    if (ping.bid === undefined && ping.shared_bid === undefined && ping.accepted === undefined && !nativeRest)
+      problems.push({
+        path: ["response", "ping", "bid"],
+        message: "needs bid (where the price is), or accepted (a yes/no priced at fixed_price), or only no_bid (the native protocol reads the rest)",
+      });
     if (ping.bid === undefined && ping.shared_bid === undefined && ping.accepted !== undefined && ch.fixed_price === undefined && ch.shared_fixed_price === undefined)
       problems.push({ path: ["fixed_price"], message: "a ping answered only with yes/no sells at the channel's fixed_price: set it" });
     problems.push(...rulesProblems(["response", "ping"], ping, ["accepted", "no_bid"]));

@@ -29,6 +29,7 @@ import {
   pingFault,
   postFault,
   readBid,
+  readPingResponse,
   refused,
   rejection,
   unreadable,
@@ -255,6 +256,28 @@ export function compilePingReader(spec: PingRules, fixedPriceCents: number | nul
     if (acc?.holds) return { outcome: noBid("invalid_response", reasonText("no_price", excerpt(answer.text))), rules };
     const anything = acc?.decided || shared.found || ref.found || why.found || exp.found || life.found;
     return { outcome: anything ? noBid("no_bid", declined) : noBid("invalid_response", notReadable(answer)), rules };
+  };
+}
+
+/**
+ * A channel that speaks the native protocol but says "no buyer" its own way (`response.ping` with
+ * `no_bid` and no `bid` or `accepted`): the rule is read first, and the native reader reads the rest.
+ */
+export function compileNativePingWithNoBid(spec: PingRules, shared: boolean): PingReader {
+  const noBidRule = compileCondition(spec.no_bid!);
+  const reasonRule = spec.reason === undefined ? undefined : compileValueRule(spec.reason);
+  return (response) => {
+    if (response.kind === "response") {
+      const answer = answerOf(response, spec.format);
+      const rules: RuleTrace[] = [];
+      const t = tracer(rules);
+      if (t.condition("no_bid", spec.no_bid, noBidRule(answer)).holds) {
+        const why = reasonRule ? t.value("reason", spec.reason, reasonRule(answer)) : { found: false };
+        return { outcome: noBid("no_bid", reasonText("no_bid_rule", buyerWords(why.value) ?? `HTTP ${response.status}`)), rules };
+      }
+      return { outcome: readPingResponse(response), rules: [...rules, ...traceRules(response, shared ? NATIVE_SHARED_PING_RULES : NATIVE_PING_RULES)] };
+    }
+    return { outcome: readPingResponse(response), rules: [] };
   };
 }
 
