@@ -96,6 +96,10 @@ export async function postShared(
       const buyer = bid.channel.buyerId;
       posting.add(buyer);
       const step = postOne(deps, campaign, lead, bid, deadline, trail)
+        // An unexpected error (a bug, a driver's throw) is this step's failure, as a lost database
+        // is: nothing more is posted, and the posts in flight are still waited for, so that a buyer
+        // that accepts one is recorded as a sale rather than lost with the thrown error.
+        .catch((): PostStep => ({ kind: "no_database" }))
         .then((result) => {
           posting.delete(buyer);
           switch (result.kind) {
