@@ -24,6 +24,7 @@ import { LeadWriter } from "./db/lead-writer";
 import { settleInterruptedLeads } from "./db/leads";
 import { keepAttemptPartitions, type PartitionUpkeep } from "./db/partitions";
 import { pruneStickyBuyers } from "./db/routing";
+import { prunePings } from "./db/pings";
 import { uuidv7 } from "./ids";
 import { rollUp } from "./reports/rollup";
 import type { AppEnv } from "./http/env";
@@ -34,6 +35,8 @@ import { DAY_MS, systemClock, type Clock } from "./time/clock";
 
 /** Returning consumers forgotten per sweep at most. */
 const STICKY_PRUNE_BATCH = 10_000;
+/** Expired pings pruned (and pings past retention deleted) per sweep at most. */
+const PING_PRUNE_BATCH = 10_000;
 
 export interface Gavel {
   url: string;
@@ -148,6 +151,9 @@ export async function startGavel(options: StartOptions): Promise<Gavel> {
         .then((done) => logPartitionUpkeep(logger, done))
         .catch((err) => logger.error({ err }, "keeping the partitions of attempts failed")),
       pruneSticky(),
+      prunePings(database, clock.now(), config.GAVEL_RETENTION_DAYS, PING_PRUNE_BATCH)
+        .then((n) => (n.pruned || n.deleted) && logger.info(n, "pruned expired pings"))
+        .catch((err) => logger.error({ err }, "pruning expired pings failed")),
     ]);
   await settle();
   const sweeper = setInterval(settle, config.GAVEL_SWEEP_MS);

@@ -448,6 +448,8 @@ async function postRead(
 ): Promise<PostFate> {
   const ping = await findPing(deps.database, submission.ping_id, supplier.id);
   if (!ping) throw new GavelError("not_found", `No ping '${submission.ping_id}' of this supplier`);
+  // Past its expiry and the replay margin, a ping keeps none of what a post needs (db/pings.ts prunePings).
+  if (ping.prunedAt) throw new GavelError("ping_expired", `The ping expired at ${ping.expiresAt.toISOString()}: ping again`);
   const chosen = submission.offer_ids;
   if (chosen) {
     const offers = new Set(ping.bids.flatMap((b) => (b.offer_id ? [b.offer_id] : [])));

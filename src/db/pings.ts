@@ -57,6 +57,8 @@ export interface PingRow extends Omit<NewPing, "attempts"> {
   postedAt: Date | null;
   answerStatus: number | null;
   answer: unknown;
+  /** When what only a post needs was cleared (prunePings); null while kept. */
+  prunedAt: Date | null;
   /** The status of the lead recorded by the post, if one was. */
   leadStatus: string | null;
   leadPriceCents: number | null;
@@ -110,6 +112,7 @@ interface RawPing {
   posted_at: string | Date | null;
   answer_status: number | null;
   answer: unknown;
+  pruned_at: string | Date | null;
   lead_status: string | null;
   lead_price_cents: number | null;
   lead_sold_to: number | null;
@@ -141,6 +144,7 @@ function pingOf(r: RawPing): PingRow {
     postedAt: r.posted_at === null ? null : asDate(r.posted_at),
     answerStatus: r.answer_status,
     answer: r.answer,
+    prunedAt: r.pruned_at === null ? null : asDate(r.pruned_at),
     leadStatus: r.lead_status,
     leadPriceCents: r.lead_price_cents,
     leadSoldTo: r.lead_sold_to,
@@ -148,7 +152,7 @@ function pingOf(r: RawPing): PingRow {
 }
 
 const PING_COLUMNS = sql`p.id, p.campaign_id, p.supplier_id, p.test, p.source, p.sub_id, p.data, p.contact_hashes, p.received_at, p.expires_at,
-  p.status, p.reason, p.quote_cents, p.bids, p.attempts, p.excluded, p.ranking, p.events, p.state, p.posted_at, p.answer_status, p.answer,
+  p.status, p.reason, p.quote_cents, p.bids, p.attempts, p.excluded, p.ranking, p.events, p.state, p.posted_at, p.answer_status, p.answer, p.pruned_at,
   l.status as lead_status, l.price_cents as lead_price_cents, l.sold_to as lead_sold_to`;
 
 /** A supplier's ping, with the status of the lead its post recorded (if any). */
@@ -255,4 +259,35 @@ export async function suppressedAny(database: Database, entries: readonly { kind
       sql`, `,
     )}) limit 1`);
   return rows.length > 0;
+}
+
+/**
+ * How long a ping's post and its replays are kept past the ping's expiry: a post in flight at the
+ * expiry, and a supplier replaying its post after a timeout or a restart, still find the ping and its
+ * answer. Past it a post is `410 ping_expired`.
+ */
+export const PING_REPLAY_MARGIN_MS = 86_400_000;
+
+/**
+ * The sweeper's upkeep of pings, at most `limit` rows of each kind: a ping past its expiry and
+ * PING_REPLAY_MARGIN_MS keeps only what the pings report reads (who, when, its quote, whether its
+ * post recorded a lead); a ping older than the retention is deleted, as its attempts' partitions are.
+ * A posted ping's lead keeps its own copy of the ping's fields, bids' attempts and history.
+ */
+export async function prunePings(database: Database, now: number, retentionDays: number, limit: number): Promise<{ pruned: number; deleted: number }> {
+  const pruned = await database.rows(sql`
+    update inbound_pings p set pruned_at = ${ts(new Date(now))}, data = '{}'::jsonb, contact_hashes = null, bids = '[]'::jsonb,
+      attempts = '[]'::jsonb, excluded = '[]'::jsonb, ranking = null, events = '[]'::jsonb, answer = null
+    where p.id in (
+      select id from inbound_pings where pruned_at is null and expires_at < ${ts(new Date(now - PING_REPLAY_MARGIN_MS))} limit ${limit}
+    )
+    returning p.id`);
+  const deleted =
+    retentionDays > 0
+      ? await database.rows(sql`
+          delete from inbound_pings where id in (
+            select id from inbound_pings where received_at < ${ts(new Date(now - retentionDays * 86_400_000))} limit ${limit}
+          ) returning id`)
+      : [];
+  return { pruned: pruned.length, deleted: deleted.length };
 }

@@ -64,6 +64,10 @@ const PingRecord = z
     price: z.number().meta({ description: "The quote: what the supplier would be paid by the quoted sale" }),
     state: z.enum(["open", "posting", "posted"]).meta({ description: "`open` until its post takes it (`posting`), then `posted` with the post's answer" }),
     lead_url: z.string().nullable().meta({ description: "The lead its post recorded; null while none" }),
+    pruned_at: z
+      .string()
+      .nullable()
+      .meta({ description: "When the sweeper cleared its fields, bids, buyers' pings and history, a day past its expiry (the pings report still counts it; its lead keeps its own copy); null while kept" }),
     history: z.array(z.object({ status: z.string(), at: z.string(), reason: reasonOf("lead").nullable(), detail: reasonDetail })),
     bids: z.array(
       z.object({
@@ -220,6 +224,7 @@ export function pingRoutes(deps: LeadRouteDeps, rateLimiter: Parameters<typeof r
           price: fromCents(ping.quoteCents),
           state: ping.state,
           lead_url: ping.leadStatus === null ? null : `/v1/leads/${ping.id}`,
+          pruned_at: ping.prunedAt?.toISOString() ?? null,
           history: ping.events.map((e) => ({ status: e.status, at: e.at, ...shown(stageReason("lead", e.reason)) })),
           bids: ping.bids.map((b) => ({ channel_id: b.channel_id, price: fromCents(b.price_cents), charge: fromCents(b.charge_cents), sale: b.sale ?? "exclusive", offer_id: b.offer_id ?? null, ping_ref: b.ping_ref })),
           excluded: (ping.excluded as { channel_id: string; reason: string }[]).map((e) => ({ channel_id: e.channel_id, ...shown(stageReason("excluded", e.reason)) })),
