@@ -384,3 +384,25 @@ describe("POST /v1/pings then POST /v1/posts", () => {
     expect(res.status).toBe(403);
   });
 });
+
+describe("a pinged lead's posts under rank_by expected", () => {
+  it("count for the channels' acceptance rates: a buyer that refused a posted ping is quoted below an honest one at the next ping", async () => {
+    // a bids 11 and refuses every post; b bids 10 and buys. With 5 prior posts, one refusal takes a's
+    // rate to 5/6: 11 × 5/6 = 9.17 < 10.
+    const m = await market(
+      { auction: { rank_by: "expected", acceptance: { floor: 0.1, prior_posts: 5, half_life_hours: 24 } }, inbound: { below_quote: "sell_lower" } },
+      { a: { ping: () => ({ json: { bid: 11, ping_ref: "a" } }), post: () => ({ json: { accepted: false } }) }, b: { ping: () => ({ json: { bid: 10, ping_ref: "b" } }) } },
+    );
+    const lead = consumer();
+    const first = await call(m.key, "/v1/pings", pingOf(m.id, lead));
+    expect(first.body).toMatchObject({ status: "bid", price: 5.5 });
+    const post = await call(m.key, "/v1/posts", { ping_id: first.body.ping_id, data: lead });
+    expect(post.body).toMatchObject({ status: "sold", price: 5 });
+    expect([m.a.posts.length, m.b.posts.length]).toEqual([1, 1]);
+
+    const second = await call(m.key, "/v1/pings", pingOf(m.id, consumer()));
+    expect(second.body).toMatchObject({ status: "bid", price: 5 });
+    const record = (await t.g.admin("GET", `/v1/pings/${second.body.ping_id}`)).body;
+    expect(record.bids.map((b: { channel_id: string }) => b.channel_id)).toEqual([`${m.id}-b`, `${m.id}-a`]);
+  });
+});

@@ -33,7 +33,7 @@ import { DAY_MS } from "../time/clock";
 import { leadAnswer, LeadAnswer, replayedAnswer, type LeadFate } from "./answer";
 import { Bid } from "./bid";
 import type { CampaignPlan } from "./catalog";
-import { byScore, clearRanking, rankingRecord, scoreBids, type PricedTrail } from "./clearing";
+import { byScore, clearRanking, countPosts, rankingRecord, scoreBids, type PricedTrail } from "./clearing";
 import { Deadline, monotonic } from "./deadline";
 import { processWorld, rulesKnowing, selectChannels, type Exclusion } from "./eligibility";
 import { floorCents } from "./floors";
@@ -638,6 +638,8 @@ async function sellPinged(
     }
   } finally {
     for (const bid of ranking) letGo(eligibility.slots, bid);
+    // rank_by expected: a pinged lead's posts count for their channels' acceptance rates, as any lead's (run.ts).
+    if (plan.pricing) countPosts(plan.pricing, campaign.id, trail.attempts);
   }
   // The quote's payout when the quoted bid buys at its price; a lower sale pays by its own revenue (never more than the quote).
   const fate = await recordOutcome(deps, plan, lead, eligibility, result, payoutRule, deadline, undefined, metrics);
