@@ -24,7 +24,7 @@ describe.skipIf(missing && !process.env.CI)("a lead's ranking in the dashboard",
     const next = await t.buyer({ ping: () => ({ json: { bid: 9 } }) });
     const key = await t.g.setup({
       campaign: { id: "dash-second", auction: { pricing: "second", floor: 2 } },
-      channels: [pingPost("dash-top", top), pingPost("dash-next", next, { bid_adjustment: { multiplier: 0.5 } })],
+      channels: [pingPost("dash-top", top, { buyer_id: "dash-top" }), pingPost("dash-next", next, { buyer_id: "dash-next", bid_adjustment: { multiplier: 0.5 } })],
     });
     const sold = await t.g.lead(key, { campaign: "dash-second", data: consumer() });
     // dash-next ranks at 4.50: dash-top pays 4.51.

@@ -117,6 +117,23 @@ describe("pricing arithmetic", () => {
     );
   });
 
+  it("second price charges a buyer against the next bid of another buyer, never its own other channel's", () => {
+    const plan = campaignPlan({ pricing: "second" }, [
+      { id: "acme-1", buyer_id: "acme" },
+      { id: "acme-2", buyer_id: "acme" },
+      { id: "other", buyer_id: "other" },
+    ]);
+    const bids = plan.channels.map((channel, i) => new Bid(channel, [1000, 900, 500][i], null, null, null));
+    const ranking = rankBids(bids, () => 0.5, byScore);
+    clearRanking(plan.pricing!, ranking, 100);
+    // acme-1 against other's 5.00 (not acme-2's 9.00); acme-2 likewise; other against nothing: the floor.
+    expect(ranking.map((b) => [b.channel.id, b.chargeCents])).toEqual([
+      ["acme-1", 501],
+      ["acme-2", 501],
+      ["other", 100],
+    ]);
+  });
+
   it("estimates a rate from decayed counts, trusting a new channel and never going under the floor", () => {
     const estimate = AcceptanceEstimate.parse({ floor: 0.1, half_life_hours: 1, prior_posts: 5 });
     const now = Date.parse("2026-03-02T15:00:00Z");
@@ -231,7 +248,7 @@ describe("pricing and ranking in the auction", () => {
     const third = await buyer({ ping: bidding(5) });
     const key = await g.setup({
       campaign: { id: "second", auction: { pricing: "second", floor: 3 } },
-      channels: [pingPost("second-top", top), pingPost("second-second", second), pingPost("second-third", third)],
+      channels: [pingPost("second-top", top, { buyer_id: "second-top" }), pingPost("second-second", second, { buyer_id: "second-second" }), pingPost("second-third", third, { buyer_id: "second-third" })],
     });
     const res = await g.lead(key, { campaign: "second", data: consumer() });
     expect(res.body).toMatchObject({ status: "sold", price: 8.01 });
@@ -250,7 +267,7 @@ describe("pricing and ranking in the auction", () => {
     });
 
     const alone = await buyer({ ping: bidding(10) });
-    const aloneKey = await g.setup({ campaign: { id: "second-alone", auction: { pricing: "second", floor: 3 } }, channels: [pingPost("second-alone-b", alone)] });
+    const aloneKey = await g.setup({ campaign: { id: "second-alone", auction: { pricing: "second", floor: 3 } }, channels: [pingPost("second-alone-b", alone, { buyer_id: "second-alone-b" })] });
     expect((await g.lead(aloneKey, { campaign: "second-alone", data: consumer() })).body).toMatchObject({ status: "sold", price: 3 });
     expect(alone.posts[0].body.price).toBe(3);
 
@@ -258,7 +275,7 @@ describe("pricing and ranking in the auction", () => {
     const tieB = await buyer({ ping: bidding(10) });
     const tieKey = await g.setup({
       campaign: { id: "second-tie", auction: { pricing: "second" } },
-      channels: [pingPost("second-tie-a", tieA), pingPost("second-tie-b", tieB)],
+      channels: [pingPost("second-tie-a", tieA, { buyer_id: "second-tie-a" }), pingPost("second-tie-b", tieB, { buyer_id: "second-tie-b" })],
     });
     // The next bid + 0.01 is above the winner's own bid: it pays its bid.
     expect((await g.lead(tieKey, { campaign: "second-tie", data: consumer() })).body).toMatchObject({ status: "sold", price: 10 });
@@ -269,7 +286,7 @@ describe("pricing and ranking in the auction", () => {
     const plain = await buyer({ ping: bidding(4) });
     const key = await g.setup({
       campaign: { id: "second-adj", auction: { pricing: "second" } },
-      channels: [pingPost("second-adj-halved", halved, { bid_adjustment: { multiplier: 0.5 } }), pingPost("second-adj-plain", plain)],
+      channels: [pingPost("second-adj-halved", halved, { buyer_id: "second-adj-halved", bid_adjustment: { multiplier: 0.5 } }), pingPost("second-adj-plain", plain, { buyer_id: "second-adj-plain" })],
     });
     const res = await g.lead(key, { campaign: "second-adj", data: consumer() });
     // Adjusted 5 beats 4; to beat 4 it needed 4.01 adjusted, a bid of 8.02.
@@ -284,7 +301,7 @@ describe("pricing and ranking in the auction", () => {
     const third = await buyer({ ping: bidding(5) });
     const key = await g.setup({
       campaign: { id: "second-fb", auction: { pricing: "second" } },
-      channels: [pingPost("second-fb-top", top), pingPost("second-fb-second", second), pingPost("second-fb-third", third)],
+      channels: [pingPost("second-fb-top", top, { buyer_id: "second-fb-top" }), pingPost("second-fb-second", second, { buyer_id: "second-fb-second" }), pingPost("second-fb-third", third, { buyer_id: "second-fb-third" })],
     });
     const res = await g.lead(key, { campaign: "second-fb", data: consumer() });
     expect(res.body).toMatchObject({ status: "sold", price: 5.01 });

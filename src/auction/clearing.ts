@@ -11,6 +11,7 @@
 //   first price; under second price the least that would still have ranked it above the bid below
 //   it — that bid's score over this bid's rate, plus a cent, turned back into this buyer's own terms
 //   (undoing its adjustment) — or the floor when nothing is below it, never more than its own bid.
+//   The bid below is the next one of another buyer: a buyer is never bid up by its own channels.
 //   A buyer that rejects passes the lead to the next bid, which is charged against the one below
 //   it in turn.
 import type { AttemptRow } from "../db/leads";
@@ -46,7 +47,8 @@ export function clearRanking(plan: PricingPlan, ranking: readonly Bid[], floor: 
       bid.chargeCents = bid.priceCents;
       continue;
     }
-    const next = ranking[i + 1];
+    // A buyer is not charged against its own other channel's bid: the next bid of another buyer.
+    const next = ranking.slice(i + 1).find((b) => b.channel.buyerId !== bid.channel.buyerId);
     let least = floor;
     if (next) {
       const rate = bid.acceptance?.rate ?? 1;
