@@ -59,6 +59,12 @@ export async function startBaseline(initial: BaselineSettings, port = 0) {
   async function auction(lead: { campaign?: string; data?: Record<string, unknown> }, started: number) {
     const leadId = randomUUID();
     const deadline = started + settings.deadlineMs;
+    const bids = await pingPhase(leadId, lead, deadline);
+    return sell(bids, leadId, lead.campaign, lead.data ?? {}, deadline);
+  }
+
+  /** Every buyer pinged with the public fields at once; the bids, highest first. */
+  async function pingPhase(leadId: string, lead: { campaign?: string; data?: Record<string, unknown> }, deadline: number) {
     const data = lead.data ?? {};
     const publicData: Record<string, unknown> = {};
     for (const name of settings.publicFields) if (data[name] !== undefined) publicData[name] = data[name];
@@ -79,11 +85,16 @@ export async function startBaseline(initial: BaselineSettings, port = 0) {
       } catch {}
     }
     bids.sort((a, b) => b.price - a.price);
-    if ((settings.maxSells ?? 1) > 1) return postShared(bids, leadId, lead.campaign, data, deadline, settings.maxSells!);
+    return bids;
+  }
+
+  /** The post phase: down the ranking (or shared), under the deadline. */
+  async function sell(bids: { i: number; price: number; ref: unknown }[], leadId: string, campaign: unknown, data: Record<string, unknown>, deadline: number) {
+    if ((settings.maxSells ?? 1) > 1) return postShared(bids, leadId, campaign, data, deadline, settings.maxSells!);
     for (const bid of bids) {
       const left = deadline - performance.now();
       if (left <= 0) break;
-      const body = JSON.stringify({ lead_id: leadId, ping_ref: bid.ref, campaign: lead.campaign, test: false, price: bid.price / 100, data });
+      const body = JSON.stringify({ lead_id: leadId, ping_ref: bid.ref, campaign, test: false, price: bid.price / 100, data });
       const reply = await call(bid.i, `/b/${bid.i}/post`, body, Math.min(settings.postTimeoutMs, left), { "idempotency-key": `${leadId}:${bid.i}` });
       // As Gavel's default `on_post_timeout: "stop"`: an unknown outcome is never offered on.
       if (!reply.ok && reply.timeout) return { lead_id: leadId, status: "error", price: 0, sold_to: 0 };
@@ -148,6 +159,47 @@ export async function startBaseline(initial: BaselineSettings, port = 0) {
     });
   }
 
+  // Suppliers that ping first, as Gavel does the work: a ping runs the ping phase and keeps its
+  // ranked bids (here in memory, for the TTL) and answers the supplier's price on the top bid; its
+  // post sells down the kept ranking under a deadline of its own, without pinging again.
+  const PING_TTL_MS = 60_000;
+  const kept = new Map<string, { bids: { i: number; price: number; ref: unknown }[]; campaign: unknown; expiresAt: number }>();
+  const forget = setInterval(() => {
+    const now = performance.now();
+    for (const [id, ping] of kept) if (ping.expiresAt <= now) kept.delete(id);
+  }, 10_000);
+  forget.unref();
+
+  function pingFirst(req: IncomingMessage, res: ServerResponse, started: number) {
+    const chunks: Buffer[] = [];
+    req.on("data", (c: Buffer) => chunks.push(c));
+    req.on("end", () => {
+      let body: { campaign?: string; data?: Record<string, unknown>; ping_id?: string };
+      try {
+        body = JSON.parse(Buffer.concat(chunks).toString("utf8"));
+      } catch {
+        return send(res, 400, { title: "body is not JSON" });
+      }
+      const deadline = started + settings.deadlineMs;
+      if (req.url === "/v1/pings") {
+        const pingId = randomUUID();
+        pingPhase(pingId, body, deadline).then((bids) => {
+          if (bids.length) kept.set(pingId, { bids, campaign: body.campaign, expiresAt: performance.now() + PING_TTL_MS });
+          const price = bids.length ? Math.floor((bids[0].price * settings.payoutPercent) / 100) / 100 : 0;
+          send(res, 200, { ping_id: pingId, status: bids.length ? "bid" : "no_bid", price });
+        }, () => send(res, 500, { title: "baseline failed" }));
+        return;
+      }
+      const ping = body.ping_id === undefined ? undefined : kept.get(body.ping_id);
+      if (!ping) return send(res, 410, { title: "ping expired" });
+      kept.delete(body.ping_id!);
+      sell(ping.bids, body.ping_id!, ping.campaign, body.data ?? {}, deadline).then(
+        (answer) => send(res, 200, { ...answer, ping_id: body.ping_id }),
+        () => send(res, 500, { title: "baseline failed" }),
+      );
+    });
+  }
+
   const send = (res: ServerResponse, status: number, body: unknown) => {
     const text = JSON.stringify(body);
     res.writeHead(status, { "content-type": "application/json", "content-length": Buffer.byteLength(text) });
@@ -169,6 +221,7 @@ export async function startBaseline(initial: BaselineSettings, port = 0) {
       });
       return;
     }
+    if (req.method === "POST" && (req.url === "/v1/pings" || req.url === "/v1/posts")) return pingFirst(req, res, started);
     if (req.method !== "POST" || req.url !== "/v1/leads") {
       req.resume();
       return send(res, req.url === "/healthz" ? 200 : 404, { status: req.url === "/healthz" ? "ok" : "not found" });

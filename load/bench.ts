@@ -134,9 +134,10 @@ async function prepareScenario(lab: Lab, scenario: Scenario, campaignId: string)
   await lab.baseline?.configure(baselineSettings(scenario));
   if (lab.gavel) await addCampaign(lab.gavel, campaignId, lab.sim, scenario.sim.buyers, scenario.auction);
   const body = leadBodies(campaignId);
+  const pingFirst = scenario.pingFirst && { publicFields, postShare: scenario.pingFirst.postShare };
   return {
-    gavel: lab.gavel && { url: lab.gavel.url, headers: { authorization: `Bearer ${lab.apiKey}` }, body },
-    baseline: lab.baseline && { url: lab.baseline.url, headers: {}, body },
+    gavel: lab.gavel && { url: lab.gavel.url, headers: { authorization: `Bearer ${lab.apiKey}` }, body, pingFirst },
+    baseline: lab.baseline && { url: lab.baseline.url, headers: {}, body, pingFirst },
   };
 }
 

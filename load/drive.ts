@@ -21,6 +21,11 @@ export interface LoadTarget {
   headers: Record<string, string>;
   /** A fresh lead body for each request. */
   body(): string;
+  /**
+   * Suppliers that ping first: each lead is pinged (POST /v1/pings, its `publicFields` only) and a
+   * share of those quoted a price is posted whole (POST /v1/posts); absent: POST /v1/leads.
+   */
+  pingFirst?: { publicFields: readonly string[]; postShare: number };
 }
 
 export interface WindowHooks {
@@ -69,6 +74,7 @@ const emptyResult = (mode: LoadResult["mode"]): LoadResult => ({
 
 /** `connections` leads in flight at all times for `warmupS + durationS` seconds. */
 export async function closedLoop(target: LoadTarget, connections: number, warmupS: number, durationS: number, window: WindowHooks): Promise<LoadResult> {
+  if (target.pingFirst) return pingFirstLoop(target, target.pingFirst, connections, warmupS, durationS, window);
   const result = emptyResult("closed");
   let inWindow = warmupS <= 0;
   let windowStart = performance.now();
@@ -180,6 +186,91 @@ export async function openLoop(target: LoadTarget, rate: number, warmupS: number
   result.windowMs = performance.now() - Math.min(windowStart, performance.now());
   result.sent = total - first;
   while (pending.size) await Promise.all([...pending]);
+  await pool.close();
+  return result;
+}
+
+/** A small deterministic PRNG (mulberry32): which quoted pings are posted is the same on every run and server. */
+function seeded(seed: number): () => number {
+  return () => {
+    seed = (seed + 0x6d2b79f5) | 0;
+    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/**
+ * The closed loop of suppliers that ping first: `connections` suppliers, each pinging a lead's
+ * public fields, then posting the whole lead for `postShare` of the pings quoted a price (seeded),
+ * then the next lead. A lead is one ping and its post if any: its latency is theirs together, its
+ * outcome the post's lead status, or `no_bid` / `not_posted`; a request failing or answered other
+ * than 200 ends the lead there.
+ */
+async function pingFirstLoop(
+  target: LoadTarget,
+  flow: NonNullable<LoadTarget["pingFirst"]>,
+  connections: number,
+  warmupS: number,
+  durationS: number,
+  window: WindowHooks,
+): Promise<LoadResult> {
+  const result = emptyResult("closed");
+  const pool = new Pool(target.url, { connections, pipelining: 1 });
+  const headers = { ...target.headers, "content-type": "application/json" };
+  const coin = seeded(16);
+  const request = async (path: string, body: string): Promise<{ status: number; body: string }> => {
+    const res = await pool.request({ path, method: "POST", headers, body, headersTimeout: REQUEST_TIMEOUT_S * 1000, bodyTimeout: REQUEST_TIMEOUT_S * 1000 });
+    return { status: res.statusCode, body: await res.body.text() };
+  };
+  const started = performance.now();
+  const measureFrom = started + warmupS * 1000;
+  const stopAt = measureFrom + durationS * 1000;
+  let inWindow = false;
+  const opening = setTimeout(() => {
+    inWindow = true;
+    window.start();
+  }, Math.max(0, warmupS * 1000));
+  const worker = async () => {
+    while (performance.now() < stopAt) {
+      const lead = JSON.parse(target.body()) as { campaign: string; data: Record<string, unknown> };
+      const pingData = Object.fromEntries(flow.publicFields.filter((f) => f in lead.data).map((f) => [f, lead.data[f]]));
+      const t0 = performance.now();
+      const counted = inWindow;
+      let status = 0;
+      let outcome: string | undefined;
+      try {
+        const ping = await request("/v1/pings", JSON.stringify({ campaign: lead.campaign, data: pingData }));
+        status = ping.status;
+        if (ping.status === 200) {
+          const answer = JSON.parse(ping.body) as { ping_id: string; status: string };
+          if (answer.status !== "bid") outcome = "no_bid";
+          else if (coin() >= flow.postShare) outcome = "not_posted";
+          else {
+            const post = await request("/v1/posts", JSON.stringify({ ping_id: answer.ping_id, data: lead.data }));
+            status = post.status;
+            outcome = post.status === 200 ? (STATUS.exec(post.body)?.[1] ?? "unreadable") : undefined;
+          }
+        }
+      } catch {
+        if (counted) result.failures++;
+        continue;
+      }
+      if (!counted) continue;
+      result.latencies.push(performance.now() - t0);
+      result.httpStatuses.push(status);
+      if (status === 200) {
+        if (performance.now() <= stopAt) result.okInWindow++;
+        if (outcome) result.outcomes[outcome] = (result.outcomes[outcome] ?? 0) + 1;
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: connections }, worker));
+  clearTimeout(opening);
+  if (!inWindow) window.start();
+  window.end();
+  result.windowMs = performance.now() - Math.max(started, measureFrom);
+  result.sent = result.latencies.length + result.failures;
   await pool.close();
   return result;
 }

@@ -108,3 +108,30 @@ describe("npm run bench", () => {
     expect(result.targets.find((t) => t.scenario === "S5")!.met).toBeNull();
   });
 });
+
+describe("npm run bench: S7 ping then post", () => {
+  let dir: string | undefined;
+  afterAll(async () => {
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  it("pings each lead and posts half of those quoted a price, on Gavel and the baseline alike", { timeout: 120_000 }, async () => {
+    dir = await mkdtemp(join(tmpdir(), "gavel-bench-s7-"));
+    const options = parseBenchArgs(["--scenario", "S7", "--buyers", "2", "--concurrency", "4", "--duration", "1.5", "--warmup", "0.5", "--process-warmup", "0", "--out", dir]) as BenchOptions;
+    expect(options.scenarios[0].pingFirst).toEqual({ postShare: 0.5 });
+    const { result, text } = await runBench(options, { progress: () => {} });
+    expect(runningChildren()).toEqual([]);
+    expect(text).toContain("suppliers ping first and post 50% of the pings quoted a price");
+    const step = result.scenarios[0].steps[0];
+    for (const m of [step.gavel!, step.baseline!]) {
+      expect(m.leadsPerS).toBeGreaterThan(0);
+      const posted = (m.outcomes.sold ?? 0) + (m.outcomes.unsold ?? 0);
+      const quoted = posted + (m.outcomes.not_posted ?? 0);
+      // Seeded: about half of the quoted pings are posted (at least a few dozen leads in 1.5 s).
+      expect(quoted).toBeGreaterThan(10);
+      expect(posted / quoted).toBeGreaterThan(0.2);
+      expect(posted / quoted).toBeLessThan(0.8);
+      expect(m.sim.pings).toBeGreaterThan(0);
+    }
+  });
+});
