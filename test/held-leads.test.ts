@@ -12,6 +12,8 @@ import { startBuyer } from "./helpers/buyers";
 import { freshDatabase } from "./helpers/db";
 import { ADMIN, consumer, pingPost, startTestGavel, testClock, useTestGavel } from "./helpers/gavel";
 import { startChildGavel } from "./helpers/process";
+import { startPosting, takeDueHeldLeads } from "../src/db/held";
+import { settleInterruptedLeads } from "../src/db/leads";
 
 // Monday 05:00 UTC: the channels below open at 09:00.
 const clock = testClock("2026-06-01T05:00:00Z");
@@ -69,6 +71,34 @@ describe("holding a lead until a buyer opens", () => {
       expect.arrayContaining(["held:held", "auctioning:released", "sold:sold_to"]),
     );
     expect(trace.body.history.find((e: { reason: string }) => e.reason === "held").detail).toBe("2026-06-01T09:00:00.000Z");
+  });
+
+  it("holds a released lead again when its process died before posting it, and settles it as interrupted once a post began", async () => {
+    clock.set("2026-06-01T05:00:00Z");
+    const m = await heldMarket();
+    const ids = [];
+    for (let i = 0; i < 2; i++) ids.push((await t.g.lead(m.key, { campaign: m.id, data: consumer() })).body.lead_id);
+    const [unposted, posted] = ids;
+    const database = t.g.gavel.database;
+    const status = async (id: string) => (await database.rows<{ status: string }>(sql`select status from leads where id = ${id}`))[0].status;
+    // A process takes both at 09:01 (its own clock: this Gavel's stays at 05:00, so its sweeps leave them alone)
+    // and dies: before any post of the first, after the second's first post had begun.
+    const taken = await takeDueHeldLeads(database, new Date("2026-06-01T09:01:00Z"), 50);
+    expect(taken.map((r) => r.id).sort()).toEqual([...ids].sort());
+    await startPosting(database, posted);
+    // The sweep of interrupted leads, well past their deadlines.
+    await settleInterruptedLeads(database, new Date("2026-06-01T09:10:00Z"), 60_000);
+    expect(await status(unposted)).toBe("held");
+    // A post may have reached a buyer: never auctioned again.
+    expect(await status(posted)).toBe("error");
+    clock.set("2026-06-01T09:15:00Z");
+    await t.g.gavel.releaseHeld();
+    expect(m.buyer.pings.map((p) => p.body.lead_id)).toEqual([unposted]);
+    expect(await status(unposted)).toBe("sold");
+    const trace = await t.g.admin("GET", `/v1/leads/${unposted}`);
+    expect(trace.body.history.map((e: { status: string; reason: string | null }) => `${e.status}:${e.reason}`)).toEqual(
+      expect.arrayContaining(["auctioning:released", "held:interrupted", "sold:sold_to"]),
+    );
   });
 
   it("ends a held lead `expired` after max_hours when no channel opened", async () => {

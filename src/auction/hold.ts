@@ -4,7 +4,7 @@
 // first of those channels opens, whichever Gavel process sweeps first takes the lead (once across
 // processes) and auctions it with a fresh deadline; a lead no channel opened for within `max_hours`
 // ends `expired`. Nothing of a held lead lives in a process, so a restart loses none.
-import { holdLead, takeDueHeldLeads, type ReleasedLead } from "../db/held";
+import { holdLead, startPosting, takeDueHeldLeads, type ReleasedLead } from "../db/held";
 import type { IdempotentResponse } from "../db/leads";
 import type { Metrics } from "../metrics";
 import { reasonText } from "../reasons";
@@ -139,6 +139,25 @@ async function auctionReleased(deps: HoldDeps, row: ReleasedLead): Promise<void>
       const eligibility = selectChannels(plan.channels, lead, processWorld(deps.caps, deps.limiter));
       if (await holdIfClosed(deps, plan, lead, eligibility, undefined, metrics, row.expiresAt)) return;
       const payoutRule = payoutRuleFor(supplier ?? undefined, plan.campaign);
-      const result = await runAuction(deps, plan, lead, eligibility, deadline, payoutFloorCents(payoutRule, plan.campaign.margin));
+      // Before its first post (a post's caps are reserved first), the lead stops being one to hold again.
+      const result = await runAuction(postingMarked(deps, row.id), plan, lead, eligibility, deadline, payoutFloorCents(payoutRule, plan.campaign.margin));
       await recordOutcome(deps, plan, lead, eligibility, result, payoutRule, deadline, undefined, metrics);
+      await startPosting(deps.database, row.id).catch(() => {});
+}
+
+/** `deps` whose first cap reservation (made before any post) first takes the released lead's hold row away (db/held.ts). */
+function postingMarked(deps: HoldDeps, leadId: string): HoldDeps {
+  let marked: Promise<void> | null = null;
+  const caps = new Proxy(deps.caps, {
+    get(target, prop) {
+      if (prop === "reserveCap")
+        return async (...args: Parameters<CapLedger["reserveCap"]>) => {
+          await (marked ??= startPosting(deps.database, leadId));
+          return target.reserveCap(...args);
+        };
+      const value = Reflect.get(target, prop, target);
+      return typeof value === "function" ? value.bind(target) : value;
+    },
+  });
+  return { ...deps, caps };
 }

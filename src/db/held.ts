@@ -2,8 +2,10 @@
 // closed waits in `held_leads` until its `release_at`. Any Gavel process sharing the database may
 // release it; `for update skip locked` hands each due row to exactly one of them, and the same
 // statement takes the row away and moves the lead on, so a release happens once even if the
-// releasing process dies right after (the lead is then `auctioning` past its deadline, and the
-// sweep of interrupted leads settles it as any other).
+// releasing process dies right after. The released lead's row stays (its release_at 'infinity')
+// until its first post is about to start (startPosting) or its outcome is recorded: a lead
+// `auctioning` past its deadline with that row was never posted, and the sweep of interrupted leads
+// holds it again, to be released once more (or expired); without it, the sweep settles it as any other.
 import { sql } from "drizzle-orm";
 import type { Database } from "./client";
 import type { IdempotentResponse, LeadEvent } from "./leads";
@@ -72,12 +74,12 @@ export async function takeDueHeldLeads(database: Database, now: Date, limit: num
   }>(sql`
     with due as (
       select lead_id from held_leads
-      where release_at <= ${ts(now)} or expires_at <= ${ts(now)}
+      where (release_at <= ${ts(now)} or expires_at <= ${ts(now)}) and release_at < 'infinity'
       order by release_at
       limit ${limit}
       for update skip locked
     ), taken as (
-      delete from held_leads h using due where h.lead_id = due.lead_id returning h.lead_id, h.expires_at, h.expires_at <= ${ts(now)} as expired
+      select h.lead_id, h.expires_at, h.expires_at <= ${ts(now)} as expired from held_leads h join due on due.lead_id = h.lead_id
     ), moved as (
       update leads l set
         status = case when taken.expired then 'expired' else 'auctioning' end,
@@ -88,6 +90,12 @@ export async function takeDueHeldLeads(database: Database, now: Date, limit: num
       from taken, campaigns c
       where l.id = taken.lead_id and l.status = 'held' and c.id = l.campaign_id
       returning l.id, l.status, l.campaign_id, l.supplier_id, l.test, l.data
+    ), marked as (
+      -- A released lead keeps its row, never due again, until its first post (startPosting): if its
+      -- process dies before that, the sweep of interrupted leads holds it again (settleInterruptedLeads).
+      update held_leads h set release_at = 'infinity' from moved where h.lead_id = moved.id and moved.status = 'auctioning'
+    ), gone as (
+      delete from held_leads h using taken where h.lead_id = taken.lead_id and h.lead_id not in (select id from moved where status = 'auctioning')
     ), events as (
       insert into lead_events (lead_id, status, at, reason)
       select id, status, ${ts(now)}, case when status = 'expired' then 'hold_expired' else 'released' end from moved
@@ -103,6 +111,15 @@ export async function takeDueHeldLeads(database: Database, now: Date, limit: num
     data: r.data,
     expiresAt: new Date(r.expires_at).getTime(),
   }));
+}
+
+/**
+ * A released lead is about to be posted to a buyer: its hold's row goes, so that from now on a
+ * process dying with it leaves it to be settled as interrupted (a post may have reached a buyer),
+ * never held and auctioned again.
+ */
+export async function startPosting(database: Database, leadId: string): Promise<void> {
+  await database.rows(sql`delete from held_leads where lead_id = ${leadId} and release_at = 'infinity'`);
 }
 
 /** A supplier's view of its own lead: its status and price, never who bought it. */

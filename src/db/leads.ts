@@ -446,9 +446,23 @@ export async function storeIdempotentResponse(database: Database, idempotent: Id
  */
 export async function settleInterruptedLeads(database: Database, olderThan: Date, keyAgeMs: number): Promise<{ leads: number; keys: number }> {
   const [row] = await database.rows<{ leads: number; keys: number }>(sql`
-    with stuck as (
+    with reheld as (
+      -- A released held lead whose process died before its first post (its hold's row is still
+      -- there: db/held.ts) is held again, due at once, rather than settled: no buyer can have it.
+      update held_leads h set release_at = l.deadline_at from leads l
+      where h.lead_id = l.id and h.release_at = 'infinity' and l.status = 'auctioning' and l.deadline_at < ${ts(olderThan)}
+      returning h.lead_id
+    ), held as (
+      update leads l set status = 'held', deadline_at = null from reheld where l.id = reheld.lead_id returning l.id
+    ), held_events as (
+      insert into lead_events (lead_id, status, at, reason) select id, 'held', now(), 'interrupted' from held
+    ), forgotten as (
+      -- The row of a released lead decided without a post (its process died before forgetting it).
+      delete from held_leads h using leads l where h.lead_id = l.id and h.release_at = 'infinity' and l.status not in ('auctioning', 'held')
+    ), stuck as (
       update leads set status = 'error', reason = 'post_outcome_unknown', decided_at = now()
       where status = 'auctioning' and deadline_at < ${ts(olderThan)}
+        and not exists (select 1 from held_leads h where h.lead_id = leads.id and h.release_at = 'infinity')
       returning id
     ), events as (
       insert into lead_events (lead_id, status, at, reason) select id, 'error', now(), 'interrupted' from stuck
