@@ -178,7 +178,23 @@ export async function rollUp(
   }
 }
 
+/** A step rolled back because a lead in it was released while it ran (the next roll stops short of it). */
+class StepGivenUp extends Error {
+  constructor(readonly from: Date) {
+    super("a held lead was released during the roll step");
+  }
+}
+
 async function rollStep(db: Db, until: Date | undefined, stepMs: number): Promise<{ rolledTo: Date; leads: number; done: boolean }> {
+  try {
+    return await rollStepOnce(db, until, stepMs);
+  } catch (error) {
+    if (error instanceof StepGivenUp) return { rolledTo: error.from, leads: 0, done: true };
+    throw error;
+  }
+}
+
+async function rollStepOnce(db: Db, until: Date | undefined, stepMs: number): Promise<{ rolledTo: Date; leads: number; done: boolean }> {
   return db.transaction(async (tx) => {
     // The first roll starts at the hour of the first lead ever received.
     await tx.execute(sql`
@@ -207,14 +223,21 @@ async function rollStep(db: Db, until: Date | undefined, stepMs: number): Promis
     const stepEnd = new Date(Math.min(to.getTime(), firstLead + stepMs));
     // The leads held now are passed over (facts.ts leaves them out), noted to be added once decided.
     // Their hold is share-locked until this commits, so none is released (the sweep skips locked
-    // rows) between the note and the roll.
+    // rows) between the note and the roll. One released since the bound was read is undecided in
+    // the step: the step is given up (its notes with it) and the next roll stops short of it.
     await tx.execute(sql`
       with held as (
         select h.lead_id, date_trunc('hour', l.received_at) as at from held_leads h join leads l on l.id = h.lead_id
-        where l.received_at >= ${from.toISOString()}::timestamptz and l.received_at < ${stepEnd.toISOString()}::timestamptz
+        where l.received_at >= ${from.toISOString()}::timestamptz and l.received_at < ${stepEnd.toISOString()}::timestamptz and l.status = 'held'
         for share of h
       )
       insert into report_deferred (lead_id, at) select lead_id, at from held on conflict do nothing`);
+    const released = await txRows(
+      tx,
+      sql`select 1 from leads where status in ('received', 'auctioning')
+          and received_at >= ${from.toISOString()}::timestamptz and received_at < ${stepEnd.toISOString()}::timestamptz limit 1`,
+    );
+    if (released.length) throw new StepGivenUp(from);
     // The step's rows go into their hours' rows and, summed by day, into their days' rows: a day's
     // row holds its hours rolled so far, as the hour being rolled holds its part.
     const [added] = await txRows<{ leads: number }>(
