@@ -283,33 +283,40 @@ describe("routing strategies, end to end", () => {
     expect(tried.body.routing).toEqual({ role: "fallback", tier: null, strategy: null, share: null });
   });
 
-  it("delivers to every bidder of an `all` tier, one sale each, and to the next tier only when none of them took it", async () => {
+  it("delivers to every bidder of an `all` tier that buys shared sales, one shared sale each, and to the next tier only when none of them took it", async () => {
     let allReject = false;
     const one = await t.buyer({ post: () => ({ json: { accepted: !allReject } }) });
     const two = await t.buyer({ post: () => ({ json: { accepted: false, reason: "full today" } }) });
     const three = await t.buyer({ post: () => ({ json: { accepted: !allReject } }) });
+    const exclusiveOnly = await t.buyer({});
     const next = await t.buyer({});
     const catchAll = await t.buyer({});
+    // The lead goes to several buyers: each is sold a shared sale, at its shared price.
+    const both = (shared: number) => ({ buys: ["exclusive", "shared"], shared_fixed_price: shared });
     const key = await t.g.setup({
       campaign: { id: "all", auction, routing: { strategy: "all" }, payout: { type: "revshare", percent: 50 } },
       channels: [
-        direct("all-1", one, 6),
-        direct("all-2", two, 5),
-        direct("all-3", three, 4),
-        direct("all-next", next, 9, { priority: 2 }),
+        direct("all-1", one, 6, both(3)),
+        direct("all-2", two, 5, both(2.5)),
+        direct("all-3", three, 4, both(2)),
+        direct("all-excl", exclusiveOnly, 8),
+        direct("all-next", next, 9, { priority: 2, ...both(4.5) }),
         direct("all-house", catchAll, 1, { role: "fallback" }),
       ],
     });
     const sold = await sell(key, "all");
-    // Two of the three took it: two sales, paid for both ($6 + $4, half to the supplier).
-    expect(sold.answer).toMatchObject({ status: "sold", sold_to: 2, price: 5 });
+    // Two of the three took it: two sales at their shared prices, paid for both ($3 + $2, half to the supplier).
+    expect(sold.answer).toMatchObject({ status: "sold", sold_to: 2, price: 2.5 });
     expect(sold.trace.sales.map((x: any) => [x.channel_id, x.price])).toEqual([
-      ["all-1", 6],
-      ["all-3", 4],
+      ["all-1", 3],
+      ["all-3", 2],
     ]);
-    expect(sold.trace.routing.tiers).toEqual([{ priority: 1, strategy: "all", order: ["all-1", "all-2", "all-3"] }]);
+    expect(one.posts[0].body).toMatchObject({ sale: "shared", price: 3 });
+    expect(sold.trace.routing.tiers).toEqual([{ priority: 1, strategy: "all", order: ["all-excl", "all-1", "all-2", "all-3"] }]);
     expect(sold.trace.routing.fallback).toEqual({ channels: ["all-house"], used: false });
-    expect([posted(one), posted(two), posted(three), posted(next), posted(catchAll)]).toEqual([1, 1, 1, 0, 0]);
+    // all-excl buys exclusive sales only: never posted a lead sold to several buyers.
+    expect(sold.trace.excluded).toContainEqual({ channel_id: "all-excl", reason: "sale_type", detail: "shared" });
+    expect([posted(one), posted(two), posted(three), posted(exclusiveOnly), posted(next), posted(catchAll)]).toEqual([1, 1, 1, 0, 0, 0]);
 
     allReject = true;
     const lower = await sell(key, "all");

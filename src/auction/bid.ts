@@ -20,6 +20,14 @@ export class Bid implements RankableBid {
    */
   sale: SaleType = "exclusive";
 
+  /**
+   * An exclusive campaign's bid of a channel that also buys shared sales: its shared bid, at its
+   * shared price (a ping's `shared_bid`, a direct post's `shared_fixed_price`) when that clears the
+   * floor. A routing tier with strategy `all` sells the lead to several buyers: a shared sale, so it
+   * posts these, never the exclusive bids (routing.ts).
+   */
+  sharedTwin: Bid | null = null;
+
   constructor(
     readonly channel: ChannelPlan,
     readonly priceCents: number,

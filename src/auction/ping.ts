@@ -66,7 +66,11 @@ export async function collectBids(
         slots.release(channel.id);
         trail.excluded.push({ channel_id: channel.id, reason: "below_floor" });
       }
-    } else if (fixedPriceClears(channel, floor)) bids.push(new Bid(channel, channel.fixedPriceCents ?? 0, null, null, null));
+    } else if (fixedPriceClears(channel, floor)) {
+      const bid = new Bid(channel, channel.fixedPriceCents ?? 0, null, null, null);
+      bid.sharedTwin = sharedTwinOf(channel, channel.sharedFixedPriceCents, floor, bid);
+      bids.push(bid);
+    }
     else {
       slots.release(channel.id);
       trail.excluded.push({ channel_id: channel.id, reason: "below_floor" });
@@ -112,9 +116,24 @@ export function saleBids(
     const shared = new Bid(channel, sharedCents, pingId, pingRef, expiresAt);
     shared.sale = "shared";
     shared.holdsSlot = bids.length === 0;
+    // An `all` routing tier of an exclusive choice posts the channel's shared bid (Bid.sharedTwin).
+    if (bids.length) bids[0].sharedTwin = shared;
     bids.push(shared);
   }
   return bids;
+}
+
+/**
+ * An exclusive campaign's bid's shared twin (Bid.sharedTwin), for an `all` routing tier: the
+ * channel's shared price, when it buys shared sales and the price clears the whole floor (each
+ * sale of an `all` tier is held to the floor a fixed payout sets, as its exclusive bid is).
+ */
+function sharedTwinOf(channel: ChannelPlan, sharedCents: number | null, floor: number, bid: Bid): Bid | null {
+  if (!channel.buys.shared || sharedCents === null || sharedCents < channelFloorCents(channel, floor)) return null;
+  const twin = new Bid(channel, sharedCents, bid.pingId, bid.pingRef, bid.expiresAt);
+  twin.sale = "shared";
+  twin.holdsSlot = false;
+  return twin;
 }
 
 /** What a ping answer offers a shared or `best` campaign: the exclusive and shared prices the channel buys at. */
@@ -199,7 +218,10 @@ function pingChannels(
           congested: waitedInGavelQueue(response),
         });
         if (judged) bid = judged.bids.length ? judged.bids : null;
-        else if (outcome.outcome === "bid") bid = new Bid(channel, outcome.priceCents, pingId, outcome.pingRef, outcome.expiresAt ?? null);
+        else if (outcome.outcome === "bid") {
+          bid = new Bid(channel, outcome.priceCents, pingId, outcome.pingRef, outcome.expiresAt ?? null);
+          if (answer.outcome === "bid") bid.sharedTwin = sharedTwinOf(channel, answer.sharedCents ?? null, floor, bid);
+        }
         return bid;
       } finally {
         // No bid, no post: the channel's slot is free for another lead at once.

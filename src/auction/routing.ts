@@ -21,7 +21,8 @@ import type { CampaignPlan, ChannelPlan } from "./catalog";
 import type { Deadline } from "./deadline";
 import type { ChannelSlots } from "./limiter";
 import type { AuctionLead, AuctionTrail } from "./ping";
-import { postWithFallback, type PostDeps, type PostingEnd } from "./post";
+import { letGo, postWithFallback, type PostDeps, type PostingEnd } from "./post";
+import { reasonText } from "../reasons";
 import { postShared, type SharedEnd } from "./shared";
 
 /** What routing keeps beyond one lead: rotations and returning consumers (in the database), and cap usage as this process sees it. */
@@ -168,8 +169,28 @@ export class LeadRouter {
     if (fallbacks.length) trace.fallback = { channels: fallbacks.map((b) => b.channelId), used: false };
     trail.routing = trace;
     const offer = async (bids: readonly Bid[]) => asSales(await postWithFallback(deps, plan.campaign, lead, bids, slots, deadline, trail));
-    // `all`: every bidder at once, one sale per buyer (a shared sale's posting with k = every bid).
-    const offerAll = (bids: readonly Bid[]) => postShared(deps, plan.campaign, lead, bids, bids.length, slots, deadline, trail);
+    // `all`: every bidder at once, one sale per buyer: a shared sale (posted with k = every bid), so
+    // each channel that buys shared sales is posted its shared bid, marked shared; one that does not is left out.
+    const offerAll = async (bids: readonly Bid[]) => {
+      const shared: Bid[] = [];
+      for (const bid of bids) {
+        const twin = bid.sale === "shared" ? bid : bid.sharedTwin;
+        if (twin !== bid) {
+          if (twin) [twin.holdsSlot, bid.holdsSlot] = [bid.holdsSlot, false];
+          else {
+            trail.excluded.push({ channel_id: bid.channelId, reason: reasonText("sale_type", "shared") });
+            letGo(slots, bid);
+          }
+        }
+        if (twin) shared.push(twin);
+      }
+      try {
+        return await postShared(deps, plan.campaign, lead, shared, shared.length, slots, deadline, trail);
+      } finally {
+        // Twins the posting did not reach: their slots (taken over from their exclusive bids) go back.
+        for (const twin of shared) letGo(slots, twin);
+      }
+    };
     const goOn = (end: SharedEnd) => end.status === "unsold" && end.reason === "all_rejected";
     let rest = ranking.filter((b) => !isFallback(b.channel));
     let end = ALL_REJECTED;
