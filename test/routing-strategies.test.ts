@@ -326,6 +326,22 @@ describe("routing strategies, end to end", () => {
     expect(posted(catchAll)).toBe(0);
   });
 
+  it("posts an `all` tier of pinged channels their shared_bid, marked shared", async () => {
+    const a = await t.buyer({ ping: () => ({ json: { bid: 10, shared_bid: 4 } }) });
+    const b = await t.buyer({ ping: () => ({ json: { bid: 9, shared_bid: 3 } }) });
+    const both = { buys: ["exclusive", "shared"] };
+    const key = await t.g.setup({
+      campaign: { id: "all-pinged", auction, routing: { strategy: "all" } },
+      channels: [pingPost("allp-a", a, { buyer_id: "allp-a", ...both }), pingPost("allp-b", b, { buyer_id: "allp-b", ...both })],
+    });
+    const sold = await sell(key, "all-pinged");
+    expect(sold.answer).toMatchObject({ status: "sold", sold_to: 2 });
+    expect([a.posts[0].body, b.posts[0].body]).toMatchObject([
+      { sale: "shared", price: 4 },
+      { sale: "shared", price: 3 },
+    ]);
+  });
+
   it("holds a fallback channel back in a shared sale too, until no other buyer took the lead", async () => {
     let reject = false;
     const one = await t.buyer({ post: () => ({ json: { accepted: !reject } }) });
