@@ -141,7 +141,7 @@ export const routingStrategies = ["price", "round_robin", "weighted", "capacity"
 export const RoutingStrategy = z.enum(routingStrategies).meta({
   id: "RoutingStrategy",
   description:
-    "`price`: highest bid first (the auction's ranking). `round_robin`: an exact rotation among the tier's bidders, shared by every Gavel process on the database. `weighted`: a random split by channel `weight` (70/30). `capacity`: the channel with the most room left under its caps first. `all`: every bidder of the tier at once, one sale per buyer.",
+    "`price`: highest bid first (the auction's ranking). `round_robin`: an exact rotation among the tier's bidders, shared by every Gavel process on the database. `weighted`: a random split by channel `weight` (70/30). `capacity`: the channel with the most room left under its caps first. `all`: every bidder of the tier at once, one sale per buyer: a shared sale, so only channels that buy shared sales, each posted at its shared price and marked shared.",
 });
 export type RoutingStrategy = z.infer<typeof RoutingStrategy>;
 
