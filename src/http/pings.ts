@@ -95,12 +95,39 @@ const PingRecord = z
   })
   .meta({ id: "PingRecord" });
 
+/** The problems every supplier route here may answer with, besides its own. */
+const SUPPLIER_PROBLEMS = {
+        413: { description: "Body over GAVEL_MAX_LEAD_BYTES", contentType: "application/problem+json" },
+        429: { description: "Over the supplier's rate limit", contentType: "application/problem+json" },
+        503: { description: "Overloaded, or the database could not be reached, or it could not settle the request by the deadline plus GAVEL_ANSWER_GRACE_MS (with Retry-After; a post's carries its `lead_id` once the lead was recorded, and it settles on its own)", contentType: "application/problem+json" },
+} as const;
+
 function answered(c: AppContext, status: number, body: unknown): Response {
   return c.body(JSON.stringify(body), status as 200, { "content-type": status >= 400 ? "application/problem+json" : "application/json" });
 }
 
 export function pingRoutes(deps: LeadRouteDeps, rateLimiter: Parameters<typeof rateLimit>[0]): AnyRoute[] {
   const limits = { maxBytes: deps.maxLeadBytes, tooLarge: `The body is over the limit of ${deps.maxLeadBytes} bytes` };
+  // Every supplier route here is admitted as a lead is, then held to the supplier's rate limit.
+  const guards = {
+    before: [admission({ gate: deps.gate, waitMs: deps.admissionWaitMs, clock: deps.clock, metrics: deps.metrics })],
+    use: [rateLimit(rateLimiter)],
+  };
+  /** A ping's or an offers request's handler: the quote, or its Idempotency-Key's replay. */
+  const quote =
+    (kind?: "offers") =>
+    async (c: AppContext): Promise<Response> => {
+      const received = arrivalOf(c);
+      const key = c.req.header("idempotency-key");
+      if (key !== undefined && !IDEMPOTENCY_KEY.test(key))
+        throw new GavelError("validation", "Bad Idempotency-Key header", { errors: [{ path: "headers.idempotency-key", message: "must be 1 to 255 visible ASCII characters" }] });
+      const fate = await pingFirst({ ...deps, logger: c.var.logger }, supplierOf(c), await jsonBody(c, limits), received, key, kind);
+      if (fate.kind === "replay") {
+        c.header("Idempotent-Replayed", "true");
+        return answered(c, fate.status, fate.body);
+      }
+      return c.json(fate.answer);
+    };
   return [
     route({
       method: "post",
@@ -115,24 +142,10 @@ export function pingRoutes(deps: LeadRouteDeps, rateLimiter: Parameters<typeof r
       responses: {
         200: { description: "The quote: `bid` with the price, or `no_bid` with why", schema: PingAnswer },
         409: { description: "Same Idempotency-Key while the first request still runs", contentType: "application/problem+json" },
-        413: { description: "Body over GAVEL_MAX_LEAD_BYTES", contentType: "application/problem+json" },
-        429: { description: "Over the supplier's rate limit", contentType: "application/problem+json" },
-        503: { description: "Overloaded, or the database could not be reached, or it could not settle the request by the deadline plus GAVEL_ANSWER_GRACE_MS (with Retry-After; a post's carries its `lead_id` once the lead was recorded, and it settles on its own)", contentType: "application/problem+json" },
+        ...SUPPLIER_PROBLEMS,
       },
-      before: [admission({ gate: deps.gate, waitMs: deps.admissionWaitMs, clock: deps.clock, metrics: deps.metrics })],
-      use: [rateLimit(rateLimiter)],
-      async handler(c) {
-        const received = arrivalOf(c);
-        const key = c.req.header("idempotency-key");
-        if (key !== undefined && !IDEMPOTENCY_KEY.test(key))
-          throw new GavelError("validation", "Bad Idempotency-Key header", { errors: [{ path: "headers.idempotency-key", message: "must be 1 to 255 visible ASCII characters" }] });
-        const fate = await pingFirst({ ...deps, logger: c.var.logger }, supplierOf(c), await jsonBody(c, limits), received, key);
-        if (fate.kind === "replay") {
-          c.header("Idempotent-Replayed", "true");
-          return answered(c, fate.status, fate.body);
-        }
-        return c.json(fate.answer);
-      },
+      ...guards,
+      handler: quote(),
     }),
 
     route({
@@ -148,24 +161,10 @@ export function pingRoutes(deps: LeadRouteDeps, rateLimiter: Parameters<typeof r
       responses: {
         200: { description: "The offers, best first (none, with `no_bid` and why, when no buyer bid)", schema: OffersAnswer },
         409: { description: "Same Idempotency-Key while the first request still runs", contentType: "application/problem+json" },
-        413: { description: "Body over GAVEL_MAX_LEAD_BYTES", contentType: "application/problem+json" },
-        429: { description: "Over the supplier's rate limit", contentType: "application/problem+json" },
-        503: { description: "Overloaded, or the database could not be reached, or it could not settle the request by the deadline plus GAVEL_ANSWER_GRACE_MS (with Retry-After; a post's carries its `lead_id` once the lead was recorded, and it settles on its own)", contentType: "application/problem+json" },
+        ...SUPPLIER_PROBLEMS,
       },
-      before: [admission({ gate: deps.gate, waitMs: deps.admissionWaitMs, clock: deps.clock, metrics: deps.metrics })],
-      use: [rateLimit(rateLimiter)],
-      async handler(c) {
-        const received = arrivalOf(c);
-        const key = c.req.header("idempotency-key");
-        if (key !== undefined && !IDEMPOTENCY_KEY.test(key))
-          throw new GavelError("validation", "Bad Idempotency-Key header", { errors: [{ path: "headers.idempotency-key", message: "must be 1 to 255 visible ASCII characters" }] });
-        const fate = await pingFirst({ ...deps, logger: c.var.logger }, supplierOf(c), await jsonBody(c, limits), received, key, "offers");
-        if (fate.kind === "replay") {
-          c.header("Idempotent-Replayed", "true");
-          return answered(c, fate.status, fate.body);
-        }
-        return c.json(fate.answer);
-      },
+      ...guards,
+      handler: quote("offers"),
     }),
 
     route({
@@ -182,13 +181,10 @@ export function pingRoutes(deps: LeadRouteDeps, rateLimiter: Parameters<typeof r
         200: { description: "The lead's outcome, as a lead's answer with its `ping_id` (the lead's id is the ping's)", schema: PostAnswer },
         409: { description: "Another post of the ping is still running: send it again shortly to read its answer", contentType: "application/problem+json" },
         410: { description: "`ping_expired`: the ping's bids are no longer kept; ping again", contentType: "application/problem+json" },
-        413: { description: "Body over GAVEL_MAX_LEAD_BYTES", contentType: "application/problem+json" },
         422: { description: "Invalid fields, or `ping_mismatch`: non-PII fields that differ from the ping's, each in `errors`", contentType: "application/problem+json" },
-        429: { description: "Over the supplier's rate limit", contentType: "application/problem+json" },
-        503: { description: "Overloaded, or the database could not be reached, or it could not settle the request by the deadline plus GAVEL_ANSWER_GRACE_MS (with Retry-After; a post's carries its `lead_id` once the lead was recorded, and it settles on its own)", contentType: "application/problem+json" },
+        ...SUPPLIER_PROBLEMS,
       },
-      before: [admission({ gate: deps.gate, waitMs: deps.admissionWaitMs, clock: deps.clock, metrics: deps.metrics })],
-      use: [rateLimit(rateLimiter)],
+      ...guards,
       async handler(c) {
         const received = arrivalOf(c);
         const fate = await postPinged({ ...deps, logger: c.var.logger }, supplierOf(c), await jsonBody(c, limits), received);
