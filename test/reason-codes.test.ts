@@ -66,7 +66,7 @@ describe("reason codes", () => {
 
   it("marks as report keys only details drawn from a small set", () => {
     expect(new Set(KEYED_CODES)).toEqual(
-      new Set(["filtered", "cap_leads", "cap_spend", "buyer_cap_leads", "buyer_cap_spend", "http_error", "connection", "connection_lost"]),
+      new Set(["filtered", "cap_leads", "cap_spend", "buyer_cap_leads", "buyer_cap_spend", "http_error", "connection", "connection_lost", "sale_type"]),
     );
   });
 });
