@@ -10,32 +10,7 @@ import { DEFAULT_BUYERS_PORT } from "../src/demo/serve-buyers";
 import { startBuyer, type TestBuyer } from "./helpers/buyers";
 import { startTestGavel, type TestGavel } from "./helpers/gavel";
 import { repoRoot, runShell, terminalEnv } from "./helpers/shell";
-
-function section(readme: string, title: string): string {
-  const start = readme.indexOf(`\n## ${title}\n`);
-  if (start < 0) throw new Error(`README.md has no "## ${title}" section`);
-  const end = readme.indexOf("\n## ", start + 1);
-  return readme.slice(start, end < 0 ? undefined : end);
-}
-/** Every top-level JSON object in `text` (curl prints answers without a newline between them). */
-function jsonObjects(text: string): any[] {
-  const out: any[] = [];
-  let depth = 0;
-  let start = -1;
-  let inString = false;
-  for (let i = 0; i < text.length; i++) {
-    const ch = text[i];
-    if (inString) {
-      if (ch === "\\") i++;
-      else if (ch === '"') inString = false;
-    } else if (ch === '"' && depth > 0) inString = true;
-    else if (ch === "{" && depth++ === 0) start = i;
-    else if (ch === "}" && depth > 0 && --depth === 0) out.push(JSON.parse(text.slice(start, i + 1)));
-  }
-  return out;
-}
-
-const shBlocks = (text: string) => [...text.matchAll(/^```sh\n([\s\S]*?)^```$/gm)].map((m) => m[1]);
+import { jsonObjects, section, shBlocks } from "./helpers/readme";
 
 describe("README: suppliers that ping first and held leads, pasted after the walkthrough", () => {
   const readme = readFileSync(join(repoRoot, "README.md"), "utf8");

@@ -14,17 +14,11 @@ import { DEFAULT_BUYERS_PORT } from "../src/demo/serve-buyers";
 import { freshDatabase, onPostgres } from "./helpers/db";
 import { startChildGavel, type ChildGavel } from "./helpers/process";
 import { repoRoot, runShell, startShell, terminalEnv, type ShellProcess } from "./helpers/shell";
+import { section, shBlocks } from "./helpers/readme";
 
 /** The text of `## title`, up to the next `## ` heading. */
-function section(readme: string, title: string): string {
-  const start = readme.indexOf(`\n## ${title}\n`);
-  if (start < 0) throw new Error(`README.md has no "## ${title}" section`);
-  const end = readme.indexOf("\n## ", start + 1);
-  return readme.slice(start, end < 0 ? undefined : end);
-}
 
 /** Its ```sh blocks, in order. */
-const shBlocks = (text: string) => [...text.matchAll(/^```sh\n([\s\S]*?)^```$/gm)].map((m) => m[1]);
 
 /** Environment assignments in front of a command (`A=1 B=2 npm start` → { A: "1", B: "2" }). */
 function leadingAssignments(line: string, command: string): Record<string, string> {
