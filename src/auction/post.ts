@@ -69,6 +69,26 @@ export async function giveBack(caps: CapLedger, hold: CapHold): Promise<boolean>
   }
 }
 
+/**
+ * The buyer said how long its bid stands: past that, posting would only earn a reject. An expired
+ * bid is recorded as a skipped post (`bid_expired`); true when it is.
+ */
+export function skipExpired(bid: Bid, deadline: Deadline, trail: AuctionTrail): boolean {
+  if (bid.expiresAt === null || deadline.wallNow() < bid.expiresAt) return false;
+  trail.attempts.push({
+    kind: "post",
+    channelId: bid.channel.id,
+    startedAt: new Date(deadline.wallNow()),
+    durationMs: 0,
+    httpStatus: null,
+    outcome: "skipped",
+    priceCents: bid.priceCents,
+    reason: "bid_expired",
+    pingRef: bid.pingRef,
+  });
+  return true;
+}
+
 /** The lead is done with a bid's channel: its concurrency slot is free for another lead. */
 export function letGo(slots: ChannelSlots, bid: Bid): void {
   if (!bid.holdsSlot) return;
@@ -94,21 +114,7 @@ export async function postWithFallback(
     try {
       if (deadline.passed()) return DEADLINE;
       const channel = bid.channel;
-      // The buyer said how long its bid stands: past that, posting would only earn a reject.
-      if (bid.expiresAt !== null && deadline.wallNow() >= bid.expiresAt) {
-        attempts.push({
-          kind: "post",
-          channelId: channel.id,
-          startedAt: new Date(deadline.wallNow()),
-          durationMs: 0,
-          httpStatus: null,
-          outcome: "skipped",
-          priceCents: bid.priceCents,
-          reason: "bid_expired",
-          pingRef: bid.pingRef,
-        });
-        continue;
-      }
+      if (skipExpired(bid, deadline, trail)) continue;
 
       // Reserve the caps before posting, so two processes cannot both sell the last lead of the
       // day; a bid that no longer fits is skipped with the cap's reason.

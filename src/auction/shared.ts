@@ -15,7 +15,7 @@ import type { Bid } from "./bid";
 import type { Deadline } from "./deadline";
 import type { ChannelSlots } from "./limiter";
 import type { AuctionLead, AuctionTrail } from "./ping";
-import { giveBack, isOutcomeUnknown, letGo, reserve, send, type PostCampaign, type PostDeps } from "./post";
+import { giveBack, isOutcomeUnknown, letGo, reserve, send, skipExpired, type PostCampaign, type PostDeps } from "./post";
 
 /** One sale of a lead: the bid whose buyer accepted, at the price it accepted. */
 export interface Sale {
@@ -153,21 +153,7 @@ export async function postShared(
  */
 async function postOne(deps: PostDeps, campaign: PostCampaign, lead: AuctionLead, bid: Bid, deadline: Deadline, trail: AuctionTrail): Promise<PostStep> {
   const channel = bid.channel;
-  // The buyer said how long its bid stands: past that, posting would only earn a reject.
-  if (bid.expiresAt !== null && deadline.wallNow() >= bid.expiresAt) {
-    trail.attempts.push({
-      kind: "post",
-      channelId: channel.id,
-      startedAt: new Date(deadline.wallNow()),
-      durationMs: 0,
-      httpStatus: null,
-      outcome: "skipped",
-      priceCents: bid.priceCents,
-      reason: "bid_expired",
-      pingRef: bid.pingRef,
-    });
-    return { kind: "refused" };
-  }
+  if (skipExpired(bid, deadline, trail)) return { kind: "refused" };
   // Reserve this sale's caps before its post, so two processes (or two slots of this lead) cannot
   // both sell the last lead a cap has room for; a bid that no longer fits is left out with the cap's reason.
   const reservation = await reserve(deps.caps, bid, lead);
