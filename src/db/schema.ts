@@ -580,3 +580,45 @@ export const reportProgress = pgTable("report_progress", {
   name: text().primaryKey(),
   rolledTo: timestamp({ withTimezone: true }).notNull(),
 });
+
+// Notifications (src/notifications/): the durable outbox. A row is written by the statement that
+// makes its event happen (a lead's outcome, a held lead's expiry, an accepted return), one per
+// receiver that wants it, and delivered at least once by whichever process claims it first.
+// `event_id` names the event (the same for every receiver of it, and across replays), so a receiver
+// can drop a second copy. `next_attempt_at` is both when a pending row is due and, once claimed,
+// the end of its lease: a row whose process died mid-delivery becomes due again then.
+export const deliveries = pgTable(
+  "deliveries",
+  {
+    id: bigint({ mode: "number" }).primaryKey().generatedAlwaysAsIdentity(),
+    eventId: text().notNull(),
+    /** `lead.sold`, `lead.unsold`, `lead.returned` (suppliers), `lead.delivered` (buyers). */
+    event: text().notNull(),
+    leadId: text(),
+    /** Whose setting asked for it: `supplier` (postback_url) or `buyer` (notify). */
+    receiverKind: text().notNull(),
+    receiverId: text().notNull(),
+    /** How it goes out: `webhook` (an HTTPS POST to `target`); other senders plug in by name. */
+    via: text().notNull().default("webhook"),
+    /** The URL (or address) as configured when the event happened. */
+    target: text().notNull(),
+    payload: jsonb().notNull(),
+    state: text().notNull().default("pending"),
+    attempts: integer().notNull().default(0),
+    nextAttemptAt: timestamp({ withTimezone: true }).notNull(),
+    lastError: text(),
+    lastStatus: integer(),
+    createdAt: timestamp({ withTimezone: true }).notNull(),
+    updatedAt: timestamp({ withTimezone: true }).notNull(),
+    deliveredAt: timestamp({ withTimezone: true }),
+  },
+  (t) => [
+    uniqueIndex().on(t.eventId, t.receiverKind, t.receiverId, t.via),
+    index("deliveries_due_index").on(t.nextAttemptAt).where(sql`${t.state} = 'pending'`),
+    index().on(t.state, t.id),
+    index().on(t.leadId),
+    index().on(t.receiverKind, t.receiverId, t.id),
+    check("deliveries_state", sql`${t.state} in ('pending', 'delivered', 'dead')`),
+    check("deliveries_receiver_kind", sql`${t.receiverKind} in ('supplier', 'buyer')`),
+  ],
+);
