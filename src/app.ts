@@ -29,6 +29,7 @@ import type { ApiInfo } from "./http/openapi";
 import { operatorRoutes } from "./http/operator";
 import { problem, onError } from "./http/problem";
 import { reportRoutes } from "./http/reports";
+import { statementRoutes } from "./http/statements";
 import { requestId, requestLogger } from "./http/request-id";
 import { resourceRoutes } from "./http/resources";
 import { suppressionRoutes } from "./http/suppressions";
@@ -143,6 +144,7 @@ export function appRoutes(deps: AppDeps): AnyRoute[] {
     ...reportRoutes({ database: deps.database, clock: deps.clock }),
     ...operatorRoutes({ db: deps.database.db }),
     ...afterSaleRoutes({ database: deps.database, clock: deps.clock, newId: deps.newId }),
+    ...statementRoutes({ database: deps.database, clock: deps.clock }),
     ...suppressionRoutes({ db: deps.database.db }),
     ...metricsRoutes(deps.metrics),
     ...configRoutes({ db: deps.database.db, configChanged, clock: deps.clock, env: deps.env ?? process.env }),

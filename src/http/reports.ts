@@ -142,10 +142,11 @@ function rangeOf(query: { from?: string; to?: string; tz?: string; interval?: st
   return reportRange({ from, to, tz: query.tz, interval: query.interval }, now);
 }
 
-const wantsCsv = (c: AppContext, format: string | undefined) =>
+/** `?format=csv`, or else `Accept: text/csv`: the answer is CSV (statements answer alike). */
+export const wantsCsv = (c: AppContext, format: string | undefined) =>
   format === "csv" || (format === undefined && (c.req.header("accept") ?? "").toLowerCase().includes("text/csv"));
 
-function csvAnswer(c: AppContext, fileName: string, header: string[], lines: string[][]): Response {
+export function csvAnswer(c: AppContext, fileName: string, header: string[], lines: string[][]): Response {
   return c.body(csvStream(header, lines), 200, {
     "content-type": "text/csv; charset=utf-8",
     "content-disposition": `attachment; filename="${fileName}.csv"`,
