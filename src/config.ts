@@ -76,6 +76,14 @@ export const Config = z.object({
   GAVEL_RETENTION_DAYS: intFrom(90, 0, 3650),
   /** Seconds SIGTERM waits for running auctions before closing anyway. */
   GAVEL_DRAIN_SECONDS: intFrom(15, 0, 600),
+  /** How often each process looks for notifications due (README "Notifications"). */
+  GAVEL_DELIVERY_POLL_MS: intFrom(1000, 50, 3_600_000),
+  /** Attempts at a notification before it is dead (dead letters wait for an operator's replay). */
+  GAVEL_DELIVERY_MAX_ATTEMPTS: intFrom(10, 1, 100),
+  /** The first retry's delay; each further one doubles (up to 6 hours), with jitter. */
+  GAVEL_DELIVERY_RETRY_MS: intFrom(30_000, 100, 86_400_000),
+  /** One notification request's bound: connecting, answer headers and body. */
+  GAVEL_DELIVERY_TIMEOUT_MS: intFrom(10_000, 100, 120_000),
 });
 export type Config = z.infer<typeof Config>;
 

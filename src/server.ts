@@ -12,6 +12,7 @@ import { DatabaseCapLedger, UsageView } from "./auction/caps";
 import { AuctionGate, LoopMonitor } from "./auction/gate";
 import { releaseHeldLeads } from "./auction/hold";
 import { acceptDueReturns } from "./returns/returns";
+import { Outbox, type Sender } from "./notifications/outbox";
 import { ChannelLimiter } from "./auction/limiter";
 import { DatabaseRouting } from "./auction/routing";
 import type { SellDeps } from "./auction/sell";
@@ -52,6 +53,8 @@ export interface Gavel {
   releaseHeld(): Promise<{ released: number; expired: number }>;
   /** One sweep of pending returns now (it also runs every GAVEL_SWEEP_MS): those past auto_accept_hours are accepted. */
   acceptDueReturns(): Promise<number>;
+  /** One sweep of the notification outbox now (it also runs every GAVEL_DELIVERY_POLL_MS): attempts made. */
+  deliverNotifications(): Promise<number>;
 }
 
 export interface StartOptions {
@@ -62,11 +65,15 @@ export interface StartOptions {
   clock?: Clock;
   transport?: BuyerTransport;
   random?: () => number;
+  /** The notification outbox's jitter draws (default: `random`). */
+  jitter?: () => number;
   /**
    * Whether this process's event loop is saturated now (default: a LoopMonitor). Tests that count
    * buyer timeouts exactly pass their own, so a loaded test machine cannot excuse a hanging buyer.
    */
   loopSaturated?: () => boolean;
+  /** Notification senders besides the webhook, by `via` (src/notifications/outbox.ts). */
+  senders?: Record<string, Sender>;
 }
 
 export function databaseTarget(config: Config): DatabaseTarget {
@@ -202,6 +209,25 @@ export async function startGavel(options: StartOptions): Promise<Gavel> {
   const returnsSweeper = setInterval(acceptReturns, config.GAVEL_SWEEP_MS);
   returnsSweeper.unref();
 
+  // Notifications (notifications/outbox.ts) are in the database: whichever process sweeps first
+  // delivers each; the sweep's own rounds go on while rows are due.
+  const outbox = new Outbox({
+    database,
+    clock,
+    random: options.jitter ?? random,
+    maxAttempts: config.GAVEL_DELIVERY_MAX_ATTEMPTS,
+    retryMs: config.GAVEL_DELIVERY_RETRY_MS,
+    timeoutMs: config.GAVEL_DELIVERY_TIMEOUT_MS,
+    senders: options.senders,
+  });
+  const deliver = () =>
+    outbox.tick().catch((err) => {
+      logger.error({ err }, "delivering notifications failed");
+      return 0;
+    });
+  const deliverer = setInterval(deliver, config.GAVEL_DELIVERY_POLL_MS);
+  deliverer.unref();
+
   // The reports' rollups catch up with the leads decided since the last roll (any process may roll:
   // one at a time does). A roll still running when the next is due is not started twice.
   let rolling: Promise<void> | undefined;
@@ -248,6 +274,7 @@ export async function startGavel(options: StartOptions): Promise<Gavel> {
     app,
     releaseHeld,
     acceptDueReturns: acceptReturns,
+    deliverNotifications: () => outbox.deliverDue(),
     close() {
       closing ??= (async () => {
         ready = false;
@@ -255,6 +282,7 @@ export async function startGavel(options: StartOptions): Promise<Gavel> {
         clearInterval(roller);
         clearInterval(releaser);
         clearInterval(returnsSweeper);
+        clearInterval(deliverer);
         await releasing;
         await accepting;
         stopRolling.abort();
@@ -268,6 +296,7 @@ export async function startGavel(options: StartOptions): Promise<Gavel> {
         (server as { closeAllConnections?: () => void }).closeAllConnections?.();
         await stopped;
         await transport.close();
+        await outbox.close();
         loop?.stop();
         await leadWriter.close();
         // The last posts' counts for expected-value ranking (a failed write loses only them).

@@ -9,7 +9,7 @@ import { finishLeads, finishStatement, FINISH, INTAKE, type LeadOutcome } from "
 import { freshDatabase, onPostgres } from "./helpers/db";
 
 /** Tables that grow with traffic: reading one whole is a full scan per lead or per batch. */
-const growing = ["leads", "suppressions", "buyer_dedup_keys", "idempotency_keys", "dedup_keys", "cap_usage"];
+const growing = ["leads", "suppressions", "buyer_dedup_keys", "idempotency_keys", "dedup_keys", "cap_usage", "lead_events", "deliveries"];
 const fullScans = (plan: string) => growing.filter((table) => new RegExp(`Seq Scan on ${table}\\b`).test(plan));
 
 const literal = (v: unknown) => (v === null ? "null" : typeof v === "boolean" ? String(v) : `'${String(v).replace(/'/g, "''")}'`);

@@ -89,7 +89,7 @@ export async function takeDueHeldLeads(database: Database, now: Date, limit: num
           else ${ts(now)} + make_interval(secs => coalesce((c.config -> 'auction' ->> 'timeout_ms')::float8, 2000) / 1000) end
       from taken, campaigns c
       where l.id = taken.lead_id and l.status = 'held' and c.id = l.campaign_id
-      returning l.id, l.status, l.campaign_id, l.supplier_id, l.test, l.data
+      returning l.id, l.status, l.campaign_id, l.supplier_id, l.test, l.data, l.source, l.sub_id
     ), marked as (
       -- A released lead keeps its row, never due again, until its first post (startPosting): if its
       -- process dies before that, the sweep of interrupted leads holds it again (settleInterruptedLeads).
@@ -99,8 +99,19 @@ export async function takeDueHeldLeads(database: Database, now: Date, limit: num
     ), events as (
       insert into lead_events (lead_id, status, at, reason)
       select id, status, ${ts(now)}, case when status = 'expired' then 'hold_expired' else 'released' end from moved
+    ), expired_notices as (
+      -- A held lead that expired is unsold: its supplier hears so (src/notifications/), in this statement.
+      insert into deliveries (event_id, event, lead_id, receiver_kind, receiver_id, target, payload, next_attempt_at, created_at, updated_at)
+      select 'lead.unsold:' || m.id, 'lead.unsold', m.id, 'supplier', m.supplier_id, s.config->>'postback_url',
+             jsonb_build_object('event_id', 'lead.unsold:' || m.id, 'event', 'lead.unsold', 'lead_id', m.id, 'campaign_id', m.campaign_id,
+               'status', 'expired', 'reason', 'hold_expired', 'price', 0, 'source', m.source, 'sub_id', m.sub_id, 'test', m.test,
+               'occurred_at', ${now.toISOString()}::text, 'was_held', true),
+             ${ts(now)}, ${ts(now)}, ${ts(now)}
+      from moved m join suppliers s on s.id = m.supplier_id
+      where m.status = 'expired' and s.config ? 'postback_url'
+      on conflict do nothing
     )
-    select m.*, t.expires_at, s.config as supplier from moved m join taken t on t.lead_id = m.id left join suppliers s on s.id = m.supplier_id`);
+    select m.id, m.status, m.campaign_id, m.supplier_id, m.test, m.data, t.expires_at, s.config as supplier from moved m join taken t on t.lead_id = m.id left join suppliers s on s.id = m.supplier_id`);
   return rows.map((r) => ({
     id: r.id,
     status: r.status,

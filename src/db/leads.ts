@@ -251,6 +251,38 @@ export interface LeadOutcome {
   idempotent?: IdempotentResponse;
 }
 
+// Notifications (src/notifications/) of the leads a FINISH settles, written by FINISH itself into
+// the outbox, so a lead's outcome and its notices commit together or not at all; only for receivers
+// that asked for them (a supplier's postback_url, a buyer's notify). Each event's id is made of the
+// event and what it is about, so writing it twice (a retried commit) writes one row.
+const SUPPLIER_NOTICES = `supplier_notices as (
+      -- The supplier learns its own payout, never who bought (a held lead sold says it was held).
+      insert into deliveries (event_id, event, lead_id, receiver_kind, receiver_id, target, payload, next_attempt_at, created_at, updated_at)
+      select 'lead.' || l.status || ':' || l.id, 'lead.' || l.status, l.id, 'supplier', l.supplier_id, s.config->>'postback_url',
+             jsonb_build_object('event_id', 'lead.' || l.status || ':' || l.id, 'event', 'lead.' || l.status, 'lead_id', l.id,
+               'campaign_id', l.campaign_id, 'status', l.status, 'reason', l.reason, 'price', round(l.price_cents / 100.0, 2),
+               'source', l.source, 'sub_id', l.sub_id, 'test', l.test, 'occurred_at', o.decided_iso,
+               'was_held', exists (select 1 from lead_events e where e.lead_id = l.id and e.status = 'held')),
+             o.decided_at, o.decided_at, o.decided_at
+      from lead_out l join outcome o on o.id = l.id join suppliers s on s.id = l.supplier_id
+      where l.status in ('sold', 'unsold') and s.config ? 'postback_url'
+      on conflict do nothing
+    )`;
+const BUYER_NOTICES = `buyer_notices as (
+      -- One per sale: each buyer that bought the lead (a shared lead has several) hears of its own.
+      insert into deliveries (event_id, event, lead_id, receiver_kind, receiver_id, target, payload, next_attempt_at, created_at, updated_at)
+      select 'lead.delivered:' || a.lead_id || ':' || a.channel_id, 'lead.delivered', a.lead_id, 'buyer', ch.buyer_id, b.config->'notify'->>'url',
+             jsonb_build_object('event_id', 'lead.delivered:' || a.lead_id || ':' || a.channel_id, 'event', 'lead.delivered', 'lead_id', a.lead_id,
+               'campaign_id', l.campaign_id, 'channel_id', a.channel_id, 'buyer_id', ch.buyer_id, 'price', round(coalesce(a.price_cents, 0) / 100.0, 2),
+               'sale', case when l.sold_to > 1 or c.config->'auction'->>'mode' = 'shared' then 'shared' else 'exclusive' end,
+               'test', l.test, 'occurred_at', o.decided_iso),
+             o.decided_at, o.decided_at, o.decided_at
+      from attempts_in a join lead_out l on l.id = a.lead_id join outcome o on o.id = a.lead_id
+        join channels ch on ch.id = a.channel_id join buyers b on b.id = ch.buyer_id join campaigns c on c.id = l.campaign_id
+      where a.kind = 'post' and a.outcome = 'accepted' and l.status = 'sold' and b.config ? 'notify'
+      on conflict do nothing
+    )`;
+
 /**
  * The end of several auctions, in ONE statement of fixed text (see finishLeads). Each list is a
  * JSON array of arrays, in the order its rows are to be inserted:
@@ -267,7 +299,7 @@ export const FINISH = `
       select o->>0 as id, o->>1 as status, o->>2 as reason, (o->>3)::timestamptz as decided_at, (o->>4)::int as price_cents,
              (o->>5)::int as revenue_cents, (o->>6)::int as sold_to, o->7 as excluded, (o->>8)::int as overhead_ms,
              o->>9 as sold_channel_id, o->>10 as sold_buyer_id, nullif(o->11, 'null'::jsonb) as routing,
-             nullif(o->12, 'null'::jsonb) as ranking
+             nullif(o->12, 'null'::jsonb) as ranking, o->>3 as decided_iso
       from jsonb_array_elements($1::text::jsonb) o
     ), lead_out as (
       -- Only a lead still in auction is settled: a write retried after a lost answer, or one that
@@ -278,13 +310,15 @@ export const FINISH = `
              sold_channel_id = outcome.sold_channel_id, sold_buyer_id = outcome.sold_buyer_id, routing = outcome.routing,
              ranking = outcome.ranking
       from outcome where leads.id = outcome.id and leads.id = any(array(select id from outcome)) and leads.status = 'auctioning'
-      returning leads.id
+      returning leads.id, leads.status, leads.reason, leads.supplier_id, leads.campaign_id, leads.price_cents, leads.sold_to,
+                leads.source, leads.sub_id, leads.test
     ), attempts_in as (
       insert into attempts (lead_id, kind, channel_id, started_at, duration_ms, http_status, outcome, price_cents, reason, ping_ref)
       select a->>0, a->>1, a->>2, (a->>3)::timestamptz, (a->>4)::int, (a->>5)::int, a->>6, (a->>7)::int, a->>8, a->>9
       from jsonb_array_elements($2::text::jsonb) with ordinality as t(a, n)
       where a->>0 in (select id from lead_out)
       order by n
+      returning lead_id, kind, channel_id, outcome, price_cents
     ), events_in as (
       insert into lead_events (lead_id, status, at, reason)
       select e->>0, e->>1, (e->>2)::timestamptz, e->>3
@@ -297,7 +331,7 @@ export const FINISH = `
       where k.supplier_id = i->>0 and k.key = i->>1 and i->>2 in (select id from lead_out)
         and k.supplier_id = any(array(select i->>0 from jsonb_array_elements($4::text::jsonb) i))
         and k.key = any(array(select i->>1 from jsonb_array_elements($4::text::jsonb) i))
-    )
+    ), ${SUPPLIER_NOTICES}, ${BUYER_NOTICES}
     select id from lead_out`;
 
 /** Leads this process has finished: how far `leads` has grown since the process began, at least. */

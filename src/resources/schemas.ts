@@ -279,6 +279,29 @@ export const BuyerPostbacks = z
   .meta({ id: "BuyerPostbacks" });
 export type BuyerPostbacks = z.infer<typeof BuyerPostbacks>;
 
+/** How Gavel signs the notifications it sends a receiver (README "Notifications"): as it signs a buyer's pings and posts. */
+export const NotificationSigning = z
+  .object({
+    secret: z.string().min(16, "must be at least 16 characters").meta({ description: "HMAC-SHA256 key of X-Gavel-Signature; write-only (reads \"***\")" }),
+    /** The secret being retired (or introduced) while the receiver switches: both sign every notification. */
+    previous_secret: z.string().min(16, "must be at least 16 characters").optional(),
+  })
+  .strict()
+  .meta({ id: "NotificationSigning" });
+export type NotificationSigning = z.infer<typeof NotificationSigning>;
+
+const webhookUrl = z.url({ protocol: /^https?$/, message: "must be an http(s) URL" });
+
+/** A buyer's delivery notifications (README "Notifications"): one POST per lead it bought, for its CRM's routing. */
+export const BuyerNotify = z
+  .object({
+    url: webhookUrl.meta({ description: "Where each sale to the buyer is announced (`lead.delivered`): the lead's id, campaign, channel, price and sale type" }),
+    signing: NotificationSigning.optional(),
+  })
+  .strict()
+  .meta({ id: "BuyerNotify" });
+export type BuyerNotify = z.infer<typeof BuyerNotify>;
+
 /** What the buyer may return, and how a return is settled (README "After the sale"). */
 export const BuyerReturns = z
   .object({
@@ -322,6 +345,8 @@ export const Buyer = z
     postbacks: BuyerPostbacks.optional(),
     /** Absent: the buyer may not return leads. */
     returns: BuyerReturns.optional(),
+    /** Absent: the buyer is sent no delivery notifications. */
+    notify: BuyerNotify.optional(),
   })
   .strict()
   .meta({ id: "Buyer" });
@@ -356,7 +381,15 @@ export const Supplier = z
       });
     }),
     rate_limit: RateLimit.optional(),
+    postback_url: webhookUrl
+      .optional()
+      .meta({ description: "Where the supplier's leads' outcomes are posted (README \"Notifications\"): lead.sold, lead.unsold and lead.returned, with the supplier's payout, never the buyer" }),
+    /** How those postbacks are signed; absent: unsigned. */
+    postback_signing: NotificationSigning.optional(),
   })
   .strict()
+  .superRefine((s, ctx) => {
+    if (s.postback_signing && !s.postback_url) ctx.addIssue({ code: "custom", path: ["postback_signing"], message: "signs the supplier's postbacks: set postback_url too" });
+  })
   .meta({ id: "Supplier" });
 export type Supplier = z.infer<typeof Supplier>;

@@ -37,8 +37,13 @@ export type Doc = Record<string, unknown> & { id: string; status: string };
 
 /** Where a resource keeps write-only values: each is shown as "***" and kept when "***" is sent back. */
 export function secretPaths(kind: ResourceKind, doc: Doc | null): string[][] {
-  if (kind === "buyers" && doc?.postbacks && typeof doc.postbacks === "object")
-    return ["secret", "previous_secret"].filter((k) => k in (doc.postbacks as object)).map((k) => ["postbacks", k]);
+  const signing = ["secret", "previous_secret"];
+  const within = (...path: string[]) => {
+    const node = getPath(doc, path);
+    return node && typeof node === "object" ? signing.filter((k) => k in node).map((k) => [...path, k]) : [];
+  };
+  if (kind === "buyers") return [...within("postbacks"), ...within("notify", "signing")];
+  if (kind === "suppliers") return within("postback_signing");
   return kind === "channels" && doc ? channelSecretPaths(doc) : [];
 }
 

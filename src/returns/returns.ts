@@ -32,6 +32,7 @@ import {
   type Sale,
 } from "../db/after-sale";
 import type { Database, Db } from "../db/client";
+import { enqueueReturnNotice } from "../db/deliveries";
 import { buyers, campaigns, channels, leads } from "../db/schema";
 import { GavelError } from "../errors";
 import { fromCents } from "../money";
@@ -208,6 +209,18 @@ async function decideIn(tx: Db, deps: ReturnDeps, id: string, decision: Decision
   const whole = accepted >= Math.max(1, sales.length);
   const status = whole && lead.status === "sold" ? "returned" : lead.status;
   if (status !== lead.status) await tx.update(leads).set({ status }).where(eq(leads.id, lead.id));
+  // The supplier hears of it (a postback_url), with what was clawed back, in this transaction.
+  await enqueueReturnNotice(tx, {
+    returnId: id,
+    leadId: lead.id,
+    campaignId: lead.campaignId,
+    supplierId: lead.supplierId,
+    status,
+    payoutCents: lead.priceCents,
+    clawbackCents,
+    test: lead.test,
+    atMs: at.getTime(),
+  });
   await addLeadEvent(tx, {
     leadId: lead.id,
     status,

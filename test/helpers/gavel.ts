@@ -99,6 +99,8 @@ export interface TestGavelOptions {
   logger?: Logger;
   /** The auction's draws (ties, weighted routing): seed it for a test that counts them. */
   random?: () => number;
+  /** The notification outbox's jitter draws (default: `random`). */
+  jitter?: () => number;
 }
 
 export async function startTestGavel(env: Record<string, string> = {}, options: TestGavelOptions = {}): Promise<TestGavel> {
@@ -110,6 +112,7 @@ export async function startTestGavel(env: Record<string, string> = {}, options: 
     logger: options.logger ?? pino({ level: "silent" }),
     clock: options.clock,
     random: options.random,
+    jitter: options.jitter,
     loopSaturated: options.realLoopMonitor ? undefined : () => false,
     transport: options.transport ?? (options.realLoopMonitor ? undefined : createBuyerTransport({ stallMs: Infinity })),
   });
