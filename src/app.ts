@@ -83,7 +83,7 @@ export const API_INFO: ApiInfo = {
     { name: "Suppliers", description: "Who sends leads: payout, campaigns, caps and rate limit, and their API keys." },
     { name: "Tokens", description: "Operator tokens: admin (read and write) or analyst (read-only, pii masked)." },
     { name: "Suppression", description: "The do-not-sell list of emails and phones: a lead on it is rejected before any ping." },
-    { name: "After the sale", description: "Buyers' postbacks (contacted, converted, return requested) and returns: requested, accepted or rejected, reversing revenue and payout." },
+    { name: "After the sale", description: "Buyers' postbacks (contacted, converted, return requested) and returns: requested, accepted or rejected, reversing revenue and payout; statements: each supplier's payouts and each buyer's invoice for a period, net of returns." },
     { name: "Audit", description: "Who changed what in the configuration, and when." },
     { name: "Config as code", description: "The whole configuration as one YAML file: export it, and apply a file in one transaction." },
     { name: "System", description: "Health and readiness probes, metrics, this document, the API reference and the dashboard." },

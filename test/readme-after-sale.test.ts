@@ -30,17 +30,19 @@ describe("README: after the sale, pasted after the walkthrough", () => {
     await gavel?.close();
   });
 
-  it("converts, returns and accepts the walkthrough's lead, and reports it", { timeout: 120_000 }, async () => {
-    expect(afterSale).toHaveLength(1);
+  it("converts, returns and accepts the walkthrough's lead, reports it, and reads its statements", { timeout: 120_000 }, async () => {
+    // The section's recipes, in order; the statements' is the one that reads them.
+    const statements = afterSale.find((block) => block.includes("/v1/statements/"))!;
+    expect(statements).toBeDefined();
     const defaultGavel = `http://127.0.0.1:${loadConfig({}).PORT}`;
     const defaultBuyer = `http://127.0.0.1:${DEFAULT_BUYERS_PORT}`;
     const script = [...walkthrough, ...afterSale].join("\n").replaceAll(defaultGavel, gavel.url).replaceAll(defaultBuyer, buyer.url);
-    const run = await runShell(`set -euo pipefail\n${script}`, terminalEnv(["GAVEL", "ADMIN_TOKEN", "BUYER", "KEY", "LEAD", "SOLD", "RETURN"]), 90_000);
+    const run = await runShell(`set -euo pipefail\n${script}`, terminalEnv(["GAVEL", "ADMIN_TOKEN", "BUYER", "KEY", "LEAD", "SOLD", "RETURN", "SINCE"]), 90_000);
     expect(run.code, run.stdout + run.stderr).toBe(0);
     expect(run.stdout, "no step answered a problem").not.toMatch(/urn:gavel:problem/);
 
     const answers = jsonObjects(run.stdout);
-    const shown = (start: string) => JSON.parse(afterSale[0].match(new RegExp(`^# → (\\{"${start}".*\\})$`, "m"))![1]);
+    const shown = (start: string) => JSON.parse(afterSale.join("\n").match(new RegExp(`^# → (\\{"${start}".*\\})$`, "m"))![1]);
     const like = (actual: Record<string, unknown>, expected: Record<string, unknown>) => {
       for (const [key, value] of Object.entries(expected)) if (value !== "…" && !String(value).endsWith("…")) expect(actual[key], key).toEqual(value);
     };
@@ -57,6 +59,28 @@ describe("README: after the sale, pasted after the walkthrough", () => {
     expect(report.rows).toEqual([
       expect.objectContaining({ key: "acme", sold: 1, conversions: 1, conversion_value: 240, returns: 1, revenue: 12.5, net_revenue: 0, payout: 8.75, net_payout: 0 }),
     ]);
+    // The statements: acme's invoice as shown, and pub-1's CSV (read with its own key) line by line.
+    const invoice = answers.find((a) => a.statement === "buyer_invoice");
+    const { leads: leadsShown, ...invoiceShown } = shown("statement");
+    like(invoice, invoiceShown);
+    expect(Object.keys(invoice)).toEqual([...Object.keys(invoiceShown).slice(0, 6), "leads", "totals"]);
+    expect(invoice.leads).toHaveLength(1);
+    like(invoice.leads[0], leadsShown[0]);
+    expect(Object.keys(invoice.leads[0])).toEqual(Object.keys(leadsShown[0]));
+    expect(invoice.leads[0].lead_id).toBe(lead.lead_id);
+    const csvShown = [...statements.matchAll(/^# → ([^{].*,.*)$/gm)].map((m) => m[1]);
+    expect(csvShown).toHaveLength(3);
+    // curl prints the CSV right after the invoice's JSON, with no newline between them.
+    const at = run.stdout.indexOf(`${csvShown[0]}\r\n`);
+    expect(at, run.stdout).toBeGreaterThanOrEqual(0);
+    const [, leadLine, total] = run.stdout.slice(at).split("\r\n");
+    expect(leadLine.split(",")).toHaveLength(csvShown[1].split(",").length);
+    leadLine.split(",").forEach((cell, i) => {
+      const expected = csvShown[1].split(",")[i];
+      if (expected !== "…") expect(cell, `column ${i}`).toBe(expected);
+    });
+    expect(leadLine.startsWith(`${lead.lead_id},`)).toBe(true);
+    expect(total).toBe(csvShown[2]);
     const trace = (await gavel.admin("GET", `/v1/leads/${lead.lead_id}`, undefined, token)).body;
     expect(trace.status).toBe("returned");
     expect(trace.history.map((h: any) => h.reason)).toEqual(expect.arrayContaining(["converted", "return_requested", "return_accepted"]));

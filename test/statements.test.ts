@@ -254,7 +254,10 @@ describe("statements", () => {
 
     const missing = await g.admin("GET", "/v1/statements/suppliers/st-pub?tz=Mars/Olympus&format=xml");
     expect(missing.status).toBe(422);
-    expect(missing.body.errors.map((e: any) => e.path).sort()).toEqual(["format", "from", "to", "tz"]);
+    expect(missing.body.errors.map((e: any) => e.path).sort()).toEqual(["format", "from", "tz"]);
+    // Without `to`: up to now (the test clock), a statement to date.
+    const toDate = await g.admin("GET", "/v1/statements/buyers/st-acme?from=2027-11-08");
+    expect(toDate.body).toMatchObject({ to: "2027-11-09T12:00:00.000Z", totals: { leads: 5 } });
     const notDates = await g.admin("GET", "/v1/statements/buyers/st-acme?from=2026-02-30&to=yesterday");
     expect(notDates.body.errors).toEqual([
       { path: "from", message: "must be a real date (YYYY-MM-DD)" },

@@ -32,7 +32,9 @@ export const LONGEST_STATEMENT_DAYS = 93;
 const StatementQuery = z
   .object({
     from: timeBound.meta({ description: "Start of the period, included: leads received at or after it. An ISO 8601 date (midnight in `tz`), date and time in `tz`, or time with its offset" }),
-    to: timeBound.meta({ description: `End of the period, not included (at most ${LONGEST_STATEMENT_DAYS} days after \`from\`); the same forms as \`from\`` }),
+    to: timeBound
+      .optional()
+      .meta({ description: `End of the period, not included (at most ${LONGEST_STATEMENT_DAYS} days after \`from\`); the same forms as \`from\`. Default: now (a statement to date)` }),
     tz: rangeZone.optional().meta({ description: "IANA time zone in which `from` and `to` without an offset are read; default the supplier's (buyer's) own `timezone`" }),
     format: z.enum(["json", "csv"]).optional().meta({ description: "`csv` for CSV (or send `Accept: text/csv`)" }),
   })
@@ -113,11 +115,11 @@ const BuyerStatementSchema = z
 
 const invalidQuery = (errors: FieldError[]) => new GavelError("validation", "Bad query parameters", { errors });
 
-/** The period of a query, its bounds read in `tz` (the owner's zone by default): half-open, a quarter at most. */
-function periodOf(query: StatementQuery, owner: Owner): StatementPeriod & { tz: string } {
+/** The period of a query, its bounds read in `tz` (the owner's zone by default), up to now unless `to` is given: half-open, a quarter at most. */
+function periodOf(query: StatementQuery, owner: Owner, now: number): StatementPeriod & { tz: string } {
   const tz = query.tz ?? owner.timezone;
   const from = boundAt(query.from, tz);
-  const to = boundAt(query.to, tz);
+  const to = query.to === undefined ? new Date(now) : boundAt(query.to, tz);
   if (from >= to) throw invalidQuery([{ path: "from", message: "must be before `to` (the period is from `from` up to, not including, `to`)" }]);
   if (to.getTime() - from.getTime() > LONGEST_STATEMENT_DAYS * DAY_MS)
     throw invalidQuery([{ path: "to", message: `the period may span ${LONGEST_STATEMENT_DAYS} days at most: ask for a long one a quarter at a time` }]);
@@ -204,7 +206,7 @@ export function statementRoutes(deps: StatementRouteDeps): AnyRoute[] {
         if (own && own.id !== params.id) throw new GavelError("forbidden", `A supplier API key reads its own statement only (supplier '${own.id}')`);
         const owner = await statementOwner(database, "supplier", params.id);
         if (!owner) throw new GavelError("not_found", `No supplier '${params.id}'`);
-        const period = periodOf(query, owner);
+        const period = periodOf(query, owner, deps.clock.now());
         const { lines, totals } = await supplierStatement(database, owner.id, period);
         const showChannel = own === undefined;
         if (wantsCsv(c, query.format)) return supplierCsv(c, owner, lines, totals, showChannel);
@@ -247,7 +249,7 @@ export function statementRoutes(deps: StatementRouteDeps): AnyRoute[] {
       async handler(c, { params, query }) {
         const owner = await statementOwner(database, "buyer", params.id);
         if (!owner) throw new GavelError("not_found", `No buyer '${params.id}'`);
-        const period = periodOf(query, owner);
+        const period = periodOf(query, owner, deps.clock.now());
         const { lines, totals } = await buyerStatement(database, owner.id, period);
         if (wantsCsv(c, query.format)) return buyerCsv(c, owner, lines, totals);
         return c.json({
