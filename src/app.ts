@@ -34,7 +34,7 @@ import { statementRoutes } from "./http/statements";
 import { requestId, requestLogger } from "./http/request-id";
 import { resourceRoutes } from "./http/resources";
 import { suppressionRoutes } from "./http/suppressions";
-import { mountRoutes, route, type AnyRoute } from "./http/route";
+import { mountRoutes, route, supplierRoutes, type AnyRoute } from "./http/route";
 import { systemRoutes } from "./http/system";
 import type { Metrics } from "./metrics";
 import type { LeadWriter } from "./db/lead-writer";
@@ -165,6 +165,8 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
     if (report) return problem(c, "not_found", `No report '${report[1]}': reports are ${DIMENSIONS.join(", ")}, bids and reasons`);
     return problem(c, "not_found", `No route ${c.req.method} ${c.req.path}`);
   });
-  mountRoutes(app, appRoutes(deps), authenticator({ db: deps.database.db, supplierKeys: deps.supplierKeys, adminToken: deps.adminToken, clock: deps.clock }));
+  const routes = appRoutes(deps);
+  const auth = { db: deps.database.db, supplierKeys: deps.supplierKeys, adminToken: deps.adminToken, clock: deps.clock, supplierRoutes: supplierRoutes(routes) };
+  mountRoutes(app, routes, authenticator(auth));
   return app;
 }

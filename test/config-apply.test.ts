@@ -296,6 +296,8 @@ describe("an export applied back", () => {
     basicSigning: "GAVEL_CHANNEL_BACK_BASIC_SIGNING_SECRET",
     basicPrevious: "GAVEL_CHANNEL_BACK_BASIC_SIGNING_PREVIOUS_SECRET",
     header: "GAVEL_CHANNEL_BACK_BASIC_POST_HEADERS_X_KEY",
+    postbacks: "GAVEL_BUYER_BACK_BUYER_POSTBACKS_SECRET",
+    postbacksPrevious: "GAVEL_BUYER_BACK_BUYER_POSTBACKS_PREVIOUS_SECRET",
   };
   const values = {
     bearer: "back-bearer-token",
@@ -304,6 +306,8 @@ describe("an export applied back", () => {
     basicSigning: "back-signing-secret-0002",
     basicPrevious: "back-signing-secret-0003",
     header: "back-header-value",
+    postbacks: "back-postback-secret-0004",
+    postbacksPrevious: "back-postback-secret-0005",
   };
   for (const name of Object.values(names)) delete process.env[name];
   let second: TestGavel | undefined;
@@ -313,7 +317,13 @@ describe("an export applied back", () => {
 
   async function configure(g: TestGavel) {
     await g.admin("POST", "/v1/campaigns", { id: "back-auto", name: "Auto", fields: standardFields });
-    await g.admin("POST", "/v1/buyers", { id: "back-buyer", name: "Buyer" });
+    await g.admin("POST", "/v1/buyers", {
+      id: "back-buyer",
+      name: "Buyer",
+      postbacks: { secret: values.postbacks, previous_secret: values.postbacksPrevious },
+    });
+    // A buyer without a postback secret: no reference either.
+    await g.admin("POST", "/v1/buyers", { id: "back-quiet", name: "Quiet buyer" });
     await g.admin("POST", "/v1/suppliers", { id: "back-pub", name: "Publisher" });
     const channels = [
       pingPost("back-bearer", buyerUrls, {
@@ -341,7 +351,7 @@ describe("an export applied back", () => {
     const text = await exported(t.g);
     for (const secret of Object.values(values)) expect(text).not.toContain(secret);
 
-    // Every reference in the file is one of the six secrets, written once, with "***" as its default.
+    // Every reference in the file is one of the eight secrets, written once, with "***" as its default.
     const body = text.replace(/^#.*\n/gm, "");
     const references = [...body.matchAll(/\$\{([A-Z0-9_]+)(:-[^}]*)?\}/g)].map((m) => m[0]);
     expect(references.sort()).toEqual(Object.values(names).map((name) => `\${${name}:-***}`).sort());
@@ -351,6 +361,9 @@ describe("an export applied back", () => {
     expect(channel("back-plain").signing).toBeUndefined();
     expect(channel("back-plain").auth).toBeUndefined();
     expect(channel("back-basic").post.headers).toEqual({ "X-Key": `\${${names.header}:-***}`, "X-Plain": "plain" });
+    const buyer = (id: string) => doc.buyers.find((b: any) => b.id === id);
+    expect(buyer("back-buyer").postbacks).toEqual({ secret: `\${${names.postbacks}:-***}`, previous_secret: `\${${names.postbacksPrevious}:-***}` });
+    expect(buyer("back-quiet").postbacks).toBeUndefined();
 
     const dry = await apply(t.g, text, true);
     expect(dry.status).toBe(200);
@@ -371,6 +384,8 @@ describe("an export applied back", () => {
     const errors = Object.fromEntries(missing.body.errors.map((e: any) => [e.path, e.message]));
     expect(Object.keys(errors).sort()).toEqual(
       [
+        "buyers[0].postbacks.previous_secret",
+        "buyers[0].postbacks.secret",
         "channels[0].auth.password",
         "channels[0].post.headers.X-Key",
         "channels[0].signing.previous_secret",
@@ -389,7 +404,7 @@ describe("an export applied back", () => {
     try {
       const applied = await apply(second, text);
       expect(applied.status).toBe(200);
-      expect(applied.body.changes.created).toHaveLength(6);
+      expect(applied.body.changes.created).toHaveLength(7);
       expect(await storedConfig(second)).toEqual(await storedConfig(t.g));
       // A variable that is set replaces the stored secret (shown masked in the plan).
       process.env[names.bearer] = "another-bearer-token";

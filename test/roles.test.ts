@@ -103,6 +103,9 @@ describe("roles", () => {
     };
     for (const r of all.filter((r) => r.role === "admin" || (r.role === "analyst" && !r.suppliersToo)))
       expect(await detail(r, key), r.path).toMatch(/^This is a supplier API key \(supplier 'sup-\d+'\).*operator routes need an admin or analyst token/);
+    // …and names every route a supplier key does open, so its owner knows where it goes.
+    const told = await detail(all.find((r) => r.role === "admin")!, key);
+    for (const r of all.filter((r) => r.role === "supplier" || r.suppliersToo)) expect(told).toContain(`${r.method} ${openApiPath(r.path)}`);
     for (const r of all.filter((r) => r.role === "supplier"))
       for (const token of [t.g.gavel.adminToken, analyst]) expect(await detail(r, token), r.path).toMatch(/^This is an operator token; lead intake needs a supplier API key/);
   });

@@ -34,6 +34,8 @@ export interface AuthDeps {
   clock: Clock;
   supplierKeys: SupplierKeys;
   adminToken?: string;
+  /** The routes a supplier key opens (`POST /v1/leads`, …), named to a key sent to an operator route. */
+  supplierRoutes?: readonly string[];
 }
 
 export function authenticator(deps: AuthDeps): (access: Access) => AppMiddleware {
@@ -72,7 +74,7 @@ async function notAnOperator(deps: AuthDeps, token: string): Promise<GavelError>
   if (!supplier) return new GavelError("unauthorized", "The operator token is not valid (it has the shape of a supplier API key, and is not a live one either)");
   return new GavelError(
     "forbidden",
-    `This is a supplier API key (supplier '${supplier.id}'): a supplier key only sends leads (POST /v1/leads); operator routes need an admin or analyst token`,
+    `This is a supplier API key (supplier '${supplier.id}'): a supplier key opens only ${(deps.supplierRoutes ?? ["POST /v1/leads"]).join(", ")}; operator routes need an admin or analyst token`,
   );
 }
 

@@ -97,6 +97,10 @@ export const honoPath = (path: string) => path.replace(/\{([A-Za-z_][A-Za-z0-9_]
 /** `/v1/campaigns/:id` → `/v1/campaigns/{id}`. */
 export const openApiPath = (path: string) => path.replace(/:([A-Za-z_][A-Za-z0-9_]*)/g, "{$1}");
 
+/** The routes a supplier's API key opens, as `POST /v1/leads`: what a key sent to an operator route is told. */
+export const supplierRoutes = (routes: readonly AnyRoute[]): string[] =>
+  routes.filter((r) => r.access === "supplier" || r.suppliersToo).map((r) => `${r.method.toUpperCase()} ${openApiPath(r.path)}`);
+
 /** Refuses a route table with a duplicate route, or a write route an analyst could call. */
 export function checkRoutes(routes: readonly AnyRoute[]): void {
   const seen = new Set<string>();
