@@ -23,6 +23,7 @@ import { configRoutes } from "./http/config";
 import type { AppEnv } from "./http/env";
 import { explainRoutes } from "./http/explain";
 import { afterSaleRoutes } from "./http/after-sale";
+import { reconciliationRoutes } from "./http/reconciliation";
 import { deliveryRoutes } from "./http/deliveries";
 import { leadRoutes } from "./http/leads";
 import { pingRoutes } from "./http/pings";
@@ -145,6 +146,7 @@ export function appRoutes(deps: AppDeps): AnyRoute[] {
     ...reportRoutes({ database: deps.database, clock: deps.clock }),
     ...operatorRoutes({ db: deps.database.db }),
     ...afterSaleRoutes({ database: deps.database, clock: deps.clock, newId: deps.newId }),
+    ...reconciliationRoutes({ database: deps.database, clock: deps.clock }),
     ...deliveryRoutes({ database: deps.database, clock: deps.clock }),
     ...statementRoutes({ database: deps.database, clock: deps.clock }),
     ...suppressionRoutes({ db: deps.database.db }),

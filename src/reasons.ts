@@ -97,6 +97,9 @@ export const LEAD_REASONS = {
   return_requested: { means: "history: a buyer (by postback) or an operator asked to return the lead; detail: the buyer and reason" },
   return_accepted: { means: "history (returned when every sale is returned): a return was accepted, the sale's revenue reversed; detail: the buyer and who accepted" },
   return_rejected: { means: "history: a return was rejected, the sale stands; detail: the buyer and who rejected" },
+  resolved: {
+    means: "unsold, or history of a sale: a post's unknown outcome was settled, by an operator or the buyer's postback; detail: the outcome (the channel and price of a sale) and who settled it",
+  },
 } as const satisfies Record<string, CodeInfo>;
 
 /** Explain's lead-level verdicts (`blocked_by`): why no channel of the campaign would be pinged; each channel lists them first. */

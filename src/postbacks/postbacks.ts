@@ -12,6 +12,7 @@ import { GavelError } from "../errors";
 import { leadPrice, toCents } from "../money";
 import { reasonText } from "../reasons";
 import type { Buyer } from "../resources/schemas";
+import { settleByBuyer } from "../reconciliation/resolve";
 import { requestReturn, type ReturnDeps } from "../returns/returns";
 
 export const POSTBACK_EVENTS = ["contacted", "converted", "return_requested"] as const;
@@ -43,6 +44,13 @@ export const PostbackAnswer = z
       .object({ id: z.string(), state: z.enum(["pending", "accepted", "rejected"]), auto_accept_at: z.string().nullable() })
       .optional()
       .meta({ description: "The return asked for (return_requested)" }),
+    settled: z
+      .object({ status: z.literal("sold"), channel_id: z.string(), price: z.number() })
+      .optional()
+      .meta({
+        description:
+          "The lead's unknown outcome that this postback settled (contacted or converted, for a lead that ended error/post_outcome_unknown after a post to this buyer): sold to that post's channel at the price it offered",
+      }),
   })
   .meta({ id: "PostbackAnswer" });
 export type PostbackAnswer = z.infer<typeof PostbackAnswer>;
@@ -84,6 +92,9 @@ export async function recordPostback(deps: ReturnDeps, buyer: Buyer, postback: P
         });
         answer.return = { id: ret.id, state: ret.state as "pending", auto_accept_at: ret.autoAcceptAt?.toISOString() ?? null };
       } else {
+        // The buyer has the lead: a post to it whose outcome was unknown is settled as its sale.
+        const settled = await settleByBuyer(tx, deps, postback.lead_id, buyer.id, { actor, by: `postback:${buyer.id}/${postback.event_id}` });
+        if (settled) answer.settled = { status: "sold", channel_id: settled.sold_channel!, price: settled.revenue };
         const [lead] = await tx.select().from(leads).where(eq(leads.id, postback.lead_id));
         // A buyer learns nothing of leads it did not buy: another's lead reads as no lead.
         if (!lead || !(await leadSales(tx, lead)).some((s) => s.buyerId === buyer.id))

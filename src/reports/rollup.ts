@@ -284,13 +284,24 @@ async function addDecidedDeferred(tx: Parameters<Parameters<Db["transaction"]>[0
       returning d.lead_id, d.at`,
   );
   if (decided.length === 0) return 0;
-  const hours = [...new Set(decided.map((d) => new Date(d.at).getTime()))].map((at) => ({ from: new Date(at), to: new Date(at + HOUR_MS) }));
+  return addRolledFacts(tx, decided.map((d) => ({ id: d.lead_id, at: new Date(d.at) })), rolled, 1);
+}
+
+/**
+ * Adds (`sign` 1) or takes away (`sign` -1) the facts of these leads, as they stand now, to or from
+ * the rows of their hour and day and of the week and four-week rows already summed from that day.
+ * Taking away subtracts every sum and histogram bucket; a maximum (the highest bid) is left as it
+ * is, since the leads' bids are the same before and after.
+ */
+async function addRolledFacts(tx: Db, leads: readonly { id: string; at: Date }[], rolled: Date, sign: 1 | -1): Promise<number> {
+  const hours = [...new Set(leads.map((l) => floorTo(l.at.getTime(), HOUR_MS)))].map((at) => ({ from: new Date(at), to: new Date(at + HOUR_MS) }));
   const rolledDay = `'${new Date(floorTo(rolled.getTime(), DAY_MS)).toISOString()}'::timestamptz`;
   const [added] = await txRows<{ leads: number }>(
     tx,
     addFactsSql(hours, (table, select) => {
       const names = columns(table).join(", ");
-      const keys = SHAPES[table].keys.filter((k) => k !== "grain" && k !== "at").join(", ");
+      const shape = SHAPES[table];
+      const keys = shape.keys.filter((k) => k !== "grain" && k !== "at").join(", ");
       const day = `date_trunc('day', at, 'UTC')`;
       // The periods already summed that hold the lead's day: starting from `days` - 1 days before it.
       const periods = (grain: "week" | "four_weeks", days: number) => `
@@ -298,8 +309,17 @@ async function addDecidedDeferred(tx: Parameters<Parameters<Db["transaction"]>[0
             from f, generate_series(${day} - interval '${(days - 1) * 24} hours', ${day}, interval '24 hours') p(start)
             where p.start + interval '${days * 24} hours' <= ${rolledDay}
             group by p.start, ${keys}`;
+      const values =
+        sign === 1
+          ? names
+          : [
+              ...shape.keys,
+              ...shape.sums.map((c) => `-${c}`),
+              ...shape.maxes,
+              ...shape.histograms.map((c) => `array[${HISTOGRAM_MS.map((_, i) => `-${c}[${i + 1}]`).join(", ")}]`),
+            ].join(", ");
       return `insert into ${table} (${names})
-        select ${names} from (
+        select ${values} from (
           with f as materialized (${select})
           select ${names} from f
           union all
@@ -307,9 +327,36 @@ async function addDecidedDeferred(tx: Parameters<Parameters<Db["transaction"]>[0
           union all ${periods("week", 7)}
           union all ${periods("four_weeks", 28)}
         ) r ${merge(table)}`;
-    }, { ids: decided.map((d) => d.lead_id) }),
+    }, { ids: leads.map((l) => l.id) }),
   );
   return Number(added.leads);
+}
+
+/**
+ * Changes decided leads (`change`, run inside `tx`) whose facts may already be rolled up: a lead
+ * settled after its hour was rolled (an unknown outcome reconciled). Under the progress row's lock,
+ * so no roll runs meanwhile, the facts of the leads that are in the rollups are taken away, the
+ * change is made, and their facts as they now stand are added back, to their hour, day, week and
+ * four weeks. A lead not rolled up yet (past `rolled_to`, or a held lead noted in
+ * `report_deferred`) is counted as it stands when the roller reaches it; reports read those raw.
+ */
+export async function restateRolledLeads<T>(tx: Db, ids: readonly string[], change: () => Promise<T>): Promise<T> {
+  const [progress] = await txRows<{ rolled_to: string | Date }>(tx, sql`select rolled_to from report_progress where name = ${PROGRESS} for update`);
+  if (!progress || ids.length === 0) return change();
+  const rolled = new Date(progress.rolled_to);
+  const inRollups = await txRows<{ id: string; received_at: string | Date }>(
+    tx,
+    sql`select id, received_at from leads
+        where id in (${sql.join(ids.map((id) => sql`${id}`), sql`, `)})
+          and received_at < ${rolled.toISOString()}::timestamptz
+          and status not in ('received', 'auctioning', 'held')
+          and not exists (select 1 from report_deferred d where d.lead_id = leads.id)`,
+  );
+  const leads = inRollups.map((r) => ({ id: r.id, at: new Date(r.received_at) }));
+  if (leads.length) await addRolledFacts(tx, leads, rolled, -1);
+  const result = await change();
+  if (leads.length) await addRolledFacts(tx, leads, rolled, 1);
+  return result;
 }
 
 /** Where the rollups reach (null before the first roll). */

@@ -1,0 +1,159 @@
+// Queries of reconciliation (src/reconciliation/): settling a lead whose post's outcome was unknown.
+// Each takes a transaction first, so the lead, its posts, the caps and its history and audit entries
+// change together or not at all.
+import { sql } from "drizzle-orm";
+import { lockOrder, type UsageKey } from "./caps";
+import { txRows, type Db } from "./client";
+
+/** Raw posts of a lead are looked for this far either side of its auction (as db/after-sale.ts). */
+const SLACK_MS = 3_600_000;
+
+export interface UnsettledLead {
+  id: string;
+  campaignId: string;
+  supplierId: string;
+  status: string;
+  reason: string | null;
+  test: boolean;
+  data: Record<string, unknown>;
+  receivedAt: Date;
+  decidedAt: Date | null;
+}
+
+/** The lead, locked until the transaction ends: one settlement at a time. */
+export async function lockLead(tx: Db, id: string): Promise<UnsettledLead | undefined> {
+  const [row] = await txRows<{
+    id: string;
+    campaign_id: string;
+    supplier_id: string;
+    status: string;
+    reason: string | null;
+    test: boolean;
+    data: Record<string, unknown> | string;
+    received_at: string | Date;
+    decided_at: string | Date | null;
+  }>(tx, sql`select id, campaign_id, supplier_id, status, reason, test, data, received_at, decided_at from leads where id = ${id} for update`);
+  if (!row) return undefined;
+  return {
+    id: row.id,
+    campaignId: row.campaign_id,
+    supplierId: row.supplier_id,
+    status: row.status,
+    reason: row.reason,
+    test: row.test,
+    data: typeof row.data === "string" ? (JSON.parse(row.data) as Record<string, unknown>) : row.data,
+    receivedAt: new Date(row.received_at),
+    decidedAt: row.decided_at === null ? null : new Date(row.decided_at),
+  };
+}
+
+export interface LeadPost {
+  id: number;
+  channelId: string;
+  /** The channel's buyer, as the channel is configured now (null: the channel is gone). */
+  buyerId: string | null;
+  startedAt: Date;
+  outcome: string;
+  /** What the post offered the lead at (the bid's charge). */
+  priceCents: number | null;
+  reason: string | null;
+}
+
+/** Every post of a lead, in the order they were sent. */
+export async function leadPosts(tx: Db, lead: Pick<UnsettledLead, "id" | "receivedAt" | "decidedAt">): Promise<LeadPost[]> {
+  const from = new Date(lead.receivedAt.getTime() - SLACK_MS).toISOString();
+  const to = new Date((lead.decidedAt ?? lead.receivedAt).getTime() + SLACK_MS).toISOString();
+  const rows = await txRows<{
+    id: number | string;
+    channel_id: string;
+    buyer_id: string | null;
+    started_at: string | Date;
+    outcome: string;
+    price_cents: number | null;
+    reason: string | null;
+  }>(
+    tx,
+    sql`select t.id, t.channel_id, ch.buyer_id, t.started_at, t.outcome, t.price_cents, t.reason
+        from attempts t left join channels ch on ch.id = t.channel_id
+        where t.lead_id = ${lead.id} and t.kind = 'post'
+          and t.started_at >= ${from}::timestamptz and t.started_at < ${to}::timestamptz
+        order by t.started_at, t.id`,
+  );
+  return rows.map((r) => ({
+    id: Number(r.id),
+    channelId: r.channel_id,
+    buyerId: r.buyer_id,
+    startedAt: new Date(r.started_at),
+    outcome: r.outcome,
+    priceCents: r.price_cents === null ? null : Number(r.price_cents),
+    reason: r.reason,
+  }));
+}
+
+/** A channel's buyer, if the channel belongs to the campaign. */
+export async function campaignChannelBuyer(tx: Db, campaignId: string, channelId: string): Promise<string | undefined> {
+  const [row] = await txRows<{ buyer_id: string }>(tx, sql`select buyer_id from channels where id = ${channelId} and campaign_id = ${campaignId}`);
+  return row?.buyer_id;
+}
+
+/** A post's outcome, now known. */
+export async function settlePost(tx: Db, post: Pick<LeadPost, "id" | "startedAt">, settled: { outcome: "accepted" | "rejected"; priceCents: number | null; reason: string }): Promise<void> {
+  await tx.execute(sql`
+    update attempts set outcome = ${settled.outcome}, price_cents = ${settled.priceCents}, reason = ${settled.reason}
+    where id = ${post.id} and started_at = ${post.startedAt.toISOString()}::timestamptz`);
+}
+
+export interface SettledLead {
+  status: "sold" | "unsold";
+  reason: string | null;
+  priceCents: number;
+  revenueCents: number;
+  soldChannelId: string | null;
+  soldBuyerId: string | null;
+}
+
+/**
+ * Settles the lead, only while its outcome is still unknown (`error`, `post_outcome_unknown`):
+ * false when it is not (then nothing changed). The condition is the update's own, so of two
+ * settlements of one lead only the first changes it, whatever locks their callers took.
+ */
+export async function settleLeadRow(tx: Db, id: string, settled: SettledLead): Promise<boolean> {
+  const rows = await txRows(
+    tx,
+    sql`update leads set status = ${settled.status}, reason = ${settled.reason}, price_cents = ${settled.priceCents},
+               revenue_cents = ${settled.revenueCents}, sold_to = ${settled.status === "sold" ? 1 : 0},
+               sold_channel_id = ${settled.soldChannelId}, sold_buyer_id = ${settled.soldBuyerId}
+        where id = ${id} and status = 'error' and (reason = 'post_outcome_unknown' or reason like 'post_outcome_unknown:%')
+        returning id`,
+  );
+  return rows.length === 1;
+}
+
+/**
+ * Takes `leads` and `spendCents` off cap period instances (never below zero): a reservation kept
+ * for a post whose outcome was unknown, given back in whole (the buyer did not take the lead) or in
+ * part (it took it for less than the post offered). Rows in lock order, as every reservation.
+ */
+export async function giveBackReservation(tx: Db, keys: readonly UsageKey[], leads: number, spendCents: number): Promise<number> {
+  let changed = 0;
+  for (const k of lockOrder(keys)) {
+    const rows = await txRows(
+      tx,
+      sql`update cap_usage set leads = greatest(0, leads - ${leads}), spend_cents = greatest(0, spend_cents - ${spendCents})
+          where scope = ${k.scope} and owner_id = ${k.ownerId} and period = ${k.period}
+            and period_start = ${new Date(k.periodStart).toISOString()}::timestamptz
+          returning 1`,
+    );
+    changed += rows.length;
+  }
+  return changed;
+}
+
+/** Gives back the consumer's claim a lead took for a buyer (per-buyer dedup) before a post the buyer did not take. */
+export async function giveBackBuyerClaim(tx: Db, buyerId: string, leadId: string, keys: readonly string[]): Promise<void> {
+  if (keys.length === 0) return;
+  await tx.execute(sql`
+    delete from buyer_dedup_keys
+    where buyer_id = ${buyerId} and lead_id = ${leadId}
+      and key_hash in (${sql.join(keys.map((k) => sql`${k}`), sql`, `)})`);
+}

@@ -1,0 +1,327 @@
+// Reconciliation (README "After the sale"): leads that ended error/post_outcome_unknown (their
+// buyer's post timed out) are listed, settled once by an operator (POST /v1/leads/{id}/resolve) or
+// by the buyer's postback, and the settlement shows in the lead, its trace and history, the audit
+// log, the caps and the reports. A real Gavel, real loopback buyers that hang on the post, a clock
+// that moves only when told.
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { sql } from "drizzle-orm";
+import { beforeAll, describe, expect, it } from "vitest";
+import { signature } from "../src/channels/signing";
+import { timeRange } from "../src/http/body";
+import { bidLandscape, dimensionReport, DIMENSIONS, reasonReport } from "../src/reports/query";
+import { reportRange } from "../src/reports/range";
+import { rollUp } from "../src/reports/rollup";
+import type { Database } from "../src/db/client";
+import { ADMIN, answerBody, consumer, pingPost, testClock, useTestGavel, type TestGavel } from "./helpers/gavel";
+import { jsonObjects, section } from "./helpers/readme";
+import { repoRoot, runShell, terminalEnv } from "./helpers/shell";
+
+// Ahead of real time: the background roller (which rolls up to the database's clock) never reaches
+// these leads, so this file's own rollUp rolls them, and they are all in the rollups before any is settled.
+const clock = testClock("2027-03-01T10:00:00Z");
+const SECRET = "rc-acme-postback-secret-01";
+const OTHER_SECRET = "rc-other-postback-secret-1";
+
+function signedHeaders(secret: string, body: string) {
+  const ts = Math.floor(clock.now() / 1000);
+  return { "x-gavel-timestamp": String(ts), "x-gavel-signature": `sha256=${signature(secret, ts, body)}` };
+}
+
+/** Every report over ranges that read hour, day, week and four-week rollup rows. */
+async function everyReport(database: Database) {
+  const end = Date.parse("2027-04-05T00:00:00Z");
+  const ranges = [
+    { from: "2027-02-26", to: "2027-04-05" },
+    { from: "2027-03-01", to: "2027-03-29" },
+    { from: "2027-03-01", to: "2027-03-08", interval: "day" },
+    { from: "2027-03-01T10:00:00Z", to: "2027-03-01T11:00:00Z" },
+    { from: "2027-02-26", to: "2027-04-05", interval: "week" },
+  ];
+  const out: unknown[] = [];
+  for (const r of ranges) {
+    const range = reportRange({ ...timeRange(r), interval: r.interval }, end);
+    for (const dimension of DIMENSIONS) out.push(await dimensionReport(database, dimension, range, {}, false));
+    out.push(await bidLandscape(database, range, {}, false, 100));
+    out.push(await reasonReport(database, range, {}, false));
+  }
+  return out;
+}
+
+describe("reconciling leads whose post's outcome is unknown", () => {
+  const t = useTestGavel({}, { clock });
+  let g: TestGavel;
+  let key: string;
+  let soldLead: string;
+  /** Leads that ended error/post_outcome_unknown, each taken by one test. */
+  const unknown: string[] = [];
+  let analystToken: string;
+
+  async function postback(buyerId: string, secret: string, payload: unknown) {
+    const body = JSON.stringify(payload);
+    const res = await fetch(`${g.url}/v1/postbacks/${buyerId}`, {
+      method: "POST",
+      headers: { "content-type": "application/json", ...signedHeaders(secret, body) },
+      body,
+    });
+    return { status: res.status, body: await answerBody(res) };
+  }
+  const resolve = (id: string, body: unknown, token?: string) => g.admin("POST", `/v1/leads/${id}/resolve`, body, token);
+  const trace = async (id: string) => (await g.admin("GET", `/v1/leads/${id}`)).body;
+  const used = async (path: string) => (await g.admin("GET", path)).body.caps[0].used;
+
+  beforeAll(async () => {
+    g = t.g;
+    // Acme bids 12 and never answers its posts: each lead ends error/post_outcome_unknown.
+    const hanging = await t.buyer({ ping: () => ({ json: { bid: 12 } }), post: () => ({ hang: true }) });
+    const other = await t.buyer({ ping: () => ({ json: { bid: 8 } }) });
+    const buyer = (id: string, secret: string) =>
+      g.admin("POST", "/v1/buyers", { id, name: id, postbacks: { secret }, caps: [{ period: "day", leads: 100, spend: 5000 }], dedup: { fields: ["email"], lookback_days: 30 } });
+    expect((await buyer("rc-acme", SECRET)).status).toBe(201);
+    expect((await buyer("rc-other", OTHER_SECRET)).status).toBe(201);
+    key = await g.setup({
+      campaign: { id: "rc-auto", auction: { timeout_ms: 20_000, post_timeout_ms: 300 }, payout: { type: "revshare", percent: 50 } },
+      channels: [
+        pingPost("rc-acme-ch", hanging, { buyer_id: "rc-acme", caps: [{ period: "day", leads: 100, spend: 5000 }] }),
+        pingPost("rc-other-ch", other, { buyer_id: "rc-other" }),
+      ],
+    });
+    for (let i = 0; i < 7; i++) {
+      const res = await g.lead(key, { campaign: "rc-auto", data: consumer() });
+      expect(res.body).toMatchObject({ status: "error", price: 0 });
+      unknown.push(res.body.lead_id);
+    }
+    // A lead that sold, for contrast: acme's channel is paused for it.
+    expect((await g.admin("PATCH", "/v1/channels/rc-acme-ch", { status: "paused" })).status).toBe(200);
+    const sold = await g.lead(key, { campaign: "rc-auto", data: consumer() });
+    expect(sold.body).toMatchObject({ status: "sold", price: 4 });
+    soldLead = sold.body.lead_id;
+    expect((await g.admin("PATCH", "/v1/channels/rc-acme-ch", { status: "active" })).status).toBe(200);
+
+    const token = await g.admin("POST", "/v1/tokens", { name: "rc-analyst", role: "analyst" });
+    analystToken = token.body.token;
+    // Every lead is in the rollups (its hour, day, week and four weeks) before any is settled.
+    await rollUp(g.gavel.database, { until: new Date("2027-04-05T00:00:00Z") });
+  }, 60_000);
+
+  it("lists the leads that ended error/post_outcome_unknown", async () => {
+    const res = await g.admin("GET", "/v1/leads?status=error&reason=post_outcome_unknown&campaign=rc-auto&limit=500");
+    expect(res.status).toBe(200);
+    expect(res.body.items.map((l: any) => l.id).sort()).toEqual([...unknown].sort());
+    for (const l of res.body.items) expect(l).toMatchObject({ status: "error", reason: "post_outcome_unknown", trace_url: `/v1/leads/${l.id}` });
+    const posts = (await trace(unknown[0])).attempts.filter((a: any) => a.kind === "post");
+    expect(posts).toMatchObject([{ channel_id: "rc-acme-ch", outcome: "unknown", reason: "post_timeout", price: 12 }]);
+    // The post's reservation was kept: seven leads at 12.
+    expect(await used("/v1/channels/rc-acme-ch")).toEqual({ leads: 7, spend: 84 });
+  });
+
+  it("settles a lead sold by an operator: the lead, its post, payout, caps, history and audit log", async () => {
+    const id = unknown[0];
+    const res = await resolve(id, { outcome: "sold", channel_id: "rc-acme-ch", price: 10, note: "acme's invoice lists it" });
+    expect(res.status).toBe(200);
+    expect(res.body).toEqual({
+      lead_id: id,
+      status: "sold",
+      price: 5,
+      revenue: 10,
+      sold_channel: "rc-acme-ch",
+      sold_buyer: "rc-acme",
+      resolved_at: new Date(clock.now()).toISOString(),
+      resolved_by: "env:ADMIN_TOKEN",
+    });
+    const lead = await trace(id);
+    expect(lead).toMatchObject({ status: "sold", reason: null, price: 5, revenue: 10, sold_to: 1, sold_channel: "rc-acme-ch", sold_buyer: "rc-acme" });
+    expect(lead.sales).toEqual([{ channel_id: "rc-acme-ch", buyer_id: "rc-acme", price: 10 }]);
+    expect(lead.attempts.filter((a: any) => a.kind === "post")).toMatchObject([
+      { channel_id: "rc-acme-ch", outcome: "accepted", price: 10, reason: "accepted", detail: "settled (post_timeout), by env:ADMIN_TOKEN" },
+    ]);
+    expect(lead.history.at(-2)).toMatchObject({ status: "error", reason: "post_outcome_unknown" });
+    expect(lead.history.at(-1)).toEqual({ status: "sold", at: res.body.resolved_at, reason: "resolved", detail: "sold to rc-acme-ch at 10.00, by env:ADMIN_TOKEN" });
+    // Sold for 2 less than the post offered: the lead stays counted, the unspent 2 is given back.
+    expect(await used("/v1/channels/rc-acme-ch")).toEqual({ leads: 7, spend: 82 });
+    expect(await used("/v1/buyers/rc-acme")).toEqual({ leads: 7, spend: 82 });
+    const audit = await g.admin("GET", `/v1/audit?resource=leads/${id}`);
+    expect(audit.body.items).toMatchObject([
+      {
+        actor: "env:ADMIN_TOKEN",
+        action: "lead.resolve",
+        resource: `leads/${id}`,
+        diff: [
+          { path: "status", before: "error", after: "sold" },
+          { path: "sold_channel", before: null, after: "rc-acme-ch" },
+          { path: "revenue", before: 0, after: 10 },
+          { path: "price", before: 0, after: 5 },
+          { path: "resolved_by", after: "env:ADMIN_TOKEN" },
+          { path: "note", after: "acme's invoice lists it" },
+        ],
+      },
+    ]);
+    // Settled once: the same resolve again is a 409 that says how it was settled.
+    const again = await resolve(id, { outcome: "sold", channel_id: "rc-acme-ch", price: 10 });
+    expect(again.status).toBe(409);
+    expect(again.body.detail).toContain("settled already");
+    expect(again.body.detail).toContain("sold to rc-acme-ch at 10.00");
+    // The supplier's own read of its lead says sold, with its payout.
+    const supplierView = await fetch(`${g.url}/v1/leads/${id}`, { headers: { authorization: `Bearer ${key}` } });
+    expect(await supplierView.json()).toMatchObject({ status: "sold", price: 5 });
+  });
+
+  it("refuses a bad resolution field by field (422), an unknown lead (404), a lead not unsettled (409) and an analyst (403)", async () => {
+    const id = unknown[1];
+    const missing = await resolve(id, { outcome: "sold" });
+    expect(missing.status).toBe(422);
+    expect(missing.body.errors.map((e: any) => e.path).sort()).toEqual(["channel_id", "price"]);
+    const bad = await resolve(id, { outcome: "sold", channel_id: "rc-acme-ch", price: -1, extra: true });
+    expect(bad.status).toBe(422);
+    expect(bad.body.errors.map((e: any) => e.path).sort()).toEqual(["extra", "price"]);
+    const outcome = await resolve(id, { outcome: "maybe" });
+    expect(outcome.status).toBe(422);
+    expect(outcome.body.errors.map((e: any) => e.path)).toEqual(["outcome"]);
+    expect((await resolve(id, { outcome: "unsold", price: 3 })).body.errors.map((e: any) => e.path)).toEqual(["price"]);
+    // A channel that was never posted the lead, and a price above what the post offered.
+    const notPosted = await resolve(id, { outcome: "sold", channel_id: "rc-other-ch", price: 8 });
+    expect(notPosted.status).toBe(422);
+    expect(notPosted.body.errors).toEqual([{ path: "channel_id", message: "was not posted this lead with an unknown outcome (posted so: rc-acme-ch)" }]);
+    const tooMuch = await resolve(id, { outcome: "sold", channel_id: "rc-acme-ch", price: 12.01 });
+    expect(tooMuch.status).toBe(422);
+    expect(tooMuch.body.errors[0].path).toBe("price");
+    expect((await resolve("no-such-lead", { outcome: "unsold" })).status).toBe(404);
+    const sold = await resolve(soldLead, { outcome: "unsold" });
+    expect(sold.status).toBe(409);
+    expect(sold.body.detail).toContain("only a lead that ended error with reason post_outcome_unknown");
+    expect((await resolve(id, { outcome: "unsold" }, analystToken)).status).toBe(403);
+    // None of it changed the lead.
+    expect(await trace(id)).toMatchObject({ status: "error", reason: "post_outcome_unknown" });
+  });
+
+  it("settles a lead unsold: the post's reservation and the buyer's dedup claim are given back", async () => {
+    const id = unknown[1];
+    const res = await resolve(id, { outcome: "unsold" });
+    expect(res.status).toBe(200);
+    expect(res.body).toMatchObject({ status: "unsold", price: 0, revenue: 0, sold_channel: null, sold_buyer: null });
+    const lead = await trace(id);
+    expect(lead).toMatchObject({ status: "unsold", reason: "resolved", detail: "unsold, by env:ADMIN_TOKEN", revenue: 0, sold_to: 0 });
+    expect(lead.attempts.filter((a: any) => a.kind === "post")).toMatchObject([{ outcome: "rejected", reason: "rejected", price: 12 }]);
+    expect(await used("/v1/channels/rc-acme-ch")).toEqual({ leads: 6, spend: 70 });
+    expect(await used("/v1/buyers/rc-acme")).toEqual({ leads: 6, spend: 70 });
+    const [claims] = await g.gavel.database.rows<{ n: number }>(sql`select count(*)::int as n from buyer_dedup_keys where lead_id = ${id}`);
+    expect(claims.n).toBe(0);
+    const [kept] = await g.gavel.database.rows<{ n: number }>(sql`select count(*)::int as n from buyer_dedup_keys where lead_id = ${unknown[0]}`);
+    expect(kept.n).toBe(1);
+  });
+
+  it("takes one of several resolves racing for a lead: the others are 409 and nothing is counted twice", async () => {
+    const id = unknown[2];
+    const bodies = [
+      { outcome: "sold", channel_id: "rc-acme-ch", price: 11 },
+      { outcome: "unsold" },
+      { outcome: "sold", channel_id: "rc-acme-ch", price: 9 },
+      { outcome: "unsold" },
+      { outcome: "sold", channel_id: "rc-acme-ch", price: 12 },
+      { outcome: "unsold" },
+    ];
+    const answers = await Promise.all(bodies.map((b) => resolve(id, b)));
+    expect(answers.map((a) => a.status).sort()).toEqual([200, 409, 409, 409, 409, 409]);
+    const won = answers.find((a) => a.status === 200)!.body;
+    const lead = await trace(id);
+    expect(lead.status).toBe(won.status);
+    expect(lead.revenue).toBe(won.revenue);
+    expect(lead.history.filter((h: any) => h.reason === "resolved")).toHaveLength(1);
+    const audit = await g.admin("GET", `/v1/audit?resource=leads/${id}`);
+    expect(audit.body.items).toHaveLength(1);
+    // The caps moved once, by the winner: sold keeps the lead at its price, unsold gives it back.
+    const expected = won.status === "sold" ? { leads: 6, spend: 70 - (12 - won.revenue) } : { leads: 5, spend: 58 };
+    expect(await used("/v1/channels/rc-acme-ch")).toEqual(expected);
+  });
+
+  it("settles a lead by the buyer's converted postback, sold at its post's price; the operator's resolve is then a 409", async () => {
+    const id = unknown[3];
+    const res = await postback("rc-acme", SECRET, { event_id: "rc-evt-1", lead_id: id, event: "converted", value: 150 });
+    expect(res.status).toBe(200);
+    expect(res.body).toMatchObject({ event_id: "rc-evt-1", event: "converted", settled: { status: "sold", channel_id: "rc-acme-ch", price: 12 } });
+    const lead = await trace(id);
+    expect(lead).toMatchObject({ status: "sold", price: 6, revenue: 12, sold_channel: "rc-acme-ch", sold_buyer: "rc-acme" });
+    expect(lead.history.slice(-2)).toMatchObject([
+      { status: "sold", reason: "resolved", detail: "sold to rc-acme-ch at 12.00, by postback:rc-acme/rc-evt-1" },
+      { status: "sold", reason: "converted", detail: "rc-acme, value 150.00, event rc-evt-1" },
+    ]);
+    const audit = await g.admin("GET", `/v1/audit?resource=leads/${id}`);
+    expect(audit.body.items).toMatchObject([{ actor: "buyer:rc-acme", action: "lead.resolve" }]);
+    // The same event again: the stored answer, nothing settled twice.
+    expect(await postback("rc-acme", SECRET, { event_id: "rc-evt-1", lead_id: id, event: "converted", value: 150 })).toEqual(res);
+    expect((await resolve(id, { outcome: "unsold" })).status).toBe(409);
+    expect((await trace(id)).history.filter((h: any) => h.reason === "resolved")).toHaveLength(1);
+  });
+
+  it("does not let a buyer that was never posted a lead settle it by postback", async () => {
+    const id = unknown[4];
+    const res = await postback("rc-other", OTHER_SECRET, { event_id: "rc-evt-2", lead_id: id, event: "contacted" });
+    expect(res.status).toBe(404);
+    expect(await trace(id)).toMatchObject({ status: "error", reason: "post_outcome_unknown" });
+  });
+
+  it("settles a lead once when the buyer's postback and an operator's resolve race", async () => {
+    const id = unknown[5];
+    const [pb, op] = await Promise.all([
+      postback("rc-acme", SECRET, { event_id: "rc-evt-3", lead_id: id, event: "contacted" }),
+      resolve(id, { outcome: "unsold" }),
+    ]);
+    const lead = await trace(id);
+    expect(lead.history.filter((h: any) => h.reason === "resolved")).toHaveLength(1);
+    if (op.status === 200) {
+      // The operator settled it unsold first: the buyer did not buy it, so its postback finds no sale.
+      expect(pb.status).toBe(404);
+      expect(lead).toMatchObject({ status: "unsold", reason: "resolved" });
+    } else {
+      expect(op.status).toBe(409);
+      expect(pb).toMatchObject({ status: 200, body: { settled: { status: "sold", price: 12 } } });
+      expect(lead).toMatchObject({ status: "sold", revenue: 12 });
+    }
+  });
+
+  it("runs the README's recipe: lists the lead, settles it sold, and refuses a second settlement", async () => {
+    const readme = readFileSync(join(repoRoot, "README.md"), "utf8");
+    const recipe = section(readme, "After the sale").match(/### Reconciliation[\s\S]*?^```bash\n([\s\S]*?)^```$/m)![1];
+    // The walkthrough's names are this file's: its acme channel, and its admin token.
+    const script = [
+      `auth=(-H "Authorization: Bearer ${ADMIN}" -H "Content-Type: application/json")`,
+      `json() { node -pe "JSON.parse(fs.readFileSync(0, 'utf8'))$1"; }`,
+      recipe.replaceAll("acme-auto-tx", "rc-acme-ch"),
+    ].join("\n");
+    const run = await runShell(`set -euo pipefail\n${script}`, terminalEnv([], { GAVEL: g.url }), 60_000);
+    expect(run.code, run.stdout + run.stderr).toBe(0);
+    const [listing, settled, again] = jsonObjects(run.stdout);
+    // The answers shown (the listing's is abridged, so not JSON).
+    const shown = [...recipe.matchAll(/^# → (\{.*\})$/gm)].slice(1).map((m) => JSON.parse(m[1]));
+    expect(listing.items[0]).toMatchObject({ status: "error", reason: "post_outcome_unknown" });
+    // The first lead listed, one that no test had settled.
+    expect(unknown).toContain(listing.items[0].id);
+    expect(settled).toMatchObject({ lead_id: listing.items[0].id, status: "sold", revenue: 11, sold_channel: "rc-acme-ch", sold_buyer: "rc-acme", price: 5.5 });
+    expect(Object.keys(settled)).toEqual(Object.keys(shown[0]));
+    expect(again).toMatchObject({ type: shown[1].type, status: 409 });
+    expect(again.detail).toContain("sold to rc-acme-ch at 11.00, by env:ADMIN_TOKEN");
+    expect((await trace(settled.lead_id)).history.at(-1)).toMatchObject({ reason: "resolved" });
+  }, 90_000);
+
+  it("restates the rolled-up reports: every report equals one rolled from scratch", async () => {
+    const database = g.gavel.database;
+    const all = reportRange({ ...timeRange({ from: "2027-02-26", to: "2027-04-05" }) }, Date.parse("2027-04-05T00:00:00Z"));
+    const campaign = (await dimensionReport(database, "campaigns", all, {}, false)).rows.find((r: any) => r.key.campaign === "rc-auto");
+    const leads = await Promise.all([...unknown, soldLead].map(trace));
+    const sold = leads.filter((l) => l.status === "sold");
+    const cents = (f: (l: any) => number) => Math.round(sold.reduce((s, l) => s + f(l) * 100, 0)) / 100;
+    expect(campaign).toMatchObject({
+      leads: 8,
+      sold: sold.length,
+      errors: leads.filter((l) => l.status === "error").length,
+      unsold: leads.filter((l) => l.status === "unsold").length,
+      revenue: cents((l) => l.revenue),
+      payout: cents((l) => l.price),
+    });
+    const restated = await everyReport(database);
+    for (const table of ["report_leads", "report_channels", "report_bids", "report_reasons", "report_deferred", "report_progress"])
+      await database.rows(sql`delete from ${sql.raw(table)}`);
+    await rollUp(database, { until: new Date("2027-04-05T00:00:00Z") });
+    expect(await everyReport(database)).toEqual(restated);
+  }, 60_000);
+});
