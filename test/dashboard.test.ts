@@ -374,6 +374,28 @@ describe.skipIf(missing && !process.env.CI)("the dashboard in a real browser", (
     await shot("09-channel-health");
   });
 
+  it("downloads a buyer's invoice and a supplier's payout statement from their report rows, as the API serves them", async () => {
+    const range = `from=${day(tz, -6)}&to=${day(tz, 1)}&tz=${encodeURIComponent(tz)}`;
+    for (const [dimension, id] of [["buyers", "acme"], ["suppliers", "webleads"]] as const) {
+      await page.goto(`${t.g.url}/#/reports?dimension=${dimension}&${range}`);
+      const button = page.locator(`[data-testid="download-statement"][data-owner="${id}"]`);
+      await button.waitFor();
+      const [download] = await Promise.all([page.waitForEvent("download"), button.click()]);
+      const file = await readFile((await download.path())!, "utf8");
+      const res = await fetch(`${t.g.url}/v1/statements/${dimension}/${id}?${range}&format=csv`, { headers: { authorization: `Bearer ${analyst}` } });
+      expect(res.status).toBe(200);
+      expect(file).toBe(await res.text());
+      expect(download.suggestedFilename()).toBe(`gavel-statement-${id}-${day(tz, -6)}-${day(tz, 1)}.csv`);
+      // The statement is the row's: its leads and gross are the row's sold and revenue (payout).
+      const statement = await api(`/v1/statements/${dimension}/${id}?${range}`);
+      const row = (await api(`/v1/reports/${dimension}?${range}`)).rows.find((r: any) => r.key[dimension === "buyers" ? "buyer" : "supplier"] === id);
+      expect(statement.totals.leads).toBe(row.sold);
+      expect(statement.totals.leads).toBeGreaterThan(0);
+      expect(statement.totals.gross).toBe(dimension === "buyers" ? row.revenue : row.payout);
+    }
+    await shot("10-reports-suppliers-statements");
+  });
+
   it("signs out, and loads nothing from outside Gavel without a console error", async () => {
     await page.getByRole("button", { name: "Sign out" }).click();
     await page.getByLabel("Operator token").waitFor();

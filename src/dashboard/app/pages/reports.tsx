@@ -28,6 +28,12 @@ export function reportQuery(route: Route, dimension: Dimension) {
   };
 }
 
+/** The statement a row of the suppliers or buyers report has: its payout statement or its invoice (README "Statements"). */
+const STATEMENTS: Partial<Record<Dimension, { path: string; key: string }>> = {
+  suppliers: { path: "/v1/statements/suppliers", key: "supplier" },
+  buyers: { path: "/v1/statements/buyers", key: "buyer" },
+};
+
 /** Where a row's key leads: the next level down, keeping the range and filters. */
 function drillDown(dimension: Dimension, route: Route, row: Row): string | undefined {
   const keep = withParams(route, { sort: undefined, dir: undefined, interval: undefined });
@@ -72,6 +78,19 @@ export function ReportsPage({ route }: { route: Route }) {
   const interval = query.interval ?? null;
   const chartMetric = route.params.get("chart") || "revenue";
   const [csv, setCsv] = useState<{ busy: boolean; error?: ApiError }>({ busy: false });
+  /** Downloads one of the API's CSVs: the report's, or a row's statement. */
+  const download = async (from: string, asked: Record<string, string | undefined>, filename: string) => {
+    setCsv({ busy: true });
+    try {
+      await downloadCsv(from, asked, filename);
+      setCsv({ busy: false });
+    } catch (error) {
+      setCsv({ busy: false, error: error as ApiError });
+    }
+  };
+  // A row's statement covers the report's range, read in the report's zone (not the owner's own),
+  // so its totals are the row's: sold, payout or revenue.
+  const statement = interval ? undefined : STATEMENTS[dimension];
 
   const metrics = metricsOf[dimension].filter((m) => all || KEY_FIGURES.has(m.id));
   // A key the row does not have: a lead's own reason has no channel, an exclusion no outcome, most codes no detail.
@@ -101,6 +120,33 @@ export function ReportsPage({ route }: { route: Route }) {
       }),
     ),
     ...metrics.map((m): Column<Row> => ({ id: m.id, label: m.label, kind: m.kind, title: m.title })),
+    ...(statement
+      ? [
+          {
+            id: "statement",
+            label: "Statement",
+            kind: "text" as const,
+            title: dimension === "suppliers" ? "The supplier's payout statement for this range, net of returns (CSV)" : "The buyer's invoice for this range, net of returns (CSV)",
+            value: () => null,
+            render: (r: Row) => {
+              const id = r.key[statement.key];
+              if (!id) return null;
+              return (
+                <button
+                  type="button"
+                  class="secondary"
+                  data-testid="download-statement"
+                  data-owner={id}
+                  disabled={csv.busy}
+                  onClick={() => download(`${statement.path}/${encodeURIComponent(id)}`, { from: query.from, to: query.to, tz: query.tz }, `gavel-statement-${id}-${query.from}-${query.to}.csv`)}
+                >
+                  CSV
+                </button>
+              );
+            },
+          },
+        ]
+      : []),
   ];
 
   const trail = filtersOfReport(dimension).filter((f) => route.params.get(f));
@@ -141,15 +187,7 @@ export function ReportsPage({ route }: { route: Route }) {
           class="secondary"
           data-testid="download-csv"
           disabled={csv.busy}
-          onClick={async () => {
-            setCsv({ busy: true });
-            try {
-              await downloadCsv(path, query, `gavel-${dimension}-${query.from}-${query.to}.csv`);
-              setCsv({ busy: false });
-            } catch (error) {
-              setCsv({ busy: false, error: error as ApiError });
-            }
-          }}
+          onClick={() => download(path, query, `gavel-${dimension}-${query.from}-${query.to}.csv`)}
         >
           {csv.busy ? "Preparing CSV…" : "Download CSV"}
         </button>
