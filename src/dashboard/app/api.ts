@@ -65,6 +65,25 @@ export async function getJson<T>(path: string, query?: Query, signal?: AbortSign
   return (await res.json()) as T;
 }
 
+/** An operator's action (a replay, say): POSTs JSON and reads the JSON answer. */
+export async function postJson<T>(path: string, body: unknown = {}): Promise<T> {
+  const bearer = token.get();
+  let res: Response;
+  try {
+    res = await fetch(path, {
+      method: "POST",
+      headers: { accept: "application/json", "content-type": "application/json", ...(bearer ? { authorization: `Bearer ${bearer}` } : {}) },
+      body: JSON.stringify(body),
+    });
+  } catch {
+    throw new ApiError(0, "Gavel did not answer", "The request did not reach Gavel: is it running, and is this page served by it?");
+  }
+  const answer = await res.json().catch(() => ({}));
+  if (res.ok) return answer as T;
+  if (res.status === 401) for (const listener of unauthorized) listener();
+  throw new ApiError(res.status, answer.title ?? res.statusText, answer.detail ?? "", answer.errors ?? []);
+}
+
 /** Checks a token before keeping it: any operator token may read the campaigns. */
 export async function checkToken(candidate: string): Promise<void> {
   await request(withQuery("/v1/campaigns", { limit: 1 }), { accept: "application/json", tokenOverride: candidate });

@@ -5,6 +5,7 @@ import { render } from "preact";
 import { useEffect, useState } from "preact/hooks";
 import { onUnauthorized, token } from "./api";
 import { BidsPage } from "./pages/bids";
+import { DeliveriesPage } from "./pages/deliveries";
 import { HealthPage } from "./pages/health";
 import { LeadPage } from "./pages/lead";
 import { LeadsPage } from "./pages/leads";
@@ -19,6 +20,7 @@ const pages = [
   { id: "bids", label: "Bid landscape" },
   { id: "health", label: "Channel health" },
   { id: "leads", label: "Leads" },
+  { id: "deliveries", label: "Deliveries" },
 ];
 
 function Page({ route }: { route: Route }) {
@@ -35,6 +37,8 @@ function Page({ route }: { route: Route }) {
       return <LeadsPage route={route} />;
     case "lead":
       return <LeadPage route={route} />;
+    case "deliveries":
+      return <DeliveriesPage route={route} />;
     default:
       return (
         <div class="state empty">
