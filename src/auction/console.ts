@@ -46,7 +46,7 @@ export async function testChannel(deps: ConsoleDeps, channelId: string, body: un
   const checked = plan.fields.validate(request.data);
   if (!checked.ok) throw new GavelError("validation", "The sample lead has invalid fields", { errors: checked.errors });
   const data = checked.data;
-  const publicData = Object.fromEntries(plan.fields.publicFields.filter((f) => data[f] !== undefined).map((f) => [f, data[f]]));
+  const publicData = plan.fields.publicData(data);
   const hashable = Object.fromEntries(plan.fields.pingHashFields.filter((f) => data[f] !== undefined).map((f) => [f, data[f]]));
   const config = channel.config;
   const auction = plan.campaign.auction;

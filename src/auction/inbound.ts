@@ -7,6 +7,7 @@
 // pinging again, and its outcome is recorded (step 7). The auction's own steps are composed here,
 // never copied: collectBids, rankBids, postWithFallback, selectChannels, recordOutcome.
 import { createHash } from "node:crypto";
+import { isDeepStrictEqual } from "node:util";
 import { z } from "zod";
 import { settleHealth } from "../channels/health";
 import { findDedupHolders, claimIdempotencyKey, releaseIdempotencyKey } from "../db/leads";
@@ -159,9 +160,24 @@ function checkPing(plan: CampaignPlan, ping: PingSubmission): { data: Record<str
     if (open.has(name)) data[name] = value;
     else if (declared.has(name)) errors.push({ path: `data.${name}`, message: "is pii: send it with the post, never in a ping" });
     else errors.push({ path: `data.${name}`, message: "is not a field of the campaign (undeclared fields are treated as pii): send it with the post" });
+    // A list's items carry only their fields that are not pii, as the lead does.
+    const items = declared.get(name)?.fields;
+    if (open.has(name) && items && Array.isArray(value)) {
+      const openItem = new Set(items.filter((f) => !f.pii).map((f) => f.name));
+      value.forEach((item, i) => {
+        if (item && typeof item === "object" && !Array.isArray(item))
+          for (const key of Object.keys(item))
+            if (!openItem.has(key))
+              errors.push({
+                path: `data.${name}[${i}].${key}`,
+                message: items.some((f) => f.name === key) ? "is pii: send it with the post, never in a ping" : `is not a field of the ${name} items (undeclared fields are treated as pii): send it with the post`,
+              });
+      });
+    }
   }
-  const checked = plan.fields.validate(data);
-  if (!checked.ok) errors.push(...checked.errors.filter((e) => open.has(e.path.slice("data.".length))));
+  // Only the fields a ping carries are checked (a required pii field is not asked for yet).
+  const checked = plan.fields.validate(data, { publicOnly: true });
+  if (!checked.ok) errors.push(...checked.errors);
 
   const setting = inboundOf(plan).contact_hashes;
   const hashes = ping.contact_hashes ?? {};
@@ -182,8 +198,11 @@ function checkPing(plan: CampaignPlan, ping: PingSubmission): { data: Record<str
 /** The lead's non-PII fields, and its contacts' hashes where the ping sent them, that differ from the ping's. */
 function mismatchedFields(plan: CampaignPlan, ping: PingRow, data: Record<string, unknown>): FieldError[] {
   const errors: FieldError[] = [];
+  // A list field is compared by its items' public fields (the post adds their pii), whatever the
+  // order of their keys (the stored ping's jsonb has its own).
+  const open = plan.fields.publicData(data);
   for (const name of plan.fields.publicFields)
-    if (JSON.stringify(ping.data[name] ?? null) !== JSON.stringify(data[name] ?? null))
+    if (!isDeepStrictEqual(ping.data[name] ?? null, open[name] ?? null))
       errors.push({ path: `data.${name}`, message: `differs from the ping's (${JSON.stringify(ping.data[name] ?? null)})` });
   for (const [name, hash] of Object.entries(ping.contactHashes ?? {})) {
     const value = data[name];

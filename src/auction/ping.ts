@@ -180,8 +180,8 @@ function pingChannels(
   deadline: Deadline,
   attempts: AttemptRow[],
 ): Promise<(Bid | Bid[] | null)[]> {
-  const publicData: Record<string, unknown> = {};
-  for (const name of plan.fields.publicFields) if (lead.data[name] !== undefined) publicData[name] = lead.data[name];
+  // Its public fields, and of a list field's items their public fields only.
+  const publicData = plan.fields.publicData(lead.data);
   // Serialised once for every native ping of this lead.
   const publicJson = JSON.stringify(publicData);
   // pii fields a ping template may send hashed (never as they are): see src/channels/template.ts.

@@ -20,17 +20,40 @@ export function templateFieldRefs(ch: Pick<Channel, "ping" | "post">): (FieldRef
   return refs;
 }
 
+/** A campaign field as the checks read it; a `list` field has item `fields`. */
+interface CampaignField {
+  name: string;
+  pii: boolean;
+  ping_hash?: boolean;
+  type?: string;
+  fields?: readonly { name: string; pii: boolean }[];
+}
+
 /**
  * Fields a template names must be campaign fields, and a ping may only name fields that are not
- * pii: a ping never carries pii, so such a placeholder could only ever render empty.
+ * pii: a ping never carries pii, so such a placeholder could only ever render empty. The same holds
+ * for a list's item fields inside `{{#each}}`. A filter may not name a list field: filters compare
+ * one value, and a list has one per item.
  */
-export function fieldProblems(ch: Pick<Channel, "ping" | "post">, fields: readonly { name: string; pii: boolean; ping_hash?: boolean }[]): ConfigProblem[] {
+export function fieldProblems(ch: Pick<Channel, "ping" | "post"> & { filters?: readonly { field: string }[] }, fields: readonly CampaignField[]): ConfigProblem[] {
   const byName = new Map(fields.map((f) => [f.name, f]));
   const names = fields.map((f) => f.name).join(", ");
   const problems: ConfigProblem[] = [];
+  (ch.filters ?? []).forEach((filter, i) => {
+    if (byName.get(filter.field)?.type === "list")
+      problems.push({ path: ["filters", i, "field"], message: `'${filter.field}' is a list field: filters on a list or its items are not supported` });
+  });
   for (const ref of templateFieldRefs(ch)) {
     const field = byName.get(ref.field);
-    if (!field) problems.push({ path: ref.path, message: `unknown field '${ref.field}' (campaign fields: ${names})` });
+    if (ref.list !== undefined) {
+      const items = byName.get(ref.list)?.fields ?? [];
+      const item = items.find((f) => f.name === ref.field);
+      if (!item) problems.push({ path: ref.path, message: `unknown field '${ref.field}' of the ${ref.list} items (their fields: ${items.map((f) => f.name).join(", ")})` });
+      else if (ref.endpoint === "ping" && item.pii)
+        problems.push({ path: ref.path, message: `'${ref.list}[].${ref.field}' is pii: a ping never carries it (use it in the post)` });
+    } else if (!field) problems.push({ path: ref.path, message: `unknown field '${ref.field}' (campaign fields: ${names})` });
+    else if (ref.each && field.type !== "list")
+      problems.push({ path: ref.path, message: `'{{#each data.${ref.field}}}' needs a list field: '${ref.field}' is ${field.type ?? "not a list"}` });
     else if (ref.endpoint === "ping" && field.pii && !(ref.hashed && field.ping_hash))
       problems.push({
         path: ref.path,

@@ -31,6 +31,9 @@ export interface TemplateVars {
    * placeholder reads them only through a hash transform, so the value itself never leaves.
    */
   hashable?: Record<string, unknown>;
+  /** Inside `{{#each data.<list>}}`: the item being written (`{{item.<field>}}`) and its place from 0 (`{{@index}}`). */
+  item?: Record<string, unknown>;
+  index?: number;
 }
 
 const COMMON_VARS = ["lead_id", "ping_id", "campaign", "test", "received_at", "now"] as const;
@@ -50,6 +53,10 @@ export interface FieldRef {
   field: string;
   /** Read through a hash (md5, sha1, sha256): a ping may carry it for a pii field with `ping_hash`. */
   hashed?: boolean;
+  /** `{{item.<field>}}` inside `{{#each data.<list>}}`: `field` is a field of this list field's items. */
+  list?: string;
+  /** `{{#each data.<field>}}`: the field must be a list. */
+  each?: boolean;
 }
 
 /** Whether a header value is a template (a plain value is sent as it is). */
@@ -258,19 +265,45 @@ interface Placeholder {
   hashed: boolean;
   /** The chain ends with a transform whose output holds no markup ('&', '<', quotes): safe inside XML text. */
   xmlSafe: boolean;
+  /** Set for `{{item.<field>}}`: the list field whose items `field` belongs to. */
+  list?: string;
 }
+
+/** How a placeholder reads as a reference to a field, for the store's check against the campaign. */
+const fieldRef = (p: Placeholder, path: (string | number)[]): FieldRef => ({
+  path,
+  field: p.field as string,
+  ...(p.hashed && { hashed: true }),
+  ...(p.list && { list: p.list }),
+});
+
+const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
 
 const PLACEHOLDER = /\{\{([^{}]*)\}\}/g;
 
-function parsePlaceholder(expression: string, endpoint: Endpoint): Placeholder | string {
+function parsePlaceholder(expression: string, endpoint: Endpoint, each?: string): Placeholder | string {
   const [head, ...steps] = expression.split("|").map((s) => s.trim());
   if (!head) return "empty placeholder '{{}}'";
+  if (/^#each\b/.test(head)) return `'{{${expression.trim()}}}' has no '{{/each}}' after it in the same text`;
+  if (head === "/each") return "'{{/each}}' closes no '{{#each data.<list>}}' in the same text";
   const names = steps.map((step) => step.split(":")[0].trim());
   const hashed = names.some((n) => HASHES.has(n));
   const xmlSafe = names.length > 0 && XML_SAFE.has(names[names.length - 1]);
   let read: Placeholder["read"];
   let field: string | undefined;
-  if (head.startsWith("data.")) {
+  let list: string | undefined;
+  if (head.startsWith("item.") || head === "@index" || head === "@number") {
+    if (!each) return `'{{${head}}}' is only known inside '{{#each data.<list>}}'`;
+    if (head === "@index") read = (vars) => vars.index;
+    else if (head === "@number") read = (vars) => (vars.index ?? 0) + 1;
+    else {
+      const name = head.slice(5);
+      if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) return `bad field name in '{{${expression}}}'`;
+      field = name;
+      list = each;
+      read = (vars) => vars.item?.[name];
+    }
+  } else if (head.startsWith("data.")) {
     const name = head.slice(5);
     if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) return `bad field name in '{{${expression}}}'`;
     field = name;
@@ -282,7 +315,7 @@ function parsePlaceholder(expression: string, endpoint: Endpoint): Placeholder |
     if (endpoint === "ping") return `'{{${head}}}' is only known in posts`;
     read = (vars) => vars[head as (typeof POST_VARS)[number]];
   } else {
-    const known = [...COMMON_VARS, ...(endpoint === "post" ? POST_VARS : []), "data.<field>"].join(", ");
+    const known = [...COMMON_VARS, ...(endpoint === "post" ? POST_VARS : []), "data.<field>", ...(each ? ["item.<field>", "@index", "@number"] : [])].join(", ");
     return `unknown variable '${head}' (known: ${known})`;
   }
   const transforms: Transform[] = [];
@@ -296,7 +329,7 @@ function parsePlaceholder(expression: string, endpoint: Endpoint): Placeholder |
     if (typeof made === "string") return made;
     transforms.push(made);
   }
-  return { read, transforms, field, hashed, xmlSafe };
+  return { read, transforms, field, hashed, xmlSafe, ...(list && { list }) };
 }
 
 function apply(p: Placeholder, vars: TemplateVars): unknown {
@@ -320,18 +353,49 @@ interface Compiling {
   endpoint: Endpoint;
   problems: TemplateProblem[];
   fields: FieldRef[];
+  /** Inside `{{#each data.<list>}}`: that list field's name. */
+  each?: string;
 }
 
-function compileString(text: string, path: (string | number)[], ctx: Compiling): { render: Render; constant: boolean } {
+/** `{{#each data.drivers}}` as a key: its object stands for a list, one element per item (XML: repeated elements). */
+const EACH_KEY = /^\{\{\s*#each\s+([^{}]*?)\s*\}\}$/;
+/** `{{#each data.drivers}}…{{/each}}` inside text: the text between, once per item. */
+const EACH_BLOCK = /\{\{\s*#each\s+([^{}]*?)\s*\}\}([\s\S]*?)\{\{\s*\/each\s*\}\}/g;
+/** Markup in a template's own text (placeholders aside): its values are inside XML. */
+const hasMarkup = (text: string) => /<[A-Za-z_?!/]/.test(text.replace(/\{\{[^{}]*\}\}/g, ""));
+
+/**
+ * The list field an `{{#each …}}` walks, checked: `data.<field>`, not inside another each. The
+ * field is noted for the store, which checks that it is a list (and, in a ping, not pii).
+ */
+function eachList(expression: string, path: (string | number)[], ctx: Compiling): string | undefined {
+  const m = /^data\.([A-Za-z_][A-Za-z0-9_]*)$/.exec(expression.trim());
+  if (ctx.each) ctx.problems.push({ path, message: `'{{#each ${expression}}}' inside '{{#each data.${ctx.each}}}': an item's fields are not lists` });
+  else if (!m) ctx.problems.push({ path, message: `'{{#each ${expression}}}' walks a list field: write '{{#each data.<field>}}'` });
+  else {
+    ctx.fields.push({ path, field: m[1], each: true });
+    return m[1];
+  }
+  return undefined;
+}
+
+/** The items of a list field as an each walks them: an item that is not an object reads as one with no fields. */
+function itemsOf(vars: TemplateVars, list: string): Record<string, unknown>[] {
+  const value = vars.data[list];
+  return Array.isArray(value) ? value.map((item) => (isRecord(item) ? item : {})) : [];
+}
+
+function compileString(text: string, path: (string | number)[], ctx: Compiling, insideXml = false): { render: Render; constant: boolean } {
+  if (/\{\{\s*#each\b/.test(text)) return compileEachText(text, path, ctx, insideXml || hasMarkup(text));
   const parts: (string | Placeholder)[] = [];
   let last = 0;
   for (const match of text.matchAll(PLACEHOLDER)) {
     if (match.index > last) parts.push(text.slice(last, match.index));
-    const parsed = parsePlaceholder(match[1], ctx.endpoint);
+    const parsed = parsePlaceholder(match[1], ctx.endpoint, ctx.each);
     if (typeof parsed === "string") ctx.problems.push({ path, message: parsed });
     else {
       parts.push(parsed);
-      if (parsed.field) ctx.fields.push({ path, field: parsed.field, ...(parsed.hashed && { hashed: true }) });
+      if (parsed.field) ctx.fields.push(fieldRef(parsed, path));
     }
     last = match.index + match[0].length;
   }
@@ -342,10 +406,13 @@ function compileString(text: string, path: (string | number)[], ctx: Compiling):
   // Text that is itself XML (an XML document in a form field or a JSON string): a lead's value
   // placed in it must be escaped, or "12 Oak & Elm St" breaks the buyer's parser.
   const literal = parts.filter((p) => typeof p === "string").join("");
-  if (/<[A-Za-z_?!/]/.test(literal))
+  if (insideXml || /<[A-Za-z_?!/]/.test(literal))
     for (const p of parts)
       if (typeof p !== "string" && p.field && !p.xmlSafe)
-        ctx.problems.push({ path, message: `'{{data.${p.field}}}' sits inside XML text: end it with '| xml' so that '&' and '<' reach the buyer's parser intact` });
+        ctx.problems.push({
+          path,
+          message: `'{{${p.list ? "item" : "data"}.${p.field}}}' sits inside XML text: end it with '| xml' so that '&' and '<' reach the buyer's parser intact`,
+        });
   // Exactly one placeholder and nothing around it: keep the value's own type.
   if (parts.length === 1) {
     const only = parts[0] as Placeholder;
@@ -357,6 +424,23 @@ function compileString(text: string, path: (string | number)[], ctx: Compiling):
   };
 }
 
+/** Text with `{{#each data.<list>}}…{{/each}}` blocks: the text around them once, each block's text once per item. */
+function compileEachText(text: string, path: (string | number)[], ctx: Compiling, insideXml: boolean): { render: Render; constant: boolean } {
+  const pieces: Render[] = [];
+  let last = 0;
+  for (const match of text.matchAll(EACH_BLOCK)) {
+    if (match.index > last) pieces.push(compileString(text.slice(last, match.index), path, ctx, insideXml).render);
+    const list = eachList(match[1], path, ctx);
+    if (list !== undefined) {
+      const inner = compileString(match[2], path, { ...ctx, each: list }, insideXml).render;
+      pieces.push((vars) => itemsOf(vars, list).map((item, index) => asText(inner({ ...vars, item, index }))).join(""));
+    }
+    last = match.index + match[0].length;
+  }
+  if (last < text.length) pieces.push(compileString(text.slice(last), path, ctx, insideXml).render);
+  return { render: (vars) => pieces.map((piece) => asText(piece(vars))).join(""), constant: false };
+}
+
 function compileNode(node: unknown, path: (string | number)[], ctx: Compiling): { render: Render; constant: boolean } {
   if (typeof node === "string") return compileString(node, path, ctx);
   if (Array.isArray(node)) {
@@ -365,6 +449,17 @@ function compileNode(node: unknown, path: (string | number)[], ctx: Compiling): 
     return { render: (vars) => items.map((i) => i.render(vars)), constant: false };
   }
   if (node && typeof node === "object") {
+    const keys = Object.keys(node);
+    const eachKey = keys.find((key) => EACH_KEY.test(key));
+    if (eachKey !== undefined) {
+      const at = [...path, eachKey];
+      if (keys.length > 1) ctx.problems.push({ path: at, message: "an '{{#each …}}' key must be the only key of its object: the object stands for the list it writes" });
+      const list = eachList(EACH_KEY.exec(eachKey)![1], at, ctx);
+      if (list === undefined) return { render: () => [], constant: true };
+      const item = compileNode((node as Record<string, unknown>)[eachKey], at, { ...ctx, each: list });
+      // A JSON array, one element per item; XML writes an array as the element repeated.
+      return { render: (vars) => itemsOf(vars, list).map((it, index) => item.render({ ...vars, item: it, index })), constant: false };
+    }
     const entries = Object.entries(node).map(([key, value]) => [key, compileNode(value, [...path, key], ctx)] as const);
     if (entries.every(([, e]) => e.constant)) return { render: () => node, constant: true };
     return {
@@ -404,7 +499,7 @@ export function compileUrlTemplate(url: string, endpoint: Endpoint): { render: (
     if (typeof parsed === "string") ctx.problems.push({ path: [], message: parsed });
     else {
       parts.push(parsed);
-      if (parsed.field) ctx.fields.push({ path: [], field: parsed.field, ...(parsed.hashed && { hashed: true }) });
+      if (parsed.field) ctx.fields.push(fieldRef(parsed, []));
     }
     last = match.index + match[0].length;
   }

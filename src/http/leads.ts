@@ -50,7 +50,7 @@ const LeadForm = z
   .meta({
     id: "LeadForm",
     description:
-      "A lead as a form: every field other than the ones named here is a data field, by its plain name (`email=jo%40example.com`) or as `data[email]=…` (the way to send a data field named `campaign`, `test`, `source`, `sub_id` or `idempotency_key`). Each name at most once.",
+      "A lead as a form: every field other than the ones named here is a data field, by its plain name (`email=jo%40example.com`) or as `data[email]=…` (the way to send a data field named `campaign`, `test`, `source`, `sub_id` or `idempotency_key`). A list field's items as `drivers[0][first_name]=…` (or `data[drivers][0][first_name]=…`), numbered from 0 without gaps. Each name at most once.",
   });
 
 
@@ -379,6 +379,29 @@ async function leadBody(c: AppContext, limit: BodyLimit, header: string | undefi
 /** Form fields that are the submission's own, not the lead's data (spelled `data[name]` to send a data field so named). */
 const FORM_ENVELOPE = new Set(["campaign", "test", "source", "sub_id", "idempotency_key"]);
 const FORM_DATA_NAME = /^data\[([^[\]]+)\]$/;
+/** An item field of a list field: `drivers[0][first_name]` or `data[drivers][0][first_name]`, items numbered from 0. */
+const FORM_ITEM_NAME = /^(?:data\[([^[\]]+)\]|([^[\]]+))\[(0|[1-9][0-9]{0,3})\]\[([^[\]]+)\]$/;
+
+/**
+ * The list fields of a form (`drivers[0][first_name]=…`) as the lists of objects a JSON lead sends,
+ * into `data`. Items are numbered from 0 without gaps; a list also sent as a plain field, or an item
+ * field sent twice, is an error naming it.
+ */
+function formLists(lists: Map<string, Map<number, Map<string, string>>>, data: Map<string, unknown>, errors: FieldError[]): void {
+  for (const [name, items] of lists) {
+    if (data.has(name)) {
+      errors.push({ path: `data.${name}`, message: `is sent both as one value and as items (${name}[0][…]): send one of them` });
+      continue;
+    }
+    const numbers = [...items.keys()].sort((a, b) => a - b);
+    const gap = numbers.findIndex((n, i) => n !== i);
+    if (gap >= 0) {
+      errors.push({ path: `data.${name}[${numbers[gap]}]`, message: `follows ${gap === 0 ? "nothing" : `${name}[${numbers[gap - 1]}]`}: number a list's items from 0 without gaps` });
+      continue;
+    }
+    data.set(name, numbers.map((n) => Object.fromEntries(items.get(n)!)));
+  }
+}
 
 /**
  * A lead posted as a form, read as the JSON submission it stands for: `campaign`, `test`, `source`,
@@ -390,16 +413,28 @@ const FORM_DATA_NAME = /^data\[([^[\]]+)\]$/;
  */
 export function formSubmission(pairs: [string, string][]): { submission: Record<string, unknown>; idempotencyKey?: string } {
   const envelope = new Map<string, string>();
-  const data = new Map<string, string>();
+  const data = new Map<string, unknown>();
+  const lists = new Map<string, Map<number, Map<string, string>>>();
   const errors: FieldError[] = [];
   for (const [name, value] of pairs) {
     if (name === "") continue;
+    const item = FORM_ITEM_NAME.exec(name);
+    if (item) {
+      const [list, index, field] = [item[1] ?? item[2], Number(item[3]), item[4]];
+      const items = lists.get(list) ?? lists.set(list, new Map()).get(list)!;
+      const fields = items.get(index) ?? items.set(index, new Map()).get(index)!;
+      if (fields.has(field)) errors.push({ path: `data.${list}[${index}].${field}`, message: "is sent more than once" });
+      else fields.set(field, value);
+      continue;
+    }
     const nested = FORM_DATA_NAME.exec(name);
     const [into, key] = nested ? [data, nested[1]] : FORM_ENVELOPE.has(name) ? [envelope, name] : [data, name];
-    if (!nested && /[[\]]/.test(name)) errors.push({ path: name, message: "is nested: send plain field names (email=…) or data[email]=…" });
+    if (!nested && /[[\]]/.test(name))
+      errors.push({ path: name, message: "is nested: send plain field names (email=…), data[email]=…, or a list's items as drivers[0][first_name]=…" });
     else if (into.has(key)) errors.push({ path: into === data ? `data.${key}` : key, message: "is sent more than once" });
     else into.set(key, value);
   }
+  formLists(lists, data, errors);
   const testText = envelope.get("test");
   const test = testText === undefined ? undefined : FORM_TEST.get(testText.trim().toLowerCase());
   if (testText !== undefined && test === undefined) errors.push({ path: "test", message: "must be true or false (or 1 or 0)" });

@@ -11,7 +11,9 @@ export interface DedupRule {
 const hash = (text: string) => createHash("sha256").update(text).digest("base64url");
 
 export function dedupKeys(rule: DedupRule, data: Record<string, unknown>): string[] {
-  const present = rule.fields.filter((f) => data[f] !== undefined && data[f] !== null && String(data[f]) !== "");
+  // A list (a campaign's `list` field, which a buyer's dedup may name) is no key: its text would be
+  // "[object Object]", the same for every lead.
+  const present = rule.fields.filter((f) => data[f] !== undefined && data[f] !== null && typeof data[f] !== "object" && String(data[f]) !== "");
   if (rule.match === "all") {
     if (present.length === 0 || present.length !== rule.fields.length) return [];
     return [hash(rule.fields.map((f) => `${f}=${String(data[f]).toLowerCase()}`).join("\u0000"))];

@@ -5,8 +5,11 @@ import type { CompiledFields } from "./validate";
 
 export const PII_MASK = "***";
 
-/** The data with every field but the campaign's public ones masked; with no campaign (`fields` undefined), every field. */
-export function maskPii(data: Record<string, unknown>, fields: Pick<CompiledFields, "publicFields"> | undefined): Record<string, unknown> {
-  const visible = new Set(fields?.publicFields ?? []);
-  return Object.fromEntries(Object.entries(data).map(([k, v]) => [k, visible.has(k) ? v : PII_MASK]));
+/**
+ * The data with every field but the campaign's public ones masked, and in a list field's items every
+ * item field but the public ones; with no campaign (`fields` undefined), every field.
+ */
+export function maskPii(data: Record<string, unknown>, fields: Pick<CompiledFields, "publicData"> | undefined): Record<string, unknown> {
+  if (!fields) return Object.fromEntries(Object.keys(data).map((k) => [k, PII_MASK]));
+  return fields.publicData(data, PII_MASK);
 }

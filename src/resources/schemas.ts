@@ -15,12 +15,51 @@ export const BuyerDedup = z
   })
   .strict();
 
-export const fieldTypes = ["string", "integer", "number", "boolean", "enum", "date", "email", "phone", "zip", "state"] as const;
+/** The types of a single value; a `list` field's items are made of fields of these. */
+export const itemFieldTypes = ["string", "integer", "number", "boolean", "enum", "date", "email", "phone", "zip", "state"] as const;
+export const fieldTypes = [...itemFieldTypes, "list"] as const;
+
+const fieldPattern = z.string().refine((p) => {
+  try {
+    new RegExp(p);
+    return true;
+  } catch {
+    return false;
+  }
+}, "must be a valid regular expression");
+
+/** A field of a `list` field's items (README "Campaign fields"): a field as a campaign's, but not itself a list. */
+export const ItemFieldSpec = z
+  .object({
+    name: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, "must be an identifier (letters, digits, '_')"),
+    type: z.enum(itemFieldTypes),
+    required: z.boolean().default(false),
+    pii: z.boolean().default(false),
+    min: z.number().optional(),
+    max: z.number().optional(),
+    pattern: fieldPattern.optional(),
+    values: z.array(z.string()).min(1).optional(),
+  })
+  .strict()
+  .superRefine((f, ctx) => {
+    if (f.type === "enum" && !f.values) ctx.addIssue({ code: "custom", path: ["values"], message: "an enum field needs values" });
+    if (f.type !== "enum" && f.values) ctx.addIssue({ code: "custom", path: ["values"], message: "values only apply to enum fields" });
+    if (f.min !== undefined && f.max !== undefined && f.min > f.max)
+      ctx.addIssue({ code: "custom", path: ["min"], message: "min must not exceed max" });
+  })
+  .meta({ id: "ItemFieldSpec" });
+export type ItemFieldSpec = z.infer<typeof ItemFieldSpec>;
 
 export const FieldSpec = z
   .object({
     name: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, "must be an identifier (letters, digits, '_')"),
     type: z.enum(fieldTypes),
+    fields: z
+      .array(ItemFieldSpec)
+      .min(1)
+      .max(50)
+      .optional()
+      .meta({ description: "A list field's item fields: each item is an object of these (drivers: first_name, birth_date…); min and max count the items" }),
     required: z.boolean().default(false),
     pii: z.boolean().default(false),
     ping_hash: z
@@ -29,17 +68,7 @@ export const FieldSpec = z
       .meta({ description: "A pii field whose hash (md5, sha1, sha256 in a ping template) a ping may carry: the hash, never the value" }),
     min: z.number().optional(),
     max: z.number().optional(),
-    pattern: z
-      .string()
-      .refine((p) => {
-        try {
-          new RegExp(p);
-          return true;
-        } catch {
-          return false;
-        }
-      }, "must be a valid regular expression")
-      .optional(),
+    pattern: fieldPattern.optional(),
     values: z.array(z.string()).min(1).optional(),
   })
   .strict()
@@ -47,6 +76,19 @@ export const FieldSpec = z
     if (f.type === "enum" && !f.values) ctx.addIssue({ code: "custom", path: ["values"], message: "an enum field needs values" });
     if (f.type !== "enum" && f.values) ctx.addIssue({ code: "custom", path: ["values"], message: "values only apply to enum fields" });
     if (f.ping_hash && !f.pii) ctx.addIssue({ code: "custom", path: ["ping_hash"], message: "only a pii field needs ping_hash: a ping carries a field that is not pii as it is" });
+    if (f.type === "list") {
+      if (!f.fields) ctx.addIssue({ code: "custom", path: ["fields"], message: "a list field needs fields: what each item holds" });
+      for (const key of ["pattern", "ping_hash"] as const)
+        if (f[key] !== undefined) ctx.addIssue({ code: "custom", path: [key], message: `${key} does not apply to a list field (set it on an item field)` });
+      for (const key of ["min", "max"] as const)
+        if (f[key] !== undefined && (!Number.isInteger(f[key]) || f[key] < 0))
+          ctx.addIssue({ code: "custom", path: [key], message: `a list's ${key} is a number of items: a whole number, 0 or more` });
+      const names = new Set<string>();
+      f.fields?.forEach((item, i) => {
+        if (names.has(item.name)) ctx.addIssue({ code: "custom", path: ["fields", i, "name"], message: `duplicate item field '${item.name}'` });
+        names.add(item.name);
+      });
+    } else if (f.fields) ctx.addIssue({ code: "custom", path: ["fields"], message: "fields only apply to list fields" });
     if (f.min !== undefined && f.max !== undefined && f.min > f.max)
       ctx.addIssue({ code: "custom", path: ["min"], message: "min must not exceed max" });
   })
@@ -263,6 +305,8 @@ export const Campaign = z
     c.dedup.fields.forEach((name, i) => {
       if (!names.has(name))
         ctx.addIssue({ code: "custom", path: ["dedup", "fields", i], message: `'${name}' is not a field of this campaign` });
+      else if (c.fields.find((f) => f.name === name)?.type === "list")
+        ctx.addIssue({ code: "custom", path: ["dedup", "fields", i], message: `'${name}' is a list field: dedup keys are single values (a list's items are not dedup keys)` });
     });
   })
   .meta({ id: "Campaign" });
