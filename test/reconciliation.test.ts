@@ -69,6 +69,13 @@ describe("reconciling leads whose post's outcome is unknown", () => {
   const resolve = (id: string, body: unknown, token?: string) => g.admin("POST", `/v1/leads/${id}/resolve`, body, token);
   const trace = async (id: string) => (await g.admin("GET", `/v1/leads/${id}`)).body;
   const used = async (path: string) => (await g.admin("GET", path)).body.caps[0].used;
+  /** The notifications written to the outbox for a lead: event, receiver and price. */
+  const notices = async (id: string) =>
+    (
+      await g.gavel.database.rows<{ event: string; receiver_id: string; payload: any }>(
+        sql`select event, receiver_id, payload from deliveries where lead_id = ${id} order by event`,
+      )
+    ).map((d) => ({ event: d.event, receiver: d.receiver_id, price: (typeof d.payload === "string" ? JSON.parse(d.payload) : d.payload).price }));
 
   beforeAll(async () => {
     g = t.g;
@@ -76,11 +83,19 @@ describe("reconciling leads whose post's outcome is unknown", () => {
     const hanging = await t.buyer({ ping: () => ({ json: { bid: 12 } }), post: () => ({ hang: true }) });
     const other = await t.buyer({ ping: () => ({ json: { bid: 8 } }) });
     const buyer = (id: string, secret: string) =>
-      g.admin("POST", "/v1/buyers", { id, name: id, postbacks: { secret }, caps: [{ period: "day", leads: 100, spend: 5000 }], dedup: { fields: ["email"], lookback_days: 30 } });
+      g.admin("POST", "/v1/buyers", {
+        id,
+        name: id,
+        postbacks: { secret },
+        caps: [{ period: "day", leads: 100, spend: 5000 }],
+        dedup: { fields: ["email"], lookback_days: 30 },
+        notify: { url: "http://127.0.0.1:9/crm" },
+      });
     expect((await buyer("rc-acme", SECRET)).status).toBe(201);
     expect((await buyer("rc-other", OTHER_SECRET)).status).toBe(201);
     key = await g.setup({
       campaign: { id: "rc-auto", auction: { timeout_ms: 20_000, post_timeout_ms: 300 }, payout: { type: "revshare", percent: 50 } },
+      supplier: { postback_url: "http://127.0.0.1:9/postbacks" },
       channels: [
         pingPost("rc-acme-ch", hanging, { buyer_id: "rc-acme", caps: [{ period: "day", leads: 100, spend: 5000 }] }),
         pingPost("rc-other-ch", other, { buyer_id: "rc-other" }),
@@ -137,6 +152,12 @@ describe("reconciling leads whose post's outcome is unknown", () => {
     ]);
     expect(lead.history.at(-2)).toMatchObject({ status: "error", reason: "post_outcome_unknown" });
     expect(lead.history.at(-1)).toEqual({ status: "sold", at: res.body.resolved_at, reason: "resolved", detail: "sold to rc-acme-ch at 10.00, by env:ADMIN_TOKEN" });
+    // Its supplier hears it sold, with its payout, and the buyer that it has the lead (none was told of the error).
+    expect(await notices(id)).toEqual([
+      { event: "lead.delivered", receiver: "rc-acme", price: 10 },
+      { event: "lead.sold", receiver: expect.stringMatching(/^sup-/), price: 5 },
+    ]);
+    expect(await notices(unknown[1])).toEqual([]);
     // Sold for 2 less than the post offered: the lead stays counted, the unspent 2 is given back.
     expect(await used("/v1/channels/rc-acme-ch")).toEqual({ leads: 7, spend: 82 });
     expect(await used("/v1/buyers/rc-acme")).toEqual({ leads: 7, spend: 82 });
@@ -204,6 +225,7 @@ describe("reconciling leads whose post's outcome is unknown", () => {
     expect(lead.attempts.filter((a: any) => a.kind === "post")).toMatchObject([{ outcome: "rejected", reason: "rejected", price: 12 }]);
     expect(await used("/v1/channels/rc-acme-ch")).toEqual({ leads: 6, spend: 70 });
     expect(await used("/v1/buyers/rc-acme")).toEqual({ leads: 6, spend: 70 });
+    expect(await notices(id)).toEqual([{ event: "lead.unsold", receiver: expect.stringMatching(/^sup-/), price: 0 }]);
     const [claims] = await g.gavel.database.rows<{ n: number }>(sql`select count(*)::int as n from buyer_dedup_keys where lead_id = ${id}`);
     expect(claims.n).toBe(0);
     const [kept] = await g.gavel.database.rows<{ n: number }>(sql`select count(*)::int as n from buyer_dedup_keys where lead_id = ${unknown[0]}`);

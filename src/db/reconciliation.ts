@@ -157,3 +157,35 @@ export async function giveBackBuyerClaim(tx: Db, buyerId: string, leadId: string
     where buyer_id = ${buyerId} and lead_id = ${leadId}
       and key_hash in (${sql.join(keys.map((k) => sql`${k}`), sql`, `)})`);
 }
+
+/**
+ * The notices of a settled lead (src/notifications/), in the transaction that settles it, as FINISH
+ * (db/leads.ts) writes them for a lead its auction settles: its supplier's `lead.sold` or
+ * `lead.unsold` with its payout (never who bought), and for a sale the buyer's `lead.delivered`.
+ * Only for receivers that asked for them; an event's id names the lead, so it is written once.
+ */
+export async function enqueueSettlementNotices(tx: Db, leadId: string, channelId: string | null, atMs: number): Promise<void> {
+  const at = new Date(atMs).toISOString();
+  await tx.execute(sql`
+    insert into deliveries (event_id, event, lead_id, receiver_kind, receiver_id, target, payload, next_attempt_at, created_at, updated_at)
+    select 'lead.' || l.status || ':' || l.id, 'lead.' || l.status, l.id, 'supplier', l.supplier_id, s.config->>'postback_url',
+           jsonb_build_object('event_id', 'lead.' || l.status || ':' || l.id, 'event', 'lead.' || l.status, 'lead_id', l.id,
+             'campaign_id', l.campaign_id, 'status', l.status, 'reason', l.reason, 'price', round(l.price_cents / 100.0, 2),
+             'source', l.source, 'sub_id', l.sub_id, 'test', l.test, 'occurred_at', ${at}::text,
+             'was_held', exists (select 1 from lead_events e where e.lead_id = l.id and e.status = 'held')),
+           ${at}::timestamptz, ${at}::timestamptz, ${at}::timestamptz
+    from leads l join suppliers s on s.id = l.supplier_id
+    where l.id = ${leadId} and l.status in ('sold', 'unsold') and s.config ? 'postback_url'
+    on conflict do nothing`);
+  if (channelId === null) return;
+  await tx.execute(sql`
+    insert into deliveries (event_id, event, lead_id, receiver_kind, receiver_id, target, payload, next_attempt_at, created_at, updated_at)
+    select 'lead.delivered:' || l.id || ':' || ch.id, 'lead.delivered', l.id, 'buyer', ch.buyer_id, b.config->'notify'->>'url',
+           jsonb_build_object('event_id', 'lead.delivered:' || l.id || ':' || ch.id, 'event', 'lead.delivered', 'lead_id', l.id,
+             'campaign_id', l.campaign_id, 'channel_id', ch.id, 'buyer_id', ch.buyer_id, 'price', round(l.revenue_cents / 100.0, 2),
+             'sale', 'exclusive', 'test', l.test, 'occurred_at', ${at}::text),
+           ${at}::timestamptz, ${at}::timestamptz, ${at}::timestamptz
+    from leads l join channels ch on ch.id = ${channelId} join buyers b on b.id = ch.buyer_id
+    where l.id = ${leadId} and l.status = 'sold' and b.config ? 'notify'
+    on conflict do nothing`);
+}

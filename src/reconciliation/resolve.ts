@@ -12,7 +12,9 @@
 // outcome) stay counted at that price. Unsold: the post is recorded as rejected, and its
 // reservation (caps and the buyer's dedup claim) is given back. Any other post of the lead whose
 // outcome was unknown is settled as not taken. The reports count the lead as settled (its rolled-up
-// figures are restated), and the lead's history and the audit log say who settled it, when and how.
+// figures are restated), its supplier's postback_url hears `lead.sold` or `lead.unsold` (and a sale's
+// buyer `lead.delivered`) through the outbox, and the lead's history and the audit log say who
+// settled it, when and how.
 //
 // The lead's row lock and the settling update's own condition (it changes only a lead still
 // `error`/`post_outcome_unknown`) make two settlements of one lead, from any process, one sale:
@@ -27,6 +29,7 @@ import type { Database, Db } from "../db/client";
 import { addLeadEvent } from "../db/after-sale";
 import {
   campaignChannelBuyer,
+  enqueueSettlementNotices,
   giveBackBuyerClaim,
   giveBackReservation,
   leadPosts,
@@ -218,6 +221,8 @@ async function settleIn(tx: Db, deps: ResolveDeps, lead: UnsettledLead, settleme
     }
   }
 
+  // Its supplier (and, for a sale, the buyer) hears the outcome as if the auction had settled it.
+  await enqueueSettlementNotices(tx, lead.id, sale?.channelId ?? null, at.getTime());
   await addLeadEvent(tx, { leadId: lead.id, status: sale ? "sold" : "unsold", at, reason });
   await recordAudit(tx, settler.actor, {
     resource: `leads/${lead.id}`,
