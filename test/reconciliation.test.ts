@@ -301,6 +301,25 @@ describe("reconciling leads whose post's outcome is unknown", () => {
     }
   });
 
+  it("settles a lead whose process died before recording its posts: any channel of its campaign may be named", async () => {
+    // As the interrupted sweep leaves such a lead (db/leads.ts settleInterruptedLeads): error, no
+    // attempts. Received after the hours this file rolls up, as a lead arriving now would be.
+    const model = await trace(unknown[4]);
+    const id = "rc-interrupted-1";
+    await g.gavel.database.rows(sql`
+      insert into leads (id, campaign_id, supplier_id, status, reason, test, data, received_at, decided_at)
+      values (${id}, 'rc-auto', ${model.supplier}, 'error', 'post_outcome_unknown', false, ${JSON.stringify(consumer())}::jsonb,
+              '2027-04-10T10:00:00Z', '2027-04-10T10:00:20Z')`);
+    const elsewhere = await resolve(id, { outcome: "sold", channel_id: "pb-nowhere", price: 5 });
+    expect(elsewhere.status).toBe(422);
+    expect(elsewhere.body.errors).toEqual([{ path: "channel_id", message: "is not a channel of campaign 'rc-auto'" }]);
+    const res = await resolve(id, { outcome: "sold", channel_id: "rc-other-ch", price: 8 });
+    expect(res.status).toBe(200);
+    expect(res.body).toMatchObject({ status: "sold", revenue: 8, price: 4, sold_channel: "rc-other-ch", sold_buyer: "rc-other" });
+    expect(await trace(id)).toMatchObject({ status: "sold", revenue: 8, price: 4, sold_channel: "rc-other-ch", attempts: [] });
+    expect((await resolve(id, { outcome: "unsold" })).status).toBe(409);
+  });
+
   it("runs the README's recipe: lists the lead, settles it sold, and refuses a second settlement", async () => {
     const readme = readFileSync(join(repoRoot, "README.md"), "utf8");
     const recipe = section(readme, "After the sale").match(/### Reconciliation[\s\S]*?^```bash\n([\s\S]*?)^```$/m)![1];
