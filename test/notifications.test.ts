@@ -8,6 +8,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
+import { parse } from "yaml";
 import { signature } from "../src/channels/signing";
 import type { DatabaseTarget } from "../src/db/client";
 import { claimDueDeliveries } from "../src/db/deliveries";
@@ -276,6 +277,27 @@ describe("notifications through the outbox", () => {
       payout_clawed_back: 5,
     });
     await supplier.server.close();
+  });
+
+  it("exports the receivers' settings as config as code, secrets as references, and applies them back as no change", async () => {
+    const res = await fetch(`${t.g.url}/v1/config/export`, { headers: { authorization: `Bearer ${t.g.gavel.adminToken}` } });
+    const text = await res.text();
+    expect(text).not.toContain(SECRET);
+    expect(text).not.toContain(BUYER_SECRET);
+    const doc = parse(text);
+    const supplier = doc.suppliers.find((s: any) => s.id === "ntf-1-sup");
+    expect(supplier.postback_url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/post$/);
+    expect(supplier.postback_signing.secret).toMatch(/^\$\{[A-Z0-9_]+:-\*\*\*\}$/);
+    const buyer = doc.buyers.find((b: any) => b.id === "ntf-1-buyer");
+    expect(buyer.notify.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/post$/);
+    expect(buyer.notify.signing.secret).toMatch(/^\$\{[A-Z0-9_]+:-\*\*\*\}$/);
+    const applied = await fetch(`${t.g.url}/v1/config/apply`, {
+      method: "POST",
+      headers: { "content-type": "application/yaml", authorization: `Bearer ${t.g.gavel.adminToken}` },
+      body: text,
+    });
+    expect(applied.status).toBe(200);
+    expect(await applied.json()).toMatchObject({ applied: false, changes: { created: [], changed: [], archived: [] } });
   });
 
   it("keeps secrets write-only and refuses a signing without a URL", async () => {
