@@ -288,7 +288,7 @@ async function quote(
   const settings = inboundOf(plan);
   const deadline = new Deadline(received.at, received.mono, campaign.auction, deps.answerGraceMs ?? 1000);
   const id = deps.newId();
-  const lead = { id, supplierId: supplier.id, test: submission.test, data, receivedAt: received.at };
+  const lead = { id, supplierId: supplier.id, test: submission.test, data, receivedAt: received.at, contactHashes: submission.contact_hashes };
   const trail: AuctionTrail & PricedTrail = { attempts: [], excluded: [], buyerWaitMs: 0 };
   const events: StoredEvent[] = [];
   const payoutRule = payoutRuleFor(supplier, campaign);

@@ -22,6 +22,11 @@ export interface AuctionLead {
   data: Record<string, unknown>;
   /** Wall-clock epoch ms at intake. */
   receivedAt: number;
+  /**
+   * An inbound ping's `contact_hashes`: by field name, the SHA-256 of a pii field the supplier kept
+   * back. A ping template's `{{data.<field> | sha256}}` sends it for a field with `ping_hash`.
+   */
+  contactHashes?: Record<string, string> | null;
 }
 
 export interface PingDeps {
@@ -169,6 +174,19 @@ function judgeForSale(
   return { outcome: noBid("no_bid", reasonText("no_bid", "no shared price")), bids };
 }
 
+/**
+ * An inbound ping's contact hashes a ping template may send: those of pii fields the campaign lets a
+ * ping hash (`ping_hash`) and whose value the ping does not hold. Undefined when there are none.
+ */
+export function pingContactHashes(plan: CampaignPlan, lead: AuctionLead): Record<string, string> | undefined {
+  let hashes: Record<string, string> | undefined;
+  for (const name of plan.fields.pingHashFields) {
+    const hash = lead.contactHashes?.[name];
+    if (hash !== undefined && lead.data[name] === undefined) (hashes ??= {})[name] = hash;
+  }
+  return hashes;
+}
+
 /** Pings every channel at once; each answer is its bid, or null (and its attempt says why). */
 function pingChannels(
   deps: PingDeps,
@@ -187,6 +205,7 @@ function pingChannels(
   // pii fields a ping template may send hashed (never as they are): see src/channels/template.ts.
   let hashable: Record<string, unknown> | undefined;
   for (const name of plan.fields.pingHashFields) if (lead.data[name] !== undefined) (hashable ??= {})[name] = lead.data[name];
+  const contactHashes = pingContactHashes(plan, lead);
   const campaign = plan.campaign;
   const sharedFloor = sharedFloorCents(plan, floor);
   return Promise.all(
@@ -196,7 +215,7 @@ function pingChannels(
         const startedAt = deadline.wallNow();
         const pingId = deps.newId();
         const request = channel.io.buildPing(
-          { pingId, leadId: lead.id, campaign: campaign.id, test: lead.test, publicData, publicJson, receivedAt: lead.receivedAt, hashable },
+          { pingId, leadId: lead.id, campaign: campaign.id, test: lead.test, publicData, publicJson, receivedAt: lead.receivedAt, hashable, contactHashes },
           deadline.pingTimeout(channel.config.ping?.timeout_ms ?? campaign.auction.ping_timeout_ms),
           deps.maxBodyBytes,
         );

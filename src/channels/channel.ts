@@ -147,6 +147,7 @@ export function compileChannel(channel: Channel): ChannelIO {
         received_at: new Date(input.receivedAt ?? now).toISOString(),
         now: new Date(now).toISOString(),
         hashable: input.hashable,
+        contact_hashes: input.contactHashes,
       };
       const built = sign(
         channel,

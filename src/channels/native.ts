@@ -79,6 +79,8 @@ export interface PingInput {
   receivedAt?: number;
   /** The pii fields whose hash a ping template may send (campaign fields with `ping_hash`). */
   hashable?: Record<string, unknown>;
+  /** An inbound ping's `contact_hashes` of those fields (SHA-256 of each normalised value), sent in place of the values. */
+  contactHashes?: Record<string, string>;
 }
 
 export function buildPing(channel: Channel, headers: Record<string, string>, input: PingInput, timeoutMs: number, maxBodyBytes: number): BuyerRequest {

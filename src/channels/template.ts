@@ -31,6 +31,12 @@ export interface TemplateVars {
    * placeholder reads them only through a hash transform, so the value itself never leaves.
    */
   hashable?: Record<string, unknown>;
+  /**
+   * Inbound pings (POST /v1/pings): the supplier's SHA-256 of pii fields it did not send
+   * (`contact_hashes`), for the fields the campaign lets a ping hash. `{{data.<field> | sha256}}`
+   * reads it when the value itself is absent: the same digest Gavel would compute from the value.
+   */
+  contact_hashes?: Record<string, string>;
   /** Inside `{{#each data.<list>}}`: the item being written (`{{item.<field>}}`) and its place from 0 (`{{@index}}`). */
   item?: Record<string, unknown>;
   index?: number;
@@ -263,6 +269,8 @@ interface Placeholder {
   field?: string;
   /** A hash transform is in the chain: what leaves is a digest, never the value. */
   hashed: boolean;
+  /** `{{data.<field> | sha256 …}}`: the field's SHA-256 given in its place (contact_hashes), read when the value is absent. */
+  digest?: (vars: TemplateVars) => string | undefined;
   /** The chain ends with a transform whose output holds no markup ('&', '<', quotes): safe inside XML text. */
   xmlSafe: boolean;
   /** Set for `{{item.<field>}}`: the list field whose items `field` belongs to. */
@@ -290,6 +298,7 @@ function parsePlaceholder(expression: string, endpoint: Endpoint, each?: string)
   const hashed = names.some((n) => HASHES.has(n));
   const xmlSafe = names.length > 0 && XML_SAFE.has(names[names.length - 1]);
   let read: Placeholder["read"];
+  let digest: Placeholder["digest"];
   let field: string | undefined;
   let list: string | undefined;
   if (head.startsWith("item.") || head === "@index" || head === "@number") {
@@ -309,6 +318,8 @@ function parsePlaceholder(expression: string, endpoint: Endpoint, each?: string)
     field = name;
     // A ping's data holds no pii; a hash may read the pii fields the campaign lets pings hash.
     read = hashed ? (vars) => vars.data[name] ?? vars.hashable?.[name] : (vars) => vars.data[name];
+    // A digest stands for the value only where the value would be hashed first, as it is, by SHA-256.
+    if (names[0] === "sha256") digest = (vars) => vars.contact_hashes?.[name];
   } else if ((COMMON_VARS as readonly string[]).includes(head)) {
     read = (vars) => vars[head as (typeof COMMON_VARS)[number]];
   } else if ((POST_VARS as readonly string[]).includes(head)) {
@@ -329,12 +340,16 @@ function parsePlaceholder(expression: string, endpoint: Endpoint, each?: string)
     if (typeof made === "string") return made;
     transforms.push(made);
   }
-  return { read, transforms, field, hashed, xmlSafe, ...(list && { list }) };
+  return { read, transforms, field, hashed, xmlSafe, digest, ...(list && { list }) };
 }
 
 function apply(p: Placeholder, vars: TemplateVars): unknown {
   let value = p.read(vars);
-  for (const t of p.transforms) value = t(value);
+  let transforms = p.transforms;
+  const digest = blank(value) ? p.digest?.(vars) : undefined;
+  // The digest is the first transform's output already: the rest of the chain runs on it.
+  if (digest !== undefined) [value, transforms] = [digest, transforms.slice(1)];
+  for (const t of transforms) value = t(value);
   return value === undefined ? null : value;
 }
 
