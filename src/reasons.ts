@@ -51,6 +51,9 @@ export const PING_REASONS = {
   no_rule_matched: { means: "the answer was read, but none of the channel's response rules found a bid or a no-bid in it; detail: its start" },
   bad_bid: { means: "the bid is not a price; detail: what it was" },
   no_price: { means: "the buyer said yes (the channel's `accepted` rule held) but gave no bid, and the channel has no `fixed_price`; detail: the answer's start" },
+  several_bids: {
+    means: "not a no-bid: the answer held several bids (`response.ping.bids`), each ranked as a bid of the channel's buyer; the attempt's price is the best; detail: every bid read, `<id> <price>` (and `shared <price>`), best first",
+  },
 } as const satisfies Record<string, CodeInfo>;
 
 /** What became of a post (its outcome says accepted, rejected, error, unknown, invalid_response or skipped). */

@@ -135,7 +135,7 @@ describe("templates", () => {
   describe("problems found when the channel is saved", () => {
     it("an unknown variable, with the known ones", () => {
       expect(problemsOf({ a: { b: "{{lead}}" } })).toEqual([
-        { path: ["a", "b"], message: "unknown variable 'lead' (known: lead_id, ping_id, campaign, test, received_at, now, ping_ref, price, sale, data.<field>)" },
+        { path: ["a", "b"], message: "unknown variable 'lead' (known: lead_id, ping_id, campaign, test, received_at, now, ping_ref, price, sale, bid.id, ping.<capture>, data.<field>)" },
       ]);
     });
 

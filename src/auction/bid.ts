@@ -28,6 +28,22 @@ export class Bid implements RankableBid {
    */
   sharedTwin: Bid | null = null;
 
+  /** A bid of several in one ping answer (response.ping.bids): its id, which its post names (`{{bid.id}}`). */
+  bidId: string | null = null;
+
+  /** The ping answer's named captures (response.ping.capture), sent back with the post (`{{ping.<name>}}`). */
+  captures: Record<string, string | null> | undefined = undefined;
+
+  /**
+   * The bids of one ping answer that held several, this one among them, best first. They share
+   * their channel's one concurrency slot: it passes from bid to bid as each one's turn ends
+   * (post.ts `letGo`), and is given back with the last.
+   */
+  siblings: readonly Bid[] | null = null;
+
+  /** The lead is done with this bid (posted, skipped or never reached): its sibling may take the slot over. */
+  finished = false;
+
   constructor(
     readonly channel: ChannelPlan,
     readonly priceCents: number,

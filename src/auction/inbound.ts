@@ -39,7 +39,7 @@ import { Deadline, monotonic } from "./deadline";
 import { processWorld, rulesKnowing, selectChannels, type Exclusion } from "./eligibility";
 import { floorCents } from "./floors";
 import { leadOrigin, recordForAuction, trackingString, type SellProgress } from "./intake";
-import { collectBids, pingContactHashes, type AuctionTrail } from "./ping";
+import { collectBids, type AuctionTrail } from "./ping";
 import { letGo, postWithFallback } from "./post";
 import { rankBids } from "./rank";
 import { recordOutcome } from "./outcome";
@@ -125,10 +125,6 @@ export const OffersAnswer = z
     offers: z.array(
       Offer.extend({
         buyer: z.string().meta({ description: "The buyer's display name (its `name`), for the consumer to choose by" }),
-        redirect_url: z
-          .string()
-          .optional()
-          .meta({ description: "Where to send the consumer who picks this offer: the buyer's page, from its channel's `offer.redirect_url` (absent when the channel has none)" }),
       }),
     ),
   })
@@ -341,6 +337,8 @@ async function quote(
         expires_at: b.expiresAt,
         sale: b.sale,
         offer_id: offered.includes(b) ? `o${offered.indexOf(b) + 1}` : null,
+        ...(b.bidId !== null && { bid_id: b.bidId }),
+        ...(b.captures && { captures: b.captures }),
       }));
       // The quote is what the sale would pay the supplier: its payout rule on what the buyers are
       // charged (the top bid's, or a shared sale's together), after the margin.
@@ -355,14 +353,6 @@ async function quote(
     }
   }
   const quotedAt = new Date(deadline.wallNow());
-  // User choice: the page of each offer's buyer, for the consumer who picks it (channel `offer.redirect_url`).
-  const contactHashes = pingContactHashes(plan, lead);
-  const redirectOf = (bid: Bid): { redirect_url?: string } => {
-    const redirect = bid.channel.offerRedirect;
-    if (!redirect) return {};
-    const input = { leadId: id, pingId: bid.pingId, campaign: campaign.id, test: submission.test, publicData: data, contactHashes };
-    return { redirect_url: redirect({ ...input, receivedAt: received.at, now: quotedAt.getTime(), pingRef: bid.pingRef, chargeCents: bid.chargeCents, sale: bid.sale }) };
-  };
   const expiresAt = new Date(received.at + settings.ping_ttl_seconds * 1000);
   events.push({ status: "pinged", at: new Date(received.at).toISOString(), reason: reasonText("pinged", `${pinged} channels`) });
   // The offers made: the price quoted, and each offer's when there are several (a shared sale, user choice).
@@ -374,7 +364,7 @@ async function quote(
   const why = end !== null && { reason: end, detail: null };
   const answer: PingAnswer | OffersAnswer =
     choice !== undefined
-      ? { ping_id: id, status, expires_at: expiresAt.toISOString(), ...why, offers: offers.map((o, i) => ({ ...o, buyer: offered[i].channel.buyer.name, ...redirectOf(offered[i]) })) }
+      ? { ping_id: id, status, expires_at: expiresAt.toISOString(), ...why, offers: offers.map((o, i) => ({ ...o, buyer: offered[i].channel.buyer.name })) }
       : { ping_id: id, status, price: fromCents(quoteCents), expires_at: expiresAt.toISOString(), ...why, ...(shared && end === null && { offers }) };
   await record(
     {
@@ -635,15 +625,21 @@ async function sellPinged(
   const ranking: Bid[] = [];
   const sharedSale = ping.bids.some((b) => b.sale === "shared");
   const slotted = new Set<string>();
+  const channelBids = new Map<string, Bid[]>();
   for (const kept of keptBids) {
     const channel = byId.get(kept.channel_id);
     if (!channel || !eligible.has(channel.id)) continue;
     const bid = new Bid(channel, kept.price_cents, kept.ping_id, kept.ping_ref, kept.expires_at);
     if (kept.charge_cents !== kept.price_cents) bid.chargeCents = kept.charge_cents;
     bid.sale = kept.sale ?? "exclusive";
-    // selectChannels took one slot per channel: its first bid holds it.
+    bid.bidId = kept.bid_id ?? null;
+    bid.captures = kept.captures;
+    // selectChannels took one slot per channel: its first bid holds it, and hands it on to the channel's next (post.ts letGo).
     bid.holdsSlot = !slotted.has(channel.id);
     slotted.add(channel.id);
+    const siblings = (channelBids.get(channel.id) ?? channelBids.set(channel.id, []).get(channel.id))!;
+    siblings.push(bid);
+    bid.siblings = siblings;
     // `no_sale`: a bid that would pay the supplier less than its quote is not offered the lead (an exclusive sale's fallback).
     if (!chosen && !sharedSale && inboundOf(plan).below_quote === "no_sale" && payoutCents(payoutRule, bid.chargeCents, campaign.margin) < ping.quoteCents) {
       trail.excluded.push({ channel_id: channel.id, reason: "below_quote" });

@@ -10,8 +10,8 @@ import type { CampaignPlan, ChannelPlan } from "./catalog";
 import type { Deadline } from "./deadline";
 import type { Exclusion } from "./eligibility";
 import { noBid, type PingAnswer, type PingOutcome } from "../channels/native";
-import { toCents } from "../money";
-import { reasonText } from "../reasons";
+import { fromCents, toCents } from "../money";
+import { reasonText, type ReasonText } from "../reasons";
 import { atFloor, channelFloorCents, fixedPriceClears } from "./floors";
 import type { ChannelSlots } from "./limiter";
 
@@ -175,6 +175,64 @@ function judgeForSale(
 }
 
 /**
+ * A ping's answer judged for the campaign: its bids, and the outcome its attempt records. An
+ * exclusive campaign's bid is the answer's `bid` (with its shared twin); a shared or `best` one's,
+ * its prices for the sales the campaign makes (judgeForSale). An answer of several bids
+ * (response.ping.bids) is each of them judged so, all bids of the one channel: they share its
+ * slot, held by the best of them, and the attempt records the best that cleared its floor.
+ */
+function judgeAnswer(
+  channel: ChannelPlan,
+  mode: "exclusive" | "shared" | "best",
+  answer: PingAnswer,
+  floor: number,
+  pingId: string,
+  sharedFloor: number,
+): { outcome: PingOutcome; bids: Bid[]; several?: ReasonText<"several_bids"> } {
+  const judge = (one: PingAnswer): { outcome: PingOutcome; bids: Bid[] } => {
+    if (mode !== "exclusive") return judgeForSale(channel, mode, one, floor, pingId, sharedFloor);
+    const outcome = atFloor(one, channelFloorCents(channel, floor));
+    if (outcome.outcome !== "bid") return { outcome, bids: [] };
+    const bid = new Bid(channel, outcome.priceCents, pingId, outcome.pingRef, outcome.expiresAt ?? null);
+    if (one.outcome === "bid") bid.sharedTwin = sharedTwinOf(channel, one.sharedCents ?? null, floor, bid);
+    return { outcome, bids: [bid] };
+  };
+  if (answer.outcome !== "bid" || !answer.offers) return named(judge(answer), answer);
+  // An exclusive campaign makes no shared sale: a shared leg of the answer is no bid of its.
+  const offers = mode === "exclusive" ? answer.offers.filter((o) => !o.sharedOnly) : answer.offers;
+  if (offers.length === 0) return { outcome: noBid("no_bid", reasonText("no_bid", "only shared bids")), bids: [] };
+  const judged = offers.map((offer) => {
+    const { offers: _all, ...rest } = answer;
+    const one: PingAnswer = { ...rest, priceCents: offer.priceCents, sharedCents: offer.sharedCents ?? null, sharedOnly: offer.sharedOnly, expiresAt: offer.expiresAt, bidId: offer.bidId };
+    return named(judge(one), one);
+  });
+  const bids = judged.flatMap((j) => j.bids);
+  // One slot for the channel: the first bid holds it, and hands it on (post.ts letGo).
+  bids.forEach((bid, i) => {
+    bid.holdsSlot = i === 0;
+    bid.siblings = bids;
+  });
+  // The trace shows every bid the answer held, on its ping's attempt.
+  const money = (cents: number) => fromCents(cents).toFixed(2);
+  const each = answer.offers.map((o) => `${o.bidId ?? "-"} ${o.sharedOnly ? `shared ${money(o.priceCents)}` : money(o.priceCents)}${!o.sharedOnly && o.sharedCents != null ? ` (shared ${money(o.sharedCents)})` : ""}`);
+  return { outcome: (judged.find((j) => j.bids.length) ?? judged[0]).outcome, bids, several: reasonText("several_bids", excerptOf(each.join(", "))) };
+}
+
+/** A trace's detail is short: an answer of a hundred bids shows its best few. */
+const excerptOf = (text: string) => (text.length > 300 ? `${text.slice(0, 300)}…` : text);
+
+/** The answer's bid id and captures, on every bid made of it (a shared twin too). */
+function named(judged: { outcome: PingOutcome; bids: Bid[] }, answer: PingAnswer): { outcome: PingOutcome; bids: Bid[] } {
+  if (answer.outcome !== "bid" || (answer.bidId == null && !answer.captures)) return judged;
+  for (const bid of judged.bids)
+    for (const b of bid.sharedTwin ? [bid, bid.sharedTwin] : [bid]) {
+      b.bidId = answer.bidId ?? null;
+      b.captures = answer.captures;
+    }
+  return judged;
+}
+
+/**
  * An inbound ping's contact hashes a ping template may send: those of pii fields the campaign lets a
  * ping hash (`ping_hash`) and whose value the ping does not hold. Undefined when there are none.
  */
@@ -221,9 +279,8 @@ function pingChannels(
         );
         const response = await deps.transport.send(request);
         const answer = channel.io.readPing(response, deadline.wallNow());
-        // An exclusive campaign's bid is the answer's `bid`; a shared or `best` one's, its prices for the sales the campaign makes.
-        const judged = campaign.auction.mode === "exclusive" ? null : judgeForSale(channel, campaign.auction.mode, answer, floor, pingId, sharedFloor);
-        const outcome = judged ? judged.outcome : atFloor(answer, channelFloorCents(channel, floor));
+        const judged = judgeAnswer(channel, campaign.auction.mode, answer, floor, pingId, sharedFloor);
+        const outcome = judged.outcome;
         attempts.push({
           kind: "ping",
           channelId: channel.id,
@@ -232,15 +289,11 @@ function pingChannels(
           httpStatus: response.kind === "response" || response.kind === "too_large" ? response.status : null,
           outcome: outcome.outcome,
           priceCents: outcome.priceCents,
-          reason: outcome.reason,
+          reason: outcome.reason ?? judged.several ?? null,
           pingRef: outcome.pingRef,
           congested: waitedInGavelQueue(response),
         });
-        if (judged) bid = judged.bids.length ? judged.bids : null;
-        else if (outcome.outcome === "bid") {
-          bid = new Bid(channel, outcome.priceCents, pingId, outcome.pingRef, outcome.expiresAt ?? null);
-          if (answer.outcome === "bid") bid.sharedTwin = sharedTwinOf(channel, answer.sharedCents ?? null, floor, bid);
-        }
+        bid = judged.bids.length ? judged.bids : null;
         return bid;
       } finally {
         // No bid, no post: the channel's slot is free for another lead at once.

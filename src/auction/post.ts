@@ -84,16 +84,22 @@ export function skipExpired(bid: Bid, deadline: Deadline, trail: AuctionTrail): 
     outcome: "skipped",
     priceCents: bid.priceCents,
     reason: "bid_expired",
-    pingRef: bid.pingRef,
+    pingRef: bid.bidId ?? bid.pingRef,
   });
   return true;
 }
 
-/** The lead is done with a bid's channel: its concurrency slot is free for another lead. */
+/**
+ * The lead is done with a bid's channel: its concurrency slot is free for another lead, or, when
+ * the bid's ping answer held several bids, for the next of them the lead is not done with.
+ */
 export function letGo(slots: ChannelSlots, bid: Bid): void {
+  bid.finished = true;
   if (!bid.holdsSlot) return;
   bid.holdsSlot = false;
-  slots.release(bid.channel.id);
+  const heir = bid.siblings?.find((b) => !b.finished && !b.holdsSlot);
+  if (heir) heir.holdsSlot = true;
+  else slots.release(bid.channel.id);
 }
 
 /**
@@ -169,6 +175,8 @@ export async function send(
       channelId: channel.id,
       pingId: bid.pingId,
       pingRef: bid.pingRef,
+      ...(bid.bidId !== null && { bidId: bid.bidId }),
+      ...(bid.captures && { captures: bid.captures }),
       campaign: campaign.id,
       test: lead.test,
       priceCents: bid.chargeCents,
@@ -192,7 +200,7 @@ export async function send(
     outcome: post.outcome,
     priceCents: post.outcome === "accepted" ? post.priceCents : bid.chargeCents,
     reason: post.reason,
-    pingRef: bid.pingRef,
+    pingRef: bid.bidId ?? bid.pingRef,
     congested: waitedInGavelQueue(response),
   });
   return post;

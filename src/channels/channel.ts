@@ -3,7 +3,7 @@
 // how to read its answers (native rules or the channel's own). The auction calls these for every
 // lead; nothing here parses configuration per lead.
 import { toCents } from "../money";
-import type { Channel, EndpointConfig } from "./config";
+import { templateScope, type Channel, type EndpointConfig } from "./config";
 import { CONTENT_TYPES, formPairs, serialize, type RequestFormat } from "./formats";
 import {
   buildPing as buildNativePing,
@@ -19,7 +19,7 @@ import {
 import { compileNativePingWithNoBid, compilePingReader, compilePostReader, NATIVE_PING_RULES, NATIVE_POST_RULES, NATIVE_SHARED_PING_RULES, traceRules, type ReadResult } from "./rules";
 import { basicCredentials } from "./secrets";
 import { signingHeaders } from "./signing";
-import { compileTemplate, compileUrlTemplate, hasPlaceholder, renderText, type CompiledTemplate, type Endpoint, type TemplateVars } from "./template";
+import { compileTemplate, compileUrlTemplate, hasPlaceholder, renderText, type CompiledTemplate, type TemplateScope, type TemplateVars } from "./template";
 import type { BuyerRequest, BuyerResponse } from "./transport";
 
 export interface ChannelIO {
@@ -62,14 +62,15 @@ interface Built {
 }
 
 /** Compiles one endpoint into a function from a lead's variables to the request's url, headers and body. */
-function compileEndpoint(channel: Channel, endpoint: Endpoint): (vars: TemplateVars, native: (headers: Record<string, string>) => BuyerRequest) => Built {
+function compileEndpoint(channel: Channel, scope: TemplateScope): (vars: TemplateVars, native: (headers: Record<string, string>) => BuyerRequest) => Built {
+  const endpoint = scope.endpoint;
   const cfg = channel[endpoint]!;
   const fixed = staticHeaders(channel, cfg);
   const dynamic: [string, CompiledTemplate][] = Object.entries(cfg.headers)
     .filter(([, value]) => value.includes("{{"))
-    .map(([name, value]) => [name.toLowerCase(), compileTemplate(value, endpoint).template]);
-  const body = cfg.body === null ? null : compileTemplate(cfg.body, endpoint).template;
-  const urlTemplate = hasPlaceholder(cfg.url) ? compileUrlTemplate(cfg.url, endpoint) : null;
+    .map(([name, value]) => [name.toLowerCase(), compileTemplate(value, scope).template]);
+  const body = cfg.body === null ? null : compileTemplate(cfg.body, scope).template;
+  const urlTemplate = hasPlaceholder(cfg.url) ? compileUrlTemplate(cfg.url, scope) : null;
 
   return (vars, native) => {
     const headers = dynamic.length ? { ...fixed } : fixed;
@@ -108,9 +109,9 @@ function plainNativePing(channel: Channel): Record<string, string> | null {
 }
 
 export function compileChannel(channel: Channel): ChannelIO {
-  const ping = channel.ping ? compileEndpoint(channel, "ping") : undefined;
+  const ping = channel.ping ? compileEndpoint(channel, { endpoint: "ping" }) : undefined;
   const plainPingHeaders = plainNativePing(channel);
-  const post = compileEndpoint(channel, "post");
+  const post = compileEndpoint(channel, templateScope("post", channel.response?.ping));
   const fixedPriceCents = channel.fixed_price === undefined ? null : toCents(channel.fixed_price);
   const pingRules = channel.response?.ping;
   const postRules = channel.response?.post;
@@ -167,6 +168,8 @@ export function compileChannel(channel: Channel): ChannelIO {
         ping_ref: input.pingRef,
         price: input.priceCents / 100,
         sale: input.sale ?? "exclusive",
+        bid: { id: input.bidId ?? null },
+        ping: input.captures ?? {},
         received_at: new Date(input.receivedAt ?? Date.now()).toISOString(),
         now: new Date().toISOString(),
       };
@@ -174,7 +177,7 @@ export function compileChannel(channel: Channel): ChannelIO {
         channel,
         post(vars, (headers) => buildNativePost(channel, headers, input, timeoutMs, maxBodyBytes)),
       );
-      const headers: Record<string, string> = { ...built.headers, "idempotency-key": postIdempotencyKey(input.leadId, input.channelId, input.sale) };
+      const headers: Record<string, string> = { ...built.headers, "idempotency-key": postIdempotencyKey(input.leadId, input.channelId, input.sale, input.bidId) };
       if (input.test) headers["x-gavel-test"] = "1";
       return { ...built, headers, timeoutMs, maxBodyBytes, retryConnectFailure: true };
     },

@@ -10,7 +10,7 @@ import { caps, slug, status, timezone } from "../shapes";
 import { compileSchedule } from "../time/schedule";
 import { requestFormats, responseFormats } from "./formats";
 import { jsonPathProblem } from "./jsonpath";
-import { compileTemplate, compileUrlTemplate, hasPlaceholder, type Endpoint } from "./template";
+import { compileTemplate, compileUrlTemplate, hasPlaceholder, type Endpoint, type TemplateScope } from "./template";
 
 export const Schedule = z
   .object({
@@ -127,6 +127,35 @@ export type Condition = z.infer<typeof Condition>;
 
 const responseFormat = z.enum(responseFormats);
 
+/** A capture's name, as `{{ping.<name>}}` spells it. */
+const captureName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, "a capture name is letters, digits and '_', not starting with a digit");
+
+/**
+ * Several bids in one ping answer (see src/channels/rules.ts): `path` selects every bid of the
+ * answer, and the other rules read each bid, `$` being the bid itself.
+ */
+export const BidsRule = z
+  .object({
+    /** Selects each bid: `$.bids[*]`, `$.Response.Bids.Bid[*]`. */
+    path: z.string().min(1),
+    /** The bid's price (its exclusive one when it has two). */
+    bid: ValueRule,
+    /** The bid's own id, which the post names as `{{bid.id}}`. */
+    id: ValueRule.optional(),
+    /** A channel that buys shared sales: the bid's shared price, next to `bid`. */
+    shared_bid: ValueRule.optional(),
+    /** A bid for a shared sale (a shared "leg"): its `bid` is a shared price. */
+    shared: Condition.optional(),
+    expires_at: ValueRule.optional(),
+  })
+  .strict()
+  .meta({
+    id: "BidsRule",
+    description:
+      "Several bids in one answer, each ranked as a bid of this channel's buyer: `path` selects every bid (`$.bids[*]`), the other rules read each one (`$` is the bid). The post names the bid chosen as `{{bid.id}}`",
+  });
+export type BidsRule = z.infer<typeof BidsRule>;
+
 export const PingResponseRules = z
   .object({
     format: responseFormat.optional(),
@@ -142,6 +171,14 @@ export const PingResponseRules = z
     reason: ValueRule.optional(),
     expires_at: ValueRule.optional(),
     ttl_seconds: ValueRule.optional(),
+    bids: BidsRule.optional(),
+    capture: z
+      .record(captureName, ValueRule)
+      .optional()
+      .meta({
+        description:
+          "Named captures: values read from the ping answer (`{ \"lead_id\": \"$.lead_id\" }`) that travel to the post, as `{{ping.lead_id}}` in its body, headers and URL",
+      }),
   })
   .strict();
 export type PingRules = z.infer<typeof PingResponseRules>;
@@ -189,21 +226,6 @@ export const BidAdjustment = z
   .strict()
   .meta({ id: "BidAdjustment" });
 export type BidAdjustment = z.infer<typeof BidAdjustment>;
-
-/**
- * How the channel's buyer appears in a user-choice offer (POST /v1/offers). `redirect_url` is where
- * the consumer who picks the offer goes: the buyer's landing page, templated as a post URL is.
- */
-export const OfferSettings = z
-  .object({
-    redirect_url: httpUrl.meta({
-      description:
-        "User choice (POST /v1/offers): the buyer's page for a consumer who picks its offer, answered as each of its offers' `redirect_url`. Templated as a post URL is, in its path and query only: `{{ping_ref}}`, `{{price}}` (what the buyer would be charged), `{{sale}}`, `{{lead_id}}` (the ping's id, which a post makes the lead's), `{{ping_id}}`, `{{campaign}}`, `{{test}}`, `{{received_at}}`, `{{now}}` and the lead's non-PII fields (`{{data.zip}}`; a pii field only as a hash such as `{{data.email | sha256}}`, from the ping's `contact_hashes`, when the field has `ping_hash`)",
-    }),
-  })
-  .strict()
-  .meta({ id: "OfferSettings" });
-export type OfferSettings = z.infer<typeof OfferSettings>;
 
 export const CircuitBreaker = z
   .object({
@@ -264,7 +286,6 @@ const ChannelFields = z
     secret_headers: z.array(headerName).default([]),
     response: ResponseRules.optional(),
     signing: Signing.optional(),
-    offer: OfferSettings.optional(),
     circuit_breaker: CircuitBreaker.default(CircuitBreaker.parse({})),
   })
   .strict();
@@ -282,16 +303,24 @@ export const Channel = ChannelFields.superRefine((ch, ctx) => {
     ctx.addIssue({ code: "custom", path: ["shared_fixed_price"], message: "only a channel that buys shared sales (buys: [\"shared\"]) has a shared price" });
   if (ch.response?.ping?.shared_bid !== undefined && !buys.includes("shared"))
     ctx.addIssue({ code: "custom", path: ["response", "ping", "shared_bid"], message: "only a channel that buys shared sales (buys: [\"shared\"]) reads a shared bid" });
+  for (const rule of ["shared_bid", "shared"] as const)
+    if (ch.response?.ping?.bids?.[rule] !== undefined && !buys.includes("shared"))
+      ctx.addIssue({ code: "custom", path: ["response", "ping", "bids", rule], message: "only a channel that buys shared sales (buys: [\"shared\"]) reads a shared bid" });
   if (ch.type === "direct_post" && ch.ping)
     ctx.addIssue({ code: "custom", path: ["ping"], message: "a direct_post channel is not pinged" });
-  // An offer's redirect is checked as a post URL is: an unknown variable is refused, never sent as %7B%7B…%7D%7D.
-  const redirect = ch.offer?.redirect_url;
-  if (redirect !== undefined && hasPlaceholder(redirect))
-    for (const p of compileUrlTemplate(redirect, "post").problems) ctx.addIssue({ code: "custom", path: ["offer", "redirect_url"], message: p.message });
 }).meta({ id: "Channel" });
 export type Channel = z.infer<typeof Channel>;
 
 // --- checks when a channel is saved ------------------------------------------------------------
+
+/**
+ * What a template of `endpoint` may name beyond the lead: a post, its ping answer's captures
+ * (`{{ping.<name>}}`) and, when the answer holds several bids with ids, the one chosen (`{{bid.id}}`).
+ */
+export function templateScope(endpoint: Endpoint, pingRules?: PingRules): TemplateScope {
+  if (endpoint === "ping") return { endpoint };
+  return { endpoint, captures: Object.keys(pingRules?.capture ?? {}), bidId: pingRules?.bids?.id !== undefined };
+}
 
 export interface ConfigProblem {
   path: (string | number)[];
@@ -325,11 +354,13 @@ export function conditionProblem(rule: Condition): string | null {
   return jsonPathProblem(rule.path) ?? (rule.matches !== undefined ? regexProblem(rule.matches) : null);
 }
 
-function endpointProblems(endpoint: Endpoint, cfg: EndpointConfig): ConfigProblem[] {
+function endpointProblems(endpoint: Endpoint, cfg: EndpointConfig, pingRules?: PingRules): ConfigProblem[] {
   const problems: ConfigProblem[] = [];
+  // What a post may name of its ping's answer: its captures, and the bid chosen of several.
+  const scope = templateScope(endpoint, pingRules);
   const at = (...path: (string | number)[]) => [endpoint, ...path];
   // A templated URL is checked like a body: an unknown variable is refused, never sent as %7B%7B…%7D%7D.
-  if (hasPlaceholder(cfg.url)) for (const p of compileUrlTemplate(cfg.url, endpoint).problems) problems.push({ path: at("url"), message: p.message });
+  if (hasPlaceholder(cfg.url)) for (const p of compileUrlTemplate(cfg.url, scope).problems) problems.push({ path: at("url"), message: p.message });
   if (cfg.body === null) {
     if (cfg.format !== "json")
       problems.push({
@@ -338,7 +369,7 @@ function endpointProblems(endpoint: Endpoint, cfg: EndpointConfig): ConfigProble
       });
     if (cfg.method === "GET") problems.push({ path: at("method"), message: "a GET needs a body template: its fields become the query string" });
   } else {
-    for (const p of compileTemplate(cfg.body, endpoint).problems) problems.push({ path: at("body", ...p.path), message: p.message });
+    for (const p of compileTemplate(cfg.body, scope).problems) problems.push({ path: at("body", ...p.path), message: p.message });
     const keys = Object.keys(cfg.body);
     if (cfg.format === "xml" && cfg.method !== "GET" && keys.length !== 1)
       problems.push({
@@ -356,15 +387,30 @@ function endpointProblems(endpoint: Endpoint, cfg: EndpointConfig): ConfigProble
   }
   for (const [name, value] of Object.entries(cfg.headers)) {
     if (!hasPlaceholder(value)) continue;
-    for (const p of compileTemplate(value, endpoint).problems) problems.push({ path: at("headers", name), message: p.message });
+    for (const p of compileTemplate(value, scope).problems) problems.push({ path: at("headers", name), message: p.message });
   }
   return problems;
 }
 
-function rulesProblems(base: (string | number)[], rules: PingRules | PostRules, conditions: readonly string[]): ConfigProblem[] {
+function rulesProblems(base: (string | number)[], rules: PingRules | PostRules | BidsRule, conditions: readonly string[]): ConfigProblem[] {
   const problems: ConfigProblem[] = [];
   for (const [name, rule] of Object.entries(rules)) {
     if (name === "format" || rule === undefined) continue;
+    if (name === "bids") {
+      const bids = rule as BidsRule;
+      const selector = jsonPathProblem(bids.path);
+      if (selector) problems.push({ path: [...base, "bids", "path"], message: selector });
+      problems.push(...rulesProblems([...base, "bids"], { ...bids, path: undefined } as unknown as BidsRule, ["shared"]));
+      continue;
+    }
+    if (name === "capture") {
+      for (const [capture, value] of Object.entries(rule as Record<string, ValueRule>)) {
+        const problem = valueRuleProblem(value);
+        if (problem) problems.push({ path: [...base, "capture", capture], message: problem });
+      }
+      continue;
+    }
+    if (name === "path") continue;
     const problem = conditions.includes(name) ? conditionProblem(rule as Condition) : valueRuleProblem(rule as ValueRule);
     if (problem) problems.push({ path: [...base, name], message: problem });
   }
@@ -375,18 +421,24 @@ function rulesProblems(base: (string | number)[], rules: PingRules | PostRules, 
 function channelConfigProblems(ch: Pick<z.infer<typeof ChannelFields>, "type" | "ping" | "post" | "fixed_price" | "shared_fixed_price" | "response">): ConfigProblem[] {
   const problems: ConfigProblem[] = [];
   if (ch.ping) problems.push(...endpointProblems("ping", ch.ping));
-  problems.push(...endpointProblems("post", ch.post));
+  problems.push(...endpointProblems("post", ch.post, ch.response?.ping));
   const ping = ch.response?.ping;
   if (ping) {
+    if (ping.bids && (ping.bid !== undefined || ping.shared_bid !== undefined))
+      problems.push({
+        path: ["response", "ping", ping.bid !== undefined ? "bid" : "shared_bid"],
+        message: "with bids, each bid's price is read inside it (bids.bid, bids.shared_bid): leave bid and shared_bid out",
+      });
+    if (ping.bids && ch.type === "direct_post") problems.push({ path: ["response", "ping", "bids"], message: "a direct_post channel is not pinged" });
     if (ch.type === "direct_post") problems.push({ path: ["response", "ping"], message: "a direct_post channel is not pinged" });
     // Only `no_bid` (and `reason`, `format`): the native protocol reads everything else.
     const nativeRest = ping.no_bid !== undefined && Object.keys(ping).every((k) => ["no_bid", "reason", "format"].includes(k));
-    if (ping.bid === undefined && ping.shared_bid === undefined && ping.accepted === undefined && !nativeRest)
+    if (ping.bid === undefined && ping.shared_bid === undefined && ping.bids === undefined && ping.accepted === undefined && !nativeRest)
       problems.push({
         path: ["response", "ping", "bid"],
         message: "needs bid (where the price is), or accepted (a yes/no priced at fixed_price), or only no_bid (the native protocol reads the rest)",
       });
-    if (ping.bid === undefined && ping.shared_bid === undefined && ping.accepted !== undefined && ch.fixed_price === undefined && ch.shared_fixed_price === undefined)
+    if (ping.bid === undefined && ping.shared_bid === undefined && ping.bids === undefined && ping.accepted !== undefined && ch.fixed_price === undefined && ch.shared_fixed_price === undefined)
       problems.push({ path: ["fixed_price"], message: "a ping answered only with yes/no sells at the channel's fixed_price: set it" });
     problems.push(...rulesProblems(["response", "ping"], ping, ["accepted", "no_bid"]));
   }

@@ -141,6 +141,19 @@ const showPing = (o: PingOutcome) => ({
   expires_at: o.outcome === "bid" && o.expiresAt ? new Date(o.expiresAt).toISOString() : null,
   // A channel that buys shared sales: the answer's shared price, when it gave one (`shared_bid`).
   ...(o.outcome === "bid" && o.sharedCents != null && { shared_price: fromCents(o.sharedCents), ...(o.sharedOnly && { price: null }) }),
+  // An answer of several bids (response.ping.bids): every bid, best first; the post offers the first.
+  ...(o.outcome === "bid" &&
+    o.offers && {
+      bid_id: o.bidId ?? null,
+      bids: o.offers.map((b) => ({
+        id: b.bidId,
+        price: b.sharedOnly ? null : fromCents(b.priceCents),
+        shared_price: b.sharedCents == null ? null : fromCents(b.sharedCents),
+        expires_at: b.expiresAt ? new Date(b.expiresAt).toISOString() : null,
+      })),
+    }),
+  // Named captures (response.ping.capture): what the post sends back as {{ping.<name>}}.
+  ...(o.outcome === "bid" && o.captures && { captures: o.captures }),
 });
 
 const showPost = (o: PostOutcome) => ({
@@ -168,7 +181,7 @@ export async function tryChannel(
   const mask = masker(config);
 
   let ping: Awaited<ReturnType<typeof exchange<PingOutcome>>> | null = null;
-  let bid: { priceCents: number; pingRef: string | null; pingId: string | null } | null = null;
+  let bid: { priceCents: number; pingRef: string | null; pingId: string | null; bidId?: string | null; captures?: Record<string, string | null> } | null = null;
   if (config.type === "ping_post") {
     const pingId = deps.newId();
     const out = io.buildPing({ pingId, leadId, campaign: channel.campaignId, test: true, publicData: lead.publicData, hashable: lead.hashable }, channel.pingTimeoutMs, deps.maxBodyBytes);
@@ -185,7 +198,7 @@ export async function tryChannel(
       showPing,
       (response, outcome, rules) => pingWarnings(response, outcome, rules, config.response?.ping),
     );
-    if (outcome?.outcome === "bid") bid = { priceCents: outcome.priceCents, pingRef: outcome.pingRef, pingId };
+    if (outcome?.outcome === "bid") bid = { priceCents: outcome.priceCents, pingRef: outcome.pingRef, pingId, bidId: outcome.bidId, captures: outcome.captures };
   } else {
     bid = { priceCents: channel.fixedPriceCents ?? 0, pingRef: null, pingId: null };
   }
@@ -195,7 +208,18 @@ export async function tryChannel(
   if (options.post && !bid) post = { skipped: "no bid to post at: send a price to post anyway" };
   else if (options.post && bid) {
     const out = io.buildPost(
-      { leadId, channelId: config.id, pingId: bid.pingId, pingRef: bid.pingRef, campaign: channel.campaignId, test: true, priceCents: bid.priceCents, data: lead.data },
+      {
+        leadId,
+        channelId: config.id,
+        pingId: bid.pingId,
+        pingRef: bid.pingRef,
+        ...(bid.bidId != null && { bidId: bid.bidId }),
+        ...(bid.captures && { captures: bid.captures }),
+        campaign: channel.campaignId,
+        test: true,
+        priceCents: bid.priceCents,
+        data: lead.data,
+      },
       channel.postTimeoutMs,
       deps.maxBodyBytes,
     );

@@ -23,8 +23,26 @@ export type PingAnswer =
       expiresAt?: number | null;
       sharedCents?: number | null;
       sharedOnly?: boolean;
+      /** A bid read from several in one answer (response.ping.bids): its own id, which its post names. */
+      bidId?: string | null;
+      /**
+       * Every bid of an answer that held several (response.ping.bids), best first; the answer's
+       * own price, shared price and id are the first one's.
+       */
+      offers?: Offer[];
+      /** The answer's named captures (response.ping.capture), for its post: a capture that found nothing is null. */
+      captures?: Record<string, string | null>;
     }
   | { outcome: "no_bid" | "timeout" | "error" | "invalid_response"; priceCents: null; pingRef: null; reason: ReasonText<PingCode> };
+
+/** One bid of several in a ping answer (response.ping.bids). */
+export interface Offer {
+  priceCents: number;
+  sharedCents?: number | null;
+  sharedOnly?: boolean;
+  bidId: string | null;
+  expiresAt?: number | null;
+}
 
 /**
  * What a ping came to for the auction: the answer, or, for a bid under the floor, `below_floor` with
@@ -109,17 +127,23 @@ export interface PostInput {
   receivedAt?: number;
   /** A shared sale (one of several buyers of the lead) says so: `"sale": "shared"` in the native post. */
   sale?: "shared";
+  /** The bid posted, when its ping answer held several (`{{bid.id}}`; `bid_id` in the native post). */
+  bidId?: string | null;
+  /** The ping answer's named captures (`{{ping.<name>}}`). */
+  captures?: Record<string, string | null>;
 }
 
 /**
- * Stable for (lead, channel, kind of sale): a retried or repeated post is recognisably the same
- * sale, and a shared sale (`:shared`) is never taken for the exclusive one a `best` campaign
- * offered the same channel first and was refused.
+ * Stable for (lead, channel, kind of sale, bid): a retried or repeated post is recognisably the
+ * same sale, a shared sale (`:shared`) is never taken for the exclusive one a `best` campaign
+ * offered the same channel first and was refused, and the post of a buyer's next bid of several
+ * (`#<bid id>`) never for the post of the bid it refused.
  */
-export const postIdempotencyKey = (leadId: string, channelId: string, sale?: "shared") => `${leadId}:${channelId}${sale ? `:${sale}` : ""}`;
+export const postIdempotencyKey = (leadId: string, channelId: string, sale?: "shared", bidId?: string | null) =>
+  `${leadId}:${channelId}${sale ? `:${sale}` : ""}${bidId != null ? `#${bidId}` : ""}`;
 
 export function buildPost(channel: Channel, headers: Record<string, string>, input: PostInput, timeoutMs: number, maxBodyBytes: number): BuyerRequest {
-  const withKey: Record<string, string> = { ...headers, "idempotency-key": postIdempotencyKey(input.leadId, input.channelId, input.sale) };
+  const withKey: Record<string, string> = { ...headers, "idempotency-key": postIdempotencyKey(input.leadId, input.channelId, input.sale, input.bidId) };
   if (input.test) withKey["x-gavel-test"] = "1";
   return {
     url: channel.post.url,
@@ -132,6 +156,7 @@ export function buildPost(channel: Channel, headers: Record<string, string>, inp
       test: input.test,
       price: input.priceCents / 100,
       ...(input.sale && { sale: input.sale }),
+      ...(input.bidId != null && { bid_id: input.bidId }),
       data: input.data,
     }),
     timeoutMs,

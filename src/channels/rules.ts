@@ -12,10 +12,13 @@
 //   { "regex": "^ACCEPTED" }               the raw text matches
 //   { "status": [200, 201] }               the HTTP status is one of these
 //
+// An answer may hold several bids (`bids`: a path selecting each, and rules read inside each one,
+// `$` being the bid), and named captures (`capture`: values the post sends back, `{{ping.<name>}}`).
+//
 // Rules are checked when a channel is saved (src/channels/config.ts) and compiled once per channel;
 // reading an answer evaluates them and keeps a trace of each, which the test console shows verbatim.
 import { JSONPath } from "jsonpath-plus";
-import type { Condition, PingRules, PostRules, ValueRule } from "./config";
+import type { BidsRule, Condition, PingRules, PostRules, ValueRule } from "./config";
 import { parseBody, responseFormat, type Parsed, type ResponseFormat } from "./formats";
 import { literalAttributes } from "./jsonpath";
 import { reasonText, type ReasonText } from "../reasons";
@@ -26,6 +29,7 @@ import {
   buyerWords,
   excerpt,
   noBid,
+  parsePrice,
   pingFault,
   postFault,
   readBid,
@@ -33,6 +37,7 @@ import {
   refused,
   rejection,
   unreadable,
+  type Offer,
   type PingAnswer,
   type PostOutcome,
 } from "./native";
@@ -153,6 +158,64 @@ export function compileCondition(rule: Condition): Decide {
 
 // --- reading a ping answer ---------------------------------------------------------------------
 
+/** One element of an answer (a bid of several), read as an answer of its own: `$` is the element. */
+const elementAnswer = (answer: Answer, value: unknown): Answer => ({ status: answer.status, text: JSON.stringify(value) ?? "", tree: () => ({ ok: true, value }) });
+
+/** A value as text for a template (a capture, a bid id): scalars as written, anything else as JSON. */
+const textOf = (value: unknown): string | null =>
+  value === undefined || value === null ? null : typeof value === "object" ? JSON.stringify(value) : String(value);
+
+/**
+ * The bids of an answer that holds several: each element `path` selects, read by the element rules.
+ * An element without a price past zero is no bid; one whose price is not a price is left out (its
+ * trace says why). Best first: by its price, or its shared price when it has only that.
+ */
+function compileBids(spec: BidsRule): (answer: Answer, t: ReturnType<typeof tracer>) => { offers: Offer[]; bad: unknown[] } {
+  const path = literalAttributes(spec.path);
+  const bid = compileValueRule(spec.bid);
+  const id = spec.id === undefined ? undefined : compileValueRule(spec.id);
+  const sharedBid = spec.shared_bid === undefined ? undefined : compileValueRule(spec.shared_bid);
+  const shared = spec.shared === undefined ? undefined : compileCondition(spec.shared);
+  const expiresAt = spec.expires_at === undefined ? undefined : compileValueRule(spec.expires_at);
+  return (answer, t) => {
+    const tree = answer.tree();
+    let elements: unknown[] = [];
+    if (tree.ok)
+      try {
+        elements = (JSONPath({ path, json: tree.value as object, wrap: true, eval: "safe" }) as unknown[]).flatMap((e) => e);
+      } catch (error) {
+        t.value("bids", spec.path, { found: false, error: (error as Error).message });
+        return { offers: [], bad: [] };
+      }
+    t.value("bids", spec.path, tree.ok ? { found: elements.length > 0, value: elements.length } : { found: false, error: tree.error });
+    const offers: Offer[] = [];
+    const bad: unknown[] = [];
+    elements.forEach((element, i) => {
+      const one = elementAnswer(answer, element);
+      const name = (rule: string) => `bids[${i}].${rule}`;
+      const price = t.value(name("bid"), spec.bid, bid(one));
+      const ref = id ? t.value(name("id"), spec.id, id(one)) : { found: false };
+      const second = sharedBid ? t.value(name("shared_bid"), spec.shared_bid, sharedBid(one)) : { found: false };
+      const leg = shared ? t.condition(name("shared"), spec.shared, shared(one)) : undefined;
+      const exp = expiresAt ? t.value(name("expires_at"), spec.expires_at, expiresAt(one)) : { found: false };
+      const given = (f: Found) => f.found && f.value !== null && f.value !== undefined && f.value !== "";
+      const cents = given(price) ? parsePrice(price.value) : 0;
+      const sharedCents = given(second) ? parsePrice(second.value) : 0;
+      if (cents === undefined || sharedCents === undefined) return void bad.push(given(price) ? price.value : second.value);
+      const expiry = exp.found ? (expiryOf(exp.value) ?? null) : undefined;
+      const bidId = ref.found ? textOf(ref.value) : null;
+      const base = { bidId, ...(expiry !== undefined && { expiresAt: expiry }) };
+      // A shared leg: its price is a shared price.
+      if (leg?.holds) {
+        if (cents > 0) offers.push({ ...base, priceCents: cents, sharedCents: cents, sharedOnly: true });
+      } else if (cents > 0) offers.push({ ...base, priceCents: cents, ...(sharedCents > 0 && { sharedCents }) });
+      else if (sharedCents > 0) offers.push({ ...base, priceCents: sharedCents, sharedCents, sharedOnly: true });
+    });
+    offers.sort((a, b) => b.priceCents - a.priceCents);
+    return { offers, bad };
+  };
+}
+
 /** An expiry is an ISO date-time or a Unix time (seconds, or milliseconds when that large). */
 function expiryOf(value: unknown): number | undefined {
   if (value === null || value === undefined || value === "") return undefined;
@@ -209,6 +272,8 @@ export function compilePingReader(spec: PingRules, fixedPriceCents: number | nul
   const reasonRule = spec.reason === undefined ? undefined : compileValueRule(spec.reason);
   const expiresAt = spec.expires_at === undefined ? undefined : compileValueRule(spec.expires_at);
   const ttl = spec.ttl_seconds === undefined ? undefined : compileValueRule(spec.ttl_seconds);
+  const bids = spec.bids === undefined ? undefined : compileBids(spec.bids);
+  const captures = Object.entries(spec.capture ?? {}).map(([name, rule]) => [name, rule, compileValueRule(rule)] as const);
   const none: Found = { found: false };
 
   return (response, nowMs) => {
@@ -231,6 +296,12 @@ export function compilePingReader(spec: PingRules, fixedPriceCents: number | nul
     const why = reasonRule ? t.value("reason", spec.reason, reasonRule(answer)) : none;
     const exp = expiresAt ? t.value("expires_at", spec.expires_at, expiresAt(answer)) : none;
     const life = ttl ? t.value("ttl_seconds", spec.ttl_seconds, ttl(answer)) : none;
+    const captured: Record<string, string | null> = {};
+    for (const [name, rule, read] of captures) {
+      const found = t.value(`capture.${name}`, rule, read(answer));
+      captured[name] = found.found ? textOf(found.value) : null;
+    }
+    const withCaptures = (a: PingAnswer): PingAnswer => (a.outcome === "bid" && captures.length ? { ...a, captures: captured } : a);
     const message = buyerWords(why.value);
     const declined = reasonText("no_bid", message);
 
@@ -238,20 +309,35 @@ export function compilePingReader(spec: PingRules, fixedPriceCents: number | nul
     const refText = ref.found && ref.value !== null && ref.value !== undefined ? String(ref.value) : null;
     const ttlSeconds = life.found ? Number(life.value) : NaN;
     const expiry = (exp.found ? expiryOf(exp.value) : Number.isFinite(ttlSeconds) ? nowMs + ttlSeconds * 1000 : undefined) ?? null;
+    if (bids) {
+      const { offers, bad } = bids(answer, t);
+      if (offers.length) {
+        // The answer's price, shared price, id and expiry are its best bid's; every bid is in `offers`
+        // (a bid without an expiry of its own has the answer's).
+        const all = offers.map((o) => (o.expiresAt === undefined ? { ...o, expiresAt: expiry } : o));
+        const { bidId, priceCents, sharedCents, sharedOnly, expiresAt } = all[0];
+        const best: PingAnswer = { outcome: "bid", priceCents, pingRef: refText, reason: null, expiresAt, bidId, offers: all };
+        if (sharedCents != null) Object.assign(best, { sharedCents }, sharedOnly && { sharedOnly });
+        return { outcome: withCaptures(best), rules };
+      }
+      if (bad.length) return { outcome: noBid("invalid_response", reasonText("bad_bid", excerpt(JSON.stringify(bad[0])))), rules };
+      // No bid in a readable answer (an empty list, prices of 0) is the buyer's no, as an absent bid is.
+      return { outcome: answer.tree().ok ? noBid("no_bid", declined) : noBid("invalid_response", notReadable(answer)), rules };
+    }
     if (price.found || shared.found) {
       // An empty element or form field says no more than an absent one: no bid.
       const exclusive =
         !price.found || price.value === null || price.value === undefined || price.value === ""
           ? noBid("no_bid", declined)
           : readBid(price.value, message, refText, expiry);
-      if (!shared.found || exclusive.outcome === "invalid_response") return { outcome: exclusive, rules };
-      return { outcome: withSharedBid(exclusive, shared.value, refText, expiry), rules };
+      if (!shared.found || exclusive.outcome === "invalid_response") return { outcome: withCaptures(exclusive), rules };
+      return { outcome: withCaptures(withSharedBid(exclusive, shared.value, refText, expiry)), rules };
     }
     if (acc?.holds && (fixedPriceCents !== null || sharedFixedPriceCents !== null)) {
       // A yes sells at the channel's fixed prices: its exclusive one, its shared one, or both.
-      const yes = bidAt(fixedPriceCents ?? sharedFixedPriceCents!, refText, expiry);
+      const yes = withCaptures(bidAt(fixedPriceCents ?? sharedFixedPriceCents!, refText, expiry));
       if (sharedFixedPriceCents === null) return { outcome: yes, rules };
-      return { outcome: { ...yes, sharedCents: sharedFixedPriceCents, sharedOnly: fixedPriceCents === null }, rules };
+      return { outcome: { ...yes, sharedCents: sharedFixedPriceCents, sharedOnly: fixedPriceCents === null } as PingAnswer, rules };
     }
     if (acc?.holds) return { outcome: noBid("invalid_response", reasonText("no_price", excerpt(answer.text))), rules };
     const anything = acc?.decided || shared.found || ref.found || why.found || exp.found || life.found;

@@ -12,6 +12,20 @@ import { DateTime, IANAZone } from "luxon";
 
 export type Endpoint = "ping" | "post";
 
+/**
+ * What a template may name beyond the lead. A post may name its ping answer's captures
+ * (`{{ping.<name>}}`, response.ping.capture) and the bid chosen of several (`{{bid.id}}`,
+ * response.ping.bids.id). `captures` absent: any capture name is taken (a caller that only
+ * collects the lead's fields); a list: only those.
+ */
+export interface TemplateScope {
+  endpoint: Endpoint;
+  captures?: readonly string[];
+  bidId?: boolean;
+}
+
+const scopeOf = (scope: Endpoint | TemplateScope): TemplateScope => (typeof scope === "string" ? { endpoint: scope } : scope);
+
 /** What a placeholder can name. `data` is the lead (pings: only its non-pii fields). */
 export interface TemplateVars {
   lead_id: string;
@@ -37,6 +51,10 @@ export interface TemplateVars {
    * reads it when the value itself is absent: the same digest Gavel would compute from the value.
    */
   contact_hashes?: Record<string, string>;
+  /** Posts: the bid being posted, when its ping answer held several (its `id`, or null). */
+  bid?: { id: string | null };
+  /** Posts: the named captures of the ping answer (response.ping.capture); a capture it lacked is null. */
+  ping?: Record<string, string | null>;
   /** Inside `{{#each data.<list>}}`: the item being written (`{{item.<field>}}`) and its place from 0 (`{{@index}}`). */
   item?: Record<string, unknown>;
   index?: number;
@@ -289,7 +307,8 @@ const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === "obj
 
 const PLACEHOLDER = /\{\{([^{}]*)\}\}/g;
 
-function parsePlaceholder(expression: string, endpoint: Endpoint, each?: string): Placeholder | string {
+function parsePlaceholder(expression: string, scope: TemplateScope, each?: string): Placeholder | string {
+  const endpoint = scope.endpoint;
   const [head, ...steps] = expression.split("|").map((s) => s.trim());
   if (!head) return "empty placeholder '{{}}'";
   if (/^#each\b/.test(head)) return `'{{${expression.trim()}}}' has no '{{/each}}' after it in the same text`;
@@ -325,8 +344,21 @@ function parsePlaceholder(expression: string, endpoint: Endpoint, each?: string)
   } else if ((POST_VARS as readonly string[]).includes(head)) {
     if (endpoint === "ping") return `'{{${head}}}' is only known in posts`;
     read = (vars) => vars[head as (typeof POST_VARS)[number]];
+  } else if (head.startsWith("ping.")) {
+    if (endpoint === "ping") return `'{{${head}}}' is only known in posts (a capture of the ping's answer)`;
+    const name = head.slice(5);
+    const known = scope.captures;
+    if (known && !known.includes(name))
+      return known.length
+        ? `unknown capture '${name}' in '{{${expression.trim()}}}' (known: ${known.join(", ")})`
+        : `unknown capture '${name}' in '{{${expression.trim()}}}': the ping's answer captures nothing (set response.ping.capture)`;
+    read = (vars) => vars.ping?.[name] ?? null;
+  } else if (head === "bid.id") {
+    if (endpoint === "ping") return `'{{bid.id}}' is only known in posts`;
+    if (scope.captures && !scope.bidId) return `'{{bid.id}}' names the bid chosen of several: set response.ping.bids with its id`;
+    read = (vars) => vars.bid?.id ?? null;
   } else {
-    const known = [...COMMON_VARS, ...(endpoint === "post" ? POST_VARS : []), "data.<field>", ...(each ? ["item.<field>", "@index", "@number"] : [])].join(", ");
+    const known = [...COMMON_VARS, ...(endpoint === "post" ? [...POST_VARS, "bid.id", "ping.<capture>"] : []), "data.<field>", ...(each ? ["item.<field>", "@index", "@number"] : [])].join(", ");
     return `unknown variable '${head}' (known: ${known})`;
   }
   const transforms: Transform[] = [];
@@ -365,7 +397,7 @@ export interface CompiledTemplate {
 }
 
 interface Compiling {
-  endpoint: Endpoint;
+  scope: TemplateScope;
   problems: TemplateProblem[];
   fields: FieldRef[];
   /** Inside `{{#each data.<list>}}`: that list field's name. */
@@ -406,7 +438,7 @@ function compileString(text: string, path: (string | number)[], ctx: Compiling, 
   let last = 0;
   for (const match of text.matchAll(PLACEHOLDER)) {
     if (match.index > last) parts.push(text.slice(last, match.index));
-    const parsed = parsePlaceholder(match[1], ctx.endpoint, ctx.each);
+    const parsed = parsePlaceholder(match[1], ctx.scope, ctx.each);
     if (typeof parsed === "string") ctx.problems.push({ path, message: parsed });
     else {
       parts.push(parsed);
@@ -486,8 +518,8 @@ function compileNode(node: unknown, path: (string | number)[], ctx: Compiling): 
 }
 
 /** Parses a template (any JSON value). Problems come back with their path; compile only a clean one. */
-export function compileTemplate(template: unknown, endpoint: Endpoint): { template: CompiledTemplate; problems: TemplateProblem[] } {
-  const ctx: Compiling = { endpoint, problems: [], fields: [] };
+export function compileTemplate(template: unknown, scope: Endpoint | TemplateScope): { template: CompiledTemplate; problems: TemplateProblem[] } {
+  const ctx: Compiling = { scope: scopeOf(scope), problems: [], fields: [] };
   const { render, constant } = compileNode(template, [], ctx);
   return { template: { render, constant, fields: ctx.fields }, problems: ctx.problems };
 }
@@ -500,8 +532,8 @@ export const renderText = (template: CompiledTemplate, vars: TemplateVars): stri
  * placeholders may stand in the path or the query only, and each value is percent-encoded as one
  * URL component, so a value can never add a path segment or a parameter of its own.
  */
-export function compileUrlTemplate(url: string, endpoint: Endpoint): { render: (vars: TemplateVars) => string; fields: FieldRef[]; problems: TemplateProblem[] } {
-  const ctx: Compiling = { endpoint, problems: [], fields: [] };
+export function compileUrlTemplate(url: string, scope: Endpoint | TemplateScope): { render: (vars: TemplateVars) => string; fields: FieldRef[]; problems: TemplateProblem[] } {
+  const ctx: Compiling = { scope: scopeOf(scope), problems: [], fields: [] };
   const parts: (string | Placeholder)[] = [];
   let last = 0;
   for (const match of url.matchAll(PLACEHOLDER)) {
@@ -510,7 +542,7 @@ export function compileUrlTemplate(url: string, endpoint: Endpoint): { render: (
       ctx.problems.push({ path: [], message: `a placeholder may stand only in the URL's path or query, not in its scheme or host ('{{${match[1].trim()}}}')` });
     else if (url.slice(0, match.index).includes("#"))
       ctx.problems.push({ path: [], message: `a placeholder may stand only in the URL's path or query, not in its fragment ('{{${match[1].trim()}}}')` });
-    const parsed = parsePlaceholder(match[1], endpoint);
+    const parsed = parsePlaceholder(match[1], ctx.scope);
     if (typeof parsed === "string") ctx.problems.push({ path: [], message: parsed });
     else {
       parts.push(parsed);

@@ -22,6 +22,9 @@ export interface KeptBid {
   sale?: "exclusive" | "shared";
   /** The offer the ping's answer made of it, if it made one: what a post's `offer_ids` choose. */
   offer_id?: string | null;
+  /** A bid of several in one buyer answer (response.ping.bids): its id, and the answer's named captures, for its post. */
+  bid_id?: string | null;
+  captures?: Record<string, string | null>;
 }
 
 export interface StoredEvent {

@@ -1,0 +1,288 @@
+// Several bids in one ping answer, and named captures (issue #18 item 1): a buyer answering
+// `{ "lead_id": …, "bids": [{ "bid_id", "price" }, …] }` has each bid ranked as a bid of its own,
+// and its post names the bid chosen (`{{bid.id}}`) and the answer's lead id (`{{ping.lead_id}}`, in
+// the body and the URL). The loopback buyer is strict: a post that does not name a bid it made for
+// that lead id, at that bid's price or less, is refused (HTTP 400).
+import { beforeAll, describe, expect, it } from "vitest";
+import { consumer, pingPost, useTestGavel, type TestGavel } from "./helpers/gavel";
+import type { Answer, Received } from "./helpers/buyers";
+
+const refuse = (why: string): Answer => ({ status: 400, json: { error: why } });
+
+/** A buyer of several brands: each ping answers one bid per brand, under a lead id of its own. */
+function brandsBuyer(prices: Record<string, number>, opts: { rejects?: string[]; legs?: Record<string, "exclusive" | "shared"> } = {}) {
+  const issued = new Map<string, Map<string, number>>(); // lead id → bid id → price
+  let n = 0;
+  const ping = (r: Received): Answer => {
+    if (!r.body?.lead_id) return refuse("native ping expected");
+    const leadId = `L-${++n}`;
+    const bids = new Map(Object.entries(prices).map(([brand, price]) => [`${brand}-${n}`, price]));
+    issued.set(leadId, bids);
+    return {
+      json: {
+        response: { lead_id: leadId },
+        bids: [...bids].map(([bid_id, price]) => ({ bid_id, price, ...(opts.legs && { type: opts.legs[bid_id.split("-")[0]] }) })),
+      },
+    };
+  };
+  const post = (r: Received): Answer => {
+    const b = r.body;
+    const bids = issued.get(b?.lead_id);
+    if (!bids) return refuse(`unknown lead_id ${b?.lead_id}`);
+    if (r.path !== `/post/${b.lead_id}`) return refuse(`path ${r.path}`);
+    const price = bids.get(b.bid_id);
+    if (price === undefined) return refuse(`unknown bid_id ${b.bid_id}`);
+    if (!(Number(b.price) <= price)) return refuse(`price ${b.price} above bid ${price}`);
+    if (opts.rejects?.includes(b.bid_id.split("-")[0])) return { json: { status: "rejected", message: "brand full" } };
+    return { json: { status: "accepted" } };
+  };
+  return { ping, post };
+}
+
+/** The channel that reads such a buyer: every bid, and the lead id captured for the post. */
+const brandsChannel = (id: string, b: { url: string; pingUrl: string; postUrl: string }, extra: Record<string, unknown> = {}) =>
+  pingPost(id, b, {
+    buyer_id: "brands",
+    post: { url: `${b.url}/post/{{ping.lead_id}}`, body: { lead_id: "{{ping.lead_id}}", bid_id: "{{bid.id}}", price: "{{price}}", zip: "{{data.zip}}" } },
+    response: {
+      ping: { bids: { path: "$.bids[*]", bid: "$.price", id: "$.bid_id" }, capture: { lead_id: "$.response.lead_id" } },
+      post: { accepted: { path: "$.status", equals: "accepted" }, rejected: { path: "$.status", equals: "rejected" }, reason: "$.message" },
+    },
+    ...extra,
+  });
+
+const native = (bid: number, shared?: number) => () => ({ json: { bid, ...(shared !== undefined && { shared_bid: shared }), ping_ref: `n-${bid}` } });
+
+describe("several bids in one ping answer, and captures", () => {
+  const fixture = useTestGavel();
+  const buyer = fixture.buyer;
+  let g: TestGavel;
+  beforeAll(() => {
+    g = fixture.g;
+  });
+  const trace = async (leadId: string) => (await g.admin("GET", `/v1/leads/${leadId}`)).body;
+  const posts = (t: any) => t.attempts.filter((a: any) => a.kind === "post");
+
+  it("sells at the best bid, the post naming that bid and the answer's lead id in its body and URL", async () => {
+    const b = await buyer(brandsBuyer({ alpha: 12, beta: 9.5 }));
+    const other = await buyer({ ping: native(10) });
+    const key = await g.setup({
+      campaign: { id: "bids-best" },
+      channels: [brandsChannel("bids-best-brands", b), pingPost("bids-best-other", other, { buyer_id: "bids-other" })],
+    });
+    const res = await g.lead(key, { campaign: "bids-best", data: consumer() });
+    expect(res.body, JSON.stringify(b.posts.map((p) => p.body))).toMatchObject({ status: "sold", price: 12 });
+    expect(b.posts).toHaveLength(1);
+    expect(b.posts[0].body).toMatchObject({ lead_id: "L-1", bid_id: "alpha-1", price: 12 });
+    expect(other.posts).toHaveLength(0);
+    const t = await trace(res.body.lead_id);
+    const ping = t.attempts.find((a: any) => a.kind === "ping" && a.channel_id === "bids-best-brands");
+    // The trace shows every bid of the answer on its ping, and the post by the bid it named.
+    expect(ping).toMatchObject({ outcome: "bid", price: 12, reason: "several_bids", detail: "alpha-1 12.00, beta-1 9.50" });
+    expect(posts(t)).toEqual([expect.objectContaining({ channel_id: "bids-best-brands", outcome: "accepted", ping_ref: "alpha-1" })]);
+    expect(b.posts[0].headers["idempotency-key"]).toBe(`${res.body.lead_id}:bids-best-brands#alpha-1`);
+  });
+
+  it("falls back to the buyer's next bid when it rejects the first, each post its own sale", async () => {
+    const b = await buyer(brandsBuyer({ alpha: 12, beta: 9 }, { rejects: ["alpha"] }));
+    const other = await buyer({ ping: native(8) });
+    const key = await g.setup({
+      campaign: { id: "bids-next" },
+      channels: [brandsChannel("bids-next-brands", b), pingPost("bids-next-other", other, { buyer_id: "bids-other" })],
+    });
+    const res = await g.lead(key, { campaign: "bids-next", data: consumer() });
+    expect(res.body).toMatchObject({ status: "sold", price: 9 });
+    expect(b.posts.map((p) => p.body.bid_id)).toEqual(["alpha-1", "beta-1"]);
+    expect(new Set(b.posts.map((p) => p.headers["idempotency-key"])).size).toBe(2);
+    const t = await trace(res.body.lead_id);
+    expect(posts(t).map((p: any) => `${p.ping_ref}:${p.outcome}`)).toEqual(["alpha-1:rejected", "beta-1:accepted"]);
+    expect(t).toMatchObject({ sold_channel: "bids-next-brands", sold_buyer: "brands" });
+    // The channel's one concurrency slot came back: the next lead is pinged, and sells.
+    const again = await g.lead(key, { campaign: "bids-next", data: consumer() });
+    expect(again.body).toMatchObject({ status: "sold", price: 9 });
+  });
+
+  it("second price charges the best bid against another buyer's, never the buyer's own next bid", async () => {
+    const b = await buyer(brandsBuyer({ alpha: 12, beta: 11 }));
+    const other = await buyer({ ping: native(5) });
+    const key = await g.setup({
+      campaign: { id: "bids-second", auction: { pricing: "second" } },
+      channels: [brandsChannel("bids-second-brands", b), pingPost("bids-second-other", other, { buyer_id: "bids-other" })],
+    });
+    const res = await g.lead(key, { campaign: "bids-second", data: consumer() });
+    expect(res.body).toMatchObject({ status: "sold", price: 5.01 });
+    expect(b.posts[0].body).toMatchObject({ bid_id: "alpha-1", price: 5.01 });
+  });
+
+  it("shared mode: a buyer's several bids win it one sale, its best; the next buyer gets another", async () => {
+    const b = await buyer(brandsBuyer({ alpha: 7, beta: 6 }));
+    const other = await buyer({ ping: native(5), post: () => ({ json: { accepted: true } }) });
+    const key = await g.setup({
+      campaign: { id: "bids-shared", auction: { mode: "shared", max_sells: 3 } },
+      channels: [brandsChannel("bids-shared-brands", b, { buys: ["shared"] }), pingPost("bids-shared-other", other, { buyer_id: "bids-other", buys: ["shared"] })],
+    });
+    const res = await g.lead(key, { campaign: "bids-shared", data: consumer() });
+    expect(res.body).toMatchObject({ status: "sold", sold_to: 2 });
+    expect(b.posts.map((p) => p.body.bid_id)).toEqual(["alpha-1"]);
+    const t = await trace(res.body.lead_id);
+    expect(t.sales).toEqual([
+      { channel_id: "bids-shared-brands", buyer_id: "brands", price: 7 },
+      { channel_id: "bids-shared-other", buyer_id: "bids-other", price: 5 },
+    ]);
+    expect(t.excluded).toContainEqual(expect.objectContaining({ channel_id: "bids-shared-brands", reason: "buyer_bought" }));
+  });
+
+  it("shared mode: a buyer refusing its best bid's sale is posted its next bid", async () => {
+    const b = await buyer(brandsBuyer({ alpha: 7, beta: 6 }, { rejects: ["alpha"] }));
+    const key = await g.setup({
+      campaign: { id: "bids-shared-next", auction: { mode: "shared", max_sells: 2 } },
+      channels: [brandsChannel("bids-shared-next-brands", b, { buys: ["shared"] })],
+    });
+    const res = await g.lead(key, { campaign: "bids-shared-next", data: consumer() });
+    expect(res.body).toMatchObject({ status: "sold", sold_to: 1 });
+    expect(b.posts.map((p) => `${p.body.bid_id}:${String(p.headers["idempotency-key"]).split(":").slice(1).join(":")}`)).toEqual([
+      "alpha-1:bids-shared-next-brands:shared#alpha-1",
+      "beta-1:bids-shared-next-brands:shared#beta-1",
+    ]);
+    expect((await trace(res.body.lead_id)).sales).toEqual([{ channel_id: "bids-shared-next-brands", buyer_id: "brands", price: 6 }]);
+  });
+
+  describe("legs: an exclusive bid and a shared one, each with its id, in a best campaign", () => {
+    const legsChannel = (id: string, b: { url: string; pingUrl: string; postUrl: string }) =>
+      brandsChannel(id, b, {
+        buys: ["exclusive", "shared"],
+        response: {
+          ping: { bids: { path: "$.bids[*]", bid: "$.price", id: "$.bid_id", shared: { path: "$.type", equals: "shared" } }, capture: { lead_id: "$.response.lead_id" } },
+          post: { accepted: { path: "$.status", equals: "accepted" } },
+        },
+      });
+    const legs = { x: "exclusive", s: "shared" } as const;
+
+    it("sells the exclusive leg when it beats the shared sale", async () => {
+      const b = await buyer(brandsBuyer({ x: 20, s: 8 }, { legs }));
+      const other = await buyer({ ping: native(0, 7), post: () => ({ json: { accepted: true } }) });
+      const key = await g.setup({
+        campaign: { id: "bids-legs-x", auction: { mode: "best", max_sells: 2 } },
+        channels: [legsChannel("bids-legs-x-brands", b), pingPost("bids-legs-x-other", other, { buyer_id: "bids-other", buys: ["shared"] })],
+      });
+      const res = await g.lead(key, { campaign: "bids-legs-x", data: consumer() });
+      expect(res.body).toMatchObject({ status: "sold", sold_to: 1, price: 20 });
+      expect(b.posts.map((p) => p.body)).toEqual([expect.objectContaining({ bid_id: "x-1", price: 20 })]);
+      expect(other.posts).toHaveLength(0);
+    });
+
+    it("sells the shared leg, beside another buyer, when the shared sale earns more", async () => {
+      const b = await buyer(brandsBuyer({ x: 14, s: 8 }, { legs }));
+      const other = await buyer({ ping: native(0, 7), post: () => ({ json: { accepted: true } }) });
+      const key = await g.setup({
+        campaign: { id: "bids-legs-s", auction: { mode: "best", max_sells: 2 } },
+        channels: [legsChannel("bids-legs-s-brands", b), pingPost("bids-legs-s-other", other, { buyer_id: "bids-other", buys: ["shared"] })],
+      });
+      const res = await g.lead(key, { campaign: "bids-legs-s", data: consumer() });
+      expect(res.body).toMatchObject({ status: "sold", sold_to: 2 });
+      expect(b.posts.map((p) => p.body)).toEqual([expect.objectContaining({ bid_id: "s-1", price: 8 })]);
+      expect(b.posts[0].headers["idempotency-key"]).toBe(`${res.body.lead_id}:bids-legs-s-brands:shared#s-1`);
+      expect((await trace(res.body.lead_id)).sales.map((s: any) => s.price)).toEqual([8, 7]);
+    });
+  });
+
+  it("an answer with an empty list of bids is a no-bid; one with no price is not a bid", async () => {
+    const b = await buyer({ ping: (r) => (r.body.data.state === "OK" ? { json: { bids: [] } } : { json: { bids: [{ bid_id: "q", price: "lots" }] } }) });
+    const key = await g.setup({ campaign: { id: "bids-none" }, channels: [brandsChannel("bids-none-brands", b)] });
+    const none = await g.lead(key, { campaign: "bids-none", data: consumer({ state: "OK" }) });
+    expect(none.body.status).toBe("unsold");
+    expect((await trace(none.body.lead_id)).attempts[0]).toMatchObject({ outcome: "no_bid" });
+    const bad = await g.lead(key, { campaign: "bids-none", data: consumer() });
+    expect((await trace(bad.body.lead_id)).attempts[0]).toMatchObject({ outcome: "invalid_response", reason: "bad_bid" });
+  });
+
+  it("sells through the test console, which shows every bid and the captures", async () => {
+    const b = await buyer(brandsBuyer({ alpha: 12, beta: 9.5 }));
+    await g.setup({ campaign: { id: "bids-console" }, channels: [brandsChannel("bids-console-brands", b)] });
+    const res = await g.admin("POST", "/v1/channels/bids-console-brands/test", { data: consumer(), post: true });
+    expect(res.status, JSON.stringify(res.body)).toBe(200);
+    expect(res.body.ping.result).toMatchObject({
+      outcome: "bid",
+      price: 12,
+      bid_id: "alpha-1",
+      bids: [
+        { id: "alpha-1", price: 12, shared_price: null, expires_at: null },
+        { id: "beta-1", price: 9.5, shared_price: null, expires_at: null },
+      ],
+      captures: { lead_id: "L-1" },
+    });
+    expect(res.body.ping.rules.map((r: any) => r.rule)).toEqual(["capture.lead_id", "bids", "bids[0].bid", "bids[0].id", "bids[1].bid", "bids[1].id"]);
+    expect(res.body.post.request.url).toBe(`${b.url}/post/L-1`);
+    expect(JSON.parse(res.body.post.request.body)).toMatchObject({ lead_id: "L-1", bid_id: "alpha-1" });
+    expect(res.body.post.result).toMatchObject({ outcome: "accepted", price: 12 });
+  });
+
+  it("a supplier's ping then post: the post names the bid and the capture kept with the ping, and falls back to the buyer's next bid", async () => {
+    const b = await buyer(brandsBuyer({ alpha: 12, beta: 9 }, { rejects: ["alpha"] }));
+    // The buyer's next bid pays the supplier less than it was quoted: sell_lower lets it sell.
+    const key = await g.setup({ campaign: { id: "bids-inbound", inbound: { below_quote: "sell_lower" } }, channels: [brandsChannel("bids-inbound-brands", b)] });
+    const data = consumer();
+    const call = async (path: string, body: unknown) => {
+      const res = await fetch(g.url + path, { method: "POST", headers: { "content-type": "application/json", authorization: `Bearer ${key}` }, body: JSON.stringify(body) });
+      return { status: res.status, body: (await res.json()) as any };
+    };
+    const pinged = await call("/v1/pings", { campaign: "bids-inbound", data: { zip: data.zip, state: data.state, age: data.age, coverage: data.coverage } });
+    expect(pinged.body).toMatchObject({ status: "bid" });
+    const posted = await call("/v1/posts", { ping_id: pinged.body.ping_id, data });
+    expect(posted.body, JSON.stringify(posted.body)).toMatchObject({ status: "sold" });
+    expect(b.pings).toHaveLength(1);
+    expect(b.posts.map((p) => [p.path, p.body.lead_id, p.body.bid_id])).toEqual([
+      ["/post/L-1", "L-1", "alpha-1"],
+      ["/post/L-1", "L-1", "beta-1"],
+    ]);
+  });
+
+  it("exports and applies back unchanged", async () => {
+    const b = await buyer({});
+    await g.setup({ campaign: { id: "bids-export" }, channels: [brandsChannel("bids-export-brands", b)] });
+    const exported = await fetch(`${g.url}/v1/config/export`, { headers: { authorization: `Bearer ${g.gavel.adminToken}` } });
+    const text = await exported.text();
+    expect(text).toContain("bids:");
+    expect(text).toContain("capture:");
+    const plan = await fetch(`${g.url}/v1/config/apply?dry_run=true`, {
+      method: "POST",
+      headers: { "content-type": "application/yaml", authorization: `Bearer ${g.gavel.adminToken}` },
+      body: text,
+    });
+    const body = (await plan.json()) as any;
+    expect(plan.status, JSON.stringify(body)).toBe(200);
+    expect(JSON.stringify(body.changes.changed)).not.toContain("bids-export-brands");
+    expect((await g.admin("GET", "/v1/channels/bids-export-brands")).body.response.ping).toEqual({
+      bids: { path: "$.bids[*]", bid: "$.price", id: "$.bid_id" },
+      capture: { lead_id: "$.response.lead_id" },
+    });
+  });
+
+  it("refuses at save time an unknown capture, {{bid.id}} without bids, and bid beside bids", async () => {
+    const b = await buyer({});
+    await g.setup({ campaign: { id: "bids-save" }, channels: [] });
+    const save = (id: string, extra: Record<string, unknown>) =>
+      g.admin("POST", "/v1/channels", { buyer_id: "acme", campaign_id: "bids-save", ...pingPost(id, b), ...extra });
+    const unknown = await save("bids-save-1", {
+      post: { url: `${b.url}/post/{{ping.leadid}}` },
+      response: { ping: { bids: { path: "$.bids[*]", bid: "$.price", id: "$.id" }, capture: { lead_id: "$.lead_id", token: "$.t" } } },
+    });
+    expect(unknown.status).toBe(422);
+    expect(unknown.body.errors).toEqual([{ path: "post.url", message: "unknown capture 'leadid' in '{{ping.leadid}}' (known: lead_id, token)" }]);
+    const none = await save("bids-save-2", { post: { url: b.postUrl, body: { l: "{{ping.lead_id}}" } } });
+    expect(none.body.errors).toEqual([{ path: "post.body.l", message: expect.stringMatching(/^unknown capture 'lead_id' .*set response\.ping\.capture/) }]);
+    const bidId = await save("bids-save-3", { post: { url: b.postUrl, body: { b: "{{bid.id}}" } }, response: { ping: { bid: "$.price" } } });
+    expect(bidId.body.errors).toEqual([{ path: "post.body.b", message: expect.stringMatching(/^'\{\{bid\.id\}\}' names the bid chosen of several/) }]);
+    const inPing = await save("bids-save-4", { ping: { url: b.pingUrl, body: { l: "{{ping.lead_id}}" } }, response: { ping: { bid: "$.price", capture: { lead_id: "$.l" } } } });
+    expect(inPing.body.errors).toEqual([{ path: "ping.body.l", message: expect.stringMatching(/only known in posts/) }]);
+    const both = await save("bids-save-5", { response: { ping: { bid: "$.price", bids: { path: "$.bids[*]", bid: "$.price" } } } });
+    expect(both.body.errors).toEqual([{ path: "response.ping.bid", message: expect.stringMatching(/^with bids, each bid's price is read inside it/) }]);
+    const badPath = await save("bids-save-6", { response: { ping: { bids: { path: "bids", bid: "$.price" } } } });
+    expect(badPath.body.errors).toEqual([{ path: "response.ping.bids.path", message: "a JSONPath starts with '$' (got 'bids')" }]);
+    const badName = await save("bids-save-8", { response: { ping: { bid: "$.price", capture: { "1x": "$.a" } } } });
+    expect(badName.status).toBe(422);
+    expect(badName.body.errors.map((e: any) => e.path)).toEqual(["response.ping.capture.1x"]);
+    const shared = await save("bids-save-7", { response: { ping: { bids: { path: "$.bids[*]", bid: "$.price", shared: { path: "$.t", equals: "shared" } } } } });
+    expect(shared.body.errors).toEqual([{ path: "response.ping.bids.shared", message: expect.stringMatching(/buys shared sales/) }]);
+  });
+});
