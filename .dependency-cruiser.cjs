@@ -9,6 +9,7 @@
 //                     reports/                              reports read the database only
 //   configuration     resources/schemas.ts                  the shapes of campaigns, buyers, suppliers
 //   channels          channels/                             a channel's config; talking to buyers
+//   email             email/                                sending one email through SMTP
 //   db                db/                                   the schema and query functions
 //   kernels           time/ and every other file directly   clock, money, ids, reasons, errors and
 //                     in src/ (money.ts, ids.ts, …)         other small shared pieces, with no
@@ -24,6 +25,7 @@
 const kernel = "^src/(time/|(?!(app|server|config|main|cli)\\.ts$)[^/]+\\.ts$)";
 const db = "^src/db/";
 const channels = "^src/channels/";
+const email = "^src/email/";
 const configuration = "^src/resources/schemas\\.ts$";
 const auth = "^src/auth/";
 const leads = "^src/leads/";
@@ -58,7 +60,8 @@ module.exports = {
     },
     layer("kernel", { path: kernel }, [kernel], "Kernels are the bottom: they import only each other."),
     layer("db", { path: db, pathNot: entries }, [db, kernel], "db/ knows tables and queries, not the domain above it."),
-    layer("channels", { path: channels }, [channels, db, kernel], "channels/ talk to buyers; they know nothing of auctions, leads or the rest of the configuration."),
+    layer("email", { path: email }, [email, kernel], "email/ sends a message through SMTP; it knows nothing of who the message is for."),
+    layer("channels", { path: channels }, [channels, email, db, kernel], "channels/ talk to buyers; they know nothing of auctions, leads or the rest of the configuration."),
     layer("configuration", { path: configuration }, [configuration, channels, kernel], "The configuration's shapes sit below every domain module that reads them."),
     layer("auth", { path: auth }, [auth, configuration, db, kernel], "auth/ checks keys against the configuration; it uses no domain module."),
     layer("leads", { path: leads }, [leads, configuration, channels, db, kernel], "leads/ (validation, dedup, suppression) never calls the auction."),

@@ -1,6 +1,7 @@
 // The environment, validated once. A bad value stops the process with one readable line.
 import { availableParallelism } from "node:os";
 import { z } from "zod";
+import { smtpSettings } from "./email/mailer";
 
 export const defaultMaxAuctions = (cores = availableParallelism()) => 32 * Math.max(1, cores);
 /**
@@ -21,6 +22,18 @@ export const Config = z.object({
   GAVEL_DATA_DIR: z.string().default("./.gavel"),
   ADMIN_TOKEN: z.string().min(16, "must be at least 16 characters").optional(),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+  /**
+   * The SMTP server email channels (and email notifications) send through: a URL
+   * (smtp://user:pass@host:587, smtps:// for TLS from the start) or GAVEL_SMTP_HOST and the
+   * variables beside it; GAVEL_MAIL_FROM is the From of every message. Unset: no email.
+   */
+  GAVEL_SMTP_URL: z.string().optional(),
+  GAVEL_SMTP_HOST: z.string().optional(),
+  GAVEL_SMTP_PORT: z.coerce.number().int().min(1).max(65535).optional(),
+  GAVEL_SMTP_USER: z.string().optional(),
+  GAVEL_SMTP_PASS: z.string().optional(),
+  GAVEL_SMTP_SECURE: z.enum(["true", "false"]).optional(),
+  GAVEL_MAIL_FROM: z.string().optional(),
   /**
    * Auctions one process runs at once; past it leads get 503 + Retry-After before any ping. The
    * default scales with the cores: an auction costs a few milliseconds of CPU, so past ~32 per core
@@ -96,6 +109,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (!parsed.success) {
     const lines = parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`);
     throw new Error(`Invalid environment: ${lines.join("; ")}`);
+  }
+  try {
+    smtpSettings(parsed.data);
+  } catch (error) {
+    throw new Error(`Invalid environment: ${(error as Error).message}`);
   }
   // A lead is settled as interrupted only once no statement of its own process can still commit.
   if (parsed.data.GAVEL_SETTLE_AFTER_MS <= dbTimeoutMs(parsed.data))

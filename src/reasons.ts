@@ -69,6 +69,8 @@ export const POST_REASONS = {
   unparseable_body: { means: "the answer could not be read; detail: its start" },
   no_rule_matched: { means: "the answer was read, but the channel's response rules found neither an acceptance nor a rejection in it; detail: its start" },
   bid_expired: { means: "the buyer's bid had expired by the time it came up: not posted" },
+  smtp_refused: { means: "an email channel: the SMTP server refused the message (its sender, every recipient, or the message); detail: its reply" },
+  smtp_not_configured: { means: "an email channel, in a Gavel process without an SMTP server (GAVEL_SMTP_URL or GAVEL_SMTP_HOST): not sent" },
 } as const satisfies Record<string, CodeInfo>;
 
 /** A lead's own reason (and its history's). */

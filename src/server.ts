@@ -18,6 +18,8 @@ import { DatabaseRouting } from "./auction/routing";
 import type { SellDeps } from "./auction/sell";
 import { SupplierKeys } from "./auth/supplier-keys";
 import { createBuyerTransport, type BuyerTransport } from "./channels/transport";
+import { mailingTransport } from "./channels/email";
+import { createMailer, smtpSettings } from "./email/mailer";
 import { dbTimeoutMs, type Config } from "./config";
 import { migrateDatabase, openDatabase, type Database, type DatabaseTarget } from "./db/client";
 import { deleteEndedUsage } from "./db/caps";
@@ -94,7 +96,10 @@ export async function startGavel(options: StartOptions): Promise<Gavel> {
   await migrateDatabase(target, database);
   const clock = options.clock ?? systemClock;
   const catalog = new Catalog(database, config.GAVEL_CONFIG_TTL_MS, clock);
-  const transport = options.transport ?? createBuyerTransport();
+  // Email channels' posts go through the SMTP server of the environment (none: they fail as not sent).
+  const smtp = smtpSettings(config);
+  const mailer = smtp && createMailer(smtp);
+  const transport = mailingTransport(options.transport ?? createBuyerTransport(), mailer);
   const loop = options.loopSaturated ? undefined : new LoopMonitor();
   const gate = new AuctionGate(config.GAVEL_MAX_AUCTIONS, undefined, options.loopSaturated ?? (() => loop!.saturated()));
   const caps = new DatabaseCapLedger(database, new UsageView(database, clock, config.GAVEL_USAGE_REFRESH_MS, logger));
@@ -219,6 +224,7 @@ export async function startGavel(options: StartOptions): Promise<Gavel> {
     retryMs: config.GAVEL_DELIVERY_RETRY_MS,
     timeoutMs: config.GAVEL_DELIVERY_TIMEOUT_MS,
     senders: options.senders,
+    logger,
   });
   const deliver = () =>
     outbox.tick().catch((err) => {

@@ -98,13 +98,13 @@ describe("OpenAPI document and API reference", () => {
     const schemas = doc.components.schemas;
     // Input form, written out in the request body (a client generator reads a `default` in a
     // shared component as "always present"): defaults are optional; only what the schema requires
-    // is required, down to the nested endpoint.
+    // is required, down to the nested endpoint (a channel's post is not: an email channel has none).
     const channel = doc.paths["/v1/channels"].post.requestBody.content["application/json"].schema;
     expect(channel.title).toBe("Channel");
-    expect(channel.required.sort()).toEqual(["buyer_id", "campaign_id", "id", "post", "type"]);
+    expect(channel.required.sort()).toEqual(["buyer_id", "campaign_id", "id", "type"]);
     expect(channel.properties.post.required).toEqual(["url"]);
     expect(JSON.stringify(doc.paths["/v1/suppliers"].post.requestBody)).not.toContain("$ref\":\"#/components/schemas/Supplier");
-    expect(channel.properties.type.enum).toEqual(["ping_post", "direct_post"]);
+    expect(channel.properties.type.enum).toEqual(["ping_post", "direct_post", "email"]);
     expect(channel.additionalProperties).toBe(false);
     // Output form: what a read returns, defaults filled in, with timestamps.
     const read = schemas[doc.paths["/v1/channels/{id}"].get.responses["200"].content["application/json"].schema.$ref.split("/").pop()];

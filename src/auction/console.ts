@@ -4,6 +4,8 @@
 // (src/channels/console.ts). Nothing is recorded: no lead, no attempt, no cap or health change.
 import { z } from "zod";
 import { tryChannel } from "../channels/console";
+import { compileChannel } from "../channels/channel";
+import { mailbox, postTimeoutOf } from "../channels/config";
 import type { BuyerTransport } from "../channels/transport";
 import type { Db } from "../db/client";
 import { GavelError, invalid } from "../errors";
@@ -30,6 +32,8 @@ export const ChannelTest = z
     post: z.boolean().default(false),
     /** The price to post at when the ping gives none. */
     price: leadPrice.optional(),
+    /** An email channel: send the test message to these addresses instead of the channel's `to` and `cc`. */
+    email_to: z.array(mailbox).min(1).max(10).optional(),
   })
   .strict();
 
@@ -49,6 +53,9 @@ export async function testChannel(deps: ConsoleDeps, channelId: string, body: un
   const publicData = plan.fields.publicData(data);
   const hashable = Object.fromEntries(plan.fields.pingHashFields.filter((f) => data[f] !== undefined).map((f) => [f, data[f]]));
   const config = channel.config;
+  if (request.email_to && !config.email) throw new GavelError("validation", "Only an email channel sends email", { errors: [{ path: "email_to", message: "the channel is not an email channel" }] });
+  // An email channel's test message can go to the operator's own inbox rather than the buyer's.
+  const io = request.email_to && config.email ? compileChannel({ ...config, email: { ...config.email, to: request.email_to, cc: [] } }) : channel.io;
   const auction = plan.campaign.auction;
   const leadId = deps.newId();
   const floor = channelFloorCents(channel, toCents(auction.floor));
@@ -56,12 +63,12 @@ export async function testChannel(deps: ConsoleDeps, channelId: string, body: un
     deps,
     {
       config,
-      io: channel.io,
+      io,
       campaignId: plan.campaign.id,
       atFloor: (answer) => atFloor(answer, floor),
       fixedPriceCents: channel.fixedPriceCents,
       pingTimeoutMs: config.ping?.timeout_ms ?? auction.ping_timeout_ms,
-      postTimeoutMs: config.post.timeout_ms ?? auction.post_timeout_ms,
+      postTimeoutMs: postTimeoutOf(config) ?? auction.post_timeout_ms,
     },
     { data, publicData, hashable },
     { leadId, post: request.post, priceCents: request.price === undefined ? undefined : toCents(request.price) },
@@ -84,7 +91,7 @@ export async function testChannel(deps: ConsoleDeps, channelId: string, body: un
 function consoleRanking(plan: CampaignPlan, channel: ChannelPlan, ping: Record<string, unknown> | null) {
   const auction = plan.campaign.auction;
   const bidCents =
-    channel.config.type === "direct_post" ? (channel.fixedPriceCents ?? 0) : ping?.outcome === "bid" && typeof ping.price === "number" ? toCents(ping.price) : null;
+    channel.config.type !== "ping_post" ? (channel.fixedPriceCents ?? 0) : ping?.outcome === "bid" && typeof ping.price === "number" ? toCents(ping.price) : null;
   return {
     pricing: auction.pricing ?? "first",
     rank_by: auction.rank_by ?? "price",

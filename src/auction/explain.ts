@@ -84,7 +84,7 @@ export async function explainLead(
   const floor = floorCents(plan, payoutFloorCents(payoutRuleFor(supplier, campaign), campaign.margin));
   const channels = explainChannels(plan.channels, lead, deps.world).map(({ channel, reasons }) => {
     // A direct_post channel whose fixed price is under the floor joins no auction (ping.ts, step 4).
-    if (channel.config.type === "direct_post" && !directPostClears(channel, campaign.auction.mode, floor))
+    if (channel.config.type !== "ping_post" && !directPostClears(channel, campaign.auction.mode, floor))
       reasons.push("below_floor");
     const all: (VerdictCode | ExclusionReason)[] = [...blockedBy, ...reasons];
     return {

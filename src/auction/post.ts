@@ -4,6 +4,7 @@
 // no time left to send it); an accepted post keeps them, and so does a post whose outcome is
 // unknown, since the buyer may have taken the lead.
 import { unavailable } from "../db/client";
+import { postTimeoutOf } from "../channels/config";
 import type { PostOutcome } from "../channels/native";
 import { waitedInGavelQueue, type BuyerTransport } from "../channels/transport";
 import type { AttemptRow } from "../db/leads";
@@ -131,7 +132,7 @@ export async function postWithFallback(
         continue;
       }
       const hold = reservation.hold;
-      const timeoutMs = deadline.postTimeout(channel.config.post.timeout_ms ?? campaign.auction.post_timeout_ms);
+      const timeoutMs = deadline.postTimeout(postTimeoutOf(channel.config) ?? campaign.auction.post_timeout_ms);
       if (timeoutMs <= 0) return (await giveBack(deps.caps, hold)) ? DEADLINE : noDatabase(attempts);
 
       const post = await send(deps, campaign, lead, bid, timeoutMs, deadline, trail);

@@ -7,6 +7,7 @@
 //
 // `best` decides between the two kinds of sale from the bids in hand: exclusive when the best
 // exclusive bid beats the best k shared bids (one per buyer) together, shared otherwise.
+import { postTimeoutOf } from "../channels/config";
 import { fromCents } from "../money";
 import { clearRanking } from "./clearing";
 import { rawCentsFor, type PricingPlan } from "./pricing";
@@ -163,7 +164,7 @@ async function postOne(deps: PostDeps, campaign: PostCampaign, lead: AuctionLead
     return { kind: "refused" };
   }
   const hold = reservation.hold;
-  const timeoutMs = deadline.postTimeout(channel.config.post.timeout_ms ?? campaign.auction.post_timeout_ms);
+  const timeoutMs = deadline.postTimeout(postTimeoutOf(channel.config) ?? campaign.auction.post_timeout_ms);
   if (timeoutMs <= 0) return (await giveBack(deps.caps, hold)) ? { kind: "deadline" } : { kind: "no_database" };
 
   const post = await send(deps, campaign, lead, bid, timeoutMs, deadline, trail);

@@ -21,6 +21,7 @@ import { basicCredentials } from "./secrets";
 import { signingHeaders } from "./signing";
 import { compileTemplate, compileUrlTemplate, hasPlaceholder, renderText, type CompiledTemplate, type TemplateScope, type TemplateVars } from "./template";
 import type { BuyerRequest, BuyerResponse } from "./transport";
+import { compileEmailChannel } from "./email";
 
 export interface ChannelIO {
   buildPing(input: PingInput, timeoutMs: number, maxBodyBytes: number): BuyerRequest;
@@ -109,6 +110,7 @@ function plainNativePing(channel: Channel): Record<string, string> | null {
 }
 
 export function compileChannel(channel: Channel): ChannelIO {
+  if (channel.type === "email") return compileEmailChannel(channel);
   const ping = channel.ping ? compileEndpoint(channel, { endpoint: "ping" }) : undefined;
   const plainPingHeaders = plainNativePing(channel);
   const post = compileEndpoint(channel, templateScope("post", channel.response?.ping));

@@ -4,7 +4,7 @@ import type { Channel, ConfigProblem } from "./config";
 import { compileTemplate, compileUrlTemplate, hasPlaceholder, type Endpoint, type FieldRef } from "./template";
 
 /** Every `{{data.<field>}}` in a channel's templates, with where it is, for the check against the campaign. */
-export function templateFieldRefs(ch: Pick<Channel, "ping" | "post">): (FieldRef & { endpoint: Endpoint })[] {
+export function templateFieldRefs(ch: Pick<Channel, "ping" | "post"> & { email?: Channel["email"] }): (FieldRef & { endpoint: Endpoint })[] {
   const refs: (FieldRef & { endpoint: Endpoint })[] = [];
   for (const endpoint of ["ping", "post"] as const) {
     const cfg = ch[endpoint];
@@ -16,6 +16,12 @@ export function templateFieldRefs(ch: Pick<Channel, "ping" | "post">): (FieldRef
     for (const [name, value] of Object.entries(cfg.headers))
       if (hasPlaceholder(value))
         for (const ref of compileTemplate(value, endpoint).template.fields) refs.push({ ...ref, path: [endpoint, "headers", name], endpoint });
+  }
+  // An email channel's message is its post.
+  for (const key of ["subject", "text"] as const) {
+    const template = ch.email?.[key];
+    if (template !== undefined)
+      for (const ref of compileTemplate(template, "post").template.fields) refs.push({ ...ref, path: ["email", key], endpoint: "post" });
   }
   return refs;
 }

@@ -54,6 +54,37 @@ export const EndpointConfig = z
   .meta({ id: "Endpoint" });
 export type EndpointConfig = z.infer<typeof EndpointConfig>;
 
+/** An address as a header names it: `leads@buyer.example`, or `Name <leads@buyer.example>`. No line break can ride along. */
+export const mailbox = z
+  .string()
+  .max(320)
+  .regex(/^(?:[^<>\r\n]*<[^\s<>@]+@[^\s<>@]+>|[^\s<>@]+@[^\s<>@]+)$/, "must be an email address (leads@buyer.example, or Name <leads@buyer.example>)");
+
+/**
+ * An `email` channel's delivery: the lead is sold by sending it to these addresses through Gavel's
+ * SMTP server (GAVEL_SMTP_URL). The subject and text are templates like a post body's (README
+ * "Templates"); the SMTP server accepting the message is the sale.
+ */
+export const EmailDelivery = z
+  .object({
+    to: z.array(mailbox).min(1).max(50),
+    cc: z.array(mailbox).max(50).default([]),
+    /** Absent: GAVEL_MAIL_FROM. */
+    from: mailbox.optional(),
+    subject: z.string().min(1).max(500),
+    /** The body, as text. Absent: every field of the lead, `name: value`, one a line. */
+    text: z.string().min(1).max(100_000).optional(),
+    /** Absent: the campaign's `auction.post_timeout_ms`, as for a post. */
+    timeout_ms: z.number().int().min(100).max(60_000).optional(),
+  })
+  .strict()
+  .meta({
+    id: "EmailDelivery",
+    description:
+      "An email channel's message: `to` (and `cc`) receive the lead, `subject` and `text` are templates (`{{data.first_name}}`, `{{price}}`, `{{lead_id}}`; text absent: every field, one a line). Sent through GAVEL_SMTP_URL; the SMTP server accepting it is the sale",
+  });
+export type EmailDelivery = z.infer<typeof EmailDelivery>;
+
 export const filterOps = ["eq", "neq", "in", "nin", "gt", "gte", "lt", "lte", "between", "prefix", "exists"] as const;
 
 const scalar = z.union([z.string(), z.number(), z.boolean()]);
@@ -242,10 +273,13 @@ const ChannelFields = z
     name: z.string().max(200).optional(),
     buyer_id: slug,
     campaign_id: slug,
-    type: z.enum(["ping_post", "direct_post"]),
+    /** `email`: no ping, a fixed price like direct_post, and its post is an email (`email`). */
+    type: z.enum(["ping_post", "direct_post", "email"]),
     status: status.default("active"),
     ping: EndpointConfig.optional(),
-    post: EndpointConfig,
+    /** Every channel but an email one. */
+    post: EndpointConfig.optional(),
+    email: EmailDelivery.optional(),
     fixed_price: leadPrice.optional(),
     /**
      * The sales the channel takes (SPEC.md shared mode): `exclusive` (the lead is the buyer's
@@ -292,13 +326,14 @@ const ChannelFields = z
 
 export const Channel = ChannelFields.superRefine((ch, ctx) => {
   for (const problem of channelConfigProblems(ch)) ctx.addIssue({ code: "custom", path: problem.path, message: problem.message });
+  for (const problem of emailProblems(ch)) ctx.addIssue({ code: "custom", path: problem.path, message: problem.message });
   if (ch.type === "ping_post" && !ch.ping)
     ctx.addIssue({ code: "custom", path: ["ping"], message: "a ping_post channel needs a ping endpoint" });
   const buys = ch.buys ?? ["exclusive"];
-  if (ch.type === "direct_post" && ch.fixed_price === undefined && buys.includes("exclusive"))
-    ctx.addIssue({ code: "custom", path: ["fixed_price"], message: "a direct_post channel needs a fixed_price" });
-  if (ch.type === "direct_post" && ch.shared_fixed_price === undefined && buys.includes("shared"))
-    ctx.addIssue({ code: "custom", path: ["shared_fixed_price"], message: "a direct_post channel that buys shared sales needs a shared_fixed_price" });
+  if (ch.type !== "ping_post" && ch.fixed_price === undefined && buys.includes("exclusive"))
+    ctx.addIssue({ code: "custom", path: ["fixed_price"], message: `a ${ch.type} channel needs a fixed_price` });
+  if (ch.type !== "ping_post" && ch.shared_fixed_price === undefined && buys.includes("shared"))
+    ctx.addIssue({ code: "custom", path: ["shared_fixed_price"], message: `a ${ch.type} channel that buys shared sales needs a shared_fixed_price` });
   if (ch.shared_fixed_price !== undefined && !buys.includes("shared"))
     ctx.addIssue({ code: "custom", path: ["shared_fixed_price"], message: "only a channel that buys shared sales (buys: [\"shared\"]) has a shared price" });
   if (ch.response?.ping?.shared_bid !== undefined && !buys.includes("shared"))
@@ -312,6 +347,32 @@ export const Channel = ChannelFields.superRefine((ch, ctx) => {
 export type Channel = z.infer<typeof Channel>;
 
 // --- checks when a channel is saved ------------------------------------------------------------
+
+/** How long a channel's post (or email) may take, when the channel says. */
+export const postTimeoutOf = (ch: Pick<Channel, "post" | "email">): number | undefined => (ch.post ?? ch.email)?.timeout_ms;
+
+/**
+ * An email channel has its `email` and nothing of HTTP (no ping, post, response rules, auth or
+ * signing); any other channel has a post and no `email`. Its templates are checked like a post's.
+ */
+function emailProblems(ch: z.infer<typeof ChannelFields>): ConfigProblem[] {
+  if (ch.type !== "email") {
+    const problems: ConfigProblem[] = [];
+    if (!ch.post) problems.push({ path: ["post"], message: `a ${ch.type} channel needs a post endpoint` });
+    if (ch.email) problems.push({ path: ["email"], message: "only an email channel (type: email) sends email" });
+    return problems;
+  }
+  if (!ch.email) return [{ path: ["email"], message: "an email channel needs email: { to, subject } (and text, or every field is sent)" }];
+  const problems: ConfigProblem[] = [];
+  for (const key of ["ping", "post", "response", "auth", "signing"] as const)
+    if (ch[key] !== undefined) problems.push({ path: [key], message: "an email channel is sent by email: it has no HTTP endpoint, response rules, auth or signing" });
+  for (const key of ["subject", "text"] as const) {
+    const template = ch.email[key];
+    if (template === undefined) continue;
+    for (const p of compileTemplate(template, "post").problems) problems.push({ path: ["email", key], message: p.message });
+  }
+  return problems;
+}
 
 /**
  * What a template of `endpoint` may name beyond the lead: a post, its ping answer's captures
@@ -421,7 +482,7 @@ function rulesProblems(base: (string | number)[], rules: PingRules | PostRules |
 function channelConfigProblems(ch: Pick<z.infer<typeof ChannelFields>, "type" | "ping" | "post" | "fixed_price" | "shared_fixed_price" | "response">): ConfigProblem[] {
   const problems: ConfigProblem[] = [];
   if (ch.ping) problems.push(...endpointProblems("ping", ch.ping));
-  problems.push(...endpointProblems("post", ch.post, ch.response?.ping));
+  if (ch.post) problems.push(...endpointProblems("post", ch.post, ch.response?.ping));
   const ping = ch.response?.ping;
   if (ping) {
     if (ping.bids && (ping.bid !== undefined || ping.shared_bid !== undefined))

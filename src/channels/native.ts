@@ -146,7 +146,7 @@ export function buildPost(channel: Channel, headers: Record<string, string>, inp
   const withKey: Record<string, string> = { ...headers, "idempotency-key": postIdempotencyKey(input.leadId, input.channelId, input.sale, input.bidId) };
   if (input.test) withKey["x-gavel-test"] = "1";
   return {
-    url: channel.post.url,
+    url: channel.post!.url,
     method: "POST",
     headers: withKey,
     body: JSON.stringify({

@@ -8,6 +8,7 @@
 // AbortController per request and the `for await` over the body cost more CPU than the bytes they
 // carry, and a Gavel instance makes tens of thousands of these requests a second.
 import { Agent, errors as undiciErrors, type Dispatcher } from "undici";
+import type { MailMessage } from "../email/mailer";
 
 export interface BuyerRequest {
   url: string;
@@ -19,6 +20,11 @@ export interface BuyerRequest {
   maxBodyBytes: number;
   /** Retry once, within the same deadline, when the connection failed before any byte was sent. */
   retryConnectFailure?: boolean;
+  /**
+   * An email channel's post (./email.ts): sent through the SMTP server by `mailingTransport`, the
+   * url (`mailto:`), headers and body being only how traces and the console show it.
+   */
+  mail?: MailMessage;
 }
 
 export type BuyerResponse =
