@@ -8,6 +8,8 @@
 import { isDeepStrictEqual } from "node:util";
 import { XMLParser, XMLValidator } from "fast-xml-parser";
 import { beforeAll, describe, expect, it } from "vitest";
+import { compileTemplate } from "../src/channels/template";
+import { serialize } from "../src/channels/formats";
 import type { Answer, Received } from "./helpers/buyers";
 import { consumer, standardFields, useTestGavel, type TestGavel } from "./helpers/gavel";
 
@@ -267,6 +269,29 @@ describe("repeated groups", () => {
     });
   });
 
+  it("exports and applies back a campaign with a list field and channels writing each item: no change", async () => {
+    const b = await fixture.buyer({ ping: jsonPing, post: jsonPost(() => "") });
+    await g.setup({ campaign: { id: "rg-json", fields }, channels: [jsonChannel("rg-json-export", b), xmlChannel("rg-xml-export", b)] });
+    const headers = { authorization: `Bearer ${g.gavel.adminToken}` };
+    const exported = await (await fetch(`${g.url}/v1/config/export`, { headers })).text();
+    expect(exported).toContain("type: list");
+    expect(exported).toContain("{{#each data.drivers}}");
+    const res = await fetch(`${g.url}/v1/config/apply`, { method: "POST", headers: { ...headers, "content-type": "application/yaml" }, body: exported });
+    const body = (await res.json()) as any;
+    expect(res.status, JSON.stringify(body)).toBe(200);
+    expect(body.changes).toEqual({ created: [], changed: [], archived: [] });
+  });
+
+  it("explains a lead's bad drivers by their paths", async () => {
+    const res = await g.admin("POST", "/v1/campaigns/rg-json/explain", { data: consumer({ drivers: [{ first_name: "Ana", birth_date: "1984-03-09", accidents: "many" }] }) });
+    expect(res.status, JSON.stringify(res.body)).toBe(200);
+    expect(res.body.valid).toBe(false);
+    expect(res.body.errors).toEqual([
+      { path: "data.drivers[0].last_name", message: "is required" },
+      { path: "data.drivers[0].accidents", message: "must be an integer" },
+    ]);
+  });
+
   it("refuses bad drivers with a 422 naming each one's path, recording nothing sold", async () => {
     const b = await fixture.buyer({ ping: () => refuse("never pinged"), post: () => refuse("never posted") });
     const key = await g.setup({ campaign: { id: "rg-json", fields }, channels: [jsonChannel("rg-json-bad", b)] });
@@ -333,5 +358,38 @@ describe("repeated groups", () => {
     // A text block per item in an XML document sent as a form field, escaped, is taken.
     const ok = await channel("rg-s7", { post: { url: "http://127.0.0.1:9/q", format: "form", body: { lead: "<L>{{#each data.drivers}}<N i=\"{{@index}}\">{{item.first_name | xml}}</N>{{/each}}</L>" } } });
     expect(ok.status, JSON.stringify(ok.body)).toBe(201);
+  });
+});
+
+describe("each in a template", () => {
+  const vars = (drivers: unknown) => ({ lead_id: "L1", ping_id: null, campaign: "c", test: false, data: { drivers } });
+  const render = (template: unknown, drivers: unknown) => {
+    const { template: t, problems } = compileTemplate(template, "post");
+    expect(problems).toEqual([]);
+    return t.render(vars(drivers));
+  };
+  const problems = (template: unknown) => compileTemplate(template, "post").problems.map((p) => p.message);
+
+  it("writes nothing for no items, a missing list or a value that is no list; an item that is no object has no fields", () => {
+    const list = { "{{#each data.drivers}}": { n: "{{item.first_name}}", i: "{{@index}}" } };
+    expect(render({ d: list }, [])).toEqual({ d: [] });
+    expect(render({ d: list }, undefined)).toEqual({ d: [] });
+    expect(render({ d: list }, "Ana")).toEqual({ d: [] });
+    expect(render({ d: list }, ["Ana", { first_name: "Bo" }])).toEqual({ d: [{ n: null, i: 0 }, { n: "Bo", i: 1 }] });
+    expect(render("{{#each data.drivers}}[{{@number}} {{item.first_name | default:?}}]{{/each}}", [{}, { first_name: "Bo" }])).toBe("[1 ?][2 Bo]");
+    // XML: an empty list writes no element, one item one element.
+    const doc = { Drivers: { Driver: list } };
+    expect(serialize("xml", render(doc, []))).toBe('<?xml version="1.0" encoding="UTF-8"?><Drivers></Drivers>');
+    expect(serialize("xml", render(doc, [{ first_name: "A&B" }]))).toBe('<?xml version="1.0" encoding="UTF-8"?><Drivers><Driver><n>A&amp;B</n><i>0</i></Driver></Drivers>');
+  });
+
+  it("refuses an each that is not the only key, nested, unclosed or over something other than data.<field>", () => {
+    expect(problems({ d: { "{{#each data.drivers}}": {}, x: 1 } })).toEqual(["an '{{#each …}}' key must be the only key of its object: the object stands for the list it writes"]);
+    expect(problems({ d: { "{{#each data.drivers}}": { v: { "{{#each data.vehicles}}": {} } } } })).toEqual([
+      "'{{#each data.vehicles}}' inside '{{#each data.drivers}}': an item's fields are not lists",
+    ]);
+    expect(problems("{{#each data.drivers}}{{item.x}}")[0]).toBe("'{{#each data.drivers}}' has no '{{/each}}' after it in the same text");
+    expect(problems("{{item.x}}{{/each}}")[1]).toBe("'{{/each}}' closes no '{{#each data.<list>}}' in the same text");
+    expect(problems({ d: { "{{#each lead_id}}": {} } })).toEqual(["'{{#each lead_id}}' walks a list field: write '{{#each data.<field>}}'"]);
   });
 });

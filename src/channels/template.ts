@@ -408,6 +408,7 @@ interface Compiling {
 const EACH_KEY = /^\{\{\s*#each\s+([^{}]*?)\s*\}\}$/;
 /** `{{#each data.drivers}}…{{/each}}` inside text: the text between, once per item. */
 const EACH_BLOCK = /\{\{\s*#each\s+([^{}]*?)\s*\}\}([\s\S]*?)\{\{\s*\/each\s*\}\}/g;
+const HAS_EACH_BLOCK = new RegExp(EACH_BLOCK.source);
 /** Markup in a template's own text (placeholders aside): its values are inside XML. */
 const hasMarkup = (text: string) => /<[A-Za-z_?!/]/.test(text.replace(/\{\{[^{}]*\}\}/g, ""));
 
@@ -433,7 +434,7 @@ function itemsOf(vars: TemplateVars, list: string): Record<string, unknown>[] {
 }
 
 function compileString(text: string, path: (string | number)[], ctx: Compiling, insideXml = false): { render: Render; constant: boolean } {
-  if (/\{\{\s*#each\b/.test(text)) return compileEachText(text, path, ctx, insideXml || hasMarkup(text));
+  if (HAS_EACH_BLOCK.test(text)) return compileEachText(text, path, ctx, insideXml || hasMarkup(text));
   const parts: (string | Placeholder)[] = [];
   let last = 0;
   for (const match of text.matchAll(PLACEHOLDER)) {
