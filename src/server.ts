@@ -224,6 +224,7 @@ export async function startGavel(options: StartOptions): Promise<Gavel> {
     retryMs: config.GAVEL_DELIVERY_RETRY_MS,
     timeoutMs: config.GAVEL_DELIVERY_TIMEOUT_MS,
     senders: options.senders,
+    logger,
   });
   const deliver = () =>
     outbox.tick().catch((err) => {

@@ -57,7 +57,7 @@ describe.skipIf(missing && !process.env.CI)("dead letters on the dashboard", () 
 
   async function signIn(token: string) {
     await page.goto(`${t.g.url}/#/deliveries`);
-    await page.evaluate((value) => sessionStorage.setItem("gavel.token", value), token);
+    await page.evaluate(`sessionStorage.setItem("gavel.token", ${JSON.stringify(token)})`);
     // The page reads its token when it loads.
     await page.reload();
   }

@@ -12,6 +12,7 @@
 // embedded PGlite has none of, and graphile-worker waits on LISTEN; and a notice must be written
 // inside the statement of its event (the group-committed FINISH of db/leads.ts), where only a plain
 // INSERT … SELECT fits, not a library's own enqueue call. The table and this sweep are all of it.
+import type { Logger } from "pino";
 import { Agent, request } from "undici";
 import { signingHeaders } from "../channels/signing";
 import type { Database } from "../db/client";
@@ -42,6 +43,8 @@ export interface OutboxOptions {
   senders?: Record<string, Sender>;
   /** Rows claimed per round of a sweep. */
   batch?: number;
+  /** Where a dead letter is announced (a warning: it waits for an operator's replay). */
+  logger?: Logger;
 }
 
 /** No retry waits longer than this, however many attempts came before. */
@@ -112,7 +115,12 @@ export class Outbox {
     if (result.ok) end = { kind: "delivered", status: result.status };
     else if (delivery.attempt >= this.options.maxAttempts) end = { kind: "dead", status: result.status, error: result.error };
     else end = { kind: "retry", status: result.status, error: result.error, nextAttemptAt: now + backoffMs(delivery.attempt, this.options.retryMs, this.options.random) };
-    await finishAttempt(this.options.database.db, delivery, now, end);
+    const recorded = await finishAttempt(this.options.database.db, delivery, now, end);
+    if (recorded && end.kind === "dead")
+      this.options.logger?.warn(
+        { delivery_id: delivery.id, event_id: delivery.eventId, receiver: `${delivery.receiverKind}:${delivery.receiverId}`, attempts: delivery.attempt, error: end.error },
+        "notification dead after its last attempt: replay it with POST /v1/deliveries/{id}/replay once its receiver is fixed",
+      );
   }
 
   /** POSTs the notice as JSON, signed like a buyer's requests; any 2xx is delivered. */
