@@ -13,7 +13,7 @@ import { signature } from "../src/channels/signing";
 import type { DatabaseTarget } from "../src/db/client";
 import { claimDueDeliveries } from "../src/db/deliveries";
 import { startBuyer, type Received, type TestBuyer } from "./helpers/buyers";
-import { freshDatabase } from "./helpers/db";
+import { freshDatabase, onPostgres } from "./helpers/db";
 import { consumer, pingPost, startTestGavel, testClock, useTestGavel, type TestGavel } from "./helpers/gavel";
 
 const SECRET = "supplier-postback-secret-1";
@@ -356,6 +356,40 @@ describe("notifications survive a restart", () => {
       await buyer.close();
       await fresh.drop();
       if (dir) rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+// Two processes on one PostgreSQL database (PGlite is one process's): whichever sweeps first sends
+// each notice, and none is sent twice however the two sweeps interleave.
+describe.skipIf(!onPostgres)("notifications from two processes", () => {
+  it("sends each notice once when two processes sweep at the same time", async () => {
+    const clock = testClock("2026-06-11T05:00:00Z");
+    const fresh = await freshDatabase();
+    const supplier = await startReceiver();
+    const buyer = await startBuyer({ ping: () => ({ json: { bid: 10 } }) });
+    let a: TestGavel | undefined;
+    let b: TestGavel | undefined;
+    try {
+      a = await startTestGavel(ENV, { clock, target: fresh.target });
+      b = await startTestGavel(ENV, { clock, target: fresh.target });
+      const key = await a.setup({
+        campaign: { id: "ntf-two", payout: { type: "revshare", percent: 50 } },
+        channels: [pingPost("ntf-two-ch", buyer, { buyer_id: "ntf-two-buyer" })],
+        supplier: { id: "ntf-two-sup", postback_url: supplier.url },
+      });
+      const ids: string[] = [];
+      for (let i = 0; i < 12; i++) ids.push((await a.lead(key, { campaign: "ntf-two", data: consumer() })).body.lead_id);
+      const [fromA, fromB] = await Promise.all([a.gavel.deliverNotifications(), b.gavel.deliverNotifications()]);
+      expect(fromA + fromB).toBe(12);
+      expect(supplier.requests()).toHaveLength(12);
+      expect(supplier.effects.map((r) => r.body.lead_id).sort()).toEqual([...ids].sort());
+    } finally {
+      await a?.close();
+      await b?.close();
+      await supplier.server.close();
+      await buyer.close();
+      await fresh.drop();
     }
   });
 });
