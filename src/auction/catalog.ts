@@ -6,6 +6,7 @@ import { loadCampaignConfig } from "../db/catalog";
 import { ReadCache } from "../db/read-cache";
 import { compileChannel, type ChannelIO } from "../channels/channel";
 import { HealthRegistry, type ChannelHealth } from "../channels/health";
+import { compileOfferRedirect, type OfferRedirect } from "../channels/offer";
 import { compileFields, type CompiledFields } from "../leads/validate";
 import { decodeStored } from "../resources/store";
 import { toCents } from "../money";
@@ -46,6 +47,8 @@ export interface ChannelPlan {
   buyerId: string;
   buyerDedup: BuyerDedupPlan | null;
   maxConcurrency: number | null;
+  /** Where a consumer who picks this channel's user-choice offer goes (`offer.redirect_url`); null: nowhere said. */
+  offerRedirect: OfferRedirect | null;
 }
 
 export interface CampaignPlan {
@@ -89,6 +92,7 @@ export function planChannel(config: Channel, buyer: Buyer, campaign: Campaign, h
     buyerId: buyer.id,
     buyerDedup: buyerDedupPlan(buyer.dedup),
     maxConcurrency: config.max_concurrency ?? null,
+    offerRedirect: compileOfferRedirect(config),
   };
 }
 

@@ -39,7 +39,7 @@ import { Deadline, monotonic } from "./deadline";
 import { processWorld, rulesKnowing, selectChannels, type Exclusion } from "./eligibility";
 import { floorCents } from "./floors";
 import { leadOrigin, recordForAuction, trackingString, type SellProgress } from "./intake";
-import { collectBids, type AuctionTrail } from "./ping";
+import { collectBids, pingContactHashes, type AuctionTrail } from "./ping";
 import { letGo, postWithFallback } from "./post";
 import { rankBids } from "./rank";
 import { recordOutcome } from "./outcome";
@@ -125,6 +125,10 @@ export const OffersAnswer = z
     offers: z.array(
       Offer.extend({
         buyer: z.string().meta({ description: "The buyer's display name (its `name`), for the consumer to choose by" }),
+        redirect_url: z
+          .string()
+          .optional()
+          .meta({ description: "Where to send the consumer who picks this offer: the buyer's page, from its channel's `offer.redirect_url` (absent when the channel has none)" }),
       }),
     ),
   })
@@ -353,6 +357,14 @@ async function quote(
     }
   }
   const quotedAt = new Date(deadline.wallNow());
+  // User choice: the page of each offer's buyer, for the consumer who picks it (channel `offer.redirect_url`).
+  const contactHashes = pingContactHashes(plan, lead);
+  const redirectOf = (bid: Bid): { redirect_url?: string } => {
+    const redirect = bid.channel.offerRedirect;
+    if (!redirect) return {};
+    const input = { leadId: id, pingId: bid.pingId, campaign: campaign.id, test: submission.test, publicData: data, contactHashes };
+    return { redirect_url: redirect({ ...input, receivedAt: received.at, now: quotedAt.getTime(), pingRef: bid.pingRef, chargeCents: bid.chargeCents, sale: bid.sale }) };
+  };
   const expiresAt = new Date(received.at + settings.ping_ttl_seconds * 1000);
   events.push({ status: "pinged", at: new Date(received.at).toISOString(), reason: reasonText("pinged", `${pinged} channels`) });
   // The offers made: the price quoted, and each offer's when there are several (a shared sale, user choice).
@@ -364,7 +376,7 @@ async function quote(
   const why = end !== null && { reason: end, detail: null };
   const answer: PingAnswer | OffersAnswer =
     choice !== undefined
-      ? { ping_id: id, status, expires_at: expiresAt.toISOString(), ...why, offers: offers.map((o, i) => ({ ...o, buyer: offered[i].channel.buyer.name })) }
+      ? { ping_id: id, status, expires_at: expiresAt.toISOString(), ...why, offers: offers.map((o, i) => ({ ...o, buyer: offered[i].channel.buyer.name, ...redirectOf(offered[i]) })) }
       : { ping_id: id, status, price: fromCents(quoteCents), expires_at: expiresAt.toISOString(), ...why, ...(shared && end === null && { offers }) };
   await record(
     {

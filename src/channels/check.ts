@@ -41,7 +41,7 @@ interface CampaignField {
  * for a list's item fields inside `{{#each}}`. A filter may not name a list field: filters compare
  * one value, and a list has one per item.
  */
-export function fieldProblems(ch: Pick<Channel, "ping" | "post"> & { filters?: readonly { field: string }[] }, fields: readonly CampaignField[]): ConfigProblem[] {
+export function fieldProblems(ch: Pick<Channel, "ping" | "post" | "offer"> & { filters?: readonly { field: string }[] }, fields: readonly CampaignField[]): ConfigProblem[] {
   const byName = new Map(fields.map((f) => [f.name, f]));
   const names = fields.map((f) => f.name).join(", ");
   const problems: ConfigProblem[] = [];
@@ -68,5 +68,21 @@ export function fieldProblems(ch: Pick<Channel, "ping" | "post"> & { filters?: r
           : `'${ref.field}' is pii: a ping never carries it (use it in the post, or a hash of it such as '{{data.${ref.field} | sha256}}' with ping_hash: true on the field)`,
       });
   }
+  // An offer is made from a ping, before the post: its redirect has the ping's fields, and a pii
+  // field only as the hash a ping may carry.
+  const redirect = ch.offer?.redirect_url;
+  if (redirect !== undefined && hasPlaceholder(redirect))
+    for (const ref of compileUrlTemplate(redirect, "post").fields) {
+      const field = byName.get(ref.field);
+      const path = ["offer", "redirect_url"];
+      if (!field) problems.push({ path, message: `unknown field '${ref.field}' (campaign fields: ${names})` });
+      else if (field.pii && !(ref.hashed && field.ping_hash))
+        problems.push({
+          path,
+          message: ref.hashed
+            ? `'${ref.field}' is pii: an offer's redirect carries its hash only when the campaign's field says ping_hash: true`
+            : `'${ref.field}' is pii: an offer is made before the post, so its redirect never has it (a hash of it such as '{{data.${ref.field} | sha256}}' works with ping_hash: true on the field)`,
+        });
+    }
   return problems;
 }

@@ -258,6 +258,21 @@ export const BidAdjustment = z
   .meta({ id: "BidAdjustment" });
 export type BidAdjustment = z.infer<typeof BidAdjustment>;
 
+/**
+ * How the channel's buyer appears in a user-choice offer (POST /v1/offers). `redirect_url` is where
+ * the consumer who picks the offer goes: the buyer's landing page, templated as a post URL is.
+ */
+export const OfferSettings = z
+  .object({
+    redirect_url: httpUrl.meta({
+      description:
+        "User choice (POST /v1/offers): the buyer's page for a consumer who picks its offer, answered as each of its offers' `redirect_url`. Templated as a post URL is, in its path and query only: `{{ping_ref}}`, `{{price}}` (what the buyer would be charged), `{{sale}}`, `{{lead_id}}` (the ping's id, which a post makes the lead's), `{{ping_id}}`, `{{campaign}}`, `{{test}}`, `{{received_at}}`, `{{now}}` and the lead's non-PII fields (`{{data.zip}}`; a pii field only as a hash such as `{{data.email | sha256}}`, from the ping's `contact_hashes`, when the field has `ping_hash`)",
+    }),
+  })
+  .strict()
+  .meta({ id: "OfferSettings" });
+export type OfferSettings = z.infer<typeof OfferSettings>;
+
 export const CircuitBreaker = z
   .object({
     failures: z.number().int().min(1).max(10_000).default(10),
@@ -320,6 +335,7 @@ const ChannelFields = z
     secret_headers: z.array(headerName).default([]),
     response: ResponseRules.optional(),
     signing: Signing.optional(),
+    offer: OfferSettings.optional(),
     circuit_breaker: CircuitBreaker.default(CircuitBreaker.parse({})),
   })
   .strict();
@@ -343,6 +359,10 @@ export const Channel = ChannelFields.superRefine((ch, ctx) => {
       ctx.addIssue({ code: "custom", path: ["response", "ping", "bids", rule], message: "only a channel that buys shared sales (buys: [\"shared\"]) reads a shared bid" });
   if (ch.type === "direct_post" && ch.ping)
     ctx.addIssue({ code: "custom", path: ["ping"], message: "a direct_post channel is not pinged" });
+  // An offer's redirect is checked as a post URL is: an unknown variable is refused, never sent as %7B%7B…%7D%7D.
+  const redirect = ch.offer?.redirect_url;
+  if (redirect !== undefined && hasPlaceholder(redirect))
+    for (const p of compileUrlTemplate(redirect, "post").problems) ctx.addIssue({ code: "custom", path: ["offer", "redirect_url"], message: p.message });
 }).meta({ id: "Channel" });
 export type Channel = z.infer<typeof Channel>;
 
