@@ -11,6 +11,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { compileTemplate } from "../src/channels/template";
 import { serialize } from "../src/channels/formats";
 import type { Answer, Received } from "./helpers/buyers";
+import { readFileSync } from "node:fs";
 import { consumer, standardFields, useTestGavel, type TestGavel } from "./helpers/gavel";
 
 const refuse = (why: string): Answer => ({ status: 400, json: { error: why } });
@@ -290,6 +291,23 @@ describe("repeated groups", () => {
       { path: "data.drivers[0].last_name", message: "is required" },
       { path: "data.drivers[0].accidents", message: "must be an integer" },
     ]);
+  });
+
+  it("takes README's Example 8 as written: its list field, and its XML and JSON channels", async () => {
+    const readme = readFileSync(new URL("../README.md", import.meta.url), "utf8");
+    const start = readme.indexOf("### Example 8: repeated groups");
+    const example = readme.slice(start, readme.indexOf("\n### ", start + 1));
+    const blocks = [...example.matchAll(/^```json\n([\s\S]*?)^```$/gm)].map((m) => JSON.parse(m[1]));
+    expect(blocks).toHaveLength(3);
+    const [drivers, xml, json] = blocks;
+    const campaign = await g.admin("POST", "/v1/campaigns", { id: "rg-readme", name: "README", fields: [...standardFields, drivers] });
+    expect(campaign.status, JSON.stringify(campaign.body)).toBe(201);
+    await g.admin("POST", "/v1/buyers", { id: "acme", name: "Buyer" });
+    const base = { buyer_id: "acme", campaign_id: "rg-readme", type: "ping_post" };
+    const saved = await g.admin("POST", "/v1/channels", { id: "rg-readme-xml", ...base, ...xml });
+    expect(saved.status, JSON.stringify(saved.body)).toBe(201);
+    const posted = await g.admin("POST", "/v1/channels", { id: "rg-readme-json", ...base, ping: { url: "https://insurer.example/ping" }, post: { url: "https://insurer.example/post", body: json } });
+    expect(posted.status, JSON.stringify(posted.body)).toBe(201);
   });
 
   it("refuses bad drivers with a 422 naming each one's path, recording nothing sold", async () => {
