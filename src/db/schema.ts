@@ -138,7 +138,7 @@ export const leads = pgTable(
     index().on(t.source, t.id),
     check(
       "leads_status",
-      sql`${t.status} in ('received', 'rejected', 'duplicate', 'auctioning', 'held', 'expired', 'sold', 'unsold', 'error', 'returned')`,
+      sql`${t.status} in ('received', 'rejected', 'duplicate', 'auctioning', 'held', 'expired', 'pending', 'sold', 'unsold', 'error', 'returned')`,
     ),
   ],
 );
@@ -481,6 +481,8 @@ export const reportLeads = pgTable(
     sold: count(),
     unsold: count(),
     errors: count(),
+    /** Leads a buyer accepted whose sale its postback has not confirmed yet (README "Sales confirmed by postback"). */
+    pending: count(),
     revenueCents: cents(),
     payoutCents: cents(),
     pings: count(),
