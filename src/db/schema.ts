@@ -602,12 +602,18 @@ export const deliveries = pgTable(
     receiverId: text().notNull(),
     /** How it goes out: `webhook` (an HTTPS POST to `target`); other senders plug in by name. */
     via: text().notNull().default("webhook"),
-    /** The URL (or address) as configured when the event happened. */
+    /** The URL (or address) as configured when the event happened, kept for audit: each attempt goes where the receiver's settings say at that attempt. */
     target: text().notNull(),
     payload: jsonb().notNull(),
+    /** `pending`, `delivered`, `dead` (attempts ran out) or `cancelled` (its receiver no longer asks for it: never sent). */
     state: text().notNull().default("pending"),
     attempts: integer().notNull().default(0),
+    /** When a pending row is due, on Gavel's clock. */
     nextAttemptAt: timestamp({ withTimezone: true }).notNull(),
+    /** A claimed row's lease, on the database's clock (now()), so processes' clocks need not agree; null when not claimed. */
+    leasedUntil: timestamp({ withTimezone: true }),
+    /** The claim that holds the row (random, one per attempt): only it may record the attempt's end. */
+    claim: text(),
     lastError: text(),
     lastStatus: integer(),
     createdAt: timestamp({ withTimezone: true }).notNull(),
@@ -620,7 +626,7 @@ export const deliveries = pgTable(
     index().on(t.state, t.id),
     index().on(t.leadId),
     index().on(t.receiverKind, t.receiverId, t.id),
-    check("deliveries_state", sql`${t.state} in ('pending', 'delivered', 'dead')`),
+    check("deliveries_state", sql`${t.state} in ('pending', 'delivered', 'dead', 'cancelled')`),
     check("deliveries_receiver_kind", sql`${t.receiverKind} in ('supplier', 'buyer')`),
   ],
 );
