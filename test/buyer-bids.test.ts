@@ -4,6 +4,7 @@
 // the body and the URL). The loopback buyer is strict: a post that does not name a bid it made for
 // that lead id, at that bid's price or less, is refused (HTTP 400).
 import { beforeAll, describe, expect, it } from "vitest";
+import { weightedOrder } from "../src/auction/routing";
 import { consumer, pingPost, useTestGavel, type TestGavel } from "./helpers/gavel";
 import type { Answer, Received } from "./helpers/buyers";
 
@@ -184,6 +185,27 @@ describe("several bids in one ping answer, and captures", () => {
       expect(b.posts[0].headers["idempotency-key"]).toBe(`${res.body.lead_id}:bids-legs-s-brands:shared#s-1`);
       expect((await trace(res.body.lead_id)).sales.map((s: any) => s.price)).toEqual([8, 7]);
     });
+  });
+
+  it("routing: a channel's several bids are one bidder, one draw of a weighted tier and one turn of a rotation", async () => {
+    // One draw per channel: a1 and a2 share the key of a (0.2), b draws 0.9 and comes first.
+    const draws = [0.2, 0.9];
+    const order = weightedOrder([{ channelId: "a", weight: 1, n: "a1" }, { channelId: "a", weight: 1, n: "a2" }, { channelId: "b", weight: 1, n: "b" }], () => draws.shift()!);
+    expect(order.map((b) => b.n)).toEqual(["b", "a1", "a2"]);
+    expect(draws).toEqual([]);
+
+    const b = await buyer(brandsBuyer({ alpha: 12, beta: 9 }));
+    const other = await buyer({ ping: native(20) });
+    const key = await g.setup({
+      campaign: { id: "bids-rr", routing: { strategy: "round_robin" } },
+      channels: [brandsChannel("bids-rr-a-brands", b), pingPost("bids-rr-b-other", other, { buyer_id: "bids-other" })],
+    });
+    const first = await g.lead(key, { campaign: "bids-rr", data: consumer() });
+    const second = await g.lead(key, { campaign: "bids-rr", data: consumer() });
+    expect([first.body.price, second.body.price]).toEqual([12, 20]);
+    const routing = (await trace(first.body.lead_id)).routing;
+    expect(routing.tiers[0]).toMatchObject({ strategy: "round_robin", turn: 0, position: 0, order: ["bids-rr-a-brands", "bids-rr-a-brands", "bids-rr-b-other"] });
+    expect((await trace(second.body.lead_id)).routing.tiers[0]).toMatchObject({ turn: 1, position: 1, order: ["bids-rr-b-other", "bids-rr-a-brands", "bids-rr-a-brands"] });
   });
 
   it("an answer with an empty list of bids is a no-bid; one with no price is not a bid", async () => {

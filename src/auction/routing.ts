@@ -294,8 +294,10 @@ export class LeadRouter {
    * that rejects hands the lead to the next in the rotation. A lone bidder takes no turn.
    */
   private async rotate(bids: Bid[], tier: number, tierTrace: TierTrace): Promise<Bid[]> {
+    // The sort is stable: a channel's several bids (response.ping.bids) stay together, best first, and take one turn.
     const byId = [...bids].sort((a, b) => (a.channelId < b.channelId ? -1 : a.channelId > b.channelId ? 1 : 0));
-    if (byId.length < 2) return byId;
+    const bidders = [...new Set(byId.map((b) => b.channelId))];
+    if (bidders.length < 2) return byId;
     let turn: number;
     try {
       turn = await storeOf(this.deps).takeTurn(this.plan.campaign.id, tier);
@@ -305,10 +307,11 @@ export class LeadRouter {
       tierTrace.turn = null;
       return bids;
     }
-    const start = turn % byId.length;
+    const start = turn % bidders.length;
     tierTrace.turn = turn;
     tierTrace.position = start;
-    return [...byId.slice(start), ...byId.slice(0, start)];
+    const at = byId.findIndex((b) => b.channelId === bidders[start]);
+    return [...byId.slice(at), ...byId.slice(0, at)];
   }
 }
 
@@ -332,13 +335,21 @@ export function tiersOf(bids: readonly Bid[], routing: Routing | undefined): { p
  * comes first with probability weight / total weight, so weights 70 and 30 split first offers 70/30.
  */
 export function weightedOrder<B extends { channelId: string; weight: number }>(bids: readonly B[], random: () => number, tierTrace?: TierTrace): B[] {
-  const total = bids.reduce((sum, b) => sum + b.weight, 0);
+  // A channel's several bids (response.ping.bids) are one bidder: one draw, its bids together, best first.
+  const weights = new Map(bids.map((b) => [b.channelId, b.weight]));
+  const total = [...weights.values()].reduce((sum, w) => sum + w, 0);
   if (tierTrace) {
     tierTrace.weights = Object.fromEntries(bids.map((b) => [b.channelId, b.weight]));
     tierTrace.shares = Object.fromEntries(bids.map((b) => [b.channelId, Math.round((1000 * b.weight) / total) / 10]));
   }
+  const keys = new Map<string, number>();
+  const keyOf = (bid: B) => {
+    let key = keys.get(bid.channelId);
+    if (key === undefined) keys.set(bid.channelId, (key = Math.pow(random(), 1 / bid.weight)));
+    return key;
+  };
   return bids
-    .map((bid) => ({ bid, key: Math.pow(random(), 1 / bid.weight) }))
+    .map((bid) => ({ bid, key: keyOf(bid) }))
     .sort((a, b) => b.key - a.key)
     .map((k) => k.bid);
 }
