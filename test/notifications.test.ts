@@ -58,11 +58,18 @@ describe("notifications through the outbox", () => {
   let n = 0;
 
   /** A campaign, a buyer bidding 10 with its notify, and a supplier paid 50 % with its postback_url. */
-  async function market(options: { supplierUrl: string; buyerUrl?: string; bid?: number | null; campaign?: Record<string, unknown>; channel?: Record<string, unknown> }) {
+  async function market(options: {
+    supplierUrl: string;
+    buyerUrl?: string;
+    bid?: number | null;
+    sharedBid?: number;
+    campaign?: Record<string, unknown>;
+    channel?: Record<string, unknown>;
+  }) {
     g = t.g;
     const id = `ntf-${++n}`;
     const bid = options.bid === undefined ? 10 : options.bid;
-    const buyer = await t.buyer({ ping: () => (bid === null ? { json: { bid: 0 } } : { json: { bid } }) });
+    const buyer = await t.buyer({ ping: () => (bid === null ? { json: { bid: 0 } } : { json: { bid, shared_bid: options.sharedBid } }) });
     const buyerDoc = {
       id: `${id}-buyer`,
       name: "Buyer",
@@ -148,6 +155,24 @@ describe("notifications through the outbox", () => {
       [`buyer:${m.id}-buyer`, "delivered"],
       [`supplier:${m.supplierId}`, "delivered"],
     ]);
+    await Promise.all([supplier.server.close(), buyer.server.close()]);
+  });
+
+  it("tells a buyer its sale was shared when a routing tier of strategy all sold it, even to it alone", async () => {
+    clock.set("2026-06-02T04:00:00Z");
+    const supplier = await startReceiver();
+    const buyer = await startReceiver();
+    const m = await market({
+      supplierUrl: supplier.url,
+      buyerUrl: buyer.url,
+      sharedBid: 4,
+      campaign: { routing: { strategy: "all" } },
+      channel: { buys: ["exclusive", "shared"] },
+    });
+    const lead = await g.lead(m.key, { campaign: m.id, data: consumer() });
+    expect(lead.body).toMatchObject({ status: "sold", sold_to: 1 });
+    expect(await g.gavel.deliverNotifications()).toBe(2);
+    expect(buyer.effects.map((r) => r.body)).toEqual([expect.objectContaining({ lead_id: lead.body.lead_id, sale: "shared", price: 4 })]);
     await Promise.all([supplier.server.close(), buyer.server.close()]);
   });
 

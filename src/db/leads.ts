@@ -274,7 +274,11 @@ const BUYER_NOTICES = `buyer_notices as (
       select 'lead.delivered:' || a.lead_id || ':' || a.channel_id, 'lead.delivered', a.lead_id, 'buyer', ch.buyer_id, b.config->'notify'->>'url',
              jsonb_build_object('event_id', 'lead.delivered:' || a.lead_id || ':' || a.channel_id, 'event', 'lead.delivered', 'lead_id', a.lead_id,
                'campaign_id', l.campaign_id, 'channel_id', a.channel_id, 'buyer_id', ch.buyer_id, 'price', round(coalesce(a.price_cents, 0) / 100.0, 2),
-               'sale', case when l.sold_to > 1 or c.config->'auction'->>'mode' = 'shared' then 'shared' else 'exclusive' end,
+               -- Shared: sold to several buyers, by a shared campaign, or by a routing tier of strategy all (even to one buyer).
+               'sale', case when l.sold_to > 1 or c.config->'auction'->>'mode' = 'shared'
+                              or exists (select 1 from jsonb_array_elements(coalesce(o.routing->'tiers', '[]'::jsonb)) t
+                                         where t->>'strategy' = 'all' and t->'order' ? a.channel_id)
+                            then 'shared' else 'exclusive' end,
                'test', l.test, 'occurred_at', o.decided_iso),
              o.decided_at, o.decided_at, o.decided_at
       from attempts_in a join lead_out l on l.id = a.lead_id join outcome o on o.id = a.lead_id
