@@ -115,6 +115,19 @@ describe("redirect URLs in user-choice offers", () => {
     expect(JSON.stringify(back.body.errors)).toContain("offer.redirect_url");
   });
 
+  it("is shown by the test console as an offer would carry it after the test ping", async () => {
+    const lead = consumer({ email: "Console.Choice@Example.com" });
+    const res = await t.g.admin("POST", "/v1/channels/offer-redirect-acme/test", { data: lead });
+    expect(res.status, JSON.stringify(res.body)).toBe(200);
+    expect(res.body.ping.result).toMatchObject({ outcome: "bid", price: 12, ping_ref: "Q 7/1" });
+    expect(res.body.offer_redirect_url).toBe(
+      `https://acme.example/quote/Q%207%2F1?zip=75001&lead=${res.body.lead_id}&price=12&sale=exclusive&e=${sha256("console.choice@example.com")}`,
+    );
+    // A channel without one shows null.
+    const plain = await t.g.admin("POST", "/v1/channels/offer-redirect-budget/test", { data: lead });
+    expect(plain.body.offer_redirect_url).toBeNull();
+  });
+
   it("is kept by config as code: exported as written, applied back as no change", async () => {
     const exported = await fetch(`${t.g.url}/v1/config/export`, { headers: { authorization: `Bearer ${t.g.gavel.adminToken}` } }).then((r) => r.text());
     const acmeChannel = parse(exported).channels.find((c: { id: string }) => c.id === "offer-redirect-acme");

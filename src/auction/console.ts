@@ -15,6 +15,7 @@ import type { CampaignPlan, Catalog, ChannelPlan } from "./catalog";
 import { adjustedCents } from "./pricing";
 import { atFloor, channelFloorCents } from "./floors";
 import { channelRouting } from "./routing";
+import { contactHash } from "../leads/suppression";
 
 export interface ConsoleDeps {
   db: Db;
@@ -81,7 +82,35 @@ export async function testChannel(deps: ConsoleDeps, channelId: string, body: un
     post,
     ranking: consoleRanking(plan, channel, ping?.result ?? null),
     routing: channelRouting(plan, channel),
+    offer_redirect_url: offerRedirectPreview(plan, channel, leadId, data, ping?.result ?? null),
   };
+}
+
+/**
+ * User choice: the `redirect_url` an offer of the channel would carry after this ping (its
+ * `offer.redirect_url` written from the answer's `ping_ref` and bid), or null when it has none or
+ * made no bid. The sample lead's contact fields stand for the hashes a supplier would send.
+ */
+function offerRedirectPreview(plan: CampaignPlan, channel: ChannelPlan, leadId: string, data: Record<string, unknown>, ping: Record<string, unknown> | null): string | null {
+  if (!channel.offerRedirect) return null;
+  const bidCents =
+    channel.config.type !== "ping_post" ? (channel.fixedPriceCents ?? 0) : ping?.outcome === "bid" && typeof ping.price === "number" ? toCents(ping.price) : null;
+  if (bidCents === null) return null;
+  const contactHashes = Object.fromEntries(plan.fields.pingHashFields.filter((f) => typeof data[f] === "string").map((f) => [f, contactHash(data[f] as string)]));
+  const now = Date.now();
+  return channel.offerRedirect({
+    leadId,
+    pingId: null,
+    campaign: plan.campaign.id,
+    test: true,
+    publicData: plan.fields.publicData(data),
+    contactHashes,
+    receivedAt: now,
+    now,
+    pingRef: typeof ping?.ping_ref === "string" ? ping.ping_ref : null,
+    chargeCents: bidCents,
+    sale: plan.campaign.auction.mode === "shared" ? "shared" : "exclusive",
+  });
 }
 
 /**

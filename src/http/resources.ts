@@ -250,7 +250,7 @@ export function resourceRoutes(deps: ResourceRouteDeps): AnyRoute[] {
       operationId: "testChannel",
       summary: "Send a real test ping (and optionally a post) to a channel and explain its answer",
       description:
-        "Returns the exact request sent (secrets masked), the raw response, every rule's parse result and timings. Records no lead and changes no health or cap. Each exchange has `warnings: [{ code, message, paths }]`: `bid_elsewhere` when a ping answer gave no bid, its bid rule found nothing, and the answer holds an amount under a key named like a bid (`{\"price\": 12.5}` read with `$.bid`), with the JSONPaths of those keys.",
+        "Returns the exact request sent (secrets masked), the raw response, every rule's parse result and timings. Records no lead and changes no health or cap. Each exchange has `warnings: [{ code, message, paths }]`: `bid_elsewhere` when a ping answer gave no bid, its bid rule found nothing, and the answer holds an amount under a key named like a bid (`{\"price\": 12.5}` read with `$.bid`), with the JSONPaths of those keys. `offer_redirect_url`: the `redirect_url` a user-choice offer of the channel would carry after this ping (its `offer.redirect_url` written from the answer), or null.",
       tags: ["Channels"],
       documentedBody: { content: { "application/json": ChannelTest } },
       responses: { 200: { description: "What was sent, what came back, and how Gavel read it" } },
