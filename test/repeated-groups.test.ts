@@ -373,6 +373,12 @@ describe("repeated groups", () => {
         { path: "fields[6].ping_hash", message: "ping_hash does not apply to a list field (set it on an item field)" },
       ]),
     );
+    // A form field repeated per item, and a form's object per item refused: a form is flat.
+    const repeated = await channel("rg-s8", { post: { url: "http://127.0.0.1:9/q", format: "form", body: { driver_dob: { "{{#each data.drivers}}": "{{item.birth_date}}" } } } });
+    expect(repeated.status, JSON.stringify(repeated.body)).toBe(201);
+    expect(await errors("rg-s9", { post: { url: "http://127.0.0.1:9/q", format: "form", body: { d: { "{{#each data.drivers}}": { dob: "{{item.birth_date}}" } } } } })).toEqual([
+      { path: "post.body.d", message: "a form body is flat: a value is text, a number, a boolean or a list of them" },
+    ]);
     // A text block per item in an XML document sent as a form field, escaped, is taken.
     const ok = await channel("rg-s7", { post: { url: "http://127.0.0.1:9/q", format: "form", body: { lead: "<L>{{#each data.drivers}}<N i=\"{{@index}}\">{{item.first_name | xml}}</N>{{/each}}</L>" } } });
     expect(ok.status, JSON.stringify(ok.body)).toBe(201);
@@ -395,6 +401,10 @@ describe("each in a template", () => {
     expect(render({ d: list }, "Ana")).toEqual({ d: [] });
     expect(render({ d: list }, ["Ana", { first_name: "Bo" }])).toEqual({ d: [{ n: null, i: 0 }, { n: "Bo", i: 1 }] });
     expect(render("{{#each data.drivers}}[{{@number}} {{item.first_name | default:?}}]{{/each}}", [{}, { first_name: "Bo" }])).toBe("[1 ?][2 Bo]");
+    // A form repeats its key per item.
+    expect(serialize("form", render({ dob: { "{{#each data.drivers}}": "{{item.birth_date}}" } }, [{ birth_date: "1984-03-09" }, { birth_date: "1990-11-30" }]) as Record<string, unknown>)).toBe(
+      "dob=1984-03-09&dob=1990-11-30",
+    );
     // XML: an empty list writes no element, one item one element.
     const doc = { Drivers: { Driver: list } };
     expect(serialize("xml", render(doc, []))).toBe('<?xml version="1.0" encoding="UTF-8"?><Drivers></Drivers>');

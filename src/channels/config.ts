@@ -461,7 +461,10 @@ function endpointProblems(endpoint: Endpoint, cfg: EndpointConfig, pingRules?: P
       const what = cfg.method === "GET" ? "a GET query string" : "a form body";
       for (const [key, value] of Object.entries(cfg.body)) {
         const flat = (v: unknown) => v === null || typeof v !== "object";
-        if (!(flat(value) || (Array.isArray(value) && value.every(flat))))
+        // `{ "{{#each data.drivers}}": "{{item.first_name}}" }` is a list of values: the key once per item.
+        const eachOfValues = (v: unknown) =>
+          v !== null && typeof v === "object" && !Array.isArray(v) && Object.keys(v).length === 1 && /^\{\{\s*#each\b/.test(Object.keys(v)[0]) && flat(Object.values(v)[0]);
+        if (!(flat(value) || eachOfValues(value) || (Array.isArray(value) && value.every(flat))))
           problems.push({ path: at("body", key), message: `${what} is flat: a value is text, a number, a boolean or a list of them` });
       }
     }
