@@ -20,6 +20,7 @@ import { SupplierKeys } from "./auth/supplier-keys";
 import { createBuyerTransport, type BuyerTransport } from "./channels/transport";
 import { mailingTransport } from "./channels/email";
 import { createMailer, smtpSettings } from "./email/mailer";
+import { emailSender } from "./notifications/email";
 import { dbTimeoutMs, type Config } from "./config";
 import { migrateDatabase, openDatabase, type Database, type DatabaseTarget } from "./db/client";
 import { deleteEndedUsage } from "./db/caps";
@@ -223,7 +224,8 @@ export async function startGavel(options: StartOptions): Promise<Gavel> {
     maxAttempts: config.GAVEL_DELIVERY_MAX_ATTEMPTS,
     retryMs: config.GAVEL_DELIVERY_RETRY_MS,
     timeoutMs: config.GAVEL_DELIVERY_TIMEOUT_MS,
-    senders: options.senders,
+    // Notices to an email address (a supplier's notify_email) go through the SMTP server, if there is one.
+    senders: { ...(mailer && { email: emailSender(mailer, config.GAVEL_DELIVERY_TIMEOUT_MS) }), ...options.senders },
     logger,
   });
   const deliver = () =>

@@ -12,7 +12,7 @@ const ts = (ms: number) => sql`${new Date(ms).toISOString()}::timestamptz`;
 
 /**
  * The supplier hears that a return of its lead was accepted (`lead.returned`), with the payout
- * clawed back, if it has a postback_url: inside the transaction that accepts the return.
+ * clawed back, at its postback_url and its notify_email: inside the transaction that accepts the return.
  */
 export async function enqueueReturnNotice(
   tx: Db,
@@ -21,14 +21,15 @@ export async function enqueueReturnNotice(
   const eventId = `lead.returned:${notice.returnId}`;
   await txRows(
     tx,
-    sql`insert into deliveries (event_id, event, lead_id, receiver_kind, receiver_id, target, payload, next_attempt_at, created_at, updated_at)
-        select ${eventId}, 'lead.returned', ${notice.leadId}, 'supplier', s.id, s.config->>'postback_url',
+    sql`insert into deliveries (event_id, event, lead_id, receiver_kind, receiver_id, via, target, payload, next_attempt_at, created_at, updated_at)
+        select ${eventId}, 'lead.returned', ${notice.leadId}, 'supplier', s.id, r.via, r.target,
                jsonb_build_object('event_id', ${eventId}::text, 'event', 'lead.returned', 'lead_id', ${notice.leadId}::text,
                  'campaign_id', ${notice.campaignId}::text, 'status', ${notice.status}::text, 'return_id', ${notice.returnId}::text,
                  'price', round(${notice.payoutCents}::int / 100.0, 2), 'payout_clawed_back', round(${notice.clawbackCents}::int / 100.0, 2),
                  'test', ${notice.test}::boolean, 'occurred_at', ${new Date(notice.atMs).toISOString()}::text),
                ${ts(notice.atMs)}, ${ts(notice.atMs)}, ${ts(notice.atMs)}
-        from suppliers s where s.id = ${notice.supplierId} and s.config ? 'postback_url'
+        from suppliers s cross join lateral (values ('webhook', s.config->>'postback_url'), ('email', s.config->>'notify_email')) r(via, target)
+        where s.id = ${notice.supplierId} and r.target is not null
         on conflict do nothing`,
   );
 }

@@ -101,14 +101,15 @@ export async function takeDueHeldLeads(database: Database, now: Date, limit: num
       select id, status, ${ts(now)}, case when status = 'expired' then 'hold_expired' else 'released' end from moved
     ), expired_notices as (
       -- A held lead that expired is unsold: its supplier hears so (src/notifications/), in this statement.
-      insert into deliveries (event_id, event, lead_id, receiver_kind, receiver_id, target, payload, next_attempt_at, created_at, updated_at)
-      select 'lead.unsold:' || m.id, 'lead.unsold', m.id, 'supplier', m.supplier_id, s.config->>'postback_url',
+      insert into deliveries (event_id, event, lead_id, receiver_kind, receiver_id, via, target, payload, next_attempt_at, created_at, updated_at)
+      select 'lead.unsold:' || m.id, 'lead.unsold', m.id, 'supplier', m.supplier_id, r.via, r.target,
              jsonb_build_object('event_id', 'lead.unsold:' || m.id, 'event', 'lead.unsold', 'lead_id', m.id, 'campaign_id', m.campaign_id,
                'status', 'expired', 'reason', 'hold_expired', 'price', 0, 'source', m.source, 'sub_id', m.sub_id, 'test', m.test,
                'occurred_at', ${now.toISOString()}::text, 'was_held', true),
              ${ts(now)}, ${ts(now)}, ${ts(now)}
       from moved m join suppliers s on s.id = m.supplier_id
-      where m.status = 'expired' and s.config ? 'postback_url'
+        cross join lateral (values ('webhook', s.config->>'postback_url'), ('email', s.config->>'notify_email')) r(via, target)
+      where m.status = 'expired' and r.target is not null
       on conflict do nothing
     )
     select m.id, m.status, m.campaign_id, m.supplier_id, m.test, m.data, t.expires_at, s.config as supplier from moved m join taken t on t.lead_id = m.id left join suppliers s on s.id = m.supplier_id`);

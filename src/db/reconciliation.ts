@@ -167,15 +167,16 @@ export async function giveBackBuyerClaim(tx: Db, buyerId: string, leadId: string
 export async function enqueueSettlementNotices(tx: Db, leadId: string, channelId: string | null, atMs: number): Promise<void> {
   const at = new Date(atMs).toISOString();
   await tx.execute(sql`
-    insert into deliveries (event_id, event, lead_id, receiver_kind, receiver_id, target, payload, next_attempt_at, created_at, updated_at)
-    select 'lead.' || l.status || ':' || l.id, 'lead.' || l.status, l.id, 'supplier', l.supplier_id, s.config->>'postback_url',
+    insert into deliveries (event_id, event, lead_id, receiver_kind, receiver_id, via, target, payload, next_attempt_at, created_at, updated_at)
+    select 'lead.' || l.status || ':' || l.id, 'lead.' || l.status, l.id, 'supplier', l.supplier_id, r.via, r.target,
            jsonb_build_object('event_id', 'lead.' || l.status || ':' || l.id, 'event', 'lead.' || l.status, 'lead_id', l.id,
              'campaign_id', l.campaign_id, 'status', l.status, 'reason', l.reason, 'price', round(l.price_cents / 100.0, 2),
              'source', l.source, 'sub_id', l.sub_id, 'test', l.test, 'occurred_at', ${at}::text,
              'was_held', exists (select 1 from lead_events e where e.lead_id = l.id and e.status = 'held')),
            ${at}::timestamptz, ${at}::timestamptz, ${at}::timestamptz
     from leads l join suppliers s on s.id = l.supplier_id
-    where l.id = ${leadId} and l.status in ('sold', 'unsold') and s.config ? 'postback_url'
+      cross join lateral (values ('webhook', s.config->>'postback_url'), ('email', s.config->>'notify_email')) r(via, target)
+    where l.id = ${leadId} and l.status in ('sold', 'unsold') and r.target is not null
     on conflict do nothing`);
   if (channelId === null) return;
   await tx.execute(sql`

@@ -5,6 +5,7 @@
 import { z } from "zod";
 import { leadPrice } from "../money";
 import { caps, slug, status, timezone } from "../shapes";
+import { mailbox } from "../channels/config";
 
 /** Per-buyer dedup: the buyer never receives the same consumer twice within lookback_days, across campaigns. */
 export const BuyerDedup = z
@@ -430,6 +431,9 @@ export const Supplier = z
       .meta({ description: "Where the supplier's leads' outcomes are posted (README \"Notifications\"): lead.sold, lead.unsold and lead.returned, with the supplier's payout, never the buyer" }),
     /** How those postbacks are signed; absent: unsigned. */
     postback_signing: NotificationSigning.optional(),
+    notify_email: mailbox
+      .optional()
+      .meta({ description: "An address that gets the same notices as postback_url, by email (README \"Notifications\"), through GAVEL_SMTP_URL" }),
   })
   .strict()
   .superRefine((s, ctx) => {
