@@ -115,6 +115,29 @@ describe("several bids in one ping answer, and captures", () => {
     expect(b.posts[0].body).toMatchObject({ bid_id: "alpha-1", price: 5.01 });
   });
 
+  it("second price: the trace's ranking names each bid, and the clearing price is the bid that sold", async () => {
+    const b = await buyer(brandsBuyer({ alpha: 12, beta: 9 }, { rejects: ["alpha"] }));
+    const other = await buyer({ ping: native(10), post: () => ({ json: { accepted: false } }) });
+    const key = await g.setup({
+      campaign: { id: "bids-clear", auction: { pricing: "second", floor: 2 } },
+      channels: [brandsChannel("bids-clear-brands", b), pingPost("bids-clear-other", other, { buyer_id: "bids-other" })],
+    });
+    const res = await g.lead(key, { campaign: "bids-clear", data: consumer() });
+    // alpha 12 is charged against other's 10, other against beta's 9, and beta, with no other buyer below, the floor.
+    expect(res.body).toMatchObject({ status: "sold", price: 2 });
+    expect(b.posts.map((p) => [p.body.bid_id, p.body.price])).toEqual([
+      ["alpha-1", 10.01],
+      ["beta-1", 2],
+    ]);
+    const { ranking } = await trace(res.body.lead_id);
+    expect(ranking.bids.map((r: any) => [r.channel_id, r.bid_id ?? null, r.charge])).toEqual([
+      ["bids-clear-brands", "alpha-1", 10.01],
+      ["bids-clear-other", null, 9.01],
+      ["bids-clear-brands", "beta-1", 2],
+    ]);
+    expect(ranking.clearing_price).toBe(2);
+  });
+
   it("shared mode: a buyer's several bids win it one sale, its best; the next buyer gets another", async () => {
     const b = await buyer(brandsBuyer({ alpha: 7, beta: 6 }));
     const other = await buyer({ ping: native(5), post: () => ({ json: { accepted: true } }) });

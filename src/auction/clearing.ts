@@ -78,6 +78,8 @@ export interface RankingRecord {
   /** In ranking order. */
   bids: {
     channel_id: string;
+    /** A bid of several in one ping answer (response.ping.bids): its id. */
+    bid_id?: string;
     bid_cents: number;
     adjusted_cents: number;
     /** rank_by expected: the decayed counts and the rate they gave, and the score ranked by. */
@@ -91,7 +93,7 @@ export interface RankingRecord {
 
 const round4 = (x: number) => Math.round(x * 10_000) / 10_000;
 
-/** The ranking as the trace shows it; the bid that sold is found by its channel, and its charge is the clearing price. */
+/** The ranking as the trace shows it; the bid that sold is found by its channel (and its bid id), and its charge is the clearing price. */
 export function rankingRecord(plan: PricingPlan, ranking: readonly Bid[], floor: number): RankingRecord {
   return {
     pricing: plan.pricing,
@@ -100,6 +102,7 @@ export function rankingRecord(plan: PricingPlan, ranking: readonly Bid[], floor:
     rate_floor: plan.rankBy === "expected" ? plan.estimate.floor : null,
     bids: ranking.map((b) => ({
       channel_id: b.channel.id,
+      ...(b.bidId !== null && { bid_id: b.bidId }),
       bid_cents: b.priceCents,
       adjusted_cents: b.adjustedCents,
       posted: b.acceptance ? round4(b.acceptance.posted) : null,

@@ -297,7 +297,11 @@ export function leadRoutes(deps: LeadRouteDeps): AnyRoute[] {
           history: history.map((e) => ({ status: e.status, at: e.at.toISOString(), ...shown(stageReason("lead", e.reason)) })),
           excluded: (lead.excluded as { channel_id: string; reason: string }[]).map((e) => ({ channel_id: e.channel_id, ...shown(stageReason("excluded", e.reason)) })),
           routing: lead.routing ?? null,
-          ranking: rankingTrace(lead.ranking, lead.soldChannelId),
+          ranking: rankingTrace(
+            lead.ranking,
+            lead.soldChannelId,
+            attempts.find((a) => a.kind === "post" && a.outcome === "accepted" && a.channelId === lead.soldChannelId)?.pingRef ?? null,
+          ),
           returns: (await leadReturnsOf(deps.database.db, lead.id)).map(returnJson),
           sales: attempts
             .filter((a) => a.kind === "post" && a.outcome === "accepted")

@@ -20,6 +20,10 @@ export const RankingTrace = z
       .array(
         z.object({
           channel_id: z.string(),
+          bid_id: z
+            .string()
+            .optional()
+            .meta({ description: "A bid of several in one ping answer (`response.ping.bids`): its id, which its post named" }),
           bid: z.number().meta({ description: "The bid as the buyer made it (floors apply to it)" }),
           adjusted_bid: z.number().meta({ description: "bid × multiplier + offset (the channel's bid_adjustment), as ranked" }),
           posted: z.number().nullable().meta({ description: "rank_by expected: the channel's posts, decayed by the half-life" }),
@@ -33,11 +37,15 @@ export const RankingTrace = z
   })
   .meta({ id: "RankingTrace" });
 
-/** The stored ranking as the trace shows it; `soldChannelId` finds the clearing price. */
-export function rankingTrace(stored: unknown, soldChannelId: string | null): z.infer<typeof RankingTrace> | null {
+/**
+ * The stored ranking as the trace shows it; `soldChannelId` finds the clearing price, and of a
+ * channel's several bids `soldBidId` (its accepted post's ping_ref) the one that sold.
+ */
+export function rankingTrace(stored: unknown, soldChannelId: string | null, soldBidId: string | null = null): z.infer<typeof RankingTrace> | null {
   if (!stored) return null;
   const r = stored as RankingRecord;
-  const sold = soldChannelId === null ? undefined : r.bids.find((b) => b.channel_id === soldChannelId);
+  const sold =
+    soldChannelId === null ? undefined : r.bids.find((b) => b.channel_id === soldChannelId && (b.bid_id === undefined || b.bid_id === soldBidId));
   return {
     pricing: r.pricing,
     rank_by: r.rank_by,
@@ -46,6 +54,7 @@ export function rankingTrace(stored: unknown, soldChannelId: string | null): z.i
     clearing_price: sold ? fromCents(sold.charge_cents) : null,
     bids: r.bids.map((b) => ({
       channel_id: b.channel_id,
+      ...(b.bid_id !== undefined && { bid_id: b.bid_id }),
       bid: fromCents(b.bid_cents),
       adjusted_bid: fromCents(b.adjusted_cents),
       posted: b.posted,
