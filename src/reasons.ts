@@ -30,7 +30,10 @@ export const EXCLUSION_REASONS = {
   below_floor: { means: "a `direct_post` channel whose fixed price is under the floor or its `min_bid`" },
   circuit_open: { means: "the channel's circuit breaker is open after consecutive errors or timeouts" },
   sale_type: { means: "the channel does not buy the kind of sale the campaign makes (`buys`); detail: that kind, `exclusive` or `shared`", keyed: true },
-  buyer_bought: { means: "shared sales: the channel's buyer already bought the lead (or may have: its post's outcome is unknown), and a buyer buys a lead once" },
+  buyer_bought: {
+    means:
+      "shared sales: the channel's buyer already bought the lead (or may have: its post's outcome is unknown), and a buyer buys a lead once; also a bid of several in one answer whose buyer may have the lead (an earlier bid's post outcome is unknown, under on_post_timeout next)",
+  },
   below_quote: { means: "a posted ping: a lower bid whose sale would pay the supplier less than it was quoted, in a campaign with `inbound.below_quote: no_sale`" },
 } as const satisfies Record<string, CodeInfo>;
 

@@ -103,6 +103,23 @@ describe("several bids in one ping answer, and captures", () => {
     expect(again.body).toMatchObject({ status: "sold", price: 9 });
   });
 
+  it("after a post whose outcome is unknown, on_post_timeout next passes over the buyer's other bids", async () => {
+    const strict = brandsBuyer({ alpha: 12, beta: 9 });
+    // alpha's post is answered with something that says neither yes nor no: the buyer may have the lead.
+    const b = await buyer({ ping: strict.ping, post: (r) => (r.body.bid_id === "alpha-1" ? { json: { status: "queued" } } : strict.post(r)) });
+    const other = await buyer({ ping: native(8), post: () => ({ json: { accepted: true } }) });
+    const key = await g.setup({
+      campaign: { id: "bids-unknown", auction: { on_post_timeout: "next" } },
+      channels: [brandsChannel("bids-unknown-brands", b), pingPost("bids-unknown-other", other, { buyer_id: "bids-other" })],
+    });
+    const res = await g.lead(key, { campaign: "bids-unknown", data: consumer() });
+    expect(res.body).toMatchObject({ status: "sold", price: 8 });
+    expect(b.posts.map((p) => p.body.bid_id)).toEqual(["alpha-1"]);
+    const t = await trace(res.body.lead_id);
+    expect(posts(t).map((p: any) => `${p.channel_id}:${p.outcome}`)).toEqual(["bids-unknown-brands:invalid_response", "bids-unknown-other:accepted"]);
+    expect(t.excluded).toContainEqual(expect.objectContaining({ channel_id: "bids-unknown-brands", reason: "buyer_bought" }));
+  });
+
   it("second price charges the best bid against another buyer's, never the buyer's own next bid", async () => {
     const b = await buyer(brandsBuyer({ alpha: 12, beta: 11 }));
     const other = await buyer({ ping: native(5) });

@@ -117,10 +117,16 @@ export async function postWithFallback(
   trail: AuctionTrail,
 ): Promise<PostingEnd> {
   const { attempts, excluded } = trail;
+  /** Channels whose post's outcome is unknown: the buyer may have the lead, so its other bids of the answer are not posted. */
+  const unsure = new Set<string>();
   for (const bid of ranking) {
     try {
       if (deadline.passed()) return DEADLINE;
       const channel = bid.channel;
+      if (bid.siblings && unsure.has(channel.id)) {
+        excluded.push({ channel_id: channel.id, reason: "buyer_bought" });
+        continue;
+      }
       if (skipExpired(bid, deadline, trail)) continue;
 
       // Reserve the caps before posting, so two processes cannot both sell the last lead of the
@@ -147,6 +153,7 @@ export async function postWithFallback(
       if (isOutcomeUnknown(post)) {
         // `on_post_timeout: "next"` goes on to the next bid (a different buyer) all the same.
         if (campaign.auction.on_post_timeout === "stop") return OUTCOME_UNKNOWN;
+        unsure.add(channel.id);
         continue;
       }
       // Rejected or errored: the sale did not happen, so the caps it reserved are free again.
