@@ -105,6 +105,11 @@ export const LEAD_REASONS = {
   return_requested: { means: "history: a buyer (by postback) or an operator asked to return the lead; detail: the buyer and reason" },
   return_accepted: { means: "history (returned when every sale is returned): a return was accepted, the sale's revenue reversed; detail: the buyer and who accepted" },
   return_rejected: { means: "history: a return was rejected, the sale stands; detail: the buyer and who rejected" },
+  awaiting_confirmation: {
+    means: "pending: the buyer accepted the post of a channel whose sales its postback confirms (`post.confirmed_by`); detail: the channel and until when it waits",
+  },
+  confirmed: { means: "history of a sale: the buyer's postback (or an operator) confirmed a pending lead's sale; detail: the channel, price and who confirmed it" },
+  not_confirmed: { means: "unsold: a pending lead's sale was not confirmed within its channel's `confirm_within_hours` (or an operator said it was not); detail: the channel and who settled it" },
   resolved: {
     means: "unsold, or history of a sale: a post's unknown outcome was settled, by an operator or the buyer's postback; detail: the outcome (the channel and price of a sale) and who settled it",
   },

@@ -12,6 +12,7 @@ import { DatabaseCapLedger, UsageView } from "./auction/caps";
 import { AuctionGate, LoopMonitor } from "./auction/gate";
 import { releaseHeldLeads } from "./auction/hold";
 import { acceptDueReturns } from "./returns/returns";
+import { expirePendingLeads } from "./reconciliation/confirm";
 import { Outbox, type Sender } from "./notifications/outbox";
 import { ChannelLimiter } from "./auction/limiter";
 import { DatabaseRouting } from "./auction/routing";
@@ -56,6 +57,8 @@ export interface Gavel {
   releaseHeld(): Promise<{ released: number; expired: number }>;
   /** One sweep of pending returns now (it also runs every GAVEL_SWEEP_MS): those past auto_accept_hours are accepted. */
   acceptDueReturns(): Promise<number>;
+  /** One sweep of pending leads now (it also runs every GAVEL_SWEEP_MS): those not confirmed by their buyer's postback in time end unsold. */
+  expirePending(): Promise<number>;
   /** One sweep of the notification outbox now (it also runs every GAVEL_DELIVERY_POLL_MS): attempts made. */
   deliverNotifications(): Promise<number>;
 }
@@ -215,6 +218,19 @@ export async function startGavel(options: StartOptions): Promise<Gavel> {
   const returnsSweeper = setInterval(acceptReturns, config.GAVEL_SWEEP_MS);
   returnsSweeper.unref();
 
+  // Pending leads (reconciliation/confirm.ts) whose buyer's postback did not come in time are made
+  // unsold by whichever process sweeps first (each under its row lock, only while still pending).
+  let expiring: Promise<number> | undefined;
+  const expirePending = () =>
+    (expiring ??= expirePendingLeads({ database, clock, logger })
+      .catch((err) => {
+        logger.error({ err }, "settling unconfirmed pending leads failed");
+        return 0;
+      })
+      .finally(() => (expiring = undefined)));
+  const pendingSweeper = setInterval(expirePending, config.GAVEL_SWEEP_MS);
+  pendingSweeper.unref();
+
   // Notifications (notifications/outbox.ts) are in the database: whichever process sweeps first
   // delivers each; the sweep's own rounds go on while rows are due.
   const outbox = new Outbox({
@@ -282,6 +298,7 @@ export async function startGavel(options: StartOptions): Promise<Gavel> {
     app,
     releaseHeld,
     acceptDueReturns: acceptReturns,
+    expirePending,
     deliverNotifications: () => outbox.deliverDue(),
     close() {
       closing ??= (async () => {
@@ -290,9 +307,11 @@ export async function startGavel(options: StartOptions): Promise<Gavel> {
         clearInterval(roller);
         clearInterval(releaser);
         clearInterval(returnsSweeper);
+        clearInterval(pendingSweeper);
         clearInterval(deliverer);
         await releasing;
         await accepting;
+        await expiring;
         stopRolling.abort();
         const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
         (server as { closeIdleConnections?: () => void }).closeIdleConnections?.();

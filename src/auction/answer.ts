@@ -12,14 +12,14 @@ export const LeadAnswer = z
   .object({
     lead_id: z.string(),
     status: z
-      .enum(["sold", "unsold", "duplicate", "rejected", "error", "held"])
+      .enum(["sold", "unsold", "duplicate", "rejected", "error", "held", "pending"])
       .meta({
         description:
-          "`rejected` (with `reason`: `suppressed`) is a lead on the do-not-sell list; `held` (answered 202) a lead kept until a channel opens (README \"Held leads\"): read its outcome at `trace_url` with the supplier key",
+          "`rejected` (with `reason`: `suppressed`) is a lead on the do-not-sell list; `held` (answered 202) a lead kept until a channel opens (README \"Held leads\"): read its outcome at `trace_url` with the supplier key; `pending` a lead a buyer accepted whose sale its postback is to confirm (README \"Sales confirmed by postback\"): `price` is the payout its confirmation brings, `sold_to` 0 until then, and its outcome is read at `trace_url`",
       }),
     reason: z.enum(STAGE_CODES.lead).optional().meta({ description: "Why a lead was `rejected` without an auction: `suppressed`" }),
     detail: z.string().nullable().optional().meta({ description: "What the reason's code leaves open; null when there is none" }),
-    price: z.number().meta({ description: "The supplier's payout (0 unless sold): for a shared lead, its payout rule applied to the revenue of all its sales" }),
+    price: z.number().meta({ description: "The supplier's payout (0 unless sold or pending): for a shared lead, its payout rule applied to the revenue of all its sales" }),
     sold_to: z
       .number()
       .int()
@@ -77,6 +77,8 @@ export type LeadFate =
    */
   | { kind: "over_cap"; recorded: true; leadId: string; reason: ReasonText<"cap_leads" | "cap_spend">; retryAfter: number | undefined }
   | { kind: "sold"; recorded: true; answer: LeadAnswer }
+  /** A buyer accepted it, and its postback is to confirm the sale (`post.confirmed_by`): answered 200. */
+  | { kind: "pending"; recorded: true; answer: LeadAnswer }
   | { kind: "unsold"; recorded: true; answer: LeadAnswer }
   | { kind: "error"; recorded: true; answer: LeadAnswer }
   /** Every channel that could take it is closed: kept until the first opens (hold.ts), answered 202. */

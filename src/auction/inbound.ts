@@ -689,6 +689,7 @@ async function sellPinged(
 function fateAnswer(fate: LeadFate, pingId: string): { status: number; answer: PostAnswer } {
   switch (fate.kind) {
     case "sold":
+    case "pending":
     case "unsold":
     case "error":
     case "duplicate":

@@ -2,6 +2,7 @@
 // ending now, db/lead-writer.ts) — the lead, every ping and post, its history and its
 // Idempotency-Key's answer — and only then is the supplier answered.
 import type { Logger } from "pino";
+import { confirmWithinMs } from "../channels/config";
 import { settleHealth } from "../channels/health";
 import type { LeadWriter } from "../db/lead-writer";
 import type { IdempotentResponse, LeadEvent, LeadOutcome } from "../db/leads";
@@ -50,21 +51,33 @@ export async function recordOutcome(
   const sold = result.status === "sold" ? result : null;
   // The payout rule, then the campaign's margin (payout.ts).
   const payout = sold ? payoutCents(payoutRule, sold.revenueCents, campaign.margin) : 0;
-  // A shared lead's payout is the rule applied to the revenue of all its sales.
-  const answer = leadAnswer(lead.id, result.status, payout, sold ? sold.sales.length : 0);
-  if (sold?.redirectUrl && campaign.return_redirect_url) answer.redirect_url = sold.redirectUrl;
   const decidedAt = new Date(deps.clock.now());
+  // A channel whose buyer's postback confirms its sales (`post.confirmed_by`): its acceptance
+  // leaves the lead pending, offered to no one else, its reservation kept, until the postback
+  // sells it or the wait ends unsold (src/reconciliation/confirm.ts). The lead keeps what the sale
+  // would be (revenue, payout, channel); nothing counts it sold meanwhile.
+  const waitMs = sold && sold.sales.length === 1 ? confirmWithinMs(sold.channel.config) : null;
+  const pending = waitMs !== null;
+  const status = pending ? "pending" : result.status;
+  // A shared lead's payout is the rule applied to the revenue of all its sales. A pending lead's
+  // answer quotes the payout its confirmation brings, and no sale yet.
+  const answer = leadAnswer(lead.id, status, payout, sold && !pending ? sold.sales.length : 0);
+  if (sold?.redirectUrl && campaign.return_redirect_url) answer.redirect_url = sold.redirectUrl;
   const elapsed = deadline.now() - deadline.receivedMono;
   const overheadMs = Math.max(0, Math.round(elapsed - result.buyerWaitMs));
-  const reason = result.status === "sold" ? null : result.reason;
+  const reason = pending
+    ? reasonText("awaiting_confirmation", awaitingDetail(sold!.channel.id, new Date(decidedAt.getTime() + waitMs)))
+    : result.status === "sold"
+      ? null
+      : result.reason;
   const written = await deps.leadWriter.finish({
     leadId: lead.id,
-    status: result.status,
+    status,
     reason,
     decidedAt,
     priceCents: payout,
     revenueCents: sold ? sold.revenueCents : 0,
-    soldTo: sold ? sold.sales.length : 0,
+    soldTo: sold && !pending ? sold.sales.length : 0,
     soldChannelId: sold ? sold.channel.id : null,
     soldBuyerId: sold ? sold.channel.buyerId : null,
     excluded: result.excluded,
@@ -72,7 +85,7 @@ export async function recordOutcome(
     ranking: result.ranking ?? null,
     overheadMs,
     attempts: result.attempts,
-    events: outcomeEvents(result, decidedAt, reason),
+    events: pending ? [{ status: "pending", at: decidedAt, reason }] : outcomeEvents(result, decidedAt, reason),
     idempotent: idempotent && { ...idempotent, body: answer },
   });
   // Another process settled the lead as interrupted first (this one could not write for that
@@ -80,10 +93,13 @@ export async function recordOutcome(
   if (!written) throw leadUnsettled("The lead was settled as interrupted before its outcome could be written", lead.id, idempotent !== undefined);
   // The metric, unlike the trace (written by that very statement), includes the final write.
   const total = deadline.now() - deadline.receivedMono;
-  metrics?.recordLead(result.status, { elapsedMs: total, overheadMs: Math.max(0, total - result.buyerWaitMs), pingPhaseMs: longestPingMs(result.attempts) });
-  logSummary(deps.logger, lead, campaign.id, result, payout, elapsed, overheadMs);
-  return { kind: result.status, recorded: true, answer };
+  metrics?.recordLead(status, { elapsedMs: total, overheadMs: Math.max(0, total - result.buyerWaitMs), pingPhaseMs: longestPingMs(result.attempts) });
+  logSummary(deps.logger, lead, campaign.id, result, payout, elapsed, overheadMs, pending);
+  return { kind: status, recorded: true, answer };
 }
+
+/** A pending lead's reason detail: its channel and when its wait ends (read back by `pendingUntil`). */
+export const awaitingDetail = (channelId: string, until: Date) => `${channelId} until ${until.toISOString()}`;
 
 /** The lead's history from its auction: a `best` campaign's choice, then its verdict — one `sold` per sale. */
 function outcomeEvents(result: AuctionResult, at: Date, reason: LeadOutcome["reason"]): LeadEvent[] {
@@ -102,6 +118,7 @@ function logSummary(
   payout: number,
   elapsed: number,
   overheadMs: number,
+  pending: boolean,
 ): void {
   let pings = 0;
   let bids = 0;
@@ -118,7 +135,7 @@ function logSummary(
       lead_id: lead.id,
       campaign,
       supplier: lead.supplierId,
-      status: result.status,
+      status: pending ? "pending" : result.status,
       reason: result.status === "sold" ? null : result.reason,
       price: fromCents(payout),
       revenue: fromCents(sold ? sold.revenueCents : 0),

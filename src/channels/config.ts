@@ -49,6 +49,25 @@ export const EndpointConfig = z
     headers: z.record(headerName, z.string()).default({}),
     /** null: the native payload; an object: a template of the buyer's own request. */
     body: z.record(z.string(), z.unknown()).nullable().default(null),
+    /**
+     * A post only. `postback`: the post's acceptance is not yet the sale: the lead is `pending`
+     * until the buyer's `contacted` or `converted` postback confirms it, and ends unsold
+     * (`not_confirmed`) if none comes within `confirm_within_hours` (README "Sales confirmed by postback").
+     */
+    confirmed_by: z
+      .enum(["postback"])
+      .optional()
+      .meta({
+        description:
+          "A post only. `postback`: an accepted post leaves the lead `pending`; the buyer's `contacted`/`converted` postback (POST /v1/postbacks/{buyer_id}) makes it sold, and none within `confirm_within_hours` makes it unsold (`not_confirmed`). Absent: the post's answer is the sale",
+      }),
+    confirm_within_hours: z
+      .number()
+      .int()
+      .min(1)
+      .max(2160)
+      .optional()
+      .meta({ description: "With `confirmed_by`: how long a pending lead waits for the buyer's postback (default 72)" }),
   })
   .strict()
   .meta({ id: "Endpoint" });
@@ -359,6 +378,13 @@ export const Channel = ChannelFields.superRefine((ch, ctx) => {
       ctx.addIssue({ code: "custom", path: ["response", "ping", "bids", rule], message: "only a channel that buys shared sales (buys: [\"shared\"]) reads a shared bid" });
   if (ch.type === "direct_post" && ch.ping)
     ctx.addIssue({ code: "custom", path: ["ping"], message: "a direct_post channel is not pinged" });
+  // A sale confirmed later is exclusive: a pending lead is offered to no one else meanwhile.
+  if (ch.ping?.confirmed_by !== undefined || ch.ping?.confirm_within_hours !== undefined)
+    ctx.addIssue({ code: "custom", path: ["ping", ch.ping.confirmed_by !== undefined ? "confirmed_by" : "confirm_within_hours"], message: "a ping is never a sale: only a post is confirmed by postback" });
+  if (ch.post?.confirm_within_hours !== undefined && ch.post.confirmed_by === undefined)
+    ctx.addIssue({ code: "custom", path: ["post", "confirm_within_hours"], message: "needs confirmed_by: \"postback\"" });
+  if (ch.post?.confirmed_by === "postback" && buys.includes("shared"))
+    ctx.addIssue({ code: "custom", path: ["post", "confirmed_by"], message: "a sale confirmed by postback is exclusive: a channel that buys shared sales is answered by its post" });
   // An offer's redirect is checked as a post URL is: an unknown variable is refused, never sent as %7B%7B…%7D%7D.
   const redirect = ch.offer?.redirect_url;
   if (redirect !== undefined && hasPlaceholder(redirect))
@@ -370,6 +396,10 @@ export type Channel = z.infer<typeof Channel>;
 
 /** How long a channel's post (or email) may take, when the channel says. */
 export const postTimeoutOf = (ch: Pick<Channel, "post" | "email">): number | undefined => (ch.post ?? ch.email)?.timeout_ms;
+
+/** How long a lead sold by this channel waits for its buyer's postback to confirm the sale; null when its post's answer is the sale. */
+export const confirmWithinMs = (ch: Pick<Channel, "post">): number | null =>
+  ch.post?.confirmed_by === "postback" ? (ch.post.confirm_within_hours ?? 72) * 3_600_000 : null;
 
 /**
  * An email channel has its `email` and nothing of HTTP (no ping, post, response rules, auth or

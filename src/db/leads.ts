@@ -231,7 +231,7 @@ export interface AttemptRow {
 
 export interface LeadOutcome {
   leadId: string;
-  status: "sold" | "unsold" | "error" | "duplicate";
+  status: "sold" | "unsold" | "error" | "duplicate" | "pending";
   reason: ReasonText<LeadCode> | null;
   decidedAt: Date;
   priceCents: number;

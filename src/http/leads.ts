@@ -30,7 +30,7 @@ export interface LeadRouteDeps extends SellDeps {
 
 const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
 
-const leadStatus = z.enum(["received", "rejected", "duplicate", "auctioning", "held", "expired", "sold", "unsold", "error", "returned"]);
+const leadStatus = z.enum(["received", "rejected", "duplicate", "auctioning", "held", "expired", "pending", "sold", "unsold", "error", "returned"]);
 
 /** How a form spells `test` (read trimmed and in any case). */
 const FORM_TRUE = ["true", "1", "yes", "on"] as const;
@@ -234,6 +234,7 @@ export function leadRoutes(deps: LeadRouteDeps): AnyRoute[] {
         const fate = await sellLead({ ...deps, logger: c.var.logger }, supplierOf(c), body, received, idempotencyKey);
         switch (fate.kind) {
           case "sold":
+          case "pending":
           case "unsold":
           case "error":
           case "duplicate":

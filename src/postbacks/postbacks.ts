@@ -12,6 +12,7 @@ import { GavelError } from "../errors";
 import { leadPrice, toCents } from "../money";
 import { reasonText } from "../reasons";
 import type { Buyer } from "../resources/schemas";
+import { confirmByBuyer } from "../reconciliation/confirm";
 import { settleByBuyer } from "../reconciliation/resolve";
 import { requestReturn, type ReturnDeps } from "../returns/returns";
 
@@ -49,7 +50,7 @@ export const PostbackAnswer = z
       .optional()
       .meta({
         description:
-          "The lead's unknown outcome that this postback settled (contacted or converted, for a lead that ended error/post_outcome_unknown after a post to this buyer): sold to that post's channel at the price it offered",
+          "The sale this postback made (contacted or converted): of a lead `pending` its confirmation by this buyer (`post.confirmed_by: postback`), at the price its post was accepted at; or of a lead that ended error/post_outcome_unknown after a post to this buyer, to that post's channel at the price it offered",
       }),
   })
   .meta({ id: "PostbackAnswer" });
@@ -92,8 +93,11 @@ export async function recordPostback(deps: ReturnDeps, buyer: Buyer, postback: P
         });
         answer.return = { id: ret.id, state: ret.state as "pending", auto_accept_at: ret.autoAcceptAt?.toISOString() ?? null };
       } else {
-        // The buyer has the lead: a post to it whose outcome was unknown is settled as its sale.
-        const settled = await settleByBuyer(tx, deps, postback.lead_id, buyer.id, { actor, by: `postback:${buyer.id}/${postback.event_id}` });
+        // The buyer has the lead: a sale it is to confirm is made (confirm.ts), and a post to it
+        // whose outcome was unknown is settled as its sale.
+        const settler = { actor, by: `postback:${buyer.id}/${postback.event_id}` };
+        const settled =
+          (await confirmByBuyer(tx, deps, postback.lead_id, buyer.id, settler)) ?? (await settleByBuyer(tx, deps, postback.lead_id, buyer.id, settler));
         if (settled) answer.settled = { status: "sold", channel_id: settled.sold_channel!, price: settled.revenue };
         const [lead] = await tx.select().from(leads).where(eq(leads.id, postback.lead_id));
         // A buyer learns nothing of leads it did not buy: another's lead reads as no lead.

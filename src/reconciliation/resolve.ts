@@ -21,9 +21,8 @@
 // the second is a 409.
 import { eq } from "drizzle-orm";
 import { z } from "zod";
-import { capRules, claimOf, paceRule, type CapRule } from "../auction/caps";
+import { claimOf } from "../auction/caps";
 import { payoutCents, payoutRuleFor } from "../auction/payout";
-import type { Channel } from "../channels/config";
 import { recordAudit, type Actor } from "../db/audit";
 import type { Database, Db } from "../db/client";
 import { addLeadEvent } from "../db/after-sale";
@@ -39,15 +38,17 @@ import {
   type LeadPost,
   type UnsettledLead,
 } from "../db/reconciliation";
-import { buyers, campaigns, channels, leadEvents, suppliers } from "../db/schema";
+import { campaigns, leadEvents, suppliers } from "../db/schema";
 import { GavelError } from "../errors";
 import { dedupKeys } from "../leads/dedup";
 import { fromCents, leadPrice, toCents } from "../money";
 import { reasonText, splitReason } from "../reasons";
 import { restateRolledLeads } from "../reports/rollup";
-import type { Buyer, Campaign, Supplier } from "../resources/schemas";
+import type { Campaign, Supplier } from "../resources/schemas";
 import { slug } from "../shapes";
 import type { Clock } from "../time/clock";
+import { resolvePending } from "./confirm";
+import { configOf, reservedRules, type Settlement, type Settler } from "./reservation";
 
 const note = z.string().max(2000).optional().meta({ description: "Why, for the audit log" });
 
@@ -85,14 +86,7 @@ export interface ResolveDeps {
   clock: Clock;
 }
 
-/** What settles a lead: an outcome (a sale's price null: what its post offered) and who says so. */
-export type Settlement = { outcome: "sold"; channelId: string; priceCents: number | null } | { outcome: "unsold" };
-export interface Settler {
-  actor: Actor;
-  /** `token:<id>`, `env:ADMIN_TOKEN`, `postback:<buyer>/<event id>`. */
-  by: string;
-  note?: string;
-}
+export type { Settlement, Settler };
 
 /** A post whose outcome is not known (post.ts isOutcomeUnknown). */
 const isUnknown = (post: LeadPost) => post.outcome === "unknown" || post.outcome === "invalid_response";
@@ -110,6 +104,8 @@ export async function resolveLead(deps: ResolveDeps, leadId: string, resolution:
   return deps.database.db.transaction(async (tx) => {
     const lead = await lockLead(tx, leadId);
     if (!lead) throw new GavelError("not_found", `No lead '${leadId}'`);
+    // A lead waiting for its buyer's postback (confirm.ts) is settled as its confirmation would.
+    if (lead.status === "pending") return resolvePending(tx, deps, lead, settlement, { actor, by: actor.id, note: resolution.note });
     return settleIn(tx, deps, lead, settlement, { actor, by: actor.id, note: resolution.note });
   });
 }
@@ -126,11 +122,6 @@ export async function settleByBuyer(tx: Db, deps: ResolveDeps, leadId: string, b
   const post = (await leadPosts(tx, lead)).find((p) => isUnknown(p) && p.buyerId === buyerId);
   if (!post) return null;
   return settleIn(tx, deps, lead, { outcome: "sold", channelId: post.channelId, priceCents: null }, settler);
-}
-
-async function configOf<T>(tx: Db, table: typeof buyers | typeof campaigns | typeof channels | typeof suppliers, id: string): Promise<T | undefined> {
-  const [row] = await tx.select({ config: table.config }).from(table).where(eq(table.id, id));
-  return row?.config as T | undefined;
 }
 
 /** How the lead was settled before, for the 409 of a second settlement. */
@@ -249,21 +240,5 @@ async function settleIn(tx: Db, deps: ResolveDeps, lead: UnsettledLead, settleme
     sold_buyer: sale?.buyerId ?? null,
     resolved_at: at.toISOString(),
     resolved_by: settler.by,
-  };
-}
-
-/** The cap rules a post's reservation counted in, as its channel and buyer are configured now (catalog.ts planChannel). */
-async function reservedRules(tx: Db, channelId: string, campaign: Campaign | undefined): Promise<{ rules: CapRule[]; buyer: Buyer | undefined }> {
-  const channel = await configOf<Channel>(tx, channels, channelId);
-  if (!channel) return { rules: [], buyer: undefined };
-  const buyer = await configOf<Buyer>(tx, buyers, channel.buyer_id);
-  const zone = channel.timezone ?? campaign?.timezone ?? "UTC";
-  return {
-    rules: [
-      ...capRules("channel", channel.id, channel.caps ?? [], zone, "cap"),
-      ...(buyer ? capRules("buyer", buyer.id, buyer.caps ?? [], buyer.timezone, "buyer_cap") : []),
-      ...(channel.pacing ? [paceRule(channel.id, channel.pacing.leads_per_minute)] : []),
-    ],
-    buyer,
   };
 }

@@ -53,7 +53,7 @@ export const ts = (d: Date) => sql`${d.toISOString()}::timestamptz`;
 const AUCTION_BOUND_MS = 3_600_000;
 
 const SOLD = `('sold', 'returned')`;
-const AUCTIONED = `('auctioning', 'sold', 'unsold', 'error', 'returned')`;
+const AUCTIONED = `('auctioning', 'pending', 'sold', 'unsold', 'error', 'returned')`;
 const FAILED = `('error', 'invalid_response', 'unknown')`;
 /**
  * A reason's leading token when it has the form `code` or `code: detail`; free text has none. Its
@@ -193,6 +193,7 @@ const leadsSelect = (level: number | null) => `
            count(*) filter (where l.status in ${SOLD})::int as sold,
            count(*) filter (where l.status = 'unsold')::int as unsold,
            count(*) filter (where l.status = 'error')::int as errors,
+           count(*) filter (where l.status = 'pending')::int as pending,
            coalesce(sum(l.revenue_cents) filter (where l.status in ${SOLD}), 0)::bigint as revenue_cents,
            coalesce(sum(l.price_cents) filter (where l.status in ${SOLD}), 0)::bigint as payout_cents,
            coalesce(sum(la.pings), 0)::int as pings,

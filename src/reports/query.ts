@@ -303,6 +303,8 @@ const FIGURES: Record<"report_leads" | "report_channels", Figures> = {
     out.sold = s[L.sold];
     out.unsold = s[L.unsold];
     out.errors = s[L.errors];
+    // Accepted by a buyer whose postback is to confirm the sale: not sold (nor its revenue) yet.
+    out.pending = s[L.pending];
     out.sell_through = ratio(s[L.sold], s[L.auctioned]);
     common(out, s, L, maxBid);
     out.epl = moneyPer(s[L.revenue_cents], s[L.leads]);

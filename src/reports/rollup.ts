@@ -45,7 +45,7 @@ const SHAPES: Record<RollupTable, TableShape> = {
   report_leads: {
     keys: ["grain", "level", "at", "test", "campaign_id", "supplier_id", "source", "sub_id"],
     sums: [
-      "leads", "rejected", "duplicate", "auctioned", "sold", "unsold", "errors", "revenue_cents", "payout_cents",
+      "leads", "rejected", "duplicate", "auctioned", "sold", "unsold", "errors", "pending", "revenue_cents", "payout_cents",
       "pings", "bids", "bid_cents", "wins", "posts", "accepted", "post_rejects", "timeouts",
     ],
     maxes: ["max_bid_cents"],

@@ -1,0 +1,225 @@
+// Sales confirmed by postback (README "Sales confirmed by postback", issue #18 item 6): a buyer
+// whose post answer only says "received" confirms the sale later by its postback. The lead is
+// pending meanwhile (its supplier's answer, its trace, the caps and the reports say so), sold by
+// the postback, or unsold when none comes within confirm_within_hours; a postback racing the
+// expiry makes one outcome. A real Gavel, loopback buyers, a clock that moves only when told.
+import { sql } from "drizzle-orm";
+import { beforeAll, describe, expect, it } from "vitest";
+import { signature } from "../src/channels/signing";
+import { timeRange } from "../src/http/body";
+import { dimensionReport } from "../src/reports/query";
+import { reportRange } from "../src/reports/range";
+import { answerBody, consumer, pingPost, testClock, useTestGavel, type TestGavel } from "./helpers/gavel";
+
+const clock = testClock("2027-05-03T10:00:00Z");
+const SECRET = "pd-acme-postback-secret-01";
+const HOUR = 3_600_000;
+
+describe("sales confirmed by the buyer's postback", () => {
+  const t = useTestGavel({}, { clock });
+  let g: TestGavel;
+  let key: string;
+  const posted: unknown[] = [];
+
+  async function postback(payload: unknown) {
+    const body = JSON.stringify(payload);
+    const ts = Math.floor(clock.now() / 1000);
+    const res = await fetch(`${g.url}/v1/postbacks/pd-acme`, {
+      method: "POST",
+      headers: { "content-type": "application/json", "x-gavel-timestamp": String(ts), "x-gavel-signature": `sha256=${signature(SECRET, ts, body)}` },
+      body,
+    });
+    return { status: res.status, body: await answerBody(res) };
+  }
+  const trace = async (id: string) => (await g.admin("GET", `/v1/leads/${id}`)).body;
+  const used = async (path: string) => (await g.admin("GET", path)).body.caps[0].used;
+  /** The channel's day cap usage of the day the lead arrived in (the API shows the current day's). */
+  const dayUsage = async (id: string) => {
+    const [row] = await g.gavel.database.rows<{ leads: number; spend_cents: number }>(
+      sql`select u.leads, u.spend_cents from cap_usage u join leads l on l.id = ${id}
+          where u.scope = 'channel' and u.owner_id = 'pd-acme-ch' and u.period = 'day'
+            and u.period_start = date_trunc('day', l.received_at, 'UTC')`,
+    );
+    return { leads: Number(row?.leads ?? 0), spend: Number(row?.spend_cents ?? 0) / 100 };
+  };
+  const lead = async () => {
+    const res = await g.lead(key, { campaign: "pd-auto", data: consumer() });
+    expect(res.status).toBe(200);
+    return res.body;
+  };
+  const campaignRow = async () => {
+    const range = reportRange(timeRange({ from: "2027-05-01", to: "2027-06-01" }), Date.parse("2027-06-01T00:00:00Z"));
+    return (await dimensionReport(g.gavel.database, "campaigns", range, {}, false)).rows.find((r: any) => r.key.campaign === "pd-auto");
+  };
+  const events = async (id: string) =>
+    (await g.gavel.database.rows<{ event: string }>(sql`select event from deliveries where lead_id = ${id} order by event`)).map((d) => d.event);
+
+  beforeAll(async () => {
+    g = t.g;
+    // The buyer bids 12 and answers every post "received": it confirms the sale by postback.
+    const acme = await t.buyer({
+      ping: () => ({ json: { bid: 12 } }),
+      post: (req) => {
+        posted.push(req.body);
+        return { json: { status: "received" } };
+      },
+    });
+    const res = await g.admin("POST", "/v1/buyers", {
+      id: "pd-acme",
+      name: "pd-acme",
+      postbacks: { secret: SECRET },
+      caps: [{ period: "day", leads: 100, spend: 5000 }],
+      dedup: { fields: ["email"], lookback_days: 30 },
+      notify: { url: "http://127.0.0.1:9/crm" },
+    });
+    expect(res.status).toBe(201);
+    key = await g.setup({
+      campaign: { id: "pd-auto", auction: { timeout_ms: 20_000 }, payout: { type: "revshare", percent: 50 } },
+      supplier: { postback_url: "http://127.0.0.1:9/postbacks" },
+      channels: [
+        pingPost("pd-acme-ch", acme, {
+          buyer_id: "pd-acme",
+          post: { url: acme.postUrl, confirmed_by: "postback", confirm_within_hours: 24 },
+          response: { post: { accepted: { path: "$.status", equals: "received" } } },
+          caps: [{ period: "day", leads: 100, spend: 5000 }],
+        }),
+      ],
+    });
+  }, 60_000);
+
+  it("refuses the setting where it cannot hold, field by field", async () => {
+    const channel = (extra: Record<string, unknown>) =>
+      g.admin("POST", "/v1/channels", { ...pingPost("pd-bad", { pingUrl: "http://127.0.0.1:9/p", postUrl: "http://127.0.0.1:9/q" }), buyer_id: "pd-acme", campaign_id: "pd-auto", ...extra });
+    const onPing = await channel({ ping: { url: "http://127.0.0.1:9/p", confirmed_by: "postback" } });
+    expect(onPing.status).toBe(422);
+    expect(onPing.body.errors).toContainEqual(expect.objectContaining({ path: "ping.confirmed_by" }));
+    const alone = await channel({ post: { url: "http://127.0.0.1:9/q", confirm_within_hours: 5 } });
+    expect(alone.status).toBe(422);
+    expect(alone.body.errors).toContainEqual(expect.objectContaining({ path: "post.confirm_within_hours" }));
+    const shared = await channel({ buys: ["shared"], post: { url: "http://127.0.0.1:9/q", confirmed_by: "postback" } });
+    expect(shared.status).toBe(422);
+    expect(shared.body.errors).toContainEqual(expect.objectContaining({ path: "post.confirmed_by" }));
+  });
+
+  it("exports the setting and applies it back as no change", async () => {
+    const exported = await fetch(`${g.url}/v1/config/export`, { headers: { authorization: `Bearer ${g.gavel.adminToken}` } });
+    const text = await exported.text();
+    expect(text).toContain("confirmed_by: postback");
+    expect(text).toContain("confirm_within_hours: 24");
+    const plan = await fetch(`${g.url}/v1/config/apply?dry_run=true`, {
+      method: "POST",
+      headers: { "content-type": "application/yaml", authorization: `Bearer ${g.gavel.adminToken}` },
+      body: text,
+    });
+    const body = (await plan.json()) as any;
+    expect(plan.status, JSON.stringify(body)).toBe(200);
+    expect(JSON.stringify(body.changes.changed)).not.toContain("pd-acme-ch");
+    expect((await g.admin("GET", "/v1/channels/pd-acme-ch")).body.post).toMatchObject({ confirmed_by: "postback", confirm_within_hours: 24 });
+  });
+
+  it("leaves an accepted lead pending until the buyer's postback sells it, once", async () => {
+    const answer = await lead();
+    // The payout its confirmation brings (half of 12), and no sale yet.
+    expect(answer).toMatchObject({ status: "pending", price: 6, sold_to: 0 });
+    const id = answer.lead_id;
+    const pending = await trace(id);
+    expect(pending).toMatchObject({ status: "pending", reason: "awaiting_confirmation", sold_channel: "pd-acme-ch", sold_buyer: "pd-acme" });
+    expect(pending.detail).toBe(`pd-acme-ch until ${new Date(clock.now() + 24 * HOUR).toISOString()}`);
+    // The supplier's own key reads it pending too.
+    const own = await fetch(`${g.url}/v1/leads/${id}`, { headers: { authorization: `Bearer ${key}` } });
+    expect((await answerBody(own)).status).toBe("pending");
+    // The caps keep the reservation; the reports count it pending, not sold; nobody is told yet.
+    expect(await used("/v1/channels/pd-acme-ch")).toEqual({ leads: 1, spend: 12 });
+    expect(await campaignRow()).toMatchObject({ auctioned: 1, sold: 0, pending: 1, revenue: 0 });
+    expect(await events(id)).toEqual([]);
+
+    clock.advance(2 * HOUR);
+    const confirmed = await postback({ event_id: "pd-ev-1", lead_id: id, event: "contacted" });
+    expect(confirmed.status).toBe(200);
+    expect(confirmed.body.settled).toEqual({ status: "sold", channel_id: "pd-acme-ch", price: 12 });
+    const sold = await trace(id);
+    expect(sold).toMatchObject({ status: "sold", reason: null, price: 6, revenue: 12, sold_to: 1, sold_channel: "pd-acme-ch" });
+    expect(sold.history.map((h: any) => [h.status, h.reason])).toEqual(
+      expect.arrayContaining([
+        ["pending", "awaiting_confirmation"],
+        ["sold", "confirmed"],
+        ["sold", "contacted"],
+      ]),
+    );
+    expect(await used("/v1/channels/pd-acme-ch")).toEqual({ leads: 1, spend: 12 });
+    expect(await campaignRow()).toMatchObject({ auctioned: 1, sold: 1, pending: 0, revenue: 12, payout: 6 });
+    expect(await events(id)).toEqual(["lead.delivered", "lead.sold"]);
+    // A second confirmation changes nothing: the lead is sold once.
+    const again = await postback({ event_id: "pd-ev-2", lead_id: id, event: "converted", value: 100 });
+    expect(again.status).toBe(200);
+    expect(again.body.settled).toBeUndefined();
+    expect((await trace(id)).history.filter((h: any) => h.reason === "confirmed")).toHaveLength(1);
+  });
+
+  it("makes a lead whose postback never came unsold, giving back its caps and dedup claim", async () => {
+    const data = consumer();
+    const answer = (await g.lead(key, { campaign: "pd-auto", data })).body;
+    expect(answer.status).toBe("pending");
+    const reserved = await dayUsage(answer.lead_id);
+    // Not due a minute early.
+    clock.advance(24 * HOUR - 60_000);
+    await g.gavel.expirePending();
+    expect((await trace(answer.lead_id)).status).toBe("pending");
+    clock.advance(60_000);
+    await g.gavel.expirePending();
+    const row = await trace(answer.lead_id);
+    expect(row).toMatchObject({ status: "unsold", reason: "not_confirmed", price: 0, revenue: 0, sold_to: 0, sold_channel: null });
+    expect(row.attempts.filter((a: any) => a.kind === "post")).toMatchObject([{ channel_id: "pd-acme-ch", outcome: "rejected", price: 12 }]);
+    expect(await dayUsage(answer.lead_id)).toEqual({ leads: reserved.leads - 1, spend: reserved.spend - 12 });
+    expect(await events(answer.lead_id)).toEqual(["lead.unsold"]);
+    // Too late: the buyer's postback finds no lead it bought.
+    expect((await postback({ event_id: "pd-ev-late", lead_id: answer.lead_id, event: "contacted" })).status).toBe(404);
+    // The buyer's dedup claim was given back: the same consumer is offered to it again.
+    clock.advance(HOUR);
+    const again = (await g.lead(key, { campaign: "pd-auto", data: { ...data } })).body;
+    expect(again.status).toBe("pending");
+  });
+
+  it("settles a postback racing the expiry as one outcome", async () => {
+    // The leads of earlier tests that still wait are settled first: each round's lead waits alone.
+    clock.advance(25 * HOUR);
+    await g.gavel.expirePending();
+    const outcomes = new Set<string>();
+    for (let round = 0; round < 6; round++) {
+      const answer = await lead();
+      expect(answer.status).toBe("pending");
+      const reserved = await dayUsage(answer.lead_id);
+      clock.advance(25 * HOUR);
+      const [pb] = await Promise.all([postback({ event_id: `pd-race-${round}`, lead_id: answer.lead_id, event: "converted" }), g.gavel.expirePending()]);
+      const row = await trace(answer.lead_id);
+      const settled = row.history.filter((h: any) => h.reason === "confirmed" || h.reason === "not_confirmed");
+      expect(settled).toHaveLength(1);
+      outcomes.add(row.status);
+      if (row.status === "sold") {
+        expect(pb.status).toBe(200);
+        expect(settled[0].reason).toBe("confirmed");
+        expect(await events(answer.lead_id)).toEqual(["lead.delivered", "lead.sold"]);
+        expect(await dayUsage(answer.lead_id)).toEqual(reserved);
+      } else {
+        expect(row.status).toBe("unsold");
+        expect(pb.status).toBe(404);
+        expect(settled[0].reason).toBe("not_confirmed");
+        expect(await events(answer.lead_id)).toEqual(["lead.unsold"]);
+        expect(await dayUsage(answer.lead_id)).toEqual({ leads: reserved.leads - 1, spend: reserved.spend - 12 });
+      }
+    }
+    expect(outcomes.size).toBeGreaterThan(0);
+  });
+
+  it("lets an operator resolve a pending lead", async () => {
+    const answer = await lead();
+    const wrong = await g.admin("POST", `/v1/leads/${answer.lead_id}/resolve`, { outcome: "sold", channel_id: "pd-acme-ch", price: 11 });
+    expect(wrong.status).toBe(422);
+    expect(wrong.body.errors).toMatchObject([{ path: "price" }]);
+    const res = await g.admin("POST", `/v1/leads/${answer.lead_id}/resolve`, { outcome: "unsold", note: "buyer said no" });
+    expect(res.status).toBe(200);
+    expect(res.body).toMatchObject({ status: "unsold", price: 0, revenue: 0, resolved_by: "env:ADMIN_TOKEN" });
+    expect(await trace(answer.lead_id)).toMatchObject({ status: "unsold", reason: "not_confirmed" });
+    expect((await g.admin("POST", `/v1/leads/${answer.lead_id}/resolve`, { outcome: "unsold" })).status).toBe(409);
+  });
+});
