@@ -132,6 +132,10 @@ describe("sales confirmed by the buyer's postback", () => {
     expect(await used("/v1/channels/pd-acme-ch")).toEqual({ leads: 1, spend: 12 });
     expect(await campaignRow()).toMatchObject({ auctioned: 1, sold: 0, pending: 1, revenue: 0 });
     expect(await events(id)).toEqual([]);
+    // No sale yet: nothing to return.
+    const early = await postback({ event_id: "pd-ev-0", lead_id: id, event: "return_requested", reason: "bad_phone" });
+    expect(early.status).toBe(409);
+    expect(early.body.detail).toContain("pending");
 
     clock.advance(2 * HOUR);
     const confirmed = await postback({ event_id: "pd-ev-1", lead_id: id, event: "contacted" });

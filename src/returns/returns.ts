@@ -83,6 +83,9 @@ export async function requestReturn(tx: Db, deps: ReturnDeps, req: ReturnRequest
   const now = deps.clock.now();
   const lead = await lockedLead(tx, req.leadId);
   if (!lead) throw new GavelError("not_found", `No lead '${req.leadId}'`);
+  // A sale its buyer's postback is still to confirm is no sale yet: there is nothing to return.
+  if (lead.status === "pending")
+    throw new GavelError("conflict", `Lead '${lead.id}' is pending: its sale is not confirmed yet, so there is nothing to return (its buyer's contacted postback confirms it)`);
   const sales = await leadSales(tx, lead);
   let sale: Sale | undefined;
   if (req.buyerId) sale = sales.find((s) => s.buyerId === req.buyerId);
