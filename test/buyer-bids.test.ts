@@ -290,6 +290,11 @@ describe("several bids in one ping answer, and captures", () => {
     };
     const pinged = await call("/v1/pings", { campaign: "bids-inbound", data: { zip: data.zip, state: data.state, age: data.age, coverage: data.coverage } });
     expect(pinged.body).toMatchObject({ status: "bid" });
+    const kept = await g.admin("GET", `/v1/pings/${pinged.body.ping_id}`);
+    expect(kept.body.bids.map((k: any) => [k.channel_id, k.bid_id, k.price])).toEqual([
+      ["bids-inbound-brands", "alpha-1", 12],
+      ["bids-inbound-brands", "beta-1", 9],
+    ]);
     const posted = await call("/v1/posts", { ping_id: pinged.body.ping_id, data });
     expect(posted.body, JSON.stringify(posted.body)).toMatchObject({ status: "sold" });
     expect(b.pings).toHaveLength(1);

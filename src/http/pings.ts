@@ -77,6 +77,7 @@ const PingRecord = z
         sale: z.enum(["exclusive", "shared"]),
         offer_id: z.string().nullable(),
         ping_ref: z.string().nullable(),
+        bid_id: z.string().nullable().meta({ description: "A bid of several in one buyer answer (`response.ping.bids`): its id, which its post names" }),
       }),
     ),
     excluded: z.array(z.object({ channel_id: z.string(), reason: reasonOf("excluded"), detail: reasonDetail })),
@@ -222,7 +223,7 @@ export function pingRoutes(deps: LeadRouteDeps, rateLimiter: Parameters<typeof r
           lead_url: ping.leadStatus === null ? null : `/v1/leads/${ping.id}`,
           pruned_at: ping.prunedAt?.toISOString() ?? null,
           history: ping.events.map((e) => ({ status: e.status, at: e.at, ...shown(stageReason("lead", e.reason)) })),
-          bids: ping.bids.map((b) => ({ channel_id: b.channel_id, price: fromCents(b.price_cents), charge: fromCents(b.charge_cents), sale: b.sale ?? "exclusive", offer_id: b.offer_id ?? null, ping_ref: b.ping_ref })),
+          bids: ping.bids.map((b) => ({ channel_id: b.channel_id, price: fromCents(b.price_cents), charge: fromCents(b.charge_cents), sale: b.sale ?? "exclusive", offer_id: b.offer_id ?? null, ping_ref: b.ping_ref, bid_id: b.bid_id ?? null })),
           excluded: (ping.excluded as { channel_id: string; reason: string }[]).map((e) => ({ channel_id: e.channel_id, ...shown(stageReason("excluded", e.reason)) })),
           attempts: ping.attempts.map((a) => ({
             channel_id: a.channelId,
