@@ -309,6 +309,8 @@ export async function startGavel(options: StartOptions): Promise<Gavel> {
         clearInterval(returnsSweeper);
         clearInterval(pendingSweeper);
         clearInterval(deliverer);
+        // No more notices claimed, and those in flight cut off (their rows let go for the next process).
+        outbox.stop();
         await releasing;
         await accepting;
         await expiring;

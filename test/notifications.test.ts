@@ -7,11 +7,12 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { describe, expect, it } from "vitest";
+import { sql } from "drizzle-orm";
+import { describe, expect, it, vi } from "vitest";
 import { parse } from "yaml";
 import { signature } from "../src/channels/signing";
-import type { DatabaseTarget } from "../src/db/client";
-import { claimDueDeliveries } from "../src/db/deliveries";
+import type { Db, DatabaseTarget } from "../src/db/client";
+import { claimDueDeliveries, finishAttempt } from "../src/db/deliveries";
 import { startBuyer, type Received, type TestBuyer } from "./helpers/buyers";
 import { freshDatabase, onPostgres } from "./helpers/db";
 import { consumer, pingPost, startTestGavel, testClock, useTestGavel, type TestGavel } from "./helpers/gavel";
@@ -44,6 +45,11 @@ async function startReceiver(failing: (n: number) => boolean = () => false) {
     },
   });
   return { server, url: server.postUrl, requests: () => server.posts, effects };
+}
+
+/** Leases are on the database's clock, which the tests' clock does not move: this ends them as if their time had passed there. */
+async function lapseLeases(db: Db) {
+  await db.execute(sql`update deliveries set leased_until = now() - interval '1 millisecond' where leased_until is not null`);
 }
 
 function expectSigned(req: Received, secret: string) {
@@ -334,6 +340,107 @@ describe("notifications through the outbox", () => {
     const badUrl = await t.g.admin("POST", "/v1/buyers", { id: "ntf-bad-b", name: "Bad", notify: { url: "ftp://x" } });
     expect(badUrl.status).toBe(422);
   });
+
+  it("sends a replayed dead letter to the receiver's URL as it is now (the old one kept for audit), and ends unsent what a removed URL was to get", async () => {
+    clock.set("2026-06-12T05:00:00Z");
+    await g.gavel.deliverNotifications(); // what earlier tests left due is tried (and, if failing, put off) first
+    const broken = await startReceiver(() => true);
+    const fixed = await startReceiver();
+    const m = await market({ supplierUrl: broken.url, bid: null });
+    const receiver = `receiver=supplier:${m.supplierId}`;
+    const lead = await g.lead(m.key, { campaign: m.id, data: consumer() });
+    expect(lead.body.status).toBe("unsold");
+    for (let i = 0; i < 5; i++) {
+      await g.gavel.deliverNotifications();
+      clock.advance(3_600_000);
+    }
+    const [dead] = (await deliveries(receiver)).items;
+    expect(dead).toMatchObject({ state: "dead", attempts: 5, target: broken.url });
+    expect(broken.requests()).toHaveLength(5);
+
+    // The admin points the supplier at a working receiver and replays: the new URL gets it, the old nothing more.
+    expect((await g.admin("PATCH", `/v1/suppliers/${m.supplierId}`, { postback_url: fixed.url })).status).toBe(200);
+    expect((await g.admin("POST", `/v1/deliveries/${dead.id}/replay`, {})).status).toBe(200);
+    await g.gavel.deliverNotifications();
+    expect(fixed.effects.map((r) => [r.headers["x-gavel-event-id"], r.body.lead_id])).toEqual([[`lead.unsold:${lead.body.lead_id}`, lead.body.lead_id]]);
+    expectSigned(fixed.effects[0], SECRET);
+    expect(broken.requests()).toHaveLength(5);
+    expect((await g.admin("GET", `/v1/deliveries/${dead.id}`)).body).toMatchObject({ state: "delivered", attempts: 1, target: broken.url });
+
+    // A notice still pending when the URL is removed is never sent: it ends cancelled, receiver_removed.
+    const second = await g.lead(m.key, { campaign: m.id, data: consumer() });
+    expect((await g.admin("PATCH", `/v1/suppliers/${m.supplierId}`, { postback_url: null, postback_signing: null })).status).toBe(200);
+    await g.gavel.deliverNotifications();
+    expect(fixed.requests()).toHaveLength(1);
+    const [cancelled] = (await deliveries(`${receiver}&lead_id=${second.body.lead_id}`)).items;
+    expect(cancelled).toMatchObject({ state: "cancelled", attempts: 0, last_error: "receiver_removed", last_status: null, next_attempt_at: null, target: fixed.url });
+    expect((await deliveries(`${receiver}&state=cancelled`)).items.map((r: any) => r.id)).toEqual([cancelled.id]);
+    // Once the supplier has a URL again, the operator may send it after all.
+    expect((await g.admin("PATCH", `/v1/suppliers/${m.supplierId}`, { postback_url: fixed.url })).status).toBe(200);
+    const replayed = await g.admin("POST", `/v1/deliveries/${cancelled.id}/replay`, { note: "receiver back" });
+    expect(replayed.body).toMatchObject({ state: "pending", attempts: 0 });
+    await g.gavel.deliverNotifications();
+    expect(fixed.effects.map((r) => r.body.lead_id)).toEqual([lead.body.lead_id, second.body.lead_id]);
+    await Promise.all([broken.server.close(), fixed.server.close()]);
+  });
+
+  it("lets no attempt from before a replay record its end on the replayed notice", async () => {
+    clock.set("2026-06-13T05:00:00Z");
+    await g.gavel.deliverNotifications();
+    const receiver = await startReceiver((n) => n <= 4);
+    const m = await market({ supplierUrl: receiver.url, bid: null });
+    const lead = await g.lead(m.key, { campaign: m.id, data: consumer() });
+    const db = g.gavel.database.db;
+    // A process claims the notice and stalls (its attempt 1 still out) ...
+    const [stale] = await claimDueDeliveries(db, clock.now(), 1, 30_000);
+    expect(stale).toMatchObject({ leadId: lead.body.lead_id, attempt: 1 });
+    // ... its lease runs out; the sweeps fail 4 times more and the notice is dead; an admin replays it.
+    await lapseLeases(db);
+    for (let i = 0; i < 4; i++) {
+      await g.gavel.deliverNotifications();
+      clock.advance(3_600_000);
+    }
+    const [dead] = (await deliveries(`receiver=supplier:${m.supplierId}`)).items;
+    expect(dead).toMatchObject({ state: "dead", attempts: 5 });
+    expect((await g.admin("POST", `/v1/deliveries/${dead.id}/replay`, {})).body).toMatchObject({ state: "pending", attempts: 0 });
+    // The replay's first attempt is claimed: attempt 1 again, but not the stalled claim's.
+    const [fresh] = await claimDueDeliveries(db, clock.now(), 1, 30_000);
+    expect(fresh).toMatchObject({ id: stale.id, attempt: 1 });
+    expect(fresh.claim).not.toBe(stale.claim);
+    // The stalled attempt's answer comes in late: it is not recorded.
+    expect(await finishAttempt(db, stale, clock.now(), { kind: "dead", status: 500, error: "HTTP 500" })).toBe(false);
+    expect((await g.admin("GET", `/v1/deliveries/${dead.id}`)).body).toMatchObject({ state: "pending", attempts: 1 });
+    // The fresh claim's process dies too; after its lease the sweep delivers the notice.
+    await lapseLeases(db);
+    await g.gavel.deliverNotifications();
+    expect(receiver.effects.map((r) => r.body.lead_id)).toEqual([lead.body.lead_id]);
+    expect((await g.admin("GET", `/v1/deliveries/${dead.id}`)).body).toMatchObject({ state: "delivered", attempts: 2 });
+    await receiver.server.close();
+  });
+
+  it("shows analysts a target's user:password and query values masked, admins all of it", async () => {
+    clock.set("2026-06-14T05:00:00Z");
+    await g.gavel.deliverNotifications();
+    const receiver = await startReceiver();
+    const url = new URL(receiver.url);
+    const secretUrl = `http://hook:s3cret@${url.host}${url.pathname}?token=abc123&token=def&site=acme`;
+    const m = await market({ supplierUrl: secretUrl, bid: null });
+    await g.lead(m.key, { campaign: m.id, data: consumer() });
+    const analyst = (await g.admin("POST", "/v1/tokens", { name: "deliveries analyst", role: "analyst" })).body.token as string;
+    const listed = await g.admin("GET", `/v1/deliveries?receiver=supplier:${m.supplierId}`, undefined, analyst);
+    expect(listed.status).toBe(200);
+    const masked = `http://***:***@${url.host}${url.pathname}?token=***&site=***`;
+    expect(listed.body.items.map((r: any) => r.target)).toEqual([masked]);
+    expect(JSON.stringify(listed.body)).not.toContain("s3cret");
+    expect(JSON.stringify(listed.body)).not.toContain("abc123");
+    const one = await g.admin("GET", `/v1/deliveries/${listed.body.items[0].id}`, undefined, analyst);
+    expect(one.body.target).toBe(masked);
+    expect((await g.admin("GET", `/v1/deliveries/${listed.body.items[0].id}`)).body.target).toBe(secretUrl);
+    // Not left due for later sweeps of this file's Gavel.
+    expect((await g.admin("PATCH", `/v1/suppliers/${m.supplierId}`, { postback_url: null, postback_signing: null })).status).toBe(200);
+    await g.gavel.deliverNotifications();
+    await receiver.server.close();
+  });
 });
 
 describe("notifications survive a restart", () => {
@@ -366,7 +473,11 @@ describe("notifications survive a restart", () => {
       // The pending notice goes at once; the claimed one waits for its lease.
       expect(await second.gavel.deliverNotifications()).toBe(1);
       expect(supplier.effects.map((r) => r.body.lead_id)).toEqual([ids[1]]);
+      // The lease is on the database's clock: a process whose own clock runs 30 s ahead does not take it.
       clock.advance(30_000);
+      expect(await second.gavel.deliverNotifications()).toBe(0);
+      // Once it is over there, it does.
+      await lapseLeases(second.gavel.database.db);
       expect(await second.gavel.deliverNotifications()).toBe(1);
       expect(supplier.effects.map((r) => r.body.lead_id)).toEqual([ids[1], ids[0]]);
       const rows = (await second.admin("GET", "/v1/deliveries?receiver=supplier:ntf-restart-sup")).body.items;
@@ -379,6 +490,57 @@ describe("notifications survive a restart", () => {
       await second?.close();
       await supplier.server.close();
       await buyer.close();
+      await fresh.drop();
+      if (dir) rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe("notifications to a receiver that hangs", () => {
+  it("holds at most 5 sends to it while others' notices go, and a stop cuts those sends off and lets their rows go", async () => {
+    const clock = testClock("2026-06-15T05:00:00Z");
+    const fresh = await freshDatabase();
+    const dir = "memory" in fresh.target ? mkdtempSync(join(tmpdir(), "gavel-notify-")) : undefined;
+    const target: DatabaseTarget = dir ? { dataDir: dir } : fresh.target;
+    const good = await startReceiver();
+    const hanging = await startBuyer({ post: () => ({ hang: true }) });
+    const buyer = await startBuyer({ ping: () => ({ json: { bid: 0 } }) });
+    // A send's own bound is 120 s, four times the test's: only the stop can end them in time.
+    const env = { ...ENV, GAVEL_DELIVERY_TIMEOUT_MS: "120000" };
+    let first: TestGavel | undefined;
+    let second: TestGavel | undefined;
+    try {
+      first = await startTestGavel(env, { clock, target });
+      const market = { campaign: { id: "ntf-hang" }, channels: [pingPost("ntf-hang-ch", buyer, { buyer_id: "ntf-hang-buyer" })] };
+      const slowKey = await first.setup({ ...market, supplier: { id: "ntf-hang-slow", postback_url: hanging.postUrl } });
+      const goodKey = await first.setup({ ...market, supplier: { id: "ntf-hang-good", postback_url: good.url } });
+      for (let i = 0; i < 8; i++) expect((await first.lead(slowKey, { campaign: "ntf-hang", data: consumer() })).body.status).toBe("unsold");
+      for (let i = 0; i < 3; i++) expect((await first.lead(goodKey, { campaign: "ntf-hang", data: consumer() })).body.status).toBe("unsold");
+
+      const sweep = first.gavel.deliverNotifications();
+      const listed = (g: TestGavel, q: string) => g.admin("GET", `/v1/deliveries?${q}`).then((r) => r.body.items as any[]);
+      // The good receiver's notices are delivered while the hanging one holds its 5 sends.
+      await vi.waitFor(
+        async () => {
+          expect(hanging.posts).toHaveLength(5);
+          expect((await listed(first!, "receiver=supplier:ntf-hang-good&state=delivered")).length).toBe(3);
+        },
+        { timeout: 20_000, interval: 50 },
+      );
+      expect(good.effects).toHaveLength(3);
+      await first.close();
+      first = undefined;
+      expect(await sweep).toBe(8);
+      expect(hanging.posts).toHaveLength(5);
+
+      // Its rows were let go: all pending, none counted as an attempt, due for the next process at once.
+      second = await startTestGavel(env, { clock, target });
+      const slow = await listed(second, "receiver=supplier:ntf-hang-slow");
+      expect(slow.map((r) => [r.state, r.attempts, r.last_error])).toEqual(Array(8).fill(["pending", 0, null]));
+    } finally {
+      await first?.close();
+      await second?.close();
+      await Promise.all([good.server.close(), hanging.close(), buyer.close()]);
       await fresh.drop();
       if (dir) rmSync(dir, { recursive: true, force: true });
     }

@@ -10,7 +10,7 @@ import { operatorOf } from "./auth";
 import { pageLimit } from "./body";
 import { route, type AnyRoute } from "./route";
 
-const STATES = ["pending", "delivered", "dead"] as const;
+const STATES = ["pending", "delivered", "dead", "cancelled"] as const;
 
 export const DeliverySchema = z
   .object({
@@ -20,12 +20,15 @@ export const DeliverySchema = z
     lead_id: z.string().nullable(),
     receiver: z.string().meta({ description: "`supplier:<id>` or `buyer:<id>`" }),
     via: z.string().meta({ description: "How it is sent: `webhook`, or `email` (a supplier's notify_email)" }),
-    target: z.string().meta({ description: "The URL it is posted to, or the address it is mailed to, as configured when the event happened" }),
+    target: z.string().meta({
+      description:
+        "The URL it is posted to, or the address it is mailed to, as configured when the event happened, kept for audit: each attempt goes where the receiver's settings say at that attempt. Analysts see a URL's user:password and query values as `***`",
+    }),
     state: z.enum(STATES),
     attempts: z.number().int(),
-    next_attempt_at: z.string().nullable().meta({ description: "When a pending delivery is tried next; null once delivered or dead" }),
+    next_attempt_at: z.string().nullable().meta({ description: "When a pending delivery is tried next; null once delivered, dead or cancelled" }),
     last_status: z.number().int().nullable().meta({ description: "The HTTP status (by email: the SMTP reply code) of the last attempt; null when it got no answer" }),
-    last_error: z.string().nullable(),
+    last_error: z.string().nullable().meta({ description: "Why the last attempt failed; `receiver_removed` for a cancelled delivery (its receiver no longer has the URL or address: never sent)" }),
     created_at: z.string(),
     updated_at: z.string(),
     delivered_at: z.string().nullable(),
@@ -33,7 +36,28 @@ export const DeliverySchema = z
   })
   .meta({ id: "Delivery" });
 
-export function deliveryJson(r: DeliveryRow): z.infer<typeof DeliverySchema> {
+/**
+ * A postback URL may carry credentials (`https://user:pass@host/…`, `?token=…`): analysts see them
+ * as `***`, as they see channel secrets. Anything that is no URL (an email address) is shown as is.
+ */
+export function maskTarget(target: string): string {
+  let url: URL;
+  try {
+    url = new URL(target);
+  } catch {
+    return target;
+  }
+  if (url.username) url.username = "***";
+  if (url.password) url.password = "***";
+  if (url.search) {
+    const masked = new URLSearchParams();
+    for (const key of url.searchParams.keys()) if (!masked.has(key)) masked.append(key, "***");
+    url.search = masked.toString();
+  }
+  return url.toString();
+}
+
+export function deliveryJson(r: DeliveryRow, role: "admin" | "analyst"): z.infer<typeof DeliverySchema> {
   return {
     id: String(r.id),
     event_id: r.eventId,
@@ -41,7 +65,7 @@ export function deliveryJson(r: DeliveryRow): z.infer<typeof DeliverySchema> {
     lead_id: r.leadId,
     receiver: `${r.receiverKind}:${r.receiverId}`,
     via: r.via,
-    target: r.target,
+    target: role === "admin" ? r.target : maskTarget(r.target),
     state: r.state as (typeof STATES)[number],
     attempts: r.attempts,
     next_attempt_at: r.state === "pending" ? r.nextAttemptAt.toISOString() : null,
@@ -99,7 +123,8 @@ export function deliveryRoutes(deps: { database: Database; clock: Clock }): AnyR
           cursor: query.cursor === undefined ? undefined : Number(query.cursor),
           limit: query.limit,
         });
-        return c.json({ items: page.rows.map(deliveryJson), next_cursor: page.nextCursor });
+        const { role } = operatorOf(c);
+        return c.json({ items: page.rows.map((r) => deliveryJson(r, role)), next_cursor: page.nextCursor });
       },
     }),
     route({
@@ -113,7 +138,7 @@ export function deliveryRoutes(deps: { database: Database; clock: Clock }): AnyR
       async handler(c, { params }) {
         const row = await findDelivery(db, deliveryId(params.id));
         if (!row) throw new GavelError("not_found", `No delivery '${params.id}'`);
-        return c.json(deliveryJson(row));
+        return c.json(deliveryJson(row, operatorOf(c).role));
       },
     }),
     route({
@@ -121,14 +146,15 @@ export function deliveryRoutes(deps: { database: Database; clock: Clock }): AnyR
       path: "/v1/deliveries/{id}/replay",
       access: "admin",
       operationId: "replayDelivery",
-      summary: "Send a dead notification again: it is pending, due now, with its attempts counted afresh (audited)",
-      description: "The event id stays the same, so a receiver that already has the event can drop it. Only a dead delivery can be replayed (409 otherwise).",
+      summary: "Send a dead or cancelled notification again: it is pending, due now, with its attempts counted afresh (audited)",
+      description:
+        "The event id stays the same, so a receiver that already has the event can drop it. It goes to the receiver's URL as it is now (fix the URL, then replay). Only a dead or cancelled delivery can be replayed (409 otherwise); an attempt still out from before the replay cannot record its end on it.",
       tags: ["After the sale"],
       body: Replay,
-      responses: { 200: { description: "The delivery, pending again", schema: DeliverySchema }, 409: { description: "The delivery is not dead" } },
+      responses: { 200: { description: "The delivery, pending again", schema: DeliverySchema }, 409: { description: "The delivery is not dead or cancelled" } },
       async handler(c, { params, body }) {
         const row = await replayDelivery(deps, deliveryId(params.id), operatorOf(c).actor, body.note);
-        return c.json(deliveryJson(row));
+        return c.json(deliveryJson(row, operatorOf(c).role));
       },
     }),
   ];

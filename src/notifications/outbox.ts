@@ -2,8 +2,8 @@
 // (a supplier's `postback_url`, a buyer's `notify`). Each notice is a row of the `deliveries`
 // outbox, written by the very statement of its event, so an outcome is never recorded without its
 // notices nor a notice sent for an outcome that was not. Any process sharing the database delivers:
-// a sweep claims due rows (FOR UPDATE SKIP LOCKED, with a lease), sends each once and records the
-// end of the attempt; a failure is tried again after an exponential backoff with jitter, up to
+// a sweep claims due rows (FOR UPDATE SKIP LOCKED, with a lease on the database's clock), sends each
+// once to where its receiver's settings say now, and records the end of the attempt; a failure is tried again after an exponential backoff with jitter, up to
 // `maxAttempts`, then the row is dead until an operator replays it. Delivery is at least once: a
 // process dying after a receiver took a notice but before recording it sends it again after the
 // lease, with the same event id, which a receiver dedups by.
@@ -26,7 +26,7 @@ export type SendResult = { ok: true; status: number | null } | { ok: false; stat
  * Sends one claimed notice by one means (`via`). `webhook` is built in; another (email, say)
  * registers its own sender under its name, and rows with that `via` go through it.
  */
-export type Sender = (delivery: ClaimedDelivery, context: { nowMs: number }) => Promise<SendResult>;
+export type Sender = (delivery: ClaimedDelivery, context: { nowMs: number; signal: AbortSignal }) => Promise<SendResult>;
 
 export interface OutboxOptions {
   database: Database;
@@ -41,8 +41,10 @@ export interface OutboxOptions {
   timeoutMs: number;
   /** Senders besides `webhook`, by `via`. */
   senders?: Record<string, Sender>;
-  /** Rows claimed per round of a sweep. */
+  /** Sends in flight at most, in this process. */
   batch?: number;
+  /** Sends in flight at most to one receiver (kind, id and via), in this process: a slow one holds no one else. */
+  perReceiver?: number;
   /** Where a dead letter is announced (a warning: it waits for an operator's replay). */
   logger?: Logger;
 }
@@ -60,13 +62,20 @@ export function backoffMs(attempt: number, retryMs: number, random: () => number
   return Math.round(full / 2 + (full / 2) * random());
 }
 
+/** The reason a notice ends unsent when its receiver no longer has the URL (or address) it was for. */
+export const RECEIVER_REMOVED = "receiver_removed";
+
 export class Outbox {
   private readonly agent = new Agent({ keepAliveTimeout: 10_000, connections: 16 });
   private readonly senders: Record<string, Sender>;
   private sweeping: Promise<number> | undefined;
+  /** Aborted by stop(): no more claims, and sends in flight are cut off. */
+  private readonly stopping = new AbortController();
+  /** Sends in flight in this process, by receiver (`kind:id:via`). */
+  private readonly busy = new Map<string, number>();
 
   constructor(private readonly options: OutboxOptions) {
-    this.senders = { webhook: (d, c) => this.postWebhook(d, c.nowMs), ...options.senders };
+    this.senders = { webhook: (d, c) => this.postWebhook(d, c.nowMs, c.signal), ...options.senders };
   }
 
   /** How long a claimed row is this process's before another may claim it again. */
@@ -89,33 +98,68 @@ export class Outbox {
     return this.sweeping ?? this.deliverDue();
   }
 
+  /**
+   * A sweep keeps up to `batch` sends in flight, at most `perReceiver` of them to one receiver, and
+   * claims more as sends end, until a claim finds nothing due and nothing is in flight. A receiver
+   * that hangs holds its own few sends for the timeout; everyone else's go on around them.
+   */
   private async sweep(): Promise<number> {
     const batch = this.options.batch ?? 50;
+    const perReceiver = this.options.perReceiver ?? 5;
+    const inFlight = new Set<Promise<void>>();
     let attempts = 0;
     for (;;) {
-      const claimed = await claimDueDeliveries(this.options.database.db, this.options.clock.now(), batch, this.leaseMs);
-      await Promise.all(claimed.map((d) => this.attempt(d)));
-      attempts += claimed.length;
-      if (claimed.length < batch) return attempts;
+      const room = batch - inFlight.size;
+      if (!this.stopping.signal.aborted && room > 0) {
+        const busy = [...this.busy.keys()];
+        const claimed = await claimDueDeliveries(this.options.database.db, this.options.clock.now(), room, this.leaseMs, { perReceiver, busy });
+        attempts += claimed.length;
+        for (const delivery of claimed) {
+          const receiver = `${delivery.receiverKind}:${delivery.receiverId}:${delivery.via}`;
+          this.busy.set(receiver, (this.busy.get(receiver) ?? 0) + 1);
+          const sending: Promise<void> = this.attempt(delivery).finally(() => {
+            inFlight.delete(sending);
+            const left = (this.busy.get(receiver) ?? 1) - 1;
+            if (left > 0) this.busy.set(receiver, left);
+            else this.busy.delete(receiver);
+          });
+          inFlight.add(sending);
+        }
+        // Done when nothing is due, not just nothing of receivers that were busy when the claim began.
+        if (claimed.length === 0 && inFlight.size === 0 && busy.length === 0) return attempts;
+      } else if (inFlight.size === 0) return attempts;
+      if (inFlight.size > 0) await Promise.race(inFlight);
     }
   }
 
   private async attempt(delivery: ClaimedDelivery): Promise<void> {
+    const db = this.options.database.db;
+    if (delivery.receiverRemoved) {
+      // Its receiver no longer has the URL (or address) it was for: it ends here, never sent.
+      await finishAttempt(db, delivery, this.options.clock.now(), { kind: "cancelled", error: RECEIVER_REMOVED });
+      return;
+    }
     const sender = this.senders[delivery.via];
     let result: SendResult;
     try {
       result = sender
-        ? await sender(delivery, { nowMs: this.options.clock.now() })
+        ? await sender(delivery, { nowMs: this.options.clock.now(), signal: this.stopping.signal })
         : { ok: false, status: null, error: `no sender for via '${delivery.via}' in this process` };
     } catch (error) {
       result = { ok: false, status: null, error: (error as Error).message ?? String(error) };
     }
     const now = this.options.clock.now();
+    if (!result.ok && this.stopping.signal.aborted) {
+      // Cut off by stop(): not the receiver's failure. The row is let go, due at once for whichever
+      // process sweeps next, without this attempt counted.
+      await finishAttempt(db, delivery, now, { kind: "released" }).catch(() => false);
+      return;
+    }
     let end: AttemptEnd;
     if (result.ok) end = { kind: "delivered", status: result.status };
     else if (delivery.attempt >= this.options.maxAttempts) end = { kind: "dead", status: result.status, error: result.error };
     else end = { kind: "retry", status: result.status, error: result.error, nextAttemptAt: now + backoffMs(delivery.attempt, this.options.retryMs, this.options.random) };
-    const recorded = await finishAttempt(this.options.database.db, delivery, now, end);
+    const recorded = await finishAttempt(db, delivery, now, end);
     if (recorded && end.kind === "dead")
       this.options.logger?.warn(
         { delivery_id: delivery.id, event_id: delivery.eventId, receiver: `${delivery.receiverKind}:${delivery.receiverId}`, attempts: delivery.attempt, error: end.error },
@@ -124,7 +168,7 @@ export class Outbox {
   }
 
   /** POSTs the notice as JSON, signed like a buyer's requests; any 2xx is delivered. */
-  private async postWebhook(delivery: ClaimedDelivery, nowMs: number): Promise<SendResult> {
+  private async postWebhook(delivery: ClaimedDelivery, nowMs: number, stop: AbortSignal): Promise<SendResult> {
     const body = JSON.stringify(delivery.payload);
     const headers: Record<string, string> = {
       "content-type": "application/json",
@@ -144,7 +188,7 @@ export class Outbox {
         dispatcher: this.agent,
         headersTimeout: timeoutMs,
         bodyTimeout: timeoutMs,
-        signal: AbortSignal.timeout(timeoutMs),
+        signal: AbortSignal.any([AbortSignal.timeout(timeoutMs), stop]),
       });
       await res.body.dump({ limit: 64 * 1024 }).catch(() => {});
       if (res.statusCode >= 200 && res.statusCode < 300) return { ok: true, status: res.statusCode };
@@ -156,8 +200,18 @@ export class Outbox {
     }
   }
 
-  /** Waits for a running sweep, then closes the connections. */
+  /**
+   * Stops sweeping: no more claims, and sends in flight are cut off (their rows are let go, due
+   * again at once for another process or the next start). Shutdown takes no longer for a receiver
+   * that hangs.
+   */
+  stop(): void {
+    this.stopping.abort();
+  }
+
+  /** Stops, waits for the sweep to let its rows go, then closes the connections. */
   async close(): Promise<void> {
+    this.stop();
     await this.sweeping?.catch(() => {});
     await this.agent.close();
   }

@@ -17,7 +17,7 @@ export interface Delivery {
   receiver: string;
   via: string;
   target: string;
-  state: "pending" | "delivered" | "dead";
+  state: "pending" | "delivered" | "dead" | "cancelled";
   attempts: number;
   next_attempt_at: string | null;
   last_status: number | null;
@@ -27,7 +27,7 @@ export interface Delivery {
   delivered_at: string | null;
 }
 
-const STATES = ["dead", "pending", "delivered"] as const;
+const STATES = ["dead", "pending", "delivered", "cancelled"] as const;
 const TONES: Record<string, string> = { dead: "bad", pending: "warn", delivered: "good" };
 
 export function DeliveriesPage({ route }: { route: Route }) {
@@ -73,7 +73,7 @@ export function DeliveriesPage({ route }: { route: Route }) {
       label: "",
       kind: "text",
       render: (d) =>
-        d.state === "dead" ? (
+        d.state === "dead" || d.state === "cancelled" ? (
           <button type="button" class="secondary" data-replay={d.id} disabled={replaying === d.id} onClick={() => replay(d)}>
             Replay
           </button>
