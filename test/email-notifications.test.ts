@@ -55,6 +55,28 @@ describe("notifications by email", () => {
     expect(smtp.mails.filter((m) => m.to.includes("ops@supplier.test"))).toHaveLength(1);
   });
 
+  it("mails a buyer's notify.email each lead delivered to it", async () => {
+    const created = await g.admin("POST", "/v1/buyers", { id: "mail-crm", name: "CRM by mail", notify: { email: "crm@buyer.test" } });
+    expect(created.status).toBe(201);
+    const key = await g.setup({
+      campaign: { id: "mail-delivered" },
+      channels: [{ id: "mail-delivered-ch", buyer_id: "mail-crm", type: "direct_post", fixed_price: 8, post: { url: buyer.postUrl } }],
+    });
+    const res = await g.lead(key, { campaign: "mail-delivered", data: consumer() });
+    expect(res.body).toMatchObject({ status: "sold", price: 8 });
+    const leadId = res.body.lead_id as string;
+    expect(await g.gavel.deliverNotifications()).toBe(1);
+    const [mail, ...more] = smtp.mails.filter((m) => m.to.includes("crm@buyer.test"));
+    expect(more).toEqual([]);
+    expect(mail.headers).toMatchObject({ subject: `Lead delivered at 8.00: ${leadId}`, "x-gavel-event-id": `lead.delivered:${leadId}:mail-delivered-ch` });
+    expect(JSON.parse(mail.text)).toMatchObject({ event: "lead.delivered", lead_id: leadId, channel_id: "mail-delivered-ch", buyer_id: "mail-crm", price: 8, sale: "exclusive" });
+
+    // A notify with neither a url nor an email, or signing without a url, is refused field by field.
+    const empty = await g.admin("POST", "/v1/buyers", { id: "mail-crm-2", name: "x", notify: {} });
+    expect(empty.status).toBe(422);
+    expect(empty.body.errors.map((e: any) => e.path)).toContain("notify.url");
+  });
+
   it("sends by both means when the supplier has a postback_url and a notify_email, and retries a refused message", async () => {
     const hook = await startBuyer({ post: () => ({ status: 204 }) });
     try {

@@ -271,9 +271,10 @@ const SUPPLIER_NOTICES = `supplier_notices as (
       on conflict do nothing
     )`;
 const BUYER_NOTICES = `buyer_notices as (
-      -- One per sale: each buyer that bought the lead (a shared lead has several) hears of its own.
-      insert into deliveries (event_id, event, lead_id, receiver_kind, receiver_id, target, payload, next_attempt_at, created_at, updated_at)
-      select 'lead.delivered:' || a.lead_id || ':' || a.channel_id, 'lead.delivered', a.lead_id, 'buyer', ch.buyer_id, b.config->'notify'->>'url',
+      -- One per sale: each buyer that bought the lead (a shared lead has several) hears of its own, at
+      -- its notify.url and by email to its notify.email: one row each.
+      insert into deliveries (event_id, event, lead_id, receiver_kind, receiver_id, via, target, payload, next_attempt_at, created_at, updated_at)
+      select 'lead.delivered:' || a.lead_id || ':' || a.channel_id, 'lead.delivered', a.lead_id, 'buyer', ch.buyer_id, r.via, r.target,
              jsonb_build_object('event_id', 'lead.delivered:' || a.lead_id || ':' || a.channel_id, 'event', 'lead.delivered', 'lead_id', a.lead_id,
                'campaign_id', l.campaign_id, 'channel_id', a.channel_id, 'buyer_id', ch.buyer_id, 'price', round(coalesce(a.price_cents, 0) / 100.0, 2),
                -- Shared: sold to several buyers, by a shared campaign, or by a routing tier of strategy all (even to one buyer).
@@ -285,7 +286,8 @@ const BUYER_NOTICES = `buyer_notices as (
              o.decided_at, o.decided_at, o.decided_at
       from attempts_in a join lead_out l on l.id = a.lead_id join outcome o on o.id = a.lead_id
         join channels ch on ch.id = a.channel_id join buyers b on b.id = ch.buyer_id join campaigns c on c.id = l.campaign_id
-      where a.kind = 'post' and a.outcome = 'accepted' and l.status = 'sold' and b.config ? 'notify'
+        cross join lateral (values ('webhook', b.config->'notify'->>'url'), ('email', b.config->'notify'->>'email')) r(via, target)
+      where a.kind = 'post' and a.outcome = 'accepted' and l.status = 'sold' and r.target is not null
       on conflict do nothing
     )`;
 

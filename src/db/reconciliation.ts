@@ -180,13 +180,14 @@ export async function enqueueSettlementNotices(tx: Db, leadId: string, channelId
     on conflict do nothing`);
   if (channelId === null) return;
   await tx.execute(sql`
-    insert into deliveries (event_id, event, lead_id, receiver_kind, receiver_id, target, payload, next_attempt_at, created_at, updated_at)
-    select 'lead.delivered:' || l.id || ':' || ch.id, 'lead.delivered', l.id, 'buyer', ch.buyer_id, b.config->'notify'->>'url',
+    insert into deliveries (event_id, event, lead_id, receiver_kind, receiver_id, via, target, payload, next_attempt_at, created_at, updated_at)
+    select 'lead.delivered:' || l.id || ':' || ch.id, 'lead.delivered', l.id, 'buyer', ch.buyer_id, r.via, r.target,
            jsonb_build_object('event_id', 'lead.delivered:' || l.id || ':' || ch.id, 'event', 'lead.delivered', 'lead_id', l.id,
              'campaign_id', l.campaign_id, 'channel_id', ch.id, 'buyer_id', ch.buyer_id, 'price', round(l.revenue_cents / 100.0, 2),
              'sale', 'exclusive', 'test', l.test, 'occurred_at', ${at}::text),
            ${at}::timestamptz, ${at}::timestamptz, ${at}::timestamptz
     from leads l join channels ch on ch.id = ${channelId} join buyers b on b.id = ch.buyer_id
-    where l.id = ${leadId} and l.status = 'sold' and b.config ? 'notify'
+      cross join lateral (values ('webhook', b.config->'notify'->>'url'), ('email', b.config->'notify'->>'email')) r(via, target)
+    where l.id = ${leadId} and l.status = 'sold' and r.target is not null
     on conflict do nothing`);
 }

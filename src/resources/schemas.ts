@@ -340,10 +340,17 @@ const webhookUrl = z.url({ protocol: /^https?$/, message: "must be an http(s) UR
 /** A buyer's delivery notifications (README "Notifications"): one POST per lead it bought, for its CRM's routing. */
 export const BuyerNotify = z
   .object({
-    url: webhookUrl.meta({ description: "Where each sale to the buyer is announced (`lead.delivered`): the lead's id, campaign, channel, price and sale type" }),
+    url: webhookUrl
+      .optional()
+      .meta({ description: "Where each sale to the buyer is announced (`lead.delivered`): the lead's id, campaign, channel, price and sale type" }),
+    email: mailbox.optional().meta({ description: "An address that gets the same notices by email, through GAVEL_SMTP_URL" }),
     signing: NotificationSigning.optional(),
   })
   .strict()
+  .superRefine((n, ctx) => {
+    if (n.url === undefined && n.email === undefined) ctx.addIssue({ code: "custom", path: ["url"], message: "give a url, an email, or both" });
+    if (n.signing && n.url === undefined) ctx.addIssue({ code: "custom", path: ["signing"], message: "signs the webhook: set url too" });
+  })
   .meta({ id: "BuyerNotify" });
 export type BuyerNotify = z.infer<typeof BuyerNotify>;
 
