@@ -101,6 +101,12 @@ describe("sales confirmed by the buyer's postback", () => {
     expect(shared.body.errors).toContainEqual(expect.objectContaining({ path: "post.confirmed_by" }));
   });
 
+  it("shows in the test console that an accepted post awaits the buyer's postback", async () => {
+    const res = await g.admin("POST", "/v1/channels/pd-acme-ch/test", { data: consumer(), post: true });
+    expect(res.status).toBe(200);
+    expect(res.body.post.result).toMatchObject({ outcome: "accepted", price: 12, awaiting_confirmation: true });
+  });
+
   it("exports the setting and applies it back as no change", async () => {
     const exported = await fetch(`${g.url}/v1/config/export`, { headers: { authorization: `Bearer ${g.gavel.adminToken}` } });
     const text = await exported.text();

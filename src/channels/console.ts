@@ -156,11 +156,13 @@ const showPing = (o: PingOutcome) => ({
   ...(o.outcome === "bid" && o.captures && { captures: o.captures }),
 });
 
-const showPost = (o: PostOutcome) => ({
+const showPost = (o: PostOutcome, confirmedByPostback: boolean) => ({
   outcome: o.outcome,
   price: o.priceCents === null ? null : fromCents(o.priceCents),
   ...shownReason(attemptReason("post", o.outcome, o.reason)),
   redirect_url: o.redirectUrl,
+  // `post.confirmed_by: postback`: in an auction this acceptance leaves the lead pending, not sold.
+  ...(o.outcome === "accepted" && confirmedByPostback && { awaiting_confirmation: true }),
 });
 
 /** A reason as a trace shows it: the code, and its detail beside it (both null for a bid). */
@@ -223,7 +225,7 @@ export async function tryChannel(
       channel.postTimeoutMs,
       deps.maxBodyBytes,
     );
-    post = await exchange(deps, out, (response) => io.explainPost(response, bid.priceCents), mask, showPost);
+    post = await exchange(deps, out, (response) => io.explainPost(response, bid.priceCents), mask, (o) => showPost(o, config.post?.confirmed_by === "postback"));
   }
   return { ping, post };
 }

@@ -9,7 +9,7 @@ import { Badge, Empty, ReasonText, Show, Table, toneOf, useApi, type Column } fr
 
 const TEXT_FILTERS = ["campaign", "supplier", "source", "sub_id", "buyer", "channel", "reason"] as const;
 const LABELS: Record<string, string> = { sub_id: "Sub ID", buyer: "Bought by buyer", channel: "Bought via channel" };
-const STATUSES = ["sold", "unsold", "rejected", "duplicate", "error", "returned", "auctioning", "held", "expired", "received"];
+const STATUSES = ["sold", "pending", "unsold", "rejected", "duplicate", "error", "returned", "auctioning", "held", "expired", "received"];
 
 export function LeadsPage({ route }: { route: Route }) {
   const tz = route.params.get("tz") || browserZone();
