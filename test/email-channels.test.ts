@@ -2,7 +2,8 @@
 // starts on loopback: a lead sold by email through POST /v1/leads, the message as the buyer gets
 // it, a refusal falling back to the next buyer, and a send whose outcome is unknown.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createMailer } from "../src/email/mailer";
+import { loadConfig } from "../src/config";
+import { createMailer, smtpSettings } from "../src/email/mailer";
 import { startBuyer, type TestBuyer } from "./helpers/buyers";
 import { consumer, startTestGavel, type TestGavel } from "./helpers/gavel";
 import { startSmtp, type TestSmtp } from "./helpers/smtp";
@@ -169,6 +170,23 @@ describe("email channels", () => {
     expect(channel.post).toBeUndefined();
   });
 
+  it("explain treats an email channel as a direct post: at its fixed price, left out under the floor", async () => {
+    const key = await g.setup({
+      campaign: { id: "mail-explain", auction: { floor: 5 } },
+      channels: [
+        { id: "mail-explain-ok", type: "email", fixed_price: 6, email: { to: ["x@acme.test"], subject: "Lead" } },
+        { id: "mail-explain-cheap", type: "email", fixed_price: 4, email: { to: ["y@acme.test"], subject: "Lead" } },
+      ],
+      supplier: { id: "sup-mail-explain", name: "S", campaigns: ["mail-explain"] },
+    });
+    expect(key).toBeTruthy();
+    const res = await g.admin("POST", "/v1/campaigns/mail-explain/explain", { data: consumer(), supplier: "sup-mail-explain" });
+    expect(res.status).toBe(200);
+    const byId = Object.fromEntries(res.body.channels.map((c: any) => [c.channel_id ?? c.id, c]));
+    expect(byId["mail-explain-ok"]).toMatchObject({ eligible: true, type: "email" });
+    expect(byId["mail-explain-cheap"]).toMatchObject({ eligible: false, reasons: [expect.objectContaining({ reason: "below_floor" })] });
+  });
+
   it("checks an email channel when it is saved: its templates' fields, and nothing of HTTP", async () => {
     await g.setup({ campaign: { id: "mail-checks" }, channels: [] });
     const base = { id: "mail-checks-1", buyer_id: "acme", campaign_id: "mail-checks", type: "email", fixed_price: 2 };
@@ -192,6 +210,22 @@ describe("email channels", () => {
 });
 
 describe("the mailer", () => {
+  it("reads its settings from the environment, and refuses a half-set one", () => {
+    expect(smtpSettings({})).toBeNull();
+    expect(smtpSettings({ GAVEL_SMTP_URL: "smtps://u%40x:p%3Ass@mail.example", GAVEL_MAIL_FROM: "a@broker.test" })).toEqual({
+      host: "mail.example",
+      port: 465,
+      secure: true,
+      user: "u@x",
+      pass: "p:ss",
+      from: "a@broker.test",
+    });
+    expect(smtpSettings({ GAVEL_SMTP_HOST: "relay", GAVEL_SMTP_PORT: "2525", GAVEL_MAIL_FROM: "a@broker.test" })).toMatchObject({ host: "relay", port: 2525, secure: false });
+    expect(() => loadConfig({ GAVEL_SMTP_URL: "smtp://relay:25" })).toThrow(/GAVEL_MAIL_FROM/);
+    expect(() => loadConfig({ GAVEL_MAIL_FROM: "a@broker.test" })).toThrow(/GAVEL_SMTP_URL/);
+    expect(() => loadConfig({ GAVEL_SMTP_URL: "http://relay", GAVEL_MAIL_FROM: "a@broker.test" })).toThrow(/smtp:\/\//);
+  });
+
   it("says a message was not delivered when the server cannot be reached", async () => {
     const smtp = await startSmtp();
     const port = smtp.port;
