@@ -88,7 +88,10 @@ export const LEAD_REASONS = {
   no_bids: { means: "unsold: no channel bid" },
   all_rejected: { means: "unsold: every bid's buyer refused the post, or none could be posted" },
   deadline: { means: "unsold: the deadline passed before a buyer accepted" },
-  post_outcome_unknown: { means: "error: a post's outcome is unknown (the buyer may have the lead), so it was offered to no one else" },
+  post_outcome_unknown: {
+    means:
+      "error: a post's outcome is unknown (the buyer may have the lead), so it was offered to no one else; also a sold lead's while another of its posts is still unknown (README \"Reconciliation\")",
+  },
   database_unavailable: { means: "error: the database could not be reached to reserve a cap before a post" },
   interrupted: { means: "history: the process running the auction died, and another settled the lead" },
   sold_to: { means: "history: the sale; detail: the channel that bought (one event per sale of a shared lead)" },
@@ -111,7 +114,8 @@ export const LEAD_REASONS = {
   confirmed: { means: "history of a sale: the buyer's postback (or an operator) confirmed a pending lead's sale; detail: the channel, price and who confirmed it" },
   not_confirmed: { means: "unsold: a pending lead's sale was not confirmed within its channel's `confirm_within_hours` (or an operator said it was not); detail: the channel and who settled it" },
   resolved: {
-    means: "unsold, or history of a sale: a post's unknown outcome was settled, by an operator or the buyer's postback; detail: the outcome (the channel and price of a sale) and who settled it",
+    means:
+      "unsold (detail `unsold`), or history: a post's unknown outcome was settled, by an operator or the buyer's postback; the history's detail says the outcome (the channel and price of a sale) and who settled it",
   },
 } as const satisfies Record<string, CodeInfo>;
 

@@ -22,6 +22,8 @@ import { repoRoot, runShell, terminalEnv } from "./helpers/shell";
 const clock = testClock("2027-03-01T10:00:00Z");
 const SECRET = "rc-acme-postback-secret-01";
 const OTHER_SECRET = "rc-other-postback-secret-1";
+const SHARED_A_SECRET = "rc-shared-a-postback-secret";
+const SHARED_B_SECRET = "rc-shared-b-postback-secret";
 
 function signedHeaders(secret: string, body: string) {
   const ts = Math.floor(clock.now() / 1000);
@@ -56,6 +58,11 @@ describe("reconciling leads whose post's outcome is unknown", () => {
   /** Leads that ended error/post_outcome_unknown, each taken by one test. */
   const unknown: string[] = [];
   let analystToken: string;
+  /** The shared campaign's two hanging buyers, its supplier's key, and its leads (each with two unknown posts). */
+  let sharedA: Awaited<ReturnType<typeof t.buyer>>;
+  let sharedB: Awaited<ReturnType<typeof t.buyer>>;
+  let sharedKey: string;
+  const sharedLeads: string[] = [];
 
   async function postback(buyerId: string, secret: string, payload: unknown) {
     const body = JSON.stringify(payload);
@@ -113,6 +120,40 @@ describe("reconciling leads whose post's outcome is unknown", () => {
     soldLead = sold.body.lead_id;
     expect((await g.admin("PATCH", "/v1/channels/rc-acme-ch", { status: "active" })).status).toBe(200);
 
+    // A shared campaign (two sales) whose two buyers both hang on the post: each lead ends
+    // error/post_outcome_unknown with two posts whose outcome is unknown.
+    sharedA = await t.buyer({ ping: () => ({ json: { bid: 12 } }), post: () => ({ hang: true }) });
+    sharedB = await t.buyer({ ping: () => ({ json: { bid: 10 } }), post: () => ({ hang: true }) });
+    for (const [id, secret] of [
+      ["rc-sa", SHARED_A_SECRET],
+      ["rc-sb", SHARED_B_SECRET],
+    ])
+      expect(
+        (
+          await g.admin("POST", "/v1/buyers", {
+            id,
+            name: id,
+            postbacks: { secret },
+            caps: [{ period: "day", leads: 100, spend: 5000 }],
+            dedup: { fields: ["email"], lookback_days: 90 },
+            notify: { url: "http://127.0.0.1:9/crm" },
+          })
+        ).status,
+      ).toBe(201);
+    sharedKey = await g.setup({
+      campaign: { id: "rc-shared", auction: { mode: "shared", max_sells: 2, timeout_ms: 20_000, post_timeout_ms: 300 }, payout: { type: "revshare", percent: 50 } },
+      supplier: { postback_url: "http://127.0.0.1:9/postbacks" },
+      channels: [
+        pingPost("rc-sa-ch", sharedA, { buyer_id: "rc-sa", buys: ["shared"] }),
+        pingPost("rc-sb-ch", sharedB, { buyer_id: "rc-sb", buys: ["shared"] }),
+      ],
+    });
+    for (let i = 0; i < 2; i++) {
+      const res = await g.lead(sharedKey, { campaign: "rc-shared", data: consumer({ email: `rc-shared-${i}@example.com` }) });
+      expect(res.body).toMatchObject({ status: "error", price: 0 });
+      sharedLeads.push(res.body.lead_id);
+    }
+
     const token = await g.admin("POST", "/v1/tokens", { name: "rc-analyst", role: "analyst" });
     analystToken = token.body.token;
     // Every lead is in the rollups (its hour, day, week and four weeks) before any is settled.
@@ -139,8 +180,11 @@ describe("reconciling leads whose post's outcome is unknown", () => {
       status: "sold",
       price: 5,
       revenue: 10,
+      sold_to: 1,
       sold_channel: "rc-acme-ch",
       sold_buyer: "rc-acme",
+      posts: [{ channel_id: "rc-acme-ch", outcome: "accepted", price: 10 }],
+      open_channels: [],
       resolved_at: new Date(clock.now()).toISOString(),
       resolved_by: "env:ADMIN_TOKEN",
     });
@@ -169,6 +213,7 @@ describe("reconciling leads whose post's outcome is unknown", () => {
         resource: `leads/${id}`,
         diff: [
           { path: "status", before: "error", after: "sold" },
+          { path: "posts.rc-acme-ch", before: "unknown", after: "accepted" },
           { path: "sold_channel", before: null, after: "rc-acme-ch" },
           { path: "revenue", before: 0, after: 10 },
           { path: "price", before: 0, after: 5 },
@@ -221,7 +266,15 @@ describe("reconciling leads whose post's outcome is unknown", () => {
     expect(res.status).toBe(200);
     expect(res.body).toMatchObject({ status: "unsold", price: 0, revenue: 0, sold_channel: null, sold_buyer: null });
     const lead = await trace(id);
-    expect(lead).toMatchObject({ status: "unsold", reason: "resolved", detail: "unsold, by env:ADMIN_TOKEN", revenue: 0, sold_to: 0 });
+    // Who settled it is in its history and the audit log only: the lead's reason is the supplier's to read.
+    expect(lead).toMatchObject({ status: "unsold", reason: "resolved", detail: "unsold", revenue: 0, sold_to: 0 });
+    expect(lead.history.at(-1)).toMatchObject({ status: "unsold", reason: "resolved", detail: "unsold, by env:ADMIN_TOKEN" });
+    const supplierView = await (await fetch(`${g.url}/v1/leads/${id}`, { headers: { authorization: `Bearer ${key}` } })).json();
+    expect(supplierView).toMatchObject({ status: "unsold", reason: "resolved", detail: "unsold" });
+    expect(JSON.stringify(supplierView)).not.toContain("ADMIN_TOKEN");
+    const [unsoldNotice] = await g.gavel.database.rows<{ payload: any }>(sql`select payload from deliveries where lead_id = ${id} and event = 'lead.unsold'`);
+    const unsoldPayload = typeof unsoldNotice.payload === "string" ? JSON.parse(unsoldNotice.payload) : unsoldNotice.payload;
+    expect(unsoldPayload.reason).toBe("resolved: unsold");
     expect(lead.attempts.filter((a: any) => a.kind === "post")).toMatchObject([{ outcome: "rejected", reason: "rejected", price: 12 }]);
     expect(await used("/v1/channels/rc-acme-ch")).toEqual({ leads: 6, spend: 70 });
     expect(await used("/v1/buyers/rc-acme")).toEqual({ leads: 6, spend: 70 });
@@ -301,23 +354,194 @@ describe("reconciling leads whose post's outcome is unknown", () => {
     }
   });
 
-  it("settles a lead whose process died before recording its posts: any channel of its campaign may be named", async () => {
+  it("settles a lead whose process died before recording its posts: any channel of its campaign, its price bounded or confirmed, its caps counted", async () => {
     // As the interrupted sweep leaves such a lead (db/leads.ts settleInterruptedLeads): error, no
     // attempts. Received after the hours this file rolls up, as a lead arriving now would be.
     const model = await trace(unknown[4]);
-    const id = "rc-interrupted-1";
-    await g.gavel.database.rows(sql`
-      insert into leads (id, campaign_id, supplier_id, status, reason, test, data, received_at, decided_at)
-      values (${id}, 'rc-auto', ${model.supplier}, 'error', 'post_outcome_unknown', false, ${JSON.stringify(consumer())}::jsonb,
-              '2027-04-10T10:00:00Z', '2027-04-10T10:00:20Z')`);
-    const elsewhere = await resolve(id, { outcome: "sold", channel_id: "pb-nowhere", price: 5 });
+    const interrupted = async (id: string) =>
+      g.gavel.database.rows(sql`
+        insert into leads (id, campaign_id, supplier_id, status, reason, test, data, received_at, decided_at)
+        values (${id}, 'rc-auto', ${model.supplier}, 'error', 'post_outcome_unknown', false, ${JSON.stringify(consumer({ email: `${id}@example.com` }))}::jsonb,
+                '2027-04-10T10:00:00Z', '2027-04-10T10:00:20Z')`);
+    const usage = async (scope: string, owner: string) =>
+      (
+        await g.gavel.database.rows<{ leads: number; spend: number; leads_limit: number | null }>(
+          sql`select leads, (spend_cents / 100.0)::float8 as spend, leads_limit from cap_usage
+              where scope = ${scope} and owner_id = ${owner} and period = 'day' and period_start = '2027-04-10T00:00:00Z'`,
+        )
+      ).map((r) => ({ leads: Number(r.leads), spend: Number(r.spend), limit: r.leads_limit === null ? null : Number(r.leads_limit) }));
+    await interrupted("rc-interrupted-1");
+    const elsewhere = await resolve("rc-interrupted-1", { outcome: "sold", channel_id: "pb-nowhere", price: 5 });
     expect(elsewhere.status).toBe(422);
     expect(elsewhere.body.errors).toEqual([{ path: "channel_id", message: "is not a channel of campaign 'rc-auto'" }]);
-    const res = await resolve(id, { outcome: "sold", channel_id: "rc-other-ch", price: 8 });
+    // A ping_post channel has no price to bound it by: the operator confirms the price.
+    const unconfirmed = await resolve("rc-interrupted-1", { outcome: "sold", channel_id: "rc-other-ch", price: 8 });
+    expect(unconfirmed.status).toBe(422);
+    expect(unconfirmed.body.errors.map((e: any) => e.path)).toEqual(["confirm"]);
+    expect(await trace("rc-interrupted-1")).toMatchObject({ status: "error", reason: "post_outcome_unknown" });
+    const res = await resolve("rc-interrupted-1", { outcome: "sold", channel_id: "rc-other-ch", price: 8, confirm: true });
     expect(res.status).toBe(200);
-    expect(res.body).toMatchObject({ status: "sold", revenue: 8, price: 4, sold_channel: "rc-other-ch", sold_buyer: "rc-other" });
-    expect(await trace(id)).toMatchObject({ status: "sold", revenue: 8, price: 4, sold_channel: "rc-other-ch", attempts: [] });
+    expect(res.body).toMatchObject({ status: "sold", revenue: 8, price: 4, sold_to: 1, sold_channel: "rc-other-ch", sold_buyer: "rc-other", posts: [], open_channels: [] });
+    expect(await trace("rc-interrupted-1")).toMatchObject({ status: "sold", revenue: 8, price: 4, sold_channel: "rc-other-ch", attempts: [] });
+    expect((await resolve("rc-interrupted-1", { outcome: "unsold" })).status).toBe(409);
+    // Counted as its sale would have been: the buyer's day cap (of the day it arrived), and the
+    // consumer's claim in the buyer's dedup window.
+    expect(await usage("buyer", "rc-other")).toEqual([{ leads: 1, spend: 8, limit: 100 }]);
+    const [claim] = await g.gavel.database.rows<{ n: number }>(sql`select count(*)::int as n from buyer_dedup_keys where buyer_id = 'rc-other' and lead_id = 'rc-interrupted-1'`);
+    expect(claim.n).toBe(1);
+
+    // A direct_post channel (paused, so no auction here posts to it) is bounded by its fixed price,
+    // and its cap of one lead a day is counted past, never refused: the sale was made.
+    const direct = await g.admin("POST", "/v1/channels", {
+      id: "rc-direct-ch",
+      campaign_id: "rc-auto",
+      buyer_id: "rc-other",
+      type: "direct_post",
+      status: "paused",
+      post: { url: "http://127.0.0.1:9/post" },
+      fixed_price: 9,
+      caps: [{ period: "day", leads: 1 }],
+    });
+    expect(direct.status, JSON.stringify(direct.body)).toBe(201);
+    await interrupted("rc-interrupted-2");
+    await interrupted("rc-interrupted-3");
+    const above = await resolve("rc-interrupted-2", { outcome: "sold", channel_id: "rc-direct-ch", price: 9.01, confirm: true });
+    expect(above.status).toBe(422);
+    expect(above.body.errors).toEqual([{ path: "price", message: "is above what channel 'rc-direct-ch' sells a lead at (9.00): a buyer never pays more than its price" }]);
+    expect((await resolve("rc-interrupted-2", { outcome: "sold", channel_id: "rc-direct-ch", price: 9 })).status).toBe(200);
+    expect(await usage("channel", "rc-direct-ch")).toEqual([{ leads: 1, spend: 9, limit: 1 }]);
+    expect((await resolve("rc-interrupted-3", { outcome: "sold", channel_id: "rc-direct-ch", price: 7 })).status).toBe(200);
+    expect(await usage("channel", "rc-direct-ch")).toEqual([{ leads: 2, spend: 16, limit: null }]);
+    expect(await usage("buyer", "rc-other")).toEqual([{ leads: 3, spend: 24, limit: 100 }]);
+  });
+
+  it("settles each post of a shared lead on its own: A's postback sells to A, B's post stays open (its reservation and dedup claim kept) until B's postback sells to B too", async () => {
+    const id = sharedLeads[0];
+    const posts = async () => (await trace(id)).attempts.filter((a: any) => a.kind === "post").map((a: any) => [a.channel_id, a.outcome, a.price]);
+    const claims = async (buyer: string) =>
+      (await g.gavel.database.rows<{ n: number }>(sql`select count(*)::int as n from buyer_dedup_keys where buyer_id = ${buyer} and lead_id = ${id}`))[0].n;
+    const payloads = async (event: string) =>
+      (await g.gavel.database.rows<{ payload: any }>(sql`select payload from deliveries where lead_id = ${id} and event = ${event} order by event_id`)).map((d) =>
+        typeof d.payload === "string" ? JSON.parse(d.payload) : d.payload,
+      );
+    expect((await posts()).sort()).toEqual([
+      ["rc-sa-ch", "unknown", 12],
+      ["rc-sb-ch", "unknown", 10],
+    ]);
+    expect([await used("/v1/buyers/rc-sa"), await used("/v1/buyers/rc-sb")]).toEqual([
+      { leads: 2, spend: 24 },
+      { leads: 2, spend: 20 },
+    ]);
+
+    // A's contacted postback settles A's post alone: the lead is sold (to A), B's post still open.
+    const a = await postback("rc-sa", SHARED_A_SECRET, { event_id: "rc-sa-1", lead_id: id, event: "contacted" });
+    expect(a.status).toBe(200);
+    expect(a.body.settled).toEqual({ status: "sold", channel_id: "rc-sa-ch", price: 12 });
+    expect(await trace(id)).toMatchObject({ status: "sold", reason: "post_outcome_unknown", sold_to: 1, revenue: 12, price: 6, sold_channel: "rc-sa-ch", sold_buyer: "rc-sa" });
+    expect((await posts()).sort()).toEqual([
+      ["rc-sa-ch", "accepted", 12],
+      ["rc-sb-ch", "unknown", 10],
+    ]);
+    // B keeps its reservation and its claim on the consumer; A's sale keeps its own.
+    expect(await used("/v1/buyers/rc-sb")).toEqual({ leads: 2, spend: 20 });
+    expect(await used("/v1/buyers/rc-sa")).toEqual({ leads: 2, spend: 24 });
+    expect([await claims("rc-sa"), await claims("rc-sb")]).toEqual([1, 1]);
+    // Listed still, by its reason: sold, with a post open.
+    const listed = await g.admin("GET", "/v1/leads?reason=post_outcome_unknown&campaign=rc-shared&limit=500");
+    expect(listed.body.items.filter((l: any) => l.id === id)).toMatchObject([{ status: "sold", reason: "post_outcome_unknown" }]);
+    // A hears of its sale, a shared one; the supplier is told once no post is open (its payout final).
+    expect(await payloads("lead.delivered")).toMatchObject([{ channel_id: "rc-sa-ch", buyer_id: "rc-sa", price: 12, sale: "shared" }]);
+    expect(await payloads("lead.sold")).toEqual([]);
+    // A's post is settled once.
+    const again = await resolve(id, { outcome: "sold", channel_id: "rc-sa-ch", price: 12 });
+    expect(again.status).toBe(409);
+    expect(again.body.detail).toContain("post to rc-sa-ch was settled already (accepted at 12.00");
+
+    // The same consumer again (five weeks on, within the buyers' 90-day dedup windows): neither
+    // buyer is offered it, B no more than A, and B is never posted it.
+    const later = "2027-04-06T10:00:00Z";
+    clock.set(later);
+    const postsToB = sharedB.posts.length;
+    const resent = await g.lead(sharedKey, { campaign: "rc-shared", data: consumer({ email: "rc-shared-0@example.com" }) });
+    clock.set("2027-03-01T10:00:00Z");
+    expect(resent.body.status).toBe("unsold");
+    const resentTrace = await trace(resent.body.lead_id);
+    expect(resentTrace.excluded.map((e: any) => [e.channel_id, e.reason]).sort()).toEqual([
+      ["rc-sa-ch", "buyer_duplicate"],
+      ["rc-sb-ch", "buyer_duplicate"],
+    ]);
+    expect(resentTrace.attempts.filter((x: any) => x.kind === "post")).toEqual([]);
+    expect(sharedB.posts.length).toBe(postsToB);
+
+    // B's own contacted postback then settles B's post: a second sale, no longer "bought no lead".
+    const b = await postback("rc-sb", SHARED_B_SECRET, { event_id: "rc-sb-1", lead_id: id, event: "contacted" });
+    expect(b.status).toBe(200);
+    expect(b.body.settled).toEqual({ status: "sold", channel_id: "rc-sb-ch", price: 10 });
+    const lead = await trace(id);
+    expect(lead).toMatchObject({ status: "sold", reason: null, sold_to: 2, revenue: 22, price: 11, sold_channel: "rc-sa-ch", sold_buyer: "rc-sa" });
+    expect(lead.sales).toEqual([
+      { channel_id: "rc-sa-ch", buyer_id: "rc-sa", price: 12 },
+      { channel_id: "rc-sb-ch", buyer_id: "rc-sb", price: 10 },
+    ]);
+    expect(lead.history.filter((h: any) => h.reason === "resolved").map((h: any) => [h.status, h.detail])).toEqual([
+      ["sold", "sold to rc-sa-ch at 12.00, by postback:rc-sa/rc-sa-1"],
+      ["sold", "sold to rc-sb-ch at 10.00, by postback:rc-sb/rc-sb-1"],
+    ]);
+    expect(await used("/v1/buyers/rc-sb")).toEqual({ leads: 2, spend: 20 });
+    expect(await payloads("lead.delivered")).toMatchObject([
+      { channel_id: "rc-sa-ch", price: 12, sale: "shared" },
+      { channel_id: "rc-sb-ch", price: 10, sale: "shared" },
+    ]);
+    // The supplier hears it sold once, with the payout of both sales.
+    expect(await payloads("lead.sold")).toMatchObject([{ event: "lead.sold", price: 11, reason: null }]);
+    const audit = await g.admin("GET", `/v1/audit?resource=leads/${id}`);
+    expect(audit.body.items.map((i: any) => [i.actor, i.diff.find((d: any) => d.path.startsWith("posts."))?.path])).toEqual(
+      expect.arrayContaining([
+        ["buyer:rc-sa", "posts.rc-sa-ch"],
+        ["buyer:rc-sb", "posts.rc-sb-ch"],
+      ]),
+    );
+    // Nothing is left to settle.
     expect((await resolve(id, { outcome: "unsold" })).status).toBe(409);
+
+    // The reports count both sales at their prices, the payout split between them (6 and 5).
+    const report = await g.admin("GET", "/v1/reports/channels?campaign=rc-shared&from=2027-02-26&to=2027-04-05");
+    const row = (channel: string) => report.body.rows.find((r: any) => r.key.channel === channel);
+    expect(row("rc-sa-ch")).toMatchObject({ sold: 1, revenue: 12, payout: 6 });
+    expect(row("rc-sb-ch")).toMatchObject({ sold: 1, revenue: 10, payout: 5 });
+  });
+
+  it("settles one post of a shared lead unsold: its reservation and claim given back, the lead still error until its last post is settled", async () => {
+    const id = sharedLeads[1];
+    const claims = async (buyer: string) =>
+      (await g.gavel.database.rows<{ n: number }>(sql`select count(*)::int as n from buyer_dedup_keys where buyer_id = ${buyer} and lead_id = ${id}`))[0].n;
+    const before = await used("/v1/buyers/rc-sb");
+    const res = await resolve(id, { outcome: "unsold", channel_id: "rc-sb-ch", note: "rc-sb has no record of it" });
+    expect(res.status).toBe(200);
+    expect(res.body).toMatchObject({
+      status: "error",
+      sold_to: 0,
+      revenue: 0,
+      posts: [{ channel_id: "rc-sb-ch", outcome: "rejected", price: 10 }],
+      open_channels: ["rc-sa-ch"],
+    });
+    expect(await trace(id)).toMatchObject({ status: "error", reason: "post_outcome_unknown" });
+    expect(await used("/v1/buyers/rc-sb")).toEqual({ leads: before.leads - 1, spend: before.spend - 10 });
+    expect([await claims("rc-sa"), await claims("rc-sb")]).toEqual([1, 0]);
+    expect(await notices(id)).toEqual([]);
+    // A channel whose post is not open is refused, by field; the settled one again is a 409.
+    const nowhere = await resolve(id, { outcome: "unsold", channel_id: "rc-other-ch" });
+    expect(nowhere.status).toBe(422);
+    expect(nowhere.body.errors).toEqual([{ path: "channel_id", message: "was not posted this lead with an unknown outcome (posted so: rc-sa-ch)" }]);
+    expect((await resolve(id, { outcome: "unsold", channel_id: "rc-sb-ch" })).status).toBe(409);
+    // The last open post settled sold: the lead is sold once, and its supplier told so.
+    const sold = await resolve(id, { outcome: "sold", channel_id: "rc-sa-ch", price: 11 });
+    expect(sold.body).toMatchObject({ status: "sold", sold_to: 1, revenue: 11, price: 5.5, sold_channel: "rc-sa-ch", open_channels: [] });
+    expect(await trace(id)).toMatchObject({ status: "sold", reason: null, sold_to: 1 });
+    expect(await notices(id)).toEqual([
+      { event: "lead.delivered", receiver: "rc-sa", price: 11 },
+      { event: "lead.sold", receiver: expect.stringMatching(/^sup-/), price: 5.5 },
+    ]);
   });
 
   it("runs the README's recipe: lists the lead, settles it sold, and refuses a second settlement", async () => {

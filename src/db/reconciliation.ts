@@ -2,7 +2,7 @@
 // Each takes a transaction first, so the lead, its posts, the caps and its history and audit entries
 // change together or not at all.
 import { sql } from "drizzle-orm";
-import { lockOrder, type UsageKey } from "./caps";
+import { lockOrder, type CapClaim, type UsageKey } from "./caps";
 import { txRows, type Db } from "./client";
 
 /** Raw posts of a lead are looked for this far either side of its auction (as db/after-sale.ts). */
@@ -96,6 +96,20 @@ export async function campaignChannelBuyer(tx: Db, campaignId: string, channelId
   return row?.buyer_id;
 }
 
+/**
+ * A post whose outcome was unknown, now known: only while it is still unknown (`unknown` or
+ * `invalid_response`), false when it is not (settled meanwhile: nothing changed).
+ */
+export async function settleOpenPost(tx: Db, post: Pick<LeadPost, "id" | "startedAt">, settled: { outcome: "accepted" | "rejected"; priceCents: number | null; reason: string }): Promise<boolean> {
+  const rows = await txRows(
+    tx,
+    sql`update attempts set outcome = ${settled.outcome}, price_cents = ${settled.priceCents}, reason = ${settled.reason}
+        where id = ${post.id} and started_at = ${post.startedAt.toISOString()}::timestamptz and outcome in ('unknown', 'invalid_response')
+        returning id`,
+  );
+  return rows.length === 1;
+}
+
 /** A post's outcome, now known. */
 export async function settlePost(tx: Db, post: Pick<LeadPost, "id" | "startedAt">, settled: { outcome: "accepted" | "rejected"; priceCents: number | null; reason: string }): Promise<void> {
   await tx.execute(sql`
@@ -104,29 +118,60 @@ export async function settlePost(tx: Db, post: Pick<LeadPost, "id" | "startedAt"
 }
 
 export interface SettledLead {
-  status: "sold" | "unsold";
+  /** `error` while no post is settled sold and some are still open. */
+  status: "sold" | "unsold" | "error";
   reason: string | null;
   priceCents: number;
   revenueCents: number;
+  soldTo: number;
   soldChannelId: string | null;
   soldBuyerId: string | null;
 }
 
 /**
- * Settles the lead, only while its outcome is still unknown (`error`, `post_outcome_unknown`):
- * false when it is not (then nothing changed). The condition is the update's own, so of two
- * settlements of one lead only the first changes it, whatever locks their callers took.
+ * Settles the lead (in part, while posts of it are still open), only while it still waits for a
+ * post's outcome: reason `post_outcome_unknown`, status `error` (or `sold`, once one of its posts
+ * was settled sold). False when it does not (then nothing changed): the condition is the update's
+ * own, so of two settlements only the first changes it, whatever locks their callers took.
  */
 export async function settleLeadRow(tx: Db, id: string, settled: SettledLead): Promise<boolean> {
   const rows = await txRows(
     tx,
     sql`update leads set status = ${settled.status}, reason = ${settled.reason}, price_cents = ${settled.priceCents},
-               revenue_cents = ${settled.revenueCents}, sold_to = ${settled.status === "sold" ? 1 : 0},
+               revenue_cents = ${settled.revenueCents}, sold_to = ${settled.soldTo},
                sold_channel_id = ${settled.soldChannelId}, sold_buyer_id = ${settled.soldBuyerId}
-        where id = ${id} and status = 'error' and (reason = 'post_outcome_unknown' or reason like 'post_outcome_unknown:%')
+        where id = ${id} and status in ('error', 'sold') and (reason = 'post_outcome_unknown' or reason like 'post_outcome_unknown:%')
         returning id`,
   );
   return rows.length === 1;
+}
+
+/**
+ * Counts a sale Gavel has no reservation for (a lead whose process died before recording its
+ * posts, settled sold): its caps as a sale reserves them, forced, since the sale was made — a cap
+ * it passes is over (a row's limit is left off until the next reservation writes it again, which
+ * the cap then refuses) — and the consumer's claim for the buyer's dedup window.
+ */
+export async function forceReservation(tx: Db, claims: readonly CapClaim[], buyer?: { buyerId: string; leadId: string; keys: readonly string[]; seenAt: number }): Promise<void> {
+  for (const c of lockOrder(claims)) {
+    const limit = (n: number, max: number | null) => (max !== null && n <= max ? max : null);
+    await tx.execute(sql`
+      insert into cap_usage (scope, owner_id, period, period_start, resets_at, leads, spend_cents, leads_limit, spend_limit_cents)
+      values (${c.scope}, ${c.ownerId}, ${c.period}, ${new Date(c.periodStart).toISOString()}::timestamptz,
+              ${c.resetsAt === null ? null : new Date(c.resetsAt).toISOString()}::timestamptz, ${c.leads}, ${c.spendCents},
+              ${limit(c.leads, c.leadsLimit)}, ${limit(c.spendCents, c.spendLimitCents)})
+      on conflict (scope, owner_id, period, period_start) do update
+        set leads = cap_usage.leads + excluded.leads, spend_cents = cap_usage.spend_cents + excluded.spend_cents,
+            leads_limit = case when cap_usage.leads + excluded.leads <= cap_usage.leads_limit then cap_usage.leads_limit end,
+            spend_limit_cents = case when cap_usage.spend_cents + excluded.spend_cents <= cap_usage.spend_limit_cents then cap_usage.spend_limit_cents end`);
+  }
+  if (!buyer?.keys.length) return;
+  const seenAt = new Date(buyer.seenAt).toISOString();
+  for (const key of [...buyer.keys].sort())
+    await tx.execute(sql`
+      insert into buyer_dedup_keys (buyer_id, key_hash, lead_id, seen_at) values (${buyer.buyerId}, ${key}, ${buyer.leadId}, ${seenAt}::timestamptz)
+      on conflict (buyer_id, key_hash) do update set lead_id = excluded.lead_id, seen_at = excluded.seen_at
+        where buyer_dedup_keys.seen_at <= excluded.seen_at`);
 }
 
 /**
@@ -165,6 +210,12 @@ export async function giveBackBuyerClaim(tx: Db, buyerId: string, leadId: string
  * Only for receivers that asked for them; an event's id names the lead, so it is written once.
  */
 export async function enqueueSettlementNotices(tx: Db, leadId: string, channelId: string | null, atMs: number): Promise<void> {
+  await enqueueSupplierNotice(tx, leadId, atMs);
+  if (channelId !== null) await enqueueDeliveredNotice(tx, leadId, channelId, null, atMs);
+}
+
+/** The supplier's `lead.sold` or `lead.unsold` of a settled lead, with its payout (once: its event id names the lead). */
+export async function enqueueSupplierNotice(tx: Db, leadId: string, atMs: number): Promise<void> {
   const at = new Date(atMs).toISOString();
   await tx.execute(sql`
     insert into deliveries (event_id, event, lead_id, receiver_kind, receiver_id, via, target, payload, next_attempt_at, created_at, updated_at)
@@ -178,15 +229,28 @@ export async function enqueueSettlementNotices(tx: Db, leadId: string, channelId
       cross join lateral (values ('webhook', s.config->>'postback_url'), ('email', s.config->>'notify_email')) r(via, target)
     where l.id = ${leadId} and l.status in ('sold', 'unsold') and r.target is not null
     on conflict do nothing`);
-  if (channelId === null) return;
+}
+
+/**
+ * A sale's buyer hears `lead.delivered` (once per sale: its event id names the lead and channel), at
+ * the sale's price (null: the lead's revenue, for its only sale), and whether the sale is shared as
+ * FINISH says it: sold to several buyers, by a shared campaign, or by a routing tier of strategy `all`.
+ */
+export async function enqueueDeliveredNotice(tx: Db, leadId: string, channelId: string, priceCents: number | null, atMs: number): Promise<void> {
+  const at = new Date(atMs).toISOString();
   await tx.execute(sql`
     insert into deliveries (event_id, event, lead_id, receiver_kind, receiver_id, via, target, payload, next_attempt_at, created_at, updated_at)
     select 'lead.delivered:' || l.id || ':' || ch.id, 'lead.delivered', l.id, 'buyer', ch.buyer_id, r.via, r.target,
            jsonb_build_object('event_id', 'lead.delivered:' || l.id || ':' || ch.id, 'event', 'lead.delivered', 'lead_id', l.id,
-             'campaign_id', l.campaign_id, 'channel_id', ch.id, 'buyer_id', ch.buyer_id, 'price', round(l.revenue_cents / 100.0, 2),
-             'sale', 'exclusive', 'test', l.test, 'occurred_at', ${at}::text),
+             'campaign_id', l.campaign_id, 'channel_id', ch.id, 'buyer_id', ch.buyer_id,
+             'price', round(coalesce(${priceCents}::bigint, l.revenue_cents) / 100.0, 2),
+             'sale', case when l.sold_to > 1 or c.config->'auction'->>'mode' = 'shared'
+                            or exists (select 1 from jsonb_array_elements(coalesce(l.routing->'tiers', '[]'::jsonb)) t
+                                       where t->>'strategy' = 'all' and t->'order' ? ch.id)
+                          then 'shared' else 'exclusive' end,
+             'test', l.test, 'occurred_at', ${at}::text),
            ${at}::timestamptz, ${at}::timestamptz, ${at}::timestamptz
-    from leads l join channels ch on ch.id = ${channelId} join buyers b on b.id = ch.buyer_id
+    from leads l join channels ch on ch.id = ${channelId} join buyers b on b.id = ch.buyer_id join campaigns c on c.id = l.campaign_id
       cross join lateral (values ('webhook', b.config->'notify'->>'url'), ('email', b.config->'notify'->>'email')) r(via, target)
     where l.id = ${leadId} and l.status = 'sold' and r.target is not null
     on conflict do nothing`);

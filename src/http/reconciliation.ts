@@ -11,14 +11,14 @@ export function reconciliationRoutes(deps: ResolveDeps): AnyRoute[] {
       path: "/v1/leads/{id}/resolve",
       access: "admin",
       operationId: "resolveLead",
-      summary: "Settle a lead whose post's outcome was unknown: sold (to a channel, at a price) or unsold",
+      summary: "Settle a post whose outcome was unknown: sold (to its channel, at a price) or unsold",
       description:
-        "Only a lead that ended `error` with reason `post_outcome_unknown` (list them with `GET /v1/leads?status=error&reason=post_outcome_unknown`). `sold`: `channel_id` is a channel the lead was posted to with an unknown outcome (any channel of the campaign when the lead's process died before recording its posts), and `price` at most what that post offered; the lead becomes sold at that price, the supplier's payout is its payout rule and the campaign's margin on it, and the caps the post reserved stay counted (at that price). `unsold`: the post's reservation is given back. Either way every other unknown post of the lead is settled as not taken, the reports are restated, and the lead's history (`resolved`) and the audit log (`lead.resolve`) record who settled it and how. A lead is settled once: a second resolve, or one racing the first (or the buyer's postback that settled it), is a 409 saying how it was settled.",
+        "A lead waiting for a post's outcome: reason `post_outcome_unknown`, status `error` (or `sold` once one of its posts was settled sold; list them with `GET /v1/leads?reason=post_outcome_unknown`). Each post is settled on its own: `sold` names a channel the lead was posted to with an unknown outcome (any channel of the campaign when the lead's process died before recording its posts: at most its fixed price, or with `confirm: true` for a channel without one) and a `price` at most what that post offered; the post reads accepted at that price and its cap reservation stays counted. `unsold` with a `channel_id` settles that post not taken, without one every post still open; a post not taken gives back its reservation and the buyer's dedup claim. The other posts still open keep theirs and are settled later (resolve again, or their buyer's postback). The lead is sold once any post is (revenue the sum of its sales, payout on that sum), unsold when none is and none is left open, else still error. The reports are restated, each sale's buyer hears `lead.delivered`, the supplier `lead.sold` or `lead.unsold` once no post is left open, and the lead's history (`resolved`) and the audit log (`lead.resolve`) record who settled which post. A post is settled once: a second resolve of it, or one racing the first (or its buyer's postback), is a 409 saying how it was settled.",
       tags: ["After the sale"],
       body: Resolution,
       responses: {
         200: { description: "The lead, settled", schema: ResolvedLead },
-        409: { description: "The lead is not waiting to be settled: it was settled already, or did not end error/post_outcome_unknown" },
+        409: { description: "The post (or the lead) is not waiting to be settled: it was settled already, or the lead did not end error/post_outcome_unknown" },
       },
       async handler(c, { params, body }) {
         return c.json(await resolveLead(deps, params.id, body, operatorOf(c).actor));

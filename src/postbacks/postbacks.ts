@@ -13,7 +13,7 @@ import { leadPrice, toCents } from "../money";
 import { reasonText } from "../reasons";
 import type { Buyer } from "../resources/schemas";
 import { confirmByBuyer } from "../reconciliation/confirm";
-import { settleByBuyer } from "../reconciliation/resolve";
+import { settleByBuyer, settledSale } from "../reconciliation/resolve";
 import { requestReturn, type ReturnDeps } from "../returns/returns";
 
 export const POSTBACK_EVENTS = ["contacted", "converted", "return_requested"] as const;
@@ -98,7 +98,7 @@ export async function recordPostback(deps: ReturnDeps, buyer: Buyer, postback: P
         const settler = { actor, by: `postback:${buyer.id}/${postback.event_id}` };
         const settled =
           (await confirmByBuyer(tx, deps, postback.lead_id, buyer.id, settler)) ?? (await settleByBuyer(tx, deps, postback.lead_id, buyer.id, settler));
-        if (settled) answer.settled = { status: "sold", channel_id: settled.sold_channel!, price: settled.revenue };
+        if (settled) answer.settled = settledSale(settled);
         const [lead] = await tx.select().from(leads).where(eq(leads.id, postback.lead_id));
         // A buyer learns nothing of leads it did not buy: another's lead reads as no lead.
         if (!lead || !(await leadSales(tx, lead)).some((s) => s.buyerId === buyer.id))

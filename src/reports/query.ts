@@ -418,7 +418,10 @@ export async function reasonReport(database: Database, range: ReportRange, filte
   const rows = await reportRows<{ channel_id: string; stage: string; reason: string; count: number; orphans: number }>(database, sql`
     select channel_id, stage, reason, sum(count)::float8 as count, sum(orphans)::float8 as orphans
     from (${unionSql("report_reasons", ["channel_id", "stage", "reason", ...summedColumns("report_reasons").sums], null, range, columnFilter, test, { campaign: filter.campaign }, rolled, false)}) r
-    group by 1, 2, 3 order by 4 desc, 1, 2, 3`);
+    group by 1, 2, 3
+    -- A reason none has now (a restated lead's, settled after its hour was rolled) is no row.
+    having sum(count) <> 0 or sum(orphans) <> 0
+    order by 4 desc, 1, 2, 3`);
   const totals = { count: 0, orphans: 0 };
   for (const r of rows) {
     totals.count += Number(r.count);
