@@ -79,8 +79,8 @@ const LeadSummary = z
     sold_channel: z
       .string()
       .nullable()
-      .meta({ description: "Who bought: the id of the channel whose post accepted the lead (of a shared lead, the highest sale's); null unless sold" }),
-    sold_buyer: z.string().nullable().meta({ description: "Who bought: the id of the buyer of `sold_channel` when it bought; null unless sold" }),
+      .meta({ description: "Who bought: the id of the channel whose post accepted the lead (of a shared lead, the highest sale's); of a `pending` lead, the channel whose buyer's postback is to confirm the sale; null unless sold or pending" }),
+    sold_buyer: z.string().nullable().meta({ description: "Who bought: the id of the buyer of `sold_channel` when it bought (of a `pending` lead, the buyer to confirm it); null unless sold or pending" }),
     source: z.string().nullable().meta({ description: "The supplier's `source` tracking string, as submitted" }),
     sub_id: z.string().nullable().meta({ description: "The supplier's `sub_id` tracking string, as submitted" }),
     data: z.record(z.string(), z.unknown()).meta({ description: "Normalised lead data; pii fields read \"***\" for analysts" }),
