@@ -3,13 +3,17 @@
 // pending meanwhile (its supplier's answer, its trace, the caps and the reports say so), sold by
 // the postback, or unsold when none comes within confirm_within_hours; a postback racing the
 // expiry makes one outcome. A real Gavel, loopback buyers, a clock that moves only when told.
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { sql } from "drizzle-orm";
 import { beforeAll, describe, expect, it } from "vitest";
 import { signature } from "../src/channels/signing";
 import { timeRange } from "../src/http/body";
 import { dimensionReport } from "../src/reports/query";
 import { reportRange } from "../src/reports/range";
-import { answerBody, consumer, pingPost, testClock, useTestGavel, type TestGavel } from "./helpers/gavel";
+import { ADMIN, answerBody, consumer, pingPost, testClock, useTestGavel, type TestGavel } from "./helpers/gavel";
+import { jsonObjects, section } from "./helpers/readme";
+import { repoRoot, runShell, terminalEnv } from "./helpers/shell";
 
 const clock = testClock("2027-05-03T10:00:00Z");
 const SECRET = "pd-acme-postback-secret-01";
@@ -232,4 +236,24 @@ describe("sales confirmed by the buyer's postback", () => {
     expect(await trace(answer.lead_id)).toMatchObject({ status: "unsold", reason: "not_confirmed" });
     expect((await g.admin("POST", `/v1/leads/${answer.lead_id}/resolve`, { outcome: "unsold" })).status).toBe(409);
   });
+
+  it("runs the README's recipe: sets the channel, lists the pending lead and settles it unsold", async () => {
+    const waiting = await lead();
+    expect(waiting.status).toBe("pending");
+    const readme = readFileSync(join(repoRoot, "README.md"), "utf8");
+    const recipe = section(readme, "After the sale").match(/### Sales confirmed by postback[\s\S]*?^```bash\n([\s\S]*?)^```$/m)![1];
+    // The walkthrough's names are this file's: its acme channel, and its admin token.
+    const script = [
+      `auth=(-H "Authorization: Bearer ${ADMIN}" -H "Content-Type: application/json")`,
+      `json() { node -pe "JSON.parse(fs.readFileSync(0, 'utf8'))$1"; }`,
+      recipe.replaceAll("acme-auto-tx", "pd-acme-ch"),
+    ].join("\n");
+    const run = await runShell(`set -euo pipefail\n${script}`, terminalEnv([], { GAVEL: g.url }), 60_000);
+    expect(run.code, run.stdout + run.stderr).toBe(0);
+    const [listing, settled] = jsonObjects(run.stdout);
+    expect(listing.items).toMatchObject([{ id: waiting.lead_id, status: "pending", reason: "awaiting_confirmation" }]);
+    expect(settled).toMatchObject({ lead_id: waiting.lead_id, status: "unsold", price: 0, revenue: 0, sold_channel: null, resolved_by: "env:ADMIN_TOKEN" });
+    expect((await g.admin("GET", "/v1/channels/pd-acme-ch")).body.post).toMatchObject({ confirmed_by: "postback", confirm_within_hours: 48 });
+    expect(await trace(waiting.lead_id)).toMatchObject({ status: "unsold", reason: "not_confirmed" });
+  }, 90_000);
 });
