@@ -84,7 +84,12 @@ export interface ClaimOptions {
  */
 export async function claimDueDeliveries(db: Db, now: number, limit: number, leaseMs: number, options: ClaimOptions = { perReceiver: limit }): Promise<ClaimedDelivery[]> {
   const claim = randomUUID();
-  const busy = options.busy?.length ? sql`and r.receiver not in (${sql.join(options.busy.map((b) => sql`${b}`), sql`, `)})` : sql``;
+  const busy = options.busy?.length
+    ? sql`and receiver_kind || ':' || receiver_id || ':' || via not in (${sql.join(
+        options.busy.map((b) => sql`${b}`),
+        sql`, `,
+      )})`
+    : sql``;
   const rows = await txRows<{
     id: number | string;
     event_id: string;
@@ -100,13 +105,16 @@ export async function claimDueDeliveries(db: Db, now: number, limit: number, lea
   }>(
     db,
     sql`with ready as (
-          select id, receiver_kind || ':' || receiver_id || ':' || via as receiver,
-                 row_number() over (partition by receiver_kind, receiver_id, via order by next_attempt_at, id) as nth
-          from deliveries
-          where state = 'pending' and next_attempt_at <= ${ts(now)} and (leased_until is null or leased_until <= now())
+          -- The oldest due rows (a bounded look, by the due index), numbered per receiver.
+          select id, row_number() over (partition by receiver_kind, receiver_id, via order by next_attempt_at, id) as nth
+          from (
+            select id, receiver_kind, receiver_id, via, next_attempt_at from deliveries
+            where state = 'pending' and next_attempt_at <= ${ts(now)} and (leased_until is null or leased_until <= now()) ${busy}
+            order by next_attempt_at limit ${Math.max(limit, 1) * 20}
+          ) oldest
         ), due as (
           select d.id from deliveries d join ready r on r.id = d.id
-          where r.nth <= ${options.perReceiver} ${busy}
+          where r.nth <= ${options.perReceiver}
             and d.state = 'pending' and d.next_attempt_at <= ${ts(now)} and (d.leased_until is null or d.leased_until <= now())
           order by d.next_attempt_at, d.id limit ${limit}
           for update of d skip locked

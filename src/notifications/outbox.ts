@@ -108,12 +108,17 @@ export class Outbox {
     const perReceiver = this.options.perReceiver ?? 5;
     const inFlight = new Set<Promise<void>>();
     let attempts = 0;
+    // Whether a claim may find something now: rows were left (the last claim was full), or a
+    // receiver this process was busy with is free again. Otherwise a send ending claims nothing.
+    let worthClaiming = true;
     for (;;) {
       const room = batch - inFlight.size;
-      if (!this.stopping.signal.aborted && room > 0) {
+      if (!this.stopping.signal.aborted && room > 0 && (worthClaiming || inFlight.size === 0)) {
         const busy = [...this.busy.keys()];
+        worthClaiming = false; // a receiver freed while this claim runs sets it again
         const claimed = await claimDueDeliveries(this.options.database.db, this.options.clock.now(), room, this.leaseMs, { perReceiver, busy });
         attempts += claimed.length;
+        if (claimed.length === room) worthClaiming = true;
         for (const delivery of claimed) {
           const receiver = `${delivery.receiverKind}:${delivery.receiverId}:${delivery.via}`;
           this.busy.set(receiver, (this.busy.get(receiver) ?? 0) + 1);
@@ -121,7 +126,10 @@ export class Outbox {
             inFlight.delete(sending);
             const left = (this.busy.get(receiver) ?? 1) - 1;
             if (left > 0) this.busy.set(receiver, left);
-            else this.busy.delete(receiver);
+            else {
+              this.busy.delete(receiver);
+              worthClaiming = true;
+            }
           });
           inFlight.add(sending);
         }
