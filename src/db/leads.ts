@@ -258,12 +258,14 @@ export interface LeadOutcome {
 const SUPPLIER_NOTICES = `supplier_notices as (
       -- The supplier learns its own payout, never who bought (a held lead sold says it was held), by
       -- its postback_url and by email to its notify_email: one row each.
+      -- was_held is a scalar subquery with limit 1, not exists(): an exists() in a select list may be
+      -- planned as a hashed subplan, a full scan of lead_events on every group commit (db-plans.test.ts).
       insert into deliveries (event_id, event, lead_id, receiver_kind, receiver_id, via, target, payload, next_attempt_at, created_at, updated_at)
       select 'lead.' || l.status || ':' || l.id, 'lead.' || l.status, l.id, 'supplier', l.supplier_id, r.via, r.target,
              jsonb_build_object('event_id', 'lead.' || l.status || ':' || l.id, 'event', 'lead.' || l.status, 'lead_id', l.id,
                'campaign_id', l.campaign_id, 'status', l.status, 'reason', l.reason, 'price', round(l.price_cents / 100.0, 2),
                'source', l.source, 'sub_id', l.sub_id, 'test', l.test, 'occurred_at', o.decided_iso,
-               'was_held', exists (select 1 from lead_events e where e.lead_id = l.id and e.status = 'held')),
+               'was_held', coalesce((select true from lead_events e where e.lead_id = l.id and e.status = 'held' limit 1), false)),
              o.decided_at, o.decided_at, o.decided_at
       from lead_out l join outcome o on o.id = l.id join suppliers s on s.id = l.supplier_id
         cross join lateral (values ('webhook', s.config->>'postback_url'), ('email', s.config->>'notify_email')) r(via, target)
