@@ -23,6 +23,7 @@ describe("sales confirmed by the buyer's postback", () => {
   const t = useTestGavel({}, { clock });
   let g: TestGavel;
   let key: string;
+  let acmeUrls: { pingUrl: string; postUrl: string };
   const posted: unknown[] = [];
 
   async function postback(payload: unknown) {
@@ -68,6 +69,7 @@ describe("sales confirmed by the buyer's postback", () => {
         return { json: { status: "received" } };
       },
     });
+    acmeUrls = { pingUrl: acme.pingUrl, postUrl: acme.postUrl };
     const res = await g.admin("POST", "/v1/buyers", {
       id: "pd-acme",
       name: "pd-acme",
@@ -109,6 +111,25 @@ describe("sales confirmed by the buyer's postback", () => {
     const res = await g.admin("POST", "/v1/channels/pd-acme-ch/test", { data: consumer(), post: true });
     expect(res.status).toBe(200);
     expect(res.body.post.result).toMatchObject({ outcome: "accepted", price: 12, awaiting_confirmation: true });
+  });
+
+  it("takes README's Example 9 as written: the channel saves, and its accepted test post awaits the postback", async () => {
+    const readme = readFileSync(join(repoRoot, "README.md"), "utf8");
+    const start = readme.indexOf("### Example 9: a sale the buyer confirms later");
+    expect(start).toBeGreaterThan(0);
+    const example = jsonObjects(readme.slice(start, readme.indexOf("\n### ", start + 1))).find((o) => o.post);
+    const res = await g.admin("POST", "/v1/channels", {
+      ...pingPost("pd-example-9", acmeUrls),
+      buyer_id: "pd-acme",
+      campaign_id: "pd-auto",
+      ...example,
+      post: { ...example.post, url: acmeUrls.postUrl },
+    });
+    expect(res.status, JSON.stringify(res.body)).toBe(201);
+    expect(res.body.post).toMatchObject({ confirmed_by: "postback", confirm_within_hours: 48 });
+    const test = await g.admin("POST", "/v1/channels/pd-example-9/test", { data: consumer(), post: true });
+    expect(test.body.post.result).toMatchObject({ outcome: "accepted", awaiting_confirmation: true });
+    expect((await g.admin("DELETE", "/v1/channels/pd-example-9")).status).toBeLessThan(300);
   });
 
   it("exports the setting and applies it back as no change", async () => {
