@@ -8,6 +8,7 @@ import { join } from "node:path";
 import { sql } from "drizzle-orm";
 import { beforeAll, describe, expect, it } from "vitest";
 import { signature } from "../src/channels/signing";
+import { expirePendingLeads } from "../src/reconciliation/confirm";
 import { timeRange } from "../src/http/body";
 import { dimensionReport } from "../src/reports/query";
 import { reportRange } from "../src/reports/range";
@@ -34,8 +35,10 @@ describe("sales confirmed by the buyer's postback", () => {
       headers: { "content-type": "application/json", "x-gavel-timestamp": String(ts), "x-gavel-signature": `sha256=${signature(SECRET, ts, body)}` },
       body,
     });
-    return { status: res.status, body: await answerBody(res) };
+    return { status: res.status, body: await answerBody(res), retryAfter: res.headers.get("retry-after") };
   }
+  /** What acme does with a post before it answers it "received" (a test sets it, and clears it). */
+  let beforeAnswer: ((post: any) => Promise<void>) | null = null;
   const trace = async (id: string) => (await g.admin("GET", `/v1/leads/${id}`)).body;
   const used = async (path: string) => (await g.admin("GET", path)).body.caps[0].used;
   /** The channel's day cap usage of the day the lead arrived in (the API shows the current day's). */
@@ -66,6 +69,7 @@ describe("sales confirmed by the buyer's postback", () => {
       ping: () => ({ json: { bid: 12 } }),
       post: (req) => {
         posted.push(req.body);
+        if (beforeAnswer) return { held: beforeAnswer(req.body).then(() => ({ json: { status: "received" } })) };
         return { json: { status: "received" } };
       },
     });
@@ -215,11 +219,20 @@ describe("sales confirmed by the buyer's postback", () => {
     expect(again.status).toBe("pending");
   });
 
-  it("settles a postback racing the expiry as one outcome", async () => {
+  it("never sells by a postback after the wait ended: the postback and the sweep agree, racing or not", async () => {
     // The leads of earlier tests that still wait are settled first: each round's lead waits alone.
     clock.advance(25 * HOUR);
     await g.gavel.expirePending();
-    const outcomes = new Set<string>();
+    // Due to the millisecond: the postback is refused, and the lead waits for the sweep to end it.
+    const late = await lead();
+    clock.advance(24 * HOUR);
+    const refused = await postback({ event_id: "pd-late-1", lead_id: late.lead_id, event: "contacted" });
+    expect(refused.status).toBe(409);
+    expect(refused.body.detail).toContain("not_confirmed");
+    expect(await trace(late.lead_id)).toMatchObject({ status: "pending" });
+    await g.gavel.expirePending();
+    expect(await trace(late.lead_id)).toMatchObject({ status: "unsold", reason: "not_confirmed" });
+    expect((await postback({ event_id: "pd-late-1", lead_id: late.lead_id, event: "contacted" })).status).toBe(404);
     for (let round = 0; round < 6; round++) {
       const answer = await lead();
       expect(answer.status).toBe("pending");
@@ -229,21 +242,52 @@ describe("sales confirmed by the buyer's postback", () => {
       const row = await trace(answer.lead_id);
       const settled = row.history.filter((h: any) => h.reason === "confirmed" || h.reason === "not_confirmed");
       expect(settled).toHaveLength(1);
-      outcomes.add(row.status);
-      if (row.status === "sold") {
-        expect(pb.status).toBe(200);
-        expect(settled[0].reason).toBe("confirmed");
-        expect(await events(answer.lead_id)).toEqual(["lead.delivered", "lead.sold"]);
-        expect(await dayUsage(answer.lead_id)).toEqual(reserved);
-      } else {
-        expect(row.status).toBe("unsold");
-        expect(pb.status).toBe(404);
-        expect(settled[0].reason).toBe("not_confirmed");
-        expect(await events(answer.lead_id)).toEqual(["lead.unsold"]);
-        expect(await dayUsage(answer.lead_id)).toEqual({ leads: reserved.leads - 1, spend: reserved.spend - 12 });
-      }
+      expect(row.status).toBe("unsold");
+      // Before the sweep settled it, the postback was refused as late; after, the lead is no sale of acme's.
+      expect([409, 404]).toContain(pb.status);
+      expect(settled[0].reason).toBe("not_confirmed");
+      expect(await events(answer.lead_id)).toEqual(["lead.unsold"]);
+      expect(await dayUsage(answer.lead_id)).toEqual({ leads: reserved.leads - 1, spend: reserved.spend - 12 });
     }
-    expect(outcomes.size).toBeGreaterThan(0);
+  });
+
+  it("asks a postback sent from inside the post handler to come again, and the sale is confirmed by it", async () => {
+    const inFlight: { status: number; retryAfter: string | null; detail: string }[] = [];
+    beforeAnswer = async (post) => {
+      const pb = await postback({ event_id: "pd-inflight-1", lead_id: post.lead_id, event: "contacted" });
+      inFlight.push({ status: pb.status, retryAfter: pb.retryAfter, detail: pb.body.detail });
+    };
+    let answer: any;
+    try {
+      answer = await lead();
+    } finally {
+      beforeAnswer = null;
+    }
+    expect(inFlight).toEqual([{ status: 409, retryAfter: "2", detail: expect.stringContaining("still being auctioned") }]);
+    expect(answer.status).toBe("pending");
+    // Nothing was recorded of the refused one: the same event, sent again, confirms the sale.
+    const again = await postback({ event_id: "pd-inflight-1", lead_id: answer.lead_id, event: "contacted" });
+    expect(again.status).toBe(200);
+    expect(again.body.settled).toEqual({ status: "sold", channel_id: "pd-acme-ch", price: 12 });
+    expect(await trace(answer.lead_id)).toMatchObject({ status: "sold", sold_channel: "pd-acme-ch" });
+  });
+
+  it("sweeps past a pending lead it cannot settle: the leads after it are settled, page after page", async () => {
+    const broken = await lead();
+    const good = await lead();
+    expect([broken.status, good.status]).toEqual(["pending", "pending"]);
+    expect(broken.lead_id < good.lead_id).toBe(true);
+    // The first one's sale cannot be read (its channel is gone from the row): its settling throws.
+    await g.gavel.database.rows(sql`update leads set sold_channel_id = null where id = ${broken.lead_id}`);
+    clock.advance(25 * HOUR);
+    // One lead a page: the broken lead fills the first, and the next page is read all the same.
+    expect(await expirePendingLeads({ database: g.gavel.database, clock }, 1)).toBe(1);
+    expect(await trace(good.lead_id)).toMatchObject({ status: "unsold", reason: "not_confirmed" });
+    expect(await trace(broken.lead_id)).toMatchObject({ status: "pending" });
+    // Mended, the next sweep settles it.
+    await g.gavel.database.rows(sql`update leads set sold_channel_id = 'pd-acme-ch' where id = ${broken.lead_id}`);
+    expect(await expirePendingLeads({ database: g.gavel.database, clock }, 1)).toBe(1);
+    expect(await trace(broken.lead_id)).toMatchObject({ status: "unsold", reason: "not_confirmed" });
   });
 
   it("lets an operator resolve a pending lead", async () => {

@@ -9,6 +9,7 @@
 // - with `sticky_days`, offer a returning consumer first to the buyer that last bought them.
 // Channels with role `fallback` are offered the lead last, once no other channel took it.
 // Every decision is written down (RoutingTrace) for the lead's trace.
+import { confirmWithinMs } from "../channels/config";
 import { unavailable, type Database } from "../db/client";
 import type { Usage, UsageKey } from "../db/caps";
 import { findStickyBuyer, peekTurn, rememberStickyBuyer, takeTurn, type StickyBuyer } from "../db/routing";
@@ -245,9 +246,14 @@ export class LeadRouter {
     return postShared(deps, plan.campaign, lead, fallbacks, k, slots, deadline, trail);
   }
 
-  /** A sale to a consumer that sticky routing may see again is remembered for its next visit. */
+  /**
+   * A sale to a consumer that sticky routing may see again is remembered for its next visit. Not
+   * one its buyer is yet to confirm by postback (outcome.ts: the lead is pending): it may end not
+   * confirmed, and the consumer's next visit must not be steered to a buyer that never bought.
+   */
   private async settled(end: SharedEnd): Promise<SharedEnd> {
-    if (end.status === "sold" && this.keys.length > 0) {
+    const awaitsConfirmation = end.status === "sold" && end.sales.length === 1 && confirmWithinMs(end.sales[0].bid.channel.config) !== null;
+    if (end.status === "sold" && !awaitsConfirmation && this.keys.length > 0) {
       // The highest sale's buyer (the only one, but for an `all` tier).
       const channel = end.sales[0].bid.channel;
       const soldAt = new Date(this.lead.receivedAt);

@@ -25,16 +25,29 @@ export async function unconfirmPendingRow(tx: Db, id: string, reason: string): P
 
 /**
  * Pending leads whose wait has ended by `nowMs` (the `until` of their `awaiting_confirmation`
- * reason), oldest first, at most `limit`. Read without locks: each is settled in its own
- * transaction, under its row lock, and only while still pending.
+ * reason), by id, after the id `after` (a page's last: "" for the first), at most `limit`. Read
+ * without locks: each is settled in its own transaction, under its row lock, and only while still
+ * pending.
  */
-export async function duePendingLeads(db: Db, nowMs: number, limit: number): Promise<string[]> {
+export async function duePendingLeads(db: Db, nowMs: number, limit: number, after = ""): Promise<string[]> {
   const rows = await txRows<{ id: string }>(
     db,
     sql`select id from leads
-        where status = 'pending' and reason like 'awaiting_confirmation: % until %'
-          and substring(reason from ' until ([^ ]+)$')::timestamptz <= ${new Date(nowMs).toISOString()}::timestamptz
+        where status = 'pending' and id > ${after} and reason like 'awaiting_confirmation: % until %'
+          and ${UNTIL} <= ${new Date(nowMs).toISOString()}::timestamptz
         order by id limit ${limit}`,
   );
   return rows.map((r) => r.id);
 }
+
+/** When a pending lead's wait ends (its reason's `until`, as the sweep reads it), in ms; null when it says none. */
+export async function pendingUntil(tx: Db, id: string): Promise<number | null> {
+  const [row] = await txRows<{ until_ms: number | null }>(
+    tx,
+    sql`select (extract(epoch from ${UNTIL}) * 1000)::float8 as until_ms from leads
+        where id = ${id} and reason like 'awaiting_confirmation: % until %'`,
+  );
+  return row?.until_ms == null ? null : Number(row.until_ms);
+}
+
+const UNTIL = sql`substring(reason from ' until ([^ ]+)$')::timestamptz`;

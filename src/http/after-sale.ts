@@ -133,12 +133,16 @@ export function afterSaleRoutes(deps: ReturnDeps): AnyRoute[] {
       operationId: "postBuyerEvent",
       summary: "A buyer's postback: contacted, converted (with a value) or return_requested (with a reason)",
       description:
-        "Signed by the buyer's `postbacks.secret` as Gavel signs its own requests: `X-Gavel-Timestamp` (Unix seconds, within 5 minutes of Gavel's clock) and `X-Gavel-Signature: sha256=<hex HMAC-SHA256 of \"<timestamp>.<body>\">`. Idempotent by `event_id`: the same event_id and body get the same answer again; the same event_id with another body is a 422. A lead the buyer did not buy is a 404. A return is refused (422) outside the buyer's `returns.window_days`, with a reason not in `returns.reasons`, or over `returns.max_rate_percent`; a second return of one sale is a 409.",
+        "Signed by the buyer's `postbacks.secret` as Gavel signs its own requests: `X-Gavel-Timestamp` (Unix seconds, within 5 minutes of Gavel's clock) and `X-Gavel-Signature: sha256=<hex HMAC-SHA256 of \"<timestamp>.<body>\">`. Idempotent by `event_id`: the same event_id and body get the same answer again; the same event_id with another body is a 422. A lead the buyer did not buy is a 404. A return is refused (422) outside the buyer's `returns.window_days`, with a reason not in `returns.reasons`, or over `returns.max_rate_percent`; a second return of one sale is a 409. A `contacted` or `converted` postback of a lead still being auctioned (sent from inside the buyer's post handler, before it answered) is a 409 with Retry-After: send it again then, and it confirms the sale if the post was accepted; one of a lead pending its confirmation after its wait ended (`confirm_within_hours`) is a 409 too, and the lead ends not_confirmed.",
       tags: ["After the sale"],
       body: Postback,
       responses: {
         200: { description: "Recorded (or the answer recorded for this event_id before)", schema: PostbackAnswer },
-        409: { description: "The sale has a return already" },
+        409: {
+          description:
+            "The sale has a return already; or the lead is still being auctioned (with Retry-After: send the postback again); or its wait for confirmation ended before this postback",
+          headers: { "Retry-After": { description: "Seconds, when the lead is still being auctioned", schema: { type: "integer" } } },
+        },
       },
       async handler(c, { body }) {
         return c.json(await recordPostback(deps, buyerOf(c), body));

@@ -3,11 +3,12 @@
 // A postback is idempotent by its event_id: the same event_id and body get the stored answer again,
 // the same event_id with another body is refused (422), as a lead's Idempotency-Key is.
 import { createHash } from "node:crypto";
-import { eq } from "drizzle-orm";
+import { and, eq } from "drizzle-orm";
 import { z } from "zod";
 import type { Actor } from "../db/audit";
+import type { Db } from "../db/client";
 import { addLeadEvent, findPostback, insertPostback, leadSales } from "../db/after-sale";
-import { leads } from "../db/schema";
+import { channels, leads } from "../db/schema";
 import { GavelError } from "../errors";
 import { leadPrice, toCents } from "../money";
 import { reasonText } from "../reasons";
@@ -71,6 +72,15 @@ function replay(stored: { requestHash: string; answer: unknown }, hash: string, 
 
 class TakenMeanwhile extends Error {}
 
+/** Seconds a buyer is asked to wait before sending again a postback of a lead still being auctioned. */
+export const AUCTIONING_RETRY_AFTER_S = 2;
+
+/** Whether `buyerId` has a channel in `campaignId`: only such a buyer may be posted a lead of it. */
+async function buysIn(tx: Db, buyerId: string, campaignId: string): Promise<boolean> {
+  const rows = await tx.select({ id: channels.id }).from(channels).where(and(eq(channels.buyerId, buyerId), eq(channels.campaignId, campaignId))).limit(1);
+  return rows.length > 0;
+}
+
 /** Records one postback of `buyer` (its signature already checked) and does what it asks. */
 export async function recordPostback(deps: ReturnDeps, buyer: Buyer, postback: Postback): Promise<PostbackAnswer> {
   const { db } = deps.database;
@@ -100,6 +110,15 @@ export async function recordPostback(deps: ReturnDeps, buyer: Buyer, postback: P
           (await confirmByBuyer(tx, deps, postback.lead_id, buyer.id, settler)) ?? (await settleByBuyer(tx, deps, postback.lead_id, buyer.id, settler));
         if (settled) answer.settled = settledSale(settled);
         const [lead] = await tx.select().from(leads).where(eq(leads.id, postback.lead_id));
+        // Sent from inside the buyer's post handler, before it answered: the lead is still being
+        // auctioned and its post to this buyer is in flight. Not a refusal: sent again once the
+        // post is answered, it finds the lead the buyer bought (or pending its confirmation).
+        if (lead?.status === "auctioning" && (await buysIn(tx, buyer.id, lead.campaignId)))
+          throw new GavelError(
+            "conflict",
+            `Lead '${lead.id}' is still being auctioned (a post to buyer '${buyer.id}' may be awaiting its answer): send the postback again after Retry-After`,
+            { retryAfter: AUCTIONING_RETRY_AFTER_S },
+          );
         // A buyer learns nothing of leads it did not buy: another's lead reads as no lead.
         if (!lead || !(await leadSales(tx, lead)).some((s) => s.buyerId === buyer.id))
           throw new GavelError("not_found", `Buyer '${buyer.id}' bought no lead '${postback.lead_id}'`);

@@ -20,7 +20,7 @@ import { claimOf } from "../auction/caps";
 import { recordAudit, type Actor } from "../db/audit";
 import { txRows, type Database, type Db } from "../db/client";
 import { addLeadEvent } from "../db/after-sale";
-import { confirmPendingRow, duePendingLeads, unconfirmPendingRow } from "../db/pending";
+import { confirmPendingRow, duePendingLeads, pendingUntil, unconfirmPendingRow } from "../db/pending";
 import { enqueueSettlementNotices, giveBackBuyerClaim, giveBackReservation, leadPosts, lockLead, settlePost, type LeadPost, type UnsettledLead } from "../db/reconciliation";
 import { campaigns } from "../db/schema";
 import { GavelError } from "../errors";
@@ -80,6 +80,14 @@ export async function confirmByBuyer(tx: Db, deps: ConfirmDeps, leadId: string, 
   if (!lead || lead.status !== "pending") return null;
   const sale = await pendingSale(tx, lead);
   if (!sale || sale.buyerId !== buyerId) return null;
+  // The wait ended (its `until`, as the sweep reads it): too late to confirm. The postback and the
+  // sweep agree: a confirmation counts only before the lead is due, and the lead ends not_confirmed.
+  const until = await pendingUntil(tx, lead.id);
+  if (until !== null && until <= deps.clock.now())
+    throw new GavelError(
+      "conflict",
+      `Lead '${lead.id}' waited for its confirmation until ${new Date(until).toISOString()}: a postback after that does not sell it, and it ends not_confirmed`,
+    );
   return settlePending(tx, deps, lead, sale, "sold", settler);
 }
 
@@ -102,21 +110,34 @@ export async function resolvePending(tx: Db, deps: ConfirmDeps, lead: UnsettledL
 /**
  * One sweep: every pending lead whose wait has ended by the clock's now is made unsold
  * (`not_confirmed`), each in its own transaction under its row lock (a lead a postback or another
- * process settled meanwhile is passed over). Returns how many it settled.
+ * process settled meanwhile is passed over). It walks the due leads page by page, by id, so a lead
+ * that cannot be settled (logged, left pending for an operator's resolve) never holds back the
+ * ones after it. Returns how many it settled.
  */
 export async function expirePendingLeads(deps: ConfirmDeps & { logger?: Logger }, limit = 500): Promise<number> {
-  const due = await duePendingLeads(deps.database.db, deps.clock.now(), limit);
+  const now = deps.clock.now();
   let settled = 0;
-  for (const id of due) {
-    const done = await deps.database.db.transaction(async (tx) => {
-      const lead = await lockLead(tx, id);
-      if (!lead || lead.status !== "pending") return false;
-      const sale = await pendingSale(tx, lead);
-      if (!sale) return false;
-      await settlePending(tx, deps, lead, sale, "unsold", { actor: SWEEPER, by: "sweep" }, "no postback in time");
-      return true;
-    });
-    if (done) settled++;
+  let after = "";
+  for (;;) {
+    const due = await duePendingLeads(deps.database.db, now, limit, after);
+    for (const id of due) {
+      try {
+        const done = await deps.database.db.transaction(async (tx) => {
+          const lead = await lockLead(tx, id);
+          if (!lead || lead.status !== "pending") return false;
+          const sale = await pendingSale(tx, lead);
+          if (!sale) throw new GavelError("conflict", `its accepted post is not found`);
+          await settlePending(tx, deps, lead, sale, "unsold", { actor: SWEEPER, by: "sweep" }, "no postback in time");
+          return true;
+        });
+        if (done) settled++;
+      } catch (err) {
+        // This lead waits for an operator (POST /v1/leads/{id}/resolve); the others go on.
+        deps.logger?.error({ err, lead_id: id }, "a pending lead whose wait ended could not be settled unsold");
+      }
+    }
+    if (due.length < limit) break;
+    after = due.at(-1)!;
   }
   if (settled) deps.logger?.info({ settled }, "pending leads not confirmed in time: unsold");
   return settled;
