@@ -59,6 +59,37 @@ export async function collectBids(
   trail: AuctionTrail,
   bids: Bid[],
 ): Promise<void> {
+  // Every admitted channel's slot is given back here or held by a bid in `bids` (run.ts lets those
+  // go): on an unexpected throw too, or the channel would stay at its max_concurrency for good.
+  const freed = new Set<string>();
+  const tracked: ChannelSlots = {
+    tryAcquire: (channelId, limit) => slots.tryAcquire(channelId, limit),
+    release: (channelId) => {
+      freed.add(channelId);
+      slots.release(channelId);
+    },
+    count: (channelId) => slots.count(channelId),
+  };
+  try {
+    await offerAll(deps, plan, lead, eligible, tracked, floor, deadline, trail, bids);
+  } catch (error) {
+    const holding = new Set(bids.map((bid) => bid.channel.id));
+    for (const channel of eligible) if (!freed.has(channel.id) && !holding.has(channel.id)) slots.release(channel.id);
+    throw error;
+  }
+}
+
+async function offerAll(
+  deps: PingDeps,
+  plan: CampaignPlan,
+  lead: AuctionLead,
+  eligible: readonly ChannelPlan[],
+  slots: ChannelSlots,
+  floor: number,
+  deadline: Deadline,
+  trail: AuctionTrail,
+  bids: Bid[],
+): Promise<void> {
   const toPing: ChannelPlan[] = [];
   const mode = plan.campaign.auction.mode;
   const sharedFloor = sharedFloorCents(plan, floor);
@@ -269,8 +300,9 @@ function pingChannels(
   return Promise.all(
     channels.map(async (channel) => {
       let bid: Bid | Bid[] | null = null;
+      const startedAt = deadline.wallNow();
+      let status: number | null = null;
       try {
-        const startedAt = deadline.wallNow();
         const pingId = deps.newId();
         const request = channel.io.buildPing(
           { pingId, leadId: lead.id, campaign: campaign.id, test: lead.test, publicData, publicJson, receivedAt: lead.receivedAt, hashable, contactHashes },
@@ -278,6 +310,7 @@ function pingChannels(
           deps.maxBodyBytes,
         );
         const response = await deps.transport.send(request);
+        if (response.kind === "response" || response.kind === "too_large") status = response.status;
         const answer = channel.io.readPing(response, deadline.wallNow());
         const judged = judgeAnswer(channel, campaign.auction.mode, answer, floor, pingId, sharedFloor);
         const outcome = judged.outcome;
@@ -295,6 +328,23 @@ function pingChannels(
         });
         bid = judged.bids.length ? judged.bids : null;
         return bid;
+      } catch (error) {
+        // A buyer's answer must never fail the auction of the lead (nor keep the other channels'
+        // bids from it): whatever reading it threw, the ping is an unreadable answer of this channel.
+        attempts.push({
+          kind: "ping",
+          channelId: channel.id,
+          startedAt: new Date(startedAt),
+          durationMs: Math.max(0, Math.round(deadline.wallNow() - startedAt)),
+          httpStatus: status,
+          outcome: "invalid_response",
+          priceCents: null,
+          reason: reasonText("unparseable_body", excerptOf(`could not be read: ${error instanceof Error ? error.message : String(error)}`)),
+          pingRef: null,
+          congested: false,
+        });
+        bid = null;
+        return null;
       } finally {
         // No bid, no post: the channel's slot is free for another lead at once.
         if (!bid) slots.release(channel.id);

@@ -84,19 +84,46 @@ export function responseFormat(contentType: string, body: string, configured?: R
 
 export type Parsed = { ok: true; value: unknown } | { ok: false; error: string };
 
+/**
+ * How deep a buyer's answer may nest. Real answers are a few levels deep; what reads a tree
+ * (JSON.stringify, JSONPath) recurses, so a 20,000-deep answer would overflow the stack mid-auction.
+ * A deeper answer is unreadable, as garbage is.
+ */
+export const MAX_ANSWER_DEPTH = 64;
+
+/** Whether a parsed value nests deeper than `max` arrays/objects (walked without recursion). */
+export function nestsDeeperThan(value: unknown, max: number): boolean {
+  const stack: [unknown, number][] = [[value, 0]];
+  while (stack.length) {
+    const [v, depth] = stack.pop()!;
+    if (v === null || typeof v !== "object") continue;
+    if (depth >= max) return true;
+    for (const child of Array.isArray(v) ? v : Object.values(v)) if (child !== null && typeof child === "object") stack.push([child, depth + 1]);
+  }
+  return false;
+}
+
+const tooDeep = (value: unknown): Parsed =>
+  nestsDeeperThan(value, MAX_ANSWER_DEPTH) ? { ok: false, error: `nested deeper than ${MAX_ANSWER_DEPTH} levels` } : { ok: true, value };
+
 /** Parses a response body into the tree JSONPath reads: the XML root element is `$.<Root>`. */
 export function parseBody(format: ResponseFormat, body: string): Parsed {
   switch (format) {
     case "json":
       try {
-        return { ok: true, value: JSON.parse(body) };
+        return tooDeep(JSON.parse(body));
       } catch (error) {
         return { ok: false, error: `not JSON (${(error as Error).message})` };
       }
     case "xml": {
-      const valid = XMLValidator.validate(body);
-      if (valid !== true) return { ok: false, error: `not XML (${valid.err.msg})` };
-      return { ok: true, value: xmlParser.parse(body) };
+      try {
+        const valid = XMLValidator.validate(body);
+        if (valid !== true) return { ok: false, error: `not XML (${valid.err.msg})` };
+        return tooDeep(xmlParser.parse(body));
+      } catch (error) {
+        // The XML reader recurses: an answer deep enough overflows its stack.
+        return { ok: false, error: `not XML (${(error as Error).message})` };
+      }
     }
     case "form": {
       const out: Record<string, string | string[]> = {};

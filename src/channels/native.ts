@@ -6,6 +6,7 @@
 import { MAX_LEAD_PRICE } from "../money";
 import { reasonText, type PingCode, type PostCode, type ReasonText } from "../reasons";
 import type { Channel } from "./config";
+import { MAX_ANSWER_DEPTH, nestsDeeperThan } from "./formats";
 import type { BuyerRequest, BuyerResponse } from "./transport";
 
 /**
@@ -167,7 +168,9 @@ export function buildPost(channel: Channel, headers: Record<string, string>, inp
 
 function parseJson(body: string): { ok: true; value: unknown } | { ok: false } {
   try {
-    return { ok: true, value: JSON.parse(body) };
+    const value: unknown = JSON.parse(body);
+    // Too deep to read safely (a bad bid's detail is its JSON): unreadable, as garbage is.
+    return nestsDeeperThan(value, MAX_ANSWER_DEPTH) ? { ok: false } : { ok: true, value };
   } catch {
     return { ok: false };
   }

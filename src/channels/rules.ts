@@ -159,11 +159,23 @@ export function compileCondition(rule: Condition): Decide {
 // --- reading a ping answer ---------------------------------------------------------------------
 
 /** One element of an answer (a bid of several), read as an answer of its own: `$` is the element. */
-const elementAnswer = (answer: Answer, value: unknown): Answer => ({ status: answer.status, text: JSON.stringify(value) ?? "", tree: () => ({ ok: true, value }) });
+const elementAnswer = (answer: Answer, value: unknown): Answer => ({ status: answer.status, text: jsonOf(value) ?? "", tree: () => ({ ok: true, value }) });
 
 /** A value as text for a template (a capture, a bid id): scalars as written, anything else as JSON. */
 const textOf = (value: unknown): string | null =>
-  value === undefined || value === null ? null : typeof value === "object" ? JSON.stringify(value) : String(value);
+  value === undefined || value === null ? null : typeof value === "object" ? jsonOf(value) : String(value);
+
+/**
+ * A part of a buyer's answer as JSON, or null when it cannot be written. parseBody already refuses
+ * an answer nested past MAX_ANSWER_DEPTH; this keeps a stack overflow out of the auction regardless.
+ */
+function jsonOf(value: unknown): string | null {
+  try {
+    return JSON.stringify(value) ?? null;
+  } catch {
+    return null;
+  }
+}
 
 /**
  * The bids of an answer that holds several: each element `path` selects, read by the element rules.
@@ -320,7 +332,7 @@ export function compilePingReader(spec: PingRules, fixedPriceCents: number | nul
         if (sharedCents != null) Object.assign(best, { sharedCents }, sharedOnly && { sharedOnly });
         return { outcome: withCaptures(best), rules };
       }
-      if (bad.length) return { outcome: noBid("invalid_response", reasonText("bad_bid", excerpt(JSON.stringify(bad[0])))), rules };
+      if (bad.length) return { outcome: noBid("invalid_response", reasonText("bad_bid", excerpt(jsonOf(bad[0]) ?? ""))), rules };
       // No bid in a readable answer (an empty list, prices of 0) is the buyer's no, as an absent bid is.
       return { outcome: answer.tree().ok ? noBid("no_bid", declined) : noBid("invalid_response", notReadable(answer)), rules };
     }
