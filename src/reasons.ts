@@ -34,6 +34,9 @@ export const EXCLUSION_REASONS = {
     means:
       "shared sales: the channel's buyer already bought the lead (or may have: its post's outcome is unknown), and a buyer buys a lead once; also a bid of several in one answer whose buyer may have the lead (an earlier bid's post outcome is unknown, under on_post_timeout next)",
   },
+  bids_refused: {
+    means: "a bid of several in one answer, not posted: the buyer already refused (rejected or errored) two posts of its bids for this lead",
+  },
   below_quote: { means: "a posted ping: a lower bid whose sale would pay the supplier less than it was quoted, in a campaign with `inbound.below_quote: no_sale`" },
 } as const satisfies Record<string, CodeInfo>;
 
@@ -49,7 +52,6 @@ export const PING_REASONS = {
   gavel_stalled: { means: "a timeout Gavel caused itself (its event loop stalled): no mark against the buyer" },
   http_error: { means: "a non-2xx answer; detail: the status", keyed: true },
   connection: { means: "the connection failed; detail: the error code (`ECONNREFUSED`)", keyed: true },
-  invalid_request: { means: "not sent: a rendered header value holds CR, LF or NUL (from a lead's field); detail: the header" },
   body_too_large: { means: "the answer was over the size limit" },
   unparseable_body: { means: "the answer could not be read; detail: its start" },
   no_rule_matched: { means: "the answer was read, but none of the channel's response rules found a bid or a no-bid in it; detail: its start" },
@@ -68,7 +70,6 @@ export const POST_REASONS = {
   post_not_sent: { means: "the post never reached a socket before the deadline: the buyer never saw it" },
   connection_lost: { means: "the connection broke after the post was sent: the buyer may have taken the lead; detail: the error code", keyed: true },
   connection: { means: "the connection failed before the post was sent; detail: the error code", keyed: true },
-  invalid_request: { means: "not sent: a rendered header value holds CR, LF or NUL (a capture of the buyer's ping answer, a lead's field): the buyer never saw it; detail: the header" },
   http_error: { means: "a non-2xx answer; detail: the status", keyed: true },
   body_too_large: { means: "the answer was over the size limit" },
   unparseable_body: { means: "the answer could not be read; detail: its start" },

@@ -66,16 +66,39 @@ describe("several bids in one answer", () => {
     });
   });
 
-  it("always puts the best bid first, and answers its price", () => {
+  it("always keeps the best bids.max bids (default 10), best first, and answers the best price", () => {
     const ids = compilePingReader({ bids: { path: "$.bids[*]", bid: "$.p", id: "$.i" } }, null);
     fc.assert(
-      fc.property(fc.array(fc.integer({ min: 1, max: 100_000 }), { minLength: 1, maxLength: 20 }), (cents) => {
-        const { outcome } = ids(answer(JSON.stringify({ bids: cents.map((c, i) => ({ i: `b${i}`, p: c / 100 })) })), NOW);
+      fc.property(fc.array(fc.integer({ min: 1, max: 100_000 }), { minLength: 1, maxLength: 30 }), (cents) => {
+        const { outcome, rules } = ids(answer(JSON.stringify({ bids: cents.map((c, i) => ({ i: `b${i}`, p: c / 100 })) })), NOW);
         if (outcome.outcome !== "bid" || !outcome.offers) return false;
         const prices = outcome.offers.map((o) => o.priceCents);
-        return outcome.priceCents === Math.max(...cents) && prices.every((p, i) => i === 0 || prices[i - 1] >= p) && prices.length === cents.length;
+        const best = [...cents].sort((a, b) => b - a).slice(0, 10);
+        const dropped = cents.length - best.length;
+        return (
+          outcome.priceCents === best[0] &&
+          JSON.stringify(prices) === JSON.stringify(best) &&
+          (outcome.offersDropped ?? 0) === dropped &&
+          rules.filter((r) => r.rule.endsWith(".bid")).length === best.length &&
+          rules.some((r) => r.rule === "bids.max") === dropped > 0
+        );
       }),
       { seed: 20261129 },
     );
+  });
+
+  it("bids.max keeps that many, the first of equal prices; bids that are no bids are traced, the dropped are not", () => {
+    const two = compilePingReader({ bids: { path: "$.bids[*]", bid: "$.p", id: "$.i", max: 2 } }, null);
+    const bids = [{ i: "a", p: 1 }, { i: "b", p: 5 }, { i: "c", p: 0 }, { i: "d", p: 5 }, { i: "e", p: 5 }];
+    const { outcome, rules } = two(answer(JSON.stringify({ bids })), NOW);
+    expect(outcome).toMatchObject({ priceCents: 500, offersDropped: 2, offers: [{ bidId: "b" }, { bidId: "d" }] });
+    expect(outcome.outcome === "bid" && outcome.offers?.length).toBe(2);
+    expect(rules.map((r) => r.rule)).toEqual(["bids", "bids[1].bid", "bids[1].id", "bids[2].bid", "bids[2].id", "bids[3].bid", "bids[3].id", "bids.max"]);
+  });
+
+  it("a capture longer than 1,024 characters is missing, and its trace says why", () => {
+    const { outcome, rules } = read(answer(JSON.stringify({ lead: "x".repeat(1025), meta: "y".repeat(1024), bids: [{ id: "a", price: 1 }] })), NOW);
+    expect(outcome).toMatchObject({ captures: { lead: null, meta: "y".repeat(1024) } });
+    expect(rules.find((r) => r.rule === "capture.lead")).toMatchObject({ matched: false, error: "longer than 1024 characters (1025): treated as missing" });
   });
 });

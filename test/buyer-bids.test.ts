@@ -5,6 +5,7 @@
 // that lead id, at that bid's price or less, is refused (HTTP 400).
 import { beforeAll, describe, expect, it } from "vitest";
 import { weightedOrder } from "../src/auction/routing";
+import { findAnyPing } from "../src/db/pings";
 import { consumer, pingPost, useTestGavel, type TestGavel } from "./helpers/gavel";
 import type { Answer, Received } from "./helpers/buyers";
 
@@ -306,11 +307,13 @@ describe("several bids in one ping answer, and captures", () => {
 
   it("exports and applies back unchanged", async () => {
     const b = await buyer({});
-    await g.setup({ campaign: { id: "bids-export" }, channels: [brandsChannel("bids-export-brands", b)] });
+    const rules = { ping: { bids: { path: "$.bids[*]", bid: "$.price", id: "$.bid_id", max: 5 }, capture: { lead_id: "$.response.lead_id" } }, post: { accepted: "$.ok" } };
+    await g.setup({ campaign: { id: "bids-export" }, channels: [brandsChannel("bids-export-brands", b, { response: rules })] });
     const exported = await fetch(`${g.url}/v1/config/export`, { headers: { authorization: `Bearer ${g.gavel.adminToken}` } });
     const text = await exported.text();
     expect(text).toContain("bids:");
     expect(text).toContain("capture:");
+    expect(text).toContain("max: 5");
     const plan = await fetch(`${g.url}/v1/config/apply?dry_run=true`, {
       method: "POST",
       headers: { "content-type": "application/yaml", authorization: `Bearer ${g.gavel.adminToken}` },
@@ -320,7 +323,7 @@ describe("several bids in one ping answer, and captures", () => {
     expect(plan.status, JSON.stringify(body)).toBe(200);
     expect(JSON.stringify(body.changes.changed)).not.toContain("bids-export-brands");
     expect((await g.admin("GET", "/v1/channels/bids-export-brands")).body.response.ping).toEqual({
-      bids: { path: "$.bids[*]", bid: "$.price", id: "$.bid_id" },
+      bids: { path: "$.bids[*]", bid: "$.price", id: "$.bid_id", max: 5 },
       capture: { lead_id: "$.response.lead_id" },
     });
   });
@@ -351,5 +354,114 @@ describe("several bids in one ping answer, and captures", () => {
     expect(badName.body.errors.map((e: any) => e.path)).toEqual(["response.ping.capture.1x"]);
     const shared = await save("bids-save-7", { response: { ping: { bids: { path: "$.bids[*]", bid: "$.price", shared: { path: "$.t", equals: "shared" } } } } });
     expect(shared.body.errors).toEqual([{ path: "response.ping.bids.shared", message: expect.stringMatching(/buys shared sales/) }]);
+  });
+});
+
+// Review of issue #18 item 1: an answer of thousands of bids, and captures far larger than a
+// reference, are bounded. The buyers here answer more than the default 64 KB a buyer may send.
+describe("one buyer's many bids, bounded", () => {
+  const fixture = useTestGavel({ GAVEL_MAX_BUYER_BODY_BYTES: String(1024 * 1024) });
+  const buyer = fixture.buyer;
+  const trace = async (g: TestGavel, leadId: string) => (await g.admin("GET", `/v1/leads/${leadId}`)).body;
+  /** `count` bids, h0 at 2.00, h1 at 2.01 …: the last is the best. */
+  const manyBids = (count: number) => () => ({
+    json: { response: { lead_id: "H-1" }, bids: Array.from({ length: count }, (_, i) => ({ bid_id: `h${i}`, price: (200 + i) / 100 })) },
+  });
+
+  it("5,500 bids, every post rejected: the best 10 are kept, two are posted, and the other buyer sells", async () => {
+    const g = fixture.g;
+    const hostile = await buyer({ ping: manyBids(5500), post: () => ({ json: { status: "rejected", message: "no" } }) });
+    const other = await buyer({ ping: native(1.5), post: () => ({ json: { accepted: true } }) });
+    const key = await g.setup({
+      campaign: { id: "bids-hostile" },
+      channels: [brandsChannel("bids-hostile-brands", hostile), pingPost("bids-hostile-other", other, { buyer_id: "bids-other" })],
+    });
+    const res = await g.lead(key, { campaign: "bids-hostile", data: consumer() });
+    expect(res.body).toMatchObject({ status: "sold", price: 1.5 });
+    expect(hostile.posts.map((p) => p.body.bid_id)).toEqual(["h5499", "h5498"]);
+    expect(other.posts).toHaveLength(1);
+    const t = await trace(g, res.body.lead_id);
+    // Two pings, two rejected posts and the sale: the buyer's other eight bids are left out at once.
+    expect(t.attempts.map((a: any) => `${a.kind}:${a.channel_id}:${a.outcome}`).sort()).toEqual([
+      "ping:bids-hostile-brands:bid",
+      "ping:bids-hostile-other:bid",
+      "post:bids-hostile-brands:rejected",
+      "post:bids-hostile-brands:rejected",
+      "post:bids-hostile-other:accepted",
+    ]);
+    expect(t.excluded.filter((e: any) => e.reason === "bids_refused")).toHaveLength(8);
+    const ping = t.attempts.find((a: any) => a.kind === "ping" && a.channel_id === "bids-hostile-brands");
+    expect(ping).toMatchObject({ reason: "several_bids", price: 56.99 });
+    expect(ping.detail).toMatch(/^h5499 56\.99, h5498 56\.98, .*h5490 56\.90 \(best 10 kept, 5490 more dropped: bids\.max\)$/);
+    expect(JSON.stringify(t).length).toBeLessThan(20_000);
+  });
+
+  it("bids.max sets how many are kept, and the console says how many were dropped; over 100 is refused", async () => {
+    const g = fixture.g;
+    const b = await buyer({ ping: manyBids(40) });
+    await g.setup({
+      campaign: { id: "bids-max" },
+      channels: [brandsChannel("bids-max-brands", b, { response: { ping: { bids: { path: "$.bids[*]", bid: "$.price", id: "$.bid_id", max: 3 }, capture: { lead_id: "$.response.lead_id" } } } })],
+    });
+    const res = await g.admin("POST", "/v1/channels/bids-max-brands/test", { data: consumer() });
+    expect(res.status, JSON.stringify(res.body)).toBe(200);
+    expect(res.body.ping.result.bids.map((x: any) => [x.id, x.price])).toEqual([["h39", 2.39], ["h38", 2.38], ["h37", 2.37]]);
+    // Only the kept bids' rules are traced, in the answer's order, and one line for the dropped.
+    expect(res.body.ping.rules.map((r: any) => r.rule)).toEqual(["capture.lead_id", "bids", "bids[37].bid", "bids[37].id", "bids[38].bid", "bids[38].id", "bids[39].bid", "bids[39].id", "bids.max"]);
+    expect(res.body.ping.rules.at(-1)).toMatchObject({ spec: 3, value: "kept the best 3 of 40 bids, dropped 37" });
+    const refused = await g.admin("POST", "/v1/channels", {
+      ...pingPost("bids-max-over", b),
+      buyer_id: "brands",
+      campaign_id: "bids-max",
+      response: { ping: { bids: { path: "$.bids[*]", bid: "$.price", max: 101 }, capture: Object.fromEntries(Array.from({ length: 21 }, (_, i) => [`c${i}`, "$.x"])) } },
+    });
+    expect(refused.status).toBe(422);
+    expect(refused.body.errors.map((e: any) => e.path).sort()).toEqual(["response.ping.bids.max", "response.ping.capture"]);
+  });
+
+  it("a supplier's ping keeps each answer's captures once, and a capture over 1,024 characters is missing", async () => {
+    const g = fixture.g;
+    const strict = brandsBuyer({ alpha: 12, beta: 9 }, { rejects: ["alpha"] });
+    const big = "x".repeat(30_000);
+    // The answer: a 30 KB token beside the lead id, and 1,000 filler bids under the brands' bids.
+    const b = await buyer({
+      ping: (r) => {
+        const a = strict.ping(r) as { json: any };
+        a.json.token = big;
+        a.json.bids.push(...Array.from({ length: 1000 }, (_, i) => ({ bid_id: `f${i}`, price: 1 })));
+        return a;
+      },
+      post: (r) => (r.body.token !== null ? refuse(`token ${String(r.body.token).length} chars`) : strict.post(r)),
+    });
+    const channel = brandsChannel("bids-captures-brands", b, {
+      post: { url: `${b.url}/post/{{ping.lead_id}}`, body: { lead_id: "{{ping.lead_id}}", bid_id: "{{bid.id}}", price: "{{price}}", token: "{{ping.token}}" } },
+      response: {
+        ping: { bids: { path: "$.bids[*]", bid: "$.price", id: "$.bid_id", max: 100 }, capture: { lead_id: "$.response.lead_id", token: "$.token" } },
+        post: { accepted: { path: "$.status", equals: "accepted" }, rejected: { path: "$.status", equals: "rejected" } },
+      },
+    });
+
+    const key = await g.setup({ campaign: { id: "bids-captures", inbound: { below_quote: "sell_lower" } }, channels: [channel] });
+    const data = consumer();
+    const call = async (path: string, body: unknown) => {
+      const res = await fetch(g.url + path, { method: "POST", headers: { "content-type": "application/json", authorization: `Bearer ${key}` }, body: JSON.stringify(body) });
+      return { status: res.status, body: (await res.json()) as any };
+    };
+    const pinged = await call("/v1/pings", { campaign: "bids-captures", data: { zip: data.zip, state: data.state, age: data.age, coverage: data.coverage } });
+    expect(pinged.body).toMatchObject({ status: "bid" });
+    const row = await findAnyPing(g.gavel.database, pinged.body.ping_id);
+    expect(row!.bids).toHaveLength(100);
+    expect(row!.bids.filter((k) => k.captures)).toEqual([expect.objectContaining({ bid_id: "alpha-1", captures: { lead_id: "L-1", token: null } })]);
+    expect(JSON.stringify(row!.bids).length).toBeLessThan(30_000);
+    // Every bid's post still sends the answer's captures: alpha's (rejected), then beta's.
+    const posted = await call("/v1/posts", { ping_id: pinged.body.ping_id, data });
+    expect(posted.body, JSON.stringify(posted.body)).toMatchObject({ status: "sold" });
+    expect(b.posts.map((p) => [p.path, p.body.bid_id, p.body.token])).toEqual([
+      ["/post/L-1", "alpha-1", null],
+      ["/post/L-1", "beta-1", null],
+    ]);
+    // The console's trace says why the token is missing.
+    const console = await g.admin("POST", "/v1/channels/bids-captures-brands/test", { data: consumer() });
+    expect(console.body.ping.rules.find((r: any) => r.rule === "capture.token")).toMatchObject({ matched: false, error: "longer than 1024 characters (30000): treated as missing" });
   });
 });

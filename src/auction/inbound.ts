@@ -332,6 +332,8 @@ async function quote(
       if (pricing && ranking.length) trail.ranking = rankingRecord(pricing, ranking, floor);
       // What is offered: user choice's best n (one per buyer), a shared sale's best max_sells, else the top bid.
       offered = choice !== undefined ? oneEach(sale, choice) : shared ? oneEach(sale, k) : sale.slice(0, 1);
+      // An answer's captures are kept once, with the first of its bids (not once per bid of several).
+      const captured = new Set<string | null>();
       kept = sale.map((b) => ({
         channel_id: b.channelId,
         price_cents: b.priceCents,
@@ -342,7 +344,7 @@ async function quote(
         sale: b.sale,
         offer_id: offered.includes(b) ? `o${offered.indexOf(b) + 1}` : null,
         ...(b.bidId !== null && { bid_id: b.bidId }),
-        ...(b.captures && { captures: b.captures }),
+        ...(b.captures && !captured.has(b.pingId) && captured.add(b.pingId) && { captures: b.captures }),
       }));
       // The quote is what the sale would pay the supplier: its payout rule on what the buyers are
       // charged (the top bid's, or a shared sale's together), after the margin.
@@ -638,6 +640,8 @@ async function sellPinged(
   const sharedSale = ping.bids.some((b) => b.sale === "shared");
   const slotted = new Set<string>();
   const channelBids = new Map<string, Bid[]>();
+  // Each answer's captures, kept with the first of its bids (ping.bids, not necessarily one chosen).
+  const capturesOf = new Map(ping.bids.flatMap((b) => (b.captures ? [[b.ping_id, b.captures] as const] : [])));
   for (const kept of keptBids) {
     const channel = byId.get(kept.channel_id);
     if (!channel || !eligible.has(channel.id)) continue;
@@ -645,7 +649,7 @@ async function sellPinged(
     if (kept.charge_cents !== kept.price_cents) bid.chargeCents = kept.charge_cents;
     bid.sale = kept.sale ?? "exclusive";
     bid.bidId = kept.bid_id ?? null;
-    bid.captures = kept.captures;
+    bid.captures = kept.captures ?? capturesOf.get(kept.ping_id);
     // selectChannels took one slot per channel: its first bid holds it, and hands it on to the channel's next (post.ts letGo).
     bid.holdsSlot = !slotted.has(channel.id);
     slotted.add(channel.id);

@@ -246,7 +246,9 @@ function judgeAnswer(
   // The trace shows every bid the answer held, on its ping's attempt.
   const money = (cents: number) => fromCents(cents).toFixed(2);
   const each = answer.offers.map((o) => `${o.bidId ?? "-"} ${o.sharedOnly ? `shared ${money(o.priceCents)}` : money(o.priceCents)}${!o.sharedOnly && o.sharedCents != null ? ` (shared ${money(o.sharedCents)})` : ""}`);
-  return { outcome: (judged.find((j) => j.bids.length) ?? judged[0]).outcome, bids, several: reasonText("several_bids", excerptOf(each.join(", "))) };
+  // Bids past response.ping.bids.max were dropped when read: the detail says how many.
+  const dropped = answer.offersDropped ? ` (best ${answer.offers.length} kept, ${answer.offersDropped} more dropped: bids.max)` : "";
+  return { outcome: (judged.find((j) => j.bids.length) ?? judged[0]).outcome, bids, several: reasonText("several_bids", excerptOf(each.join(", ")) + dropped) };
 }
 
 /** A trace's detail is short: an answer of a hundred bids shows its best few. */

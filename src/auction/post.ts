@@ -103,6 +103,23 @@ export function letGo(slots: ChannelSlots, bid: Bid): void {
   else slots.release(bid.channel.id);
 }
 
+/** Posts of one answer's bids (response.ping.bids) a buyer may refuse for a lead before its other bids are left out. */
+export const MOST_REFUSED_BIDS = 2;
+
+/**
+ * A bid of several in one answer whose buyer already refused MOST_REFUSED_BIDS posts of its bids
+ * for this lead: left out (`bids_refused`), so that one buyer's many bids cannot use up the time
+ * the lead has for the other buyers. True when it is.
+ */
+export function skipRefused(bid: Bid, trail: AuctionTrail): boolean {
+  if (!bid.siblings) return false;
+  let refused = 0;
+  for (const a of trail.attempts) if (a.kind === "post" && a.channelId === bid.channel.id && (a.outcome === "rejected" || a.outcome === "error")) refused++;
+  if (refused < MOST_REFUSED_BIDS) return false;
+  trail.excluded.push({ channel_id: bid.channel.id, reason: "bids_refused" });
+  return true;
+}
+
 /**
  * Posts down the ranking: the first acceptance sells. Every post and every skipped bid is recorded
  * in `trail`; each bid's concurrency slot is given back once its turn is over.
@@ -127,7 +144,7 @@ export async function postWithFallback(
         excluded.push({ channel_id: channel.id, reason: "buyer_bought" });
         continue;
       }
-      if (skipExpired(bid, deadline, trail)) continue;
+      if (skipRefused(bid, trail) || skipExpired(bid, deadline, trail)) continue;
 
       // Reserve the caps before posting, so two processes cannot both sell the last lead of the
       // day; a bid that no longer fits is skipped with the cap's reason.

@@ -16,7 +16,7 @@ import type { Bid } from "./bid";
 import type { Deadline } from "./deadline";
 import type { ChannelSlots } from "./limiter";
 import type { AuctionLead, AuctionTrail } from "./ping";
-import { giveBack, isOutcomeUnknown, letGo, reserve, send, skipExpired, type PostCampaign, type PostDeps } from "./post";
+import { giveBack, isOutcomeUnknown, letGo, reserve, send, skipExpired, skipRefused, type PostCampaign, type PostDeps } from "./post";
 
 /** One sale of a lead: the bid whose buyer accepted, at the price it accepted. */
 export interface Sale {
@@ -154,7 +154,7 @@ export async function postShared(
  */
 async function postOne(deps: PostDeps, campaign: PostCampaign, lead: AuctionLead, bid: Bid, deadline: Deadline, trail: AuctionTrail): Promise<PostStep> {
   const channel = bid.channel;
-  if (skipExpired(bid, deadline, trail)) return { kind: "refused" };
+  if (skipRefused(bid, trail) || skipExpired(bid, deadline, trail)) return { kind: "refused" };
   // Reserve this sale's caps before its post, so two processes (or two slots of this lead) cannot
   // both sell the last lead a cap has room for; a bid that no longer fits is left out with the cap's reason.
   const reservation = await reserve(deps.caps, bid, lead);

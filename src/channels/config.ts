@@ -177,6 +177,14 @@ export type Condition = z.infer<typeof Condition>;
 
 const responseFormat = z.enum(responseFormats);
 
+/** Bids kept of one answer (response.ping.bids.max): by default, and at most. */
+export const DEFAULT_BIDS_PER_ANSWER = 10;
+export const MAX_BIDS_PER_ANSWER = 100;
+/** Named captures of one channel at most: each is kept with its ping and sent with its post. */
+export const MAX_CAPTURES = 20;
+/** A capture's value at most, in characters: a longer one is treated as missing (its trace says so). */
+export const MAX_CAPTURE_CHARS = 1024;
+
 /** A capture's name, as `{{ping.<name>}}` spells it. */
 const captureName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, "a capture name is letters, digits and '_', not starting with a digit");
 
@@ -197,6 +205,10 @@ export const BidsRule = z
     /** A bid for a shared sale (a shared "leg"): its `bid` is a shared price. */
     shared: Condition.optional(),
     expires_at: ValueRule.optional(),
+    /** How many bids of one answer are read at most (default 10): its best by price; the others are dropped. */
+    max: z.number().int().min(1).max(MAX_BIDS_PER_ANSWER).optional().meta({
+      description: `How many bids of one answer are kept at most (default ${DEFAULT_BIDS_PER_ANSWER}, at most ${MAX_BIDS_PER_ANSWER}): the best by price; the others are dropped, and the ping's trace says how many`,
+    }),
   })
   .strict()
   .meta({
@@ -224,6 +236,7 @@ export const PingResponseRules = z
     bids: BidsRule.optional(),
     capture: z
       .record(captureName, ValueRule)
+      .refine((c) => Object.keys(c).length <= MAX_CAPTURES, `at most ${MAX_CAPTURES} captures`)
       .optional()
       .meta({
         description:
@@ -524,7 +537,7 @@ function rulesProblems(base: (string | number)[], rules: PingRules | PostRules |
       }
       continue;
     }
-    if (name === "path") continue;
+    if (name === "path" || name === "max") continue;
     const problem = conditions.includes(name) ? conditionProblem(rule as Condition) : valueRuleProblem(rule as ValueRule);
     if (problem) problems.push({ path: [...base, name], message: problem });
   }

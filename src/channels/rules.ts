@@ -18,7 +18,7 @@
 // Rules are checked when a channel is saved (src/channels/config.ts) and compiled once per channel;
 // reading an answer evaluates them and keeps a trace of each, which the test console shows verbatim.
 import { JSONPath } from "jsonpath-plus";
-import type { BidsRule, Condition, PingRules, PostRules, ValueRule } from "./config";
+import { DEFAULT_BIDS_PER_ANSWER, MAX_CAPTURE_CHARS, type BidsRule, type Condition, type PingRules, type PostRules, type ValueRule } from "./config";
 import { parseBody, responseFormat, type Parsed, type ResponseFormat } from "./formats";
 import { literalAttributes } from "./jsonpath";
 import { reasonText, type ReasonText } from "../reasons";
@@ -181,14 +181,20 @@ function jsonOf(value: unknown): string | null {
  * The bids of an answer that holds several: each element `path` selects, read by the element rules.
  * An element without a price past zero is no bid; one whose price is not a price is left out (its
  * trace says why). Best first: by its price, or its shared price when it has only that.
+ *
+ * An answer keeps its best `max` bids (default 10) and drops the others: a buyer answering
+ * thousands of bids would otherwise have them all ranked, posted and kept with the lead. Only the
+ * kept bids' rules are traced (and at most `max` elements that were no bid), with one line saying
+ * how many were dropped.
  */
-function compileBids(spec: BidsRule): (answer: Answer, t: ReturnType<typeof tracer>) => { offers: Offer[]; bad: unknown[] } {
+function compileBids(spec: BidsRule): (answer: Answer, t: ReturnType<typeof tracer>) => { offers: Offer[]; bad: unknown[]; dropped: number } {
   const path = literalAttributes(spec.path);
   const bid = compileValueRule(spec.bid);
   const id = spec.id === undefined ? undefined : compileValueRule(spec.id);
   const sharedBid = spec.shared_bid === undefined ? undefined : compileValueRule(spec.shared_bid);
   const shared = spec.shared === undefined ? undefined : compileCondition(spec.shared);
   const expiresAt = spec.expires_at === undefined ? undefined : compileValueRule(spec.expires_at);
+  const max = spec.max ?? DEFAULT_BIDS_PER_ANSWER;
   return (answer, t) => {
     const tree = answer.tree();
     let elements: unknown[] = [];
@@ -197,34 +203,49 @@ function compileBids(spec: BidsRule): (answer: Answer, t: ReturnType<typeof trac
         elements = (JSONPath({ path, json: tree.value as object, wrap: true, eval: "safe" }) as unknown[]).flatMap((e) => e);
       } catch (error) {
         t.value("bids", spec.path, { found: false, error: (error as Error).message });
-        return { offers: [], bad: [] };
+        return { offers: [], bad: [], dropped: 0 };
       }
     t.value("bids", spec.path, tree.ok ? { found: elements.length > 0, value: elements.length } : { found: false, error: tree.error });
-    const offers: Offer[] = [];
+    const given = (f: Found) => f.found && f.value !== null && f.value !== undefined && f.value !== "";
+    // First every element's prices (what choosing the best needs), traced later for those kept.
+    type Read = { i: number; one: Answer; price: Found; second: Found; leg?: Decision; offer?: Offer };
+    const read: Read[] = [];
     const bad: unknown[] = [];
     elements.forEach((element, i) => {
       const one = elementAnswer(answer, element);
-      const name = (rule: string) => `bids[${i}].${rule}`;
-      const price = t.value(name("bid"), spec.bid, bid(one));
-      const ref = id ? t.value(name("id"), spec.id, id(one)) : { found: false };
-      const second = sharedBid ? t.value(name("shared_bid"), spec.shared_bid, sharedBid(one)) : { found: false };
-      const leg = shared ? t.condition(name("shared"), spec.shared, shared(one)) : undefined;
-      const exp = expiresAt ? t.value(name("expires_at"), spec.expires_at, expiresAt(one)) : { found: false };
-      const given = (f: Found) => f.found && f.value !== null && f.value !== undefined && f.value !== "";
+      const price = bid(one);
+      const second = sharedBid ? sharedBid(one) : { found: false };
+      const leg = shared ? shared(one) : undefined;
       const cents = given(price) ? parsePrice(price.value) : 0;
       const sharedCents = given(second) ? parsePrice(second.value) : 0;
+      const r: Read = { i, one, price, second, leg };
+      read.push(r);
       if (cents === undefined || sharedCents === undefined) return void bad.push(given(price) ? price.value : second.value);
-      const expiry = exp.found ? (expiryOf(exp.value) ?? null) : undefined;
-      const bidId = ref.found ? textOf(ref.value) : null;
-      const base = { bidId, ...(expiry !== undefined && { expiresAt: expiry }) };
       // A shared leg: its price is a shared price.
       if (leg?.holds) {
-        if (cents > 0) offers.push({ ...base, priceCents: cents, sharedCents: cents, sharedOnly: true });
-      } else if (cents > 0) offers.push({ ...base, priceCents: cents, ...(sharedCents > 0 && { sharedCents }) });
-      else if (sharedCents > 0) offers.push({ ...base, priceCents: sharedCents, sharedCents, sharedOnly: true });
+        if (cents > 0) r.offer = { bidId: null, priceCents: cents, sharedCents: cents, sharedOnly: true };
+      } else if (cents > 0) r.offer = { bidId: null, priceCents: cents, ...(sharedCents > 0 && { sharedCents }) };
+      else if (sharedCents > 0) r.offer = { bidId: null, priceCents: sharedCents, sharedCents, sharedOnly: true };
     });
-    offers.sort((a, b) => b.priceCents - a.priceCents);
-    return { offers, bad };
+    // The best `max` by price (a stable sort: of equal prices, the buyer's first).
+    const bids = read.filter((r) => r.offer).sort((a, b) => b.offer!.priceCents - a.offer!.priceCents);
+    const kept = new Set(bids.slice(0, max));
+    const dropped = bids.length - kept.size;
+    let noBids = 0;
+    const traced = read.filter((r) => kept.has(r) || (!r.offer && noBids++ < max));
+    for (const r of traced) {
+      const name = (rule: string) => `bids[${r.i}].${rule}`;
+      t.value(name("bid"), spec.bid, r.price);
+      const ref = id ? t.value(name("id"), spec.id, id(r.one)) : { found: false };
+      if (sharedBid) t.value(name("shared_bid"), spec.shared_bid, r.second);
+      if (shared) t.condition(name("shared"), spec.shared, r.leg!);
+      const exp = expiresAt ? t.value(name("expires_at"), spec.expires_at, expiresAt(r.one)) : { found: false };
+      if (!r.offer) continue;
+      r.offer.bidId = ref.found ? textOf(ref.value) : null;
+      if (exp.found) r.offer.expiresAt = expiryOf(exp.value) ?? null;
+    }
+    if (dropped > 0) t.value("bids.max", max, { found: true, value: `kept the best ${kept.size} of ${bids.length} bids, dropped ${dropped}` });
+    return { offers: bids.slice(0, max).map((r) => r.offer!), bad, dropped };
   };
 }
 
@@ -310,8 +331,13 @@ export function compilePingReader(spec: PingRules, fixedPriceCents: number | nul
     const life = ttl ? t.value("ttl_seconds", spec.ttl_seconds, ttl(answer)) : none;
     const captured: Record<string, string | null> = {};
     for (const [name, rule, read] of captures) {
-      const found = t.value(`capture.${name}`, rule, read(answer));
-      captured[name] = found.found ? textOf(found.value) : null;
+      // A capture travels with every bid of the answer to its post, and is kept with an inbound
+      // ping: one too long to be a buyer's reference is treated as missing.
+      const found = read(answer);
+      const text = found.found ? textOf(found.value) : null;
+      const tooLong = text !== null && text.length > MAX_CAPTURE_CHARS;
+      t.value(`capture.${name}`, rule, tooLong ? { found: false, error: `longer than ${MAX_CAPTURE_CHARS} characters (${text.length}): treated as missing` } : found);
+      captured[name] = tooLong ? null : text;
     }
     const withCaptures = (a: PingAnswer): PingAnswer => (a.outcome === "bid" && captures.length ? { ...a, captures: captured } : a);
     const message = buyerWords(why.value);
@@ -322,13 +348,13 @@ export function compilePingReader(spec: PingRules, fixedPriceCents: number | nul
     const ttlSeconds = life.found ? Number(life.value) : NaN;
     const expiry = (exp.found ? expiryOf(exp.value) : Number.isFinite(ttlSeconds) ? nowMs + ttlSeconds * 1000 : undefined) ?? null;
     if (bids) {
-      const { offers, bad } = bids(answer, t);
+      const { offers, bad, dropped } = bids(answer, t);
       if (offers.length) {
         // The answer's price, shared price, id and expiry are its best bid's; every bid is in `offers`
         // (a bid without an expiry of its own has the answer's).
         const all = offers.map((o) => (o.expiresAt === undefined ? { ...o, expiresAt: expiry } : o));
         const { bidId, priceCents, sharedCents, sharedOnly, expiresAt } = all[0];
-        const best: PingAnswer = { outcome: "bid", priceCents, pingRef: refText, reason: null, expiresAt, bidId, offers: all };
+        const best: PingAnswer = { outcome: "bid", priceCents, pingRef: refText, reason: null, expiresAt, bidId, offers: all, ...(dropped > 0 && { offersDropped: dropped }) };
         if (sharedCents != null) Object.assign(best, { sharedCents }, sharedOnly && { sharedOnly });
         return { outcome: withCaptures(best), rules };
       }

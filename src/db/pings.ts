@@ -22,7 +22,11 @@ export interface KeptBid {
   sale?: "exclusive" | "shared";
   /** The offer the ping's answer made of it, if it made one: what a post's `offer_ids` choose. */
   offer_id?: string | null;
-  /** A bid of several in one buyer answer (response.ping.bids): its id, and the answer's named captures, for its post. */
+  /**
+   * A bid of several in one buyer answer (response.ping.bids): its id, and the answer's named
+   * captures, for its post. The captures are kept once per answer, on the first of its bids kept
+   * (the others' post takes them from the bid of the same ping_id that has them).
+   */
   bid_id?: string | null;
   captures?: Record<string, string | null>;
 }
