@@ -153,6 +153,8 @@ export function createMailer(settings: SmtpSettings): Mailer {
           if (error) return fail(error);
           const auth = settings.user === undefined ? undefined : { user: settings.user, pass: settings.pass ?? "" };
           const go = () => {
+            // A login answered after the deadline's verdict ("failed", not delivered) must not send.
+            if (settled) return;
             const compiled = new MailComposer({
               from: message.from ?? settings.from,
               to: message.to,
