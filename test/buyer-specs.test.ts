@@ -126,6 +126,13 @@ describe("buyer specs", () => {
       const xml = await save("spec-hash-bad3", { zip: "{{data.zip}}" }, { format: "form", body: { lead: "<Lead><A>{{data.address}}</A></Lead>" } });
       expect(xml.status).toBe(422);
       expect(xml.body.errors).toEqual([{ path: "post.body.lead", message: expect.stringMatching(/^'\{\{data\.address\}\}' sits inside XML text: end it with '\| xml'/) }]);
+      // The buyer's own reference inside XML text, and a lead's value inside a string of JSON text, need their escapes too.
+      const ref = await save("spec-hash-bad5", { zip: "{{data.zip}}" }, { format: "form", body: { lead: "<Lead><R>{{ping_ref}}</R></Lead>" } });
+      expect(ref.body.errors).toEqual([{ path: "post.body.lead", message: expect.stringMatching(/^'\{\{ping_ref\}\}' sits inside XML text: end it with '\| xml'/) }]);
+      const json = await save("spec-hash-bad6", { zip: "{{data.zip}}" }, { format: "form", body: { lead: '{"address":"{{data.address}}"}' } });
+      expect(json.status).toBe(422);
+      expect(json.body.errors).toEqual([{ path: "post.body.lead", message: expect.stringMatching(/^'\{\{data\.address\}\}' sits inside a string of JSON text: end it with '\| json'/) }]);
+      expect((await save("spec-hash-ok6", { zip: "{{data.zip}}" }, { format: "form", body: { lead: '{"address":"{{data.address | json}}"}' } })).status).toBe(201);
       // ping_hash is for pii fields only, and a campaign cannot take it back while a channel hashes the field.
       const notPii = await g.admin("POST", "/v1/campaigns", { id: "spec-hash-2", name: "x", fields: [{ name: "zip", type: "zip", ping_hash: true }] });
       expect(notPii.status).toBe(422);

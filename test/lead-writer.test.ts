@@ -105,7 +105,9 @@ describe("group commit of finished leads", () => {
 
     it("records every lead of a burst completely: outcome, attempts, events and idempotent answer", async () => {
       const buyer = await t.buyer({ ping: () => ({ json: { bid: 7 } }) });
-      const key = await t.g.setup({ campaign: { id: "grouped" }, channels: [pingPost("grouped-ch", buyer)], supplier: { id: "grouped-sup" } });
+      // A long deadline: 24 leads at once on a busy machine may wait seconds for their pings, and this
+      // test is about what the group commit writes, not about how fast.
+      const key = await t.g.setup({ campaign: { id: "grouped", auction: { timeout_ms: 20_000, ping_timeout_ms: 15_000, post_timeout_ms: 4_000 } }, channels: [pingPost("grouped-ch", buyer)], supplier: { id: "grouped-sup" } });
       const bodies = Array.from({ length: 24 }, () => ({ campaign: "grouped", data: consumer() }));
       const answers = await Promise.all(bodies.map((body, i) => t.g.lead(key, body, { "idempotency-key": `grouped-${i}` })));
       expect(answers.map((a) => a.body.status)).toEqual(Array(24).fill("sold"));

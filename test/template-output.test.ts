@@ -76,6 +76,32 @@ describe("template output", () => {
     expect(problemsOf({ a: "Oak {{data.address}} > 2" })).toEqual([]);
   });
 
+  it("refuses a buyer's own value (a capture, the bid's id, its ping_ref) placed unescaped inside XML text", () => {
+    expect(problemsOf({ xml: "<Lead><Ref>{{ping.ref}}</Ref><Bid>{{bid.id}}</Bid><R>{{ping_ref}}</R><Id>{{lead_id}}</Id></Lead>" })).toEqual([
+      "'{{ping.ref}}' sits inside XML text: end it with '| xml' so that '&' and '<' reach the buyer's parser intact",
+      "'{{bid.id}}' sits inside XML text: end it with '| xml' so that '&' and '<' reach the buyer's parser intact",
+      "'{{ping_ref}}' sits inside XML text: end it with '| xml' so that '&' and '<' reach the buyer's parser intact",
+    ]);
+    expect(problemsOf({ xml: "<Lead><Ref>{{ping.ref | xml}}</Ref><Bid>{{bid.id | xml}}</Bid><R>{{ping_ref | xml}}</R></Lead>" })).toEqual([]);
+  });
+
+  it("refuses a value placed unescaped inside a string of text that is itself JSON", () => {
+    const message = (name: string) => `'{{${name}}}' sits inside a string of JSON text: end it with '| json' so that '"' and '\\' reach the buyer's parser intact`;
+    // A form field holding JSON: its strings need '| json'; a value outside a string, and Gavel's own, do not.
+    expect(problemsOf({ payload: '{"n":"{{data.name}}","id":"{{lead_id}}","age":{{data.age}},"ref":"{{ping.ref}}"}' })).toEqual([message("data.name"), message("ping.ref")]);
+    expect(problemsOf({ payload: '{"n":"{{data.name | json}}","p":"{{data.phone | digits}}","e":"{{data.email | sha256}}"}' })).toEqual([]);
+    // An escaped quote does not end the string; a list written per item is checked item by item.
+    expect(problemsOf({ payload: '{"a":"say \\"{{data.name}}\\""}' })).toEqual([message("data.name")]);
+    expect(problemsOf({ payload: '[{{#each data.drivers}}{"n":"{{item.name}}"},{{/each}}]' })).toEqual([message("item.name")]);
+    expect(problemsOf({ payload: '[{{#each data.drivers}}"{{item.name | json}}",{{/each}}""]' })).toEqual([]);
+    // What it writes with '| json' is JSON whatever the value holds.
+    const { template } = compileTemplate({ payload: '{"n":"{{data.name | json}}"}' }, "post");
+    const out = template.render({ ...vars, data: { name: 'Ann "A" \\ B' } }) as { payload: string };
+    expect(JSON.parse(out.payload)).toEqual({ n: 'Ann "A" \\ B' });
+    // Text that only looks like braces is not JSON.
+    expect(problemsOf({ a: "{{data.first}} {{data.last}}", b: "{ {{data.name}} }" })).toEqual([]);
+  });
+
   it("writes when the lead arrived and now, in a format and a zone", () => {
     expect(one("received_at")).toBe("2026-03-02T15:04:05.000Z");
     expect(one("received_at | date:yyyy-MM-dd HH:mm:ss")).toBe("2026-03-02 15:04:05");
@@ -98,6 +124,6 @@ describe("template output", () => {
     expect(problemsOf("{{now | tz:Mars/Olympus}}")[0]).toBe("unknown time zone 'Mars/Olympus' (an IANA name, e.g. America/Chicago)");
     expect(problemsOf("{{now | tz}}")[0]).toMatch(/^tz needs an IANA time zone/);
     expect(problemsOf("{{now | date:yyyy-MM-dd'T'HH:mmxxx}}")[0]).toMatch(/no offset or zone tokens/);
-    expect(problemsOf("{{received}}")[0]).toBe("unknown variable 'received' (known: lead_id, ping_id, campaign, test, received_at, now, ping_ref, price, sale, data.<field>)");
+    expect(problemsOf("{{received}}")[0]).toBe("unknown variable 'received' (known: lead_id, ping_id, campaign, test, received_at, now, ping_ref, price, sale, bid.id, ping.<capture>, data.<field>)");
   });
 });

@@ -7,7 +7,7 @@ import { MAX_LEAD_PRICE } from "../money";
 import { reasonText, type PingCode, type PostCode, type ReasonText } from "../reasons";
 import type { Channel } from "./config";
 import { MAX_ANSWER_DEPTH, nestsDeeperThan } from "./formats";
-import type { BuyerRequest, BuyerResponse } from "./transport";
+import { INVALID_REQUEST, type BuyerRequest, type BuyerResponse } from "./transport";
 
 /**
  * What a buyer's ping answer says. `expiresAt` (epoch ms): the bid is good until then; a post after it
@@ -204,6 +204,7 @@ export function pingFault(response: BuyerResponse): PingAnswer | null {
     case "too_large":
       return noBid("error", "body_too_large");
     case "connection_error":
+      if (response.code === INVALID_REQUEST) return noBid("error", reasonText("invalid_request", response.detail));
       return noBid("error", reasonText("connection", response.code));
   }
   if (response.status === 204) return noBid("no_bid", "no_bid");
@@ -288,6 +289,7 @@ export function postFault(response: BuyerResponse): PostOutcome | null {
       // A post that never left Gavel cannot have sold: safe to offer the lead to the next bid.
       return response.sent ? unknown("post_timeout") : refused("error", POST_NOT_SENT);
     case "connection_error":
+      if (response.code === INVALID_REQUEST) return refused("error", reasonText("invalid_request", response.detail));
       return response.sent ? unknown(reasonText("connection_lost", response.code)) : refused("error", reasonText("connection", response.code));
     case "too_large":
       return response.status >= 200 && response.status < 300 ? unknown("body_too_large") : refused("error", "body_too_large");

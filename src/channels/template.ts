@@ -122,6 +122,8 @@ const HASHES = new Set(["md5", "sha1", "sha256"]);
 
 /** Transforms whose output never holds markup: escaped text, phones, numbers, dates, digests. */
 const XML_SAFE = new Set(["xml", "url", "phone", "digits", "e164", "national", "number", "fixed", "date", "iso", "unix", "md5", "sha1", "sha256", "bool"]);
+/** Transforms whose output holds no '"' or '\\': safe inside a string of JSON text. */
+const JSON_SAFE = new Set(["json", "url", "phone", "digits", "e164", "national", "number", "fixed", "date", "iso", "unix", "md5", "sha1", "sha256", "bool"]);
 const XML_ENTITIES: Record<string, string> = { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&apos;" };
 
 /** Phone styles of `phone:<style>`, from a number libphonenumber parsed (US when it has no country code). */
@@ -291,6 +293,14 @@ interface Placeholder {
   digest?: (vars: TemplateVars) => string | undefined;
   /** The chain ends with a transform whose output holds no markup ('&', '<', quotes): safe inside XML text. */
   xmlSafe: boolean;
+  /** The chain ends with a transform whose output holds no '"' or '\\': safe inside a JSON string. */
+  jsonSafe: boolean;
+  /**
+   * What it reads is not Gavel's own: the lead's values (`data.`, `item.`), or the buyer's
+   * (`ping.<capture>`, `bid.id`, `ping_ref`). Such a value may hold any character, so text that is
+   * itself XML or JSON needs it escaped. Its name, for the save-time message.
+   */
+  untrusted?: string;
   /** Set for `{{item.<field>}}`: the list field whose items `field` belongs to. */
   list?: string;
 }
@@ -316,6 +326,8 @@ function parsePlaceholder(expression: string, scope: TemplateScope, each?: strin
   const names = steps.map((step) => step.split(":")[0].trim());
   const hashed = names.some((n) => HASHES.has(n));
   const xmlSafe = names.length > 0 && XML_SAFE.has(names[names.length - 1]);
+  const jsonSafe = names.length > 0 && JSON_SAFE.has(names[names.length - 1]);
+  const untrusted = head.startsWith("data.") || head.startsWith("item.") || head.startsWith("ping.") || head === "bid.id" || head === "ping_ref" ? head : undefined;
   let read: Placeholder["read"];
   let digest: Placeholder["digest"];
   let field: string | undefined;
@@ -372,7 +384,7 @@ function parsePlaceholder(expression: string, scope: TemplateScope, each?: strin
     if (typeof made === "string") return made;
     transforms.push(made);
   }
-  return { read, transforms, field, hashed, xmlSafe, digest, ...(list && { list }) };
+  return { read, transforms, field, hashed, xmlSafe, jsonSafe, digest, ...(untrusted && { untrusted }), ...(list && { list }) };
 }
 
 function apply(p: Placeholder, vars: TemplateVars): unknown {
@@ -411,6 +423,19 @@ const EACH_BLOCK = /\{\{\s*#each\s+([^{}]*?)\s*\}\}([\s\S]*?)\{\{\s*\/each\s*\}\
 const HAS_EACH_BLOCK = new RegExp(EACH_BLOCK.source);
 /** Markup in a template's own text (placeholders aside): its values are inside XML. */
 const hasMarkup = (text: string) => /<[A-Za-z_?!/]/.test(text.replace(/\{\{[^{}]*\}\}/g, ""));
+/** Text that is itself JSON, placeholders and each blocks aside: an object or a list with a string in it. */
+const isJsonText = (text: string) => {
+  const literal = text.replace(/\{\{[^{}]*\}\}/g, "").trim();
+  return /^[[{][\s\S]*[\]}]$/.test(literal) && literal.includes('"');
+};
+/** Whether a JSON string is open after `text`, given whether one was open before it. */
+function jsonStringState(text: string, open: boolean): boolean {
+  for (let i = 0; i < text.length; i++) {
+    if (open && text[i] === "\\") i++;
+    else if (text[i] === '"') open = !open;
+  }
+  return open;
+}
 
 /**
  * The list field an `{{#each …}}` walks, checked: `data.<field>`, not inside another each. The
@@ -433,8 +458,8 @@ function itemsOf(vars: TemplateVars, list: string): Record<string, unknown>[] {
   return Array.isArray(value) ? value.map((item) => (isRecord(item) ? item : {})) : [];
 }
 
-function compileString(text: string, path: (string | number)[], ctx: Compiling, insideXml = false): { render: Render; constant: boolean } {
-  if (HAS_EACH_BLOCK.test(text)) return compileEachText(text, path, ctx, insideXml || hasMarkup(text));
+function compileString(text: string, path: (string | number)[], ctx: Compiling, insideXml = false, insideJson = false): { render: Render; constant: boolean } {
+  if (HAS_EACH_BLOCK.test(text)) return compileEachText(text, path, ctx, insideXml || hasMarkup(text), insideJson || isJsonText(text));
   const parts: (string | Placeholder)[] = [];
   let last = 0;
   for (const match of text.matchAll(PLACEHOLDER)) {
@@ -456,11 +481,24 @@ function compileString(text: string, path: (string | number)[], ctx: Compiling, 
   const literal = parts.filter((p) => typeof p === "string").join("");
   if (insideXml || /<[A-Za-z_?!/]/.test(literal))
     for (const p of parts)
-      if (typeof p !== "string" && p.field && !p.xmlSafe)
+      if (typeof p !== "string" && p.untrusted && !p.xmlSafe)
         ctx.problems.push({
           path,
-          message: `'{{${p.list ? "item" : "data"}.${p.field}}}' sits inside XML text: end it with '| xml' so that '&' and '<' reach the buyer's parser intact`,
+          message: `'{{${p.untrusted}}}' sits inside XML text: end it with '| xml' so that '&' and '<' reach the buyer's parser intact`,
         });
+  // Text that is itself JSON (a form field holding '{"name":"{{data.name}}"}'): a value placed
+  // inside one of its strings must be escaped, or a '"' in it ends the string and breaks the JSON.
+  if (insideJson || isJsonText(text)) {
+    let inString = false;
+    for (const p of parts) {
+      if (typeof p === "string") inString = jsonStringState(p, inString);
+      else if (inString && p.untrusted && !p.jsonSafe)
+        ctx.problems.push({
+          path,
+          message: `'{{${p.untrusted}}}' sits inside a string of JSON text: end it with '| json' so that '"' and '\\' reach the buyer's parser intact`,
+        });
+    }
+  }
   // Exactly one placeholder and nothing around it: keep the value's own type.
   if (parts.length === 1) {
     const only = parts[0] as Placeholder;
@@ -473,19 +511,19 @@ function compileString(text: string, path: (string | number)[], ctx: Compiling, 
 }
 
 /** Text with `{{#each data.<list>}}…{{/each}}` blocks: the text around them once, each block's text once per item. */
-function compileEachText(text: string, path: (string | number)[], ctx: Compiling, insideXml: boolean): { render: Render; constant: boolean } {
+function compileEachText(text: string, path: (string | number)[], ctx: Compiling, insideXml: boolean, insideJson: boolean): { render: Render; constant: boolean } {
   const pieces: Render[] = [];
   let last = 0;
   for (const match of text.matchAll(EACH_BLOCK)) {
-    if (match.index > last) pieces.push(compileString(text.slice(last, match.index), path, ctx, insideXml).render);
+    if (match.index > last) pieces.push(compileString(text.slice(last, match.index), path, ctx, insideXml, insideJson).render);
     const list = eachList(match[1], path, ctx);
     if (list !== undefined) {
-      const inner = compileString(match[2], path, { ...ctx, each: list }, insideXml).render;
+      const inner = compileString(match[2], path, { ...ctx, each: list }, insideXml, insideJson).render;
       pieces.push((vars) => itemsOf(vars, list).map((item, index) => asText(inner({ ...vars, item, index }))).join(""));
     }
     last = match.index + match[0].length;
   }
-  if (last < text.length) pieces.push(compileString(text.slice(last), path, ctx, insideXml).render);
+  if (last < text.length) pieces.push(compileString(text.slice(last), path, ctx, insideXml, insideJson).render);
   return { render: (vars) => pieces.map((piece) => asText(piece(vars))).join(""), constant: false };
 }
 

@@ -52,7 +52,7 @@ export type BuyerResponse =
     }
   | { kind: "too_large"; status: number; durationMs: number }
   /** `sent: false` means no request byte left Gavel (refused, unreachable, connect timeout). */
-  | { kind: "connection_error"; code: string; sent: boolean; durationMs: number };
+  | { kind: "connection_error"; code: string; sent: boolean; durationMs: number; detail?: string };
 
 export interface BuyerTransport {
   send(request: BuyerRequest): Promise<BuyerResponse>;
@@ -60,6 +60,22 @@ export interface BuyerTransport {
 }
 
 const CONNECT_PHASE_CODES = new Set(["ECONNREFUSED", "ENOTFOUND", "EAI_AGAIN", "EHOSTUNREACH", "ENETUNREACH", "UND_ERR_CONNECT_TIMEOUT"]);
+/** Errors of a request undici or Node refused to build: it never left Gavel (a post then cannot have sold). */
+const REFUSED_REQUEST_CODES = new Set(["UND_ERR_INVALID_ARG", "ERR_INVALID_URL", "ERR_INVALID_ARG_TYPE", "ERR_INVALID_ARG_VALUE", "ERR_INVALID_CHAR", "ERR_INVALID_HTTP_TOKEN"]);
+
+/**
+ * The code of a request Gavel will not send: a rendered header value holding CR, LF or NUL (a
+ * buyer's capture, a lead's field) would split the header or be refused by undici, so the request
+ * never leaves Gavel (`detail` names the header), and a post goes on to the next bid.
+ */
+export const INVALID_REQUEST = "invalid_request";
+const UNSENDABLE = /[\r\n\0]/;
+
+/** The name of the first header whose value cannot go on the wire, or null. */
+export function unsendableHeader(headers: Record<string, string>): string | null {
+  for (const name in headers) if (UNSENDABLE.test(headers[name])) return name;
+  return null;
+}
 
 class DeadlineExceeded extends Error {}
 class TooLarge extends Error {}
@@ -76,9 +92,10 @@ function errorCode(error: unknown): string {
   return "UNKNOWN";
 }
 
-function failure(error: unknown, durationMs: number): BuyerResponse {
+/** `reachedSocket`: whether undici had started writing the request (onRequestStart) when it failed. */
+function failure(error: unknown, durationMs: number, reachedSocket = true): BuyerResponse {
   const code = errorCode(error);
-  return { kind: "connection_error", code, sent: !CONNECT_PHASE_CODES.has(code), durationMs };
+  return { kind: "connection_error", code, sent: reachedSocket && !CONNECT_PHASE_CODES.has(code) && !REFUSED_REQUEST_CODES.has(code), durationMs };
 }
 
 /** Where undici sends a request: the origin that picks the keep-alive pool, and the request line's path. */
@@ -220,7 +237,7 @@ class Exchange implements Dispatcher.DispatchHandler {
     if (error instanceof DeadlineExceeded || error instanceof undiciErrors.RequestAbortedError) this.settle(this.timeout());
     else if (error instanceof undiciErrors.HeadersTimeoutError || error instanceof undiciErrors.BodyTimeoutError)
       this.settle({ kind: "timeout", durationMs: this.elapsed(), sent: this.sent });
-    else this.settle(failure(error, this.elapsed()));
+    else this.settle(failure(error, this.elapsed(), this.sent));
   }
 
   private tooLarge(controller: Dispatcher.DispatchController) {
@@ -291,8 +308,11 @@ export function createBuyerTransport(options: TransportOptions = {}): BuyerTrans
     try {
       target = targets.of(request.url);
     } catch (error) {
-      return failure(error, Math.round(performance.now() - started));
+      return failure(error, Math.round(performance.now() - started), false);
     }
+    const header = unsendableHeader(request.headers);
+    if (header !== null)
+      return { kind: "connection_error", code: INVALID_REQUEST, sent: false, durationMs: Math.round(performance.now() - started), detail: `header ${header} holds CR, LF or NUL` };
     return new Promise((resolve) => {
       const exchange = new Exchange(resolve, started, request.maxBodyBytes, deadline, left, agent, target.origin, stallMs);
       // undici reports every failure, even a synchronous one such as an invalid header, to
@@ -318,7 +338,7 @@ export function createBuyerTransport(options: TransportOptions = {}): BuyerTrans
       const started = performance.now();
       const deadline = started + request.timeoutMs;
       const first = await attempt(request, deadline, started);
-      if (request.retryConnectFailure && first.kind === "connection_error" && !first.sent && deadline - performance.now() > 5) {
+      if (request.retryConnectFailure && first.kind === "connection_error" && !first.sent && first.code !== INVALID_REQUEST && deadline - performance.now() > 5) {
         return attempt(request, deadline, started);
       }
       return first;
