@@ -254,6 +254,29 @@ describe("routing strategies, end to end", () => {
     ]);
   });
 
+  it("does not remember for a returning consumer a sale its buyer is yet to confirm by postback", async () => {
+    const a = await t.buyer({ ping: () => ({ json: { bid: 12 } }), post: () => ({ json: { status: "received" } }) });
+    const b = await t.buyer({ ping: () => ({ json: { bid: 10 } }) });
+    const key = await t.g.setup({
+      campaign: { id: "sticky-pending", auction, dedup: { fields: ["email"], lookback_days: 0 }, routing: { strategy: "price", sticky_days: 30 } },
+      channels: [
+        pingPost("stp-a", a, {
+          buyer_id: "stp-a-buyer",
+          post: { url: a.postUrl, confirmed_by: "postback" },
+          response: { post: { accepted: { path: "$.status", equals: "received" } } },
+        }),
+        pingPost("stp-b", b, { buyer_id: "stp-b-buyer" }),
+      ],
+    });
+    const jo = consumer();
+    const first = await sell(key, "sticky-pending", jo);
+    expect(first.answer.status).toBe("pending");
+    expect(first.trace.sold_channel).toBe("stp-a");
+    // The pending sale may end not confirmed: Jo's next visit is routed as a first one.
+    const back = await sell(key, "sticky-pending", jo);
+    expect(back.trace.routing.sticky).toMatchObject({ days: 30, buyer_id: null, channels: [] });
+  });
+
   it("posts to a fallback channel only when no other channel took the lead, whatever it pays", async () => {
     let rejects = false;
     const buyer = await t.buyer({ ping: () => ({ json: { bid: 10 } }), post: () => ({ json: { accepted: !rejects } }) });
