@@ -9,6 +9,7 @@ import {
   buildPing as buildNativePing,
   buildPost as buildNativePost,
   postIdempotencyKey,
+  postTemplateVars,
   readPingResponse,
   readPostResponse,
   type PingAnswer,
@@ -161,20 +162,7 @@ export function compileChannel(channel: Channel): ChannelIO {
     },
     readPing: readPingRules ? (response, now) => readPingRules(response, now).outcome : (response) => readPingResponse(response),
     buildPost(input, timeoutMs, maxBodyBytes) {
-      const vars: TemplateVars = {
-        lead_id: input.leadId,
-        ping_id: input.pingId ?? null,
-        campaign: input.campaign,
-        test: input.test,
-        data: input.data,
-        ping_ref: input.pingRef,
-        price: input.priceCents / 100,
-        sale: input.sale ?? "exclusive",
-        bid: { id: input.bidId ?? null },
-        ping: input.captures ?? {},
-        received_at: new Date(input.receivedAt ?? Date.now()).toISOString(),
-        now: new Date().toISOString(),
-      };
+      const vars = postTemplateVars(input);
       const built = sign(
         channel,
         post(vars, (headers) => buildNativePost(channel, headers, input, timeoutMs, maxBodyBytes)),

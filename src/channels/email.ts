@@ -11,8 +11,8 @@
 import type { Mailer, MailMessage } from "../email/mailer";
 import { reasonText } from "../reasons";
 import type { Channel } from "./config";
-import { acceptedAt, buyerWords, postFault, refused, type PostInput, type PostOutcome } from "./native";
-import { compileTemplate, renderText, type TemplateVars } from "./template";
+import { acceptedAt, buyerWords, postFault, postTemplateVars, refused, type PostInput, type PostOutcome } from "./native";
+import { compileTemplate, renderText } from "./template";
 import type { BuyerRequest, BuyerResponse, BuyerTransport } from "./transport";
 
 /** The connection error of an email post in a process without an SMTP server. */
@@ -65,18 +65,7 @@ export function compileEmailChannel(channel: Channel): EmailIO {
     readPing: notPinged,
     explainPing: notPinged,
     buildPost(input, timeoutMs, maxBodyBytes) {
-      const vars: TemplateVars = {
-        lead_id: input.leadId,
-        ping_id: input.pingId ?? null,
-        campaign: input.campaign,
-        test: input.test,
-        data: input.data,
-        ping_ref: input.pingRef,
-        price: input.priceCents / 100,
-        sale: input.sale ?? "exclusive",
-        received_at: new Date(input.receivedAt ?? Date.now()).toISOString(),
-        now: new Date().toISOString(),
-      };
+      const vars = postTemplateVars(input);
       // A subject is one line, whatever a lead's fields hold.
       const title = renderText(subject, vars).replace(/[\r\n]+/g, " ").trim();
       const message: MailMessage = {

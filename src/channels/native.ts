@@ -6,6 +6,7 @@
 import { MAX_LEAD_PRICE } from "../money";
 import { reasonText, type PingCode, type PostCode, type ReasonText } from "../reasons";
 import type { Channel } from "./config";
+import type { TemplateVars } from "./template";
 import { MAX_ANSWER_DEPTH, nestsDeeperThan } from "./formats";
 import { INVALID_REQUEST, type BuyerRequest, type BuyerResponse } from "./transport";
 
@@ -134,6 +135,24 @@ export interface PostInput {
   bidId?: string | null;
   /** The ping answer's named captures (`{{ping.<name>}}`). */
   captures?: Record<string, string | null>;
+}
+
+/** What a post's templates may name of the lead and its sale (a webhook's body and URL, an email's subject and text). */
+export function postTemplateVars(input: PostInput): TemplateVars {
+  return {
+    lead_id: input.leadId,
+    ping_id: input.pingId ?? null,
+    campaign: input.campaign,
+    test: input.test,
+    data: input.data,
+    ping_ref: input.pingRef,
+    price: input.priceCents / 100,
+    sale: input.sale ?? "exclusive",
+    bid: { id: input.bidId ?? null },
+    ping: input.captures ?? {},
+    received_at: new Date(input.receivedAt ?? Date.now()).toISOString(),
+    now: new Date().toISOString(),
+  };
 }
 
 /**
