@@ -254,7 +254,7 @@ describe("routing strategies, end to end", () => {
     ]);
   });
 
-  it("does not remember for a returning consumer a sale its buyer is yet to confirm by postback", async () => {
+  it("remembers for a returning consumer a sale confirmed by postback once it is confirmed, not before", async () => {
     const a = await t.buyer({ ping: () => ({ json: { bid: 12 } }), post: () => ({ json: { status: "received" } }) });
     const b = await t.buyer({ ping: () => ({ json: { bid: 10 } }) });
     const key = await t.g.setup({
@@ -275,6 +275,11 @@ describe("routing strategies, end to end", () => {
     // The pending sale may end not confirmed: Jo's next visit is routed as a first one.
     const back = await sell(key, "sticky-pending", jo);
     expect(back.trace.routing.sticky).toMatchObject({ days: 30, buyer_id: null, channels: [] });
+    // Confirmed (here by an operator, as by the buyer's postback): from now on Jo goes first to A.
+    const confirmed = await t.g.admin("POST", `/v1/leads/${first.answer.lead_id}/resolve`, { outcome: "sold", channel_id: "stp-a", price: first.trace.revenue });
+    expect(confirmed.status, JSON.stringify(confirmed.body)).toBe(200);
+    const third = await sell(key, "sticky-pending", jo);
+    expect(third.trace.routing.sticky).toMatchObject({ buyer_id: "stp-a-buyer", lead_id: first.answer.lead_id, channels: ["stp-a"] });
   });
 
   it("posts to a fallback channel only when no other channel took the lead, whatever it pays", async () => {

@@ -249,7 +249,8 @@ export class LeadRouter {
   /**
    * A sale to a consumer that sticky routing may see again is remembered for its next visit. Not
    * one its buyer is yet to confirm by postback (outcome.ts: the lead is pending): it may end not
-   * confirmed, and the consumer's next visit must not be steered to a buyer that never bought.
+   * confirmed, and the consumer's next visit must not be steered to a buyer that never bought; its
+   * confirmation remembers it (src/reconciliation/confirm.ts).
    */
   private async settled(end: SharedEnd): Promise<SharedEnd> {
     const awaitsConfirmation = end.status === "sold" && end.sales.length === 1 && confirmWithinMs(end.sales[0].bid.channel.config) !== null;

@@ -1,7 +1,8 @@
 // What routing (src/auction/routing.ts) keeps in the database, so that it holds across every Gavel
 // process sharing it: each round-robin rotation's turn counter, and which buyer last bought each
 // returning consumer (sticky routing).
-import type { Database } from "./client";
+import { sql } from "drizzle-orm";
+import { txRows, type Database, type Db } from "./client";
 
 /**
  * Takes the next turn of a rotation: 0 for the first lead, then 1, 2, … The upsert is one atomic
@@ -63,6 +64,23 @@ export async function rememberStickyBuyer(
        set buyer_id = excluded.buyer_id, channel_id = excluded.channel_id, lead_id = excluded.lead_id, sold_at = excluded.sold_at
        where routing_sticky.sold_at <= excluded.sold_at`,
     [campaignId, JSON.stringify(keys), buyer.buyerId, buyer.channelId, buyer.leadId, buyer.soldAt.toISOString()],
+  );
+}
+
+/**
+ * The same, inside a transaction `tx`: a sale confirmed later by its buyer's postback
+ * (src/reconciliation/confirm.ts) is remembered with its confirmation, and only then.
+ */
+export async function rememberStickyBuyerIn(tx: Db, campaignId: string, keys: readonly string[], buyer: StickyBuyer): Promise<void> {
+  if (keys.length === 0) return;
+  await txRows(
+    tx,
+    sql`insert into routing_sticky (campaign_id, key_hash, buyer_id, channel_id, lead_id, sold_at)
+        select ${campaignId}::text, k, ${buyer.buyerId}::text, ${buyer.channelId}::text, ${buyer.leadId}::text, ${buyer.soldAt.toISOString()}::timestamptz
+        from jsonb_array_elements_text(${JSON.stringify(keys)}::text::jsonb) with ordinality as t(k, n) order by n
+        on conflict (campaign_id, key_hash) do update
+          set buyer_id = excluded.buyer_id, channel_id = excluded.channel_id, lead_id = excluded.lead_id, sold_at = excluded.sold_at
+          where routing_sticky.sold_at <= excluded.sold_at`,
   );
 }
 

@@ -20,6 +20,7 @@ import { claimOf } from "../auction/caps";
 import { recordAudit, type Actor } from "../db/audit";
 import { txRows, type Database, type Db } from "../db/client";
 import { addLeadEvent } from "../db/after-sale";
+import { rememberStickyBuyerIn } from "../db/routing";
 import { confirmPendingRow, duePendingLeads, pendingUntil, unconfirmPendingRow } from "../db/pending";
 import { enqueueSettlementNotices, giveBackBuyerClaim, giveBackReservation, leadPosts, lockLead, settlePost, type LeadPost, type UnsettledLead } from "../db/reconciliation";
 import { campaigns } from "../db/schema";
@@ -173,6 +174,18 @@ async function settlePending(
     const keys = rules.rules.map((rule) => claimOf(rule, lead.receivedAt.getTime(), sale.post.priceCents!));
     await giveBackReservation(tx, keys, 1, sale.post.priceCents);
     if (rules.buyer?.dedup) await giveBackBuyerClaim(tx, sale.buyerId, lead.id, dedupKeys(rules.buyer.dedup, lead.data));
+  }
+
+  // Confirmed: now the consumer's buyer for sticky routing, as a sale made at once is (routing.ts).
+  if (sold && !lead.test) {
+    const campaign = await configOf<Campaign>(tx, campaigns, lead.campaignId);
+    if (campaign?.routing?.sticky_days !== undefined && campaign.dedup)
+      await rememberStickyBuyerIn(tx, lead.campaignId, dedupKeys(campaign.dedup, lead.data), {
+        buyerId: sale.buyerId,
+        channelId: sale.channelId,
+        leadId: lead.id,
+        soldAt: lead.receivedAt,
+      });
   }
 
   await enqueueSettlementNotices(tx, lead.id, sold ? sale.channelId : null, at.getTime());
