@@ -77,6 +77,21 @@ describe("notifications by email", () => {
     expect(empty.body.errors.map((e: any) => e.path)).toContain("notify.url");
   });
 
+  it("mails a buyer's notice to its notify.email as it is when the notice is sent, not as it was when the lead sold", async () => {
+    expect((await g.admin("POST", "/v1/buyers", { id: "mail-moved", name: "CRM that moved", notify: { email: "old@buyer.test" } })).status).toBe(201);
+    const key = await g.setup({
+      campaign: { id: "mail-moved" },
+      channels: [{ id: "mail-moved-ch", buyer_id: "mail-moved", type: "direct_post", fixed_price: 8, post: { url: buyer.postUrl } }],
+    });
+    const res = await g.lead(key, { campaign: "mail-moved", data: consumer() });
+    expect(res.body).toMatchObject({ status: "sold" });
+    const moved = await g.admin("PATCH", "/v1/buyers/mail-moved", { notify: { email: "new@buyer.test" } });
+    expect(moved.status, JSON.stringify(moved.body)).toBe(200);
+    expect(await g.gavel.deliverNotifications()).toBe(1);
+    expect(smtp.mails.filter((m) => m.to.includes("old@buyer.test"))).toEqual([]);
+    expect(smtp.mails.filter((m) => m.to.includes("new@buyer.test"))).toHaveLength(1);
+  });
+
   it("sends by both means when the supplier has a postback_url and a notify_email, and retries a refused message", async () => {
     const hook = await startBuyer({ post: () => ({ status: 204 }) });
     try {

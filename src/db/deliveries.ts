@@ -64,7 +64,7 @@ export interface ClaimedDelivery {
 const CURRENT_TARGET = sql`case d.receiver_kind
     when 'supplier' then (select case d.via when 'webhook' then s.config->>'postback_url' when 'email' then s.config->>'notify_email' else d.target end
                           from suppliers s where s.id = d.receiver_id)
-    when 'buyer' then (select case d.via when 'webhook' then b.config->'notify'->>'url' else d.target end
+    when 'buyer' then (select case d.via when 'webhook' then b.config->'notify'->>'url' when 'email' then b.config->'notify'->>'email' else d.target end
                        from buyers b where b.id = d.receiver_id)
   end`;
 
