@@ -456,6 +456,11 @@ describe("reconciling leads whose post's outcome is unknown", () => {
     const again = await resolve(id, { outcome: "sold", channel_id: "rc-sa-ch", price: 12 });
     expect(again.status).toBe(409);
     expect(again.body.detail).toContain("post to rc-sa-ch was settled already (accepted at 12.00");
+    // A return of A's sale waits until B's post is settled: returned, the lead could not settle B after.
+    const early = await postback("rc-sa", SHARED_A_SECRET, { event_id: "rc-sa-2", lead_id: id, event: "return_requested", reason: "bad_phone" });
+    expect(early.status).toBe(409);
+    expect(early.body.detail).toContain("has a post whose outcome is unknown: settle it first");
+    expect((await trace(id)).status).toBe("sold");
 
     // The same consumer again (five weeks on, within the buyers' 90-day dedup windows): neither
     // buyer is offered it, B no more than A, and B is never posted it.

@@ -86,6 +86,10 @@ export async function requestReturn(tx: Db, deps: ReturnDeps, req: ReturnRequest
   // A sale its buyer's postback is still to confirm is no sale yet: there is nothing to return.
   if (lead.status === "pending")
     throw new GavelError("conflict", `Lead '${lead.id}' is pending: its sale is not confirmed yet, so there is nothing to return (its buyer's contacted postback confirms it)`);
+  // A lead with a post still unknown (a shared lead half settled) is settled before any of its sales
+  // is returned: a return would end it `returned`, and its open post could never be settled after.
+  if (lead.reason === "post_outcome_unknown" || lead.reason?.startsWith("post_outcome_unknown:"))
+    throw new GavelError("conflict", `Lead '${lead.id}' has a post whose outcome is unknown: settle it first (POST /v1/leads/${lead.id}/resolve, or that buyer's postback), then ask for the return`);
   const sales = await leadSales(tx, lead);
   let sale: Sale | undefined;
   if (req.buyerId) sale = sales.find((s) => s.buyerId === req.buyerId);
