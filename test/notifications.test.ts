@@ -11,7 +11,7 @@ import { sql } from "drizzle-orm";
 import { describe, expect, it, vi } from "vitest";
 import { parse } from "yaml";
 import { signature } from "../src/channels/signing";
-import type { Db, DatabaseTarget } from "../src/db/client";
+import { txRows, type Db, type DatabaseTarget } from "../src/db/client";
 import { claimDueDeliveries, finishAttempt } from "../src/db/deliveries";
 import { startBuyer, type Received, type TestBuyer } from "./helpers/buyers";
 import { freshDatabase, onPostgres } from "./helpers/db";
@@ -545,6 +545,61 @@ describe("notifications to a receiver that hangs", () => {
       if (dir) rmSync(dir, { recursive: true, force: true });
     }
   });
+});
+
+describe("notifications behind one receiver's backlog", () => {
+  it("delivers another receiver's notices at once while a hanging buyer has 1,100 due, holding at most 5 sends to it", async () => {
+    const clock = testClock("2026-06-16T05:00:00Z");
+    const fresh = await freshDatabase();
+    const good = await startReceiver();
+    const hanging = await startBuyer({ post: () => ({ hang: true }) });
+    const bidder = await startBuyer({ ping: () => ({ json: { bid: 0 } }) });
+    // A send's own bound is 120 s, six times the test's: the good receiver's notices must not wait for it.
+    const env = { ...ENV, GAVEL_DELIVERY_TIMEOUT_MS: "120000" };
+    let g: TestGavel | undefined;
+    try {
+      g = await startTestGavel(env, { clock, target: fresh.target });
+      const db = g.gavel.database.db;
+      expect((await g.admin("POST", "/v1/buyers", { id: "ntf-backlog-slow", name: "Slow", notify: { url: hanging.postUrl } })).status).toBe(201);
+      // Its backlog: 1,100 notices, all due and older than anyone else's, so the claim's look ahead (batch × 20) sees only them.
+      const since = new Date(clock.now() - 3_600_000).toISOString();
+      await db.execute(
+        sql`insert into deliveries (event_id, event, receiver_kind, receiver_id, via, target, payload, next_attempt_at, created_at, updated_at)
+            select 'lead.delivered:backlog-' || i, 'lead.delivered', 'buyer', 'ntf-backlog-slow', 'webhook', ${hanging.postUrl},
+                   jsonb_build_object('event_id', 'lead.delivered:backlog-' || i, 'event', 'lead.delivered'),
+                   ${since}::timestamptz, ${since}::timestamptz, ${since}::timestamptz
+            from generate_series(1, 1100) i`,
+      );
+      const key = await g.setup({
+        campaign: { id: "ntf-backlog" },
+        channels: [pingPost("ntf-backlog-ch", bidder, { buyer_id: "ntf-backlog-bidder" })],
+        supplier: { id: "ntf-backlog-good", postback_url: good.url },
+      });
+      for (let i = 0; i < 3; i++) expect((await g.lead(key, { campaign: "ntf-backlog", data: consumer() })).body.status).toBe("unsold");
+
+      const sweep = g.gavel.deliverNotifications();
+      const delivered = async () => (await g!.admin("GET", "/v1/deliveries?receiver=supplier:ntf-backlog-good&state=delivered")).body.items.length;
+      await vi.waitFor(
+        async () => {
+          expect(hanging.posts).toHaveLength(5);
+          expect(await delivered()).toBe(3);
+        },
+        { timeout: 20_000, interval: 50 },
+      );
+      expect(good.effects).toHaveLength(3);
+      // The hanging buyer holds 5 claims (its sends in flight); the rest of its backlog waits unclaimed.
+      const held = await txRows<{ n: number }>(db, sql`select count(*)::int as n from deliveries where receiver_id = 'ntf-backlog-slow' and leased_until is not null`);
+      expect(held).toEqual([{ n: 5 }]);
+      await g.close();
+      g = undefined;
+      expect(await sweep).toBe(8);
+      expect(hanging.posts).toHaveLength(5);
+    } finally {
+      await g?.close();
+      await Promise.all([good.server.close(), hanging.close(), bidder.close()]);
+      await fresh.drop();
+    }
+  }, 60_000);
 });
 
 // Two processes on one PostgreSQL database (PGlite is one process's): whichever sweeps first sends

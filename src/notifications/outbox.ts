@@ -108,8 +108,9 @@ export class Outbox {
     const perReceiver = this.options.perReceiver ?? 5;
     const inFlight = new Set<Promise<void>>();
     let attempts = 0;
-    // Whether a claim may find something now: rows were left (the last claim was full), or a
-    // receiver this process was busy with is free again. Otherwise a send ending claims nothing.
+    // Whether a claim may find something now: the last claim found rows (the next leaves out their
+    // receivers, now busy, so a backlog of one never hides the rest behind it), or a receiver this
+    // process was busy with is free again. Otherwise a send ending claims nothing.
     let worthClaiming = true;
     for (;;) {
       const room = batch - inFlight.size;
@@ -118,7 +119,7 @@ export class Outbox {
         worthClaiming = false; // a receiver freed while this claim runs sets it again
         const claimed = await claimDueDeliveries(this.options.database.db, this.options.clock.now(), room, this.leaseMs, { perReceiver, busy });
         attempts += claimed.length;
-        if (claimed.length === room) worthClaiming = true;
+        if (claimed.length > 0) worthClaiming = true;
         for (const delivery of claimed) {
           const receiver = `${delivery.receiverKind}:${delivery.receiverId}:${delivery.via}`;
           this.busy.set(receiver, (this.busy.get(receiver) ?? 0) + 1);
@@ -135,6 +136,8 @@ export class Outbox {
         }
         // Done when nothing is due, not just nothing of receivers that were busy when the claim began.
         if (claimed.length === 0 && inFlight.size === 0 && busy.length === 0) return attempts;
+        // Found some: claim again at once, while there is room, rather than wait for a send to end.
+        if (claimed.length > 0 && claimed.length < room) continue;
       } else if (inFlight.size === 0) return attempts;
       if (inFlight.size > 0) await Promise.race(inFlight);
     }
