@@ -63,6 +63,8 @@ describe("reconciling leads whose post's outcome is unknown", () => {
   let sharedB: Awaited<ReturnType<typeof t.buyer>>;
   let sharedKey: string;
   const sharedLeads: string[] = [];
+  /** Leads sold at auction with another post still unknown: a shared one, and two of an exclusive campaign with on_post_timeout next. */
+  const soldOpen = { shared: "", next: [] as string[] };
 
   async function postback(buyerId: string, secret: string, payload: unknown) {
     const body = JSON.stringify(payload);
@@ -152,6 +154,48 @@ describe("reconciling leads whose post's outcome is unknown", () => {
       const res = await g.lead(sharedKey, { campaign: "rc-shared", data: consumer({ email: `rc-shared-${i}@example.com` }) });
       expect(res.body).toMatchObject({ status: "error", price: 0 });
       sharedLeads.push(res.body.lead_id);
+    }
+
+    // Leads sold at auction while another of their posts has an unknown outcome. A shared campaign
+    // whose A accepts and whose B hangs; an exclusive one with on_post_timeout next whose A (bid 12)
+    // hangs and whose B (bid 8) accepts.
+    const openBuyer = async (id: string, secret: string) =>
+      expect(
+        (
+          await g.admin("POST", "/v1/buyers", {
+            id,
+            name: id,
+            postbacks: { secret },
+            caps: [{ period: "day", leads: 100, spend: 5000 }],
+            dedup: { fields: ["email"], lookback_days: 90 },
+            notify: { url: "http://127.0.0.1:9/crm" },
+          })
+        ).status,
+      ).toBe(201);
+    for (const id of ["rc-ha", "rc-hb", "rc-na", "rc-nb"]) await openBuyer(id, `${id}-postback-secret-0001`);
+    const halfKey = await g.setup({
+      campaign: { id: "rc-half", auction: { mode: "shared", max_sells: 2, timeout_ms: 20_000, post_timeout_ms: 300 }, payout: { type: "revshare", percent: 50 } },
+      supplier: { postback_url: "http://127.0.0.1:9/postbacks" },
+      channels: [
+        pingPost("rc-ha-ch", await t.buyer({ ping: () => ({ json: { bid: 12 } }) }), { buyer_id: "rc-ha", buys: ["shared"] }),
+        pingPost("rc-hb-ch", await t.buyer({ ping: () => ({ json: { bid: 10 } }), post: () => ({ hang: true }) }), { buyer_id: "rc-hb", buys: ["shared"] }),
+      ],
+    });
+    const half = await g.lead(halfKey, { campaign: "rc-half", data: consumer({ email: "rc-half-0@example.com" }) });
+    expect(half.body).toMatchObject({ status: "sold", price: 6, sold_to: 1 });
+    soldOpen.shared = half.body.lead_id;
+    const nextKey = await g.setup({
+      campaign: { id: "rc-next", auction: { timeout_ms: 20_000, post_timeout_ms: 300, on_post_timeout: "next" }, payout: { type: "revshare", percent: 50 } },
+      supplier: { postback_url: "http://127.0.0.1:9/postbacks" },
+      channels: [
+        pingPost("rc-na-ch", await t.buyer({ ping: () => ({ json: { bid: 12 } }), post: () => ({ hang: true }) }), { buyer_id: "rc-na" }),
+        pingPost("rc-nb-ch", await t.buyer({ ping: () => ({ json: { bid: 8 } }) }), { buyer_id: "rc-nb" }),
+      ],
+    });
+    for (let i = 0; i < 2; i++) {
+      const res = await g.lead(nextKey, { campaign: "rc-next", data: consumer({ email: `rc-next-${i}@example.com` }) });
+      expect(res.body).toMatchObject({ status: "sold", price: 4, sold_to: 1 });
+      soldOpen.next.push(res.body.lead_id);
     }
 
     const token = await g.admin("POST", "/v1/tokens", { name: "rc-analyst", role: "analyst" });
@@ -547,6 +591,88 @@ describe("reconciling leads whose post's outcome is unknown", () => {
       { event: "lead.delivered", receiver: "rc-sa", price: 11 },
       { event: "lead.sold", receiver: expect.stringMatching(/^sup-/), price: 5.5 },
     ]);
+  });
+
+  /** A lead's posts as [channel, outcome, price], its buyer's dedup claims, and its outbox notices of one event. */
+  const postsOf = async (id: string) => (await trace(id)).attempts.filter((a: any) => a.kind === "post").map((a: any) => [a.channel_id, a.outcome, a.price]);
+  const claimsOf = async (buyer: string, id: string) =>
+    (await g.gavel.database.rows<{ n: number }>(sql`select count(*)::int as n from buyer_dedup_keys where buyer_id = ${buyer} and lead_id = ${id}`))[0].n;
+  const payloadsOf = async (id: string, event: string) =>
+    (await g.gavel.database.rows<{ payload: any }>(sql`select payload from deliveries where lead_id = ${id} and event = ${event} order by event_id`)).map((d) =>
+      typeof d.payload === "string" ? JSON.parse(d.payload) : d.payload,
+    );
+
+  it("a shared lead sold to A while B's post hung is sold with reason post_outcome_unknown, B's post open until B's postback sells B too", async () => {
+    const id = soldOpen.shared;
+    expect(await trace(id)).toMatchObject({ status: "sold", reason: "post_outcome_unknown", sold_to: 1, revenue: 12, price: 6, sold_channel: "rc-ha-ch" });
+    expect((await postsOf(id)).sort()).toEqual([
+      ["rc-ha-ch", "accepted", 12],
+      ["rc-hb-ch", "unknown", 10],
+    ]);
+    // B keeps its reservation and its claim on the consumer; the lead is listed by its reason.
+    expect(await used("/v1/buyers/rc-hb")).toEqual({ leads: 1, spend: 10 });
+    expect([await claimsOf("rc-ha", id), await claimsOf("rc-hb", id)]).toEqual([1, 1]);
+    const listed = await g.admin("GET", "/v1/leads?reason=post_outcome_unknown&campaign=rc-half");
+    expect(listed.body.items.map((l: any) => [l.id, l.status, l.reason])).toEqual([[id, "sold", "post_outcome_unknown"]]);
+    // A heard of its sale; the supplier hears once no post is open (its payout final then).
+    expect(await payloadsOf(id, "lead.delivered")).toMatchObject([{ channel_id: "rc-ha-ch", price: 12, sale: "shared" }]);
+    expect(await payloadsOf(id, "lead.sold")).toEqual([]);
+
+    const b = await postback("rc-hb", "rc-hb-postback-secret-0001", { event_id: "rc-hb-1", lead_id: id, event: "contacted" });
+    expect(b.status, JSON.stringify(b.body)).toBe(200);
+    expect(b.body.settled).toEqual({ status: "sold", channel_id: "rc-hb-ch", price: 10 });
+    expect(await trace(id)).toMatchObject({ status: "sold", reason: null, sold_to: 2, revenue: 22, price: 11, sold_channel: "rc-ha-ch" });
+    expect((await postsOf(id)).sort()).toEqual([
+      ["rc-ha-ch", "accepted", 12],
+      ["rc-hb-ch", "accepted", 10],
+    ]);
+    expect(await used("/v1/buyers/rc-hb")).toEqual({ leads: 1, spend: 10 });
+    expect(await payloadsOf(id, "lead.delivered")).toMatchObject([
+      { channel_id: "rc-ha-ch", price: 12, sale: "shared" },
+      { channel_id: "rc-hb-ch", price: 10, sale: "shared" },
+    ]);
+    expect(await payloadsOf(id, "lead.sold")).toMatchObject([{ price: 11, reason: null }]);
+    expect((await g.admin("GET", "/v1/leads?reason=post_outcome_unknown&campaign=rc-half")).body.items).toEqual([]);
+    expect((await resolve(id, { outcome: "unsold" })).status).toBe(409);
+  });
+
+  it("an exclusive lead (on_post_timeout next) whose post to A hung and B bought is sold with reason post_outcome_unknown until A's post is settled", async () => {
+    const [unsoldToA, soldToA] = soldOpen.next;
+    for (const id of soldOpen.next) {
+      expect(await trace(id)).toMatchObject({ status: "sold", reason: "post_outcome_unknown", sold_to: 1, revenue: 8, price: 4, sold_channel: "rc-nb-ch", sold_buyer: "rc-nb" });
+      expect(await postsOf(id)).toEqual([
+        ["rc-na-ch", "unknown", 12],
+        ["rc-nb-ch", "accepted", 8],
+      ]);
+      expect([await claimsOf("rc-na", id), await claimsOf("rc-nb", id)]).toEqual([1, 1]);
+      expect(await payloadsOf(id, "lead.sold")).toEqual([]);
+    }
+    expect(await used("/v1/buyers/rc-na")).toEqual({ leads: 2, spend: 24 });
+    const listed = await g.admin("GET", "/v1/leads?reason=post_outcome_unknown&campaign=rc-next");
+    expect(listed.body.items.map((l: any) => l.id).sort()).toEqual([...soldOpen.next].sort());
+
+    // A says it never took the first: its reservation and claim are given back, the lead sold to B alone.
+    const res = await resolve(unsoldToA, { outcome: "unsold", channel_id: "rc-na-ch" });
+    expect(res.status, JSON.stringify(res.body)).toBe(200);
+    expect(res.body).toMatchObject({ status: "sold", sold_to: 1, revenue: 8, price: 4, sold_channel: "rc-nb-ch", posts: [{ channel_id: "rc-na-ch", outcome: "rejected", price: 12 }], open_channels: [] });
+    expect(await trace(unsoldToA)).toMatchObject({ status: "sold", reason: null, sold_to: 1, revenue: 8, price: 4 });
+    expect(await used("/v1/buyers/rc-na")).toEqual({ leads: 1, spend: 12 });
+    expect([await claimsOf("rc-na", unsoldToA), await claimsOf("rc-nb", unsoldToA)]).toEqual([0, 1]);
+    expect(await payloadsOf(unsoldToA, "lead.sold")).toMatchObject([{ price: 4, reason: null }]);
+
+    // A's postback says it has the second: the lead was sold twice by accident, and A's sale is
+    // recorded too (sold_to 2) so the broker can bill it.
+    const a = await postback("rc-na", "rc-na-postback-secret-0001", { event_id: "rc-na-1", lead_id: soldToA, event: "contacted" });
+    expect(a.status, JSON.stringify(a.body)).toBe(200);
+    expect(a.body.settled).toEqual({ status: "sold", channel_id: "rc-na-ch", price: 12 });
+    expect(await trace(soldToA)).toMatchObject({ status: "sold", reason: null, sold_to: 2, revenue: 20, price: 10, sold_channel: "rc-na-ch" });
+    expect(await used("/v1/buyers/rc-na")).toEqual({ leads: 1, spend: 12 });
+    expect(await payloadsOf(soldToA, "lead.sold")).toMatchObject([{ price: 10, reason: null }]);
+    expect(await payloadsOf(soldToA, "lead.delivered")).toMatchObject([
+      { channel_id: "rc-na-ch", price: 12, sale: "shared" },
+      { channel_id: "rc-nb-ch", price: 8, sale: "exclusive" },
+    ]);
+    expect((await g.admin("GET", "/v1/leads?reason=post_outcome_unknown&campaign=rc-next")).body.items).toEqual([]);
   });
 
   it("runs the README's recipe: lists the lead, settles it sold, and refuses a second settlement", async () => {

@@ -17,6 +17,7 @@ import type { Deadline } from "./deadline";
 import type { Eligibility } from "./eligibility";
 import type { AuctionGate } from "./gate";
 import { payoutCents } from "./payout";
+import { isOutcomeUnknown } from "./post";
 import type { AuctionResult } from "./run";
 
 export interface OutcomeDeps {
@@ -65,10 +66,16 @@ export async function recordOutcome(
   if (sold?.redirectUrl && campaign.return_redirect_url) answer.redirect_url = sold.redirectUrl;
   const elapsed = deadline.now() - deadline.receivedMono;
   const overheadMs = Math.max(0, Math.round(elapsed - result.buyerWaitMs));
+  // A lead sold while another of its posts has an unknown outcome (shared posting, or exclusive
+  // with `on_post_timeout: next`) is still to be reconciled: it keeps `post_outcome_unknown`, so the
+  // listing by reason finds it and that post is settled later (its buyer's postback or an
+  // operator's resolve, src/reconciliation/resolve.ts), its reservation and claim kept meanwhile.
   const reason = pending
     ? reasonText("awaiting_confirmation", awaitingDetail(sold!.channel.id, new Date(decidedAt.getTime() + waitMs)))
     : result.status === "sold"
-      ? null
+      ? result.attempts.some((a) => a.kind === "post" && isOutcomeUnknown(a))
+        ? reasonText("post_outcome_unknown")
+        : null
       : result.reason;
   const written = await deps.leadWriter.finish({
     leadId: lead.id,

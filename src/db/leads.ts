@@ -269,7 +269,9 @@ const SUPPLIER_NOTICES = `supplier_notices as (
              o.decided_at, o.decided_at, o.decided_at
       from lead_out l join outcome o on o.id = l.id join suppliers s on s.id = l.supplier_id
         cross join lateral (values ('webhook', s.config->>'postback_url'), ('email', s.config->>'notify_email')) r(via, target)
-      where l.status in ('sold', 'unsold') and r.target is not null
+      -- A lead sold with another post still unknown (reason post_outcome_unknown) is heard of once
+      -- that post is settled, its payout final then (src/reconciliation/resolve.ts writes it).
+      where l.status in ('sold', 'unsold') and r.target is not null and coalesce(l.reason, '') not like 'post_outcome_unknown%'
       on conflict do nothing
     )`;
 const BUYER_NOTICES = `buyer_notices as (
