@@ -217,6 +217,19 @@ describe("posting with fallback", () => {
     expect(a.ledger.held()).toEqual(["high", "low"]);
   });
 
+  it("ends error post_outcome_unknown, not unsold, when no one buys after an unknown outcome with on_post_timeout next", async () => {
+    const a = auction({ on_post_timeout: "next" }, bidders({ high: 12, low: 8 }), {
+      ...pings({ high: 12, low: 8 }),
+      [postUrl("high")]: timedOut(300),
+      [postUrl("low")]: rejected(),
+    });
+    const result = await a.run();
+    // The first buyer may have the lead: it is to be reconciled (its reservation kept), never unsold.
+    expect(result).toMatchObject({ status: "error", reason: "post_outcome_unknown" });
+    expect(a.transport.posted()).toEqual(["high", "low"]);
+    expect(a.ledger.held()).toEqual(["high"]);
+  });
+
   it("settles a sale below the bid: the unspent part of the reservation is given back", async () => {
     const a = auction({}, bidders({ high: 12 }), { ...pings({ high: 12 }), [postUrl("high")]: accepted({ price: 10, redirect_url: "https://buyer.test/thanks" }) });
     const result = await a.run();

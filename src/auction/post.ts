@@ -136,9 +136,12 @@ export async function postWithFallback(
   const { attempts, excluded } = trail;
   /** Channels whose post's outcome is unknown: the buyer may have the lead, so its other bids of the answer are not posted. */
   const unsure = new Set<string>();
+  // The lead ends unsold only if no buyer may have it: after an unknown outcome (on_post_timeout
+  // next), running out of bids or of time leaves it error post_outcome_unknown, to be reconciled.
+  const unsold = (end: PostingEnd): PostingEnd => (unsure.size > 0 ? OUTCOME_UNKNOWN : end);
   for (const bid of ranking) {
     try {
-      if (deadline.passed()) return DEADLINE;
+      if (deadline.passed()) return unsold(DEADLINE);
       const channel = bid.channel;
       if (bid.siblings && unsure.has(channel.id)) {
         excluded.push({ channel_id: channel.id, reason: "buyer_bought" });
@@ -156,7 +159,7 @@ export async function postWithFallback(
       }
       const hold = reservation.hold;
       const timeoutMs = deadline.postTimeout(postTimeoutOf(channel.config) ?? campaign.auction.post_timeout_ms);
-      if (timeoutMs <= 0) return (await giveBack(deps.caps, hold)) ? DEADLINE : noDatabase(attempts);
+      if (timeoutMs <= 0) return (await giveBack(deps.caps, hold)) ? unsold(DEADLINE) : noDatabase(attempts);
 
       const post = await send(deps, campaign, lead, bid, timeoutMs, deadline, trail);
       if (post.outcome === "accepted") {
@@ -179,7 +182,7 @@ export async function postWithFallback(
       letGo(slots, bid);
     }
   }
-  return ALL_REJECTED;
+  return unsold(ALL_REJECTED);
 }
 
 /** One post to the buyer of `bid`, recorded as an attempt. */
