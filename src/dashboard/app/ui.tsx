@@ -3,6 +3,7 @@ import type { ComponentChildren, JSX } from "preact";
 import { useEffect, useState } from "preact/hooks";
 import { ApiError } from "./api";
 import { formatValue, type Kind } from "./format";
+import { href, withParams, type Route } from "./route";
 
 export type Loaded<T> = { state: "loading" } | { state: "error"; error: ApiError } | { state: "done"; data: T };
 
@@ -213,5 +214,23 @@ export function Table<R>(props: {
         )}
       </table>
     </div>
+  );
+}
+
+/** A list's pager: back to the newer page (the browser's history holds its cursor), on to the older one. */
+export function Pager({ page, route, nextCursor }: { page: string; route: Route; nextCursor: string | null }) {
+  return (
+    <nav class="pager" aria-label="Pages">
+      {route.params.get("cursor") && (
+        <button type="button" class="secondary" onClick={() => history.back()}>
+          ← Newer
+        </button>
+      )}
+      {nextCursor && (
+        <a class="button secondary" href={href(page, withParams(route, { cursor: nextCursor }))}>
+          Older →
+        </a>
+      )}
+    </nav>
   );
 }

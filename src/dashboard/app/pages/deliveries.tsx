@@ -7,7 +7,7 @@ import { browserZone } from "../dates";
 import { formatInstant } from "../format";
 import { go, href, withParams, type Route } from "../route";
 import type { Page } from "../types";
-import { Badge, Empty, ErrorView, Show, Table, useApi, type Column } from "../ui";
+import { Badge, Empty, ErrorView, Show, Table, Pager, useApi, type Column } from "../ui";
 
 export interface Delivery {
   id: string;
@@ -115,18 +115,7 @@ export function DeliveriesPage({ route }: { route: Route }) {
             <>
               <Table testId="deliveries-table" columns={columns} rows={page.items} rowKey={(d) => d.id} />
               <p class="footnote">Newest first; times in {tz}. A replay sends the notification again with the same event id.</p>
-              <nav class="pager" aria-label="Pages">
-                {route.params.get("cursor") && (
-                  <button type="button" class="secondary" onClick={() => history.back()}>
-                    ← Newer
-                  </button>
-                )}
-                {page.next_cursor && (
-                  <a class="button secondary" href={href("deliveries", withParams(route, { cursor: page.next_cursor }))}>
-                    Older →
-                  </a>
-                )}
-              </nav>
+              <Pager page="deliveries" route={route} nextCursor={page.next_cursor} />
             </>
           )
         }

@@ -5,7 +5,7 @@ import { browserZone } from "../dates";
 import { formatInstant } from "../format";
 import { go, href, withParams, type Route } from "../route";
 import type { LeadSummary, Page } from "../types";
-import { Badge, Empty, ReasonText, Show, Table, toneOf, useApi, type Column } from "../ui";
+import { Badge, Empty, ReasonText, Show, Table, toneOf, Pager, useApi, type Column } from "../ui";
 
 const TEXT_FILTERS = ["campaign", "supplier", "source", "sub_id", "buyer", "channel", "reason"] as const;
 const LABELS: Record<string, string> = { sub_id: "Sub ID", buyer: "Bought by buyer", channel: "Bought via channel" };
@@ -113,18 +113,7 @@ export function LeadsPage({ route }: { route: Route }) {
               <p class="footnote">
                 Newest first; times and dates in {tz}.
               </p>
-              <nav class="pager" aria-label="Pages">
-                {route.params.get("cursor") && (
-                  <button type="button" class="secondary" onClick={() => history.back()}>
-                    ← Newer
-                  </button>
-                )}
-                {page.next_cursor && (
-                  <a class="button secondary" href={href("leads", withParams(route, { cursor: page.next_cursor }))}>
-                    Older →
-                  </a>
-                )}
-              </nav>
+              <Pager page="leads" route={route} nextCursor={page.next_cursor} />
             </>
           )
         }
