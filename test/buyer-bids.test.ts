@@ -309,17 +309,12 @@ describe("several bids in one ping answer, and captures", () => {
     const b = await buyer({});
     const rules = { ping: { bids: { path: "$.bids[*]", bid: "$.price", id: "$.bid_id", max: 5 }, capture: { lead_id: "$.response.lead_id" } }, post: { accepted: "$.ok" } };
     await g.setup({ campaign: { id: "bids-export" }, channels: [brandsChannel("bids-export-brands", b, { response: rules })] });
-    const exported = await fetch(`${g.url}/v1/config/export`, { headers: { authorization: `Bearer ${g.gavel.adminToken}` } });
-    const text = await exported.text();
+    const text = await g.exportConfig();
     expect(text).toContain("bids:");
     expect(text).toContain("capture:");
     expect(text).toContain("max: 5");
-    const plan = await fetch(`${g.url}/v1/config/apply?dry_run=true`, {
-      method: "POST",
-      headers: { "content-type": "application/yaml", authorization: `Bearer ${g.gavel.adminToken}` },
-      body: text,
-    });
-    const body = (await plan.json()) as any;
+    const plan = await g.planConfig(text);
+    const body = plan.body;
     expect(plan.status, JSON.stringify(body)).toBe(200);
     expect(JSON.stringify(body.changes.changed)).not.toContain("bids-export-brands");
     expect((await g.admin("GET", "/v1/channels/bids-export-brands")).body.response.ping).toEqual({

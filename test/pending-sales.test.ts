@@ -137,16 +137,11 @@ describe("sales confirmed by the buyer's postback", () => {
   });
 
   it("exports the setting and applies it back as no change", async () => {
-    const exported = await fetch(`${g.url}/v1/config/export`, { headers: { authorization: `Bearer ${g.gavel.adminToken}` } });
-    const text = await exported.text();
+    const text = await g.exportConfig();
     expect(text).toContain("confirmed_by: postback");
     expect(text).toContain("confirm_within_hours: 24");
-    const plan = await fetch(`${g.url}/v1/config/apply?dry_run=true`, {
-      method: "POST",
-      headers: { "content-type": "application/yaml", authorization: `Bearer ${g.gavel.adminToken}` },
-      body: text,
-    });
-    const body = (await plan.json()) as any;
+    const plan = await g.planConfig(text);
+    const body = plan.body;
     expect(plan.status, JSON.stringify(body)).toBe(200);
     expect(JSON.stringify(body.changes.changed)).not.toContain("pd-acme-ch");
     expect((await g.admin("GET", "/v1/channels/pd-acme-ch")).body.post).toMatchObject({ confirmed_by: "postback", confirm_within_hours: 24 });

@@ -34,6 +34,10 @@ export interface TestGavel {
   lead(apiKey: string, body: unknown, headers?: Record<string, string>): Promise<{ status: number; body: any; headers: Headers; ms: number }>;
   /** Creates (or reuses) a campaign, buyer, channels and a supplier; returns the supplier's API key. */
   setup(options: SetupOptions): Promise<string>;
+  /** The configuration as code (`GET /v1/config/export`), as YAML text. */
+  exportConfig(): Promise<string>;
+  /** What applying `yaml` would change (`POST /v1/config/apply?dry_run=true`): the plan, nothing applied. */
+  planConfig(yaml: string): Promise<{ status: number; body: any }>;
   close(): Promise<void>;
 }
 
@@ -158,6 +162,17 @@ export async function startTestGavel(env: Record<string, string> = {}, options: 
       }
       const supplier = await ensure("/v1/suppliers", { id: `sup-${++counter}`, name: "Supplier", ...options.supplier });
       return supplier.api_key as string;
+    },
+    async exportConfig() {
+      return (await fetch(`${gavel.url}/v1/config/export`, { headers: { authorization: `Bearer ${gavel.adminToken}` } })).text();
+    },
+    async planConfig(yaml) {
+      const res = await fetch(`${gavel.url}/v1/config/apply?dry_run=true`, {
+        method: "POST",
+        headers: { "content-type": "application/yaml", authorization: `Bearer ${gavel.adminToken}` },
+        body: yaml,
+      });
+      return { status: res.status, body: await answerBody(res) };
     },
     async close() {
       await gavel.close();
